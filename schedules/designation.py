@@ -1,0 +1,44 @@
+"""Credit designation statements printed in feeds, emails and certificates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def _amount(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.1f}"
+
+
+def designation_statement(
+    credits: Sequence[Mapping[str, Any]],
+    *,
+    provider: str,
+    labels: Mapping[str, str],
+    language: str,
+) -> str:
+    """The AMA wording for AMA PRA Category 1 and a plain sentence for every other type.
+
+    The AMA statement is required verbatim in English; other sentences follow the series'
+    language.
+    """
+    sentences: list[str] = []
+    for credit in credits:
+        code, maximum = str(credit["type"]), float(credit["max"])
+        if code == "AMA_PRA_1":
+            sentences.append(
+                f"{provider} designates this live activity for a maximum of {_amount(maximum)} "
+                "AMA PRA Category 1 Credit(s)™. Physicians should claim only the credit "
+                "commensurate with the extent of their participation in the activity."
+            )
+            continue
+        label = labels.get(code, code)
+        if language == "fr":
+            sentences.append(
+                f"Cette session est validée pour {_amount(maximum)} {label} au maximum."
+            )
+        else:
+            sentences.append(
+                f"This session is designated for a maximum of {_amount(maximum)} {label}."
+            )
+    return "\n".join(sentences)

@@ -1,0 +1,47 @@
+"""One small exception per failure; the HTTP layer maps them to problem responses."""
+
+from __future__ import annotations
+
+
+class ScheduleError(Exception):
+    """Base of every error raised by the schedules package."""
+
+
+class NotFoundError(ScheduleError, LookupError):
+    """A record does not exist (or is not visible to the caller)."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key} does not exist")
+
+
+class InvalidScheduleError(ScheduleError, ValueError):
+    """Input that passed the syntax checks but cannot be scheduled; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class InvalidRuleError(InvalidScheduleError):
+    """An RRULE that cannot be parsed, is not allowed, or expands absurdly."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("rrule", message)
+
+
+class UnknownTimezoneError(InvalidScheduleError):
+    """A name that is not an IANA timezone known to this installation."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("timezone", f"unknown IANA timezone {name!r}")
+
+
+class OccurrenceConflictError(ScheduleError):
+    """The requested change contradicts the occurrence's current state."""
+
+    def __init__(self, occurrence_id: int, message: str) -> None:
+        self.occurrence_id = occurrence_id
+        super().__init__(f"occurrence {occurrence_id}: {message}")

@@ -1,0 +1,85 @@
+"""Tables of the schedules package: series, their materialised occurrences, feed validators."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from schedules.clock import UTCDateTime, utcnow
+
+
+class OccurrenceStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    MOVED = "moved"
+
+
+class Series(SQLModel, table=True):
+    """A webinar series: a first local start, an optional RRULE and everything shown in feeds."""
+
+    __tablename__ = "series"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    slug: str = Field(sa_column=Column(String(120), nullable=False, unique=True))
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    timezone: str = Field(sa_column=Column(String(64), nullable=False))
+    start_local: datetime = Field(sa_column=Column(DateTime(timezone=False), nullable=False))
+    duration_minutes: int
+    rrule: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    join_url: str = Field(sa_column=Column(String(2000), nullable=False))
+    credits: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    min_attendance_percent: float | None = None
+    reminders: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    language: str = Field(default="en", sa_column=Column(String(8), nullable=False))
+    zoom_webinar_id: str | None = Field(
+        default=None, sa_column=Column(String(32), nullable=True, index=True)
+    )
+    public: bool = True
+    sequence: int = 0
+    horizon_end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class Occurrence(SQLModel, table=True):
+    """One session of a series. ``recurrence_id`` is the start the rule gives it (its identity)."""
+
+    __tablename__ = "occurrence"
+    __table_args__ = (
+        UniqueConstraint("series_id", "recurrence_id", name="uq_occurrence_series_recurrence"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(foreign_key="series.id", index=True, ondelete="CASCADE")
+    recurrence_id: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    status: str = Field(
+        default=OccurrenceStatus.SCHEDULED, sa_column=Column(String(16), nullable=False)
+    )
+    sequence: int = 0
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class FeedState(SQLModel, table=True):
+    """What a feed last looked like, so that ``Last-Modified`` never goes backwards."""
+
+    __tablename__ = "feed_state"
+
+    key: str = Field(sa_column=Column(String(200), primary_key=True))
+    etag: str = Field(sa_column=Column(String(80), nullable=False))
+    last_modified: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,196 @@
+"""Request and response shapes of the series API; the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+)
+
+from schedules.errors import UnknownTimezoneError
+from schedules.recurrence import resolve_timezone
+
+Language = Literal["fr", "en"]
+_DURATION = TypeAdapter(timedelta)
+_ISO_DURATION = re.compile(r"^P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        resolve_timezone(value)
+    except UnknownTimezoneError as exc:
+        raise ValueError(exc.message) from None
+    return value
+
+
+def _check_local(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        raise ValueError("give the local time of the series' timezone, without an offset")
+    return value.replace(microsecond=0)
+
+
+def _check_reminder(value: str) -> str:
+    if not _ISO_DURATION.match(value):
+        raise ValueError(f"{value!r} is not an ISO 8601 duration such as P1D or PT1H")
+    delta = _DURATION.validate_python(value)
+    if not timedelta(minutes=1) <= delta <= timedelta(days=60):
+        raise ValueError(f"{value!r} must be between one minute and 60 days")
+    return value
+
+
+_HTTP_URL = TypeAdapter(AnyHttpUrl)
+
+
+def _check_url(value: str) -> str:
+    return str(_HTTP_URL.validate_python(value))
+
+
+TimezoneName = Annotated[
+    str, Field(max_length=64, examples=["Europe/Paris"]), AfterValidator(_check_timezone)
+]
+LocalDateTime = Annotated[
+    datetime,
+    Field(
+        description="Local wall-clock time in the series' timezone, no offset",
+        examples=["2026-01-05T12:30:00"],
+    ),
+    AfterValidator(_check_local),
+]
+ReminderOffset = Annotated[
+    str, Field(max_length=20, examples=["P1D"]), AfterValidator(_check_reminder)
+]
+JoinUrl = Annotated[
+    str,
+    Field(
+        max_length=2000,
+        json_schema_extra={"format": "uri"},
+        examples=["https://zoom.us/j/81234567890"],
+    ),
+    AfterValidator(_check_url),
+]
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+Description = Annotated[str, Field(max_length=20_000)]
+Duration = Annotated[int, Field(ge=5, le=24 * 60, description="Minutes")]
+ZoomId = Annotated[str, Field(pattern=r"^\d{9,12}$", description="Zoom webinar or meeting id")]
+Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+class CreditDesignation(BaseModel):
+    """The maximum credit of one type designated for each occurrence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,31}$", examples=["AMA_PRA_1"])
+    max: float = Field(gt=0, le=100, multiple_of=0.25, examples=[1.0])
+
+
+def _unique_types(value: list[CreditDesignation]) -> list[CreditDesignation]:
+    types = [credit.type for credit in value]
+    if len(types) != len(set(types)):
+        raise ValueError("each credit type may be designated once")
+    return value
+
+
+Credits = Annotated[list[CreditDesignation], Field(max_length=10), AfterValidator(_unique_types)]
+
+
+class SeriesCreate(BaseModel):
+    """Body of ``POST /api/series``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: Description = ""
+    timezone: TimezoneName
+    start: LocalDateTime
+    duration_minutes: Duration
+    rrule: str | None = Field(default=None, max_length=500, examples=["FREQ=WEEKLY;BYDAY=MO"])
+    join_url: JoinUrl
+    credits: Credits = Field(default_factory=list)
+    min_attendance_percent: Percent | None = None
+    reminders: list[ReminderOffset] = Field(default_factory=lambda: ["P1D", "PT1H"], max_length=10)
+    language: Language = "en"
+    zoom_webinar_id: ZoomId | None = None
+    public: bool = True
+
+
+class SeriesUpdate(BaseModel):
+    """Body of ``PATCH /api/series/{id}``: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Description | None = None
+    timezone: TimezoneName | None = None
+    start: LocalDateTime | None = None
+    duration_minutes: Duration | None = None
+    rrule: str | None = Field(default=None, max_length=500)
+    join_url: JoinUrl | None = None
+    credits: Credits | None = None
+    min_attendance_percent: Percent | None = None
+    reminders: list[ReminderOffset] | None = Field(default=None, max_length=10)
+    language: Language | None = None
+    zoom_webinar_id: ZoomId | None = None
+    public: bool | None = None
+
+
+class SeriesPublic(BaseModel):
+    """A series as the API shows it."""
+
+    id: int
+    slug: str
+    uid: str
+    title: str
+    description: str
+    timezone: str
+    start: datetime = Field(description="First start, local wall-clock time (no offset)")
+    duration_minutes: int
+    rrule: str | None
+    join_url: str
+    credits: list[CreditDesignation]
+    min_attendance_percent: float | None
+    reminders: list[str]
+    language: str
+    zoom_webinar_id: str | None
+    public: bool
+    sequence: int
+    feed_url: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SeriesCreated(BaseModel):
+    id: int
+    slug: str
+    feed_url: str
+
+
+class OccurrencePublic(BaseModel):
+    id: int
+    series_id: int
+    start: datetime
+    end: datetime
+    status: Literal["scheduled", "cancelled", "moved"]
+    sequence: int
+    recurrence_id: datetime = Field(description="The start the series' rule gives this occurrence")
+
+
+class OccurrenceUpdate(BaseModel):
+    """Body of ``PATCH /api/occurrences/{id}``: cancel, restore, or move (start and/or duration).
+
+    A ``start`` without an offset is read in the series' timezone.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["cancelled", "scheduled"] | None = None
+    start: datetime | None = None
+    duration_minutes: Duration | None = None

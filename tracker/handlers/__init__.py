@@ -1,0 +1,1 @@
+"""HTTP handlers: parse, call the domain, serialise. No business rule lives here."""

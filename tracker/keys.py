@@ -1,0 +1,23 @@
+"""Typed keys for what the application and requests carry (leaf module: imports nothing of ours
+beyond settings and the database)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from tracker.db import Database
+from tracker.models import Organizer
+from tracker.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+ORGANIZER_KEY = "tracker.organizer"
+
+
+def organizer_of(request: web.Request) -> Organizer:
+    """The organiser the auth guard attached to this request."""
+    organizer: Organizer = request[ORGANIZER_KEY]
+    return organizer

@@ -1,0 +1,124 @@
+"""RFC 9457 problem details: every error the service answers, in one place."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from schedules.errors import (
+    InvalidScheduleError,
+    NotFoundError,
+    OccurrenceConflictError,
+)
+
+log = logging.getLogger(__name__)
+PROBLEM_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """The body of every error response."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = None
+
+
+class HTTPProblem(Exception):
+    """Raised by handlers for request-level errors (bad JSON, bad query, missing auth)."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def validation_messages(error: ValidationError) -> list[dict[str, str]]:
+    """Flatten pydantic errors to ``[{"field": "a.b", "message": "..."}]``."""
+    return [
+        {
+            "field": ".".join(str(part) for part in item["loc"]) or "body",
+            "message": item["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, "),
+        }
+        for item in error.errors()
+    ]
+
+
+def invalid_body(error: ValidationError) -> HTTPProblem:
+    errors = validation_messages(error)
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])
+    return HTTPProblem(422, detail, errors=errors)
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, errors=errors)
+    return web.Response(
+        status=status,
+        text=json.dumps(body.model_dump(exclude_none=True), ensure_ascii=False),
+        content_type=PROBLEM_TYPE,
+        headers=headers,
+    )
+
+
+def _http_exception_detail(exc: web.HTTPException) -> str:
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return "the request body is larger than this service accepts"
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return f"{exc.method} is not allowed here; use {', '.join(sorted(exc.allowed_methods))}"
+    if isinstance(exc, web.HTTPNotFound):
+        return "no such resource"
+    return exc.reason
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map every failure to a problem response; never let a traceback reach the client."""
+    try:
+        return await handler(request)
+    except HTTPProblem as exc:
+        return problem_response(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
+    except NotFoundError as exc:
+        return problem_response(404, str(exc))
+    except InvalidScheduleError as exc:
+        return problem_response(
+            422, str(exc), errors=[{"field": exc.field, "message": exc.message}]
+        )
+    except OccurrenceConflictError as exc:
+        return problem_response(409, str(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return problem_response(exc.status, _http_exception_detail(exc), headers=headers)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(500, "the service failed to answer; the error was logged")
+
+
+def problem_schema() -> dict[str, Any]:
+    return Problem.model_json_schema()

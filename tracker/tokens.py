@@ -1,0 +1,21 @@
+"""Secret tokens: 32 random bytes, url-safe, shown once; only their SHA-256 is stored.
+
+A fast hash is right here: the tokens carry 256 bits of entropy, so there is nothing to
+brute-force, and every request must check one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+TOKEN_BYTES = 32
+
+
+def new_token(prefix: str) -> str:
+    """A fresh token; the prefix (``org_``, ``phy_``) tells a reader which kind leaked."""
+    return prefix + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
