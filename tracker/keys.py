@@ -14,10 +14,9 @@ from tracker.settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
-ORGANIZER_KEY = "tracker.organizer"
+ORGANIZER = web.RequestKey("organizer", Organizer)
 
 
 def organizer_of(request: web.Request) -> Organizer:
     """The organiser the auth guard attached to this request."""
-    organizer: Organizer = request[ORGANIZER_KEY]
-    return organizer
+    return request[ORGANIZER]

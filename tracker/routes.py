@@ -18,7 +18,7 @@ from schedules.schemas import (
     SeriesUpdate,
 )
 from tracker.handlers import feeds, series, system
-from tracker.keys import DATABASE, ORGANIZER_KEY
+from tracker.keys import DATABASE, ORGANIZER
 from tracker.organizers import organizer_for_token
 from tracker.problems import HTTPProblem
 
@@ -163,7 +163,7 @@ def guarded(route: Route) -> Handler:
                 "unknown or revoked organiser token",
                 headers={"WWW-Authenticate": 'Bearer realm="tracker", error="invalid_token"'},
             )
-        request[ORGANIZER_KEY] = organizer
+        request[ORGANIZER] = organizer
         return await route.handler(request)
 
     return handler

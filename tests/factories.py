@@ -1,0 +1,39 @@
+"""Request bodies and helpers shared by the HTTP tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+
+def series_body(**overrides: Any) -> dict[str, Any]:
+    """A weekly Monday 12:30 Paris series that crosses the March 2027 DST change."""
+    body: dict[str, Any] = {
+        "title": "Les lundis de la santé numérique",
+        "description": "Une heure, chaque lundi.",
+        "timezone": "Europe/Paris",
+        "start": "2027-03-01T12:30:00",
+        "duration_minutes": 60,
+        "rrule": "FREQ=WEEKLY;COUNT=8;BYDAY=MO",
+        "join_url": "https://zoom.us/j/81234567890",
+        "credits": [{"type": "AMA_PRA_1", "max": 1.0}],
+        "language": "fr",
+        "zoom_webinar_id": "81234567890",
+    }
+    body.update(overrides)
+    return body
+
+
+async def create_series(client: TestClient, auth: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    response = await client.post("/api/series", json=series_body(**overrides), headers=auth)
+    assert response.status == 201, await response.text()
+    created: dict[str, Any] = await response.json()
+    return created
+
+
+async def occurrences(client: TestClient, auth: dict[str, str], series_id: int) -> list[dict[str, Any]]:
+    response = await client.get(f"/api/series/{series_id}/occurrences", headers=auth)
+    assert response.status == 200, await response.text()
+    rows: list[dict[str, Any]] = await response.json()
+    return rows
