@@ -22,10 +22,34 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HTTPProblem(400, f"the body is not valid JSON: {exc}") from None
+    nul = _find_nul(data, "")
+    if nul is not None:
+        message = "NUL characters are not accepted"
+        raise HTTPProblem(422, f"{nul}: {message}", errors=[{"field": nul, "message": message}])
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise invalid_body(exc) from None
+
+
+def _find_nul(value: Any, path: str) -> str | None:
+    """The path of the first string holding U+0000, which PostgreSQL cannot store in text."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        key_path = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return key_path
+        found = _find_nul(item, key_path)
+        if found is not None:
+            return found
+    return None
 
 
 def json_response(

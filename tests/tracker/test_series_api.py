@@ -158,6 +158,8 @@ async def test_patch_can_clear_the_rule_to_a_single_session(
         ({"min_attendance_percent": 101}, "min_attendance_percent", "less than or equal to 100"),
         ({"title": ""}, "title", "at least 1 character"),
         ({"surprise": 1}, "surprise", "Extra inputs are not permitted"),
+        ({"description": "a\x00b"}, "description", "NUL characters are not accepted"),
+        ({"credits": [{"type": "AMA\x00"}]}, "credits.0.type", "NUL characters are not accepted"),
     ],
 )
 async def test_create_series_refuses_bad_input_with_422(
