@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Conference, Event
 from icalendar.enums import STATUS
-from icalendar.prop import vDuration
-from icalendar.prop import vRecur
+from icalendar.prop import vDuration, vRecur
 
 from schedules.designation import designation_statement
 from schedules.models import Occurrence, OccurrenceStatus, Series

@@ -123,7 +123,9 @@ async def client(aiohttp_client: object, settings: Settings) -> TestClient:
 @pytest.fixture
 async def organizer_token(database: Database) -> str:
     async with database.session() as session:
-        _, token = await create_organizer(session, name="Camille Martin", email="camille@example.org")
+        _, token = await create_organizer(
+            session, name="Camille Martin", email="camille@example.org"
+        )
     return token
 
 

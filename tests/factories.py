@@ -25,14 +25,18 @@ def series_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def create_series(client: TestClient, auth: dict[str, str], **overrides: Any) -> dict[str, Any]:
+async def create_series(
+    client: TestClient, auth: dict[str, str], **overrides: Any
+) -> dict[str, Any]:
     response = await client.post("/api/series", json=series_body(**overrides), headers=auth)
     assert response.status == 201, await response.text()
     created: dict[str, Any] = await response.json()
     return created
 
 
-async def occurrences(client: TestClient, auth: dict[str, str], series_id: int) -> list[dict[str, Any]]:
+async def occurrences(
+    client: TestClient, auth: dict[str, str], series_id: int
+) -> list[dict[str, Any]]:
     response = await client.get(f"/api/series/{series_id}/occurrences", headers=auth)
     assert response.status == 200, await response.text()
     rows: list[dict[str, Any]] = await response.json()

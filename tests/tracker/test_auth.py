@@ -7,7 +7,11 @@ from aiohttp.test_utils import TestClient
 
 from tracker.routes import ROUTES
 
-API_ROUTES = [(route.method, route.path.replace("{id}", "1")) for route in ROUTES if route.path.startswith("/api")]
+API_ROUTES = [
+    (route.method, route.path.replace("{id}", "1"))
+    for route in ROUTES
+    if route.path.startswith("/api")
+]
 
 
 @pytest.mark.parametrize(("method", "path"), API_ROUTES)
@@ -20,14 +24,20 @@ async def test_api_route_without_token_is_401(client: TestClient, method: str, p
 
 
 @pytest.mark.parametrize(("method", "path"), API_ROUTES)
-async def test_api_route_with_unknown_token_is_401(client: TestClient, method: str, path: str) -> None:
-    response = await client.request(method, path, json={}, headers={"Authorization": "Bearer org_forged"})
+async def test_api_route_with_unknown_token_is_401(
+    client: TestClient, method: str, path: str
+) -> None:
+    response = await client.request(
+        method, path, json={}, headers={"Authorization": "Bearer org_forged"}
+    )
 
     assert response.status == 401
     assert (await response.json())["detail"] == "unknown or revoked organiser token"
 
 
-@pytest.mark.parametrize("header", ["Basic b3JnOnB3", "Bearer", "Bearer    ", "org_token-without-scheme"])
+@pytest.mark.parametrize(
+    "header", ["Basic b3JnOnB3", "Bearer", "Bearer    ", "org_token-without-scheme"]
+)
 async def test_malformed_authorization_header_is_401(client: TestClient, header: str) -> None:
     response = await client.get("/api/series", headers={"Authorization": header})
 

@@ -27,9 +27,13 @@ def _expanded(calendar: Calendar) -> list[Any]:
     return list(recurring_ical_events.of(calendar).between(date(2027, 1, 1), date(2027, 12, 31)))
 
 
-async def _cancel_and_move(client: TestClient, auth: dict[str, str], series_id: int) -> list[dict[str, Any]]:
+async def _cancel_and_move(
+    client: TestClient, auth: dict[str, str], series_id: int
+) -> list[dict[str, Any]]:
     rows = await occurrences(client, auth, series_id)
-    await client.patch(f"/api/occurrences/{rows[2]['id']}", json={"status": "cancelled"}, headers=auth)
+    await client.patch(
+        f"/api/occurrences/{rows[2]['id']}", json={"status": "cancelled"}, headers=auth
+    )
     await client.patch(
         f"/api/occurrences/{rows[5]['id']}", json={"start": "2027-04-06T18:00:00"}, headers=auth
     )
@@ -46,8 +50,13 @@ async def test_feed_expands_across_dst_with_cancelled_absent_and_moved_at_new_ti
 
     starts = [event.start.astimezone(PARIS) for event in events]
     assert [start.strftime("%a %d %b %H:%M") for start in starts] == [
-        "Mon 01 Mar 12:30", "Mon 08 Mar 12:30", "Mon 22 Mar 12:30", "Mon 29 Mar 12:30",
-        "Tue 06 Apr 18:00", "Mon 12 Apr 12:30", "Mon 19 Apr 12:30",
+        "Mon 01 Mar 12:30",
+        "Mon 08 Mar 12:30",
+        "Mon 22 Mar 12:30",
+        "Mon 29 Mar 12:30",
+        "Tue 06 Apr 18:00",
+        "Mon 12 Apr 12:30",
+        "Mon 19 Apr 12:30",
     ]
     assert {start.utcoffset() for start in starts} == {timedelta(hours=1), timedelta(hours=2)}
     assert {str(event["SUMMARY"]) for event in events} == {"Les lundis de la santé numérique"}
@@ -68,7 +77,9 @@ async def test_master_event_holds_rule_local_start_and_exdate(
     assert "DTSTART;TZID=Europe/Paris:20270406T180000" in body
 
 
-async def test_feed_headers_and_calendar_properties(client: TestClient, auth: dict[str, str]) -> None:
+async def test_feed_headers_and_calendar_properties(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     await create_series(client, auth)
 
     response = await client.get("/calendar.ics")
@@ -76,7 +87,11 @@ async def test_feed_headers_and_calendar_properties(client: TestClient, auth: di
 
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
     assert str(calendar["PRODID"]) == "-//CME Webinar Tracker//Feeds 1.0//EN"
-    assert str(calendar["NAME"]) == str(calendar["X-WR-CALNAME"]) == "Institut du Numérique en Santé webinars"
+    assert (
+        str(calendar["NAME"])
+        == str(calendar["X-WR-CALNAME"])
+        == "Institut du Numérique en Santé webinars"
+    )
     assert calendar["REFRESH-INTERVAL"].to_ical() == b"PT1H"
     assert calendar["X-PUBLISHED-TTL"].to_ical() == b"PT1H"
 
@@ -97,14 +112,18 @@ async def test_event_carries_join_url_conference_and_designation(
     )
 
 
-async def test_vtimezone_is_limited_to_the_feed_range(client: TestClient, auth: dict[str, str]) -> None:
+async def test_vtimezone_is_limited_to_the_feed_range(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     await create_series(client, auth)
 
     calendar = await _feed(client)
 
     (timezone,) = calendar.walk("VTIMEZONE")
     assert str(timezone["TZID"]) == "Europe/Paris"
-    transitions = [component["DTSTART"].dt for component in timezone.walk() if "DTSTART" in component]
+    transitions = [
+        component["DTSTART"].dt for component in timezone.walk() if "DTSTART" in component
+    ]
     assert min(transitions).year >= 2027 - 1
     assert max(transitions).year <= 2029
 
@@ -136,12 +155,16 @@ async def test_if_modified_since_gives_304(client: TestClient, auth: dict[str, s
     await create_series(client, auth)
     first = await client.get("/calendar.ics")
 
-    again = await client.get("/calendar.ics", headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    again = await client.get(
+        "/calendar.ics", headers={"If-Modified-Since": first.headers["Last-Modified"]}
+    )
 
     assert again.status == 304
 
 
-async def test_change_gives_new_etag_and_later_last_modified(client: TestClient, auth: dict[str, str]) -> None:
+async def test_change_gives_new_etag_and_later_last_modified(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_series(client, auth)
     first = await client.get("/calendar.ics")
 
@@ -167,13 +190,19 @@ async def test_last_modified_never_goes_back_when_a_series_leaves_the_feed(
 
     again = await client.get("/calendar.ics")
 
-    assert [str(e["SUMMARY"]) for e in Calendar.from_ical(await again.read()).walk("VEVENT")] == ["Older"]
+    assert [str(e["SUMMARY"]) for e in Calendar.from_ical(await again.read()).walk("VEVENT")] == [
+        "Older"
+    ]
     assert parsedate_to_datetime(again.headers["Last-Modified"]) > parsedate_to_datetime(
         first.headers["Last-Modified"]
     )
     stale = await client.get(
-        "/calendar.ics", headers={"If-Modified-Since": format_datetime(
-            parsedate_to_datetime(first.headers["Last-Modified"]), usegmt=True)}
+        "/calendar.ics",
+        headers={
+            "If-Modified-Since": format_datetime(
+                parsedate_to_datetime(first.headers["Last-Modified"]), usegmt=True
+            )
+        },
     )
     assert stale.status == 200
     assert older["id"] != newer["id"]
@@ -185,7 +214,9 @@ async def test_uid_is_stable_and_sequence_rises_with_each_change(
     created = await create_series(client, auth)
     master_before = (await _feed(client)).walk("VEVENT")[0]
 
-    await client.patch(f"/api/series/{created['id']}", json={"description": "Nouveau"}, headers=auth)
+    await client.patch(
+        f"/api/series/{created['id']}", json={"description": "Nouveau"}, headers=auth
+    )
     await _cancel_and_move(client, auth, created["id"])
 
     events = (await _feed(client)).walk("VEVENT")
@@ -209,10 +240,14 @@ async def test_title_with_line_breaks_and_separators_round_trips(
     assert all(line.endswith(b"\r") or not line for line in raw.split(b"\n"))
 
 
-async def test_single_session_is_one_event_without_rule(client: TestClient, auth: dict[str, str]) -> None:
+async def test_single_session_is_one_event_without_rule(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_series(client, auth, rrule=None)
     (row,) = await occurrences(client, auth, created["id"])
-    await client.patch(f"/api/occurrences/{row['id']}", json={"start": "2027-03-02T09:00:00"}, headers=auth)
+    await client.patch(
+        f"/api/occurrences/{row['id']}", json={"start": "2027-03-02T09:00:00"}, headers=auth
+    )
 
     (event,) = (await _feed(client)).walk("VEVENT")
 
@@ -220,7 +255,9 @@ async def test_single_session_is_one_event_without_rule(client: TestClient, auth
     assert event.start == datetime(2027, 3, 2, 9, 0, tzinfo=PARIS)
 
 
-async def test_cancelled_single_session_is_a_cancelled_event(client: TestClient, auth: dict[str, str]) -> None:
+async def test_cancelled_single_session_is_a_cancelled_event(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_series(client, auth, rrule=None)
     (row,) = await occurrences(client, auth, created["id"])
     await client.patch(f"/api/occurrences/{row['id']}", json={"status": "cancelled"}, headers=auth)
@@ -230,7 +267,9 @@ async def test_cancelled_single_session_is_a_cancelled_event(client: TestClient,
     assert str(event["STATUS"]) == "CANCELLED"
 
 
-async def test_private_series_is_absent_from_public_feeds(client: TestClient, auth: dict[str, str]) -> None:
+async def test_private_series_is_absent_from_public_feeds(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_series(client, auth, public=False)
 
     calendar = await _feed(client)
@@ -247,7 +286,9 @@ async def test_unknown_slug_is_404(client: TestClient) -> None:
     assert response.content_type == "application/problem+json"
 
 
-async def test_series_feed_names_the_calendar_after_the_series(client: TestClient, auth: dict[str, str]) -> None:
+async def test_series_feed_names_the_calendar_after_the_series(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_series(client, auth)
 
     calendar = await _feed(client, f"/series/{created['slug']}.ics")

@@ -10,25 +10,45 @@ from aiohttp.test_utils import TestClient
 from tests.factories import create_series, occurrences
 
 
-async def _patch(client: TestClient, auth: dict[str, str], occurrence_id: int, body: dict[str, Any]) -> Any:
+async def _patch(
+    client: TestClient, auth: dict[str, str], occurrence_id: int, body: dict[str, Any]
+) -> Any:
     response = await client.patch(f"/api/occurrences/{occurrence_id}", json=body, headers=auth)
     return response.status, await response.json()
 
 
-async def test_occurrences_keep_wall_clock_time_across_dst(client: TestClient, auth: dict[str, str]) -> None:
+async def test_occurrences_keep_wall_clock_time_across_dst(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_series(client, auth)
 
     rows = await occurrences(client, auth, created["id"])
 
     assert [row["start"] for row in rows] == [
-        "2027-03-01T11:30:00Z", "2027-03-08T11:30:00Z", "2027-03-15T11:30:00Z", "2027-03-22T11:30:00Z",
-        "2027-03-29T10:30:00Z", "2027-04-05T10:30:00Z", "2027-04-12T10:30:00Z", "2027-04-19T10:30:00Z",
+        "2027-03-01T11:30:00Z",
+        "2027-03-08T11:30:00Z",
+        "2027-03-15T11:30:00Z",
+        "2027-03-22T11:30:00Z",
+        "2027-03-29T10:30:00Z",
+        "2027-04-05T10:30:00Z",
+        "2027-04-12T10:30:00Z",
+        "2027-04-19T10:30:00Z",
     ]
     assert {row["status"] for row in rows} == {"scheduled"}
-    assert set(rows[0]) == {"id", "series_id", "start", "end", "status", "sequence", "recurrence_id"}
+    assert set(rows[0]) == {
+        "id",
+        "series_id",
+        "start",
+        "end",
+        "status",
+        "sequence",
+        "recurrence_id",
+    }
 
 
-async def test_window_selects_overlapping_occurrences(client: TestClient, auth: dict[str, str]) -> None:
+async def test_window_selects_overlapping_occurrences(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_series(client, auth)
 
     response = await client.get(
@@ -37,7 +57,10 @@ async def test_window_selects_overlapping_occurrences(client: TestClient, auth: 
         headers=auth,
     )
 
-    assert [row["start"] for row in await response.json()] == ["2027-03-08T11:30:00Z", "2027-03-15T11:30:00Z"]
+    assert [row["start"] for row in await response.json()] == [
+        "2027-03-08T11:30:00Z",
+        "2027-03-15T11:30:00Z",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -45,7 +68,10 @@ async def test_window_selects_overlapping_occurrences(client: TestClient, auth: 
     [
         ({"from": "yesterday"}, "query parameter 'from' must be an ISO 8601 datetime"),
         ({"to": "2027-03-01T00:00:00"}, "query parameter 'to' needs a timezone, e.g. a trailing Z"),
-        ({"from": "2027-03-02T00:00:00Z", "to": "2027-03-01T00:00:00Z"}, "'to' must be later than 'from'"),
+        (
+            {"from": "2027-03-02T00:00:00Z", "to": "2027-03-01T00:00:00Z"},
+            "'to' must be later than 'from'",
+        ),
     ],
 )
 async def test_bad_window_is_400(
@@ -53,18 +79,24 @@ async def test_bad_window_is_400(
 ) -> None:
     created = await create_series(client, auth)
 
-    response = await client.get(f"/api/series/{created['id']}/occurrences", params=params, headers=auth)
+    response = await client.get(
+        f"/api/series/{created['id']}/occurrences", params=params, headers=auth
+    )
 
     assert (response.status, (await response.json())["detail"]) == (400, detail)
 
 
-async def test_occurrences_of_unknown_series_is_404(client: TestClient, auth: dict[str, str]) -> None:
+async def test_occurrences_of_unknown_series_is_404(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     response = await client.get("/api/series/4242/occurrences", headers=auth)
 
     assert response.status == 404
 
 
-async def test_cancel_one_occurrence_leaves_the_others(client: TestClient, auth: dict[str, str]) -> None:
+async def test_cancel_one_occurrence_leaves_the_others(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_series(client, auth)
     before = await occurrences(client, auth, created["id"])
 
@@ -96,7 +128,11 @@ async def test_move_with_local_start_and_duration(client: TestClient, auth: dict
     )
 
     assert status == 200
-    assert (body["start"], body["end"], body["status"]) == ("2027-03-30T16:00:00Z", "2027-03-30T17:30:00Z", "moved")
+    assert (body["start"], body["end"], body["status"]) == (
+        "2027-03-30T16:00:00Z",
+        "2027-03-30T17:30:00Z",
+        "moved",
+    )
     assert body["recurrence_id"] == target["recurrence_id"]
 
 
@@ -109,7 +145,9 @@ async def test_move_with_utc_start(client: TestClient, auth: dict[str, str]) -> 
     assert (body["start"], body["end"]) == ("2027-03-02T08:00:00Z", "2027-03-02T09:00:00Z")
 
 
-async def test_moving_back_to_the_rule_time_is_scheduled_again(client: TestClient, auth: dict[str, str]) -> None:
+async def test_moving_back_to_the_rule_time_is_scheduled_again(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_series(client, auth)
     target = (await occurrences(client, auth, created["id"]))[0]
     await _patch(client, auth, target["id"], {"start": "2027-03-02T08:00:00Z"})
@@ -129,7 +167,9 @@ async def test_restore_a_cancelled_occurrence(client: TestClient, auth: dict[str
     assert (body["status"], body["start"], body["sequence"]) == ("scheduled", target["start"], 2)
 
 
-async def test_moving_a_cancelled_occurrence_is_409(client: TestClient, auth: dict[str, str]) -> None:
+async def test_moving_a_cancelled_occurrence_is_409(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_series(client, auth)
     target = (await occurrences(client, auth, created["id"]))[1]
     await _patch(client, auth, target["id"], {"status": "cancelled"})
@@ -167,15 +207,22 @@ async def test_unknown_occurrence_is_404(client: TestClient, auth: dict[str, str
     assert (status, body["detail"]) == (404, "occurrence 987654 does not exist")
 
 
-async def test_series_edit_keeps_cancelled_and_moved_state(client: TestClient, auth: dict[str, str]) -> None:
+async def test_series_edit_keeps_cancelled_and_moved_state(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_series(client, auth)
     rows = await occurrences(client, auth, created["id"])
     await _patch(client, auth, rows[1]["id"], {"status": "cancelled"})
     await _patch(client, auth, rows[2]["id"], {"start": "2027-03-16T18:00:00"})
 
-    await client.patch(f"/api/series/{created['id']}", json={"start": "2027-03-01T13:00:00"}, headers=auth)
+    await client.patch(
+        f"/api/series/{created['id']}", json={"start": "2027-03-01T13:00:00"}, headers=auth
+    )
 
     after = {row["id"]: row for row in await occurrences(client, auth, created["id"])}
     assert after[rows[1]["id"]]["status"] == "cancelled"
-    assert (after[rows[2]["id"]]["status"], after[rows[2]["id"]]["start"]) == ("moved", "2027-03-16T17:00:00Z")
+    assert (after[rows[2]["id"]]["status"], after[rows[2]["id"]]["start"]) == (
+        "moved",
+        "2027-03-16T17:00:00Z",
+    )
     assert after[rows[2]["id"]]["recurrence_id"] == "2027-03-15T12:00:00Z"

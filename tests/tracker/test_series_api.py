@@ -22,7 +22,9 @@ async def test_create_series_answers_201_with_id_slug_and_location(
     assert response.headers["Location"] == f"/api/series/{body['id']}"
 
 
-async def test_read_series_gives_back_what_was_sent(client: TestClient, auth: dict[str, str]) -> None:
+async def test_read_series_gives_back_what_was_sent(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_series(client, auth, min_attendance_percent=50, reminders=["PT2H"])
 
     response = await client.get(f"/api/series/{created['id']}", headers=auth)
@@ -34,7 +36,9 @@ async def test_read_series_gives_back_what_was_sent(client: TestClient, auth: di
     assert body["created_at"].endswith("Z")
 
 
-async def test_same_title_twice_gets_distinct_slugs(client: TestClient, auth: dict[str, str]) -> None:
+async def test_same_title_twice_gets_distinct_slugs(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     first = await create_series(client, auth)
     second = await create_series(client, auth)
 
@@ -60,7 +64,9 @@ async def test_single_session_without_rrule_has_one_occurrence(
 
     rows = await occurrences(client, auth, created["id"])
 
-    assert [(row["start"], row["end"]) for row in rows] == [("2027-03-01T11:30:00Z", "2027-03-01T12:30:00Z")]
+    assert [(row["start"], row["end"]) for row in rows] == [
+        ("2027-03-01T11:30:00Z", "2027-03-01T12:30:00Z")
+    ]
 
 
 async def test_patch_title_raises_sequence_and_keeps_occurrence_ids(
@@ -109,7 +115,9 @@ async def test_patch_rule_keeps_ids_of_occurrences_that_still_exist(
     assert after == before[:4]
 
 
-async def test_patch_with_no_real_change_keeps_sequence(client: TestClient, auth: dict[str, str]) -> None:
+async def test_patch_with_no_real_change_keeps_sequence(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_series(client, auth)
 
     response = await client.patch(
@@ -124,7 +132,9 @@ async def test_patch_can_clear_the_rule_to_a_single_session(
 ) -> None:
     created = await create_series(client, auth)
 
-    response = await client.patch(f"/api/series/{created['id']}", json={"rrule": None}, headers=auth)
+    response = await client.patch(
+        f"/api/series/{created['id']}", json={"rrule": None}, headers=auth
+    )
 
     assert response.status == 200
     assert len(await occurrences(client, auth, created["id"])) == 1
@@ -136,11 +146,23 @@ async def test_patch_can_clear_the_rule_to_a_single_session(
         ({"rrule": "FREQ=HOURLY"}, "rrule", "FREQ=HOURLY is not allowed"),
         ({"rrule": "FREQ=MINUTELY;INTERVAL=30"}, "rrule", "FREQ=MINUTELY is not allowed"),
         ({"rrule": "FREQ=SECONDLY"}, "rrule", "FREQ=SECONDLY is not allowed"),
-        ({"rrule": "FREQ=DAILY;INTERVAL=0"}, "rrule", "INTERVAL must be a single whole number of at least 1"),
-        ({"rrule": "FREQ=DAILY;BYHOUR=8,9,10,11,12,13,14,15,16"}, "rrule", "more than 1000 occurrences"),
+        (
+            {"rrule": "FREQ=DAILY;INTERVAL=0"},
+            "rrule",
+            "INTERVAL must be a single whole number of at least 1",
+        ),
+        (
+            {"rrule": "FREQ=DAILY;BYHOUR=8,9,10,11,12,13,14,15,16"},
+            "rrule",
+            "more than 1000 occurrences",
+        ),
         ({"rrule": "FREQ=WEEKLY;BYDAY=XX"}, "rrule", "cannot parse"),
         ({"rrule": "FREQ=WEEKLY;X-NAME=1"}, "rrule", "unsupported part(s): X-NAME"),
-        ({"rrule": "FREQ=WEEKLY;COUNT=2;UNTIL=20270401"}, "rrule", "COUNT and UNTIL cannot both be given"),
+        (
+            {"rrule": "FREQ=WEEKLY;COUNT=2;UNTIL=20270401"},
+            "rrule",
+            "COUNT and UNTIL cannot both be given",
+        ),
         ({"rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}, "rrule", "no occurrence"),
         ({"rrule": "FREQ=WEEKLY\r\nDTSTART:20270101T000000"}, "rrule", "single RRULE value"),
         ({"timezone": "Mars/Olympus"}, "timezone", "unknown IANA timezone 'Mars/Olympus'"),
@@ -149,9 +171,17 @@ async def test_patch_can_clear_the_rule_to_a_single_session(
         ({"start": "next monday"}, "start", "valid datetime"),
         ({"duration_minutes": 0}, "duration_minutes", "greater than or equal to 5"),
         ({"join_url": "javascript:alert(1)"}, "join_url", "URL scheme should be 'http' or 'https'"),
-        ({"credits": [{"type": "NOPE_CREDIT", "max": 1}]}, "credits", "unknown credit type(s) NOPE_CREDIT"),
+        (
+            {"credits": [{"type": "NOPE_CREDIT", "max": 1}]},
+            "credits",
+            "unknown credit type(s) NOPE_CREDIT",
+        ),
         ({"credits": [{"type": "AMA_PRA_1", "max": 0.3}]}, "credits.0.max", "multiple of 0.25"),
-        ({"credits": [{"type": "AMA_PRA_1", "max": 1}, {"type": "AMA_PRA_1", "max": 2}]}, "credits", "once"),
+        (
+            {"credits": [{"type": "AMA_PRA_1", "max": 1}, {"type": "AMA_PRA_1", "max": 2}]},
+            "credits",
+            "once",
+        ),
         ({"reminders": ["1 day"]}, "reminders.0", "not an ISO 8601 duration"),
         ({"language": "de"}, "language", "'fr' or 'en'"),
         ({"zoom_webinar_id": "abc"}, "zoom_webinar_id", "should match pattern"),
@@ -174,7 +204,9 @@ async def test_create_series_refuses_bad_input_with_422(
     assert message in body["errors"][0]["message"]
 
 
-async def test_create_series_refuses_a_missing_field(client: TestClient, auth: dict[str, str]) -> None:
+async def test_create_series_refuses_a_missing_field(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     body = series_body()
     del body["timezone"]
 
@@ -194,7 +226,11 @@ async def test_refused_create_stores_nothing(client: TestClient, auth: dict[str,
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"rrule": "FREQ=MINUTELY"}, "rrule"), ({"timezone": "Nowhere/City"}, "timezone"), ({"title": None}, "title")],
+    [
+        ({"rrule": "FREQ=MINUTELY"}, "rrule"),
+        ({"timezone": "Nowhere/City"}, "timezone"),
+        ({"title": None}, "title"),
+    ],
 )
 async def test_patch_refusal_leaves_the_series_untouched(
     client: TestClient, auth: dict[str, str], change: dict[str, Any], field: str
@@ -207,12 +243,18 @@ async def test_patch_refusal_leaves_the_series_untouched(
     assert (await response.json())["errors"][0]["field"] == field
     after = await (await client.get(f"/api/series/{created['id']}", headers=auth)).json()
     assert (after["rrule"], after["timezone"], after["sequence"]) == (
-        "FREQ=WEEKLY;COUNT=8;BYDAY=MO", "Europe/Paris", 0
+        "FREQ=WEEKLY;COUNT=8;BYDAY=MO",
+        "Europe/Paris",
+        0,
     )
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/api/series/999"), ("PATCH", "/api/series/999")])
-async def test_unknown_series_is_404(client: TestClient, auth: dict[str, str], method: str, path: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/api/series/999"), ("PATCH", "/api/series/999")]
+)
+async def test_unknown_series_is_404(
+    client: TestClient, auth: dict[str, str], method: str, path: str
+) -> None:
     response = await client.request(method, path, json={"title": "x"}, headers=auth)
 
     assert response.status == 404

@@ -1,0 +1,151 @@
+"""The ``tracker`` command, run as a user runs it: a process, from another folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+TRACKER = str(Path(sys.executable).with_name("tracker"))
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")} | env
+    return subprocess.run(
+        [TRACKER, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_db_upgrade_creates_the_default_sqlite_file_in_the_current_folder(tmp_path: Path) -> None:
+    result = run(["db", "upgrade"], cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "database is up to date"
+    assert (tmp_path / "var" / "tracker.db").exists()
+
+
+def test_organizers_add_prints_the_token_alone_on_the_last_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    result = run(
+        ["organizers", "add", "--name", "Camille Martin", "--email", "Camille@Example.org"],
+        cwd=tmp_path,
+        TRACKER_DATABASE_URL=database_url,
+    )
+
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.splitlines()[-1]
+    assert token.startswith("org_") and len(token) >= 4 + 43 and " " not in token
+
+
+def test_organizers_add_refuses_a_bad_email_in_one_line(database_url: str, tmp_path: Path) -> None:
+    result = run(
+        ["organizers", "add", "--name", "X", "--email", "not-an-email"],
+        cwd=tmp_path,
+        TRACKER_DATABASE_URL=database_url,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: 'not-an-email' is not an email address"
+
+
+def test_demo_loads_once(database_url: str, tmp_path: Path) -> None:
+    first = run(["demo"], cwd=tmp_path, TRACKER_DATABASE_URL=database_url)
+    second = run(["demo"], cwd=tmp_path, TRACKER_DATABASE_URL=database_url)
+
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert first.stdout.strip().startswith("demo series loaded: http://127.0.0.1:8080/series/")
+    assert second.stdout.strip() == "demo data already present"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"TRACKER_PORT": "eighty"},
+            "Error: configuration error: TRACKER_PORT: Input should be a valid integer",
+        ),
+        (
+            {"TRACKER_DATABASE_URL": "mysql://db/x"},
+            "Error: configuration error: TRACKER_DATABASE_URL: driver",
+        ),
+    ],
+)
+def test_bad_configuration_stops_serve_with_one_line(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    result = run(["serve"], cwd=tmp_path, **env)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith(message)
+
+
+def test_serve_refuses_an_unmigrated_database_in_one_line(tmp_path: Path) -> None:
+    result = run(
+        ["serve"], cwd=tmp_path, TRACKER_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/empty.db"
+    )
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: the database is empty, not 0001; run `tracker db upgrade` first"
+    )
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    result = run(
+        ["db", "upgrade"],
+        cwd=tmp_path,
+        TRACKER_DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:1/x",
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: the database cannot be reached")
+    assert "Traceback" not in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serve_answers_and_stops_gracefully_on_sigterm(database_url: str, tmp_path: Path) -> None:
+    port = _free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    environment |= {"TRACKER_DATABASE_URL": database_url, "TRACKER_SCHEDULER": "on"}
+    process = subprocess.Popen(
+        [TRACKER, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        body = b""
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/healthz", timeout=1
+                ) as response:
+                    body = response.read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert body == b'{"status": "ok"}'
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
