@@ -16,7 +16,7 @@ class NotFoundError(ScheduleError, LookupError):
         super().__init__(f"{kind} {key} does not exist")
 
 
-class InvalidScheduleError(ScheduleError, ValueError):
+class InvalidInputError(ScheduleError, ValueError):
     """Input that passed the syntax checks but cannot be scheduled; ``field`` names the culprit."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -25,14 +25,14 @@ class InvalidScheduleError(ScheduleError, ValueError):
         super().__init__(f"{field}: {message}")
 
 
-class InvalidRuleError(InvalidScheduleError):
+class InvalidRuleError(InvalidInputError):
     """An RRULE that cannot be parsed, is not allowed, or expands absurdly."""
 
     def __init__(self, message: str) -> None:
         super().__init__("rrule", message)
 
 
-class UnknownTimezoneError(InvalidScheduleError):
+class UnknownTimezoneError(InvalidInputError):
     """A name that is not an IANA timezone known to this installation."""
 
     def __init__(self, name: str) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from schedules.errors import InvalidScheduleError, NotFoundError, OccurrenceConflictError
+from schedules.errors import InvalidInputError, NotFoundError, OccurrenceConflictError
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from schedules.recurrence import (
     HORIZON,
@@ -141,9 +141,9 @@ async def update_occurrence(
     series = await session.get_one(Series, occurrence.series_id)
     moving = change.start is not None or change.duration_minutes is not None
     if change.status is None and not moving:
-        raise InvalidScheduleError("body", 'give "status", or "start" and/or "duration_minutes"')
+        raise InvalidInputError("body", 'give "status", or "start" and/or "duration_minutes"')
     if change.status is not None and moving:
-        raise InvalidScheduleError("body", 'give either "status" or a new start/duration, not both')
+        raise InvalidInputError("body", 'give either "status" or a new start/duration, not both')
 
     if change.status == "cancelled":
         if occurrence.status == OccurrenceStatus.CANCELLED:

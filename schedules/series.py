@@ -11,7 +11,7 @@ from slugify import slugify
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from schedules.errors import InvalidScheduleError, NotFoundError
+from schedules.errors import InvalidInputError, NotFoundError
 from schedules.models import Series
 from schedules.occurrences import sync_occurrences
 from schedules.recurrence import normalise_rule, resolve_timezone
@@ -26,7 +26,7 @@ SCHEDULE_FIELDS = frozenset({"timezone", "start", "duration_minutes", "rrule"})
 def _check_credit_types(credits: list[CreditDesignation], known: Collection[str]) -> None:
     unknown = sorted({credit.type for credit in credits} - set(known))
     if unknown:
-        raise InvalidScheduleError(
+        raise InvalidInputError(
             "credits",
             f"unknown credit type(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
         )
@@ -91,7 +91,7 @@ async def update_series(
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
     for field, value in changes.items():
         if value is None and field not in NULLABLE_FIELDS:
-            raise InvalidScheduleError(field, "cannot be null")
+            raise InvalidInputError(field, "cannot be null")
     tz = resolve_timezone(changes.get("timezone", series.timezone))
     if data.credits is not None:
         _check_credit_types(data.credits, credit_types)

@@ -8,10 +8,11 @@ from aiohttp import web
 
 from tracker.db import Database
 from tracker.jobs import scheduler_ctx
-from tracker.keys import DATABASE, OPENAPI, SETTINGS
+from tracker.keys import BUS, DATABASE, OPENAPI, SETTINGS
 from tracker.migrate import check_schema
 from tracker.openapi import build_openapi
 from tracker.problems import problem_middleware
+from tracker.projections import build_bus
 from tracker.routes import setup_routes
 from tracker.settings import Settings
 
@@ -24,6 +25,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         await database.close()
         raise
     app[DATABASE] = database
+    app[BUS] = build_bus(database)
     yield
     await database.close()
 

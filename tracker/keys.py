@@ -8,15 +8,23 @@ from typing import Any
 from aiohttp import web
 
 from tracker.db import Database
-from tracker.models import Organizer
+from tracker.events import EventBus
+from tracker.models import Organizer, Physician
 from tracker.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
+BUS = web.AppKey("bus", EventBus)
 ORGANIZER = web.RequestKey("organizer", Organizer)
+PHYSICIAN = web.RequestKey("physician", Physician)
 
 
 def organizer_of(request: web.Request) -> Organizer:
     """The organiser the auth guard attached to this request."""
     return request[ORGANIZER]
+
+
+def physician_of(request: web.Request) -> Physician:
+    """The physician whose token opened this request."""
+    return request[PHYSICIAN]

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Column, String
+from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from schedules.clock import UTCDateTime, utcnow
 from schedules.models import FeedState, Occurrence, Series
 
-__all__ = ["CreditType", "FeedState", "Occurrence", "Organizer", "Series"]
+__all__ = [
+    "AttendanceEvent",
+    "Award",
+    "CreditType",
+    "FeedState",
+    "Occurrence",
+    "OccurrenceClosure",
+    "Organizer",
+    "Physician",
+    "Registration",
+    "Requirement",
+    "Series",
+]
 
 
 class Organizer(SQLModel, table=True):
@@ -36,3 +49,128 @@ class CreditType(SQLModel, table=True):
     label: str = Field(sa_column=Column(String(200), nullable=False))
     unit: str = Field(sa_column=Column(String(32), nullable=False))
     rounding: str = Field(default="quarter", sa_column=Column(String(32), nullable=False))
+
+
+class Physician(SQLModel, table=True):
+    """A learner. ``email`` is stored lower-cased (unique case-insensitively)."""
+
+    __tablename__ = "physician"
+
+    id: int | None = Field(default=None, primary_key=True)
+    first_name: str = Field(sa_column=Column(String(100), nullable=False))
+    last_name: str = Field(sa_column=Column(String(100), nullable=False))
+    email: str = Field(sa_column=Column(String(320), nullable=False, unique=True))
+    timezone: str = Field(default="UTC", sa_column=Column(String(64), nullable=False))
+    language: str = Field(default="en", sa_column=Column(String(8), nullable=False))
+    npi: str | None = Field(default=None, sa_column=Column(String(10), nullable=True, index=True))
+    rpps: str | None = Field(default=None, sa_column=Column(String(11), nullable=True, index=True))
+    board_ids: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    birth_month: int | None = None
+    birth_day: int | None = None
+    consent_board_reporting: bool = False
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class Registration(SQLModel, table=True):
+    __tablename__ = "registration"
+    __table_args__ = (UniqueConstraint("series_id", "physician_id", name="uq_registration"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(foreign_key="series.id", index=True, ondelete="CASCADE")
+    physician_id: int = Field(foreign_key="physician.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class AttendanceEvent(SQLModel, table=True):
+    """One join/leave/ended fact, append-only, with the raw payload it came in.
+
+    ``occurrence_id`` / ``physician_id`` are null while the event is unmatched; matching fills
+    them in later and never changes anything else.
+    """
+
+    __tablename__ = "attendance_event"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_attendance_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(sa_column=Column(String(16), nullable=False))
+    external_id: str = Field(sa_column=Column(String(300), nullable=False))
+    kind: str = Field(sa_column=Column(String(8), nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    email: str | None = Field(
+        default=None, sa_column=Column(String(320), nullable=True, index=True)
+    )
+    connection_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    zoom_webinar_id: str | None = Field(
+        default=None, sa_column=Column(String(32), nullable=True, index=True)
+    )
+    series_id: int | None = Field(
+        default=None, foreign_key="series.id", index=True, ondelete="SET NULL"
+    )
+    occurrence_id: int | None = Field(
+        default=None, foreign_key="occurrence.id", index=True, ondelete="SET NULL"
+    )
+    physician_id: int | None = Field(
+        default=None, foreign_key="physician.id", index=True, ondelete="SET NULL"
+    )
+    requested_occurrence_id: int | None = None
+    requested_physician_id: int | None = None
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class Award(SQLModel, table=True):
+    """The credit projection: what one physician earned at one occurrence."""
+
+    __tablename__ = "award"
+    __table_args__ = (UniqueConstraint("occurrence_id", "physician_id", name="uq_award"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", index=True, ondelete="CASCADE")
+    physician_id: int = Field(foreign_key="physician.id", index=True, ondelete="CASCADE")
+    seconds: int = 0
+    credits: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    anomalies: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    final: bool = False
+    version: int = 1
+    computed_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    finalized_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+
+class OccurrenceClosure(SQLModel, table=True):
+    """Marks an occurrence whose credits are final; the insert is the claim (exactly once)."""
+
+    __tablename__ = "occurrence_closure"
+
+    occurrence_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("occurrence.id", ondelete="CASCADE"), primary_key=True)
+    )
+    closed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Requirement(SQLModel, table=True):
+    """A target such as 50 AMA_PRA_1 in 2027, or 28 DPC_HOURS between two dates."""
+
+    __tablename__ = "requirement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    physician_id: int = Field(foreign_key="physician.id", index=True, ondelete="CASCADE")
+    credit_type: str = Field(
+        sa_column=Column(String(32), ForeignKey("credit_type.code"), nullable=False)
+    )
+    required: float
+    start_date: date = Field(sa_column=Column(Date, nullable=False))
+    end_date: date = Field(sa_column=Column(Date, nullable=False))

@@ -74,14 +74,19 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
                 "application/json": {"schema": _schema(route.response, components, "serialization")}
             },
         }
+    elif route.status == 204:
+        responses["204"] = {"description": "Done; no content"}
     else:
         responses[str(route.status)] = {"description": "OK", "content": {"application/json": {}}}
     if route.body is not None:
         responses["400"] = _problem("The body is not JSON")
         responses["422"] = _problem("The body does not fit the schema or the rules")
-    if route.auth != "none":
-        operation["security"] = [{"organizerToken": []}]
+    if route.auth in ("organizer", "physician"):
+        operation["security"] = [{f"{route.auth}Token": []}]
         responses["401"] = _problem("Missing or unknown token")
+    elif route.auth == "zoom":
+        responses["401"] = _problem("Missing, stale or wrong Zoom signature")
+        responses["503"] = _problem("TRACKER_ZOOM_WEBHOOK_SECRET is not set")
     if "{" in route.path:
         responses["404"] = _problem("No such resource")
     operation["responses"] = responses
@@ -110,6 +115,11 @@ def build_openapi(base_url: str) -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "Token printed by `tracker organizers add`",
+                },
+                "physicianToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The physician's personal token (given once at creation or rotation)",
                 },
             },
         },

@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from schedules.errors import (
-    InvalidScheduleError,
+    InvalidInputError,
     NotFoundError,
     OccurrenceConflictError,
 )
@@ -104,7 +104,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem_response(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
     except NotFoundError as exc:
         return problem_response(404, str(exc))
-    except InvalidScheduleError as exc:
+    except InvalidInputError as exc:
         return problem_response(
             422, str(exc), errors=[{"field": exc.field, "message": exc.message}]
         )

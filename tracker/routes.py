@@ -17,13 +17,29 @@ from schedules.schemas import (
     SeriesPublic,
     SeriesUpdate,
 )
-from tracker.handlers import feeds, series, system
-from tracker.keys import DATABASE, ORGANIZER
+from tracker.handlers import attendance, feeds, physicians, registrations, series, system
+from tracker.keys import DATABASE, ORGANIZER, PHYSICIAN
 from tracker.organizers import organizer_for_token
+from tracker.physicians import physician_for_token
 from tracker.problems import HTTPProblem
+from tracker.schemas import (
+    AttendanceBatch,
+    AttendanceEventPublic,
+    AttendancePublic,
+    CreditSummary,
+    IngestResult,
+    PhysicianCreate,
+    PhysicianPublic,
+    PhysicianUpdate,
+    PhysicianWithToken,
+    RegistrationCreate,
+    RegistrationPublic,
+    RequirementCreate,
+    TokenRotated,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Auth = Literal["none", "organizer"]
+Auth = Literal["none", "organizer", "physician", "zoom"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,10 @@ class Route:
 WINDOW = (
     QueryParam("from", "Only occurrences ending after this instant (ISO 8601, with offset)"),
     QueryParam("to", "Only occurrences starting before this instant (ISO 8601, with offset)"),
+)
+SESSIONS = (
+    QueryParam("from", "Only sessions starting at or after this instant (ISO 8601, with offset)"),
+    QueryParam("to", "Only sessions starting before this instant (ISO 8601, with offset)"),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -117,6 +137,171 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET",
+        "/api/occurrences/{id}/attendance",
+        attendance.occurrence_attendance,
+        "Who attended one occurrence: minutes, credits, provisional or final",
+        response=list[AttendancePublic],
+        tags=("attendance",),
+    ),
+    Route(
+        "POST",
+        "/api/physicians",
+        physicians.create_physician,
+        "Create a physician (the token is shown once)",
+        body=PhysicianCreate,
+        response=PhysicianWithToken,
+        status=201,
+        tags=("physicians",),
+    ),
+    Route(
+        "GET",
+        "/api/physicians",
+        physicians.list_physicians,
+        "List physicians (?email= to find one)",
+        response=list[PhysicianPublic],
+        query=(QueryParam("email", "Exact email, any case", "email"),),
+        tags=("physicians",),
+    ),
+    Route(
+        "GET",
+        "/api/physicians/{id}",
+        physicians.get_physician,
+        "Read a physician",
+        response=PhysicianPublic,
+        tags=("physicians",),
+    ),
+    Route(
+        "PATCH",
+        "/api/physicians/{id}",
+        physicians.update_physician,
+        "Edit a physician",
+        body=PhysicianUpdate,
+        response=PhysicianPublic,
+        tags=("physicians",),
+    ),
+    Route(
+        "POST",
+        "/api/physicians/{id}/token",
+        physicians.rotate_token,
+        "Rotate a physician's token (old feed URL stops working)",
+        response=TokenRotated,
+        tags=("physicians",),
+    ),
+    Route(
+        "GET",
+        "/api/physicians/{id}/credits",
+        physicians.physician_credits,
+        "A physician's credit summary",
+        response=CreditSummary,
+        tags=("credits",),
+    ),
+    Route(
+        "POST",
+        "/api/physicians/{id}/requirements",
+        physicians.add_requirement,
+        "Add a credit requirement; answers the updated summary",
+        body=RequirementCreate,
+        response=CreditSummary,
+        tags=("credits",),
+    ),
+    Route(
+        "DELETE",
+        "/api/physicians/{id}/requirements/{requirement_id}",
+        physicians.delete_requirement,
+        "Remove a credit requirement",
+        status=204,
+        tags=("credits",),
+    ),
+    Route(
+        "POST",
+        "/api/series/{id}/registrations",
+        registrations.register,
+        "Register a physician (by id or email) to a series",
+        body=RegistrationCreate,
+        response=RegistrationPublic,
+        status=201,
+        tags=("registrations",),
+    ),
+    Route(
+        "GET",
+        "/api/series/{id}/registrations",
+        registrations.list_registrations,
+        "List a series' registrations",
+        response=list[RegistrationPublic],
+        tags=("registrations",),
+    ),
+    Route(
+        "DELETE",
+        "/api/series/{id}/registrations/{physician_id}",
+        registrations.unregister,
+        "Unregister a physician",
+        status=204,
+        tags=("registrations",),
+    ),
+    Route(
+        "POST",
+        "/api/attendance-events",
+        attendance.post_events,
+        "Record a batch of join/leave events (idempotent by event_id)",
+        body=AttendanceBatch,
+        response=IngestResult,
+        status=202,
+        tags=("attendance",),
+    ),
+    Route(
+        "GET",
+        "/api/attendance-events/unmatched",
+        attendance.list_unmatched,
+        "Events not yet matched to a physician or occurrence, with the reason",
+        response=list[AttendanceEventPublic],
+        tags=("attendance",),
+    ),
+    Route(
+        "GET",
+        "/api/exports/completions.csv",
+        attendance.export_completions,
+        "Learner completions for board reporting (final credits, consenting physicians)",
+        response="text/csv",
+        query=SESSIONS,
+        tags=("credits",),
+    ),
+    Route(
+        "GET",
+        "/api/me",
+        physicians.me,
+        "The token's owner",
+        auth="physician",
+        response=PhysicianPublic,
+        tags=("me",),
+    ),
+    Route(
+        "GET",
+        "/api/me/credits",
+        physicians.my_credits,
+        "My credit summary",
+        auth="physician",
+        response=CreditSummary,
+        tags=("me",),
+    ),
+    Route(
+        "POST",
+        "/api/me/token",
+        physicians.rotate_my_token,
+        "Rotate my token",
+        auth="physician",
+        response=TokenRotated,
+        tags=("me",),
+    ),
+    Route(
+        "POST",
+        "/webhooks/zoom",
+        attendance.zoom_webhook,
+        "Zoom webinar and meeting events",
+        auth="zoom",
+        tags=("attendance",),
+    ),
+    Route(
+        "GET",
         "/calendar.ics",
         feeds.calendar_feed,
         "Feed of every public series",
@@ -133,40 +318,62 @@ ROUTES: tuple[Route, ...] = (
         response="text/calendar",
         tags=("feeds",),
     ),
+    Route(
+        "GET",
+        "/feeds/{token}.ics",
+        feeds.personal_feed,
+        "A physician's personal feed (the token is the key)",
+        auth="none",
+        response="text/calendar",
+        tags=("feeds",),
+    ),
 )
 
 
-def _bearer(request: web.Request) -> str:
+def _bearer(request: web.Request, who: str) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPProblem(
             401,
-            "send 'Authorization: Bearer <organiser token>'",
+            f"send 'Authorization: Bearer <{who} token>'",
             headers={"WWW-Authenticate": 'Bearer realm="tracker"'},
         )
     return token.strip()
 
 
+def _invalid_token(who: str) -> HTTPProblem:
+    return HTTPProblem(
+        401,
+        f"unknown or revoked {who} token",
+        headers={"WWW-Authenticate": 'Bearer realm="tracker", error="invalid_token"'},
+    )
+
+
 def guarded(route: Route) -> Handler:
-    """The route's handler behind its authentication check."""
-    if route.auth == "none":
+    """The route's handler behind its authentication check (Zoom checks its own signature)."""
+    if route.auth in ("none", "zoom"):
         return route.handler
 
-    async def handler(request: web.Request) -> web.StreamResponse:
-        token = _bearer(request)
+    async def organizer_handler(request: web.Request) -> web.StreamResponse:
+        token = _bearer(request, "organiser")
         async with request.app[DATABASE].session() as session:
             organizer = await organizer_for_token(session, token)
         if organizer is None:
-            raise HTTPProblem(
-                401,
-                "unknown or revoked organiser token",
-                headers={"WWW-Authenticate": 'Bearer realm="tracker", error="invalid_token"'},
-            )
+            raise _invalid_token("organiser")
         request[ORGANIZER] = organizer
         return await route.handler(request)
 
-    return handler
+    async def physician_handler(request: web.Request) -> web.StreamResponse:
+        token = _bearer(request, "physician")
+        async with request.app[DATABASE].session() as session:
+            physician = await physician_for_token(session, token)
+        if physician is None:
+            raise _invalid_token("physician")
+        request[PHYSICIAN] = physician
+        return await route.handler(request)
+
+    return organizer_handler if route.auth == "organizer" else physician_handler
 
 
 def setup_routes(app: web.Application) -> None:

@@ -49,7 +49,9 @@ async def test_api_routes_declare_bearer_security_and_problems(client: TestClien
 
     for path, item in document["paths"].items():
         for operation in item.values():
-            if path.startswith("/api"):
+            if path.startswith("/api/me"):
+                assert operation["security"] == [{"physicianToken": []}]
+            elif path.startswith("/api"):
                 assert operation["security"] == [{"organizerToken": []}]
                 assert "401" in operation["responses"]
 

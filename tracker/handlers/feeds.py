@@ -12,6 +12,9 @@ from schedules.ical import FeedMeta
 from schedules.series import get_public_series_by_slug
 from tracker.credit_types import credit_labels
 from tracker.keys import DATABASE, SETTINGS
+from tracker.physicians import physician_for_token
+from tracker.problems import HTTPProblem
+from tracker.registrations import registered_series_ids
 
 
 def _not_modified(request: web.Request, document: FeedDocument) -> bool:
@@ -76,3 +79,28 @@ async def series_feed(request: web.Request) -> web.Response:
             session, key=f"series:{series.id}", entries=entries, meta=meta, now=utcnow()
         )
     return feed_response(request, document, filename=f"{series.slug}.ics", private=False)
+
+
+async def personal_feed(request: web.Request) -> web.Response:
+    """The series a physician is registered to; the URL's token is the only credential."""
+    settings = request.app[SETTINGS]
+    token = request.match_info["token"]
+    async with request.app[DATABASE].session() as session:
+        physician = await physician_for_token(session, token)
+        if physician is None:
+            raise HTTPProblem(404, "no such feed")
+        entries = await load_entries(
+            session, await registered_series_ids(session, physician.id or 0)
+        )
+        title = "Mes webinaires" if physician.language == "fr" else "My webinars"
+        meta = FeedMeta(
+            name=f"{title} – {settings.provider_name}",
+            description=f"{physician.first_name} {physician.last_name}",
+            source_url=f"{settings.base_url}/feeds/{physician.id}.ics",
+            provider=settings.provider_name,
+            credit_labels=await credit_labels(session),
+        )
+        document = await render_feed(
+            session, key=f"physician:{physician.id}", entries=entries, meta=meta, now=utcnow()
+        )
+    return feed_response(request, document, filename="webinars.ics", private=True)

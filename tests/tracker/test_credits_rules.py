@@ -1,0 +1,109 @@
+"""SPEC 2 "Credits", table by table: intervals, clipping, merging, threshold and rounding."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+
+from tracker.credits import Fact, attendance, credits_for, round_credit
+
+START = datetime(2027, 3, 1, 11, 30, tzinfo=UTC)
+END = START + timedelta(minutes=60)
+
+
+def at(minute: float) -> datetime:
+    return START + timedelta(seconds=minute * 60)
+
+
+def join(minute: float, connection: str | None = None) -> Fact:
+    return Fact("join", at(minute), connection)
+
+
+def leave(minute: float, connection: str | None = None) -> Fact:
+    return Fact("leave", at(minute), connection)
+
+
+@pytest.mark.parametrize(
+    ("case", "facts", "minutes", "anomalies"),
+    [
+        ("whole session", [join(0), leave(60)], 60, 0),
+        ("rejoin after a break", [join(0), leave(20), join(30), leave(60)], 50, 0),
+        ("rejoin at the same instant", [join(0), leave(20), join(20), leave(60)], 60, 0),
+        ("two devices overlapping count once", [join(0, "a"), join(10, "b"), leave(40, "a"), leave(50, "b")], 50, 0),
+        ("two devices apart add up", [join(0, "a"), leave(10, "a"), join(20, "b"), leave(30, "b")], 20, 0),
+        ("leave without join is ignored", [leave(10), join(20), leave(30)], 10, 1),
+        ("join without leave closes at the end", [join(45)], 15, 0),
+        ("join before start is clipped", [join(-15), leave(10)], 10, 0),
+        ("leave after end is clipped", [join(50), leave(90)], 10, 0),
+        ("entirely before start", [join(-30), leave(-5)], 0, 0),
+        ("entirely after end", [join(61), leave(70)], 0, 0),
+        ("ended event closes open joins", [join(10), Fact("ended", at(40))], 30, 0),
+        ("second join on an open connection", [join(0), join(10), leave(30)], 30, 1),
+        ("seconds count", [join(0), leave(7.5)], 7.5, 0),
+    ],
+)
+def test_attended_minutes(case: str, facts: list[Fact], minutes: float, anomalies: int) -> None:
+    result = attendance(facts, start=START, end=END)
+
+    assert (result.minutes, len(result.anomalies)) == (Fraction(str(minutes)), anomalies), case
+
+
+def test_any_delivery_order_and_duplicates_give_the_same_minutes() -> None:
+    facts = [join(-5, "a"), leave(20, "a"), join(25, "a"), join(30, "b"), leave(50, "b"), leave(55, "a")]
+    expected = attendance(facts, start=START, end=END)
+
+    for order in itertools.permutations(facts):
+        assert attendance(list(order) + list(order[:2]), start=START, end=END).seconds == expected.seconds
+
+
+@pytest.mark.parametrize(
+    ("minutes", "rounding", "maximum", "expected"),
+    [
+        (7.5, "quarter", 1, 0.25),  # exact half quarter rounds up
+        (7.4, "quarter", 1, 0),
+        (37.5, "quarter", 1, 0.75),
+        (37.4, "quarter", 1, 0.5),
+        (52.5, "quarter", 1, 1.0),
+        (90, "quarter", 1, 1.0),  # capped at the designated maximum
+        (90, "quarter", 2, 1.5),
+        (7.5, "floor_quarter", 1, 0),
+        (37.5, "floor_quarter", 1, 0.5),
+        (59.9, "floor_quarter", 1, 0.75),
+        (60, "floor_quarter", 1, 1.0),
+        (1, "all_or_nothing", 1.5, 1.5),
+        (0, "quarter", 1, 0),
+        (0, "all_or_nothing", 1, 0),
+    ],
+)
+def test_rounding_policies(minutes: float, rounding: str, maximum: float, expected: float) -> None:
+    amount = round_credit(
+        Fraction(str(minutes)) / 60, maximum=Fraction(str(maximum)), rounding=rounding, threshold_met=True  # type: ignore[arg-type]
+    )
+
+    assert amount == Fraction(str(expected))
+
+
+@pytest.mark.parametrize(
+    ("minutes", "percent", "expected"),
+    [
+        (30, 50, {"AMA_PRA_1": 0.5, "DPC_HOURS": 1.0}),  # exactly at the threshold: met
+        (29.99, 50, {"AMA_PRA_1": 0.0, "DPC_HOURS": 0.0}),  # just below: every credit is 0
+        (29.99, None, {"AMA_PRA_1": 0.5, "DPC_HOURS": 1.0}),  # no minimum set
+        (45, 75, {"AMA_PRA_1": 0.75, "DPC_HOURS": 1.0}),
+    ],
+)
+def test_threshold_applies_to_every_credit_type(minutes: float, percent: float | None, expected: dict[str, float]) -> None:
+    attended = attendance([join(0), leave(minutes)], start=START, end=END)
+
+    result = credits_for(
+        attended,
+        duration_minutes=60,
+        min_attendance_percent=percent,
+        designations=[{"type": "AMA_PRA_1", "max": 1.0}, {"type": "DPC_HOURS", "max": 1.0}],
+        roundings={"AMA_PRA_1": "quarter", "DPC_HOURS": "all_or_nothing"},
+    )
+
+    assert result == expected

@@ -1,0 +1,127 @@
+"""CME credit rules (SPEC 2 "Credits"), as pure functions over attendance facts.
+
+AMA PRA Category 1 for live activities: 60 minutes = 1 credit, claimed in quarter hours.
+Arithmetic is exact (``Fraction``) so that ties such as 7.5 and 37.5 minutes round the same
+way on every machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+from math import floor
+from typing import Literal
+
+Kind = Literal["join", "leave", "ended"]
+Rounding = Literal["quarter", "floor_quarter", "all_or_nothing"]
+ROUNDINGS: tuple[Rounding, ...] = ("quarter", "floor_quarter", "all_or_nothing")
+#: Processing order of facts at the same instant: a leave then a join at 12:10 is a rejoin.
+_KIND_ORDER = {"leave": 0, "ended": 1, "join": 2}
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One attendance fact of one physician at one occurrence."""
+
+    kind: Kind
+    at: datetime
+    connection: str | None = None
+
+
+@dataclass(frozen=True)
+class Attendance:
+    seconds: int
+    anomalies: tuple[str, ...]
+
+    @property
+    def minutes(self) -> Fraction:
+        return Fraction(self.seconds, 60)
+
+
+def _intervals(
+    facts: Iterable[Fact], end: datetime
+) -> tuple[list[tuple[datetime, datetime]], list[str]]:
+    ordered = sorted(facts, key=lambda f: (f.at, _KIND_ORDER[f.kind], f.connection or ""))
+    ended_at = min((f.at for f in ordered if f.kind == "ended"), default=None)
+    close_at = min(end, ended_at) if ended_at else end
+    open_since: dict[str, datetime] = {}
+    intervals: list[tuple[datetime, datetime]] = []
+    anomalies: list[str] = []
+    for fact in ordered:
+        key = fact.connection or "-"
+        if fact.kind == "join":
+            if key in open_since:
+                anomalies.append(f"join at {fact.at.isoformat()} while already joined on {key}")
+                continue
+            open_since[key] = fact.at
+        elif fact.kind == "leave":
+            started = open_since.pop(key, None)
+            if started is None:
+                anomalies.append(f"leave at {fact.at.isoformat()} without a join on {key}")
+                continue
+            intervals.append((started, fact.at))
+    for started in open_since.values():
+        intervals.append((started, max(started, close_at)))
+    return intervals, anomalies
+
+
+def attendance(facts: Iterable[Fact], *, start: datetime, end: datetime) -> Attendance:
+    """Seconds connected within [start, end], overlapping connections counted once."""
+    intervals, anomalies = _intervals(facts, end)
+    clipped = sorted(
+        (max(a, start), min(b, end)) for a, b in intervals if min(b, end) > max(a, start)
+    )
+    total = 0
+    current_start: datetime | None = None
+    current_end: datetime | None = None
+    for a, b in clipped:
+        if current_end is None or a > current_end:
+            if current_start is not None and current_end is not None:
+                total += int((current_end - current_start).total_seconds())
+            current_start, current_end = a, b
+        elif b > current_end:
+            current_end = b
+    if current_start is not None and current_end is not None:
+        total += int((current_end - current_start).total_seconds())
+    return Attendance(total, tuple(anomalies))
+
+
+def round_credit(
+    hours: Fraction, *, maximum: Fraction, rounding: Rounding, threshold_met: bool
+) -> Fraction:
+    """One credit type's amount for ``hours`` attended."""
+    if not threshold_met or hours <= 0:
+        return Fraction(0)
+    if rounding == "all_or_nothing":
+        return maximum
+    quarters = floor(hours * 4 + Fraction(1, 2)) if rounding == "quarter" else floor(hours * 4)
+    return min(Fraction(quarters, 4), maximum)
+
+
+def credits_for(
+    attended: Attendance,
+    *,
+    duration_minutes: int,
+    min_attendance_percent: float | None,
+    designations: Sequence[Mapping[str, object]],
+    roundings: Mapping[str, Rounding],
+) -> dict[str, float]:
+    """Credits per type for one physician at one occurrence (SPEC 2 "Credits", steps 4 and 5)."""
+    minutes = attended.minutes
+    threshold_met = minutes > 0
+    if min_attendance_percent is not None:
+        needed = Fraction(duration_minutes) * Fraction(str(min_attendance_percent)) / 100
+        threshold_met = threshold_met and minutes >= needed
+    result: dict[str, float] = {}
+    for designation in designations:
+        code = str(designation["type"])
+        amount = round_credit(
+            minutes / 60,
+            maximum=Fraction(str(designation["max"])),
+            rounding=roundings.get(code, "quarter"),
+            threshold_met=threshold_met,
+        )
+        result[code] = float(amount)
+    return result

@@ -1,0 +1,149 @@
+"""Attendance ingestion (API batch and Zoom webhook), unmatched events, per-occurrence reading."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+
+from schedules.clock import utcnow
+from tracker import awards
+from tracker.attendance import NewEvent, Recorded, record_events, unmatched_events, unmatched_reason
+from tracker.events import AttendanceRecorded
+from tracker.exports import completions_csv
+from tracker.http import json_response, path_id, query_datetime, read_json
+from tracker.keys import BUS, DATABASE, SETTINGS
+from tracker.problems import HTTPProblem, problem_response
+from tracker.schemas import (
+    AttendanceBatch,
+    AttendanceEventPublic,
+    AttendancePublic,
+    IngestResult,
+)
+from tracker.zoom import ZoomPayloadError, ZoomSignatureError, to_event, url_validation, verify
+
+log = logging.getLogger(__name__)
+
+
+async def _record(request: web.Request, events: list[NewEvent]) -> Recorded:
+    """Store, commit, then let the projection react (its failure never loses a stored event)."""
+    async with request.app[DATABASE].session() as session:
+        recorded = await record_events(session, events, now=utcnow())
+    if recorded.pairs or recorded.ended:
+        await request.app[BUS].publish(
+            AttendanceRecorded(frozenset(recorded.pairs), frozenset(recorded.ended))
+        )
+    return recorded
+
+
+async def post_events(request: web.Request) -> web.Response:
+    batch = await read_json(request, AttendanceBatch)
+    events = [
+        NewEvent(
+            source="api",
+            external_id=item.event_id,
+            kind=item.kind,
+            at=item.at,
+            payload=item.model_dump(mode="json"),
+            email=item.email,
+            connection_id=item.connection_id,
+            requested_occurrence_id=item.occurrence_id,
+            requested_physician_id=item.physician_id,
+        )
+        for item in batch.root
+    ]
+    recorded = await _record(request, events)
+    result = IngestResult(
+        accepted=recorded.accepted, duplicates=recorded.duplicates, unmatched=recorded.unmatched
+    )
+    return json_response(result, status=202)
+
+
+async def zoom_webhook(request: web.Request) -> web.Response:
+    secret = request.app[SETTINGS].zoom_webhook_secret
+    if secret is None:
+        return problem_response(
+            503, "the Zoom webhook is not configured (TRACKER_ZOOM_WEBHOOK_SECRET)"
+        )
+    body = await request.read()
+    try:
+        verify(
+            secret.get_secret_value(),
+            timestamp=request.headers.get("x-zm-request-timestamp"),
+            signature=request.headers.get("x-zm-signature"),
+            body=body,
+            now=utcnow(),
+        )
+    except ZoomSignatureError as exc:
+        raise HTTPProblem(401, str(exc)) from None
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise HTTPProblem(400, "the body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise HTTPProblem(400, "the body must be a JSON object")
+    if payload.get("event") == "endpoint.url_validation":
+        plain = (payload.get("payload") or {}).get("plainToken")
+        if not isinstance(plain, str) or not plain:
+            raise HTTPProblem(400, "payload.plainToken is missing")
+        return web.json_response(url_validation(secret.get_secret_value(), plain))
+    try:
+        event = to_event(payload)
+    except ZoomPayloadError as exc:
+        raise HTTPProblem(422, str(exc)) from None
+    if event is None:
+        return web.json_response({"status": "ignored"})
+    recorded = await _record(request, [event])
+    status = (
+        "duplicate" if recorded.duplicates else ("unmatched" if recorded.unmatched else "accepted")
+    )
+    return web.json_response({"status": status})
+
+
+async def list_unmatched(request: web.Request) -> web.Response:
+    async with request.app[DATABASE].session() as session:
+        rows = await unmatched_events(session)
+    return json_response(
+        [
+            AttendanceEventPublic(
+                **row.model_dump(exclude={"payload"}), reason=unmatched_reason(row)
+            )
+            for row in rows
+        ]
+    )
+
+
+async def occurrence_attendance(request: web.Request) -> web.Response:
+    async with request.app[DATABASE].session() as session:
+        rows = await awards.occurrence_attendance(session, path_id(request))
+    return json_response(
+        [
+            AttendancePublic(
+                physician_id=physician.id or 0,
+                first_name=physician.first_name,
+                last_name=physician.last_name,
+                email=physician.email,
+                minutes=round(award.seconds / 60, 2),
+                final=award.final,
+                credits=award.credits,
+                anomalies=award.anomalies,
+            )
+            for award, physician in rows
+        ]
+    )
+
+
+async def export_completions(request: web.Request) -> web.Response:
+    start_from, until = query_datetime(request, "from"), query_datetime(request, "to")
+    async with request.app[DATABASE].session() as session:
+        text = await completions_csv(session, start_from=start_from, until=until)
+    return web.Response(
+        text=text,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="completions.csv"',
+            "Cache-Control": "no-store",
+        },
+    )

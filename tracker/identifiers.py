@@ -1,0 +1,31 @@
+"""Physician identifiers: NPI (Luhn over "80840" + the first 9 digits) and RPPS (11 digits)."""
+
+from __future__ import annotations
+
+
+def luhn_check_digit(digits: str) -> int:
+    """The Luhn check digit for ``digits`` (the check digit itself not included)."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 0:  # doubled: the rightmost payload digit sits next to the check digit
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return (10 - total % 10) % 10
+
+
+def npi_problem(npi: str) -> str | None:
+    """Why ``npi`` is not a valid NPI, or ``None``."""
+    if len(npi) != 10 or not npi.isdigit():
+        return "an NPI has exactly 10 digits"
+    if luhn_check_digit("80840" + npi[:9]) != int(npi[9]):
+        return "this NPI fails its check digit (Luhn over 80840 + the first 9 digits)"
+    return None
+
+
+def rpps_problem(rpps: str) -> str | None:
+    if len(rpps) != 11 or not rpps.isdigit():
+        return "an RPPS number has exactly 11 digits"
+    return None

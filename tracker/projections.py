@@ -1,0 +1,50 @@
+"""Wiring of the event bus: what reacts to recorded attendance and changed occurrences."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from schedules.clock import utcnow
+from tracker.awards import recompute_award, recompute_occurrence
+from tracker.db import Database
+from tracker.events import AttendanceRecorded, EventBus, OccurrenceChanged
+
+
+def build_bus(database: Database) -> EventBus:
+    """A bus whose credit projection recomputes awards in their own transaction."""
+    bus = EventBus()
+
+    async def in_transaction(work: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        for attempt in (1, 2):  # another process may insert the same award first: redo once
+            async with database.session() as session:
+                try:
+                    await work(session)
+                    await session.commit()
+                    return
+                except IntegrityError:
+                    await session.rollback()
+                    if attempt == 2:
+                        raise
+
+    async def on_attendance(event: AttendanceRecorded) -> None:
+        async def work(session: AsyncSession) -> None:
+            for occurrence_id in sorted(event.occurrences):
+                await recompute_occurrence(session, occurrence_id, now=utcnow())
+            for occurrence_id, physician_id in sorted(event.pairs):
+                if occurrence_id not in event.occurrences:
+                    await recompute_award(session, occurrence_id, physician_id, now=utcnow())
+
+        await in_transaction(work)
+
+    async def on_occurrence_changed(event: OccurrenceChanged) -> None:
+        async def work(session: AsyncSession) -> None:
+            await recompute_occurrence(session, event.occurrence_id, now=utcnow())
+
+        await in_transaction(work)
+
+    bus.subscribe(AttendanceRecorded, on_attendance)
+    bus.subscribe(OccurrenceChanged, on_occurrence_changed)
+    return bus
