@@ -41,3 +41,28 @@ async def occurrences(
     assert response.status == 200, await response.text()
     rows: list[dict[str, Any]] = await response.json()
     return rows
+
+
+def physician_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "first_name": "Jeanne",
+        "last_name": "Durand",
+        "email": "jeanne.durand@example.org",
+        "timezone": "Europe/Paris",
+        "language": "fr",
+        "npi": "1234567893",
+        "consent_board_reporting": True,
+    }
+    body.update(overrides)
+    return body
+
+
+async def create_physician(client: TestClient, auth: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    response = await client.post("/api/physicians", json=physician_body(**overrides), headers=auth)
+    assert response.status == 201, await response.text()
+    created: dict[str, Any] = await response.json()
+    return created
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

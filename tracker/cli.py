@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -13,12 +15,20 @@ from aiohttp import web
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from schedules.clock import utcnow
+from schedules.errors import InvalidInputError, NotFoundError
+from schedules.recurrence import resolve_timezone
+from schedules.series import get_series
 from tracker.app import create_app
+from tracker.attendance import Recorded, match_pending, record_events
 from tracker.db import Database
 from tracker.demo import load_demo
+from tracker.events import AttendanceRecorded
+from tracker.imports import ImportReport, RowError, import_physician, physician_rows
 from tracker.migrate import SchemaOutdatedError, upgrade
 from tracker.organizers import InvalidOrganizerError, create_organizer
+from tracker.projections import build_bus
 from tracker.settings import ConfigError, Settings, load_settings
+from tracker.zoom_report import BadRow, ReportFormatError, parse_report, stay_events
 
 T = TypeVar("T")
 
@@ -139,6 +149,118 @@ def demo() -> None:
         return f"demo series loaded: {settings.base_url}/series/{series.slug}.ics"
 
     click.echo(_run(lambda: _with_database(settings, work)))
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise CLIError(f"{path} is not UTF-8 text") from None
+
+
+@cli.command("import-physicians")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--tokens",
+    "tokens_path",
+    type=click.Path(dir_okay=False),
+    help="Write email,token,feed_url of newly created physicians to this file (mode 600)",
+)
+def import_physicians(file: str, tokens_path: str | None) -> None:
+    """Create or update physicians from a CSV (first_name,last_name,email,... header)."""
+    settings = _settings()
+    text = _read_text(file)
+    try:
+        rows = list(physician_rows(text))
+    except RowError as exc:
+        raise CLIError(str(exc)) from None
+
+    async def work(database: Database) -> ImportReport:
+        report = ImportReport()
+        async with database.session() as session:
+            with click.progressbar(rows, label="physicians", file=sys.stderr) as bar:
+                for line, row in bar:
+                    try:
+                        outcome, token = await import_physician(session, line, row, now=utcnow())
+                    except RowError as exc:
+                        report.errors.append(exc)
+                        continue
+                    report.counts[outcome] += 1
+                    if token:
+                        report.tokens.append((row["email"].lower(), token))
+            matched = await match_pending(session)
+        await build_bus(database).publish(
+            AttendanceRecorded(frozenset(matched.pairs), frozenset(matched.ended))
+        )
+        return report
+
+    report = _run(lambda: _with_database(settings, work))
+    if tokens_path and report.tokens:
+        descriptor = os.open(tokens_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["email", "token", "feed_url"])
+            for email, token in report.tokens:
+                writer.writerow([email, token, f"{settings.base_url}/feeds/{token}.ics"])
+    for error in report.errors:
+        click.echo(str(error), err=True)
+    counts = report.counts
+    click.echo(
+        f"{counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged, "
+        f"{len(report.errors)} bad rows"
+    )
+
+
+@cli.command("import-zoom-report")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--series", "series_id", type=int, required=True, help="The series the webinar belongs to"
+)
+@click.option(
+    "--timezone", "timezone", help="Timezone of the report's times (default: the series')"
+)
+def import_zoom_report(file: str, series_id: int, timezone: str | None) -> None:
+    """Record the stays of a Zoom participant report as attendance events."""
+    settings = _settings()
+    text = _read_text(file)
+
+    async def work(database: Database) -> tuple[Recorded, list[BadRow]]:
+        async with database.session() as session:
+            try:
+                series = await get_series(session, series_id)
+                tz = resolve_timezone(timezone or series.timezone)
+            except (NotFoundError, InvalidInputError) as exc:
+                raise CLIError(str(exc)) from None
+            try:
+                stays, bad = parse_report(text, tz)
+            except ReportFormatError as exc:
+                raise CLIError(f"{file}: {exc}") from None
+            total = Recorded()
+            with click.progressbar(length=len(stays), label="stays", file=sys.stderr) as bar:
+                for start in range(0, len(stays), 250):
+                    chunk = stays[start : start + 250]
+                    events = [
+                        event for stay in chunk for event in stay_events(stay, series_id=series_id)
+                    ]
+                    recorded = await record_events(session, events, now=utcnow())
+                    total.accepted += recorded.accepted
+                    total.duplicates += recorded.duplicates
+                    total.unmatched += recorded.unmatched
+                    total.pairs |= recorded.pairs
+                    bar.update(len(chunk))
+        await build_bus(database).publish(AttendanceRecorded(frozenset(total.pairs)))
+        return total, bad
+
+    recorded, bad = _run(lambda: _with_database(settings, work))
+    for row in bad:
+        click.echo(f"line {row.line}: {row.reason}", err=True)
+    click.echo(
+        f"{recorded.accepted} events recorded, {recorded.duplicates} already known, "
+        f"{recorded.unmatched} unmatched, {len(bad)} bad rows"
+    )
 
 
 def main() -> None:

@@ -1,0 +1,145 @@
+"""Physicians: created with a token shown once, identifiers checked, tokens rotated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.factories import bearer, create_physician, physician_body
+from tracker.db import Database
+from tracker.models import Physician
+from tracker.tokens import hash_token
+
+
+async def test_create_returns_the_token_once_and_stores_only_its_hash(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    created = await create_physician(client, auth)
+
+    async with database.session() as session:
+        stored = await session.get(Physician, created["id"])
+    read = await (await client.get(f"/api/physicians/{created['id']}", headers=auth)).json()
+    assert stored is not None and stored.token_hash == hash_token(created["token"])
+    assert created["token"] not in str(stored.model_dump())
+    assert "token" not in read
+    assert created["feed_url"] == f"https://cme.example.org/feeds/{created['token']}.ics"
+    assert len(created["token"]) >= 4 + 43  # prefix + 32 bytes url-safe
+
+
+async def test_email_is_unique_case_insensitively(client: TestClient, auth: dict[str, str]) -> None:
+    await create_physician(client, auth)
+
+    response = await client.post(
+        "/api/physicians", json=physician_body(email="JEANNE.Durand@Example.org"), headers=auth
+    )
+
+    assert response.status == 422
+    assert (await response.json())["errors"][0]["field"] == "email"
+
+
+@pytest.mark.parametrize(
+    ("override", "field", "message"),
+    [
+        ({"npi": "1234567890"}, "npi", "fails its check digit"),
+        ({"npi": "12345"}, "npi", "exactly 10 digits"),
+        ({"npi": "12345678a3"}, "npi", "exactly 10 digits"),
+        ({"rpps": "1234"}, "rpps", "exactly 11 digits"),
+        ({"email": "nobody"}, "email", "not an email address"),
+        ({"timezone": "Paris"}, "timezone", "unknown IANA timezone"),
+        ({"language": "es"}, "language", "'fr' or 'en'"),
+        ({"birth_month": 13}, "birth_month", "less than or equal to 12"),
+    ],
+)
+async def test_bad_identifiers_are_422(
+    client: TestClient, auth: dict[str, str], override: dict[str, Any], field: str, message: str
+) -> None:
+    response = await client.post("/api/physicians", json=physician_body(**override), headers=auth)
+
+    assert response.status == 422
+    error = (await response.json())["errors"][0]
+    assert (error["field"], message in error["message"]) == (field, True)
+
+
+async def test_valid_rpps_and_board_ids_are_kept(client: TestClient, auth: dict[str, str]) -> None:
+    created = await create_physician(client, auth, rpps="10001234567", board_ids={"ABIM": "123456"}, npi=None)
+
+    assert (created["rpps"], created["board_ids"], created["npi"]) == ("10001234567", {"ABIM": "123456"}, None)
+
+
+async def test_patch_updates_only_given_fields(client: TestClient, auth: dict[str, str]) -> None:
+    created = await create_physician(client, auth)
+
+    response = await client.patch(f"/api/physicians/{created['id']}", json={"last_name": "Martin"}, headers=auth)
+
+    body = await response.json()
+    assert (body["last_name"], body["first_name"], body["npi"]) == ("Martin", "Jeanne", "1234567893")
+
+
+async def test_patch_to_a_taken_email_is_refused(client: TestClient, auth: dict[str, str]) -> None:
+    await create_physician(client, auth)
+    other = await create_physician(client, auth, email="paul@example.org")
+
+    response = await client.patch(
+        f"/api/physicians/{other['id']}", json={"email": "Jeanne.Durand@example.org"}, headers=auth
+    )
+
+    assert response.status == 422
+
+
+async def test_me_answers_for_the_token_owner(client: TestClient, auth: dict[str, str]) -> None:
+    created = await create_physician(client, auth)
+
+    response = await client.get("/api/me", headers=bearer(created["token"]))
+
+    assert (await response.json())["id"] == created["id"]
+
+
+async def test_rotation_invalidates_the_old_token(client: TestClient, auth: dict[str, str]) -> None:
+    created = await create_physician(client, auth)
+
+    response = await client.post(f"/api/physicians/{created['id']}/token", headers=auth)
+    new_token = (await response.json())["token"]
+
+    assert (await client.get("/api/me", headers=bearer(created["token"]))).status == 401
+    assert (await client.get("/api/me", headers=bearer(new_token))).status == 200
+    assert new_token != created["token"]
+
+
+async def test_physician_can_rotate_own_token(client: TestClient, auth: dict[str, str]) -> None:
+    created = await create_physician(client, auth)
+
+    response = await client.post("/api/me/token", headers=bearer(created["token"]))
+
+    assert response.status == 200
+    assert (await client.get("/api/me", headers=bearer(created["token"]))).status == 401
+
+
+async def test_organiser_token_does_not_open_physician_routes(client: TestClient, auth: dict[str, str]) -> None:
+    response = await client.get("/api/me/credits", headers=auth)
+
+    assert response.status == 401
+
+
+async def test_physician_token_does_not_open_organiser_routes(client: TestClient, auth: dict[str, str]) -> None:
+    created = await create_physician(client, auth)
+
+    response = await client.get(f"/api/physicians/{created['id']}/credits", headers=bearer(created["token"]))
+
+    assert response.status == 401
+
+
+async def test_find_physician_by_email(client: TestClient, auth: dict[str, str]) -> None:
+    created = await create_physician(client, auth)
+    await create_physician(client, auth, email="paul@example.org")
+
+    response = await client.get("/api/physicians", params={"email": "JEANNE.durand@example.org"}, headers=auth)
+
+    assert [row["id"] for row in await response.json()] == [created["id"]]
+
+
+async def test_unknown_physician_is_404(client: TestClient, auth: dict[str, str]) -> None:
+    response = await client.get("/api/physicians/4040/credits", headers=auth)
+
+    assert response.status == 404

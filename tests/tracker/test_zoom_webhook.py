@@ -1,0 +1,223 @@
+"""Zoom webhooks: signatures, URL validation, and participant events turned into credits."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from aiohttp.test_utils import TestClient
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import SecretStr
+
+from tests.factories import bearer, create_physician, create_series, occurrences
+from tracker.app import create_app
+from tracker.db import Database
+from tracker.jobs import plan_finalisations
+from tracker.settings import Settings
+from tracker.zoom import sign
+
+SECRET = "zoom-secret-token"
+WEBINAR = "81234567890"
+DURING = datetime(2026, 11, 2, 12, 45, tzinfo=UTC)  # just after the first session ended
+AFTER_GRACE = datetime(2026, 11, 2, 14, 5, tzinfo=UTC)  # end 12:30 + 90 min
+
+
+@pytest.fixture
+async def zoom_client(aiohttp_client: Any, settings: Settings) -> AsyncIterator[TestClient]:
+    app = create_app(settings.model_copy(update={"zoom_webhook_secret": SecretStr(SECRET)}))
+    yield await aiohttp_client(app)
+
+
+def participant(event: str, email: str, uuid: str, when: str) -> dict[str, Any]:
+    field = "join_time" if event.endswith("joined") else "leave_time"
+    return {
+        "event": f"webinar.participant_{event}",
+        "event_ts": 1,
+        "payload": {
+            "account_id": "acc",
+            "object": {
+                "id": WEBINAR,
+                "uuid": "instance-1==",
+                "participant": {"user_name": email.split("@")[0], "email": email, "participant_uuid": uuid, field: when},
+            },
+        },
+    }
+
+
+def ended(when: str) -> dict[str, Any]:
+    return {"event": "webinar.ended", "event_ts": 1, "payload": {"object": {"id": WEBINAR, "uuid": "instance-1==", "end_time": when}}}
+
+
+async def deliver(client: TestClient, payload: dict[str, Any], *, secret: str = SECRET, skew: int = 0) -> Any:
+    body = json.dumps(payload).encode()
+    timestamp = str(int(time.time()) + skew)
+    headers = {"x-zm-request-timestamp": timestamp, "x-zm-signature": sign(secret, timestamp, body),
+               "Content-Type": "application/json"}
+    return await client.post("/webhooks/zoom", data=body, headers=headers)
+
+
+SEQUENCE = [
+    participant("joined", "Jeanne.Durand@example.org", "J1", "2026-11-02T11:25:00Z"),
+    participant("left", "jeanne.durand@example.org", "J1", "2026-11-02T11:50:00Z"),
+    participant("joined", "jeanne.durand@example.org", "J1", "2026-11-02T11:55:00Z"),
+    participant("left", "jeanne.durand@example.org", "J1", "2026-11-02T12:40:00Z"),
+    participant("joined", "paul@example.org", "P1", "2026-11-02T11:30:00Z"),
+    participant("joined", "paul@example.org", "P2", "2026-11-02T11:40:00Z"),
+    participant("left", "paul@example.org", "P1", "2026-11-02T12:00:00Z"),
+    participant("left", "paul@example.org", "P2", "2026-11-02T12:05:00Z"),
+    participant("joined", "ghost@example.org", "G1", "2026-11-02T11:30:00Z"),
+    ended("2026-11-02T12:31:00Z"),
+]
+
+
+async def _setup(client: TestClient, auth: dict[str, str]) -> dict[str, Any]:
+    series = await create_series(
+        client, auth, start="2026-11-02T12:30:00", rrule="FREQ=WEEKLY;COUNT=3;BYDAY=MO",
+        credits=[{"type": "AMA_PRA_1", "max": 1.0}], min_attendance_percent=50, zoom_webinar_id=WEBINAR,
+    )
+    jeanne = await create_physician(client, auth)
+    paul = await create_physician(client, auth, first_name="Paul", last_name="Martin", email="paul@example.org", npi=None)
+    first = (await occurrences(client, auth, series["id"]))[0]
+    return {"series": series, "jeanne": jeanne, "paul": paul, "occurrence": first}
+
+
+async def _credits(client: TestClient, token: str) -> dict[str, Any]:
+    response = await client.get("/api/me/credits", headers=bearer(token))
+    assert response.status == 200
+    summary: dict[str, Any] = await response.json()
+    return summary
+
+
+async def test_url_validation_answers_the_encrypted_token(zoom_client: TestClient) -> None:
+    response = await deliver(zoom_client, {"event": "endpoint.url_validation", "payload": {"plainToken": "abc123"}})
+
+    expected = hmac.new(SECRET.encode(), b"abc123", hashlib.sha256).hexdigest()
+    assert await response.json() == {"plainToken": "abc123", "encryptedToken": expected}
+
+
+@pytest.mark.parametrize(
+    ("secret", "skew", "detail"),
+    [
+        ("wrong-secret", 0, "x-zm-signature does not match"),
+        (SECRET, -301, "more than 5 minutes from now"),
+        (SECRET, 301, "more than 5 minutes from now"),
+    ],
+)
+async def test_bad_or_stale_signature_is_401(zoom_client: TestClient, secret: str, skew: int, detail: str) -> None:
+    response = await deliver(zoom_client, ended("2026-11-02T12:31:00Z"), secret=secret, skew=skew)
+
+    assert response.status == 401
+    assert detail in (await response.json())["detail"]
+
+
+async def test_missing_signature_is_401(zoom_client: TestClient) -> None:
+    response = await zoom_client.post("/webhooks/zoom", json=ended("2026-11-02T12:31:00Z"))
+
+    assert response.status == 401
+
+
+async def test_webhook_without_configured_secret_is_503(client: TestClient) -> None:
+    response = await deliver(client, ended("2026-11-02T12:31:00Z"))
+
+    assert response.status == 503
+
+
+async def test_unknown_event_type_is_acknowledged_and_ignored(zoom_client: TestClient) -> None:
+    response = await deliver(zoom_client, {"event": "webinar.registration_created", "payload": {}})
+
+    assert (response.status, await response.json()) == (200, {"status": "ignored"})
+
+
+async def test_participant_event_without_time_is_422(zoom_client: TestClient) -> None:
+    response = await deliver(zoom_client, participant("joined", "a@example.org", "X", "not a time"))
+
+    assert response.status == 422
+
+
+@pytest.mark.parametrize("order", ["as sent", "reversed", "shuffled and delivered twice"])
+async def test_signed_sequence_gives_the_same_credits_in_any_order(
+    zoom_client: TestClient, auth: dict[str, str], order: str
+) -> None:
+    ctx = await _setup(zoom_client, auth)
+    deliveries = list(SEQUENCE)
+    if order == "reversed":
+        deliveries.reverse()
+    elif order.startswith("shuffled"):
+        deliveries = deliveries * 2
+        random.Random(7).shuffle(deliveries)
+
+    with time_machine.travel(DURING, tick=True):
+        statuses = [(await deliver(zoom_client, payload)).status for payload in deliveries]
+        jeanne, paul = await _credits(zoom_client, ctx["jeanne"]["token"]), await _credits(zoom_client, ctx["paul"]["token"])
+
+    assert set(statuses) == {200}
+    assert [(a["minutes"], a["credits"], a["final"]) for a in jeanne["awards"]] == [(55.0, {"AMA_PRA_1": 1.0}, False)]
+    assert [(a["minutes"], a["credits"], a["final"]) for a in paul["awards"]] == [(35.0, {"AMA_PRA_1": 0.5}, False)]
+    assert (jeanne["totals"], jeanne["final_totals"]) == ({"AMA_PRA_1": 1.0}, {})
+
+
+async def test_credits_become_final_after_grace_and_late_events_recompute(
+    zoom_client: TestClient, auth: dict[str, str], database: Database, settings: Settings
+) -> None:
+    ctx = await _setup(zoom_client, auth)
+    with time_machine.travel(DURING, tick=True):
+        for payload in SEQUENCE:
+            await deliver(zoom_client, payload)
+
+    with time_machine.travel(AFTER_GRACE, tick=True):
+        await plan_finalisations(database, AsyncIOScheduler(timezone=UTC), timedelta(minutes=settings.credit_grace_minutes))
+        final = await _credits(zoom_client, ctx["paul"]["token"])
+        await deliver(zoom_client, participant("joined", "paul@example.org", "P3", "2026-11-02T12:10:00Z"))
+        await deliver(zoom_client, participant("left", "paul@example.org", "P3", "2026-11-02T12:20:00Z"))
+        late = await _credits(zoom_client, ctx["paul"]["token"])
+
+    assert [(a["credits"], a["final"]) for a in final["awards"]] == [({"AMA_PRA_1": 0.5}, True)]
+    assert final["final_totals"] == {"AMA_PRA_1": 0.5}
+    assert [(a["minutes"], a["credits"], a["final"]) for a in late["awards"]] == [(45.0, {"AMA_PRA_1": 0.75}, True)]
+
+
+async def test_unmatched_event_is_listed_then_matched_when_the_physician_appears(
+    zoom_client: TestClient, auth: dict[str, str]
+) -> None:
+    await _setup(zoom_client, auth)
+    with time_machine.travel(DURING, tick=True):
+        for payload in SEQUENCE:
+            await deliver(zoom_client, payload)
+        unmatched = await (await zoom_client.get("/api/attendance-events/unmatched", headers=auth)).json()
+        ghost = await create_physician(zoom_client, auth, first_name="Gaston", last_name="Host", email="GHOST@example.org", npi=None)
+        after = await (await zoom_client.get("/api/attendance-events/unmatched", headers=auth)).json()
+        credits = await _credits(zoom_client, ghost["token"])
+
+    assert [(row["email"], row["reason"]) for row in unmatched] == [("ghost@example.org", "no physician with email ghost@example.org")]
+    assert after == []
+    assert [(a["minutes"], a["credits"]) for a in credits["awards"]] == [(60.0, {"AMA_PRA_1": 1.0})]
+
+
+async def test_event_for_unknown_webinar_waits_for_the_series(zoom_client: TestClient, auth: dict[str, str]) -> None:
+    response = await deliver(zoom_client, participant("joined", "a@example.org", "A", "2026-11-02T11:30:00Z"))
+
+    unmatched = await (await zoom_client.get("/api/attendance-events/unmatched", headers=auth)).json()
+    assert (await response.json()) == {"status": "unmatched"}
+    assert unmatched[0]["reason"].startswith(f"no occurrence of Zoom webinar {WEBINAR} around")
+
+
+async def test_occurrence_attendance_lists_each_attendee(zoom_client: TestClient, auth: dict[str, str]) -> None:
+    ctx = await _setup(zoom_client, auth)
+    with time_machine.travel(DURING, tick=True):
+        for payload in SEQUENCE:
+            await deliver(zoom_client, payload)
+
+    rows = await (await zoom_client.get(f"/api/occurrences/{ctx['occurrence']['id']}/attendance", headers=auth)).json()
+
+    assert [(r["last_name"], r["minutes"], r["credits"], r["final"]) for r in rows] == [
+        ("Durand", 55.0, {"AMA_PRA_1": 1.0}, False),
+        ("Martin", 35.0, {"AMA_PRA_1": 0.5}, False),
+    ]

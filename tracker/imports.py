@@ -1,0 +1,127 @@
+"""Bulk imports: a physicians CSV and Zoom participant reports. Bad rows are reported, good
+rows kept, and a second run of the same file changes nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from schedules.errors import InvalidInputError
+from tracker.physicians import create_physician, physician_by_email, update_physician
+from tracker.problems import validation_messages
+from tracker.schemas import PhysicianCreate, PhysicianUpdate
+
+PHYSICIAN_COLUMNS = (
+    "first_name",
+    "last_name",
+    "email",
+    "timezone",
+    "language",
+    "npi",
+    "rpps",
+    "board_ids",
+    "birth_month",
+    "birth_day",
+    "consent_board_reporting",
+)
+Outcome = Literal["created", "updated", "unchanged"]
+
+
+class RowError(ValueError):
+    def __init__(self, line: int, reason: str) -> None:
+        self.line = line
+        self.reason = reason
+        super().__init__(f"line {line}: {reason}")
+
+
+@dataclass
+class ImportReport:
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0}
+    )
+    errors: list[RowError] = field(default_factory=list)
+    tokens: list[tuple[str, str]] = field(default_factory=list)
+
+
+def physician_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(line number, row)`` for every non-empty data row; the header names the columns."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = {"first_name", "last_name", "email"} - {
+        name.strip() for name in reader.fieldnames or []
+    }
+    if missing:
+        raise RowError(1, f"the header lacks the column(s): {', '.join(sorted(missing))}")
+    for row in reader:
+        if any((value or "").strip() for value in row.values() if isinstance(value, str)):
+            yield (
+                reader.line_num,
+                {
+                    (k or "").strip(): (v or "").strip()
+                    for k, v in row.items()
+                    if isinstance(v, str)
+                },
+            )
+
+
+def _values(row: dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {key: row[key] for key in PHYSICIAN_COLUMNS if row.get(key)}
+    if "board_ids" in values:
+        pairs = [part.split(":", 1) for part in values["board_ids"].split(";") if part.strip()]
+        values["board_ids"] = {
+            k.strip(): v.strip() for k, v in (p if len(p) == 2 else (p[0], "") for p in pairs)
+        }
+    if "consent_board_reporting" in values:
+        values["consent_board_reporting"] = values["consent_board_reporting"].lower() in (
+            "1",
+            "yes",
+            "true",
+            "oui",
+            "y",
+        )
+    return values
+
+
+async def import_physician(
+    session: AsyncSession, line: int, row: dict[str, str], *, now: datetime
+) -> tuple[Outcome, str | None]:
+    """Create or update one physician; returns the outcome and a new token when created."""
+    values = _values(row)
+    try:
+        data = PhysicianCreate.model_validate(values)
+    except ValidationError as exc:
+        first = validation_messages(exc)[0]
+        raise RowError(line, f"{first['field']}: {first['message']}") from None
+    existing = await physician_by_email(session, data.email)
+    try:
+        if existing is None:
+            _, token = await create_physician(session, data, now=now)
+            await session.commit()
+            return "created", token
+        change = PhysicianUpdate.model_validate(
+            {k: v for k, v in data.model_dump().items() if k in values}
+        )
+        differing = {
+            k
+            for k, v in change.model_dump(exclude_unset=True).items()
+            if getattr(existing, k) != (v.lower() if k == "email" else v)
+        }
+        if not differing:
+            return "unchanged", None
+        await update_physician(
+            session,
+            existing.id or 0,
+            PhysicianUpdate.model_validate({k: getattr(change, k) for k in differing}),
+            now=now,
+        )
+        await session.commit()
+        return "updated", None
+    except InvalidInputError as exc:
+        await session.rollback()
+        raise RowError(line, str(exc)) from None
