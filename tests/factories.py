@@ -57,7 +57,9 @@ def physician_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def create_physician(client: TestClient, auth: dict[str, str], **overrides: Any) -> dict[str, Any]:
+async def create_physician(
+    client: TestClient, auth: dict[str, str], **overrides: Any
+) -> dict[str, Any]:
     response = await client.post("/api/physicians", json=physician_body(**overrides), headers=auth)
     assert response.status == 201, await response.text()
     created: dict[str, Any] = await response.json()

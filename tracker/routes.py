@@ -26,6 +26,7 @@ from tracker.schemas import (
     AttendanceBatch,
     AttendanceEventPublic,
     AttendancePublic,
+    AwardPublic,
     CreditSummary,
     IngestResult,
     PhysicianCreate,
@@ -281,6 +282,15 @@ ROUTES: tuple[Route, ...] = (
         "My credit summary",
         auth="physician",
         response=CreditSummary,
+        tags=("me",),
+    ),
+    Route(
+        "GET",
+        "/api/me/awards/{occurrence_id}",
+        physicians.my_award,
+        "One of my sessions: minutes and credits (another physician's: 404)",
+        auth="physician",
+        response=AwardPublic,
         tags=("me",),
     ),
     Route(

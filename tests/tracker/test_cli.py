@@ -97,7 +97,9 @@ def test_serve_refuses_an_unmigrated_database_in_one_line(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert re.fullmatch(r"Error: the database is empty, not \d{4}; run `tracker db upgrade` first", last)
+    assert re.fullmatch(
+        r"Error: the database is empty, not \d{4}; run `tracker db upgrade` first", last
+    )
 
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:

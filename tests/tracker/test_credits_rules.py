@@ -32,8 +32,18 @@ def leave(minute: float, connection: str | None = None) -> Fact:
         ("whole session", [join(0), leave(60)], 60, 0),
         ("rejoin after a break", [join(0), leave(20), join(30), leave(60)], 50, 0),
         ("rejoin at the same instant", [join(0), leave(20), join(20), leave(60)], 60, 0),
-        ("two devices overlapping count once", [join(0, "a"), join(10, "b"), leave(40, "a"), leave(50, "b")], 50, 0),
-        ("two devices apart add up", [join(0, "a"), leave(10, "a"), join(20, "b"), leave(30, "b")], 20, 0),
+        (
+            "two devices overlapping count once",
+            [join(0, "a"), join(10, "b"), leave(40, "a"), leave(50, "b")],
+            50,
+            0,
+        ),
+        (
+            "two devices apart add up",
+            [join(0, "a"), leave(10, "a"), join(20, "b"), leave(30, "b")],
+            20,
+            0,
+        ),
         ("leave without join is ignored", [leave(10), join(20), leave(30)], 10, 1),
         ("join without leave closes at the end", [join(45)], 15, 0),
         ("join before start is clipped", [join(-15), leave(10)], 10, 0),
@@ -52,11 +62,21 @@ def test_attended_minutes(case: str, facts: list[Fact], minutes: float, anomalie
 
 
 def test_any_delivery_order_and_duplicates_give_the_same_minutes() -> None:
-    facts = [join(-5, "a"), leave(20, "a"), join(25, "a"), join(30, "b"), leave(50, "b"), leave(55, "a")]
+    facts = [
+        join(-5, "a"),
+        leave(20, "a"),
+        join(25, "a"),
+        join(30, "b"),
+        leave(50, "b"),
+        leave(55, "a"),
+    ]
     expected = attendance(facts, start=START, end=END)
 
     for order in itertools.permutations(facts):
-        assert attendance(list(order) + list(order[:2]), start=START, end=END).seconds == expected.seconds
+        assert (
+            attendance(list(order) + list(order[:2]), start=START, end=END).seconds
+            == expected.seconds
+        )
 
 
 @pytest.mark.parametrize(
@@ -80,7 +100,10 @@ def test_any_delivery_order_and_duplicates_give_the_same_minutes() -> None:
 )
 def test_rounding_policies(minutes: float, rounding: str, maximum: float, expected: float) -> None:
     amount = round_credit(
-        Fraction(str(minutes)) / 60, maximum=Fraction(str(maximum)), rounding=rounding, threshold_met=True  # type: ignore[arg-type]
+        Fraction(str(minutes)) / 60,
+        maximum=Fraction(str(maximum)),
+        rounding=rounding,
+        threshold_met=True,  # type: ignore[arg-type]
     )
 
     assert amount == Fraction(str(expected))
@@ -95,7 +118,9 @@ def test_rounding_policies(minutes: float, rounding: str, maximum: float, expect
         (45, 75, {"AMA_PRA_1": 0.75, "DPC_HOURS": 1.0}),
     ],
 )
-def test_threshold_applies_to_every_credit_type(minutes: float, percent: float | None, expected: dict[str, float]) -> None:
+def test_threshold_applies_to_every_credit_type(
+    minutes: float, percent: float | None, expected: dict[str, float]
+) -> None:
     attended = attendance([join(0), leave(minutes)], start=START, end=END)
 
     result = credits_for(

@@ -63,18 +63,30 @@ async def test_bad_identifiers_are_422(
 
 
 async def test_valid_rpps_and_board_ids_are_kept(client: TestClient, auth: dict[str, str]) -> None:
-    created = await create_physician(client, auth, rpps="10001234567", board_ids={"ABIM": "123456"}, npi=None)
+    created = await create_physician(
+        client, auth, rpps="10001234567", board_ids={"ABIM": "123456"}, npi=None
+    )
 
-    assert (created["rpps"], created["board_ids"], created["npi"]) == ("10001234567", {"ABIM": "123456"}, None)
+    assert (created["rpps"], created["board_ids"], created["npi"]) == (
+        "10001234567",
+        {"ABIM": "123456"},
+        None,
+    )
 
 
 async def test_patch_updates_only_given_fields(client: TestClient, auth: dict[str, str]) -> None:
     created = await create_physician(client, auth)
 
-    response = await client.patch(f"/api/physicians/{created['id']}", json={"last_name": "Martin"}, headers=auth)
+    response = await client.patch(
+        f"/api/physicians/{created['id']}", json={"last_name": "Martin"}, headers=auth
+    )
 
     body = await response.json()
-    assert (body["last_name"], body["first_name"], body["npi"]) == ("Martin", "Jeanne", "1234567893")
+    assert (body["last_name"], body["first_name"], body["npi"]) == (
+        "Martin",
+        "Jeanne",
+        "1234567893",
+    )
 
 
 async def test_patch_to_a_taken_email_is_refused(client: TestClient, auth: dict[str, str]) -> None:
@@ -116,16 +128,22 @@ async def test_physician_can_rotate_own_token(client: TestClient, auth: dict[str
     assert (await client.get("/api/me", headers=bearer(created["token"]))).status == 401
 
 
-async def test_organiser_token_does_not_open_physician_routes(client: TestClient, auth: dict[str, str]) -> None:
+async def test_organiser_token_does_not_open_physician_routes(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     response = await client.get("/api/me/credits", headers=auth)
 
     assert response.status == 401
 
 
-async def test_physician_token_does_not_open_organiser_routes(client: TestClient, auth: dict[str, str]) -> None:
+async def test_physician_token_does_not_open_organiser_routes(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     created = await create_physician(client, auth)
 
-    response = await client.get(f"/api/physicians/{created['id']}/credits", headers=bearer(created["token"]))
+    response = await client.get(
+        f"/api/physicians/{created['id']}/credits", headers=bearer(created["token"])
+    )
 
     assert response.status == 401
 
@@ -134,7 +152,9 @@ async def test_find_physician_by_email(client: TestClient, auth: dict[str, str])
     created = await create_physician(client, auth)
     await create_physician(client, auth, email="paul@example.org")
 
-    response = await client.get("/api/physicians", params={"email": "JEANNE.durand@example.org"}, headers=auth)
+    response = await client.get(
+        "/api/physicians", params={"email": "JEANNE.durand@example.org"}, headers=auth
+    )
 
     assert [row["id"] for row in await response.json()] == [created["id"]]
 

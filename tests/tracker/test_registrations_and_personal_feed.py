@@ -8,37 +8,61 @@ from icalendar import Calendar
 from tests.factories import create_physician, create_series
 
 
-async def test_register_by_id_then_by_email_is_idempotent(client: TestClient, auth: dict[str, str]) -> None:
+async def test_register_by_id_then_by_email_is_idempotent(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     series = await create_series(client, auth)
     physician = await create_physician(client, auth)
 
-    first = await client.post(f"/api/series/{series['id']}/registrations", json={"physician_id": physician["id"]}, headers=auth)
+    first = await client.post(
+        f"/api/series/{series['id']}/registrations",
+        json={"physician_id": physician["id"]},
+        headers=auth,
+    )
     again = await client.post(
-        f"/api/series/{series['id']}/registrations", json={"email": "JEANNE.DURAND@example.org"}, headers=auth
+        f"/api/series/{series['id']}/registrations",
+        json={"email": "JEANNE.DURAND@example.org"},
+        headers=auth,
     )
 
     assert (first.status, again.status) == (201, 200)
-    listed = await (await client.get(f"/api/series/{series['id']}/registrations", headers=auth)).json()
+    listed = await (
+        await client.get(f"/api/series/{series['id']}/registrations", headers=auth)
+    ).json()
     assert [row["physician_id"] for row in listed] == [physician["id"]]
 
 
-async def test_register_unknown_email_or_physician_is_refused(client: TestClient, auth: dict[str, str]) -> None:
+async def test_register_unknown_email_or_physician_is_refused(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     series = await create_series(client, auth)
 
-    by_email = await client.post(f"/api/series/{series['id']}/registrations", json={"email": "x@example.org"}, headers=auth)
-    by_id = await client.post(f"/api/series/{series['id']}/registrations", json={"physician_id": 999}, headers=auth)
+    by_email = await client.post(
+        f"/api/series/{series['id']}/registrations", json={"email": "x@example.org"}, headers=auth
+    )
+    by_id = await client.post(
+        f"/api/series/{series['id']}/registrations", json={"physician_id": 999}, headers=auth
+    )
     both = await client.post(
-        f"/api/series/{series['id']}/registrations", json={"physician_id": 1, "email": "x@example.org"}, headers=auth
+        f"/api/series/{series['id']}/registrations",
+        json={"physician_id": 1, "email": "x@example.org"},
+        headers=auth,
     )
 
     assert (by_email.status, by_id.status, both.status) == (422, 404, 422)
 
 
-async def test_personal_feed_shows_only_registered_series(client: TestClient, auth: dict[str, str]) -> None:
+async def test_personal_feed_shows_only_registered_series(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     wanted = await create_series(client, auth, title="Registered", public=False)
     await create_series(client, auth, title="Other")
     physician = await create_physician(client, auth)
-    await client.post(f"/api/series/{wanted['id']}/registrations", json={"physician_id": physician["id"]}, headers=auth)
+    await client.post(
+        f"/api/series/{wanted['id']}/registrations",
+        json={"physician_id": physician["id"]},
+        headers=auth,
+    )
 
     response = await client.get(f"/feeds/{physician['token']}.ics")
 
@@ -49,21 +73,33 @@ async def test_personal_feed_shows_only_registered_series(client: TestClient, au
     assert physician["token"] not in (await response.text())
 
 
-async def test_personal_feed_supports_conditional_get(client: TestClient, auth: dict[str, str]) -> None:
+async def test_personal_feed_supports_conditional_get(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     physician = await create_physician(client, auth)
     first = await client.get(f"/feeds/{physician['token']}.ics")
 
-    again = await client.get(f"/feeds/{physician['token']}.ics", headers={"If-None-Match": first.headers["ETag"]})
+    again = await client.get(
+        f"/feeds/{physician['token']}.ics", headers={"If-None-Match": first.headers["ETag"]}
+    )
 
     assert again.status == 304
 
 
-async def test_unregistering_removes_the_series_from_the_feed(client: TestClient, auth: dict[str, str]) -> None:
+async def test_unregistering_removes_the_series_from_the_feed(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     series = await create_series(client, auth)
     physician = await create_physician(client, auth)
-    await client.post(f"/api/series/{series['id']}/registrations", json={"physician_id": physician["id"]}, headers=auth)
+    await client.post(
+        f"/api/series/{series['id']}/registrations",
+        json={"physician_id": physician["id"]},
+        headers=auth,
+    )
 
-    response = await client.delete(f"/api/series/{series['id']}/registrations/{physician['id']}", headers=auth)
+    response = await client.delete(
+        f"/api/series/{series['id']}/registrations/{physician['id']}", headers=auth
+    )
 
     feed = Calendar.from_ical(await (await client.get(f"/feeds/{physician['token']}.ics")).read())
     assert (response.status, feed.walk("VEVENT")) == (204, [])

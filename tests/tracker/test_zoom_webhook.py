@@ -46,21 +46,35 @@ def participant(event: str, email: str, uuid: str, when: str) -> dict[str, Any]:
             "object": {
                 "id": WEBINAR,
                 "uuid": "instance-1==",
-                "participant": {"user_name": email.split("@")[0], "email": email, "participant_uuid": uuid, field: when},
+                "participant": {
+                    "user_name": email.split("@")[0],
+                    "email": email,
+                    "participant_uuid": uuid,
+                    field: when,
+                },
             },
         },
     }
 
 
 def ended(when: str) -> dict[str, Any]:
-    return {"event": "webinar.ended", "event_ts": 1, "payload": {"object": {"id": WEBINAR, "uuid": "instance-1==", "end_time": when}}}
+    return {
+        "event": "webinar.ended",
+        "event_ts": 1,
+        "payload": {"object": {"id": WEBINAR, "uuid": "instance-1==", "end_time": when}},
+    }
 
 
-async def deliver(client: TestClient, payload: dict[str, Any], *, secret: str = SECRET, skew: int = 0) -> Any:
+async def deliver(
+    client: TestClient, payload: dict[str, Any], *, secret: str = SECRET, skew: int = 0
+) -> Any:
     body = json.dumps(payload).encode()
     timestamp = str(int(time.time()) + skew)
-    headers = {"x-zm-request-timestamp": timestamp, "x-zm-signature": sign(secret, timestamp, body),
-               "Content-Type": "application/json"}
+    headers = {
+        "x-zm-request-timestamp": timestamp,
+        "x-zm-signature": sign(secret, timestamp, body),
+        "Content-Type": "application/json",
+    }
     return await client.post("/webhooks/zoom", data=body, headers=headers)
 
 
@@ -80,11 +94,18 @@ SEQUENCE = [
 
 async def _setup(client: TestClient, auth: dict[str, str]) -> dict[str, Any]:
     series = await create_series(
-        client, auth, start="2026-11-02T12:30:00", rrule="FREQ=WEEKLY;COUNT=3;BYDAY=MO",
-        credits=[{"type": "AMA_PRA_1", "max": 1.0}], min_attendance_percent=50, zoom_webinar_id=WEBINAR,
+        client,
+        auth,
+        start="2026-11-02T12:30:00",
+        rrule="FREQ=WEEKLY;COUNT=3;BYDAY=MO",
+        credits=[{"type": "AMA_PRA_1", "max": 1.0}],
+        min_attendance_percent=50,
+        zoom_webinar_id=WEBINAR,
     )
     jeanne = await create_physician(client, auth)
-    paul = await create_physician(client, auth, first_name="Paul", last_name="Martin", email="paul@example.org", npi=None)
+    paul = await create_physician(
+        client, auth, first_name="Paul", last_name="Martin", email="paul@example.org", npi=None
+    )
     first = (await occurrences(client, auth, series["id"]))[0]
     return {"series": series, "jeanne": jeanne, "paul": paul, "occurrence": first}
 
@@ -97,7 +118,9 @@ async def _credits(client: TestClient, token: str) -> dict[str, Any]:
 
 
 async def test_url_validation_answers_the_encrypted_token(zoom_client: TestClient) -> None:
-    response = await deliver(zoom_client, {"event": "endpoint.url_validation", "payload": {"plainToken": "abc123"}})
+    response = await deliver(
+        zoom_client, {"event": "endpoint.url_validation", "payload": {"plainToken": "abc123"}}
+    )
 
     expected = hmac.new(SECRET.encode(), b"abc123", hashlib.sha256).hexdigest()
     assert await response.json() == {"plainToken": "abc123", "encryptedToken": expected}
@@ -111,7 +134,9 @@ async def test_url_validation_answers_the_encrypted_token(zoom_client: TestClien
         (SECRET, 301, "more than 5 minutes from now"),
     ],
 )
-async def test_bad_or_stale_signature_is_401(zoom_client: TestClient, secret: str, skew: int, detail: str) -> None:
+async def test_bad_or_stale_signature_is_401(
+    zoom_client: TestClient, secret: str, skew: int, detail: str
+) -> None:
     response = await deliver(zoom_client, ended("2026-11-02T12:31:00Z"), secret=secret, skew=skew)
 
     assert response.status == 401
@@ -156,11 +181,18 @@ async def test_signed_sequence_gives_the_same_credits_in_any_order(
 
     with time_machine.travel(DURING, tick=True):
         statuses = [(await deliver(zoom_client, payload)).status for payload in deliveries]
-        jeanne, paul = await _credits(zoom_client, ctx["jeanne"]["token"]), await _credits(zoom_client, ctx["paul"]["token"])
+        jeanne, paul = (
+            await _credits(zoom_client, ctx["jeanne"]["token"]),
+            await _credits(zoom_client, ctx["paul"]["token"]),
+        )
 
     assert set(statuses) == {200}
-    assert [(a["minutes"], a["credits"], a["final"]) for a in jeanne["awards"]] == [(55.0, {"AMA_PRA_1": 1.0}, False)]
-    assert [(a["minutes"], a["credits"], a["final"]) for a in paul["awards"]] == [(35.0, {"AMA_PRA_1": 0.5}, False)]
+    assert [(a["minutes"], a["credits"], a["final"]) for a in jeanne["awards"]] == [
+        (55.0, {"AMA_PRA_1": 1.0}, False)
+    ]
+    assert [(a["minutes"], a["credits"], a["final"]) for a in paul["awards"]] == [
+        (35.0, {"AMA_PRA_1": 0.5}, False)
+    ]
     assert (jeanne["totals"], jeanne["final_totals"]) == ({"AMA_PRA_1": 1.0}, {})
 
 
@@ -173,15 +205,25 @@ async def test_credits_become_final_after_grace_and_late_events_recompute(
             await deliver(zoom_client, payload)
 
     with time_machine.travel(AFTER_GRACE, tick=True):
-        await plan_finalisations(database, AsyncIOScheduler(timezone=UTC), timedelta(minutes=settings.credit_grace_minutes))
+        await plan_finalisations(
+            database,
+            AsyncIOScheduler(timezone=UTC),
+            timedelta(minutes=settings.credit_grace_minutes),
+        )
         final = await _credits(zoom_client, ctx["paul"]["token"])
-        await deliver(zoom_client, participant("joined", "paul@example.org", "P3", "2026-11-02T12:10:00Z"))
-        await deliver(zoom_client, participant("left", "paul@example.org", "P3", "2026-11-02T12:20:00Z"))
+        await deliver(
+            zoom_client, participant("joined", "paul@example.org", "P3", "2026-11-02T12:10:00Z")
+        )
+        await deliver(
+            zoom_client, participant("left", "paul@example.org", "P3", "2026-11-02T12:20:00Z")
+        )
         late = await _credits(zoom_client, ctx["paul"]["token"])
 
     assert [(a["credits"], a["final"]) for a in final["awards"]] == [({"AMA_PRA_1": 0.5}, True)]
     assert final["final_totals"] == {"AMA_PRA_1": 0.5}
-    assert [(a["minutes"], a["credits"], a["final"]) for a in late["awards"]] == [(45.0, {"AMA_PRA_1": 0.75}, True)]
+    assert [(a["minutes"], a["credits"], a["final"]) for a in late["awards"]] == [
+        (45.0, {"AMA_PRA_1": 0.75}, True)
+    ]
 
 
 async def test_unmatched_event_is_listed_then_matched_when_the_physician_appears(
@@ -191,31 +233,56 @@ async def test_unmatched_event_is_listed_then_matched_when_the_physician_appears
     with time_machine.travel(DURING, tick=True):
         for payload in SEQUENCE:
             await deliver(zoom_client, payload)
-        unmatched = await (await zoom_client.get("/api/attendance-events/unmatched", headers=auth)).json()
-        ghost = await create_physician(zoom_client, auth, first_name="Gaston", last_name="Host", email="GHOST@example.org", npi=None)
-        after = await (await zoom_client.get("/api/attendance-events/unmatched", headers=auth)).json()
+        unmatched = await (
+            await zoom_client.get("/api/attendance-events/unmatched", headers=auth)
+        ).json()
+        ghost = await create_physician(
+            zoom_client,
+            auth,
+            first_name="Gaston",
+            last_name="Host",
+            email="GHOST@example.org",
+            npi=None,
+        )
+        after = await (
+            await zoom_client.get("/api/attendance-events/unmatched", headers=auth)
+        ).json()
         credits = await _credits(zoom_client, ghost["token"])
 
-    assert [(row["email"], row["reason"]) for row in unmatched] == [("ghost@example.org", "no physician with email ghost@example.org")]
+    assert [(row["email"], row["reason"]) for row in unmatched] == [
+        ("ghost@example.org", "no physician with email ghost@example.org")
+    ]
     assert after == []
     assert [(a["minutes"], a["credits"]) for a in credits["awards"]] == [(60.0, {"AMA_PRA_1": 1.0})]
 
 
-async def test_event_for_unknown_webinar_waits_for_the_series(zoom_client: TestClient, auth: dict[str, str]) -> None:
-    response = await deliver(zoom_client, participant("joined", "a@example.org", "A", "2026-11-02T11:30:00Z"))
+async def test_event_for_unknown_webinar_waits_for_the_series(
+    zoom_client: TestClient, auth: dict[str, str]
+) -> None:
+    response = await deliver(
+        zoom_client, participant("joined", "a@example.org", "A", "2026-11-02T11:30:00Z")
+    )
 
-    unmatched = await (await zoom_client.get("/api/attendance-events/unmatched", headers=auth)).json()
+    unmatched = await (
+        await zoom_client.get("/api/attendance-events/unmatched", headers=auth)
+    ).json()
     assert (await response.json()) == {"status": "unmatched"}
     assert unmatched[0]["reason"].startswith(f"no occurrence of Zoom webinar {WEBINAR} around")
 
 
-async def test_occurrence_attendance_lists_each_attendee(zoom_client: TestClient, auth: dict[str, str]) -> None:
+async def test_occurrence_attendance_lists_each_attendee(
+    zoom_client: TestClient, auth: dict[str, str]
+) -> None:
     ctx = await _setup(zoom_client, auth)
     with time_machine.travel(DURING, tick=True):
         for payload in SEQUENCE:
             await deliver(zoom_client, payload)
 
-    rows = await (await zoom_client.get(f"/api/occurrences/{ctx['occurrence']['id']}/attendance", headers=auth)).json()
+    rows = await (
+        await zoom_client.get(
+            f"/api/occurrences/{ctx['occurrence']['id']}/attendance", headers=auth
+        )
+    ).json()
 
     assert [(r["last_name"], r["minutes"], r["credits"], r["final"]) for r in rows] == [
         ("Durand", 55.0, {"AMA_PRA_1": 1.0}, False),

@@ -11,6 +11,7 @@ from tracker.events import AttendanceRecorded
 from tracker.http import json_response, path_id, read_json
 from tracker.keys import BUS, DATABASE, SETTINGS, physician_of
 from tracker.models import Physician
+from tracker.problems import HTTPProblem
 from tracker.schemas import (
     CreditSummary,
     PhysicianCreate,
@@ -126,6 +127,17 @@ async def me(request: web.Request) -> web.Response:
 
 async def my_credits(request: web.Request) -> web.Response:
     return await _summary(request, physician_of(request).id or 0)
+
+
+async def my_award(request: web.Request) -> web.Response:
+    """One of my sessions; another physician's session is simply not found (404)."""
+    occurrence_id = path_id(request, "occurrence_id")
+    async with request.app[DATABASE].session() as session:
+        summary = await awards.credit_summary(session, physician_of(request).id or 0)
+    for award in CreditSummary.model_validate(summary).awards:
+        if award.occurrence_id == occurrence_id:
+            return json_response(award)
+    raise HTTPProblem(404, f"you have no attendance at occurrence {occurrence_id}")
 
 
 async def rotate_my_token(request: web.Request) -> web.Response:

@@ -1,0 +1,342 @@
+"""The generic attendance API, credit summaries, requirements and the completions export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from aiohttp.test_utils import TestClient
+
+from tests.factories import bearer, create_physician, create_series, occurrences
+from tracker.awards import finalize_occurrence
+from tracker.db import Database
+
+DURING = datetime(2026, 11, 2, 12, 45, tzinfo=UTC)
+
+
+def event(event_id: str, kind: str, at: str, **who: Any) -> dict[str, Any]:
+    return {"event_id": event_id, "kind": kind, "at": at, **who}
+
+
+async def _world(client: TestClient, auth: dict[str, str]) -> dict[str, Any]:
+    series = await create_series(
+        client,
+        auth,
+        start="2026-11-02T12:30:00",
+        rrule="FREQ=WEEKLY;COUNT=2;BYDAY=MO",
+        credits=[{"type": "AMA_PRA_1", "max": 1.0}, {"type": "DPC_HOURS", "max": 1.0}],
+    )
+    first, second = await occurrences(client, auth, series["id"])
+    jeanne = await create_physician(
+        client, auth, birth_month=4, birth_day=9, board_ids={"ABIM": "778899"}
+    )
+    paul = await create_physician(
+        client, auth, first_name="Paul", last_name="=Martin", email="paul@example.org", npi=None
+    )
+    return {"series": series, "first": first, "second": second, "jeanne": jeanne, "paul": paul}
+
+
+async def _post(
+    client: TestClient, auth: dict[str, str], events: list[dict[str, Any]]
+) -> tuple[int, Any]:
+    response = await client.post("/api/attendance-events", json=events, headers=auth)
+    return response.status, await response.json()
+
+
+async def test_batch_counts_accepted_duplicates_and_unmatched(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    w = await _world(client, auth)
+    occurrence = w["first"]["id"]
+    batch = [
+        event(
+            "e1",
+            "join",
+            "2026-11-02T11:30:00Z",
+            occurrence_id=occurrence,
+            physician_id=w["jeanne"]["id"],
+        ),
+        event(
+            "e2",
+            "leave",
+            "2026-11-02T12:00:00Z",
+            occurrence_id=occurrence,
+            email="JEANNE.DURAND@example.org",
+        ),
+        event(
+            "e3",
+            "join",
+            "2026-11-02T11:30:00Z",
+            occurrence_id=occurrence,
+            email="nobody@example.org",
+        ),
+        event(
+            "e4", "join", "2026-11-02T11:30:00Z", occurrence_id=987654, physician_id=w["paul"]["id"]
+        ),
+        event(
+            "e1",
+            "join",
+            "2026-11-02T11:30:00Z",
+            occurrence_id=occurrence,
+            physician_id=w["jeanne"]["id"],
+        ),
+    ]
+
+    with time_machine.travel(DURING, tick=True):
+        first = await _post(client, auth, batch)
+        again = await _post(client, auth, batch)
+
+    assert first == (202, {"accepted": 4, "duplicates": 1, "unmatched": 2})
+    assert again == (202, {"accepted": 0, "duplicates": 5, "unmatched": 0})
+
+
+async def test_invalid_batch_is_422_and_stores_nothing(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    w = await _world(client, auth)
+    batch = [
+        event(
+            "ok",
+            "join",
+            "2026-11-02T11:30:00Z",
+            occurrence_id=w["first"]["id"],
+            physician_id=w["jeanne"]["id"],
+        ),
+        event("bad", "wave", "2026-11-02T11:30:00", occurrence_id=w["first"]["id"]),
+    ]
+
+    status, problem = await _post(client, auth, batch)
+    status_again, result = await _post(client, auth, batch[:1])
+
+    assert status == 422
+    assert {e["field"] for e in problem["errors"]} >= {"1.kind", "1.at"}
+    assert (status_again, result["accepted"]) == (202, 1)
+
+
+@pytest.mark.parametrize("body", [{}, [], "events"])
+async def test_batch_must_be_a_non_empty_list(
+    client: TestClient, auth: dict[str, str], body: Any
+) -> None:
+    response = await client.post("/api/attendance-events", json=body, headers=auth)
+
+    assert response.status == 422
+
+
+async def test_another_physicians_session_is_404(client: TestClient, auth: dict[str, str]) -> None:
+    w = await _world(client, auth)
+    occurrence = w["first"]["id"]
+    with time_machine.travel(DURING, tick=True):
+        await _post(
+            client,
+            auth,
+            [
+                event(
+                    "p1",
+                    "join",
+                    "2026-11-02T11:30:00Z",
+                    occurrence_id=occurrence,
+                    physician_id=w["paul"]["id"],
+                )
+            ],
+        )
+
+    mine = await client.get(f"/api/me/awards/{occurrence}", headers=bearer(w["paul"]["token"]))
+    theirs = await client.get(f"/api/me/awards/{occurrence}", headers=bearer(w["jeanne"]["token"]))
+
+    assert (mine.status, theirs.status) == (200, 404)
+
+
+async def test_requirements_show_earned_against_required(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    w = await _world(client, auth)
+    jeanne = w["jeanne"]["id"]
+    with time_machine.travel(DURING, tick=True):
+        await _post(
+            client,
+            auth,
+            [
+                event(
+                    "j1",
+                    "join",
+                    "2026-11-02T11:30:00Z",
+                    occurrence_id=w["first"]["id"],
+                    physician_id=jeanne,
+                ),
+                event(
+                    "j2",
+                    "leave",
+                    "2026-11-02T12:15:00Z",
+                    occurrence_id=w["first"]["id"],
+                    physician_id=jeanne,
+                ),
+            ],
+        )
+    response = await client.post(
+        f"/api/physicians/{jeanne}/requirements",
+        json={"type": "AMA_PRA_1", "required": 50, "from": "2026-01-01", "to": "2026-12-31"},
+        headers=auth,
+    )
+    await client.post(
+        f"/api/physicians/{jeanne}/requirements",
+        json={"type": "DPC_HOURS", "required": 28, "from": "2027-01-01", "to": "2027-12-31"},
+        headers=auth,
+    )
+
+    summary = await (await client.get(f"/api/physicians/{jeanne}/credits", headers=auth)).json()
+
+    assert response.status == 200
+    assert [
+        (r["type"], r["required"], r["earned"], r["from"], r["to"]) for r in summary["requirements"]
+    ] == [
+        ("AMA_PRA_1", 50.0, 0.75, "2026-01-01", "2026-12-31"),
+        ("DPC_HOURS", 28.0, 0.0, "2027-01-01", "2027-12-31"),
+    ]
+    assert summary["totals"] == {"AMA_PRA_1": 0.75, "DPC_HOURS": 0.75}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"type": "NOPE", "required": 5, "from": "2026-01-01", "to": "2026-12-31"}, "type"),
+        ({"type": "AMA_PRA_1", "required": 5, "from": "2026-12-31", "to": "2026-01-01"}, "body"),
+        (
+            {"type": "AMA_PRA_1", "required": -1, "from": "2026-01-01", "to": "2026-12-31"},
+            "required",
+        ),
+    ],
+)
+async def test_bad_requirement_is_422(
+    client: TestClient, auth: dict[str, str], body: dict[str, Any], field: str
+) -> None:
+    w = await _world(client, auth)
+
+    response = await client.post(
+        f"/api/physicians/{w['jeanne']['id']}/requirements", json=body, headers=auth
+    )
+
+    assert response.status == 422
+    assert (await response.json())["errors"][0]["field"] == field
+
+
+async def test_moving_an_occurrence_recomputes_its_credits(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    w = await _world(client, auth)
+    occurrence = w["first"]["id"]
+    with time_machine.travel(DURING, tick=True):
+        await _post(
+            client,
+            auth,
+            [
+                event(
+                    "j1",
+                    "join",
+                    "2026-11-02T11:30:00Z",
+                    occurrence_id=occurrence,
+                    physician_id=w["jeanne"]["id"],
+                ),
+                event(
+                    "j2",
+                    "leave",
+                    "2026-11-02T12:30:00Z",
+                    occurrence_id=occurrence,
+                    physician_id=w["jeanne"]["id"],
+                ),
+            ],
+        )
+        await client.patch(
+            f"/api/occurrences/{occurrence}", json={"start": "2026-11-02T13:00:00"}, headers=auth
+        )
+        award = await (
+            await client.get(f"/api/me/awards/{occurrence}", headers=bearer(w["jeanne"]["token"]))
+        ).json()
+
+    assert (award["minutes"], award["credits"]) == (30.0, {"AMA_PRA_1": 0.5, "DPC_HOURS": 0.5})
+
+
+async def test_completions_export_lists_final_credits_of_consenting_physicians(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    w = await _world(client, auth)
+    occurrence = w["first"]["id"]
+    with time_machine.travel(DURING, tick=True):
+        await _post(
+            client,
+            auth,
+            [
+                event(
+                    "j1",
+                    "join",
+                    "2026-11-02T11:30:00Z",
+                    occurrence_id=occurrence,
+                    physician_id=w["jeanne"]["id"],
+                ),
+                event(
+                    "p1",
+                    "join",
+                    "2026-11-02T11:30:00Z",
+                    occurrence_id=occurrence,
+                    physician_id=w["paul"]["id"],
+                ),
+                event(
+                    "p2",
+                    "leave",
+                    "2026-11-02T12:00:00Z",
+                    occurrence_id=occurrence,
+                    physician_id=w["paul"]["id"],
+                ),
+            ],
+        )
+    await client.patch(
+        f"/api/physicians/{w['paul']['id']}", json={"consent_board_reporting": True}, headers=auth
+    )
+    async with database.session() as session:
+        await finalize_occurrence(
+            session, occurrence, now=DURING + timedelta(hours=2), grace=timedelta(minutes=90)
+        )
+
+    response = await client.get(
+        "/api/exports/completions.csv",
+        params={"from": "2026-11-01T00:00:00Z", "to": "2026-11-03T00:00:00Z"},
+        headers=auth,
+    )
+    rows = list(csv.DictReader(io.StringIO(await response.text())))
+
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert [
+        (r["last_name"], r["npi"], r["board_ids"], r["birth_month"], r["AMA_PRA_1"], r["DPC_HOURS"])
+        for r in rows
+    ] == [
+        ("'=Martin", "", "", "", "0.5", "0.5"),  # a formula-looking name is neutralised
+        ("Durand", "1234567893", "ABIM:778899", "4", "1", "1"),
+    ]
+    assert {r["completion_date"] for r in rows} == {"2026-11-02"}
+
+
+async def test_completions_export_leaves_out_provisional_and_non_consenting(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    w = await _world(client, auth)
+    with time_machine.travel(DURING, tick=True):
+        await _post(
+            client,
+            auth,
+            [
+                event(
+                    "j1",
+                    "join",
+                    "2026-11-02T11:30:00Z",
+                    occurrence_id=w["first"]["id"],
+                    physician_id=w["jeanne"]["id"],
+                ),
+            ],
+        )
+
+    text = await (await client.get("/api/exports/completions.csv", headers=auth)).text()
+
+    assert text.splitlines()[1:] == []
