@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from tests.tracker.test_cli import run
@@ -25,7 +26,7 @@ def test_import_reports_bad_rows_and_is_idempotent(database_url: str, tmp_path: 
         "line 6: first_name: Field required",
     ]
     assert second.stdout.strip().splitlines()[-1] == "0 created, 0 updated, 3 unchanged, 3 bad rows"
-    tokens = list(csv.DictReader((tmp_path / "tokens.csv").open()))
+    tokens = list(csv.DictReader(io.StringIO((tmp_path / "tokens.csv").read_text())))
     assert [row["email"] for row in tokens] == [
         "jeanne.durand@example.org",
         "paul@example.org",
