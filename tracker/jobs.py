@@ -40,7 +40,7 @@ async def extend_horizons_job(database: Database) -> None:
 
 #: How far ahead the planner puts one-off finalisation jobs on the scheduler.
 PLANNING_WINDOW = timedelta(hours=24)
-PLANNING_EVERY = timedelta(minutes=10)
+PLANNING_EVERY = timedelta(minutes=1)
 
 
 async def finalize_job(database: Database, occurrence_id: int, grace: timedelta) -> None:
@@ -54,7 +54,7 @@ async def plan_finalisations(
 ) -> int:
     """Finalise what is overdue and put a job at ``end + grace`` for what is due within a day.
 
-    Rebuilt from the database at start-up and every ten minutes, so a restart, a moved
+    Rebuilt from the database at start-up and every minute, so a restart, a moved
     occurrence or a second process never loses a finalisation.
     """
     now = utcnow()
