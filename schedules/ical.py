@@ -198,3 +198,44 @@ def build_calendar(entries: Sequence[FeedEntry], meta: FeedMeta) -> Calendar:
 
 def serialize(calendar: Calendar) -> bytes:
     return bytes(calendar.to_ical())
+
+
+def build_invitation(
+    series: Series,
+    occurrence: Occurrence,
+    meta: FeedMeta,
+    *,
+    method: str,
+    organizer: str,
+    attendee: str,
+    stamp: datetime,
+) -> bytes:
+    """An RFC 6047 iTIP message for one occurrence: ``REQUEST`` (new or moved) or ``CANCEL``.
+
+    The UID is the series' and RECURRENCE-ID names the occurrence (for a recurring series), so
+    a calendar that also subscribes to the feed sees one event, not two.
+    """
+    cancelled = method == "CANCEL"
+    event = _event(
+        series,
+        meta,
+        start=occurrence.start,
+        end=occurrence.end,
+        stamp=stamp,
+        sequence=occurrence.sequence,
+        recurrence_id=occurrence.recurrence_id if series.rrule else None,
+        cancelled=cancelled,
+    )
+    event.add("ORGANIZER", f"mailto:{organizer}", parameters={"CN": clean_text(meta.provider)})
+    event.add(
+        "ATTENDEE",
+        f"mailto:{attendee}",
+        parameters={"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION", "RSVP": "FALSE"},
+    )
+    calendar = Calendar.new(prodid=PRODID, method=method)
+    calendar.add_component(event)
+    tz_start = min(occurrence.start, occurrence.recurrence_id).date() - timedelta(days=1)
+    calendar.add_missing_timezones(
+        first_date=tz_start, last_date=occurrence.end.date() + timedelta(days=1)
+    )
+    return serialize(calendar)

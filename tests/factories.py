@@ -68,3 +68,25 @@ async def create_physician(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def job_context(database: Any, scheduler: Any, *, grace_minutes: int = 90) -> Any:
+    """A JobContext for tests, with the test settings' mail identity."""
+    from datetime import timedelta
+
+    from tracker.jobs import JobContext
+    from tracker.mailings import MailSettings
+
+    mail = MailSettings(
+        base_url="https://cme.example.org",
+        sender="webinars@cme.example.org",
+        provider="Institut du Numérique en Santé",
+        labels={
+            "AMA_PRA_1": "AMA PRA Category 1 Credit(s)™",
+            "ABIM_MOC": "ABIM MOC points",
+            "DPC_HOURS": "heures DPC",
+        },
+    )
+    return JobContext(
+        database=database, scheduler=scheduler, grace=timedelta(minutes=grace_minutes), mail=mail
+    )

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from notifications.transports import transport_for
+from notifications.worker import DeliveryWorker
+from tracker.credit_types import credit_labels
 from tracker.db import Database
 from tracker.jobs import scheduler_ctx
-from tracker.keys import BUS, DATABASE, OPENAPI, SETTINGS
+from tracker.keys import BUS, DATABASE, MAIL, OPENAPI, SETTINGS, WORKER
+from tracker.mailings import MailSettings
 from tracker.migrate import check_schema
 from tracker.openapi import build_openapi
 from tracker.problems import problem_middleware
 from tracker.projections import build_bus
 from tracker.routes import setup_routes
 from tracker.settings import Settings
+
+
+async def load_mail_settings(database: Database, settings: Settings) -> MailSettings:
+    async with database.session() as session:
+        labels = await credit_labels(session)
+    return MailSettings(
+        base_url=settings.base_url,
+        sender=settings.mail_from,
+        provider=settings.provider_name,
+        labels=labels,
+    )
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -24,10 +41,43 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     except BaseException:
         await database.close()
         raise
-    app[DATABASE] = database
-    app[BUS] = build_bus(database)
+    settings = app[SETTINGS]
+    async with database.session() as session:
+        labels = await credit_labels(session)
+    mail = MailSettings(
+        base_url=settings.base_url,
+        sender=settings.mail_from,
+        provider=settings.provider_name,
+        labels=labels,
+    )
+    smtp = settings.smtp_url.get_secret_value() if settings.smtp_url else None
+    worker = DeliveryWorker(
+        database.session,
+        transport_for(smtp, settings.maildir),
+        sender=settings.mail_from,
+        rate_per_second=settings.mail_rate,
+    )
+    app[DATABASE], app[MAIL], app[WORKER] = database, mail, worker
+    app[BUS] = build_bus(database, mail, worker.poke)
     yield
     await database.close()
+
+
+async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The outbox worker runs where the scheduler runs (``TRACKER_SCHEDULER=on``)."""
+    if app[SETTINGS].scheduler == "off":
+        yield
+        return
+    worker = app[WORKER]
+    task = asyncio.create_task(worker.run(), name="outbox-delivery")
+    yield
+    worker.stop()
+    try:
+        await asyncio.wait_for(task, timeout=30)
+    except TimeoutError:  # an SMTP server that does not answer: its lease will expire
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -38,5 +88,6 @@ def create_app(settings: Settings) -> web.Application:
     app[OPENAPI] = build_openapi(settings.base_url)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(scheduler_ctx)
+    app.cleanup_ctx.append(delivery_ctx)
     setup_routes(app)
     return app

@@ -35,7 +35,7 @@ async def _roundings(session: AsyncSession) -> dict[str, Rounding]:
     return {row.code: row.rounding for row in rows if row.rounding in ROUNDINGS}
 
 
-async def _is_closed(session: AsyncSession, occurrence_id: int) -> bool:
+async def is_closed(session: AsyncSession, occurrence_id: int) -> bool:
     return await session.get(OccurrenceClosure, occurrence_id) is not None
 
 
@@ -67,7 +67,7 @@ async def recompute_award(
         designations=series.credits,
         roundings=await _roundings(session),
     )
-    final = await _is_closed(session, occurrence_id)
+    final = await is_closed(session, occurrence_id)
     award = (
         await session.exec(
             select(Award).where(
@@ -116,7 +116,7 @@ async def finalize_occurrence(
     if (
         occurrence is None
         or occurrence.end + grace > now
-        or await _is_closed(session, occurrence_id)
+        or await is_closed(session, occurrence_id)
     ):
         return False
     session.add(OccurrenceClosure(occurrence_id=occurrence_id, closed_at=now))

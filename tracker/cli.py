@@ -6,6 +6,7 @@ import asyncio
 import csv
 import logging
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -18,12 +19,14 @@ from schedules.clock import utcnow
 from schedules.errors import InvalidInputError, NotFoundError
 from schedules.recurrence import resolve_timezone
 from schedules.series import get_series
-from tracker.app import create_app
+from tracker.app import create_app, load_mail_settings
 from tracker.attendance import Recorded, match_pending, record_events
 from tracker.db import Database
 from tracker.demo import load_demo
 from tracker.events import AttendanceRecorded
 from tracker.imports import ImportReport, RowError, import_physician, physician_rows
+from tracker.jobs import previous_month
+from tracker.mailings import enqueue_statement, physicians_with_activity
 from tracker.migrate import SchemaOutdatedError, upgrade
 from tracker.organizers import InvalidOrganizerError, create_organizer
 from tracker.projections import build_bus
@@ -192,7 +195,7 @@ def import_physicians(file: str, tokens_path: str | None) -> None:
                     if token:
                         report.tokens.append((row["email"].lower(), token))
             matched = await match_pending(session)
-        await build_bus(database).publish(
+        await build_bus(database, await load_mail_settings(database, settings)).publish(
             AttendanceRecorded(frozenset(matched.pairs), frozenset(matched.ended))
         )
         return report
@@ -251,7 +254,9 @@ def import_zoom_report(file: str, series_id: int, timezone: str | None) -> None:
                     total.unmatched += recorded.unmatched
                     total.pairs |= recorded.pairs
                     bar.update(len(chunk))
-        await build_bus(database).publish(AttendanceRecorded(frozenset(total.pairs)))
+        await build_bus(database, await load_mail_settings(database, settings)).publish(
+            AttendanceRecorded(frozenset(total.pairs))
+        )
         return total, bad
 
     recorded, bad = _run(lambda: _with_database(settings, work))
@@ -260,6 +265,40 @@ def import_zoom_report(file: str, series_id: int, timezone: str | None) -> None:
     click.echo(
         f"{recorded.accepted} events recorded, {recorded.duplicates} already known, "
         f"{recorded.unmatched} unmatched, {len(bad)} bad rows"
+    )
+
+
+@cli.group()
+def statements() -> None:
+    """Monthly CME statements."""
+
+
+@statements.command("send")
+@click.option("--period", help="Month as YYYY-MM (default: last month)")
+def statements_send(period: str | None) -> None:
+    """Queue the statement of PERIOD for every physician with final credits in it."""
+    settings = _settings()
+    chosen = period or previous_month(utcnow())
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", chosen):
+        raise CLIError(f"--period must look like 2027-03, got {chosen!r}")
+
+    async def work(database: Database) -> tuple[int, int]:
+        mail = await load_mail_settings(database, settings)
+        async with database.session() as session:
+            physician_ids = await physicians_with_activity(session, chosen)
+            queued = 0
+            with click.progressbar(
+                physician_ids, label=f"statements {chosen}", file=sys.stderr
+            ) as bar:
+                for physician_id in bar:
+                    queued += await enqueue_statement(
+                        session, mail, physician_id, chosen, now=utcnow()
+                    )
+        return queued, len(physician_ids)
+
+    queued, total = _run(lambda: _with_database(settings, work))
+    click.echo(
+        f"{queued} statements queued for {chosen} ({total - queued} already queued); the running service sends them"
     )
 
 

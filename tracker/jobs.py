@@ -1,27 +1,53 @@
 """Background jobs: thin wrappers that open a session, call the domain and log.
 
-The database is the truth; every job here can be rebuilt from it at start-up, and running
-one twice (or in two processes) is harmless.
+The database is the truth; every job here is rebuilt from it at start-up and every minute, and
+running one twice (or in two processes) is harmless: outbox keys and closure rows make each
+effect happen once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from datetime import UTC, timedelta
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 
 from schedules.clock import utcnow
+from schedules.models import Occurrence, Series
 from schedules.occurrences import extend_horizons
-from tracker.awards import due_for_finalisation, finalize_occurrence
+from tracker.awards import due_for_finalisation, finalize_occurrence, is_closed
 from tracker.db import Database
-from tracker.keys import DATABASE, SETTINGS
+from tracker.keys import DATABASE, MAIL, SETTINGS, WORKER
+from tracker.mailings import (
+    MailSettings,
+    enqueue_reminders,
+    issue_certificates,
+    offsets,
+    reminders_due,
+    send_statements,
+)
+from tracker.models import JobState
 
 log = logging.getLogger(__name__)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
+#: How far ahead the planners put one-off jobs on the scheduler.
+PLANNING_WINDOW = timedelta(hours=24)
+PLANNING_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What every job of this process needs (jobs themselves carry only ids)."""
+
+    database: Database
+    scheduler: AsyncIOScheduler
+    grace: timedelta
+    mail: MailSettings
+    poke: Callable[[], None] = lambda: None
 
 
 async def extend_horizons_job(database: Database) -> None:
@@ -38,42 +64,108 @@ async def extend_horizons_job(database: Database) -> None:
         log.info("extended the occurrence horizon of %d series", count)
 
 
-#: How far ahead the planner puts one-off finalisation jobs on the scheduler.
-PLANNING_WINDOW = timedelta(hours=24)
-PLANNING_EVERY = timedelta(minutes=1)
+async def finalize_job(ctx: JobContext, occurrence_id: int) -> None:
+    """Make one occurrence's credits final and send its certificates."""
+    async with ctx.database.session() as session:
+        await finalize_occurrence(session, occurrence_id, now=utcnow(), grace=ctx.grace)
+    async with ctx.database.session() as session:
+        if await is_closed(session, occurrence_id):
+            await issue_certificates(session, ctx.mail, occurrence_id, now=utcnow())
+    ctx.poke()
 
 
-async def finalize_job(database: Database, occurrence_id: int, grace: timedelta) -> None:
-    """Make one occurrence's credits final (a no-op if it moved later or another process did it)."""
-    async with database.session() as session:
-        await finalize_occurrence(session, occurrence_id, now=utcnow(), grace=grace)
-
-
-async def plan_finalisations(
-    database: Database, scheduler: AsyncIOScheduler, grace: timedelta
-) -> int:
-    """Finalise what is overdue and put a job at ``end + grace`` for what is due within a day.
-
-    Rebuilt from the database at start-up and every minute, so a restart, a moved
-    occurrence or a second process never loses a finalisation.
-    """
+async def plan_finalisations(ctx: JobContext) -> int:
+    """Finalise what is overdue and put a job at ``end + grace`` for what is due within a day."""
     now = utcnow()
-    async with database.session() as session:
-        due = await due_for_finalisation(session, now=now, grace=grace, until=now + PLANNING_WINDOW)
+    async with ctx.database.session() as session:
+        due = await due_for_finalisation(
+            session, now=now, grace=ctx.grace, until=now + PLANNING_WINDOW
+        )
     for occurrence_id, when in due:
         if when <= now:
-            await finalize_job(database, occurrence_id, grace)
+            await finalize_job(ctx, occurrence_id)
             continue
-        scheduler.add_job(
+        ctx.scheduler.add_job(
             finalize_job,
             "date",
             run_date=when,
             id=f"finalize-{occurrence_id}",
             replace_existing=True,
-            args=[database, occurrence_id, grace],
+            args=[ctx, occurrence_id],
             misfire_grace_time=None,
         )
     return len(due)
+
+
+async def reminder_job(ctx: JobContext, occurrence_id: int, offset: str) -> None:
+    """Send one occurrence's reminders at one offset, if that is still their time."""
+    now = utcnow()
+    async with ctx.database.session() as session:
+        occurrence = await session.get(Occurrence, occurrence_id)
+        if occurrence is None:
+            return
+        series = await session.get_one(Series, occurrence.series_id)
+        due = {text: occurrence.start - delta for text, delta in offsets(series)}.get(offset)
+        if due is None or due > now + timedelta(seconds=5):  # moved later or offset removed
+            return
+        await enqueue_reminders(session, ctx.mail, occurrence, series, offset, now=now)
+    ctx.poke()
+
+
+async def _watermark(ctx: JobContext, name: str, now: datetime) -> datetime:
+    """When this planner last ran (``now`` the first time), and record this run."""
+    async with ctx.database.session() as session:
+        state = await session.get(JobState, name)
+        since = state.last_run_at if state else now
+        if state is None:
+            session.add(JobState(name=name, last_run_at=now))
+        else:
+            state.last_run_at = max(state.last_run_at, now)
+        try:
+            await session.commit()
+        except IntegrityError:  # another process recorded its first run at the same moment
+            await session.rollback()
+    return since
+
+
+async def plan_reminders(ctx: JobContext) -> int:
+    """Send reminders that came due since the last run (skipped and recorded if the session
+    already started) and put a job at the time of each reminder due within a day."""
+    now = utcnow()
+    since = await _watermark(ctx, "reminders", now)
+    async with ctx.database.session() as session:
+        overdue = await reminders_due(session, after=since, until=now)
+        for occurrence, series, offset, _due in overdue:
+            await enqueue_reminders(session, ctx.mail, occurrence, series, offset, now=now)
+        upcoming = await reminders_due(session, after=now, until=now + PLANNING_WINDOW)
+    for occurrence, _series, offset, due in upcoming:
+        ctx.scheduler.add_job(
+            reminder_job,
+            "date",
+            run_date=due,
+            id=f"reminder-{occurrence.id}-{offset}",
+            replace_existing=True,
+            args=[ctx, occurrence.id, offset],
+            misfire_grace_time=None,
+        )
+    if overdue:
+        ctx.poke()
+    return len(upcoming)
+
+
+def previous_month(now: datetime) -> str:
+    first = now.replace(day=1)
+    last_month = first - timedelta(days=1)
+    return f"{last_month.year:04d}-{last_month.month:02d}"
+
+
+async def statements_job(ctx: JobContext) -> None:
+    """On the 1st of each month: last month's statement to each physician with final credits."""
+    period = previous_month(utcnow())
+    async with ctx.database.session() as session:
+        queued, total = await send_statements(session, ctx.mail, period, now=utcnow())
+    log.info("statements for %s: %d queued for %d physicians", period, queued, total)
+    ctx.poke()
 
 
 async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -82,30 +174,51 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     scheduler = AsyncIOScheduler(timezone=UTC)
+    ctx = JobContext(
+        database=app[DATABASE],
+        scheduler=scheduler,
+        grace=timedelta(minutes=app[SETTINGS].credit_grace_minutes),
+        mail=app[MAIL],
+        poke=app[WORKER].poke,
+    )
+    every = {
+        "misfire_grace_time": None,
+        "coalesce": True,
+        "max_instances": 1,
+        "replace_existing": True,
+    }
     scheduler.add_job(
         extend_horizons_job,
         "cron",
         hour=3,
         minute=17,
         id="extend-horizons",
-        replace_existing=True,
-        args=[app[DATABASE]],
+        args=[ctx.database],
         next_run_time=utcnow(),
-        misfire_grace_time=3600,
-        coalesce=True,
+        **every,
     )
-    grace = timedelta(minutes=app[SETTINGS].credit_grace_minutes)
+    for name, job in (
+        ("plan-finalisations", plan_finalisations),
+        ("plan-reminders", plan_reminders),
+    ):
+        scheduler.add_job(
+            job,
+            "interval",
+            seconds=PLANNING_EVERY.total_seconds(),
+            id=name,
+            args=[ctx],
+            next_run_time=utcnow(),
+            **every,
+        )
     scheduler.add_job(
-        plan_finalisations,
-        "interval",
-        seconds=PLANNING_EVERY.total_seconds(),
-        id="plan-finalisations",
-        replace_existing=True,
-        args=[app[DATABASE], scheduler, grace],
-        next_run_time=utcnow(),
-        misfire_grace_time=None,
-        coalesce=True,
-        max_instances=1,
+        statements_job,
+        "cron",
+        day=1,
+        hour=6,
+        minute=5,
+        id="monthly-statements",
+        args=[ctx],
+        **every,
     )
     scheduler.start()
     app[SCHEDULER] = scheduler

@@ -7,8 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
+from notifications.worker import DeliveryWorker
 from tracker.db import Database
 from tracker.events import EventBus
+from tracker.mailings import MailSettings
 from tracker.models import Organizer, Physician
 from tracker.settings import Settings
 
@@ -16,6 +18,8 @@ SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 BUS = web.AppKey("bus", EventBus)
+MAIL = web.AppKey("mail", MailSettings)
+WORKER = web.AppKey("worker", DeliveryWorker)
 ORGANIZER = web.RequestKey("organizer", Organizer)
 PHYSICIAN = web.RequestKey("physician", Physician)
 

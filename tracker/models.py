@@ -8,17 +8,21 @@ from typing import Any
 from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from notifications.models import OutboxMessage
 from schedules.clock import UTCDateTime, utcnow
 from schedules.models import FeedState, Occurrence, Series
 
 __all__ = [
     "AttendanceEvent",
     "Award",
+    "Certificate",
     "CreditType",
     "FeedState",
+    "JobState",
     "Occurrence",
     "OccurrenceClosure",
     "Organizer",
+    "OutboxMessage",
     "Physician",
     "Registration",
     "Requirement",
@@ -86,6 +90,10 @@ class Registration(SQLModel, table=True):
     physician_id: int = Field(foreign_key="physician.id", index=True, ondelete="CASCADE")
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    reminders: bool = Field(default=True, description="False once the physician unsubscribed")
+    unsubscribe_token: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, unique=True)
     )
 
 
@@ -174,3 +182,32 @@ class Requirement(SQLModel, table=True):
     required: float
     start_date: date = Field(sa_column=Column(Date, nullable=False))
     end_date: date = Field(sa_column=Column(Date, nullable=False))
+
+
+class Certificate(SQLModel, table=True):
+    """One issued certificate (a re-issue after a late change is a new row, a new code)."""
+
+    __tablename__ = "certificate"
+    __table_args__ = (
+        UniqueConstraint("occurrence_id", "physician_id", "version", name="uq_certificate"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_column=Column(String(32), nullable=False, unique=True))
+    occurrence_id: int = Field(foreign_key="occurrence.id", index=True, ondelete="CASCADE")
+    physician_id: int = Field(foreign_key="physician.id", index=True, ondelete="CASCADE")
+    version: int = 1
+    minutes: float = 0
+    credits: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    issued_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class JobState(SQLModel, table=True):
+    """When a planner last looked, so that what came due while the service was down is found."""
+
+    __tablename__ = "job_state"
+
+    name: str = Field(sa_column=Column(String(64), primary_key=True))
+    last_run_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

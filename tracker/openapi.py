@@ -66,7 +66,8 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
             "description": "OK",
             "content": {route.response: {"schema": {"type": "string"}}},
         }
-        responses["304"] = {"description": "Not modified since the given ETag or date"}
+        if route.response == "text/calendar":
+            responses["304"] = {"description": "Not modified since the given ETag or date"}
     elif route.response is not None:
         responses[str(route.status)] = {
             "description": "OK",

@@ -8,13 +8,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
-from tracker.awards import recompute_award, recompute_occurrence
+from tracker.awards import is_closed, recompute_award, recompute_occurrence
 from tracker.db import Database
 from tracker.events import AttendanceRecorded, EventBus, OccurrenceChanged
+from tracker.mailings import MailSettings, enqueue_notices, issue_certificates
 
 
-def build_bus(database: Database) -> EventBus:
-    """A bus whose credit projection recomputes awards in their own transaction."""
+def build_bus(
+    database: Database, mail: MailSettings, poke: Callable[[], None] = lambda: None
+) -> EventBus:
+    """A bus whose credit projection recomputes awards in their own transaction, re-issues the
+    certificates of closed occurrences whose credits changed, and sends change notices."""
     bus = EventBus()
 
     async def in_transaction(work: Callable[[AsyncSession], Awaitable[None]]) -> None:
@@ -29,6 +33,13 @@ def build_bus(database: Database) -> EventBus:
                     if attempt == 2:
                         raise
 
+    async def certify_closed(occurrence_ids: set[int]) -> None:
+        async with database.session() as session:
+            for occurrence_id in sorted(occurrence_ids):
+                if await is_closed(session, occurrence_id):
+                    await issue_certificates(session, mail, occurrence_id, now=utcnow())
+        poke()
+
     async def on_attendance(event: AttendanceRecorded) -> None:
         async def work(session: AsyncSession) -> None:
             for occurrence_id in sorted(event.occurrences):
@@ -38,12 +49,17 @@ def build_bus(database: Database) -> EventBus:
                     await recompute_award(session, occurrence_id, physician_id, now=utcnow())
 
         await in_transaction(work)
+        await certify_closed(set(event.occurrences) | {occurrence for occurrence, _ in event.pairs})
 
     async def on_occurrence_changed(event: OccurrenceChanged) -> None:
         async def work(session: AsyncSession) -> None:
             await recompute_occurrence(session, event.occurrence_id, now=utcnow())
 
         await in_transaction(work)
+        async with database.session() as session:
+            await enqueue_notices(session, mail, event.occurrence_id, now=utcnow())
+            await session.commit()
+        await certify_closed({event.occurrence_id})
 
     bus.subscribe(AttendanceRecorded, on_attendance)
     bus.subscribe(OccurrenceChanged, on_occurrence_changed)

@@ -17,7 +17,7 @@ from schedules.schemas import (
     SeriesPublic,
     SeriesUpdate,
 )
-from tracker.handlers import attendance, feeds, physicians, registrations, series, system
+from tracker.handlers import attendance, feeds, mail, physicians, registrations, series, system
 from tracker.keys import DATABASE, ORGANIZER, PHYSICIAN
 from tracker.organizers import organizer_for_token
 from tracker.physicians import physician_for_token
@@ -27,8 +27,10 @@ from tracker.schemas import (
     AttendanceEventPublic,
     AttendancePublic,
     AwardPublic,
+    CertificateCheck,
     CreditSummary,
     IngestResult,
+    OutboxMessagePublic,
     PhysicianCreate,
     PhysicianPublic,
     PhysicianUpdate,
@@ -309,6 +311,59 @@ ROUTES: tuple[Route, ...] = (
         "Zoom webinar and meeting events",
         auth="zoom",
         tags=("attendance",),
+    ),
+    Route(
+        "GET",
+        "/api/outbox",
+        mail.list_outbox,
+        "Outbox messages, newest first (?status=failed)",
+        response=list[OutboxMessagePublic],
+        query=(QueryParam("status", "pending, sending, sent, failed or skipped", "string"),),
+        tags=("email",),
+    ),
+    Route(
+        "POST",
+        "/api/outbox/{id}/retry",
+        mail.retry_message,
+        "Send a failed message again",
+        response=OutboxMessagePublic,
+        tags=("email",),
+    ),
+    Route(
+        "GET",
+        "/api/me/certificates/{occurrence_id}.pdf",
+        mail.my_certificate,
+        "My certificate for a session (PDF)",
+        auth="physician",
+        response="application/pdf",
+        tags=("me",),
+    ),
+    Route(
+        "GET",
+        "/certificates/{code}",
+        mail.verify_certificate,
+        "Check a certificate by its code",
+        auth="none",
+        response=CertificateCheck,
+        tags=("email",),
+    ),
+    Route(
+        "GET",
+        "/unsubscribe/{token}",
+        mail.unsubscribe_page,
+        "Confirm page for stopping reminders",
+        auth="none",
+        response="text/html",
+        tags=("email",),
+    ),
+    Route(
+        "POST",
+        "/unsubscribe/{token}",
+        mail.unsubscribe,
+        "One-click unsubscribe (RFC 8058)",
+        auth="none",
+        response="text/html",
+        tags=("email",),
     ),
     Route(
         "GET",

@@ -234,3 +234,32 @@ class CreditSummary(BaseModel):
 class TokenRotated(BaseModel):
     token: str
     feed_url: str
+
+
+class OutboxMessagePublic(BaseModel):
+    id: int
+    key: str
+    kind: str
+    recipient: str
+    subject: str
+    status: str
+    attempts: int
+    last_error: str | None
+    message_id: str
+    occurrence_id: int | None
+    physician_id: int | None
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+
+
+class CertificateCheck(BaseModel):
+    code: str
+    valid: bool = Field(description="False when a later certificate replaced this one")
+    superseded_by: str | None
+    physician: str
+    series_title: str
+    session_start: datetime
+    minutes: float
+    credits: dict[str, float]
+    issued_at: datetime

@@ -14,6 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from schedules.occurrences import list_occurrences
 from schedules.schemas import SeriesCreate
 from schedules.series import create_series
+from tests.factories import job_context
 from tracker.app import create_app
 from tracker.db import Database
 from tracker.jobs import SCHEDULER, plan_finalisations
@@ -56,7 +57,7 @@ async def test_planner_finalises_overdue_and_schedules_the_next_day(
     ids = await _daily_series(database)  # ends: 31 Oct, 1, 2, 3, 4 Nov at 12:00 UTC
 
     with time_machine.travel(NOW + timedelta(hours=1), tick=False):
-        await plan_finalisations(database, scheduler, GRACE)
+        await plan_finalisations(job_context(database, scheduler))
 
     async with database.session() as session:
         closed = [oid for oid in ids if await session.get(OccurrenceClosure, oid)]
@@ -72,8 +73,8 @@ async def test_planner_twice_schedules_each_job_once(
     ids = await _daily_series(database)
 
     with time_machine.travel(NOW + timedelta(hours=1), tick=False):
-        await plan_finalisations(database, scheduler, GRACE)
-        await plan_finalisations(database, scheduler, GRACE)
+        await plan_finalisations(job_context(database, scheduler))
+        await plan_finalisations(job_context(database, scheduler))
 
     assert [job.id for job in scheduler.get_jobs()] == [f"finalize-{ids[2]}"]
 
@@ -87,4 +88,9 @@ async def test_service_start_registers_jobs_with_fixed_ids(
 
     scheduler = client.app[SCHEDULER]  # type: ignore[index]
 
-    assert {"extend-horizons", "plan-finalisations"} <= {job.id for job in scheduler.get_jobs()}
+    assert {job.id for job in scheduler.get_jobs()} >= {
+        "extend-horizons",
+        "plan-finalisations",
+        "plan-reminders",
+        "monthly-statements",
+    }

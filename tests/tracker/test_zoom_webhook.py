@@ -8,7 +8,7 @@ import json
 import random
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
 
-from tests.factories import bearer, create_physician, create_series, occurrences
+from tests.factories import bearer, create_physician, create_series, job_context, occurrences
 from tracker.app import create_app
 from tracker.db import Database
 from tracker.jobs import plan_finalisations
@@ -206,9 +206,11 @@ async def test_credits_become_final_after_grace_and_late_events_recompute(
 
     with time_machine.travel(AFTER_GRACE, tick=True):
         await plan_finalisations(
-            database,
-            AsyncIOScheduler(timezone=UTC),
-            timedelta(minutes=settings.credit_grace_minutes),
+            job_context(
+                database,
+                AsyncIOScheduler(timezone=UTC),
+                grace_minutes=settings.credit_grace_minutes,
+            )
         )
         final = await _credits(zoom_client, ctx["paul"]["token"])
         await deliver(

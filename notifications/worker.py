@@ -1,0 +1,92 @@
+"""The delivery worker: claims due rows, hands them to the transport, records the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, suppress
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from notifications.outbox import claim, mark_failed, mark_retry, mark_sent
+from notifications.transports import PermanentFailure, TemporaryFailure, Transport
+from schedules.clock import utcnow
+
+log = logging.getLogger(__name__)
+Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+class DeliveryWorker:
+    """``run_once`` sends what is due now; ``run`` loops until cancelled, waking on :meth:`poke`."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        transport: Transport,
+        *,
+        sender: str,
+        rate_per_second: float,
+        idle_seconds: float = 2.0,
+    ) -> None:
+        self._sessions = sessions
+        self._transport = transport
+        self._sender = sender
+        self._interval = 1.0 / rate_per_second if rate_per_second > 0 else 0.0
+        self._idle = idle_seconds
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Finish the message in hand, then leave :meth:`run` (no send is cut in half)."""
+        self._stopping = True
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Something was enqueued: look now rather than at the next idle tick."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Send every message due now; returns how many were handed over (sent or not)."""
+        handled = 0
+        while True:
+            async with self._sessions() as session:
+                rows = await claim(session, now=utcnow())
+            if not rows:
+                return handled
+            for row in rows:
+                if self._stopping:  # its lease expires and another round sends it
+                    return handled
+                async with self._sessions() as session:
+                    try:
+                        await self._transport.send(
+                            row.raw, sender=self._sender, recipient=row.recipient
+                        )
+                    except PermanentFailure as exc:
+                        log.warning(
+                            "message %s to %s failed: %s", row.key, row.recipient, exc.reason
+                        )
+                        await mark_failed(session, row, reason=exc.reason)
+                    except TemporaryFailure as exc:
+                        log.info(
+                            "message %s to %s will be retried: %s",
+                            row.key,
+                            row.recipient,
+                            exc.reason,
+                        )
+                        await mark_retry(session, row, reason=exc.reason, now=utcnow())
+                    else:
+                        await mark_sent(session, row, now=utcnow())
+                handled += 1
+                if self._interval:
+                    await asyncio.sleep(self._interval)
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                await self.run_once()
+            except Exception:  # the database may be away for a moment; the rows wait for us
+                log.exception("delivery round failed")
+            self._wake.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._idle)

@@ -1,0 +1,498 @@
+"""What to send, to whom, and under which outbox key: reminders, notices, certificates and
+monthly statements. Composition and delivery live in ``notifications``; this module decides.
+
+Keys say what a message is, so asking twice enqueues once:
+``reminder:{occurrence}:{physician}:{offset}:{start}`` (a moved session gets new reminders),
+``notice:{occurrence}:{physician}:{sequence}``, ``certificate:{occurrence}:{physician}:v{version}``,
+``statement:{physician}:{YYYY-MM}``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from pydantic import TypeAdapter
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from notifications.compose import Attachment, build_message, render
+from notifications.models import OutboxStatus
+from notifications.outbox import enqueue, exists
+from notifications.pdf import CertificateData, StatementData, certificate_pdf, statement_pdf
+from schedules.designation import designation_statement
+from schedules.ical import FeedMeta, build_invitation
+from schedules.models import Occurrence, OccurrenceStatus, Series
+from tracker.awards import credit_summary
+from tracker.localtime import amount, long_date, month_label, when
+from tracker.models import Award, Certificate, Physician, Registration
+from tracker.schemas import CreditSummary
+
+_DURATION = TypeAdapter(timedelta)
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    base_url: str
+    sender: str
+    provider: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def domain(self) -> str:
+        return urlsplit(self.base_url).hostname or "localhost"
+
+
+def _credit_lines(credits: dict[str, float], labels: dict[str, str]) -> list[tuple[str, str]]:
+    return [(labels.get(code, code), amount(value)) for code, value in sorted(credits.items())]
+
+
+async def _recipients(
+    session: AsyncSession, series_id: int, *, wanting_reminders: bool
+) -> list[tuple[Registration, Physician]]:
+    query = (
+        select(Registration, Physician)
+        .join(Physician, col(Physician.id) == col(Registration.physician_id))
+        .where(Registration.series_id == series_id)
+        .order_by(col(Physician.id))
+    )
+    if wanting_reminders:
+        query = query.where(col(Registration.reminders).is_(True))
+    return [(r, p) for r, p in (await session.exec(query)).all()]
+
+
+async def unsubscribe_url(
+    session: AsyncSession, mail: MailSettings, registration: Registration
+) -> str:
+    if registration.unsubscribe_token is None:
+        registration.unsubscribe_token = secrets.token_urlsafe(24)
+        await session.flush()
+    return f"{mail.base_url}/unsubscribe/{registration.unsubscribe_token}"
+
+
+def _invitation(
+    series: Series,
+    occurrence: Occurrence,
+    mail: MailSettings,
+    *,
+    method: str,
+    attendee: str,
+    now: datetime,
+) -> bytes:
+    meta = FeedMeta(
+        name=series.title,
+        description="",
+        source_url=mail.base_url,
+        provider=mail.provider,
+        credit_labels=mail.labels,
+    )
+    return build_invitation(
+        series, occurrence, meta, method=method, organizer=mail.sender, attendee=attendee, stamp=now
+    )
+
+
+def _statement(series: Series, mail: MailSettings) -> str:
+    return designation_statement(
+        series.credits, provider=mail.provider, labels=mail.labels, language=series.language
+    )
+
+
+# Reminders ---------------------------------------------------------------------------------
+
+
+def offsets(series: Series) -> list[tuple[str, timedelta]]:
+    return [(text, _DURATION.validate_python(text)) for text in series.reminders]
+
+
+async def reminders_due(
+    session: AsyncSession, *, after: datetime, until: datetime
+) -> list[tuple[Occurrence, Series, str, datetime]]:
+    """Every (occurrence, offset) whose reminder time lies in (after, until], in time order."""
+    query = (
+        select(Occurrence, Series)
+        .join(Series, col(Series.id) == col(Occurrence.series_id))
+        .where(
+            Occurrence.status != OccurrenceStatus.CANCELLED,
+            Occurrence.start > after,
+            Occurrence.start <= until + timedelta(days=61),
+        )
+    )
+    due: list[tuple[Occurrence, Series, str, datetime]] = []
+    for occurrence, series in (await session.exec(query)).all():
+        for text, delta in offsets(series):
+            moment = occurrence.start - delta
+            if after < moment <= until:
+                due.append((occurrence, series, text, moment))
+    return sorted(due, key=lambda item: (item[3], item[0].id or 0))
+
+
+async def enqueue_reminders(
+    session: AsyncSession,
+    mail: MailSettings,
+    occurrence: Occurrence,
+    series: Series,
+    offset: str,
+    *,
+    now: datetime,
+) -> int:
+    """Reminders of one occurrence at one offset; recorded as skipped if the session started."""
+    if occurrence.status == OccurrenceStatus.CANCELLED:
+        return 0
+    started = occurrence.start <= now
+    queued = 0
+    for registration, physician in await _recipients(
+        session, series.id or 0, wanting_reminders=True
+    ):
+        key = f"reminder:{occurrence.id}:{physician.id}:{offset}:{occurrence.start:%Y%m%dT%H%M%SZ}"
+        if await exists(session, key):
+            continue
+        link = await unsubscribe_url(session, mail, registration)
+        rendered = render(
+            "reminder",
+            physician.language,
+            {
+                "first_name": physician.first_name,
+                "last_name": physician.last_name,
+                "series_title": series.title,
+                "start_text": when(occurrence.start, physician.timezone, physician.language),
+                "timezone": physician.timezone,
+                "join_url": series.join_url,
+                "statement": _statement(series, mail),
+                "unsubscribe_url": link,
+            },
+        )
+        message = build_message(
+            rendered,
+            sender=mail.sender,
+            recipient=physician.email,
+            domain=mail.domain,
+            now=now,
+            headers={
+                "List-Unsubscribe": f"<{link}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+            calendar=(
+                _invitation(
+                    series, occurrence, mail, method="REQUEST", attendee=physician.email, now=now
+                ),
+                "REQUEST",
+            ),
+        )
+        queued += await enqueue(
+            session,
+            key=key,
+            kind="reminder",
+            message=message,
+            occurrence_id=occurrence.id,
+            physician_id=physician.id,
+            now=now,
+            status=OutboxStatus.SKIPPED if started else OutboxStatus.PENDING,
+            note="the session had started when this reminder came due" if started else None,
+        )
+    await session.commit()
+    return queued
+
+
+# Cancellation and move notices ---------------------------------------------------------------
+
+
+async def enqueue_notices(
+    session: AsyncSession, mail: MailSettings, occurrence_id: int, *, now: datetime
+) -> int:
+    """After a cancel, move or restore: an updated invitation to everyone registered (future only)."""
+    occurrence = await session.get(Occurrence, occurrence_id)
+    if occurrence is None or max(occurrence.end, occurrence.recurrence_id) <= now:
+        return 0
+    series = await session.get_one(Series, occurrence.series_id)
+    cancelled = occurrence.status == OccurrenceStatus.CANCELLED
+    method = "CANCEL" if cancelled else "REQUEST"
+    queued = 0
+    for _registration, physician in await _recipients(
+        session, series.id or 0, wanting_reminders=True
+    ):
+        rendered = render(
+            "notice",
+            physician.language,
+            {
+                "first_name": physician.first_name,
+                "last_name": physician.last_name,
+                "series_title": series.title,
+                "cancelled": cancelled,
+                "timezone": physician.timezone,
+                "join_url": series.join_url,
+                "old_start_text": when(
+                    occurrence.recurrence_id, physician.timezone, physician.language
+                ),
+                "new_start_text": when(occurrence.start, physician.timezone, physician.language),
+            },
+        )
+        message = build_message(
+            rendered,
+            sender=mail.sender,
+            recipient=physician.email,
+            domain=mail.domain,
+            now=now,
+            calendar=(
+                _invitation(
+                    series, occurrence, mail, method=method, attendee=physician.email, now=now
+                ),
+                method,
+            ),
+        )
+        queued += await enqueue(
+            session,
+            key=f"notice:{occurrence.id}:{physician.id}:{occurrence.sequence}",
+            kind="notice",
+            message=message,
+            occurrence_id=occurrence.id,
+            physician_id=physician.id,
+            now=now,
+        )
+    return queued
+
+
+# Certificates ---------------------------------------------------------------------------------
+
+
+def certificate_document(
+    certificate: Certificate,
+    physician: Physician,
+    occurrence: Occurrence,
+    series: Series,
+    mail: MailSettings,
+) -> bytes:
+    french = physician.language == "fr"
+    identifiers = [f"NPI {physician.npi}"] if physician.npi else []
+    identifiers += [f"RPPS {physician.rpps}"] if physician.rpps else []
+    identifiers += [f"{board} {number}" for board, number in sorted(physician.board_ids.items())]
+    return certificate_pdf(
+        CertificateData(
+            title="Attestation de participation" if french else "Certificate of attendance",
+            provider=mail.provider,
+            physician_name=f"{physician.first_name} {physician.last_name}",
+            identifiers=tuple(identifiers),
+            series_title=series.title,
+            session_text=when(occurrence.start, series.timezone, physician.language)
+            + f" ({series.timezone})",
+            minutes_label="Minutes de présence" if french else "Minutes attended",
+            minutes=amount(round(certificate.minutes, 2)),
+            credits=tuple(_credit_lines(certificate.credits, mail.labels)),
+            statement=_statement(series, mail),
+            code_label="Code de vérification" if french else "Verification code",
+            code=certificate.code,
+            verify_url=f"{mail.base_url}/certificates/{certificate.code}",
+            issued_text=("Délivrée le " if french else "Issued on ")
+            + long_date(certificate.issued_at.date(), physician.language),
+        )
+    )
+
+
+def _new_code() -> str:
+    raw = secrets.token_hex(6).upper()
+    return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
+
+
+async def issue_certificates(
+    session: AsyncSession, mail: MailSettings, occurrence_id: int, *, now: datetime
+) -> int:
+    """A certificate (and its email) for each final award with credit; a changed award, a new one."""
+    occurrence = await session.get(Occurrence, occurrence_id)
+    if occurrence is None:
+        return 0
+    series = await session.get_one(Series, occurrence.series_id)
+    rows = (
+        await session.exec(
+            select(Award, Physician)
+            .join(Physician, col(Physician.id) == col(Award.physician_id))
+            .where(Award.occurrence_id == occurrence_id, col(Award.final).is_(True))
+        )
+    ).all()
+    queued = 0
+    for award, physician in rows:
+        key = f"certificate:{occurrence_id}:{physician.id}:v{award.version}"
+        if not any(value > 0 for value in award.credits.values()) or await exists(session, key):
+            continue
+        certificate = (
+            await session.exec(
+                select(Certificate).where(
+                    Certificate.occurrence_id == occurrence_id,
+                    Certificate.physician_id == physician.id,
+                    Certificate.version == award.version,
+                )
+            )
+        ).first()
+        if certificate is None:
+            certificate = Certificate(
+                code=_new_code(),
+                occurrence_id=occurrence_id,
+                physician_id=physician.id or 0,
+                version=award.version,
+                minutes=round(award.seconds / 60, 2),
+                credits=dict(award.credits),
+                issued_at=now,
+            )
+            session.add(certificate)
+            await session.flush()
+        pdf = certificate_document(certificate, physician, occurrence, series, mail)
+        rendered = render(
+            "certificate",
+            physician.language,
+            {
+                "first_name": physician.first_name,
+                "last_name": physician.last_name,
+                "series_title": series.title,
+                "start_text": when(occurrence.start, physician.timezone, physician.language),
+                "timezone": physician.timezone,
+                "minutes": amount(certificate.minutes),
+                "credits": _credit_lines(certificate.credits, mail.labels),
+                "reissued": award.version > 1,
+                "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
+            },
+        )
+        message = build_message(
+            rendered,
+            sender=mail.sender,
+            recipient=physician.email,
+            domain=mail.domain,
+            now=now,
+            attachments=(
+                Attachment(f"certificate-{certificate.code}.pdf", pdf, "application", "pdf"),
+            ),
+        )
+        queued += await enqueue(
+            session,
+            key=f"certificate:{occurrence_id}:{physician.id}:v{award.version}",
+            kind="certificate",
+            message=message,
+            occurrence_id=occurrence_id,
+            physician_id=physician.id,
+            now=now,
+        )
+    await session.commit()
+    return queued
+
+
+# Monthly statements ---------------------------------------------------------------------------
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    """``2027-03`` → [1 March 00:00 UTC, 1 April 00:00 UTC)."""
+    year, month = (int(part) for part in period.split("-"))
+    start = datetime(year, month, 1, tzinfo=UTC)
+    days = calendar.monthrange(year, month)[1]
+    return start, start + timedelta(days=days)
+
+
+async def physicians_with_activity(session: AsyncSession, period: str) -> list[int]:
+    start, end = period_bounds(period)
+    query = (
+        select(Award.physician_id)
+        .join(Occurrence, col(Occurrence.id) == col(Award.occurrence_id))
+        .where(Occurrence.start >= start, Occurrence.start < end, col(Award.final).is_(True))
+    )
+    return sorted(set((await session.exec(query)).all()))
+
+
+async def enqueue_statement(
+    session: AsyncSession, mail: MailSettings, physician_id: int, period: str, *, now: datetime
+) -> bool:
+    """The statement of one physician for one month: final credits, requirements, PDF."""
+    key = f"statement:{physician_id}:{period}"
+    if await exists(session, key):
+        return False
+    physician = await session.get_one(Physician, physician_id)
+    start, end = period_bounds(period)
+    summary = CreditSummary.model_validate(await credit_summary(session, physician_id))
+    awards = [a for a in summary.awards if a.final and start <= a.start < end]
+    totals: dict[str, float] = {}
+    for award in awards:
+        for code, value in award.credits.items():
+            totals[code] = round(totals.get(code, 0.0) + value, 2)
+    lang, french = physician.language, physician.language == "fr"
+    requirements = [
+        {
+            "label": mail.labels.get(r.type, r.type),
+            "earned": amount(r.earned),
+            "required": amount(r.required),
+            "start": r.from_.isoformat(),
+            "end": r.to.isoformat(),
+        }
+        for r in summary.requirements
+    ]
+    year, month = (int(part) for part in period.split("-"))
+    label = month_label(year, month, lang)
+    pdf = statement_pdf(
+        StatementData(
+            title="Relevé de formation" if french else "CME statement",
+            provider=mail.provider,
+            physician_name=f"{physician.first_name} {physician.last_name}",
+            period_label=label,
+            totals_title="Crédits du mois" if french else "Credits this month",
+            totals=tuple(_credit_lines(totals, mail.labels)),
+            requirements_title="Objectifs" if french else "Requirements",
+            requirements=tuple(
+                f"{r['label']}: {r['earned']} / {r['required']} ({r['start']} - {r['end']})"
+                for r in requirements
+            ),
+            sessions_title="Sessions",
+            sessions=tuple(
+                (
+                    long_date(a.start.date(), lang),
+                    a.series_title,
+                    amount(a.minutes),
+                    ", ".join(
+                        f"{name} {value}" for name, value in _credit_lines(a.credits, mail.labels)
+                    ),
+                )
+                for a in awards
+            ),
+        )
+    )
+    rendered = render(
+        "statement",
+        lang,
+        {
+            "first_name": physician.first_name,
+            "last_name": physician.last_name,
+            "period_label": label,
+            "period_totals": _credit_lines(totals, mail.labels),
+            "requirements": requirements,
+        },
+    )
+    message = build_message(
+        rendered,
+        sender=mail.sender,
+        recipient=physician.email,
+        domain=mail.domain,
+        now=now,
+        attachments=(Attachment(f"statement-{period}.pdf", pdf, "application", "pdf"),),
+    )
+    return await enqueue(
+        session,
+        key=f"statement:{physician_id}:{period}",
+        kind="statement",
+        message=message,
+        physician_id=physician_id,
+        now=now,
+    )
+
+
+async def send_statements(
+    session: AsyncSession,
+    mail: MailSettings,
+    period: str,
+    *,
+    now: datetime,
+    progress: Callable[[int], None] = lambda _n: None,
+) -> tuple[int, int]:
+    """Statements of ``period`` for every physician with final credits in it: (queued, total)."""
+    physician_ids = await physicians_with_activity(session, period)
+    queued = 0
+    for physician_id in physician_ids:
+        queued += await enqueue_statement(session, mail, physician_id, period, now=now)
+        progress(1)
+    return queued, len(physician_ids)
