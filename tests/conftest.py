@@ -132,3 +132,24 @@ async def organizer_token(database: Database) -> str:
 @pytest.fixture
 def auth(organizer_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {organizer_token}"}
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[object]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, asking for login mailer / s3cret."""
+    from tests.smtp import run_server
+
+    yield from run_server()
+
+
+@pytest.fixture
+async def scheduler() -> AsyncIterator[object]:
+    """A running APScheduler, paused so that nothing fires during the test."""
+    from datetime import UTC
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    running = AsyncIOScheduler(timezone=UTC)
+    running.start(paused=True)
+    yield running
+    running.shutdown(wait=False)

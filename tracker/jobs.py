@@ -138,6 +138,12 @@ async def plan_reminders(ctx: JobContext) -> int:
         for occurrence, series, offset, _due in overdue:
             await enqueue_reminders(session, ctx.mail, occurrence, series, offset, now=now)
         upcoming = await reminders_due(session, after=now, until=now + PLANNING_WINDOW)
+    wanted = {
+        f"reminder-{occurrence.id}-{offset}" for occurrence, _series, offset, _due in upcoming
+    }
+    for job in ctx.scheduler.get_jobs():
+        if job.id.startswith("reminder-") and job.id not in wanted:  # moved away or cancelled
+            job.remove()
     for occurrence, _series, offset, due in upcoming:
         ctx.scheduler.add_job(
             reminder_job,

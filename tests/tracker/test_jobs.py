@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 import time_machine
 from aiohttp.test_utils import TestClient
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,15 +21,6 @@ from tracker.settings import Settings
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 GRACE = timedelta(minutes=90)
-
-
-@pytest.fixture
-async def scheduler() -> AsyncIterator[AsyncIOScheduler]:
-    """A running scheduler, paused so that nothing fires during the test."""
-    running = AsyncIOScheduler(timezone=UTC)
-    running.start(paused=True)
-    yield running
-    running.shutdown(wait=False)
 
 
 async def _daily_series(database: Database) -> list[int]:
