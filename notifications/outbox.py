@@ -20,7 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notifications.models import OutboxMessage, OutboxStatus
 
-LEASE = timedelta(minutes=5)
+#: How long a claimed row belongs to its worker; longer than one SMTP hand-over can take.
+LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 
 
@@ -74,7 +75,9 @@ async def enqueue(
     return True
 
 
-async def claim(session: AsyncSession, *, now: datetime, limit: int = 20) -> list[OutboxMessage]:
+async def claim(
+    session: AsyncSession, *, now: datetime, limit: int = 20, lease: timedelta = LEASE
+) -> list[OutboxMessage]:
     """Take up to ``limit`` due rows for this worker; commits the claim."""
     claimable = or_(
         (col(OutboxMessage.status) == OutboxStatus.PENDING)
@@ -99,7 +102,7 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int = 20) -> lis
             .where(col(OutboxMessage.id) == row_id, claimable)
             .values(
                 status=OutboxStatus.SENDING,
-                claimed_until=now + LEASE,
+                claimed_until=now + lease,
                 attempts=OutboxMessage.attempts + 1,
             )
         )

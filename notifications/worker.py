@@ -6,10 +6,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, suppress
+from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from notifications.outbox import claim, mark_failed, mark_retry, mark_sent
+from notifications.outbox import LEASE, claim, mark_failed, mark_retry, mark_sent
 from notifications.transports import PermanentFailure, TemporaryFailure, Transport
 from schedules.clock import utcnow
 
@@ -28,6 +29,7 @@ class DeliveryWorker:
         sender: str,
         rate_per_second: float,
         idle_seconds: float = 2.0,
+        lease: timedelta = LEASE,
     ) -> None:
         self._sessions = sessions
         self._transport = transport
@@ -36,6 +38,7 @@ class DeliveryWorker:
         self._idle = idle_seconds
         self._wake = asyncio.Event()
         self._stopping = False
+        self._lease = lease
 
     def stop(self) -> None:
         """Finish the message in hand, then leave :meth:`run` (no send is cut in half)."""
@@ -51,7 +54,7 @@ class DeliveryWorker:
         handled = 0
         while True:
             async with self._sessions() as session:
-                rows = await claim(session, now=utcnow())
+                rows = await claim(session, now=utcnow(), lease=self._lease)
             if not rows:
                 return handled
             for row in rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 from collections.abc import Iterator
@@ -26,12 +27,15 @@ class Recorder:
     """Accepts messages, or answers the next scripted reply (``"421 …"``, ``"550 …"``)."""
 
     replies: list[str] = field(default_factory=list)
+    delay: float = 0.0
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
 
     async def handle_DATA(
         self, server: Any, session: Any, envelope: Any
     ) -> str:  # aiosmtpd's hook name
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.replies:
             return self.replies.pop(0)
         message = email.message_from_bytes(envelope.content, policy=default)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -56,6 +57,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         transport_for(smtp, settings.maildir),
         sender=settings.mail_from,
         rate_per_second=settings.mail_rate,
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     app[DATABASE], app[MAIL], app[WORKER] = database, mail, worker
     app[BUS] = build_bus(database, mail, worker.poke)
