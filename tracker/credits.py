@@ -67,24 +67,27 @@ def _intervals(
     return intervals, anomalies
 
 
-def attendance(facts: Iterable[Fact], *, start: datetime, end: datetime) -> Attendance:
-    """Seconds connected within [start, end], overlapping connections counted once."""
+def connected(
+    facts: Iterable[Fact], *, start: datetime, end: datetime
+) -> tuple[list[tuple[datetime, datetime]], list[str]]:
+    """The merged intervals within [start, end] (overlapping connections counted once)."""
     intervals, anomalies = _intervals(facts, end)
     clipped = sorted(
         (max(a, start), min(b, end)) for a, b in intervals if min(b, end) > max(a, start)
     )
-    total = 0
-    current_start: datetime | None = None
-    current_end: datetime | None = None
+    merged: list[tuple[datetime, datetime]] = []
     for a, b in clipped:
-        if current_end is None or a > current_end:
-            if current_start is not None and current_end is not None:
-                total += int((current_end - current_start).total_seconds())
-            current_start, current_end = a, b
-        elif b > current_end:
-            current_end = b
-    if current_start is not None and current_end is not None:
-        total += int((current_end - current_start).total_seconds())
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged, anomalies
+
+
+def attendance(facts: Iterable[Fact], *, start: datetime, end: datetime) -> Attendance:
+    """Seconds connected within [start, end], overlapping connections counted once."""
+    merged, anomalies = connected(facts, start=start, end=end)
+    total = sum(int((b - a).total_seconds()) for a, b in merged)
     return Attendance(total, tuple(anomalies))
 
 

@@ -7,9 +7,11 @@ effect happen once.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
@@ -48,9 +50,28 @@ class JobContext:
     grace: timedelta
     mail: MailSettings
     poke: Callable[[], None] = lambda: None
+    running: set[asyncio.Task[object]] = field(default_factory=set)
 
 
-async def extend_horizons_job(database: Database) -> None:
+def tracked(job: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[object]]:
+    """Remember the job's task in its context so that shutdown can let it finish."""
+
+    @functools.wraps(job)
+    async def run(*args: object) -> object:
+        ctx = next((a for a in args if isinstance(a, JobContext)), None)
+        task = asyncio.current_task()
+        if ctx is not None and task is not None:
+            ctx.running.add(task)
+        try:
+            return await job(*args)
+        finally:
+            if ctx is not None and task is not None:
+                ctx.running.discard(task)
+
+    return run
+
+
+async def extend_horizons_job(database: Database, _ctx: JobContext | None = None) -> None:
     """Keep at least 12 months of occurrences materialised for every recurring series."""
     async with database.session() as session:
         try:
@@ -64,6 +85,7 @@ async def extend_horizons_job(database: Database) -> None:
         log.info("extended the occurrence horizon of %d series", count)
 
 
+@tracked
 async def finalize_job(ctx: JobContext, occurrence_id: int) -> None:
     """Make one occurrence's credits final and send its certificates."""
     async with ctx.database.session() as session:
@@ -74,6 +96,7 @@ async def finalize_job(ctx: JobContext, occurrence_id: int) -> None:
     ctx.poke()
 
 
+@tracked
 async def plan_finalisations(ctx: JobContext) -> int:
     """Finalise what is overdue and put a job at ``end + grace`` for what is due within a day."""
     now = utcnow()
@@ -97,6 +120,7 @@ async def plan_finalisations(ctx: JobContext) -> int:
     return len(due)
 
 
+@tracked
 async def reminder_job(ctx: JobContext, occurrence_id: int, offset: str) -> None:
     """Send one occurrence's reminders at one offset, if that is still their time."""
     now = utcnow()
@@ -128,6 +152,7 @@ async def _watermark(ctx: JobContext, name: str, now: datetime) -> datetime:
     return since
 
 
+@tracked
 async def plan_reminders(ctx: JobContext) -> int:
     """Send reminders that came due since the last run (skipped and recorded if the session
     already started) and put a job at the time of each reminder due within a day."""
@@ -165,6 +190,7 @@ def previous_month(now: datetime) -> str:
     return f"{last_month.year:04d}-{last_month.month:02d}"
 
 
+@tracked
 async def statements_job(ctx: JobContext) -> None:
     """On the 1st of each month: last month's statement to each physician with final credits."""
     period = previous_month(utcnow())
@@ -194,12 +220,12 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         "replace_existing": True,
     }
     scheduler.add_job(
-        extend_horizons_job,
+        tracked(extend_horizons_job),
         "cron",
         hour=3,
         minute=17,
         id="extend-horizons",
-        args=[ctx.database],
+        args=[ctx.database, ctx],
         next_run_time=utcnow(),
         **every,
     )
@@ -229,4 +255,7 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     scheduler.start()
     app[SCHEDULER] = scheduler
     yield
+    scheduler.pause()  # no new runs; let the running ones end before the database closes
+    if ctx.running:
+        await asyncio.wait(set(ctx.running), timeout=15)
     scheduler.shutdown(wait=False)

@@ -27,6 +27,7 @@ __all__ = [
     "Registration",
     "Requirement",
     "Series",
+    "WebSession",
 ]
 
 
@@ -211,3 +212,17 @@ class JobState(SQLModel, table=True):
 
     name: str = Field(sa_column=Column(String(64), primary_key=True))
     last_run_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random id, the table only its hash."""
+
+    __tablename__ = "web_session"
+
+    id_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    subject_id: int
+    csrf: str = Field(sa_column=Column(String(64), nullable=False))
+    language: str = Field(default="en", sa_column=Column(String(8), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

@@ -40,6 +40,7 @@ from tracker.schemas import (
     RequirementCreate,
     TokenRotated,
 )
+from tracker.web import pages
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Auth = Literal["none", "organizer", "physician", "zoom"]
@@ -392,6 +393,67 @@ ROUTES: tuple[Route, ...] = (
         response="text/calendar",
         tags=("feeds",),
     ),
+    *(
+        Route(method, path, handler, summary, auth="none", response="text/html", tags=("pages",))
+        for method, path, handler, summary in (
+            ("GET", "/", pages.home, "Public home: upcoming sessions and subscribe links"),
+            ("GET", "/static/{name}", pages.static_file, "Static files of the pages"),
+            (
+                "GET",
+                "/me/{token}",
+                pages.physician_sign_in,
+                "Personal link: signs the physician in, then /me",
+            ),
+            ("GET", "/me", pages.me, "The physician's page"),
+            (
+                "GET",
+                "/me/certificates/{occurrence_id}.pdf",
+                pages.me_certificate,
+                "Certificate download (signed in)",
+            ),
+            ("POST", "/me/preferences", pages.me_preferences, "Email preferences"),
+            ("POST", "/me/token", pages.me_token, "Rotate the personal token"),
+            ("POST", "/me/signout", pages.me_sign_out, "Sign out"),
+            ("GET", "/organizer/login", pages.organizer_login_page, "Organiser sign-in"),
+            ("POST", "/organizer/login", pages.organizer_login, "Organiser sign-in"),
+            ("GET", "/organizer", pages.organizer_home, "Series list and creation"),
+            ("POST", "/organizer/series", pages.organizer_create_series, "Create a series"),
+            (
+                "GET",
+                "/organizer/preview",
+                pages.organizer_preview,
+                "Live preview of next occurrences (JSON)",
+            ),
+            (
+                "GET",
+                "/organizer/series/{id}",
+                pages.organizer_series,
+                "Edit a series, its occurrences",
+            ),
+            ("POST", "/organizer/series/{id}", pages.organizer_update_series, "Save a series"),
+            (
+                "POST",
+                "/organizer/occurrences/{id}",
+                pages.organizer_occurrence_action,
+                "Cancel, restore or move",
+            ),
+            (
+                "GET",
+                "/organizer/occurrences/{id}",
+                pages.organizer_occurrence,
+                "Attendance table and chart",
+            ),
+            (
+                "GET",
+                "/organizer/unmatched",
+                pages.organizer_unmatched,
+                "Unmatched attendance events",
+            ),
+            ("POST", "/organizer/unmatched/{id}", pages.organizer_match, "Match an event by hand"),
+            ("GET", "/organizer/outbox", pages.organizer_outbox, "The outbox"),
+            ("POST", "/organizer/outbox/{id}/retry", pages.organizer_retry, "Retry a failed email"),
+        )
+    ),
 )
 
 
@@ -443,4 +505,8 @@ def guarded(route: Route) -> Handler:
 
 def setup_routes(app: web.Application) -> None:
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, guarded(route))
+        app.router.add_route(
+            route.method,
+            route.path,
+            guarded(route),
+        )

@@ -150,4 +150,4 @@ def test_serve_answers_and_stops_gracefully_on_sigterm(database_url: str, tmp_pa
         _, stderr = process.communicate(timeout=30)
 
     assert process.returncode == 0, stderr
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr, stderr

@@ -1,0 +1,1 @@
+"""Server-rendered pages for physicians and organisers (Jinja2, no front-end build step)."""

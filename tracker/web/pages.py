@@ -1,0 +1,609 @@
+"""Page handlers: thin, like the API's. Sign-in uses the same tokens as the API; a browser then
+holds a session cookie, and every form carries the session's CSRF token."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlmodel import col, select
+
+from notifications.outbox import list_messages, retry_failed
+from schedules import occurrences as occurrence_domain
+from schedules import series as series_domain
+from schedules.clock import utcnow
+from schedules.designation import designation_statement
+from schedules.errors import InvalidInputError, NotFoundError, OccurrenceConflictError
+from schedules.models import Occurrence, Series
+from schedules.recurrence import expand, normalise_rule, resolve_timezone
+from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
+from tracker import awards, physicians
+from tracker.attendance import match, unmatched_events, unmatched_reason
+from tracker.events import AttendanceRecorded, OccurrenceChanged
+from tracker.keys import BUS, DATABASE, MAIL, SETTINGS, WORKER
+from tracker.localtime import amount, when
+from tracker.mailings import certificate_document
+from tracker.models import AttendanceEvent, Certificate, Physician, Registration, WebSession
+from tracker.organizers import organizer_for_token
+from tracker.problems import validation_messages
+from tracker.schemas import CreditSummary
+from tracker.web import sessions
+from tracker.web.chart import connected_per_minute, svg
+from tracker.web.i18n import language, translator
+from tracker.web.render import TEMPLATES, form_with_csrf, page
+
+
+def _secure(request: web.Request) -> bool:
+    return request.app[SETTINGS].base_url.startswith("https://")
+
+
+# Public -----------------------------------------------------------------------------------------
+
+
+async def home(request: web.Request) -> web.Response:
+    lang = language(request)
+    settings, mail = request.app[SETTINGS], request.app[MAIL]
+    now = utcnow()
+    async with request.app[DATABASE].session() as session:
+        rows = await series_domain.list_series(session)
+        items = []
+        for series in (s for s in rows if s.public):
+            upcoming = await occurrence_domain.list_occurrences(
+                session, series.id or 0, start_from=now, until=now + timedelta(days=60)
+            )
+            https = f"{settings.base_url}/series/{series.slug}.ics"
+            items.append(
+                {
+                    "id": series.id,
+                    "title": series.title,
+                    "description": series.description,
+                    "statement": designation_statement(
+                        series.credits, provider=mail.provider, labels=mail.labels, language=lang
+                    ),
+                    "https": https,
+                    "webcal": "webcal://" + https.split("://", 1)[1],
+                    "upcoming": [
+                        {"when": when(o.start, series.timezone, lang), "status": o.status}
+                        for o in upcoming[:6]
+                    ],
+                }
+            )
+    return page(request, "home.html", series=items)
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    path = TEMPLATES.parent / "static" / name
+    if "/" in name or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+
+# Physicians -------------------------------------------------------------------------------------
+
+
+async def physician_sign_in(request: web.Request) -> web.StreamResponse:
+    """The personal link of every email: the token signs in once, then the URL is left behind."""
+    async with request.app[DATABASE].session() as session:
+        physician = await physicians.physician_for_token(session, request.match_info["token"])
+        if physician is None:
+            t = translator(language(request))
+            return page(
+                request,
+                "message.html",
+                status=404,
+                heading=t["error"],
+                text=t["signin.bad"],
+                error=True,
+            )
+        response = web.HTTPSeeOther(
+            "/me", headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+        )
+        await sessions.start(
+            session,
+            response,
+            kind="physician",
+            subject_id=physician.id or 0,
+            now=utcnow(),
+            secure=_secure(request),
+        )
+    raise response
+
+
+async def _physician_session(request: web.Request) -> tuple[WebSession, Physician]:
+    async with request.app[DATABASE].session() as session:
+        row = await sessions.current(session, request, kind="physician", now=utcnow())
+        physician = await session.get(Physician, row.subject_id) if row else None
+    if row is None or physician is None:
+        t = translator(language(request))
+        raise web.HTTPUnauthorized(
+            text=f"{t['signin.bad']} – use the personal link from one of your emails.",
+            content_type="text/plain",
+        )
+    return row, physician
+
+
+async def me(request: web.Request) -> web.Response:
+    row, physician = await _physician_session(request)
+    lang = language(request, physician.language)
+    labels = request.app[MAIL].labels
+    async with request.app[DATABASE].session() as session:
+        summary = CreditSummary.model_validate(
+            await awards.credit_summary(session, physician.id or 0)
+        )
+        certified = set(
+            (
+                await session.exec(
+                    select(Certificate.occurrence_id).where(
+                        Certificate.physician_id == physician.id
+                    )
+                )
+            ).all()
+        )
+        registrations = (
+            await session.exec(
+                select(Registration, Series)
+                .join(Series, col(Series.id) == col(Registration.series_id))
+                .where(Registration.physician_id == physician.id)
+                .order_by(col(Series.title))
+            )
+        ).all()
+    return page(
+        request,
+        "me.html",
+        lang=lang,
+        physician=physician,
+        csrf=row.csrf,
+        totals=[
+            (labels.get(code, code), amount(value))
+            for code, value in sorted(summary.totals.items())
+        ],
+        requirements=[
+            {
+                "id": r.id,
+                "label": labels.get(r.type, r.type),
+                "from": r.from_,
+                "to": r.to,
+                "earned": amount(r.earned),
+                "earned_value": min(r.earned, r.required),
+                "required": amount(r.required),
+            }
+            for r in summary.requirements
+        ],
+        awards=[
+            {
+                "occurrence_id": a.occurrence_id,
+                "when": when(a.start, physician.timezone, lang),
+                "title": a.series_title,
+                "minutes": amount(a.minutes),
+                "final": a.final,
+                "certificate": a.occurrence_id in certified,
+                "credits": ", ".join(
+                    f"{labels.get(c, c)} {amount(v)}" for c, v in sorted(a.credits.items())
+                ),
+            }
+            for a in summary.awards
+        ],
+        registrations=[
+            {"series_id": s.id, "title": s.title, "reminders": r.reminders}
+            for r, s in registrations
+        ],
+    )
+
+
+async def me_certificate(request: web.Request) -> web.Response:
+    _, physician = await _physician_session(request)
+    raw = request.match_info["occurrence_id"]
+    async with request.app[DATABASE].session() as session:
+        certificate = (
+            await session.exec(
+                select(Certificate)
+                .where(
+                    Certificate.occurrence_id == int(raw) if raw.isdigit() else False,
+                    Certificate.physician_id == physician.id,
+                )
+                .order_by(col(Certificate.version).desc())
+            )
+        ).first()
+        if certificate is None:
+            raise web.HTTPNotFound()
+        occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
+        series = await session.get_one(Series, occurrence.series_id)
+    pdf = certificate_document(certificate, physician, occurrence, series, request.app[MAIL])
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="certificate-{certificate.code}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def me_preferences(request: web.Request) -> web.StreamResponse:
+    row, physician = await _physician_session(request)
+    form = await request.post()
+    if not sessions.csrf_ok(row, str(form.get("csrf", ""))):
+        raise web.HTTPForbidden(text="CSRF check failed; reload the page")
+    wanted = {int(v) for v in form.getall("series", []) if isinstance(v, str) and v.isdigit()}
+    async with request.app[DATABASE].session() as session:
+        for registration in (
+            await session.exec(
+                select(Registration).where(Registration.physician_id == physician.id)
+            )
+        ).all():
+            registration.reminders = registration.series_id in wanted
+        await session.commit()
+    raise web.HTTPSeeOther("/me")
+
+
+async def me_token(request: web.Request) -> web.Response:
+    row, physician = await _physician_session(request)
+    await form_with_csrf(request, row)
+    async with request.app[DATABASE].session() as session:
+        _, token = await physicians.rotate_token(session, physician.id or 0, now=utcnow())
+        await session.commit()
+    base = request.app[SETTINGS].base_url
+    feed = f"{base}/feeds/{token}.ics"
+    return page(
+        request,
+        "token.html",
+        lang=language(request, physician.language),
+        page_url=f"{base}/me/{token}",
+        feed_url=feed,
+        webcal_url="webcal://" + feed.split("://", 1)[1],
+    )
+
+
+async def me_sign_out(request: web.Request) -> web.StreamResponse:
+    row, _ = await _physician_session(request)
+    await form_with_csrf(request, row)
+    response = web.HTTPSeeOther("/")
+    async with request.app[DATABASE].session() as session:
+        await sessions.end(session, request, response)
+    raise response
+
+
+# Organisers -------------------------------------------------------------------------------------
+
+
+async def organizer_login_page(request: web.Request) -> web.Response:
+    return page(request, "org_login.html", error=None)
+
+
+async def organizer_login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    token = str(form.get("token", "")).strip()
+    async with request.app[DATABASE].session() as session:
+        organizer = await organizer_for_token(session, token) if token else None
+        if organizer is None:
+            return page(
+                request,
+                "org_login.html",
+                status=401,
+                error=translator(language(request))["signin.bad"],
+            )
+        response = web.HTTPSeeOther("/organizer")
+        await sessions.start(
+            session,
+            response,
+            kind="organizer",
+            subject_id=organizer.id or 0,
+            now=utcnow(),
+            secure=_secure(request),
+        )
+    raise response
+
+
+async def _organizer_session(request: web.Request) -> WebSession:
+    async with request.app[DATABASE].session() as session:
+        row = await sessions.current(session, request, kind="organizer", now=utcnow())
+    if row is None:
+        raise web.HTTPSeeOther("/organizer/login")
+    return row
+
+
+def _form_values(series: Series | None = None) -> dict[str, Any]:
+    if series is None:
+        return {
+            "title": "",
+            "description": "",
+            "timezone": "Europe/Paris",
+            "start": "",
+            "duration_minutes": 60,
+            "rrule": "FREQ=WEEKLY;BYDAY=MO",
+            "join_url": "",
+            "credit_max": 1,
+            "min_attendance_percent": "",
+            "language": "fr",
+            "zoom_webinar_id": "",
+        }
+    ama = next((c["max"] for c in series.credits if c["type"] == "AMA_PRA_1"), "")
+    return {
+        "title": series.title,
+        "description": series.description,
+        "timezone": series.timezone,
+        "start": series.start_local.strftime("%Y-%m-%dT%H:%M"),
+        "duration_minutes": series.duration_minutes,
+        "rrule": series.rrule or "",
+        "join_url": series.join_url,
+        "credit_max": ama,
+        "min_attendance_percent": series.min_attendance_percent
+        if series.min_attendance_percent is not None
+        else "",
+        "language": series.language,
+        "zoom_webinar_id": series.zoom_webinar_id or "",
+    }
+
+
+def _series_payload(form: dict[str, str]) -> dict[str, Any]:
+    credit = form.get("credit_max", "").strip()
+    return {
+        "title": form.get("title", ""),
+        "description": form.get("description", ""),
+        "timezone": form.get("timezone", ""),
+        "start": form.get("start", ""),
+        "duration_minutes": form.get("duration_minutes") or 0,
+        "rrule": form.get("rrule", "").strip() or None,
+        "join_url": form.get("join_url", ""),
+        "credits": [{"type": "AMA_PRA_1", "max": credit}] if credit and float(credit) > 0 else [],
+        "min_attendance_percent": form.get("min_attendance_percent") or None,
+        "language": form.get("language", "en"),
+        "zoom_webinar_id": form.get("zoom_webinar_id", "").strip() or None,
+    }
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = validation_messages(exc)[0]
+        return f"{first['field']}: {first['message']}"
+    return str(exc)
+
+
+async def organizer_home(
+    request: web.Request, *, error: str | None = None, values: dict[str, Any] | None = None
+) -> web.Response:
+    row = await _organizer_session(request)
+    async with request.app[DATABASE].session() as session:
+        rows = await series_domain.list_series(session)
+    return page(
+        request,
+        "org_series.html",
+        status=422 if error else 200,
+        series=rows,
+        csrf=row.csrf,
+        error=error,
+        values=values or _form_values(),
+        form_action="/organizer/series",
+        submit=translator(language(request))["org.create"],
+    )
+
+
+async def organizer_create_series(request: web.Request) -> web.StreamResponse:
+    row = await _organizer_session(request)
+    form = await form_with_csrf(request, row)
+    try:
+        data = SeriesCreate.model_validate(_series_payload(form))
+        async with request.app[DATABASE].session() as session:
+            labels = request.app[MAIL].labels
+            series = await series_domain.create_series(
+                session, data, credit_types=labels, now=utcnow()
+            )
+            await session.commit()
+    except (ValidationError, InvalidInputError, ValueError) as exc:
+        return await organizer_home(request, error=_first_error(exc), values=form)
+    raise web.HTTPSeeOther(f"/organizer/series/{series.id}")
+
+
+async def organizer_series(
+    request: web.Request, *, error: str | None = None, values: dict[str, Any] | None = None
+) -> web.Response:
+    row = await _organizer_session(request)
+    lang = language(request)
+    series_id = int(request.match_info["id"]) if request.match_info["id"].isdigit() else 0
+    async with request.app[DATABASE].session() as session:
+        try:
+            series = await series_domain.get_series(session, series_id)
+        except NotFoundError:
+            raise web.HTTPNotFound() from None
+        rows = await occurrence_domain.list_occurrences(
+            session, series_id, start_from=utcnow() - timedelta(days=35)
+        )
+    tz = ZoneInfo(series.timezone)
+    occurrences = [
+        {
+            "id": o.id,
+            "when": when(o.start, series.timezone, lang),
+            "status": o.status,
+            "local_value": o.start.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
+        }
+        for o in rows[:30]
+    ]
+    return page(
+        request,
+        "org_series_edit.html",
+        status=422 if error else 200,
+        series=series,
+        occurrences=occurrences,
+        csrf=row.csrf,
+        error=error,
+        values=values or _form_values(series),
+        form_action=f"/organizer/series/{series.id}",
+        submit=translator(lang)["save"],
+    )
+
+
+async def organizer_update_series(request: web.Request) -> web.StreamResponse:
+    row = await _organizer_session(request)
+    form = await form_with_csrf(request, row)
+    series_id = int(request.match_info["id"]) if request.match_info["id"].isdigit() else 0
+    try:
+        data = SeriesUpdate.model_validate(_series_payload(form))
+        async with request.app[DATABASE].session() as session:
+            await series_domain.update_series(
+                session, series_id, data, credit_types=request.app[MAIL].labels, now=utcnow()
+            )
+            await session.commit()
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    except (ValidationError, InvalidInputError, ValueError) as exc:
+        return await organizer_series(request, error=_first_error(exc), values=form)
+    raise web.HTTPSeeOther(f"/organizer/series/{series_id}")
+
+
+async def organizer_preview(request: web.Request) -> web.Response:
+    """The next occurrences of the series being typed (for the live preview)."""
+    await _organizer_session(request)
+    q = request.query
+    lang = language(request)
+    try:
+        tz = resolve_timezone(q.get("timezone", ""))
+        rule = normalise_rule(q["rrule"], tz) if q.get("rrule") else None
+        start = datetime.fromisoformat(q.get("start", ""))
+        if start.tzinfo is not None:
+            raise ValueError("local time expected")
+        now = utcnow()
+        starts = await expand(
+            rule=rule,
+            start_local=start,
+            tz=tz,
+            until=max(now, start.replace(tzinfo=tz)) + timedelta(days=120),
+        )
+        lines = [when(s, tz.key, lang) for s in starts if s >= now][:8]
+    except (ValueError, KeyError, InvalidInputError) as exc:
+        lines = [f"{translator(lang)['error']}: {exc}"]
+    return web.json_response({"lines": lines})
+
+
+async def organizer_occurrence_action(request: web.Request) -> web.StreamResponse:
+    row = await _organizer_session(request)
+    form = await form_with_csrf(request, row)
+    occurrence_id = int(request.match_info["id"]) if request.match_info["id"].isdigit() else 0
+    action = form.get("action")
+    change: dict[str, Any] = {
+        "cancel": {"status": "cancelled"},
+        "restore": {"status": "scheduled"},
+    }.get(action or "", {})
+    if action == "move":
+        change = {"start": form.get("start", "")}
+    async with request.app[DATABASE].session() as session:
+        try:
+            occurrence = await occurrence_domain.update_occurrence(
+                session, occurrence_id, OccurrenceUpdate.model_validate(change), now=utcnow()
+            )
+            await session.commit()
+        except NotFoundError:
+            raise web.HTTPNotFound() from None
+        except (ValidationError, InvalidInputError, OccurrenceConflictError) as exc:
+            t = translator(language(request))
+            return page(
+                request,
+                "message.html",
+                status=422,
+                heading=t["error"],
+                text=_first_error(exc),
+                error=True,
+            )
+    await request.app[BUS].publish(OccurrenceChanged(occurrence_id))
+    raise web.HTTPSeeOther(f"/organizer/series/{occurrence.series_id}#occurrence-{occurrence_id}")
+
+
+async def organizer_occurrence(request: web.Request) -> web.Response:
+    await _organizer_session(request)
+    lang = language(request)
+    labels = request.app[MAIL].labels
+    occurrence_id = int(request.match_info["id"]) if request.match_info["id"].isdigit() else 0
+    async with request.app[DATABASE].session() as session:
+        occurrence = await session.get(Occurrence, occurrence_id)
+        if occurrence is None:
+            raise web.HTTPNotFound()
+        series = await session.get_one(Series, occurrence.series_id)
+        rows = await awards.occurrence_attendance(session, occurrence_id)
+        counts = await connected_per_minute(session, occurrence)
+    return page(
+        request,
+        "org_occurrence.html",
+        title=series.title,
+        when=when(occurrence.start, series.timezone, lang),
+        chart=svg(counts, title=translator(lang)["org.connected"], start=occurrence.start),
+        rows=[
+            {
+                "name": f"{p.first_name} {p.last_name}",
+                "minutes": amount(round(a.seconds / 60, 2)),
+                "final": a.final,
+                "credits": ", ".join(
+                    f"{labels.get(c, c)} {amount(v)}" for c, v in sorted(a.credits.items())
+                ),
+            }
+            for a, p in rows
+        ],
+    )
+
+
+async def organizer_unmatched(request: web.Request, *, error: str | None = None) -> web.Response:
+    row = await _organizer_session(request)
+    async with request.app[DATABASE].session() as session:
+        events = await unmatched_events(session, limit=200)
+    return page(
+        request,
+        "org_unmatched.html",
+        status=422 if error else 200,
+        csrf=row.csrf,
+        error=error,
+        events=[
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "at": e.at.isoformat(),
+                "email": e.email,
+                "reason": unmatched_reason(e),
+                "needs_physician": e.kind != "ended" and e.physician_id is None,
+            }
+            for e in events
+        ],
+    )
+
+
+async def organizer_match(request: web.Request) -> web.StreamResponse:
+    """Match an event by hand to a physician (by email); the fact itself is never changed."""
+    row = await _organizer_session(request)
+    form = await form_with_csrf(request, row)
+    event_id = int(request.match_info["id"]) if request.match_info["id"].isdigit() else 0
+    async with request.app[DATABASE].session() as session:
+        event = await session.get(AttendanceEvent, event_id)
+        physician = await physicians.physician_by_email(session, form.get("email", ""))
+        if event is None:
+            raise web.HTTPNotFound()
+        if physician is None:
+            return await organizer_unmatched(
+                request, error=f"no physician with email {form.get('email', '')}"
+            )
+        event.physician_id = physician.id
+        await match(session, event)
+        await session.commit()
+        pair = (event.occurrence_id, event.physician_id)
+    if pair[0] is not None and pair[1] is not None:
+        await request.app[BUS].publish(AttendanceRecorded(frozenset({(pair[0], pair[1])})))
+    raise web.HTTPSeeOther("/organizer/unmatched")
+
+
+async def organizer_outbox(request: web.Request) -> web.Response:
+    row = await _organizer_session(request)
+    async with request.app[DATABASE].session() as session:
+        messages = await list_messages(
+            session, status=request.query.get("status") or None, limit=200
+        )
+    return page(request, "org_outbox.html", csrf=row.csrf, messages=messages)
+
+
+async def organizer_retry(request: web.Request) -> web.StreamResponse:
+    row = await _organizer_session(request)
+    await form_with_csrf(request, row)
+    message_id = int(request.match_info["id"]) if request.match_info["id"].isdigit() else 0
+    async with request.app[DATABASE].session() as session:
+        await retry_failed(session, message_id, now=utcnow())
+    request.app[WORKER].poke()
+    raise web.HTTPSeeOther("/organizer/outbox")
