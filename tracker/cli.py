@@ -26,6 +26,7 @@ from tracker.demo import load_demo
 from tracker.events import AttendanceRecorded
 from tracker.imports import ImportReport, RowError, import_physician, physician_rows
 from tracker.jobs import previous_month
+from tracker.logs import RedactingAccessLogger
 from tracker.mailings import enqueue_statement, physicians_with_activity
 from tracker.migrate import SchemaOutdatedError, upgrade
 from tracker.organizers import InvalidOrganizerError, create_organizer
@@ -86,7 +87,7 @@ def serve(host: str | None, port: int | None) -> None:
             host=settings.host,
             port=settings.port,
             shutdown_timeout=15,
-            access_log_format='%a "%r" %s %b %Tfs',
+            access_log_class=RedactingAccessLogger,
             print=lambda text: click.echo(text.strip()),
         )
     except SchemaOutdatedError as exc:
