@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from aiohttp import web
 from pydantic import TypeAdapter
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -288,6 +289,37 @@ def certificate_document(
             issued_text=("Délivrée le " if french else "Issued on ")
             + long_date(certificate.issued_at.date(), physician.language),
         )
+    )
+
+
+async def latest_certificate_pdf(
+    session: AsyncSession, mail: MailSettings, physician: Physician, occurrence_id: int
+) -> tuple[str, bytes] | None:
+    """The newest certificate of ``physician`` for an occurrence, as (code, PDF), if any."""
+    certificate = (
+        await session.exec(
+            select(Certificate)
+            .where(
+                Certificate.occurrence_id == occurrence_id, Certificate.physician_id == physician.id
+            )
+            .order_by(col(Certificate.version).desc())
+        )
+    ).first()
+    if certificate is None:
+        return None
+    occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
+    series = await session.get_one(Series, occurrence.series_id)
+    return certificate.code, certificate_document(certificate, physician, occurrence, series, mail)
+
+
+def pdf_response(code: str, pdf: bytes, *, disposition: str) -> web.Response:
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f'{disposition}; filename="certificate-{code}.pdf"',
+            "Cache-Control": "private, no-store",
+        },
     )
 
 

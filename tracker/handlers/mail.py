@@ -13,7 +13,7 @@ from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
 from tracker.http import json_response, path_id
 from tracker.keys import DATABASE, MAIL, WORKER, physician_of
-from tracker.mailings import certificate_document
+from tracker.mailings import latest_certificate_pdf, pdf_response
 from tracker.models import Certificate, Physician, Registration
 from tracker.problems import HTTPProblem
 from tracker.schemas import CertificateCheck, OutboxMessagePublic
@@ -139,30 +139,15 @@ async def verify_certificate(request: web.Request) -> web.Response:
 
 async def my_certificate(request: web.Request) -> web.Response:
     """The latest certificate of this physician for that occurrence, as PDF."""
-    physician = physician_of(request)
     raw = request.match_info["occurrence_id"]
-    if not raw.isdigit():
-        raise HTTPProblem(404, "no such certificate")
     async with request.app[DATABASE].session() as session:
-        certificate = (
-            await session.exec(
-                select(Certificate)
-                .where(
-                    Certificate.occurrence_id == int(raw), Certificate.physician_id == physician.id
-                )
-                .order_by(col(Certificate.version).desc())
+        found = (
+            await latest_certificate_pdf(
+                session, request.app[MAIL], physician_of(request), int(raw)
             )
-        ).first()
-        if certificate is None:
-            raise HTTPProblem(404, f"you have no certificate for occurrence {raw}")
-        occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
-        series = await session.get_one(Series, occurrence.series_id)
-    pdf = certificate_document(certificate, physician, occurrence, series, request.app[MAIL])
-    return web.Response(
-        body=pdf,
-        content_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="certificate-{certificate.code}.pdf"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+            if raw.isdigit()
+            else None
+        )
+    if found is None:
+        raise HTTPProblem(404, f"you have no certificate for occurrence {raw}")
+    return pdf_response(*found, disposition="inline")

@@ -25,7 +25,7 @@ from tracker.attendance import match, unmatched_events, unmatched_reason
 from tracker.events import AttendanceRecorded, OccurrenceChanged
 from tracker.keys import BUS, DATABASE, MAIL, SETTINGS, WORKER
 from tracker.localtime import amount, when
-from tracker.mailings import certificate_document
+from tracker.mailings import latest_certificate_pdf, pdf_response
 from tracker.models import AttendanceEvent, Certificate, Physician, Registration, WebSession
 from tracker.organizers import organizer_for_token
 from tracker.problems import validation_messages
@@ -198,29 +198,14 @@ async def me_certificate(request: web.Request) -> web.Response:
     _, physician = await _physician_session(request)
     raw = request.match_info["occurrence_id"]
     async with request.app[DATABASE].session() as session:
-        certificate = (
-            await session.exec(
-                select(Certificate)
-                .where(
-                    Certificate.occurrence_id == int(raw) if raw.isdigit() else False,
-                    Certificate.physician_id == physician.id,
-                )
-                .order_by(col(Certificate.version).desc())
-            )
-        ).first()
-        if certificate is None:
-            raise web.HTTPNotFound()
-        occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
-        series = await session.get_one(Series, occurrence.series_id)
-    pdf = certificate_document(certificate, physician, occurrence, series, request.app[MAIL])
-    return web.Response(
-        body=pdf,
-        content_type="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="certificate-{certificate.code}.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
+        found = (
+            await latest_certificate_pdf(session, request.app[MAIL], physician, int(raw))
+            if raw.isdigit()
+            else None
+        )
+    if found is None:
+        raise web.HTTPNotFound()
+    return pdf_response(*found, disposition="attachment")
 
 
 async def me_preferences(request: web.Request) -> web.StreamResponse:
