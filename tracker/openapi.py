@@ -34,7 +34,7 @@ def _problem(description: str) -> dict[str, Any]:
 def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": route.summary,
-        "operationId": route.handler.__name__,
+        "operationId": f"{route.handler.__module__.rsplit('.', 1)[-1]}_{route.handler.__name__}",
         "tags": list(route.tags),
     }
     parameters: list[dict[str, Any]] = [
