@@ -158,6 +158,18 @@ async def mark_retry(
     )
 
 
+async def release(session: AsyncSession, rows: list[OutboxMessage]) -> None:
+    """Give back claimed rows this worker will not send (it is stopping): due again at once."""
+    for row in rows:
+        await _settle(
+            session,
+            row.id or 0,
+            status=OutboxStatus.PENDING,
+            claimed_until=None,
+            attempts=max(0, row.attempts - 1),
+        )
+
+
 async def retry_failed(
     session: AsyncSession, row_id: int, *, now: datetime
 ) -> OutboxMessage | None:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from notifications.outbox import LEASE, claim, mark_failed, mark_retry, mark_sent
+from notifications.outbox import LEASE, claim, mark_failed, mark_retry, mark_sent, release
 from notifications.transports import PermanentFailure, TemporaryFailure, Transport
 from schedules.clock import utcnow
 
@@ -57,8 +57,10 @@ class DeliveryWorker:
                 rows = await claim(session, now=utcnow(), lease=self._lease)
             if not rows:
                 return handled
-            for row in rows:
-                if self._stopping:  # its lease expires and another round sends it
+            for index, row in enumerate(rows):
+                if self._stopping:  # hand the rest back for another process, or the next start
+                    async with self._sessions() as session:
+                        await release(session, rows[index:])
                     return handled
                 async with self._sessions() as session:
                     try:

@@ -9,6 +9,7 @@ occurrences keep their status; a moved one keeps its own start and end.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlmodel import col, delete, select
@@ -26,9 +27,17 @@ from schedules.recurrence import (
 )
 from schedules.schemas import OccurrenceUpdate
 
+#: Given occurrence ids an edit would remove, the ones that hold data and must stay.
+Guard = Callable[[AsyncSession, list[int]], Awaitable[set[int]]]
+
 
 async def sync_occurrences(
-    session: AsyncSession, series: Series, *, now: datetime, strict: bool
+    session: AsyncSession,
+    series: Series,
+    *,
+    now: datetime,
+    strict: bool,
+    guard: Guard | None = None,
 ) -> None:
     """Bring the series' occurrences in line with its rule, up to ``now`` + :data:`HORIZON`.
 
@@ -78,7 +87,14 @@ async def sync_occurrences(
             continue
         _follow_rule(found, start, duration, series.sequence, now)
 
-    stale = [o.id for group in leftovers.values() for o in group]
+    stale = [o.id for group in leftovers.values() for o in group if o.id is not None]
+    held = await guard(session, stale) if guard and stale else set()
+    if held:
+        raise OccurrenceConflictError(
+            min(held),
+            f"this change would remove {len(held)} occurrence(s) that hold attendance; cancel them "
+            "instead, or end the series with UNTIL and create a new one",
+        )
     if stale:
         await session.exec(delete(Occurrence).where(col(Occurrence.id).in_(stale)))
     await session.flush()

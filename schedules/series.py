@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.errors import InvalidInputError, NotFoundError
 from schedules.models import Series
-from schedules.occurrences import sync_occurrences
+from schedules.occurrences import Guard, sync_occurrences
 from schedules.recurrence import normalise_rule, resolve_timezone
 from schedules.schemas import CreditDesignation, SeriesCreate, SeriesUpdate
 
@@ -85,8 +85,13 @@ async def update_series(
     *,
     credit_types: Collection[str],
     now: datetime,
+    guard: Guard | None = None,
 ) -> Series:
-    """Apply the fields given in ``data``; occurrences that still exist keep their id."""
+    """Apply the fields given in ``data``; occurrences that still exist keep their id.
+
+    ``guard`` names occurrences that hold data elsewhere: an edit that would remove one is
+    refused with :class:`OccurrenceConflictError`.
+    """
     series = await get_series(session, series_id)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
     for field, value in changes.items():
@@ -108,7 +113,7 @@ async def update_series(
     series.sequence += 1
     series.updated_at = now
     if changed & (SCHEDULE_FIELDS | {"start_local"}):
-        await sync_occurrences(session, series, now=now, strict=True)
+        await sync_occurrences(session, series, now=now, strict=True, guard=guard)
     return series
 
 

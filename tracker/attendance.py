@@ -224,3 +224,11 @@ async def match_pending(session: AsyncSession) -> Recorded:
             result.note(event)
     await session.commit()
     return result
+
+
+async def occurrences_with_attendance(session: AsyncSession, occurrence_ids: list[int]) -> set[int]:
+    """Which of these occurrences hold attendance events (a series edit must not remove them)."""
+    query = select(AttendanceEvent.occurrence_id).where(
+        col(AttendanceEvent.occurrence_id).in_(occurrence_ids)
+    )
+    return {oid for oid in (await session.exec(query)).all() if oid is not None}

@@ -340,3 +340,34 @@ async def test_completions_export_leaves_out_provisional_and_non_consenting(
     text = await (await client.get("/api/exports/completions.csv", headers=auth)).text()
 
     assert text.splitlines()[1:] == []
+
+
+async def test_series_edit_that_would_remove_an_attended_occurrence_is_refused(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    w = await _world(client, auth)
+    with time_machine.travel(DURING, tick=True):
+        await _post(
+            client,
+            auth,
+            [
+                event(
+                    "j1",
+                    "join",
+                    "2026-11-02T11:30:00Z",
+                    occurrence_id=w["first"]["id"],
+                    physician_id=w["jeanne"]["id"],
+                ),
+            ],
+        )
+
+    response = await client.patch(
+        f"/api/series/{w['series']['id']}",
+        json={"start": "2026-11-03T12:30:00", "rrule": "FREQ=WEEKLY;COUNT=2;BYDAY=TU"},
+        headers=auth,
+    )
+    after = await occurrences(client, auth, w["series"]["id"])
+
+    assert response.status == 409
+    assert "hold attendance" in (await response.json())["detail"]
+    assert [row["id"] for row in after] == [w["first"]["id"], w["second"]["id"]]

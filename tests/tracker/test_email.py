@@ -668,3 +668,26 @@ async def test_outbox_refuses_an_unknown_status_filter(
     response = await client.get("/api/outbox", params={"status": status}, headers=auth)
 
     assert response.status == 400
+
+
+async def test_a_stopping_worker_hands_back_the_rows_it_has_not_sent(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    await _one_message(client, auth, database, scheduler)
+    stopping = worker(database, smtp_server)
+    stopping.stop()
+
+    handled = await deliver_with(stopping)
+    rows = await _outbox(database)
+
+    assert handled == 0
+    assert {(row.status, row.attempts, row.claimed_until) for row in rows} == {("pending", 0, None)}
+
+
+async def deliver_with(chosen: DeliveryWorker) -> int:
+    with time_machine.travel(LATER, tick=False):
+        return await chosen.run_once()

@@ -17,6 +17,7 @@ from schedules.schemas import (
     SeriesPublic,
     SeriesUpdate,
 )
+from tracker.attendance import occurrences_with_attendance
 from tracker.credit_types import credit_labels
 from tracker.events import OccurrenceChanged
 from tracker.http import json_response, path_id, query_datetime, read_json
@@ -87,7 +88,12 @@ async def update_series(request: web.Request) -> web.Response:
     async with request.app[DATABASE].session() as session:
         labels = await credit_labels(session)
         series = await series_domain.update_series(
-            session, series_id, data, credit_types=labels, now=utcnow()
+            session,
+            series_id,
+            data,
+            credit_types=labels,
+            now=utcnow(),
+            guard=occurrences_with_attendance,
         )
         await session.commit()
     return json_response(series_public(request, series))

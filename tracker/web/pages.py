@@ -21,7 +21,12 @@ from schedules.models import Occurrence, Series
 from schedules.recurrence import expand, normalise_rule, resolve_timezone
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
 from tracker import awards, physicians
-from tracker.attendance import match, unmatched_events, unmatched_reason
+from tracker.attendance import (
+    match,
+    occurrences_with_attendance,
+    unmatched_events,
+    unmatched_reason,
+)
 from tracker.events import AttendanceRecorded, OccurrenceChanged
 from tracker.keys import BUS, DATABASE, MAIL, SETTINGS, WORKER
 from tracker.localtime import amount, when
@@ -429,12 +434,17 @@ async def organizer_update_series(request: web.Request) -> web.StreamResponse:
         data = SeriesUpdate.model_validate(_series_payload(form))
         async with request.app[DATABASE].session() as session:
             await series_domain.update_series(
-                session, series_id, data, credit_types=request.app[MAIL].labels, now=utcnow()
+                session,
+                series_id,
+                data,
+                credit_types=request.app[MAIL].labels,
+                now=utcnow(),
+                guard=occurrences_with_attendance,
             )
             await session.commit()
     except NotFoundError:
         raise web.HTTPNotFound() from None
-    except (ValidationError, InvalidInputError, ValueError) as exc:
+    except (ValidationError, InvalidInputError, OccurrenceConflictError, ValueError) as exc:
         return await organizer_series(request, error=_first_error(exc), values=form)
     raise web.HTTPSeeOther(f"/organizer/series/{series_id}")
 
