@@ -14,6 +14,8 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -96,6 +98,31 @@ def _invitation(
     )
 
 
+def _message_for(
+    physician: Physician,
+    mail: MailSettings,
+    kind: str,
+    context: dict[str, Any],
+    *,
+    now: datetime,
+    **options: Any,
+) -> EmailMessage:
+    """``kind`` rendered for one physician (their name, their language), as a whole message."""
+    rendered = render(
+        kind,
+        physician.language,
+        {"first_name": physician.first_name, "last_name": physician.last_name, **context},
+    )
+    return build_message(
+        rendered,
+        sender=mail.sender,
+        recipient=physician.email,
+        domain=mail.domain,
+        now=now,
+        **options,
+    )
+
+
 def _statement(series: Series, mail: MailSettings) -> str:
     return designation_statement(
         series.credits, provider=mail.provider, labels=mail.labels, language=series.language
@@ -152,12 +179,11 @@ async def enqueue_reminders(
         if await exists(session, key):
             continue
         link = await unsubscribe_url(session, mail, registration)
-        rendered = render(
+        message = _message_for(
+            physician,
+            mail,
             "reminder",
-            physician.language,
             {
-                "first_name": physician.first_name,
-                "last_name": physician.last_name,
                 "series_title": series.title,
                 "start_text": when(occurrence.start, physician.timezone, physician.language),
                 "timezone": physician.timezone,
@@ -165,12 +191,6 @@ async def enqueue_reminders(
                 "statement": _statement(series, mail),
                 "unsubscribe_url": link,
             },
-        )
-        message = build_message(
-            rendered,
-            sender=mail.sender,
-            recipient=physician.email,
-            domain=mail.domain,
             now=now,
             headers={
                 "List-Unsubscribe": f"<{link}>",
@@ -215,12 +235,14 @@ async def enqueue_notices(
     for _registration, physician in await _recipients(
         session, series.id or 0, wanting_reminders=True
     ):
-        rendered = render(
+        key = f"notice:{occurrence.id}:{physician.id}:{occurrence.sequence}"
+        if await exists(session, key):
+            continue
+        message = _message_for(
+            physician,
+            mail,
             "notice",
-            physician.language,
             {
-                "first_name": physician.first_name,
-                "last_name": physician.last_name,
                 "series_title": series.title,
                 "cancelled": cancelled,
                 "timezone": physician.timezone,
@@ -230,12 +252,6 @@ async def enqueue_notices(
                 ),
                 "new_start_text": when(occurrence.start, physician.timezone, physician.language),
             },
-        )
-        message = build_message(
-            rendered,
-            sender=mail.sender,
-            recipient=physician.email,
-            domain=mail.domain,
             now=now,
             calendar=(
                 _invitation(
@@ -246,7 +262,7 @@ async def enqueue_notices(
         )
         queued += await enqueue(
             session,
-            key=f"notice:{occurrence.id}:{physician.id}:{occurrence.sequence}",
+            key=key,
             kind="notice",
             message=message,
             occurrence_id=occurrence.id,
@@ -370,12 +386,11 @@ async def issue_certificates(
             session.add(certificate)
             await session.flush()
         pdf = certificate_document(certificate, physician, occurrence, series, mail)
-        rendered = render(
+        message = _message_for(
+            physician,
+            mail,
             "certificate",
-            physician.language,
             {
-                "first_name": physician.first_name,
-                "last_name": physician.last_name,
                 "series_title": series.title,
                 "start_text": when(occurrence.start, physician.timezone, physician.language),
                 "timezone": physician.timezone,
@@ -384,12 +399,6 @@ async def issue_certificates(
                 "reissued": award.version > 1,
                 "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
             },
-        )
-        message = build_message(
-            rendered,
-            sender=mail.sender,
-            recipient=physician.email,
-            domain=mail.domain,
             now=now,
             attachments=(
                 Attachment(f"certificate-{certificate.code}.pdf", pdf, "application", "pdf"),
@@ -484,22 +493,15 @@ async def enqueue_statement(
             ),
         )
     )
-    rendered = render(
+    message = _message_for(
+        physician,
+        mail,
         "statement",
-        lang,
         {
-            "first_name": physician.first_name,
-            "last_name": physician.last_name,
             "period_label": label,
             "period_totals": _credit_lines(totals, mail.labels),
             "requirements": requirements,
         },
-    )
-    message = build_message(
-        rendered,
-        sender=mail.sender,
-        recipient=physician.email,
-        domain=mail.domain,
         now=now,
         attachments=(Attachment(f"statement-{period}.pdf", pdf, "application", "pdf"),),
     )
