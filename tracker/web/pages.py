@@ -79,12 +79,24 @@ async def home(request: web.Request) -> web.Response:
     return page(request, "home.html", series=items)
 
 
+#: The few static files, read once (small; no file handle is held while serving).
+STATIC = {
+    path.name: path.read_bytes()
+    for path in (TEMPLATES.parent / "static").iterdir()
+    if path.suffix == ".js"
+}
+
+
 async def static_file(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"]
-    path = TEMPLATES.parent / "static" / name
-    if "/" in name or not path.is_file():
+    body = STATIC.get(request.match_info["name"])
+    if body is None:
         raise web.HTTPNotFound()
-    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+    return web.Response(
+        body=body,
+        content_type="text/javascript",
+        charset="utf-8",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
 
 # Physicians -------------------------------------------------------------------------------------
