@@ -28,6 +28,7 @@ from tracker.attendance import (
     unmatched_reason,
 )
 from tracker.events import AttendanceRecorded, OccurrenceChanged
+from tracker.http import path_id
 from tracker.keys import BUS, DATABASE, MAIL, SETTINGS, WORKER
 from tracker.localtime import amount, when
 from tracker.mailings import latest_certificate_pdf, pdf_response
@@ -405,7 +406,7 @@ async def organizer_series(
 ) -> web.Response:
     row = await _organizer_session(request)
     lang = language(request)
-    series_id = int(request.match_info["id"]) if request.match_info["id"].isdigit() else 0
+    series_id = path_id(request)
     async with request.app[DATABASE].session() as session:
         try:
             series = await series_domain.get_series(session, series_id)
@@ -441,7 +442,7 @@ async def organizer_series(
 async def organizer_update_series(request: web.Request) -> web.StreamResponse:
     row = await _organizer_session(request)
     form = await form_with_csrf(request, row)
-    series_id = int(request.match_info["id"]) if request.match_info["id"].isdigit() else 0
+    series_id = path_id(request)
     try:
         data = SeriesUpdate.model_validate(_series_payload(form))
         async with request.app[DATABASE].session() as session:
@@ -488,7 +489,7 @@ async def organizer_preview(request: web.Request) -> web.Response:
 async def organizer_occurrence_action(request: web.Request) -> web.StreamResponse:
     row = await _organizer_session(request)
     form = await form_with_csrf(request, row)
-    occurrence_id = int(request.match_info["id"]) if request.match_info["id"].isdigit() else 0
+    occurrence_id = path_id(request)
     action = form.get("action")
     change: dict[str, Any] = {
         "cancel": {"status": "cancelled"},
@@ -522,7 +523,7 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
     await _organizer_session(request)
     lang = language(request)
     labels = request.app[MAIL].labels
-    occurrence_id = int(request.match_info["id"]) if request.match_info["id"].isdigit() else 0
+    occurrence_id = path_id(request)
     async with request.app[DATABASE].session() as session:
         occurrence = await session.get(Occurrence, occurrence_id)
         if occurrence is None:
@@ -578,7 +579,7 @@ async def organizer_match(request: web.Request) -> web.StreamResponse:
     """Match an event by hand to a physician (by email); the fact itself is never changed."""
     row = await _organizer_session(request)
     form = await form_with_csrf(request, row)
-    event_id = int(request.match_info["id"]) if request.match_info["id"].isdigit() else 0
+    event_id = path_id(request)
     async with request.app[DATABASE].session() as session:
         event = await session.get(AttendanceEvent, event_id)
         physician = await physicians.physician_by_email(session, form.get("email", ""))
@@ -609,7 +610,7 @@ async def organizer_outbox(request: web.Request) -> web.Response:
 async def organizer_retry(request: web.Request) -> web.StreamResponse:
     row = await _organizer_session(request)
     await form_with_csrf(request, row)
-    message_id = int(request.match_info["id"]) if request.match_info["id"].isdigit() else 0
+    message_id = path_id(request)
     async with request.app[DATABASE].session() as session:
         await retry_failed(session, message_id, now=utcnow())
     request.app[WORKER].poke()
