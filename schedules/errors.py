@@ -45,3 +45,10 @@ class OccurrenceConflictError(ScheduleError):
     def __init__(self, occurrence_id: int, message: str) -> None:
         self.occurrence_id = occurrence_id
         super().__init__(f"occurrence {occurrence_id}: {message}")
+
+
+class UnshowableDateError(ScheduleError, ValueError):
+    """A stored row holds a date no calendar can show (from before dates were checked)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} falls outside the dates a calendar can show")

@@ -3,40 +3,71 @@
 One master VEVENT per series carries the RRULE in local time; a cancelled occurrence is an
 EXDATE on it and a moved one an override VEVENT with RECURRENCE-ID. Every value is a function
 of the stored rows, so the same data always gives the same bytes.
+
+Every piece of user text goes through :func:`clean_text` (TEXT values) or :func:`_one_line`
+(parameters and URIs) before icalendar sees it, and each series is built on its own: a row no
+calendar can show (stored before dates were checked at the edge) is left out and logged, and
+the rest of the feed is served.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Conference, Event
 from icalendar.enums import STATUS
-from icalendar.prop import vDuration, vRecur
+from icalendar.prop import vDuration, vRecur, vText
 
 from schedules.designation import designation_statement
+from schedules.errors import UnshowableDateError
 from schedules.models import Occurrence, OccurrenceStatus, Series
 
 PRODID = "-//CME Webinar Tracker//Feeds 1.0//EN"
 REFRESH_INTERVAL = timedelta(hours=1)
-_LINE_BREAKS = re.compile(r"\r\n|\r|\u2028|\u2029|\x85")
+#: Every line break ``str.splitlines`` knows: CRLF, LF, CR, VT, FF, FS, GS, RS, NEL, LS, PS.
+_LINE_BREAKS = re.compile(r"\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+#: Control, format (zero-width, bidi) and surrogate code points: never written to a feed.
+_DROPPED = frozenset({"Cc", "Cf", "Cs"})
+#: The instants a feed can show. The API refuses dates more than ten years from now; rows stored
+#: before it did (a session in year 9999, a series from year 1) are left out of feeds, since no
+#: VTIMEZONE, and few calendar applications, can describe them.
+SHOWN_FROM = datetime(1900, 1, 1, tzinfo=UTC)
+SHOWN_UNTIL = datetime(2200, 1, 1, tzinfo=UTC)
+
+logger = logging.getLogger(__name__)
 
 
 def clean_text(value: str) -> str:
     """User text made safe for any iCalendar TEXT value: one kind of newline, no control chars.
 
-    icalendar escapes ``\\n``, ``;`` and ``,``; it passes other control characters through,
-    which some readers choke on, so they are removed here.
+    Every line break becomes ``\\n`` (which icalendar escapes), a tab becomes a space, and
+    other control and format characters are removed: icalendar passes them through, and
+    calendar readers choke on them or, for bidi controls, show misleading text.
     """
-    unified = _LINE_BREAKS.sub("\n", value)
-    return "".join(
-        ch for ch in unified if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf")
-    ).replace("\t", " ")
+    unified = _LINE_BREAKS.sub("\n", value).replace("\t", " ")
+    return "".join(ch for ch in unified if ch == "\n" or unicodedata.category(ch) not in _DROPPED)
+
+
+def _text(value: str) -> vText:
+    """A cleaned TEXT value; a plain ``str`` would become an unescaped vUnknown for NAME etc."""
+    return vText(clean_text(value))
+
+
+def _one_line(value: str) -> str:
+    """Text for a parameter or a URI, which cannot hold a line break in any form."""
+    return " ".join(clean_text(value).split("\n")).strip()
+
+
+def shown(value: datetime) -> bool:
+    """Whether a feed or an invitation can show ``value`` (see :data:`SHOWN_FROM`)."""
+    return SHOWN_FROM <= value < SHOWN_UNTIL
 
 
 @dataclass(frozen=True)
@@ -60,7 +91,7 @@ def _local(value: datetime, tz: ZoneInfo) -> datetime:
     return value.astimezone(tz)
 
 
-def _description(series: Series, meta: FeedMeta) -> str:
+def _description(series: Series, meta: FeedMeta) -> vText:
     join = "Rejoindre" if series.language == "fr" else "Join"
     parts = [clean_text(series.description).strip(), f"{join}: {series.join_url}"]
     parts.append(
@@ -71,7 +102,7 @@ def _description(series: Series, meta: FeedMeta) -> str:
             language=series.language,
         )
     )
-    return "\n\n".join(part for part in parts if part)
+    return _text("\n\n".join(part for part in parts if part))
 
 
 def _event(
@@ -87,24 +118,88 @@ def _event(
 ) -> Event:
     tz = ZoneInfo(series.timezone)
     label = "Rejoindre le webinaire" if series.language == "fr" else "Join the webinar"
+    join_url = _one_line(series.join_url)
     event = Event.new(
-        uid=series.uid,
+        uid=_one_line(series.uid),
         summary=clean_text(series.title),
-        description=_description(series, meta),
         start=_local(start, tz),
         end=_local(end, tz),
         stamp=stamp,
         created=series.created_at,
         last_modified=stamp,
         sequence=sequence,
-        url=series.join_url,
-        location=series.join_url,
+        url=join_url,
+        location=join_url,
         status=STATUS.CANCELLED if cancelled else STATUS.CONFIRMED,
         recurrence_id=_local(recurrence_id, tz) if recurrence_id else None,
-        conferences=[Conference(series.join_url, feature=["AUDIO", "VIDEO"], label=label)],
+        conferences=[Conference(join_url, feature=["AUDIO", "VIDEO"], label=label)],
     )
+    event.add("DESCRIPTION", _description(series, meta))
     event.add("TRANSP", "OPAQUE")
     return event
+
+
+def _master_events(
+    series: Series,
+    rule: str,
+    occurrences: Sequence[Occurrence],
+    meta: FeedMeta,
+    first: datetime,
+) -> list[Event]:
+    """The recurring master with its EXDATEs, then one override per moved occurrence.
+
+    A moved occurrence whose new time cannot be shown is hidden (an EXDATE) rather than left at
+    its rule time; one whose rule time cannot be shown is left out.
+    """
+    tz = ZoneInfo(series.timezone)
+    master = _event(
+        series,
+        meta,
+        start=first,
+        end=first + timedelta(minutes=series.duration_minutes),
+        stamp=series.updated_at,
+        sequence=series.sequence,
+    )
+    master.add("RRULE", vRecur.from_ical(rule))
+    hidden: list[datetime] = []
+    overrides: list[Event] = []
+    for occurrence in occurrences:
+        if not shown(occurrence.recurrence_id):
+            _left_out(series, occurrence)
+            continue
+        if occurrence.status == OccurrenceStatus.CANCELLED:
+            hidden.append(occurrence.recurrence_id.astimezone(tz))
+        elif occurrence.status == OccurrenceStatus.MOVED:
+            if not (shown(occurrence.start) and shown(occurrence.end)):
+                _left_out(series, occurrence)
+                hidden.append(occurrence.recurrence_id.astimezone(tz))
+                continue
+            overrides.append(
+                _event(
+                    series,
+                    meta,
+                    start=occurrence.start,
+                    end=occurrence.end,
+                    stamp=occurrence.updated_at,
+                    sequence=occurrence.sequence,
+                    recurrence_id=occurrence.recurrence_id,
+                )
+            )
+    if hidden:
+        master.add("EXDATE", hidden)
+    return [master, *overrides]
+
+
+def _left_out(series: Series, occurrence: Occurrence) -> None:
+    logger.warning(
+        "feeds leave out occurrence %s of series %s: its dates (%s to %s, rule time %s) "
+        "cannot be shown",
+        occurrence.id,
+        series.id,
+        occurrence.start.isoformat(),
+        occurrence.end.isoformat(),
+        occurrence.recurrence_id.isoformat(),
+    )
 
 
 def _series_events(entry: FeedEntry, meta: FeedMeta) -> list[Event]:
@@ -112,86 +207,98 @@ def _series_events(entry: FeedEntry, meta: FeedMeta) -> list[Event]:
     occurrences = sorted(entry.occurrences, key=lambda o: o.recurrence_id)
     tz = ZoneInfo(series.timezone)
     first = series.start_local.replace(tzinfo=tz)
-    duration = timedelta(minutes=series.duration_minutes)
-    if series.rrule is None:
-        single = occurrences[0] if occurrences else None
-        start, end = (single.start, single.end) if single else (first, first + duration)
-        return [
-            _event(
-                series,
-                meta,
-                start=start,
-                end=end,
-                stamp=series.updated_at,
-                sequence=series.sequence,
-                cancelled=bool(single and single.status == OccurrenceStatus.CANCELLED),
-            )
-        ]
-    master = _event(
-        series,
-        meta,
-        start=first,
-        end=first + duration,
-        stamp=series.updated_at,
-        sequence=series.sequence,
-    )
-    master.add("RRULE", vRecur.from_ical(series.rrule))
-    cancelled = [
-        o.recurrence_id.astimezone(tz)
-        for o in occurrences
-        if o.status == OccurrenceStatus.CANCELLED
-    ]
-    if cancelled:
-        master.add("EXDATE", cancelled)
-    overrides = [
+    if not shown(first):
+        raise UnshowableDateError(f"its first start {series.start_local.isoformat()}")
+    if series.rrule is not None:
+        return _master_events(series, series.rrule, occurrences, meta, first)
+    single = occurrences[0] if occurrences else None
+    start, end = (single.start, single.end) if single else (first, first)
+    if not (shown(start) and shown(end)):
+        raise UnshowableDateError(f"its session at {start.isoformat()}")
+    return [
         _event(
             series,
             meta,
-            start=o.start,
-            end=o.end,
-            stamp=o.updated_at,
-            sequence=o.sequence,
-            recurrence_id=o.recurrence_id,
+            start=start,
+            end=end if single else first + timedelta(minutes=series.duration_minutes),
+            stamp=series.updated_at,
+            sequence=series.sequence,
+            cancelled=bool(single and single.status == OccurrenceStatus.CANCELLED),
         )
-        for o in occurrences
-        if o.status == OccurrenceStatus.MOVED
     ]
-    return [master, *overrides]
+
+
+def _checked_events(entry: FeedEntry, meta: FeedMeta) -> list[Event]:
+    """The series' events, each already serialised once; ``[]`` (logged) if any step fails.
+
+    One series must never take a whole feed down: whatever a stored row holds (a date no
+    calendar can show, a rule or timezone this version cannot read), the failure is logged
+    with the series id and the feed is served without it.
+    """
+    try:
+        events = _series_events(entry, meta)
+        for event in events:
+            event.to_ical()
+    except UnshowableDateError as exc:
+        logger.warning("feeds leave out series %s: %s", entry.series.id, exc)
+        return []
+    except Exception:  # see the docstring: logged, and the feed is served without it
+        logger.exception("feeds leave out series %s: it cannot be serialised", entry.series.id)
+        return []
+    return events
+
+
+def _day_span(instants: Iterable[datetime]) -> tuple[date, date] | None:
+    """First and last day of the instants that can be shown, with a day's margin each side."""
+    kept = [value for value in instants if shown(value)]
+    if not kept:
+        return None
+    return min(kept).date() - timedelta(days=1), max(kept).date() + timedelta(days=1)
 
 
 def date_range(entries: Sequence[FeedEntry]) -> tuple[date, date]:
-    """First and last day the feed's events touch: the range its VTIMEZONEs must cover."""
-    firsts: list[datetime] = []
-    lasts: list[datetime] = []
+    """First and last day the feed's events touch: the range its VTIMEZONEs must cover.
+
+    A recurring series counts up to its materialised horizon; instants no feed shows are
+    ignored.
+    """
+    instants: list[datetime] = []
     for entry in entries:
         tz = ZoneInfo(entry.series.timezone)
-        firsts.append(entry.series.start_local.replace(tzinfo=tz))
-        lasts.append(entry.series.horizon_end)
+        if shown(first := entry.series.start_local.replace(tzinfo=tz)):
+            instants += [first, entry.series.horizon_end]
         for occurrence in entry.occurrences:
-            firsts.append(occurrence.start)
-            lasts.append(occurrence.end)
-    if not firsts:
-        return date(2000, 1, 1), date(2000, 1, 2)
-    return min(firsts).date() - timedelta(days=1), max(lasts).date() + timedelta(days=1)
+            instants += [occurrence.start, occurrence.end, occurrence.recurrence_id]
+    return _day_span(instants) or (date(2000, 1, 1), date(2000, 1, 2))
 
 
 def build_calendar(entries: Sequence[FeedEntry], meta: FeedMeta) -> Calendar:
-    """The VCALENDAR for ``entries`` in series-id order, VTIMEZONEs limited to their range."""
+    """The VCALENDAR for ``entries`` in series-id order, VTIMEZONEs limited to their range.
+
+    A series that cannot be shown is left out (and logged); the others are served.
+    """
     calendar = Calendar.new(
         prodid=PRODID,
-        name=clean_text(meta.name),
-        description=clean_text(meta.description) or None,
         refresh_interval=REFRESH_INTERVAL,
-        source=meta.source_url,
+        source=_one_line(meta.source_url),
         uid=uuid.uuid5(uuid.NAMESPACE_URL, meta.source_url),
     )
+    calendar.add("NAME", _text(meta.name))
+    calendar.add("X-WR-CALNAME", _text(meta.name))
+    if description := clean_text(meta.description):
+        calendar.add("DESCRIPTION", vText(description))
+        calendar.add("X-WR-CALDESC", vText(description))
     calendar.add("CALSCALE", "GREGORIAN")
     calendar.add("METHOD", "PUBLISH")
     calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH_INTERVAL))
+    shown_entries: list[FeedEntry] = []
     for entry in sorted(entries, key=lambda e: e.series.id or 0):
-        for event in _series_events(entry, meta):
+        events = _checked_events(entry, meta)
+        if events:
+            shown_entries.append(entry)
+        for event in events:
             calendar.add_component(event)
-    first, last = date_range(entries)
+    first, last = date_range(shown_entries)
     calendar.add_missing_timezones(first_date=first, last_date=last)
     return calendar
 
@@ -213,9 +320,13 @@ def build_invitation(
     """An RFC 6047 iTIP message for one occurrence: ``REQUEST`` (new or moved) or ``CANCEL``.
 
     The UID is the series' and RECURRENCE-ID names the occurrence (for a recurring series), so
-    a calendar that also subscribes to the feed sees one event, not two.
+    a calendar that also subscribes to the feed sees one event, not two. An occurrence stored
+    with a date no calendar can show raises :class:`UnshowableDateError`.
     """
-    cancelled = method == "CANCEL"
+    instants = (occurrence.start, occurrence.end, occurrence.recurrence_id)
+    span = _day_span(instants)
+    if span is None or not all(shown(value) for value in instants):
+        raise UnshowableDateError(f"occurrence {occurrence.id} ({occurrence.start.isoformat()})")
     event = _event(
         series,
         meta,
@@ -224,18 +335,17 @@ def build_invitation(
         stamp=stamp,
         sequence=occurrence.sequence,
         recurrence_id=occurrence.recurrence_id if series.rrule else None,
-        cancelled=cancelled,
+        cancelled=method == "CANCEL",
     )
-    event.add("ORGANIZER", f"mailto:{organizer}", parameters={"CN": clean_text(meta.provider)})
+    event.add(
+        "ORGANIZER", f"mailto:{_one_line(organizer)}", parameters={"CN": _one_line(meta.provider)}
+    )
     event.add(
         "ATTENDEE",
-        f"mailto:{attendee}",
+        f"mailto:{_one_line(attendee)}",
         parameters={"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION", "RSVP": "FALSE"},
     )
     calendar = Calendar.new(prodid=PRODID, method=method)
     calendar.add_component(event)
-    tz_start = min(occurrence.start, occurrence.recurrence_id).date() - timedelta(days=1)
-    calendar.add_missing_timezones(
-        first_date=tz_start, last_date=occurrence.end.date() + timedelta(days=1)
-    )
+    calendar.add_missing_timezones(first_date=span[0], last_date=span[1])
     return serialize(calendar)
