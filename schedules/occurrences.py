@@ -8,9 +8,12 @@ occurrences keep their status; a moved one keeps its own start and end.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,9 +29,37 @@ from schedules.recurrence import (
     to_utc,
 )
 from schedules.schemas import OccurrenceUpdate
+from schedules.window import check_instant, check_local
 
 #: Given occurrence ids an edit would remove, the ones that hold data and must stay.
 Guard = Callable[[AsyncSession, list[int]], Awaitable[set[int]]]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The starts a rule gives up to the horizon: computed before anything is written, so
+    that a slow expansion never runs while a write transaction (SQLite's lock) is open."""
+
+    starts: list[datetime]
+    horizon_end: datetime
+
+
+async def plan_schedule(
+    *, rule: str | None, start_local: datetime, tz: ZoneInfo, now: datetime, strict: bool
+) -> Schedule:
+    """Expand ``rule`` from ``start_local`` up to ``now`` (or the first start) + :data:`HORIZON`.
+
+    ``strict`` refuses rules with no occurrence, more than 1,000, or several on one day (API
+    edits); the horizon job passes ``False`` and keeps the first 1,000. Reads and writes
+    nothing.
+    """
+    horizon_end = max(now, to_utc(start_local, tz)) + HORIZON
+    starts = await expand(rule=rule, start_local=start_local, tz=tz, until=horizon_end)
+    if strict:
+        check_expansion(starts, has_rule=rule is not None, tz=tz)
+    return Schedule(starts[:MAX_OCCURRENCES], horizon_end)
 
 
 async def sync_occurrences(
@@ -39,37 +70,48 @@ async def sync_occurrences(
     strict: bool,
     guard: Guard | None = None,
 ) -> None:
-    """Bring the series' occurrences in line with its rule, up to ``now`` + :data:`HORIZON`.
+    """Bring the series' occurrences in line with its rule (see :func:`plan_schedule`)."""
+    schedule = await plan_schedule(
+        rule=series.rrule,
+        start_local=series.start_local,
+        tz=resolve_timezone(series.timezone),
+        now=now,
+        strict=strict,
+    )
+    await apply_schedule(session, series, schedule, now=now, guard=guard)
 
-    ``strict`` refuses rules with no occurrence or more than 1,000 (API edits); the horizon
-    job passes ``False`` and keeps the first 1,000.
+
+async def apply_schedule(
+    session: AsyncSession,
+    series: Series,
+    schedule: Schedule,
+    *,
+    now: datetime,
+    guard: Guard | None = None,
+) -> None:
+    """Write ``schedule`` as the series' occurrences, keeping each one's identity.
+
+    ``guard`` names occurrences that hold data elsewhere: removing one is refused with
+    :class:`OccurrenceConflictError`.
     """
     if series.id is None:
         raise ValueError("flush the series before materialising its occurrences")
     series_id = series.id
     tz = resolve_timezone(series.timezone)
-    first_start = to_utc(series.start_local, tz)
-    horizon_end = max(now, first_start) + HORIZON
-    starts = await expand(
-        rule=series.rrule, start_local=series.start_local, tz=tz, until=horizon_end
-    )
-    if strict:
-        check_expansion(starts, has_rule=series.rrule is not None)
-    starts = starts[:MAX_OCCURRENCES]
-    series.horizon_end = horizon_end
+    series.horizon_end = schedule.horizon_end
     duration = timedelta(minutes=series.duration_minutes)
 
     existing = list(
         (await session.exec(select(Occurrence).where(Occurrence.series_id == series_id))).all()
     )
     by_start = {occurrence.recurrence_id: occurrence for occurrence in existing}
-    wanted = set(starts)
+    wanted = set(schedule.starts)
     leftovers: dict[object, list[Occurrence]] = defaultdict(list)
     for occurrence in sorted(existing, key=lambda o: o.recurrence_id):
         if occurrence.recurrence_id not in wanted:
             leftovers[occurrence.recurrence_id.astimezone(tz).date()].append(occurrence)
 
-    for start in starts:
+    for start in schedule.starts:
         same_day = leftovers.get(start.astimezone(tz).date())
         found = by_start.get(start) or (same_day.pop(0) if same_day else None)
         if found is None:
@@ -113,16 +155,33 @@ def _follow_rule(
 
 
 async def extend_horizons(session: AsyncSession, *, now: datetime) -> int:
-    """Materialise recurring series up to ``now`` + horizon; returns how many were extended."""
+    """Materialise recurring series up to ``now`` + horizon; returns how many were extended.
+
+    A series whose stored rule can no longer be expanded (stored before the checks of this
+    version) is logged and skipped: it must not stop the others.
+    """
     due = (now + HORIZON) - timedelta(days=1)
     series_list = (
         await session.exec(
             select(Series).where(col(Series.rrule).is_not(None), Series.horizon_end < due)
         )
     ).all()
+    extended = 0
     for series in series_list:
-        await sync_occurrences(session, series, now=now, strict=False)
-    return len(series_list)
+        try:
+            schedule = await plan_schedule(
+                rule=series.rrule,
+                start_local=series.start_local,
+                tz=resolve_timezone(series.timezone),
+                now=now,
+                strict=False,
+            )
+        except (InvalidInputError, OverflowError, ValueError) as exc:
+            logger.warning("horizon of series %s not extended: %s", series.id, exc)
+            continue
+        await apply_schedule(session, series, schedule, now=now)
+        extended += 1
+    return extended
 
 
 async def get_occurrence(session: AsyncSession, occurrence_id: int) -> Occurrence:
@@ -180,11 +239,9 @@ async def update_occurrence(
             raise OccurrenceConflictError(
                 occurrence_id, 'it is cancelled; restore it with {"status": "scheduled"} first'
             )
-        tz = resolve_timezone(series.timezone)
         start = occurrence.start
         if change.start is not None:
-            given = change.start.replace(microsecond=0)
-            start = to_utc(given, tz) if given.tzinfo is None else given.astimezone(start.tzinfo)
+            start = _moved_start(change.start, resolve_timezone(series.timezone), now=now)
         minutes = change.duration_minutes or int(
             (occurrence.end - occurrence.start).total_seconds() // 60
         )
@@ -201,3 +258,13 @@ async def update_occurrence(
     occurrence.updated_at = now
     await session.flush()
     return occurrence
+
+
+def _moved_start(given: datetime, tz: ZoneInfo, *, now: datetime) -> datetime:
+    """A new start in UTC: local in the series' timezone without an offset; within the window."""
+    given = given.replace(microsecond=0)
+    if given.tzinfo is None:
+        check_local("start", given, tz, now=now)
+        return to_utc(given, tz)
+    check_instant("start", given, now=now)
+    return given.astimezone(UTC)

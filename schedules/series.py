@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slugify import slugify
 from sqlmodel import col, select
@@ -13,14 +14,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.errors import InvalidInputError, NotFoundError
 from schedules.models import Series
-from schedules.occurrences import Guard, sync_occurrences
-from schedules.recurrence import normalise_rule, resolve_timezone
+from schedules.occurrences import Guard, Schedule, apply_schedule, plan_schedule
+from schedules.recurrence import normalise_rule, resolve_timezone, rule_until
 from schedules.schemas import CreditDesignation, SeriesCreate, SeriesUpdate
+from schedules.window import check_local, check_until
 
 #: Fields that may be cleared with an explicit ``null`` in a PATCH.
 NULLABLE_FIELDS = frozenset({"rrule", "min_attendance_percent", "zoom_webinar_id"})
 #: Fields whose change moves occurrences.
-SCHEDULE_FIELDS = frozenset({"timezone", "start", "duration_minutes", "rrule"})
+SCHEDULE_FIELDS = frozenset({"timezone", "start_local", "duration_minutes", "rrule"})
 
 
 def _check_credit_types(credits: list[CreditDesignation], known: Collection[str]) -> None:
@@ -45,13 +47,38 @@ async def _unique_slug(session: AsyncSession, title: str) -> str:
     return f"{base}-{suffix}"
 
 
+async def _plan(
+    *,
+    rule: str | None,
+    start_local: datetime,
+    tz: ZoneInfo,
+    now: datetime,
+    new_start: bool = True,
+    new_rule: bool = True,
+) -> Schedule:
+    """Check the given dates against the window and expand the schedule, writing nothing.
+
+    Only dates being set now are checked: an old series may keep a start the window has left.
+    """
+    if new_start:
+        check_local("start", start_local, tz, now=now)
+    if new_rule and rule is not None:
+        check_until("rrule", rule_until(rule), now=now)
+    return await plan_schedule(rule=rule, start_local=start_local, tz=tz, now=now, strict=True)
+
+
 async def create_series(
     session: AsyncSession, data: SeriesCreate, *, credit_types: Collection[str], now: datetime
 ) -> Series:
-    """Validate, store and materialise a new series; the caller commits."""
+    """Validate, store and materialise a new series; the caller commits.
+
+    Everything is checked and the rule expanded before the first write, so that a slow or
+    refused rule never holds a write transaction (on SQLite, the database's single write lock).
+    """
     tz = resolve_timezone(data.timezone)
     _check_credit_types(data.credits, credit_types)
     rule = normalise_rule(data.rrule, tz) if data.rrule else None
+    schedule = await _plan(rule=rule, start_local=data.start, tz=tz, now=now)
     series = Series(
         uid=f"{uuid.uuid4()}@cme-tracker",
         slug=await _unique_slug(session, data.title),
@@ -68,13 +95,13 @@ async def create_series(
         language=data.language,
         zoom_webinar_id=data.zoom_webinar_id,
         public=data.public,
-        horizon_end=now,
+        horizon_end=schedule.horizon_end,
         created_at=now,
         updated_at=now,
     )
     session.add(series)
     await session.flush()
-    await sync_occurrences(session, series, now=now, strict=True)
+    await apply_schedule(session, series, schedule, now=now)
     return series
 
 
@@ -89,8 +116,9 @@ async def update_series(
 ) -> Series:
     """Apply the fields given in ``data``; occurrences that still exist keep their id.
 
-    ``guard`` names occurrences that hold data elsewhere: an edit that would remove one is
-    refused with :class:`OccurrenceConflictError`.
+    A new schedule is checked and expanded before the series is touched (nothing is written
+    while a rule expands). ``guard`` names occurrences that hold data elsewhere: an edit that
+    would remove one is refused with :class:`OccurrenceConflictError`.
     """
     series = await get_series(session, series_id)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
@@ -108,12 +136,22 @@ async def update_series(
     changed = {field for field, value in changes.items() if getattr(series, field) != value}
     if not changed:
         return series
+    schedule = None
+    if changed & SCHEDULE_FIELDS:
+        schedule = await _plan(
+            rule=changes.get("rrule", series.rrule),
+            start_local=changes.get("start_local", series.start_local),
+            tz=tz,
+            now=now,
+            new_start="start_local" in changed,
+            new_rule="rrule" in changed,
+        )
     for field in changed:
         setattr(series, field, changes[field])
     series.sequence += 1
     series.updated_at = now
-    if changed & (SCHEDULE_FIELDS | {"start_local"}):
-        await sync_occurrences(session, series, now=now, strict=True, guard=guard)
+    if schedule is not None:
+        await apply_schedule(session, series, schedule, now=now, guard=guard)
     return series
 
 

@@ -92,7 +92,7 @@ async def test_every_feed_serves_a_series_whose_title_and_description_hold_a_lin
 async def test_personal_feed_serves_a_physician_whose_name_holds_a_line_break(
     client: TestClient, auth: dict[str, str], brk: str
 ) -> None:
-    series, physician = await _registered(client, auth)
+    _, physician = await _registered(client, auth)
     response = await client.patch(
         f"/api/physicians/{physician['id']}",
         json={"first_name": f"Jeanne{brk}Marie", "last_name": f"Durand;{CONTROLS}"},
@@ -176,8 +176,10 @@ async def test_a_series_stored_starting_in_year_one_leaves_the_public_feed_serve
     kept = await create_series(client, auth, title="Gardée")
     async with database.session() as session:
         series = await session.get_one(Series, broken["id"])
-        series.start_local = datetime(1, 1, 1, 0, 0)
-        (row,) = (await session.exec(select(Occurrence).where(Occurrence.series_id == series.id))).all()
+        series.start_local = datetime(1, 1, 1, 0, 0, tzinfo=UTC).replace(tzinfo=None)  # local
+        (row,) = (
+            await session.exec(select(Occurrence).where(Occurrence.series_id == series.id))
+        ).all()
         row.recurrence_id = row.start = datetime(1, 1, 1, 0, 0, tzinfo=UTC)
         row.end = row.start + timedelta(minutes=60)
         await session.commit()

@@ -8,6 +8,7 @@ holds the database's write lock.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
@@ -36,7 +37,13 @@ def _in_years(years: int) -> str:
 
 @pytest.mark.parametrize(
     "start",
-    ["0001-01-01T12:30:00", "1900-01-01T12:30:00", _in_years(-11), _in_years(11), "9999-12-31T23:59:00"],
+    [
+        "0001-01-01T12:30:00",
+        "1900-01-01T12:30:00",
+        _in_years(-11),
+        _in_years(11),
+        "9999-12-31T23:59:00",
+    ],
 )
 async def test_create_series_refuses_a_start_outside_ten_years_of_now(
     client: TestClient, auth: dict[str, str], start: str
@@ -89,7 +96,9 @@ async def test_moving_an_occurrence_outside_ten_years_of_now_is_422(
     created = await create_series(client, auth)
     row = (await occurrences(client, auth, created["id"]))[3]
 
-    response = await client.patch(f"/api/occurrences/{row['id']}", json={"start": start}, headers=auth)
+    response = await client.patch(
+        f"/api/occurrences/{row['id']}", json={"start": start}, headers=auth
+    )
 
     body = await _problem(response)
     assert body["errors"][0]["field"] == "start"
@@ -139,8 +148,11 @@ async def test_patch_with_an_until_in_year_9999_is_422_and_changes_nothing(
 @pytest.mark.parametrize(
     "rule",
     [
-        "FREQ=DAILY;BYHOUR=" + ",".join(map(str, range(24))) + ";BYMINUTE="
-        + ",".join(map(str, range(60))) + ";COUNT=1000",
+        "FREQ=DAILY;BYHOUR="
+        + ",".join(map(str, range(24)))
+        + ";BYMINUTE="
+        + ",".join(map(str, range(60)))
+        + ";COUNT=1000",
         "FREQ=DAILY;BYHOUR=9,14;COUNT=10",
         "FREQ=WEEKLY;BYDAY=MO;BYMINUTE=0,30;COUNT=10",
         "FREQ=MONTHLY;BYMONTHDAY=1;BYHOUR=9,10,11;BYSETPOS=1,2;COUNT=4",
@@ -283,3 +295,95 @@ async def test_no_write_lock_is_held_while_a_rule_is_expanded(
 
     assert write == "ok"
     assert response.status in (200, 201, 422), await response.text()
+
+
+async def _organiser_pages(client: TestClient, token: str) -> str:
+    """Sign in on the pages as the organiser; returns the CSRF token of the page session."""
+    login = await (await client.get("/organizer/login")).text()
+    form = {"token": token, **dict(re.findall(r'name="(csrf)" value="([^"]*)"', login))}
+    signed_in = await client.post("/organizer/login", data=form, allow_redirects=False)
+    assert signed_in.status == 303, await signed_in.text()
+    # The cookie is Secure (the test base URL is https), so it is handed over by hand.
+    client.session.cookie_jar.update_cookies(
+        {name: morsel.value for name, morsel in signed_in.cookies.items()}
+    )
+    home = await (await client.get("/organizer")).text()
+    found = re.search(r'name="csrf" value="([^"]+)"', home)
+    assert found is not None
+    return found.group(1)
+
+
+def _series_form(csrf: str, **overrides: str) -> dict[str, str]:
+    form = {
+        "csrf": csrf,
+        "title": "Les lundis",
+        "description": "",
+        "timezone": "Europe/Paris",
+        "start": "2027-03-01T12:30",
+        "duration_minutes": "60",
+        "rrule": "FREQ=WEEKLY;COUNT=8;BYDAY=MO",
+        "join_url": "https://zoom.us/j/81234567890",
+        "credit_max": "1",
+        "min_attendance_percent": "",
+        "language": "fr",
+        "zoom_webinar_id": "",
+    }
+    form.update(overrides)
+    return form
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("start", "9999-12-31T23:59", "within 10 years of now"),
+        ("start", "0001-01-01T00:00", "within 10 years of now"),
+        ("rrule", "FREQ=WEEKLY;UNTIL=99991231T235959Z", "UNTIL must be within 10 years"),
+        ("rrule", "FREQ=DAILY;BYHOUR=9,10", "one session per day"),
+    ],
+)
+async def test_organiser_page_form_refuses_what_the_api_refuses(
+    client: TestClient, organizer_token: str, field: str, value: str, message: str
+) -> None:
+    csrf = await _organiser_pages(client, organizer_token)
+
+    response = await client.post(
+        "/organizer/series", data=_series_form(csrf, **{field: value}), allow_redirects=False
+    )
+
+    assert response.status == 422
+    assert response.content_type == "text/html"
+    assert message in await response.text()
+
+
+async def test_organiser_page_refuses_a_move_to_year_9999(
+    client: TestClient, auth: dict[str, str], organizer_token: str
+) -> None:
+    created = await create_series(client, auth)
+    row = (await occurrences(client, auth, created["id"]))[3]
+    csrf = await _organiser_pages(client, organizer_token)
+
+    response = await client.post(
+        f"/organizer/occurrences/{row['id']}",
+        data={"csrf": csrf, "action": "move", "start": "9999-12-31T23:59"},
+        allow_redirects=False,
+    )
+
+    assert response.status == 422
+    assert "within 10 years of now" in await response.text()
+    assert (await occurrences(client, auth, created["id"]))[3] == row
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:59", "0001-01-01T00:00"])
+async def test_organiser_preview_of_an_absurd_start_answers_a_message(
+    client: TestClient, organizer_token: str, start: str
+) -> None:
+    await _organiser_pages(client, organizer_token)
+
+    response = await client.get(
+        "/organizer/preview",
+        params={"timezone": "Europe/Paris", "start": start, "rrule": "FREQ=WEEKLY"},
+    )
+
+    assert response.status == 200
+    (line,) = (await response.json())["lines"]
+    assert "10 years" in line

@@ -20,6 +20,7 @@ from schedules.errors import InvalidInputError, NotFoundError, OccurrenceConflic
 from schedules.models import Occurrence, Series
 from schedules.recurrence import expand, normalise_rule, resolve_timezone
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
+from schedules.window import check_local
 from tracker import awards, physicians
 from tracker.attendance import (
     match,
@@ -474,6 +475,7 @@ async def organizer_preview(request: web.Request) -> web.Response:
         if start.tzinfo is not None:
             raise ValueError("local time expected")
         now = utcnow()
+        check_local("start", start, tz, now=now)
         starts = await expand(
             rule=rule,
             start_local=start,

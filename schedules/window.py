@@ -1,0 +1,49 @@
+"""The dates a schedule may use: within ten years of now, before and after.
+
+A series' first start, a moved occurrence's start and a rule's UNTIL are checked at the edge
+(API and pages alike go through the domain functions that call these), so that a typo such as
+year 9999 or year 1 is refused with a message instead of being stored and breaking every feed
+that shows it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from schedules.errors import InvalidInputError
+
+WINDOW_YEARS = 10
+WINDOW = timedelta(days=round(365.25 * WINDOW_YEARS))
+
+
+def _refusal(field: str, now: datetime, *, subject: str = "", hint: str = "") -> InvalidInputError:
+    earliest, latest = (now - WINDOW).date(), (now + WINDOW).date()
+    return InvalidInputError(
+        field,
+        f"{subject}must be within {WINDOW_YEARS} years of now: between {earliest.isoformat()} "
+        f"and {latest.isoformat()}{hint}",
+    )
+
+
+def check_instant(field: str, value: datetime, *, now: datetime) -> None:
+    """Refuse an aware ``value`` more than :data:`WINDOW` before or after ``now``."""
+    if not now - WINDOW <= value <= now + WINDOW:
+        raise _refusal(field, now)
+
+
+def check_local(field: str, value: datetime, tz: ZoneInfo, *, now: datetime) -> None:
+    """The same for a naive local wall-clock time in ``tz``, compared without converting it
+    (converting year 1 or 9999 to UTC can overflow)."""
+    earliest = (now - WINDOW).astimezone(tz).replace(tzinfo=None)
+    latest = (now + WINDOW).astimezone(tz).replace(tzinfo=None)
+    if not earliest <= value <= latest:
+        raise _refusal(field, now)
+
+
+def check_until(field: str, until: datetime | None, *, now: datetime) -> None:
+    """Refuse a rule's UNTIL later than the window (earlier ones give no occurrence anyway)."""
+    if until is not None and until > now + WINDOW:
+        raise _refusal(
+            field, now, subject="UNTIL ", hint="; leave UNTIL out for a series with no end date"
+        )
