@@ -72,3 +72,25 @@ async def test_horizon_job_caps_at_one_thousand(database: Database) -> None:
         rows = await list_occurrences(session, series.id or 0)
 
     assert len(rows) == 1000
+
+
+async def test_horizon_job_skips_a_series_stored_before_dates_were_checked(
+    database: Database,
+) -> None:
+    async with database.session() as session:
+        broken = await create_series(session, _weekly(title="Year one"), credit_types=[], now=NOW)
+        kept = await create_series(session, _weekly(), credit_types=[], now=NOW)
+        broken.start_local = datetime(1, 1, 1, 0, 0)  # what the API accepted before the window
+        await session.commit()
+        broken_id, kept_id = broken.id or 0, kept.id or 0
+
+    later = NOW + timedelta(days=60)
+    async with database.session() as session:
+        extended = await extend_horizons(session, now=later)
+        await session.commit()
+        rows = await list_occurrences(session, kept_id)
+        broken_rows = await list_occurrences(session, broken_id)
+
+    assert extended == 1
+    assert rows[-1].start - later > timedelta(days=365)
+    assert broken_rows[-1].start - later < timedelta(days=365)

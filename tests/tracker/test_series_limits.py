@@ -196,6 +196,17 @@ async def test_one_session_on_each_of_several_days_is_accepted(
     assert len({row["start"][:10] for row in rows}) == len(rows) > 1
 
 
+async def test_a_daily_rule_from_years_ago_with_more_than_1000_sessions_is_422(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/api/series", json=series_body(rrule="FREQ=DAILY", start=_in_years(-3)), headers=auth
+    )
+
+    body = await _problem(response)
+    assert "more than 1000 occurrences" in body["errors"][0]["message"]
+
+
 IMPOSSIBLE_RULES = [
     "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
     "FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31",
