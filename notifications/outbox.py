@@ -5,19 +5,34 @@ ran out), so two processes never both own a row; on PostgreSQL the candidates ar
 ``FOR UPDATE SKIP LOCKED`` so that workers do not queue behind each other. A row whose sender
 died mid-send is claimed again when its lease ends and sent with the same bytes (same
 Message-ID).
+
+Enqueueing is ``INSERT … ON CONFLICT (key) DO NOTHING``: when another process queued the same
+key a moment earlier, this one's transaction is neither broken nor rolled back, so the caller's
+loaded objects stay usable and the rest of its batch goes on (a rollback would expire them, and
+the next attribute read would need I/O that an async session cannot do: ``MissingGreenlet``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
+from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import SQLModel, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from notifications.addresses import (
+    MAX_LENGTH,
+    InvalidAddressError,
+    envelope_address,
+    needs_smtputf8,
+    normalise_address,
+)
 from notifications.models import OutboxMessage, OutboxStatus
 
 #: How long a claimed row belongs to its worker; longer than one SMTP hand-over can take.
@@ -37,6 +52,47 @@ async def exists(session: AsyncSession, key: str) -> bool:
     ).first() is not None
 
 
+async def insert_once(session: AsyncSession, row: SQLModel, *, unique: Sequence[str]) -> bool:
+    """Insert ``row`` unless a row with the same ``unique`` columns exists (even one another
+    process committed a moment ago); returns whether it was inserted. Never breaks the
+    transaction, never expires the session's objects. Does not commit."""
+    table: Any = type(row)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = row.model_dump(exclude={"id"})
+    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=unique)
+    result = await session.exec(statement)
+    return bool(result.rowcount == 1)
+
+
+def recipient_of(message: EmailMessage) -> tuple[str, str | None]:
+    """The one envelope recipient of ``message``, and why it cannot be sent (``None``: it can).
+
+    The last line of defence behind the validation of every email field: a ``To`` holding a
+    list, or no valid address, is never handed to a transport."""
+    header = message["To"]
+    addresses: tuple[Address, ...] = getattr(header, "addresses", ())
+    if len(addresses) != 1:
+        shown = str(header or "")[:MAX_LENGTH]
+        return shown, f"not sent: the message must have exactly one recipient, not {shown!r}"
+    address = addresses[0].addr_spec
+    try:
+        return envelope_address(normalise_address(address, anywhere=True)), None
+    except InvalidAddressError as exc:
+        return address[:MAX_LENGTH], f"not sent: {exc}"
+
+
+def serialise(message: EmailMessage) -> bytes:
+    """The bytes to hand over: plain RFC 5322, or with UTF-8 headers (RFC 6532) when an address
+    can only be written in UTF-8 (such a message then needs an SMTPUTF8 server)."""
+    addresses = [
+        address.addr_spec
+        for name in ("From", "To")
+        for address in getattr(message[name], "addresses", ())
+    ]
+    return message.as_bytes(policy=SMTPUTF8 if needs_smtputf8(*addresses) else SMTP)
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -49,16 +105,22 @@ async def enqueue(
     status: OutboxStatus = OutboxStatus.PENDING,
     note: str | None = None,
 ) -> bool:
-    """Store ``message`` under ``key`` unless the key exists; returns whether it was new. Commits."""
+    """Store ``message`` under ``key`` unless the key exists; returns whether it was new. Commits.
+
+    A message whose recipient cannot be sent to is stored ``failed`` with the reason, so that
+    organisers see it (and nothing goes to a list of addresses)."""
     if await exists(session, key):
         return False
+    recipient, problem = recipient_of(message)
+    if problem is not None:
+        status, note = OutboxStatus.FAILED, problem
     row = OutboxMessage(
         key=key,
         kind=kind,
-        recipient=str(message["To"]),
-        subject=str(message["Subject"]),
+        recipient=recipient,
+        subject=str(message["Subject"] or "")[:500],
         message_id=str(message["Message-ID"]),
-        raw=message.as_bytes(policy=SMTP),
+        raw=serialise(message),
         occurrence_id=occurrence_id,
         physician_id=physician_id,
         status=status,
@@ -66,13 +128,41 @@ async def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
-    session.add(row)
-    try:
-        await session.commit()
-    except IntegrityError:  # the same key, enqueued by another process a moment ago
-        await session.rollback()
-        return False
-    return True
+    inserted = await insert_once(session, row, unique=["key"])
+    await session.commit()
+    return inserted
+
+
+async def record_unsendable(
+    session: AsyncSession,
+    *,
+    key: str,
+    kind: str,
+    recipient: str,
+    reason: str,
+    occurrence_id: int | None = None,
+    physician_id: int | None = None,
+    now: datetime,
+) -> bool:
+    """A message that could not even be composed: a ``failed`` row holding the reason and no
+    bytes, so that it is listed for organisers instead of vanishing. Commits."""
+    row = OutboxMessage(
+        key=key,
+        kind=kind,
+        recipient=recipient[:MAX_LENGTH],
+        subject="",
+        message_id="",
+        raw=b"",
+        occurrence_id=occurrence_id,
+        physician_id=physician_id,
+        status=OutboxStatus.FAILED,
+        last_error=reason,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    inserted = await insert_once(session, row, unique=["key"])
+    await session.commit()
+    return inserted
 
 
 async def claim(

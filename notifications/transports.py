@@ -1,7 +1,8 @@
 """Where messages go: an SMTP server (aiosmtplib) or, without one, a Maildir on disk.
 
 Failures are sorted into temporary (retry with backoff: 4xx replies, refused or dropped
-connections, timeouts) and permanent (5xx replies: mark failed with the server's words).
+connections, timeouts) and permanent (5xx replies: mark failed with the server's words; an
+address the server cannot take, such as a non-ASCII local part without SMTPUTF8).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+
+from notifications.addresses import needs_smtputf8
 
 
 class DeliveryError(Exception):
@@ -37,29 +40,44 @@ class Transport(Protocol):
 
 @dataclass(frozen=True)
 class SmtpTransport:
-    """``smtp://user:pass@host:port`` (STARTTLS when offered) or ``smtps://`` (implicit TLS)."""
+    """``smtp://user:pass@host:port`` (STARTTLS when offered) or ``smtps://`` (implicit TLS).
+
+    A message between ASCII addresses goes as usual. One whose envelope needs UTF-8 (a non-ASCII
+    local part; domains arrive here in IDNA form already) goes with ``SMTPUTF8`` when the server
+    offers it (RFC 6531), and otherwise fails for good with a reason that says so.
+    """
 
     url: str
     timeout: float = 30.0
     tls_context: ssl.SSLContext | None = None
 
-    async def send(self, raw: bytes, *, sender: str, recipient: str) -> None:
+    def _client(self) -> aiosmtplib.SMTP:
         parts = urlsplit(self.url)
         implicit = parts.scheme == "smtps"
+        return aiosmtplib.SMTP(
+            hostname=parts.hostname or "localhost",
+            port=parts.port or (465 if implicit else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            use_tls=implicit,
+            start_tls=None if not implicit else False,
+            timeout=self.timeout,
+            tls_context=self.tls_context,
+        )
+
+    async def send(self, raw: bytes, *, sender: str, recipient: str) -> None:
+        utf8 = needs_smtputf8(sender, recipient)
         try:
-            await aiosmtplib.send(
-                raw,
-                sender=sender,
-                recipients=[recipient],
-                hostname=parts.hostname or "localhost",
-                port=parts.port or (465 if implicit else 25),
-                username=unquote(parts.username) if parts.username else None,
-                password=unquote(parts.password) if parts.password else None,
-                use_tls=implicit,
-                start_tls=None if not implicit else False,
-                timeout=self.timeout,
-                tls_context=self.tls_context,
-            )
+            async with self._client() as client:
+                if utf8 and not client.supports_extension("smtputf8"):
+                    raise PermanentFailure(
+                        f"{recipient if not recipient.isascii() else sender} needs SMTPUTF8 "
+                        "(RFC 6531, internationalised addresses), which the SMTP server "
+                        f"{client.hostname}:{client.port} does not offer"
+                    )
+                await client.sendmail(
+                    sender, [recipient], raw, mail_options=["SMTPUTF8"] if utf8 else None
+                )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             worst = max(exc.recipients, key=lambda r: r.code)
             raise _classify(worst.code, worst.message) from None
@@ -67,6 +85,8 @@ class SmtpTransport:
             raise _classify(exc.code, exc.message) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None
+        except ValueError as exc:  # an address aiosmtplib refuses to put on a command line
+            raise PermanentFailure(f"{type(exc).__name__}: {exc}") from None
 
 
 def _classify(code: int, message: str) -> DeliveryError:

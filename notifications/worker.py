@@ -1,4 +1,9 @@
-"""The delivery worker: claims due rows, hands them to the transport, records the outcome."""
+"""The delivery worker: claims due rows, hands them to the transport, records the outcome.
+
+One message never holds up the others: whatever goes wrong with it (a refusal, an address the
+server cannot take, an error nobody foresaw) is recorded on its row, with the reason, and the
+worker goes on with the next one.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,13 @@ from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from notifications.addresses import (
+    InvalidAddressError,
+    envelope_address,
+    normalise_address,
+    parse_mailbox,
+)
+from notifications.models import OutboxMessage
 from notifications.outbox import LEASE, claim, mark_failed, mark_retry, mark_sent, release
 from notifications.transports import PermanentFailure, TemporaryFailure, Transport
 from schedules.clock import utcnow
@@ -33,7 +45,7 @@ class DeliveryWorker:
     ) -> None:
         self._sessions = sessions
         self._transport = transport
-        self._sender = sender
+        self._sender = parse_mailbox(sender).envelope  # ``Name <address>`` gives the address
         self._interval = 1.0 / rate_per_second if rate_per_second > 0 else 0.0
         self._idle = idle_seconds
         self._wake = asyncio.Event()
@@ -64,9 +76,7 @@ class DeliveryWorker:
                     return handled
                 async with self._sessions() as session:
                     try:
-                        await self._transport.send(
-                            row.raw, sender=self._sender, recipient=row.recipient
-                        )
+                        await self._send(row)
                     except PermanentFailure as exc:
                         log.warning(
                             "message %s to %s failed: %s", row.key, row.recipient, exc.reason
@@ -80,11 +90,26 @@ class DeliveryWorker:
                             exc.reason,
                         )
                         await mark_retry(session, row, reason=exc.reason, now=utcnow())
+                    except Exception as exc:  # this message only: the others still go
+                        log.exception(
+                            "message %s to %s failed unexpectedly", row.key, row.recipient
+                        )
+                        await mark_failed(session, row, reason=f"{type(exc).__name__}: {exc}")
                     else:
                         await mark_sent(session, row, now=utcnow())
                 handled += 1
                 if self._interval:
                     await asyncio.sleep(self._interval)
+
+    async def _send(self, row: OutboxMessage) -> None:
+        """Hand one row to the transport, after a last check of what it holds."""
+        if not row.raw:
+            raise PermanentFailure(row.last_error or "not sent: the message has no content")
+        try:
+            recipient = envelope_address(normalise_address(row.recipient, anywhere=True))
+        except InvalidAddressError as exc:
+            raise PermanentFailure(f"not sent: {exc}") from None
+        await self._transport.send(row.raw, sender=self._sender, recipient=recipient)
 
     async def run(self) -> None:
         while not self._stopping:

@@ -22,6 +22,18 @@ def free_port() -> int:
         return port
 
 
+def parse(raw: bytes, *, utf8: bool = False) -> EmailMessage:
+    """A message as a mail client reads it; an SMTPUTF8 message's headers are raw UTF-8 (RFC 6532),
+    which the ``email`` package only reads right from text."""
+    message = (
+        email.message_from_string(raw.decode("utf-8"), policy=default)
+        if utf8
+        else email.message_from_bytes(raw, policy=default)
+    )
+    assert isinstance(message, EmailMessage)
+    return message
+
+
 @dataclass
 class Recorder:
     """Accepts messages, or answers the next scripted reply (``"421 …"``, ``"550 …"``)."""
@@ -38,11 +50,14 @@ class Recorder:
             await asyncio.sleep(self.delay)
         if self.replies:
             return self.replies.pop(0)
-        message = email.message_from_bytes(envelope.content, policy=default)
-        assert isinstance(message, EmailMessage)
+        message = parse(envelope.content, utf8=envelope.smtp_utf8)
         self.messages.append(message)
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
+
+    def recipients(self) -> list[str]:
+        """Every envelope recipient, in the order the messages arrived."""
+        return [recipient for _sender, recipients in self.envelopes for recipient in recipients]
 
     def message_ids(self) -> list[str]:
         return [str(m["Message-ID"]) for m in self.messages]
@@ -68,15 +83,17 @@ class SmtpServer:
         return f"smtp://mailer:s3cret@127.0.0.1:{self.port}"
 
 
-def run_server() -> Iterator[SmtpServer]:
+def run_server(*, smtputf8: bool = False, port: int | None = None) -> Iterator[SmtpServer]:
+    """A server on ``port`` (a free one by default) that offers SMTPUTF8 only when asked to."""
     recorder = Recorder()
-    port = free_port()
+    port = port or free_port()
     controller = Controller(
         recorder,
         hostname="127.0.0.1",
         port=port,
         authenticator=_authenticator,
         auth_require_tls=False,
+        enable_SMTPUTF8=smtputf8,
     )
     controller.start()
     try:

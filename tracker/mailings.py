@@ -5,11 +5,19 @@ Keys say what a message is, so asking twice enqueues once:
 ``reminder:{occurrence}:{physician}:{offset}:{start}`` (a moved session gets new reminders),
 ``notice:{occurrence}:{physician}:{sequence}``, ``certificate:{occurrence}:{physician}:v{version}``,
 ``statement:{physician}:{YYYY-MM}``.
+
+Several processes may run the same job at the same moment (SPEC 5): the outbox inserts each key
+once without breaking the loser's transaction, certificates are inserted the same way, and an
+unsubscribe token is set only where none is, so every message queued carries the token that
+stays. A message that cannot be composed is logged with its key and recorded as a failed row;
+the rest of the batch goes on.
 """
 
 from __future__ import annotations
 
 import calendar
+import functools
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,12 +28,15 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import TypeAdapter
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from notifications.addresses import parse_mailbox
 from notifications.compose import Attachment, build_message, render
 from notifications.models import OutboxStatus
-from notifications.outbox import enqueue, exists
+from notifications.outbox import enqueue, exists, insert_once, record_unsendable
 from notifications.pdf import CertificateData, StatementData, certificate_pdf, statement_pdf
 from schedules.designation import designation_statement
 from schedules.ical import FeedMeta, build_invitation
@@ -35,11 +46,14 @@ from tracker.localtime import amount, long_date, month_label, when
 from tracker.models import Award, Certificate, Physician, Registration
 from tracker.schemas import CreditSummary
 
+log = logging.getLogger(__name__)
 _DURATION = TypeAdapter(timedelta)
 
 
 @dataclass(frozen=True)
 class MailSettings:
+    """Who sends (``sender`` may be ``Name <address>``), from where, and the credit labels."""
+
     base_url: str
     sender: str
     provider: str
@@ -48,6 +62,11 @@ class MailSettings:
     @property
     def domain(self) -> str:
         return urlsplit(self.base_url).hostname or "localhost"
+
+    @functools.cached_property
+    def sender_address(self) -> str:
+        """The bare sender address (for an invitation's ORGANIZER)."""
+        return parse_mailbox(self.sender).address
 
 
 def _credit_lines(credits: dict[str, float], labels: dict[str, str]) -> list[tuple[str, str]]:
@@ -71,9 +90,23 @@ async def _recipients(
 async def unsubscribe_url(
     session: AsyncSession, mail: MailSettings, registration: Registration
 ) -> str:
+    """The registration's one-click link; its token is set once, by whichever process comes
+    first (only where none is yet), so a link already queued by another process keeps working."""
     if registration.unsubscribe_token is None:
-        registration.unsubscribe_token = secrets.token_urlsafe(24)
-        await session.flush()
+        await session.exec(
+            update(Registration)
+            .where(
+                col(Registration.id) == registration.id,
+                col(Registration.unsubscribe_token).is_(None),
+            )
+            .values(unsubscribe_token=secrets.token_urlsafe(24))
+        )
+        token = (
+            await session.exec(
+                select(Registration.unsubscribe_token).where(Registration.id == registration.id)
+            )
+        ).one()
+        set_committed_value(registration, "unsubscribe_token", token)
     return f"{mail.base_url}/unsubscribe/{registration.unsubscribe_token}"
 
 
@@ -94,7 +127,13 @@ def _invitation(
         credit_labels=mail.labels,
     )
     return build_invitation(
-        series, occurrence, meta, method=method, organizer=mail.sender, attendee=attendee, stamp=now
+        series,
+        occurrence,
+        meta,
+        method=method,
+        organizer=mail.sender_address,
+        attendee=attendee,
+        stamp=now,
     )
 
 
@@ -117,9 +156,51 @@ def _message_for(
         rendered,
         sender=mail.sender,
         recipient=physician.email,
+        recipient_name=f"{physician.first_name} {physician.last_name}",
         domain=mail.domain,
         now=now,
         **options,
+    )
+
+
+async def _queue(
+    session: AsyncSession,
+    compose: Callable[[], EmailMessage],
+    *,
+    key: str,
+    kind: str,
+    physician: Physician,
+    occurrence_id: int | None,
+    now: datetime,
+    status: OutboxStatus = OutboxStatus.PENDING,
+    note: str | None = None,
+) -> bool:
+    """Compose and enqueue one message. A message that cannot be composed is never a silent
+    drop, nor the end of the batch: it is logged with its key and recorded as a failed row."""
+    try:
+        message = compose()
+    except Exception as exc:
+        log.exception("could not compose %s to %s", key, physician.email)
+        return await record_unsendable(
+            session,
+            key=key,
+            kind=kind,
+            recipient=physician.email,
+            reason=f"could not compose this message: {type(exc).__name__}: {exc}",
+            occurrence_id=occurrence_id,
+            physician_id=physician.id,
+            now=now,
+        )
+    return await enqueue(
+        session,
+        key=key,
+        kind=kind,
+        message=message,
+        occurrence_id=occurrence_id,
+        physician_id=physician.id,
+        now=now,
+        status=status,
+        note=note,
     )
 
 
@@ -158,6 +239,40 @@ async def reminders_due(
     return sorted(due, key=lambda item: (item[3], item[0].id or 0))
 
 
+def _reminder(
+    physician: Physician,
+    mail: MailSettings,
+    series: Series,
+    occurrence: Occurrence,
+    link: str,
+    now: datetime,
+) -> EmailMessage:
+    return _message_for(
+        physician,
+        mail,
+        "reminder",
+        {
+            "series_title": series.title,
+            "start_text": when(occurrence.start, physician.timezone, physician.language),
+            "timezone": physician.timezone,
+            "join_url": series.join_url,
+            "statement": _statement(series, mail),
+            "unsubscribe_url": link,
+        },
+        now=now,
+        headers={
+            "List-Unsubscribe": f"<{link}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        calendar=(
+            _invitation(
+                series, occurrence, mail, method="REQUEST", attendee=physician.email, now=now
+            ),
+            "REQUEST",
+        ),
+    )
+
+
 async def enqueue_reminders(
     session: AsyncSession,
     mail: MailSettings,
@@ -179,37 +294,14 @@ async def enqueue_reminders(
         if await exists(session, key):
             continue
         link = await unsubscribe_url(session, mail, registration)
-        message = _message_for(
-            physician,
-            mail,
-            "reminder",
-            {
-                "series_title": series.title,
-                "start_text": when(occurrence.start, physician.timezone, physician.language),
-                "timezone": physician.timezone,
-                "join_url": series.join_url,
-                "statement": _statement(series, mail),
-                "unsubscribe_url": link,
-            },
-            now=now,
-            headers={
-                "List-Unsubscribe": f"<{link}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
-            calendar=(
-                _invitation(
-                    series, occurrence, mail, method="REQUEST", attendee=physician.email, now=now
-                ),
-                "REQUEST",
-            ),
-        )
-        queued += await enqueue(
+        compose = functools.partial(_reminder, physician, mail, series, occurrence, link, now)
+        queued += await _queue(
             session,
+            compose,
             key=key,
             kind="reminder",
-            message=message,
+            physician=physician,
             occurrence_id=occurrence.id,
-            physician_id=physician.id,
             now=now,
             status=OutboxStatus.SKIPPED if started else OutboxStatus.PENDING,
             note="the session had started when this reminder came due" if started else None,
@@ -221,6 +313,37 @@ async def enqueue_reminders(
 # Cancellation and move notices ---------------------------------------------------------------
 
 
+def _notice(
+    physician: Physician,
+    mail: MailSettings,
+    series: Series,
+    occurrence: Occurrence,
+    now: datetime,
+) -> EmailMessage:
+    change = _change(occurrence)
+    method = "CANCEL" if change == "cancelled" else "REQUEST"
+    return _message_for(
+        physician,
+        mail,
+        "notice",
+        {
+            "series_title": series.title,
+            "change": change,
+            "timezone": physician.timezone,
+            "join_url": series.join_url,
+            "start_text": when(occurrence.start, physician.timezone, physician.language),
+            "rule_start_text": when(
+                occurrence.recurrence_id, physician.timezone, physician.language
+            ),
+        },
+        now=now,
+        calendar=(
+            _invitation(series, occurrence, mail, method=method, attendee=physician.email, now=now),
+            method,
+        ),
+    )
+
+
 async def enqueue_notices(
     session: AsyncSession, mail: MailSettings, occurrence_id: int, *, now: datetime
 ) -> int:
@@ -229,8 +352,6 @@ async def enqueue_notices(
     if occurrence is None or max(occurrence.end, occurrence.recurrence_id) <= now:
         return 0
     series = await session.get_one(Series, occurrence.series_id)
-    cancelled = occurrence.status == OccurrenceStatus.CANCELLED
-    method = "CANCEL" if cancelled else "REQUEST"
     queued = 0
     for _registration, physician in await _recipients(
         session, series.id or 0, wanting_reminders=True
@@ -238,38 +359,26 @@ async def enqueue_notices(
         key = f"notice:{occurrence.id}:{physician.id}:{occurrence.sequence}"
         if await exists(session, key):
             continue
-        message = _message_for(
-            physician,
-            mail,
-            "notice",
-            {
-                "series_title": series.title,
-                "cancelled": cancelled,
-                "timezone": physician.timezone,
-                "join_url": series.join_url,
-                "old_start_text": when(
-                    occurrence.recurrence_id, physician.timezone, physician.language
-                ),
-                "new_start_text": when(occurrence.start, physician.timezone, physician.language),
-            },
-            now=now,
-            calendar=(
-                _invitation(
-                    series, occurrence, mail, method=method, attendee=physician.email, now=now
-                ),
-                method,
-            ),
-        )
-        queued += await enqueue(
+
+        compose = functools.partial(_notice, physician, mail, series, occurrence, now)
+        queued += await _queue(
             session,
+            compose,
             key=key,
             kind="notice",
-            message=message,
+            physician=physician,
             occurrence_id=occurrence.id,
-            physician_id=physician.id,
             now=now,
         )
     return queued
+
+
+def _change(occurrence: Occurrence) -> str:
+    """What a notice tells: ``cancelled``; ``moved`` (to ``start``, away from the rule's time);
+    or ``restored`` (back at the rule's time, after a cancellation or a move)."""
+    if occurrence.status == OccurrenceStatus.CANCELLED:
+        return "cancelled"
+    return "moved" if occurrence.status == OccurrenceStatus.MOVED else "restored"
 
 
 # Certificates ---------------------------------------------------------------------------------
@@ -344,6 +453,34 @@ def _new_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
 
 
+def _certificate(
+    physician: Physician,
+    mail: MailSettings,
+    series: Series,
+    occurrence: Occurrence,
+    certificate: Certificate,
+    version: int,
+    now: datetime,
+) -> EmailMessage:
+    pdf = certificate_document(certificate, physician, occurrence, series, mail)
+    return _message_for(
+        physician,
+        mail,
+        "certificate",
+        {
+            "series_title": series.title,
+            "start_text": when(occurrence.start, physician.timezone, physician.language),
+            "timezone": physician.timezone,
+            "minutes": amount(certificate.minutes),
+            "credits": _credit_lines(certificate.credits, mail.labels),
+            "reissued": version > 1,
+            "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
+        },
+        now=now,
+        attachments=(Attachment(f"certificate-{certificate.code}.pdf", pdf, "application", "pdf"),),
+    )
+
+
 async def issue_certificates(
     session: AsyncSession, mail: MailSettings, occurrence_id: int, *, now: datetime
 ) -> int:
@@ -374,47 +511,49 @@ async def issue_certificates(
             )
         ).first()
         if certificate is None:
-            certificate = Certificate(
-                code=_new_code(),
-                occurrence_id=occurrence_id,
-                physician_id=physician.id or 0,
-                version=award.version,
-                minutes=round(award.seconds / 60, 2),
-                credits=dict(award.credits),
-                issued_at=now,
+            certificate = await _insert_certificate(
+                session,
+                Certificate(
+                    code=_new_code(),
+                    occurrence_id=occurrence_id,
+                    physician_id=physician.id or 0,
+                    version=award.version,
+                    minutes=round(award.seconds / 60, 2),
+                    credits=dict(award.credits),
+                    issued_at=now,
+                ),
             )
-            session.add(certificate)
-            await session.flush()
-        pdf = certificate_document(certificate, physician, occurrence, series, mail)
-        message = _message_for(
-            physician,
-            mail,
-            "certificate",
-            {
-                "series_title": series.title,
-                "start_text": when(occurrence.start, physician.timezone, physician.language),
-                "timezone": physician.timezone,
-                "minutes": amount(certificate.minutes),
-                "credits": _credit_lines(certificate.credits, mail.labels),
-                "reissued": award.version > 1,
-                "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
-            },
-            now=now,
-            attachments=(
-                Attachment(f"certificate-{certificate.code}.pdf", pdf, "application", "pdf"),
-            ),
+
+        compose = functools.partial(
+            _certificate, physician, mail, series, occurrence, certificate, award.version, now
         )
-        queued += await enqueue(
+        queued += await _queue(
             session,
-            key=f"certificate:{occurrence_id}:{physician.id}:v{award.version}",
+            compose,
+            key=key,
             kind="certificate",
-            message=message,
+            physician=physician,
             occurrence_id=occurrence_id,
-            physician_id=physician.id,
             now=now,
         )
     await session.commit()
     return queued
+
+
+async def _insert_certificate(session: AsyncSession, certificate: Certificate) -> Certificate:
+    """Store ``certificate``, or read the one another process stored a moment earlier for the
+    same (occurrence, physician, version): both then send the same code."""
+    await insert_once(session, certificate, unique=["occurrence_id", "physician_id", "version"])
+    stored = (
+        await session.exec(
+            select(Certificate).where(
+                Certificate.occurrence_id == certificate.occurrence_id,
+                Certificate.physician_id == certificate.physician_id,
+                Certificate.version == certificate.version,
+            )
+        )
+    ).one()
+    return stored
 
 
 # Monthly statements ---------------------------------------------------------------------------
@@ -466,51 +605,56 @@ async def enqueue_statement(
     ]
     year, month = (int(part) for part in period.split("-"))
     label = month_label(year, month, lang)
-    pdf = statement_pdf(
-        StatementData(
-            title="Relevé de formation" if french else "CME statement",
-            provider=mail.provider,
-            physician_name=f"{physician.first_name} {physician.last_name}",
-            period_label=label,
-            totals_title="Crédits du mois" if french else "Credits this month",
-            totals=tuple(_credit_lines(totals, mail.labels)),
-            requirements_title="Objectifs" if french else "Requirements",
-            requirements=tuple(
-                f"{r['label']}: {r['earned']} / {r['required']} ({r['start']} - {r['end']})"
-                for r in requirements
-            ),
-            sessions_title="Sessions",
-            sessions=tuple(
-                (
-                    long_date(a.start.date(), lang),
-                    a.series_title,
-                    amount(a.minutes),
-                    ", ".join(
-                        f"{name} {value}" for name, value in _credit_lines(a.credits, mail.labels)
-                    ),
-                )
-                for a in awards
-            ),
+
+    def compose() -> EmailMessage:
+        pdf = statement_pdf(
+            StatementData(
+                title="Relevé de formation" if french else "CME statement",
+                provider=mail.provider,
+                physician_name=f"{physician.first_name} {physician.last_name}",
+                period_label=label,
+                totals_title="Crédits du mois" if french else "Credits this month",
+                totals=tuple(_credit_lines(totals, mail.labels)),
+                requirements_title="Objectifs" if french else "Requirements",
+                requirements=tuple(
+                    f"{r['label']}: {r['earned']} / {r['required']} ({r['start']} - {r['end']})"
+                    for r in requirements
+                ),
+                sessions_title="Sessions",
+                sessions=tuple(
+                    (
+                        long_date(a.start.date(), lang),
+                        a.series_title,
+                        amount(a.minutes),
+                        ", ".join(
+                            f"{name} {value}"
+                            for name, value in _credit_lines(a.credits, mail.labels)
+                        ),
+                    )
+                    for a in awards
+                ),
+            )
         )
-    )
-    message = _message_for(
-        physician,
-        mail,
-        "statement",
-        {
-            "period_label": label,
-            "period_totals": _credit_lines(totals, mail.labels),
-            "requirements": requirements,
-        },
-        now=now,
-        attachments=(Attachment(f"statement-{period}.pdf", pdf, "application", "pdf"),),
-    )
-    return await enqueue(
+        return _message_for(
+            physician,
+            mail,
+            "statement",
+            {
+                "period_label": label,
+                "period_totals": _credit_lines(totals, mail.labels),
+                "requirements": requirements,
+            },
+            now=now,
+            attachments=(Attachment(f"statement-{period}.pdf", pdf, "application", "pdf"),),
+        )
+
+    return await _queue(
         session,
-        key=f"statement:{physician_id}:{period}",
+        compose,
+        key=key,
         kind="statement",
-        message=message,
-        physician_id=physician_id,
+        physician=physician,
+        occurrence_id=None,
         now=now,
     )
 

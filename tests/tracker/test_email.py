@@ -87,6 +87,12 @@ async def _world(client: TestClient, auth: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def to(message: EmailMessage) -> str:
+    """The one address a message is for (its ``To`` also names the physician)."""
+    (address,) = message["To"].addresses
+    return str(address.addr_spec)
+
+
 def calendar_of(message: EmailMessage) -> tuple[str, Calendar]:
     """The ``text/calendar`` alternative's METHOD parameter, and the attached invite parsed."""
     alternative = next(
@@ -134,7 +140,7 @@ async def test_reminders_go_to_registered_physicians_with_an_invitation(
         f"reminder-{first['id']}-P1D": datetime(2026, 11, 30, 11, 30, tzinfo=UTC),
         f"reminder-{first['id']}-PT1H": datetime(2026, 12, 1, 10, 30, tzinfo=UTC),
     }
-    messages = {str(m["To"]): m for m in smtp_server.recorder.messages}
+    messages = {to(m): m for m in smtp_server.recorder.messages}
     assert set(messages) == {"jeanne.durand@example.org", "paul@example.org"}
     french, english = messages["jeanne.durand@example.org"], messages["paul@example.org"]
     assert (
@@ -202,7 +208,7 @@ async def test_one_click_unsubscribe_stops_reminders_for_that_series(
     await _one_message(client, auth, database, scheduler)
     await deliver(database, smtp_server, at=datetime(2026, 11, 30, 11, 31, tzinfo=UTC))
     ctx = job_context(database, scheduler)
-    header = next(m for m in smtp_server.recorder.messages if m["To"] == "paul@example.org")
+    header = next(m for m in smtp_server.recorder.messages if to(m) == "paul@example.org")
     link = str(header["List-Unsubscribe"]).strip()
 
     page = await client.get(link.strip("<>").removeprefix("https://cme.example.org"))
@@ -215,7 +221,7 @@ async def test_one_click_unsubscribe_stops_reminders_for_that_series(
         await worker(database, smtp_server).run_once()
 
     assert (page.status, response.status) == (200, 200)
-    later = [str(m["To"]) for m in smtp_server.recorder.messages[2:]]
+    later = [to(m) for m in smtp_server.recorder.messages[2:]]
     assert later == ["jeanne.durand@example.org"]
 
 
@@ -294,7 +300,7 @@ async def test_moving_an_occurrence_moves_its_reminders_and_sends_an_update(
     assert f"reminder-{first['id']}-P1D" not in jobs  # its old time went with the move
     assert later[f"reminder-{first['id']}-P1D"] == datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
     notices = [m for m in smtp_server.recorder.messages]
-    assert sorted(str(m["To"]) for m in notices) == [
+    assert sorted(to(m) for m in notices) == [
         "jeanne.durand@example.org",
         "paul@example.org",
     ]
@@ -328,7 +334,7 @@ async def test_cancelling_sends_a_cancel_to_registered_physicians_only_and_drops
         await plan_reminders(ctx)
         await worker(database, smtp_server).run_once()
 
-    recipients = sorted(str(m["To"]) for m in smtp_server.recorder.messages)
+    recipients = sorted(to(m) for m in smtp_server.recorder.messages)
     assert recipients == [
         "jeanne.durand@example.org",
         "paul@example.org",
@@ -397,7 +403,7 @@ async def test_certificate_after_final_credits_holds_the_figures_and_verifies(
     await _attend_and_finalise(client, auth, database, scheduler, w)
     await deliver(database, smtp_server)
 
-    by_recipient = {str(m["To"]): m for m in smtp_server.recorder.messages}
+    by_recipient = {to(m): m for m in smtp_server.recorder.messages}
     text = pdf_text(by_recipient["jeanne.durand@example.org"])
     code = text.split("Code de vérification: ")[1].split()[0]
     check = await (await client.get(f"/certificates/{code}")).json()
@@ -461,7 +467,7 @@ async def test_late_event_changing_final_credits_reissues_the_certificate(
         )
     await deliver(database, smtp_server)
 
-    jeanne = [m for m in smtp_server.recorder.messages if m["To"] == "jeanne.durand@example.org"]
+    jeanne = [m for m in smtp_server.recorder.messages if to(m) == "jeanne.durand@example.org"]
     old_code = pdf_text(jeanne[0]).split("Code de vérification: ")[1].split()[0]
     new_code = pdf_text(jeanne[1]).split("Code de vérification: ")[1].split()[0]
     old = await (await client.get(f"/certificates/{old_code}")).json()
@@ -497,7 +503,7 @@ async def test_monthly_statement_has_totals_and_a_pdf(
     await deliver(database, smtp_server)
 
     statements = [m for m in smtp_server.recorder.messages if "relevé" in str(m["Subject"]).lower()]
-    (statement,) = [m for m in statements if m["To"] == "jeanne.durand@example.org"]
+    (statement,) = [m for m in statements if to(m) == "jeanne.durand@example.org"]
     text = pdf_text(statement)
     assert (queued, total, again) == (2, 2, 0)
     assert "Relevé de formation: décembre 2026" in text
