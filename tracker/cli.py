@@ -21,6 +21,7 @@ from schedules.recurrence import resolve_timezone
 from schedules.series import get_series
 from tracker.app import create_app, load_mail_settings
 from tracker.attendance import Recorded, match_pending, record_events
+from tracker.bounds import is_row_id
 from tracker.db import Database
 from tracker.demo import load_demo
 from tracker.events import AttendanceRecorded
@@ -186,7 +187,11 @@ def import_physicians(file: str, tokens_path: str | None) -> None:
         report = ImportReport()
         async with database.session() as session:
             with click.progressbar(rows, label="physicians", file=sys.stderr) as bar:
-                for line, row in bar:
+                for item in bar:
+                    if isinstance(item, RowError):
+                        report.errors.append(item)
+                        continue
+                    line, row = item
                     try:
                         outcome, token = await import_physician(session, line, row, now=utcnow())
                     except RowError as exc:
@@ -229,6 +234,8 @@ def import_physicians(file: str, tokens_path: str | None) -> None:
 def import_zoom_report(file: str, series_id: int, timezone: str | None) -> None:
     """Record the stays of a Zoom participant report as attendance events."""
     settings = _settings()
+    if not is_row_id(series_id):  # no row has it; the database would refuse the number itself
+        raise CLIError(f"series {series_id} does not exist")
     text = _read_text(file)
 
     async def work(database: Database) -> tuple[Recorded, list[BadRow]]:

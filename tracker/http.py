@@ -9,19 +9,57 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from tracker.bounds import as_utc_or_none, parse_id
 from tracker.problems import HTTPProblem, invalid_body
 
 M = TypeVar("M", bound=BaseModel)
 _DATETIME = TypeAdapter(datetime)
+#: No body this service reads nests deeper than a few levels; deeper input only costs stack.
+MAX_JSON_DEPTH = 32
 
 
-async def read_json(request: web.Request, model: type[M]) -> M:
-    """The body validated as ``model``: 400 if it is not JSON, 422 if it does not fit."""
-    raw = await request.read()
+def parse_json(raw: bytes) -> Any:
+    """The JSON value in ``raw``, or 400: not JSON, or nested deeper than :data:`MAX_JSON_DEPTH`.
+
+    Deep nesting is refused before anything walks the value recursively (the json module
+    itself raises ``RecursionError`` near a thousand levels).
+    """
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HTTPProblem(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        data = None
+        depth = MAX_JSON_DEPTH + 1
+    else:
+        depth = _depth(data)
+    if depth > MAX_JSON_DEPTH:
+        raise HTTPProblem(
+            400, f"the body nests arrays or objects deeper than {MAX_JSON_DEPTH} levels"
+        )
+    return data
+
+
+def _depth(value: Any) -> int:
+    """How many arrays and objects deep ``value`` goes (iterative: no recursion on hostile input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if level <= MAX_JSON_DEPTH:
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    """The body validated as ``model``: 400 if it is not JSON, 422 if it does not fit."""
+    data = parse_json(await request.read())
     nul = _find_nul(data, "")
     if nul is not None:
         message = "NUL characters are not accepted"
@@ -64,15 +102,17 @@ def json_response(
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
-    """A numeric path segment; anything else is a resource that does not exist (404)."""
+    """A row id in the path (see :func:`tracker.bounds.parse_id`); anything else is a resource
+    that does not exist (404)."""
     value = request.match_info[name]
-    if not value.isdigit() or len(value) > 18:
+    parsed = parse_id(value)
+    if parsed is None:
         raise HTTPProblem(404, f"no resource with id {value!r}")
-    return int(value)
+    return parsed
 
 
 def query_datetime(request: web.Request, name: str) -> datetime | None:
-    """An aware datetime from the query string (``2026-01-05T00:00:00Z``), or 400."""
+    """An aware datetime from the query string (``2026-01-05T00:00:00Z``) in UTC, or 400."""
     value = request.query.get(name)
     if value is None or value == "":
         return None
@@ -82,4 +122,7 @@ def query_datetime(request: web.Request, name: str) -> datetime | None:
         raise HTTPProblem(400, f"query parameter {name!r} must be an ISO 8601 datetime") from None
     if parsed.tzinfo is None:
         raise HTTPProblem(400, f"query parameter {name!r} needs a timezone, e.g. a trailing Z")
-    return parsed
+    utc = as_utc_or_none(parsed)
+    if utc is None:
+        raise HTTPProblem(400, f"query parameter {name!r} is before year 1 or after 9999 in UTC")
+    return utc

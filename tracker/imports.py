@@ -3,8 +3,6 @@ rows kept, and a second run of the same file changes nothing."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +12,7 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.errors import InvalidInputError
+from tracker.csvfiles import Record, Unreadable, records
 from tracker.physicians import create_physician, physician_by_email, update_physician
 from tracker.problems import validation_messages
 from tracker.schemas import PhysicianCreate, PhysicianUpdate
@@ -50,24 +49,26 @@ class ImportReport:
     tokens: list[tuple[str, str]] = field(default_factory=list)
 
 
-def physician_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """``(line number, row)`` for every non-empty data row; the header names the columns."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = {"first_name", "last_name", "email"} - {
-        name.strip() for name in reader.fieldnames or []
-    }
+def physician_rows(text: str) -> Iterator[tuple[int, dict[str, str]] | RowError]:
+    """``(line, row)`` for every non-empty data row, or a :class:`RowError` for a row that cannot
+    be read; the header names the columns, and a row is named by the line it starts on."""
+    items = (item for item in records(text) if not (isinstance(item, Record) and item.blank))
+    header = next(items, None)
+    if isinstance(header, Unreadable):
+        raise RowError(header.line, header.reason)
+    names = [name.strip() for name in header.cells] if header else []
+    missing = {"first_name", "last_name", "email"} - set(names)
     if missing:
-        raise RowError(1, f"the header lacks the column(s): {', '.join(sorted(missing))}")
-    for row in reader:
-        if any((value or "").strip() for value in row.values() if isinstance(value, str)):
-            yield (
-                reader.line_num,
-                {
-                    (k or "").strip(): (v or "").strip()
-                    for k, v in row.items()
-                    if isinstance(v, str)
-                },
-            )
+        raise RowError(
+            header.line if header else 1,
+            f"the header lacks the column(s): {', '.join(sorted(missing))}",
+        )
+    for item in items:
+        if isinstance(item, Unreadable):
+            yield RowError(item.line, item.reason)
+        else:
+            # short rows leave columns out, cells beyond the header are ignored (as DictReader did)
+            yield item.line, {n: c.strip() for n, c in zip(names, item.cells, strict=False)}
 
 
 def _values(row: dict[str, str]) -> dict[str, Any]:

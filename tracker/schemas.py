@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from schedules.schemas import Language, TimezoneName
+from tracker.bounds import RowId, event_time_problem
 from tracker.identifiers import npi_problem, rpps_problem
 
 
@@ -44,13 +45,20 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
+def _event_time(value: datetime) -> datetime:
+    problem = event_time_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 Email = Annotated[
     str, Field(max_length=320, examples=["jeanne.durand@example.org"]), AfterValidator(_check_email)
 ]
 Npi = Annotated[str, Field(examples=["1234567893"]), AfterValidator(_check_npi)]
 Rpps = Annotated[str, Field(examples=["10001234567"]), AfterValidator(_check_rpps)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
-AwareDateTime = Annotated[datetime, AfterValidator(_aware)]
+EventTime = Annotated[datetime, AfterValidator(_aware), AfterValidator(_event_time)]
 BoardIds = Annotated[
     dict[Annotated[str, Field(max_length=32)], Annotated[str, Field(max_length=64)]],
     Field(max_length=10),
@@ -114,7 +122,7 @@ class PhysicianWithToken(PhysicianPublic):
 class RegistrationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    physician_id: int | None = None
+    physician_id: RowId | None = None
     email: Email | None = None
 
     @model_validator(mode="after")
@@ -134,11 +142,11 @@ class AttendanceEventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_id: str = Field(min_length=1, max_length=200)
-    occurrence_id: int
-    physician_id: int | None = None
+    occurrence_id: RowId
+    physician_id: RowId | None = None
     email: Email | None = None
     kind: Literal["join", "leave"]
-    at: AwareDateTime
+    at: EventTime
     connection_id: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")

@@ -14,8 +14,11 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from tracker.attendance import NewEvent
+from tracker.bounds import event_time_problem
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+#: Sizes of the attendance_event columns these values go to.
+EXTERNAL_ID_LENGTH, EMAIL_LENGTH, CONNECTION_LENGTH, WEBINAR_ID_LENGTH = 300, 320, 200, 32
 KINDS = {
     "webinar.participant_joined": "join",
     "meeting.participant_joined": "join",
@@ -67,29 +70,75 @@ def _time(value: Any, field: str) -> datetime:
         raise ZoomPayloadError(f"{field} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)  # Zoom sends UTC with a Z; a bare time is UTC too
+    problem = event_time_problem(parsed)
+    if problem:
+        raise ZoomPayloadError(f"{field} {problem}")
     return parsed.astimezone(UTC)
 
 
+def _event_ts(value: Any) -> datetime:
+    """``event_ts``: Unix time in milliseconds (the end time of an ``ended`` event without one)."""
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise TypeError
+        at = datetime.fromtimestamp(int(value) / 1000, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise ZoomPayloadError("event_ts is not a Unix time in milliseconds") from None
+    problem = event_time_problem(at)
+    if problem:
+        raise ZoomPayloadError(f"event_ts {problem}")
+    return at
+
+
+def _text(value: Any, field: str, max_length: int) -> str | None:
+    """An optional text field that is stored in a column: fits it, holds no control character
+    (PostgreSQL cannot store U+0000 in text), and is text or a number (Zoom ids are numbers)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ZoomPayloadError(f"{field} is not text")
+    text = str(value)
+    if len(text) > max_length:
+        raise ZoomPayloadError(f"{field} is longer than {max_length} characters")
+    if not text.isprintable():
+        raise ZoomPayloadError(f"{field} holds control characters")
+    return text
+
+
+def _external_id(*parts: object) -> str:
+    """The deduplication key: readable when it fits its column and is printable, else a digest
+    of the same parts (so a retry of the same event still finds it)."""
+    joined = "|".join(str(part) for part in parts)
+    if len(joined) <= EXTERNAL_ID_LENGTH and joined.isprintable():
+        return joined
+    return "sha256:" + hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def to_event(payload: dict[str, Any]) -> NewEvent | None:
-    """The attendance fact in a Zoom event, ``None`` for event types this service ignores."""
+    """The attendance fact in a Zoom event, ``None`` for event types this service ignores.
+
+    A signed event that lacks what the fact needs, or holds values no column can store, raises
+    :class:`ZoomPayloadError`: the webhook answers 422 and logs it, so Zoom's retries and the
+    log show it instead of the event vanishing.
+    """
     name = payload.get("event")
     kind = KINDS.get(name) if isinstance(name, str) else None
     if kind is None:
         return None
     body = payload.get("payload")
     obj = body.get("object") if isinstance(body, dict) else None
-    if not isinstance(obj, dict) or obj.get("id") in (None, ""):
+    if not isinstance(obj, dict):
+        raise ZoomPayloadError("payload.object is missing")
+    webinar_id = _text(obj.get("id"), "payload.object.id", WEBINAR_ID_LENGTH)
+    if webinar_id is None:
         raise ZoomPayloadError("payload.object.id (the webinar id) is missing")
-    webinar_id, instance = str(obj["id"]), str(obj.get("uuid", ""))
+    instance = obj.get("uuid", "")
     if kind == "ended":
-        at = _time(
-            obj.get("end_time")
-            or datetime.fromtimestamp(int(payload.get("event_ts", 0)) / 1000, UTC),
-            "end_time",
-        )
+        end_time = obj.get("end_time")
+        at = _time(end_time, "end_time") if end_time else _event_ts(payload.get("event_ts"))
         return NewEvent(
             source="zoom",
-            external_id=f"{name}|{webinar_id}|{instance}",
+            external_id=_external_id(name, webinar_id, instance),
             kind=kind,
             at=at,
             payload=payload,
@@ -100,18 +149,20 @@ def to_event(payload: dict[str, Any]) -> NewEvent | None:
         raise ZoomPayloadError("payload.object.participant is missing")
     field = "join_time" if kind == "join" else "leave_time"
     at = _time(participant.get(field), f"participant.{field}")
-    email = participant.get("email") or None
-    connection = (
-        participant.get("participant_uuid") or participant.get("user_id") or participant.get("id")
+    email = _text(participant.get("email"), "participant.email", EMAIL_LENGTH)
+    connection = _text(
+        participant.get("participant_uuid") or participant.get("user_id") or participant.get("id"),
+        "participant.participant_uuid",
+        CONNECTION_LENGTH,
     )
     who = connection or email or participant.get("user_name", "")
     return NewEvent(
         source="zoom",
-        external_id=f"{name}|{instance}|{who}|{at.isoformat()}",
+        external_id=_external_id(name, instance, who, at.isoformat()),
         kind=kind,
         at=at,
         payload=payload,
-        email=str(email) if email else None,
-        connection_id=str(connection) if connection else None,
+        email=email,
+        connection_id=connection,
         zoom_webinar_id=webinar_id,
     )

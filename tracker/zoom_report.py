@@ -7,14 +7,13 @@ in the report's timezone (the series' timezone unless told otherwise).
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tracker.attendance import NewEvent
+from tracker.csvfiles import Record, Unreadable, records
 
 TIME_FORMATS = (
     "%m/%d/%Y %I:%M:%S %p",
@@ -84,48 +83,58 @@ def _header_positions(header: list[str]) -> dict[str, int]:
 
 def parse_report(text: str, tz: ZoneInfo) -> tuple[list[Stay], list[BadRow]]:
     """Every stay in the report, and every row that could not be read (with its line number)."""
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    start = next(
-        (i for i, row in enumerate(rows) if "join time" in [c.strip().lower() for c in row]), None
+    items = list(records(text))
+    start, header = next(
+        (
+            (i, item)
+            for i, item in enumerate(items)
+            if isinstance(item, Record) and "join time" in [c.strip().lower() for c in item.cells]
+        ),
+        (None, None),
     )
-    if start is None:
+    if start is None or header is None:
         raise ReportFormatError('no header line with a "Join Time" column')
-    positions = _header_positions(rows[start])
+    positions = _header_positions(header.cells)
     missing = [key for key in ("email", "join") if key not in positions]
     if missing:
         raise ReportFormatError(f"the header lacks the column(s): {', '.join(missing)}")
     stays: list[Stay] = []
     bad: list[BadRow] = []
-    for offset, row in enumerate(rows[start + 1 :], start=start + 2):
-        if not any(cell.strip() for cell in row):
-            continue
-
-        def cell(key: str, row: list[str] = row) -> str:
-            index = positions.get(key)
-            return row[index].strip() if index is not None and index < len(row) else ""
-
-        email = cell("email")
-        if "@" not in email:
-            bad.append(
-                BadRow(offset, "no email address, so the row cannot be matched to a physician")
-            )
-            continue
-        try:
-            join = _parse_time(cell("join"), tz)
-            if cell("leave"):
-                leave = _parse_time(cell("leave"), tz)
-            elif cell("duration"):
-                leave = join + timedelta(minutes=float(cell("duration")))
+    for item in items[start + 1 :]:
+        if isinstance(item, Unreadable):
+            bad.append(BadRow(item.line, item.reason))
+        elif not item.blank:
+            stay = _stay(item, positions, tz)
+            if isinstance(stay, Stay):
+                stays.append(stay)
             else:
-                raise ValueError("neither a leave time nor a duration")
-        except ValueError as exc:
-            bad.append(BadRow(offset, str(exc)))
-            continue
-        if leave < join:
-            bad.append(BadRow(offset, "leave time is before join time"))
-            continue
-        stays.append(Stay(offset, cell("name"), email.lower(), join, leave))
+                bad.append(stay)
     return stays, bad
+
+
+def _stay(record: Record, positions: dict[str, int], tz: ZoneInfo) -> Stay | BadRow:
+    def cell(key: str) -> str:
+        index = positions.get(key)
+        return (
+            record.cells[index].strip() if index is not None and index < len(record.cells) else ""
+        )
+
+    email = cell("email")
+    if "@" not in email:
+        return BadRow(record.line, "no email address, so the row cannot be matched to a physician")
+    try:
+        join = _parse_time(cell("join"), tz)
+        if cell("leave"):
+            leave = _parse_time(cell("leave"), tz)
+        elif cell("duration"):
+            leave = join + timedelta(minutes=float(cell("duration")))
+        else:
+            raise ValueError("neither a leave time nor a duration")
+    except ValueError as exc:
+        return BadRow(record.line, str(exc))
+    if leave < join:
+        return BadRow(record.line, "leave time is before join time")
+    return Stay(record.line, cell("name"), email.lower(), join, leave)
 
 
 def stay_events(stay: Stay, *, series_id: int) -> list[NewEvent]:

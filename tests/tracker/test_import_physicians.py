@@ -57,3 +57,44 @@ def test_file_without_required_columns_is_one_line(tmp_path: Path) -> None:
         1,
         "Error: line 1: the header lacks the column(s): email, first_name, last_name",
     )
+
+
+def test_row_with_a_nul_byte_is_refused_by_line_and_the_others_imported(
+    database_url: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "nul.csv"
+    source.write_text(
+        "first_name,last_name,email\n"
+        "Jeanne,Durand,jeanne@example.org\n"
+        "Paul,Mar\x00tin,paul@example.org\n"
+        "Inès,Moreau,ines@example.org\n",
+        encoding="utf-8",
+    )
+
+    result = run(
+        ["import-physicians", str(source)], cwd=tmp_path, TRACKER_DATABASE_URL=database_url
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("line ")] == [
+        "line 3: a field holds a NUL character (U+0000)"
+    ]
+    assert result.stdout.strip().splitlines()[-1] == "2 created, 0 updated, 0 unchanged, 1 bad rows"
+
+
+def test_bad_row_is_named_by_the_line_it_starts_on(database_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "multiline.csv"
+    source.write_text(
+        "first_name,last_name,email,timezone\n"
+        "Jeanne,Durand,jeanne@example.org,Europe/Paris\n"
+        '"Paul\nPierre",Martin,paul@example.org,Mars/Olympus\n',
+        encoding="utf-8",
+    )
+
+    result = run(
+        ["import-physicians", str(source)], cwd=tmp_path, TRACKER_DATABASE_URL=database_url
+    )
+
+    assert [line for line in result.stderr.splitlines() if line.startswith("line ")] == [
+        "line 3: timezone: unknown IANA timezone 'Mars/Olympus'"
+    ]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
+from typing import Any
 
 from aiohttp import web
 
@@ -12,7 +12,7 @@ from tracker import awards
 from tracker.attendance import NewEvent, Recorded, record_events, unmatched_events, unmatched_reason
 from tracker.events import AttendanceRecorded
 from tracker.exports import completions_csv
-from tracker.http import json_response, path_id, query_datetime, read_json
+from tracker.http import json_response, parse_json, path_id, query_datetime, read_json
 from tracker.keys import BUS, DATABASE, SETTINGS
 from tracker.problems import HTTPProblem, problem_response
 from tracker.schemas import (
@@ -61,6 +61,8 @@ async def post_events(request: web.Request) -> web.Response:
 
 
 async def zoom_webhook(request: web.Request) -> web.Response:
+    """Zoom's events. A signed event this service cannot read is answered 400/422 and logged
+    (never stored half-read, never dropped without a trace); Zoom then retries it for a while."""
     secret = request.app[SETTINGS].zoom_webhook_secret
     if secret is None:
         return problem_response(
@@ -77,21 +79,20 @@ async def zoom_webhook(request: web.Request) -> web.Response:
         )
     except ZoomSignatureError as exc:
         raise HTTPProblem(401, str(exc)) from None
+    payload: Any = None
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise HTTPProblem(400, "the body is not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise HTTPProblem(400, "the body must be a JSON object")
-    if payload.get("event") == "endpoint.url_validation":
-        plain = (payload.get("payload") or {}).get("plainToken")
-        if not isinstance(plain, str) or not plain:
-            raise HTTPProblem(400, "payload.plainToken is missing")
-        return web.json_response(url_validation(secret.get_secret_value(), plain))
-    try:
-        event = to_event(payload)
-    except ZoomPayloadError as exc:
-        raise HTTPProblem(422, str(exc)) from None
+        payload = parse_json(body)
+        if not isinstance(payload, dict):
+            raise HTTPProblem(400, "the body must be a JSON object")
+        if payload.get("event") == "endpoint.url_validation":
+            return web.json_response(url_validation(secret.get_secret_value(), _plain(payload)))
+        try:
+            event = to_event(payload)
+        except ZoomPayloadError as exc:
+            raise HTTPProblem(422, str(exc)) from None
+    except HTTPProblem as exc:
+        log.warning("refused a signed Zoom event %s: %s", _event_name(payload), exc.detail)
+        raise
     if event is None:
         return web.json_response({"status": "ignored"})
     recorded = await _record(request, [event])
@@ -99,6 +100,23 @@ async def zoom_webhook(request: web.Request) -> web.Response:
         "duplicate" if recorded.duplicates else ("unmatched" if recorded.unmatched else "accepted")
     )
     return web.json_response({"status": status})
+
+
+def _plain(payload: dict[str, Any]) -> str:
+    """The ``plainToken`` of a URL validation request, or 400."""
+    body = payload.get("payload")
+    plain = body.get("plainToken") if isinstance(body, dict) else None
+    if not isinstance(plain, str) or not plain:
+        raise HTTPProblem(400, "payload.plainToken is missing")
+    return plain
+
+
+def _event_name(payload: Any) -> str:
+    """The event's name for a log line (printable and short: a log line stays one line)."""
+    name = payload.get("event") if isinstance(payload, dict) else None
+    if isinstance(name, str) and name.isprintable() and len(name) <= 64:
+        return name
+    return "(no readable event name)"
 
 
 async def list_unmatched(request: web.Request) -> web.Response:

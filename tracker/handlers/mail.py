@@ -11,6 +11,7 @@ from notifications.models import OutboxMessage
 from notifications.outbox import list_messages, retry_failed
 from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
+from tracker.bounds import parse_id
 from tracker.http import json_response, path_id
 from tracker.keys import DATABASE, MAIL, WORKER, physician_of
 from tracker.mailings import latest_certificate_pdf, pdf_response
@@ -140,12 +141,13 @@ async def verify_certificate(request: web.Request) -> web.Response:
 async def my_certificate(request: web.Request) -> web.Response:
     """The latest certificate of this physician for that occurrence, as PDF."""
     raw = request.match_info["occurrence_id"]
+    occurrence_id = parse_id(raw)
     async with request.app[DATABASE].session() as session:
         found = (
             await latest_certificate_pdf(
-                session, request.app[MAIL], physician_of(request), int(raw)
+                session, request.app[MAIL], physician_of(request), occurrence_id
             )
-            if raw.isdigit()
+            if occurrence_id is not None
             else None
         )
     if found is None:

@@ -28,6 +28,7 @@ from tracker.attendance import (
     unmatched_events,
     unmatched_reason,
 )
+from tracker.bounds import parse_id
 from tracker.events import AttendanceRecorded, OccurrenceChanged
 from tracker.http import path_id
 from tracker.keys import BUS, DATABASE, MAIL, SETTINGS, WORKER
@@ -215,11 +216,11 @@ async def me(request: web.Request) -> web.Response:
 
 async def me_certificate(request: web.Request) -> web.Response:
     _, physician = await _physician_session(request)
-    raw = request.match_info["occurrence_id"]
+    occurrence_id = parse_id(request.match_info["occurrence_id"])
     async with request.app[DATABASE].session() as session:
         found = (
-            await latest_certificate_pdf(session, request.app[MAIL], physician, int(raw))
-            if raw.isdigit()
+            await latest_certificate_pdf(session, request.app[MAIL], physician, occurrence_id)
+            if occurrence_id is not None
             else None
         )
     if found is None:
@@ -232,7 +233,7 @@ async def me_preferences(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     if not sessions.csrf_ok(row, str(form.get("csrf", ""))):
         raise web.HTTPForbidden(text="CSRF check failed; reload the page")
-    wanted = {int(v) for v in form.getall("series", []) if isinstance(v, str) and v.isdigit()}
+    wanted = {parse_id(v) for v in form.getall("series", []) if isinstance(v, str)}
     async with request.app[DATABASE].session() as session:
         for registration in (
             await session.exec(

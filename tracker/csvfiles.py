@@ -1,0 +1,53 @@
+"""CSV files handed over by users, read record by record, each named by the line it starts on.
+
+A record the csv module cannot read (a field over its size limit) or one holding U+0000 (which
+PostgreSQL cannot store in text, so one such row would abort a whole import there) is reported
+by line, and reading goes on with the next line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Record:
+    line: int
+    cells: list[str]
+
+    @property
+    def blank(self) -> bool:
+        return not any(cell.strip() for cell in self.cells)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    line: int
+    reason: str
+
+
+def records(text: str) -> Iterator[Record | Unreadable]:
+    """Every record of ``text`` (a leading byte-order mark is ignored), blank ones included."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Unreadable(line, _reason(exc))
+            continue
+        if any("\x00" in cell for cell in cells):
+            yield Unreadable(line, "a field holds a NUL character (U+0000)")
+            continue
+        yield Record(line, cells)
+
+
+def _reason(error: csv.Error) -> str:
+    if "field limit" in str(error):
+        return f"a field is longer than {csv.field_size_limit():,} characters"
+    return f"unreadable CSV: {error}"
