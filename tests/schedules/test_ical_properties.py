@@ -25,7 +25,7 @@ from schedules.ical import (
     serialize,
 )
 from schedules.models import Occurrence, OccurrenceStatus, Series
-from tests.hostile_text import hostile_text
+from tests.hostile_text import LINE_BREAKS, hostile_text
 from tests.ical_text import text_of
 
 STAMP = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -161,3 +161,27 @@ def test_invitation_round_trips_any_text(
     assert [e.start for e in of(calendar).between(date(2027, 1, 1), date(2028, 1, 1))] == [
         event.start
     ]
+
+
+def _reference_clean(value: str) -> str:
+    """The documented cleaning, line by line and character by character (``str.splitlines``
+    knows every line break; clean_text's fast paths must agree with this)."""
+    lines = []
+    for line in value.splitlines(keepends=True):
+        body = (
+            line.removesuffix("\r\n")
+            if line.endswith("\r\n")
+            else line.rstrip("".join(LINE_BREAKS))
+        )
+        lines.append(body + ("\n" if body != line else ""))
+    return "".join(
+        " " if ch == "\t" else ch
+        for ch in "".join(lines)
+        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
+    )
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(text=ANY)
+def test_clean_text_is_the_documented_cleaning(text: str) -> None:
+    assert clean_text(text) == _reference_clean(text)
