@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from schedules.ical import FeedEntry, FeedMeta, build_calendar, serialize
+from schedules.ical import FeedEntry, FeedMeta, render_calendar
 from schedules.models import FeedState, Occurrence, Series
 
 
@@ -62,7 +62,7 @@ async def render_feed(
     session: AsyncSession, *, key: str, entries: Sequence[FeedEntry], meta: FeedMeta, now: datetime
 ) -> FeedDocument:
     """Serialise the feed and settle its ``Last-Modified`` (never decreasing); commits."""
-    body = serialize(build_calendar(entries, meta))
+    body = render_calendar(entries, meta)
     etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
     state = await session.get(FeedState, key)
     if state is not None and state.etag == etag:

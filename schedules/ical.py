@@ -48,11 +48,18 @@ def clean_text(value: str) -> str:
     """User text made safe for any iCalendar TEXT value: one kind of newline, no control chars.
 
     Every line break becomes ``\\n`` (which icalendar escapes), a tab becomes a space, and
-    other control and format characters are removed: icalendar passes them through, and
-    calendar readers choke on them or, for bidi controls, show misleading text.
+    other control, format and surrogate characters are removed: icalendar passes them through,
+    and calendar readers choke on them or, for bidi controls, show misleading text. Printable
+    text (the usual case) is returned as it is without looking at each character.
     """
-    unified = _LINE_BREAKS.sub("\n", value).replace("\t", " ")
-    return "".join(ch for ch in unified if ch == "\n" or unicodedata.category(ch) not in _DROPPED)
+    if value.isprintable():
+        return value
+    lines = _LINE_BREAKS.sub("\n", value).replace("\t", " ").split("\n")
+    return "\n".join(line if line.isprintable() else _without_controls(line) for line in lines)
+
+
+def _without_controls(line: str) -> str:
+    return "".join(ch for ch in line if unicodedata.category(ch) not in _DROPPED)
 
 
 def _text(value: str) -> vText:
@@ -228,8 +235,9 @@ def _series_events(entry: FeedEntry, meta: FeedMeta) -> list[Event]:
     ]
 
 
-def _checked_events(entry: FeedEntry, meta: FeedMeta) -> list[Event]:
-    """The series' events, each already serialised once; ``[]`` (logged) if any step fails.
+def _checked_events(entry: FeedEntry, meta: FeedMeta, *, serialise: bool) -> list[Event]:
+    """The series' events; ``[]`` (logged) if building them, or with ``serialise`` serialising
+    them, fails.
 
     One series must never take a whole feed down: whatever a stored row holds (a date no
     calendar can show, a rule or timezone this version cannot read), the failure is logged
@@ -237,7 +245,7 @@ def _checked_events(entry: FeedEntry, meta: FeedMeta) -> list[Event]:
     """
     try:
         events = _series_events(entry, meta)
-        for event in events:
+        for event in events if serialise else ():
             event.to_ical()
     except UnshowableDateError as exc:
         logger.warning("feeds leave out series %s: %s", entry.series.id, exc)
@@ -272,10 +280,13 @@ def date_range(entries: Sequence[FeedEntry]) -> tuple[date, date]:
     return _day_span(instants) or (date(2000, 1, 1), date(2000, 1, 2))
 
 
-def build_calendar(entries: Sequence[FeedEntry], meta: FeedMeta) -> Calendar:
+def build_calendar(
+    entries: Sequence[FeedEntry], meta: FeedMeta, *, serialise_each: bool = False
+) -> Calendar:
     """The VCALENDAR for ``entries`` in series-id order, VTIMEZONEs limited to their range.
 
-    A series that cannot be shown is left out (and logged); the others are served.
+    A series that cannot be built is left out (and logged), and with ``serialise_each`` one
+    that cannot be serialised too; the others are served.
     """
     calendar = Calendar.new(
         prodid=PRODID,
@@ -293,7 +304,7 @@ def build_calendar(entries: Sequence[FeedEntry], meta: FeedMeta) -> Calendar:
     calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH_INTERVAL))
     shown_entries: list[FeedEntry] = []
     for entry in sorted(entries, key=lambda e: e.series.id or 0):
-        events = _checked_events(entry, meta)
+        events = _checked_events(entry, meta, serialise=serialise_each)
         if events:
             shown_entries.append(entry)
         for event in events:
@@ -305,6 +316,16 @@ def build_calendar(entries: Sequence[FeedEntry], meta: FeedMeta) -> Calendar:
 
 def serialize(calendar: Calendar) -> bytes:
     return bytes(calendar.to_ical())
+
+
+def render_calendar(entries: Sequence[FeedEntry], meta: FeedMeta) -> bytes:
+    """The feed's bytes. Should serialising the whole fail, each series is serialised on its
+    own and the ones that fail are left out (logged): a second pass only on that rare path,
+    so the usual feed costs one serialisation."""
+    try:
+        return serialize(build_calendar(entries, meta))
+    except Exception:  # the second pass names and leaves out the series at fault
+        return serialize(build_calendar(entries, meta, serialise_each=True))
 
 
 def build_invitation(

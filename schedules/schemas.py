@@ -59,11 +59,17 @@ TimezoneName = Annotated[
 LocalDateTime = Annotated[
     datetime,
     Field(
-        description="Local wall-clock time in the series' timezone, no offset",
+        description="Local wall-clock time in the series' timezone, no offset; "
+        "within 10 years of now",
         examples=["2026-01-05T12:30:00"],
     ),
     AfterValidator(_check_local),
 ]
+#: What the API says of a rule; the checks themselves are in schedules.recurrence and .window.
+RULE_DESCRIPTION = (
+    "RFC 5545 RRULE (DAILY, WEEKLY, MONTHLY or YEARLY); at most one session per local day, "
+    "at most 1,000 within the horizon, UNTIL within 10 years of now; omit for a single session"
+)
 ReminderOffset = Annotated[
     str, Field(max_length=20, examples=["P1D"]), AfterValidator(_check_reminder)
 ]
@@ -112,7 +118,12 @@ class SeriesCreate(BaseModel):
     timezone: TimezoneName
     start: LocalDateTime
     duration_minutes: Duration
-    rrule: str | None = Field(default=None, max_length=500, examples=["FREQ=WEEKLY;BYDAY=MO"])
+    rrule: str | None = Field(
+        default=None,
+        max_length=500,
+        description=RULE_DESCRIPTION,
+        examples=["FREQ=WEEKLY;BYDAY=MO"],
+    )
     join_url: JoinUrl
     credits: Credits = Field(default_factory=list)
     min_attendance_percent: Percent | None = None
@@ -132,7 +143,7 @@ class SeriesUpdate(BaseModel):
     timezone: TimezoneName | None = None
     start: LocalDateTime | None = None
     duration_minutes: Duration | None = None
-    rrule: str | None = Field(default=None, max_length=500)
+    rrule: str | None = Field(default=None, max_length=500, description=RULE_DESCRIPTION)
     join_url: JoinUrl | None = None
     credits: Credits | None = None
     min_attendance_percent: Percent | None = None
@@ -192,5 +203,9 @@ class OccurrenceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["cancelled", "scheduled"] | None = None
-    start: datetime | None = None
+    start: datetime | None = Field(
+        default=None,
+        description="New start: local time of the series' timezone without an offset, or with "
+        "an offset or Z; within 10 years of now",
+    )
     duration_minutes: Duration | None = None

@@ -8,17 +8,29 @@ that shows it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from schedules.errors import InvalidInputError
 
 WINDOW_YEARS = 10
-WINDOW = timedelta(days=round(365.25 * WINDOW_YEARS))
+
+
+def _years_from(now: datetime, years: int) -> datetime:
+    """The same day and time ``years`` later (or earlier); 29 February becomes the 28th."""
+    try:
+        return now.replace(year=now.year + years)
+    except ValueError:
+        return now.replace(year=now.year + years, day=28)
+
+
+def window(now: datetime) -> tuple[datetime, datetime]:
+    """The first and last instant a schedule may use, seen from ``now``."""
+    return _years_from(now, -WINDOW_YEARS), _years_from(now, WINDOW_YEARS)
 
 
 def _refusal(field: str, now: datetime, *, subject: str = "", hint: str = "") -> InvalidInputError:
-    earliest, latest = (now - WINDOW).date(), (now + WINDOW).date()
+    earliest, latest = (moment.date() for moment in window(now))
     return InvalidInputError(
         field,
         f"{subject}must be within {WINDOW_YEARS} years of now: between {earliest.isoformat()} "
@@ -27,23 +39,23 @@ def _refusal(field: str, now: datetime, *, subject: str = "", hint: str = "") ->
 
 
 def check_instant(field: str, value: datetime, *, now: datetime) -> None:
-    """Refuse an aware ``value`` more than :data:`WINDOW` before or after ``now``."""
-    if not now - WINDOW <= value <= now + WINDOW:
+    """Refuse an aware ``value`` more than :data:`WINDOW_YEARS` before or after ``now``."""
+    earliest, latest = window(now)
+    if not earliest <= value <= latest:
         raise _refusal(field, now)
 
 
 def check_local(field: str, value: datetime, tz: ZoneInfo, *, now: datetime) -> None:
     """The same for a naive local wall-clock time in ``tz``, compared without converting it
     (converting year 1 or 9999 to UTC can overflow)."""
-    earliest = (now - WINDOW).astimezone(tz).replace(tzinfo=None)
-    latest = (now + WINDOW).astimezone(tz).replace(tzinfo=None)
+    earliest, latest = (moment.astimezone(tz).replace(tzinfo=None) for moment in window(now))
     if not earliest <= value <= latest:
         raise _refusal(field, now)
 
 
 def check_until(field: str, until: datetime | None, *, now: datetime) -> None:
     """Refuse a rule's UNTIL later than the window (earlier ones give no occurrence anyway)."""
-    if until is not None and until > now + WINDOW:
+    if until is not None and until > window(now)[1]:
         raise _refusal(
             field, now, subject="UNTIL ", hint="; leave UNTIL out for a series with no end date"
         )

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from icalendar import Calendar
 
-from schedules.ical import FeedEntry, FeedMeta, build_calendar, clean_text, serialize
+from schedules.errors import UnshowableDateError
+from schedules.ical import (
+    FeedEntry,
+    FeedMeta,
+    build_calendar,
+    build_invitation,
+    clean_text,
+    serialize,
+)
 from schedules.models import Occurrence, OccurrenceStatus, Series
 
 META = FeedMeta(
@@ -111,3 +119,58 @@ def test_empty_feed_is_still_a_valid_calendar() -> None:
     calendar = Calendar.from_ical(serialize(build_calendar([], META)))
 
     assert (calendar.walk("VEVENT"), calendar.walk("VTIMEZONE")) == ([], [])
+
+
+def _occurrence(start: datetime, *, status: str = OccurrenceStatus.MOVED) -> Occurrence:
+    return Occurrence(
+        id=9,
+        series_id=1,
+        recurrence_id=datetime(2027, 3, 8, 11, 30, tzinfo=UTC),
+        start=start,
+        end=start + timedelta(hours=1),
+        status=status,
+        updated_at=STAMP,
+    )
+
+
+def test_an_occurrence_no_calendar_can_show_is_hidden_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    far = _occurrence(datetime(9999, 12, 31, 22, 59, tzinfo=UTC))
+
+    raw = serialize(build_calendar([FeedEntry(_series(), [far])], META))
+
+    (master,) = Calendar.from_ical(raw).walk("VEVENT")
+    assert [d.dt for d in master["EXDATE"].dts] == [far.recurrence_id]
+    assert "leave out occurrence 9 of series 1" in caplog.text
+
+
+def test_a_series_no_calendar_can_show_is_left_out_and_the_others_served(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entries = [
+        FeedEntry(_series(id=1, start_local=datetime(1, 1, 1)), []),
+        FeedEntry(_series(id=2, uid="u-2@cme-tracker", rrule="FREQ=WEEKLY;BYDAY=XX"), []),
+        FeedEntry(_series(id=3, uid="u-3@cme-tracker", timezone="Mars/Olympus"), []),
+        FeedEntry(_series(id=4, uid="u-4@cme-tracker"), []),
+    ]
+
+    calendar = Calendar.from_ical(serialize(build_calendar(entries, META)))
+
+    assert [str(event["UID"]) for event in calendar.walk("VEVENT")] == ["u-4@cme-tracker"]
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Paris"]
+    for series_id in (1, 2, 3):
+        assert f"feeds leave out series {series_id}" in caplog.text
+
+
+def test_an_invitation_for_a_date_no_calendar_can_show_is_refused_by_name() -> None:
+    with pytest.raises(UnshowableDateError, match="occurrence 9"):
+        build_invitation(
+            _series(),
+            _occurrence(datetime(9999, 12, 31, 22, 59, tzinfo=UTC)),
+            META,
+            method="REQUEST",
+            organizer="webinars@cme.example.org",
+            attendee="jeanne@example.org",
+            stamp=STAMP,
+        )
