@@ -34,7 +34,7 @@ class InvalidAddressError(ValueError):
 
     def __init__(self, text: str, reason: str) -> None:
         self.text, self.reason = text, reason
-        super().__init__(f"{text!r} is not one email address: {reason}")
+        super().__init__(f"{text!r} is not an email address: {reason}")
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def _validated(text: str, *, display_name: bool, anywhere: bool) -> tuple[str, s
     except EmailNotValidError as exc:
         stand_in = _special_use(text.strip()) if anywhere else None
         if stand_in is None:
-            raise InvalidAddressError(text, str(exc)) from None
+            raise InvalidAddressError(text, _reason(text, exc)) from None
         try:  # a local name such as webinars@localhost: check the rest with a stand-in domain
             normalized, name = _validate(stand_in[0], display_name=display_name, anywhere=True)
         except EmailNotValidError as inner:
@@ -98,6 +98,12 @@ def _validated(text: str, *, display_name: bool, anywhere: bool) -> tuple[str, s
     if len(address) > MAX_LENGTH:
         raise InvalidAddressError(text, f"longer than {MAX_LENGTH} characters")
     return address, name
+
+
+def _reason(text: str, error: EmailNotValidError) -> str:
+    if text.count("@") > 1 and any(separator in text for separator in ",; <"):
+        return "give exactly one address, not a list"
+    return str(error)
 
 
 def normalise_address(text: str, *, anywhere: bool = False) -> str:

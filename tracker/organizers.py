@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from notifications.addresses import InvalidAddressError, normalise_address
 from tracker.models import Organizer
 from tracker.tokens import hash_token, new_token
 
@@ -18,13 +19,15 @@ async def create_organizer(
     session: AsyncSession, *, name: str, email: str
 ) -> tuple[Organizer, str]:
     """Store a new organiser; returns it with its token, which is never shown again."""
-    name, email = name.strip(), email.strip()
+    name = name.strip()
     if not name:
         raise InvalidOrganizerError("the name cannot be empty")
-    if "@" not in email or any(ch.isspace() for ch in email) or len(email) > 320:
-        raise InvalidOrganizerError(f"{email!r} is not an email address")
+    try:
+        address = normalise_address(email)
+    except InvalidAddressError as exc:
+        raise InvalidOrganizerError(str(exc)) from None
     token = new_token("org_")
-    organizer = Organizer(name=name, email=email.lower(), token_hash=hash_token(token))
+    organizer = Organizer(name=name, email=address, token_hash=hash_token(token))
     session.add(organizer)
     await session.commit()
     return organizer, token

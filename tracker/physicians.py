@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from notifications.addresses import InvalidAddressError, normalise_address
 from schedules.errors import InvalidInputError, NotFoundError
 from tracker.models import Physician
 from tracker.schemas import PhysicianCreate, PhysicianUpdate
@@ -22,8 +23,18 @@ class EmailTakenError(InvalidInputError):
         super().__init__("email", f"a physician with email {email} already exists")
 
 
+def email_key(text: str) -> str:
+    """How an address is stored and looked up: normalised as on input when it is one valid
+    address (so ``Chloé.Simon@EXAMPLE.org`` finds ``chloé.simon@example.org``), else simply
+    trimmed and lower-cased (a search for something odd then finds nothing)."""
+    try:
+        return normalise_address(text, anywhere=True)
+    except InvalidAddressError:
+        return text.strip().lower()
+
+
 async def _email_taken(session: AsyncSession, email: str, *, other_than: int | None = None) -> bool:
-    query = select(Physician.id).where(Physician.email == email.lower())
+    query = select(Physician.id).where(Physician.email == email_key(email))
     if other_than is not None:
         query = query.where(Physician.id != other_than)
     return (await session.exec(query)).first() is not None
@@ -33,7 +44,7 @@ async def create_physician(
     session: AsyncSession, data: PhysicianCreate, *, now: datetime
 ) -> tuple[Physician, str]:
     """Store a physician; returns it with the personal token, which is never shown again."""
-    email = data.email.lower()
+    email = email_key(data.email)
     if await _email_taken(session, email):
         raise EmailTakenError(email)
     token = new_token("phy_")
@@ -62,7 +73,7 @@ async def update_physician(
         if value is None and field not in NULLABLE:
             raise InvalidInputError(field, "cannot be null")
     if "email" in changes:
-        changes["email"] = changes["email"].lower()
+        changes["email"] = email_key(changes["email"])
         if await _email_taken(session, changes["email"], other_than=physician_id):
             raise EmailTakenError(changes["email"])
     for field, value in changes.items():
@@ -98,12 +109,12 @@ async def physician_for_token(session: AsyncSession, token: str) -> Physician | 
 
 async def physician_by_email(session: AsyncSession, email: str) -> Physician | None:
     return (
-        await session.exec(select(Physician).where(Physician.email == email.strip().lower()))
+        await session.exec(select(Physician).where(Physician.email == email_key(email)))
     ).first()
 
 
 async def list_physicians(session: AsyncSession, *, email: str | None = None) -> list[Physician]:
     query = select(Physician).order_by(col(Physician.id))
     if email:
-        query = query.where(Physician.email == email.strip().lower())
+        query = query.where(Physician.email == email_key(email))
     return list((await session.exec(query)).all())

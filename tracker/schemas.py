@@ -7,20 +7,23 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, model_validator
 
+from notifications.addresses import normalise_address
 from schedules.schemas import Language, TimezoneName
 from tracker.bounds import RowId, event_time_problem
 from tracker.identifiers import npi_problem, rpps_problem
 
 
 def _check_email(value: str) -> str:
+    """Exactly one mailbox (email-validator), normalised and lower-cased (SPEC 3)."""
+    return normalise_address(value)
+
+
+def _check_matching_email(value: str) -> str:
+    """An address used only to find a physician (attendance facts): never refused for being odd,
+    since an event is kept unmatched rather than lost."""
     value = value.strip()
     local, _, domain = value.rpartition("@")
-    if (
-        not local
-        or "." not in domain
-        or any(ch.isspace() for ch in value)
-        or domain.startswith(".")
-    ):
+    if not local or not domain:
         raise ValueError(f"{value!r} is not an email address")
     return value
 
@@ -53,7 +56,18 @@ def _event_time(value: datetime) -> datetime:
 
 
 Email = Annotated[
-    str, Field(max_length=320, examples=["jeanne.durand@example.org"]), AfterValidator(_check_email)
+    str,
+    Field(
+        max_length=320,
+        examples=["jeanne.durand@example.org"],
+        description="Exactly one address (internationalised ones accepted)",
+    ),
+    AfterValidator(_check_email),
+]
+MatchingEmail = Annotated[
+    str,
+    Field(max_length=320, examples=["jeanne.durand@example.org"]),
+    AfterValidator(_check_matching_email),
 ]
 Npi = Annotated[str, Field(examples=["1234567893"]), AfterValidator(_check_npi)]
 Rpps = Annotated[str, Field(examples=["10001234567"]), AfterValidator(_check_rpps)]
@@ -144,7 +158,7 @@ class AttendanceEventIn(BaseModel):
     event_id: str = Field(min_length=1, max_length=200)
     occurrence_id: RowId
     physician_id: RowId | None = None
-    email: Email | None = None
+    email: MatchingEmail | None = None
     kind: Literal["join", "leave"]
     at: EventTime
     connection_id: str | None = Field(default=None, max_length=200)

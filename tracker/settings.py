@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from notifications.addresses import InvalidAddressError, parse_mailbox
+
 SUPPORTED_DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
@@ -78,6 +80,16 @@ class Settings(BaseSettings):
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ValueError("must look like smtp://user:pass@host:port or smtps://...")
         return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _check_mail_from(cls, value: str) -> str:
+        """One mailbox, optionally named: ``webinars@example.org`` or
+        ``Institut <webinars@example.org>``; written back in its normal form."""
+        try:
+            return str(parse_mailbox(value).header)
+        except InvalidAddressError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("default_timezone")
     @classmethod

@@ -54,7 +54,9 @@ def test_organizers_add_refuses_a_bad_email_in_one_line(database_url: str, tmp_p
     )
 
     assert result.returncode == 1
-    assert result.stderr.strip() == "Error: 'not-an-email' is not an email address"
+    assert result.stderr.strip() == (
+        "Error: 'not-an-email' is not an email address: An email address must have an @-sign."
+    )
 
 
 def test_demo_loads_once(database_url: str, tmp_path: Path) -> None:
