@@ -151,7 +151,7 @@ async def me(request: web.Request) -> web.Response:
     labels = request.app[MAIL].labels
     async with request.app[DATABASE].session() as session:
         summary = CreditSummary.model_validate(
-            await awards.credit_summary(session, physician.id or 0)
+            await awards.credit_summary(session, physician.id or 0, now=utcnow())
         )
         certified = set(
             (
@@ -530,8 +530,9 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
         if occurrence is None:
             raise web.HTTPNotFound()
         series = await session.get_one(Series, occurrence.series_id)
-        rows = await awards.occurrence_attendance(session, occurrence_id)
-        counts = await connected_per_minute(session, occurrence)
+        now = utcnow()
+        rows = await awards.occurrence_attendance(session, occurrence_id, now=now)
+        counts = await connected_per_minute(session, occurrence, now=now)
     return page(
         request,
         "org_occurrence.html",
