@@ -7,6 +7,7 @@ two processes gives the same rows.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
-from tracker.credits import ROUNDINGS, Fact, Kind, Rounding, attendance, credits_for
+from tracker.credits import ROUNDINGS, Attendance, Fact, Kind, Rounding, attendance, credits_for
 from tracker.models import (
     AttendanceEvent,
     Award,
@@ -39,35 +40,69 @@ async def is_closed(session: AsyncSession, occurrence_id: int) -> bool:
     return await session.get(OccurrenceClosure, occurrence_id) is not None
 
 
+async def _facts(
+    session: AsyncSession, occurrence_id: int, physician_id: int | None = None
+) -> dict[int, list[Fact]]:
+    """Each physician's facts at one occurrence (the platform's end events added to each's)."""
+    query = select(
+        AttendanceEvent.physician_id,
+        AttendanceEvent.kind,
+        AttendanceEvent.at,
+        AttendanceEvent.connection_id,
+    ).where(AttendanceEvent.occurrence_id == occurrence_id)
+    if physician_id is not None:
+        query = query.where(
+            or_(AttendanceEvent.physician_id == physician_id, AttendanceEvent.kind == "ended")
+        )
+    ended: list[Fact] = []
+    by_physician: dict[int, list[Fact]] = defaultdict(list)
+    for pid, kind, at, connection in (await session.exec(query)).all():
+        if kind == "ended":
+            ended.append(Fact("ended", at))
+        elif pid is not None:
+            by_physician[pid].append(Fact(cast(Kind, kind), at, connection))
+    return {pid: facts + ended for pid, facts in by_physician.items()}
+
+
+def _figures(
+    facts: list[Fact],
+    occurrence: Occurrence,
+    series: Series,
+    roundings: dict[str, Rounding],
+    *,
+    now: datetime | None,
+) -> tuple[Attendance, dict[str, float]]:
+    """Minutes and credits from the facts; ``now`` for provisional figures (open connections
+    count up to now), ``None`` for final ones (up to the end)."""
+    attended = attendance(facts, start=occurrence.start, end=occurrence.end, now=now)
+    credits = credits_for(
+        attended,
+        duration_minutes=int((occurrence.end - occurrence.start).total_seconds() // 60),
+        min_attendance_percent=series.min_attendance_percent,
+        designations=series.credits,
+        roundings=roundings,
+    )
+    return attended, credits
+
+
 async def recompute_award(
     session: AsyncSession, occurrence_id: int, physician_id: int, *, now: datetime
 ) -> Award | None:
     """Recompute one physician's award at one occurrence from every stored fact; flushes.
 
     A final award whose credits change gets a new ``version`` (its certificate is re-issued).
+    A provisional one is stored as of ``now``; readers bring it up to their own now
+    (:func:`credit_summary`, :func:`occurrence_attendance`).
     """
     occurrence = await session.get(Occurrence, occurrence_id)
     if occurrence is None:
         return None
     series = await session.get_one(Series, occurrence.series_id)
-    rows = (
-        await session.exec(
-            select(AttendanceEvent).where(
-                AttendanceEvent.occurrence_id == occurrence_id,
-                or_(AttendanceEvent.physician_id == physician_id, AttendanceEvent.kind == "ended"),
-            )
-        )
-    ).all()
-    facts = [Fact(cast(Kind, row.kind), row.at, row.connection_id) for row in rows]
-    attended = attendance(facts, start=occurrence.start, end=occurrence.end)
-    credits = credits_for(
-        attended,
-        duration_minutes=int((occurrence.end - occurrence.start).total_seconds() // 60),
-        min_attendance_percent=series.min_attendance_percent,
-        designations=series.credits,
-        roundings=await _roundings(session),
-    )
     final = await is_closed(session, occurrence_id)
+    facts = (await _facts(session, occurrence_id, physician_id)).get(physician_id, [])
+    attended, credits = _figures(
+        facts, occurrence, series, await _roundings(session), now=None if final else now
+    )
     award = (
         await session.exec(
             select(Award).where(
@@ -91,6 +126,35 @@ async def recompute_award(
         award.final, award.finalized_at = True, now
     await session.flush()
     return award
+
+
+def _as_of(award: Award, attended: Attendance, credits: dict[str, float], now: datetime) -> Award:
+    """A detached copy of a provisional award with the figures as of ``now`` (never stored)."""
+    return Award(
+        id=award.id,
+        occurrence_id=award.occurrence_id,
+        physician_id=award.physician_id,
+        seconds=attended.seconds,
+        credits=credits,
+        anomalies=list(attended.anomalies),
+        final=False,
+        version=award.version,
+        computed_at=now,
+    )
+
+
+async def _provisional_as_of(
+    session: AsyncSession, award: Award, occurrence: Occurrence, series: Series, now: datetime
+) -> Award:
+    """A final award as stored; a provisional one recomputed with open connections up to now."""
+    if award.final:
+        return award
+    facts = (await _facts(session, occurrence.id or 0, award.physician_id)).get(
+        award.physician_id, []
+    )
+    return _as_of(
+        award, *_figures(facts, occurrence, series, await _roundings(session), now=now), now
+    )
 
 
 async def recompute_occurrence(session: AsyncSession, occurrence_id: int, *, now: datetime) -> int:
@@ -167,12 +231,23 @@ def _add(totals: dict[str, float], credits: dict[str, float]) -> None:
         totals[code] = round(totals.get(code, 0.0) + amount, 2)
 
 
-async def credit_summary(session: AsyncSession, physician_id: int) -> dict[str, object]:
-    """The summary of SPEC 3: totals (all and final), awards, requirements with progress."""
+async def credit_summary(
+    session: AsyncSession, physician_id: int, *, now: datetime | None = None
+) -> dict[str, object]:
+    """The summary of SPEC 3: totals (all and final), awards, requirements with progress.
+
+    With ``now``, provisional awards count open connections up to ``now`` (a live session
+    shows the minutes so far); without, they are as stored.
+    """
     physician = await session.get(Physician, physician_id)
     if physician is None:
         raise NotFoundError("physician", physician_id)
     rows = await physician_awards(session, physician_id)
+    if now is not None:
+        rows = [
+            (await _provisional_as_of(session, award, occurrence, series, now), occurrence, series)
+            for award, occurrence, series in rows
+        ]
     totals: dict[str, float] = {}
     final_totals: dict[str, float] = {}
     awards: list[dict[str, object]] = []
@@ -228,9 +303,12 @@ async def credit_summary(session: AsyncSession, physician_id: int) -> dict[str, 
 
 
 async def occurrence_attendance(
-    session: AsyncSession, occurrence_id: int
+    session: AsyncSession, occurrence_id: int, *, now: datetime | None = None
 ) -> list[tuple[Award, Physician]]:
-    if await session.get(Occurrence, occurrence_id) is None:
+    """Everyone's award at one occurrence; with ``now``, provisional ones as of ``now`` (one
+    read of the occurrence's facts), final ones as stored."""
+    occurrence = await session.get(Occurrence, occurrence_id)
+    if occurrence is None:
         raise NotFoundError("occurrence", occurrence_id)
     query = (
         select(Award, Physician)
@@ -238,4 +316,24 @@ async def occurrence_attendance(
         .where(Award.occurrence_id == occurrence_id)
         .order_by(col(Physician.last_name), col(Physician.first_name))
     )
-    return [(a, p) for a, p in (await session.exec(query)).all()]
+    rows = [(a, p) for a, p in (await session.exec(query)).all()]
+    if now is None or all(award.final for award, _ in rows):
+        return rows
+    series = await session.get_one(Series, occurrence.series_id)
+    roundings = await _roundings(session)
+    facts = await _facts(session, occurrence_id)
+    return [
+        (
+            award
+            if award.final
+            else _as_of(
+                award,
+                *_figures(
+                    facts.get(award.physician_id, []), occurrence, series, roundings, now=now
+                ),
+                now,
+            ),
+            physician,
+        )
+        for award, physician in rows
+    ]

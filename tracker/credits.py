@@ -41,11 +41,11 @@ class Attendance:
 
 
 def _intervals(
-    facts: Iterable[Fact], end: datetime
+    facts: Iterable[Fact], end: datetime, now: datetime | None
 ) -> tuple[list[tuple[datetime, datetime]], list[str]]:
     ordered = sorted(facts, key=lambda f: (f.at, _KIND_ORDER[f.kind], f.connection or ""))
     ended_at = min((f.at for f in ordered if f.kind == "ended"), default=None)
-    close_at = min(end, ended_at) if ended_at else end
+    close_at = min(t for t in (end, ended_at, now) if t is not None)
     open_since: dict[str, datetime] = {}
     intervals: list[tuple[datetime, datetime]] = []
     anomalies: list[str] = []
@@ -68,10 +68,14 @@ def _intervals(
 
 
 def connected(
-    facts: Iterable[Fact], *, start: datetime, end: datetime
+    facts: Iterable[Fact], *, start: datetime, end: datetime, now: datetime | None = None
 ) -> tuple[list[tuple[datetime, datetime]], list[str]]:
-    """The merged intervals within [start, end] (overlapping connections counted once)."""
-    intervals, anomalies = _intervals(facts, end)
+    """The merged intervals within [start, end] (overlapping connections counted once).
+
+    A connection still open closes at the end (or at the platform's end event); with ``now``
+    (provisional figures, while the session may still run) at ``now`` if that is earlier.
+    """
+    intervals, anomalies = _intervals(facts, end, now)
     clipped = sorted(
         (max(a, start), min(b, end)) for a, b in intervals if min(b, end) > max(a, start)
     )
@@ -84,9 +88,12 @@ def connected(
     return merged, anomalies
 
 
-def attendance(facts: Iterable[Fact], *, start: datetime, end: datetime) -> Attendance:
-    """Seconds connected within [start, end], overlapping connections counted once."""
-    merged, anomalies = connected(facts, start=start, end=end)
+def attendance(
+    facts: Iterable[Fact], *, start: datetime, end: datetime, now: datetime | None = None
+) -> Attendance:
+    """Seconds connected within [start, end], overlapping connections counted once; open
+    connections count up to ``now`` when given (provisional), else up to the end (final)."""
+    merged, anomalies = connected(facts, start=start, end=end, now=now)
     total = sum(int((b - a).total_seconds()) for a, b in merged)
     return Attendance(total, tuple(anomalies))
 

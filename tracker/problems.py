@@ -16,6 +16,7 @@ from schedules.errors import (
     NotFoundError,
     OccurrenceConflictError,
 )
+from tracker.outages import RETRY_AFTER, database_unreachable
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
@@ -115,9 +116,32 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return problem_response(exc.status, _http_exception_detail(exc), headers=headers)
-    except Exception:
+    except Exception as exc:
+        unavailable = unavailable_response(request, exc)
+        if unavailable is not None:
+            return unavailable
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem_response(500, "the service failed to answer; the error was logged")
+
+
+def unavailable_response(request: web.Request, error: BaseException) -> web.Response | None:
+    """503 with ``Retry-After`` when ``error`` means the database cannot be reached right now
+    (logged as one line, no traceback); ``None`` for anything else, which is a bug (500)."""
+    cause = database_unreachable(error)
+    if cause is None:
+        return None
+    log.warning(
+        "database unreachable on %s %s: %s: %s",
+        request.method,
+        request.path,
+        type(cause).__name__,
+        str(cause)[:200],
+    )
+    return problem_response(
+        503,
+        "the database cannot be reached right now; try again in a few seconds",
+        headers={"Retry-After": str(RETRY_AFTER)},
+    )
 
 
 def problem_schema() -> dict[str, Any]:

@@ -371,3 +371,47 @@ async def test_series_edit_that_would_remove_an_attended_occurrence_is_refused(
     assert response.status == 409
     assert "hold attendance" in (await response.json())["detail"]
     assert [row["id"] for row in after] == [w["first"]["id"], w["second"]["id"]]
+
+
+async def test_provisional_minutes_count_open_connections_up_to_now(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    """A connection still open counts up to now while the session runs (clamped to its window);
+    once final, an open connection counts up to the end, as before."""
+    w = await _world(client, auth)
+    occurrence = w["first"]["id"]  # 11:30 to 12:30 UTC
+    join = event(
+        "live-1", "join", "2026-11-02T11:31:00Z", occurrence_id=occurrence, email="paul@example.org"
+    )
+    seen = []
+
+    async def look() -> tuple[Any, ...]:
+        summary = await (
+            await client.get(f"/api/physicians/{w['paul']['id']}/credits", headers=auth)
+        ).json()
+        rows = await (
+            await client.get(f"/api/occurrences/{occurrence}/attendance", headers=auth)
+        ).json()
+        (award,) = summary["awards"]
+        (row,) = rows
+        return (award["minutes"], award["credits"]["AMA_PRA_1"], award["final"], row["minutes"])
+
+    with time_machine.travel(datetime(2026, 11, 2, 11, 36, tzinfo=UTC), tick=False):
+        assert (await _post(client, auth, [join]))[0] == 202
+        seen.append(await look())
+    for now in (datetime(2026, 11, 2, 12, 1, tzinfo=UTC), datetime(2026, 11, 2, 13, 0, tzinfo=UTC)):
+        with time_machine.travel(now, tick=False):
+            seen.append(await look())
+    with time_machine.travel(datetime(2026, 11, 2, 14, 1, tzinfo=UTC), tick=False):
+        async with database.session() as session:
+            await finalize_occurrence(
+                session, occurrence, now=datetime.now(UTC), grace=timedelta(minutes=90)
+            )
+        seen.append(await look())
+
+    assert seen == [
+        (5.0, 0.0, False, 5.0),  # five minutes in: not the 59 minutes up to the scheduled end
+        (30.0, 0.5, False, 30.0),  # no new event, yet later: up to now
+        (59.0, 1.0, False, 59.0),  # after the end: up to the end
+        (59.0, 1.0, True, 59.0),  # final: unchanged
+    ]

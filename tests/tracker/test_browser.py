@@ -120,6 +120,10 @@ async def test_organiser_signs_in_creates_a_series_and_cancels_an_occurrence(
     await page.wait_for_url("**/organizer/series/*")
     assert await accessibility_basics(page) == []
     await page.get_by_role("button", name="Annuler le lundi 8 mars 2027 à 12:30").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Annuler cette session ?")
+    assert await accessibility_basics(page) == []
+    await shot(page, "organiser-cancel-confirmation")
+    await page.get_by_role("button", name="Oui, annuler la session").click()
     await page.wait_for_url("**/organizer/series/*")
     await shot(page, "organiser-occurrences")
 

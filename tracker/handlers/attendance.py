@@ -134,7 +134,7 @@ async def list_unmatched(request: web.Request) -> web.Response:
 
 async def occurrence_attendance(request: web.Request) -> web.Response:
     async with request.app[DATABASE].session() as session:
-        rows = await awards.occurrence_attendance(session, path_id(request))
+        rows = await awards.occurrence_attendance(session, path_id(request), now=utcnow())
     return json_response(
         [
             AttendancePublic(

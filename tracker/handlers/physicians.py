@@ -96,7 +96,7 @@ async def rotate_token(request: web.Request) -> web.Response:
 
 async def _summary(request: web.Request, physician_id: int) -> web.Response:
     async with request.app[DATABASE].session() as session:
-        summary = await awards.credit_summary(session, physician_id)
+        summary = await awards.credit_summary(session, physician_id, now=utcnow())
     return json_response(CreditSummary.model_validate(summary))
 
 
@@ -133,7 +133,7 @@ async def my_award(request: web.Request) -> web.Response:
     """One of my sessions; another physician's session is simply not found (404)."""
     occurrence_id = path_id(request, "occurrence_id")
     async with request.app[DATABASE].session() as session:
-        summary = await awards.credit_summary(session, physician_of(request).id or 0)
+        summary = await awards.credit_summary(session, physician_of(request).id or 0, now=utcnow())
     for award in CreditSummary.model_validate(summary).awards:
         if award.occurrence_id == occurrence_id:
             return json_response(award)

@@ -22,6 +22,7 @@ from tracker.credit_types import credit_labels
 from tracker.events import OccurrenceChanged
 from tracker.http import json_response, path_id, query_datetime, read_json
 from tracker.keys import BUS, DATABASE, SETTINGS
+from tracker.occurrences import change_occurrence
 from tracker.problems import HTTPProblem
 
 
@@ -116,12 +117,8 @@ async def update_occurrence(request: web.Request) -> web.Response:
     occurrence_id = path_id(request)
     change = await read_json(request, OccurrenceUpdate)
     async with request.app[DATABASE].session() as session:
-        before = await occurrence_domain.get_occurrence(session, occurrence_id)
-        sequence = before.sequence
-        occurrence = await occurrence_domain.update_occurrence(
-            session, occurrence_id, change, now=utcnow()
-        )
+        occurrence, changed = await change_occurrence(session, occurrence_id, change, now=utcnow())
         await session.commit()
-    if occurrence.sequence != sequence:
+    if changed:
         await request.app[BUS].publish(OccurrenceChanged(occurrence_id))
     return json_response(occurrence_public(occurrence))

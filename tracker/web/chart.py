@@ -15,7 +15,10 @@ from tracker.credits import Fact, Kind, connected
 from tracker.models import AttendanceEvent
 
 
-async def connected_per_minute(session: AsyncSession, occurrence: Occurrence) -> list[int]:
+async def connected_per_minute(
+    session: AsyncSession, occurrence: Occurrence, *, now: datetime
+) -> list[int]:
+    """Physicians connected in each minute of the occurrence (open connections up to ``now``)."""
     rows = (
         await session.exec(
             select(AttendanceEvent).where(AttendanceEvent.occurrence_id == occurrence.id)
@@ -29,7 +32,9 @@ async def connected_per_minute(session: AsyncSession, occurrence: Occurrence) ->
     minutes = max(1, int((occurrence.end - occurrence.start).total_seconds() // 60))
     counts = [0] * minutes
     for physician_facts in facts.values():
-        merged, _ = connected(physician_facts + ended, start=occurrence.start, end=occurrence.end)
+        merged, _ = connected(
+            physician_facts + ended, start=occurrence.start, end=occurrence.end, now=now
+        )
         for minute in range(minutes):
             middle = occurrence.start + timedelta(minutes=minute, seconds=30)
             if any(a <= middle < b for a, b in merged):

@@ -35,6 +35,7 @@ from tracker.keys import BUS, DATABASE, MAIL, SETTINGS, WORKER
 from tracker.localtime import amount, when
 from tracker.mailings import latest_certificate_pdf, pdf_response
 from tracker.models import AttendanceEvent, Certificate, Physician, Registration, WebSession
+from tracker.occurrences import change_occurrence, holding_final_credits
 from tracker.organizers import organizer_for_token
 from tracker.problems import validation_messages
 from tracker.schemas import CreditSummary
@@ -152,7 +153,7 @@ async def me(request: web.Request) -> web.Response:
     labels = request.app[MAIL].labels
     async with request.app[DATABASE].session() as session:
         summary = CreditSummary.model_validate(
-            await awards.credit_summary(session, physician.id or 0)
+            await awards.credit_summary(session, physician.id or 0, now=utcnow())
         )
         certified = set(
             (
@@ -311,6 +312,18 @@ async def _organizer_session(request: web.Request) -> WebSession:
     return row
 
 
+CREDIT_FIELD = "credit:"
+
+
+def _credit_fields(labels: dict[str, str], series: Series | None = None) -> list[tuple[str, str]]:
+    """``(code, label)`` of every credit type the series form shows: each known type, and any
+    the series designates (so that the form can show and keep every designation)."""
+    shown = dict(labels)
+    for credit in series.credits if series else []:
+        shown.setdefault(str(credit["type"]), str(credit["type"]))
+    return sorted(shown.items())
+
+
 def _form_values(series: Series | None = None) -> dict[str, Any]:
     if series is None:
         return {
@@ -321,12 +334,11 @@ def _form_values(series: Series | None = None) -> dict[str, Any]:
             "duration_minutes": 60,
             "rrule": "FREQ=WEEKLY;BYDAY=MO",
             "join_url": "",
-            "credit_max": 1,
+            "credits": {"AMA_PRA_1": "1"},
             "min_attendance_percent": "",
             "language": "fr",
             "zoom_webinar_id": "",
         }
-    ama = next((c["max"] for c in series.credits if c["type"] == "AMA_PRA_1"), "")
     return {
         "title": series.title,
         "description": series.description,
@@ -335,7 +347,7 @@ def _form_values(series: Series | None = None) -> dict[str, Any]:
         "duration_minutes": series.duration_minutes,
         "rrule": series.rrule or "",
         "join_url": series.join_url,
-        "credit_max": ama,
+        "credits": {str(c["type"]): f"{float(str(c['max'])):g}" for c in series.credits},
         "min_attendance_percent": series.min_attendance_percent
         if series.min_attendance_percent is not None
         else "",
@@ -344,8 +356,31 @@ def _form_values(series: Series | None = None) -> dict[str, Any]:
     }
 
 
-def _series_payload(form: dict[str, str]) -> dict[str, Any]:
-    credit = form.get("credit_max", "").strip()
+def _posted_values(form: dict[str, str]) -> dict[str, Any]:
+    """What was typed, to show the form again with an error."""
+    credits = {
+        k.removeprefix(CREDIT_FIELD): v for k, v in form.items() if k.startswith(CREDIT_FIELD)
+    }
+    return {**form, "credits": credits}
+
+
+def _posted_credits(
+    form: dict[str, str], keep: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The designations typed in the form (an emptied or zero field removes its type), plus
+    those of ``keep`` that the form had no field for: a save never drops what it did not show."""
+    credits = [
+        {"type": name.removeprefix(CREDIT_FIELD), "max": value.strip()}
+        for name, value in form.items()
+        if name.startswith(CREDIT_FIELD) and value.strip() and float(value) > 0
+    ]
+    credits += [c for c in keep or [] if f"{CREDIT_FIELD}{c['type']}" not in form]
+    return credits
+
+
+def _series_payload(
+    form: dict[str, str], keep: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     return {
         "title": form.get("title", ""),
         "description": form.get("description", ""),
@@ -354,7 +389,7 @@ def _series_payload(form: dict[str, str]) -> dict[str, Any]:
         "duration_minutes": form.get("duration_minutes") or 0,
         "rrule": form.get("rrule", "").strip() or None,
         "join_url": form.get("join_url", ""),
-        "credits": [{"type": "AMA_PRA_1", "max": credit}] if credit and float(credit) > 0 else [],
+        "credits": _posted_credits(form, keep),
         "min_attendance_percent": form.get("min_attendance_percent") or None,
         "language": form.get("language", "en"),
         "zoom_webinar_id": form.get("zoom_webinar_id", "").strip() or None,
@@ -382,6 +417,7 @@ async def organizer_home(
         csrf=row.csrf,
         error=error,
         values=values or _form_values(),
+        credit_fields=_credit_fields(request.app[MAIL].labels),
         form_action="/organizer/series",
         submit=translator(language(request))["org.create"],
     )
@@ -399,7 +435,7 @@ async def organizer_create_series(request: web.Request) -> web.StreamResponse:
             )
             await session.commit()
     except (ValidationError, InvalidInputError, ValueError) as exc:
-        return await organizer_home(request, error=_first_error(exc), values=form)
+        return await organizer_home(request, error=_first_error(exc), values=_posted_values(form))
     raise web.HTTPSeeOther(f"/organizer/series/{series.id}")
 
 
@@ -414,18 +450,22 @@ async def organizer_series(
             series = await series_domain.get_series(session, series_id)
         except NotFoundError:
             raise web.HTTPNotFound() from None
-        rows = await occurrence_domain.list_occurrences(
-            session, series_id, start_from=utcnow() - timedelta(days=35)
-        )
+        rows = (
+            await occurrence_domain.list_occurrences(
+                session, series_id, start_from=utcnow() - timedelta(days=35)
+            )
+        )[:30]
+        final = await holding_final_credits(session, [o.id for o in rows if o.id is not None])
     tz = ZoneInfo(series.timezone)
     occurrences = [
         {
             "id": o.id,
             "when": when(o.start, series.timezone, lang),
             "status": o.status,
+            "final": o.id in final,
             "local_value": o.start.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
         }
-        for o in rows[:30]
+        for o in rows
     ]
     return page(
         request,
@@ -436,6 +476,7 @@ async def organizer_series(
         csrf=row.csrf,
         error=error,
         values=values or _form_values(series),
+        credit_fields=_credit_fields(request.app[MAIL].labels, series),
         form_action=f"/organizer/series/{series.id}",
         submit=translator(lang)["save"],
     )
@@ -446,8 +487,9 @@ async def organizer_update_series(request: web.Request) -> web.StreamResponse:
     form = await form_with_csrf(request, row)
     series_id = path_id(request)
     try:
-        data = SeriesUpdate.model_validate(_series_payload(form))
         async with request.app[DATABASE].session() as session:
+            current = await series_domain.get_series(session, series_id)
+            data = SeriesUpdate.model_validate(_series_payload(form, keep=current.credits))
             await series_domain.update_series(
                 session,
                 series_id,
@@ -460,7 +502,7 @@ async def organizer_update_series(request: web.Request) -> web.StreamResponse:
     except NotFoundError:
         raise web.HTTPNotFound() from None
     except (ValidationError, InvalidInputError, OccurrenceConflictError, ValueError) as exc:
-        return await organizer_series(request, error=_first_error(exc), values=form)
+        return await organizer_series(request, error=_first_error(exc), values=_posted_values(form))
     raise web.HTTPSeeOther(f"/organizer/series/{series_id}")
 
 
@@ -490,10 +532,14 @@ async def organizer_preview(request: web.Request) -> web.Response:
 
 
 async def organizer_occurrence_action(request: web.Request) -> web.StreamResponse:
+    """Cancel (after a confirmation page: it notifies every registered physician), restore or
+    move one occurrence, through the same domain function as the API (final credits: 409)."""
     row = await _organizer_session(request)
     form = await form_with_csrf(request, row)
     occurrence_id = path_id(request)
     action = form.get("action")
+    if action == "cancel" and form.get("confirm") != "yes":
+        return await _confirm_cancel(request, occurrence_id, row.csrf)
     change: dict[str, Any] = {
         "cancel": {"status": "cancelled"},
         "restore": {"status": "scheduled"},
@@ -502,7 +548,7 @@ async def organizer_occurrence_action(request: web.Request) -> web.StreamRespons
         change = {"start": form.get("start", "")}
     async with request.app[DATABASE].session() as session:
         try:
-            occurrence = await occurrence_domain.update_occurrence(
+            occurrence, changed = await change_occurrence(
                 session, occurrence_id, OccurrenceUpdate.model_validate(change), now=utcnow()
             )
             await session.commit()
@@ -513,13 +559,33 @@ async def organizer_occurrence_action(request: web.Request) -> web.StreamRespons
             return page(
                 request,
                 "message.html",
-                status=422,
+                status=409 if isinstance(exc, OccurrenceConflictError) else 422,
                 heading=t["error"],
                 text=_first_error(exc),
                 error=True,
             )
-    await request.app[BUS].publish(OccurrenceChanged(occurrence_id))
+    if changed:
+        await request.app[BUS].publish(OccurrenceChanged(occurrence_id))
     raise web.HTTPSeeOther(f"/organizer/series/{occurrence.series_id}#occurrence-{occurrence_id}")
+
+
+async def _confirm_cancel(request: web.Request, occurrence_id: int, csrf: str) -> web.Response:
+    """The question before a cancel, as a page with one form: it works without JavaScript."""
+    lang = language(request)
+    async with request.app[DATABASE].session() as session:
+        occurrence = await session.get(Occurrence, occurrence_id)
+        if occurrence is None:
+            raise web.HTTPNotFound()
+        series = await session.get_one(Series, occurrence.series_id)
+    return page(
+        request,
+        "org_occurrence_confirm.html",
+        title=series.title,
+        when=when(occurrence.start, series.timezone, lang),
+        occurrence_id=occurrence_id,
+        series_id=series.id,
+        csrf=csrf,
+    )
 
 
 async def organizer_occurrence(request: web.Request) -> web.Response:
@@ -532,8 +598,9 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
         if occurrence is None:
             raise web.HTTPNotFound()
         series = await session.get_one(Series, occurrence.series_id)
-        rows = await awards.occurrence_attendance(session, occurrence_id)
-        counts = await connected_per_minute(session, occurrence)
+        now = utcnow()
+        rows = await awards.occurrence_attendance(session, occurrence_id, now=now)
+        counts = await connected_per_minute(session, occurrence, now=now)
     return page(
         request,
         "org_occurrence.html",

@@ -1,0 +1,186 @@
+"""Faults: the database out of reach for a moment (503 with Retry-After, then recovery without a
+restart), and a service process killed with SIGKILL during a storm of signed Zoom webhooks
+(every event that was acknowledged is stored)."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import text
+
+from tests.conftest import _pg_admin, pg_url
+from tests.factories import bearer, create_physician, create_series
+from tracker.app import create_app
+from tracker.db import Database
+from tracker.keys import DATABASE
+from tracker.organizers import create_organizer
+from tracker.settings import Settings
+
+#: (method, path, who): a route of each kind, each reading the database.
+ROUTES = [
+    ("GET", "/healthz", "anyone"),
+    ("GET", "/api/series", "organiser"),
+    ("GET", "/api/series/1/occurrences", "organiser"),
+    ("POST", "/api/physicians", "organiser"),
+    ("GET", "/api/me/credits", "physician"),
+    ("GET", "/calendar.ics", "anyone"),
+    ("GET", "/", "anyone"),
+]
+API_ROUTES = {(method, path) for method, path, _ in ROUTES if path.startswith(("/api", "/healthz"))}
+
+
+def _settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' init-only argument
+        database_url=database_url,
+        scheduler="off",
+        base_url="https://cme.example.org",
+        maildir=tmp_path / "mail",
+    )
+
+
+async def _answers(client: TestClient, headers: dict[str, dict[str, str]]) -> dict[Any, Any]:
+    answers = {}
+    for n, (method, path, who) in enumerate(ROUTES):
+        body = {
+            "first_name": "A",
+            "last_name": "B",
+            "email": f"p{n}-{uuid.uuid4().hex}@example.org",
+        }
+        response = await client.request(method, path, headers=headers[who], json=body)
+        await response.read()
+        answers[(method, path)] = (
+            response.status,
+            response.headers.get("Retry-After"),
+            response.content_type if (method, path) in API_ROUTES else "-",
+        )
+    return answers
+
+
+async def _outage_then_recovery(
+    client: TestClient, auth: dict[str, str], outage: Callable[[], Any]
+) -> tuple[dict[Any, Any], dict[Any, Any], dict[Any, Any]]:
+    await create_series(client, auth)
+    physician = await create_physician(client, auth)
+    headers = {"anyone": {}, "organiser": auth, "physician": bearer(physician["token"])}
+    before = await _answers(client, headers)
+    async with outage():
+        during = await _answers(client, headers)
+    after = await _answers(client, headers)
+    return before, during, after
+
+
+def _expected(status: int | None) -> dict[Any, Any]:
+    """Every route's answer: its usual one, or ``status`` with Retry-After (problem+json on the
+    API; pages and feeds are only held to the status here)."""
+    usual = {"GET": 200, "POST": 201}
+    return {
+        (method, path): (
+            status or usual[method],
+            "5" if status else None,
+            "-"
+            if (method, path) not in API_ROUTES
+            else ("application/problem+json" if status else "application/json"),
+        )
+        for method, path, _ in ROUTES
+    }
+
+
+@pytest.fixture
+async def sqlite_client(
+    aiohttp_client: Any, sqlite_template: Path, tmp_path: Path
+) -> AsyncIterator[tuple[TestClient, Path]]:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copyfile(sqlite_template, folder / "tracker.db")
+    app = create_app(_settings(f"sqlite+aiosqlite:///{folder / 'tracker.db'}", tmp_path))
+    yield await aiohttp_client(app), folder
+
+
+async def _organiser(database: Database) -> dict[str, str]:
+    async with database.session() as session:
+        _, token = await create_organizer(session, name="Camille", email="camille@example.org")
+    return bearer(token)
+
+
+async def test_sqlite_out_of_reach_is_503_with_retry_after_then_recovers(
+    sqlite_client: tuple[TestClient, Path],
+) -> None:
+    client, folder = sqlite_client
+    database = client.app[DATABASE]  # type: ignore[index]
+    auth = await _organiser(database)
+
+    @asynccontextmanager
+    async def folder_gone() -> AsyncIterator[None]:
+        """The database's folder is replaced by a file (an unmounted disk, a moved volume).
+
+        SQLite keeps working on files it already holds open, so the pool is emptied first,
+        as after any connection error: the next request has to open the file, and cannot.
+        """
+        await database.engine.dispose()
+        away = folder.with_name("data-away")
+        folder.rename(away)
+        folder.write_text("not a folder")
+        try:
+            yield
+        finally:
+            folder.unlink()
+            away.rename(folder)
+
+    before, during, after = await _outage_then_recovery(client, auth, folder_gone)
+
+    assert before == _expected(None)
+    assert during == _expected(503)
+    assert after == _expected(None)
+
+
+@pytest.mark.postgres
+async def test_postgresql_refusing_connections_is_503_with_retry_after_then_recovers(
+    aiohttp_client: Any, pg_template: str, tmp_path: Path
+) -> None:
+    name = f"tracker_test_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    try:
+        client = await aiohttp_client(create_app(_settings(pg_url(name), tmp_path)))
+        auth = await _organiser(client.app[DATABASE])
+
+        @asynccontextmanager
+        async def refusing() -> AsyncIterator[None]:
+            """Every connection of the service is cut, and the server refuses new ones."""
+            await _pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await _pg_admin(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+            try:
+                yield
+            finally:
+                await _pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+        before, during, after = await _outage_then_recovery(client, auth, refusing)
+        await client.close()
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    assert before == _expected(None)
+    assert during == _expected(503)
+    assert after == _expected(None)
+
+
+async def test_failing_query_that_is_not_about_reaching_the_database_is_still_500(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    """A table gone is a bug (SQLite reports it as an OperationalError too): 500, no Retry-After."""
+    physician = await create_physician(client, auth)
+    async with client.app[DATABASE].engine.begin() as connection:  # type: ignore[index]
+        await connection.execute(text("DROP TABLE award"))
+
+    response = await client.get(f"/api/physicians/{physician['id']}/credits", headers=auth)
+
+    assert (response.status, response.headers.get("Retry-After")) == (500, None)
