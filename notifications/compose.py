@@ -4,9 +4,11 @@ Templates live in ``notifications/templates`` as ``{kind}.{language}.txt`` (firs
 ``Subject: …``, a blank line, then the body) and ``{kind}.{language}.html``.
 
 User text is made safe here, once, for every kind of message: the subject line is a template of
-its own (so a line break in a title can never end it and spill into the body) and goes through
-:func:`~notifications.text.header_text` like every other header value built from user text;
-every value a body template prints goes through :func:`~notifications.text.body_text`.
+its own (so a line break in a title can never end it and spill into the body); every header
+value built from user text (subject, display names, links) is cleaned to one line by
+:func:`~notifications.text.header_text` and written by :mod:`notifications.headers`, never by
+the folder of ``policy.default``; every value a body template prints goes through
+:func:`~notifications.text.body_text`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, sel
 from markupsafe import Markup
 
 from notifications.addresses import Mailbox, normalise_address, parse_mailbox
+from notifications.headers import mailbox_value, text_value
 from notifications.text import body_text, header_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -111,13 +114,13 @@ def build_message(
     """
     to = Mailbox(normalise_address(recipient, anywhere=True), recipient_name)
     message = EmailMessage()
-    message["Subject"] = header_text(rendered.subject)
-    message["From"] = parse_mailbox(sender).header
-    message["To"] = to.header
+    message.set_raw("Subject", text_value("Subject", rendered.subject))
+    message.set_raw("From", mailbox_value("From", parse_mailbox(sender)))
+    message.set_raw("To", mailbox_value("To", to))
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=domain)
     for name, value in (headers or {}).items():
-        message[name] = header_text(value)
+        message.set_raw(name, header_text(value))
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     if calendar is not None:

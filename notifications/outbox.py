@@ -84,13 +84,15 @@ def recipient_of(message: EmailMessage) -> tuple[str, str | None]:
 
 def serialise(message: EmailMessage) -> bytes:
     """The bytes to hand over: plain RFC 5322, or with UTF-8 headers (RFC 6532) when an address
-    can only be written in UTF-8 (such a message then needs an SMTPUTF8 server)."""
+    can only be written in UTF-8 (such a message then needs an SMTPUTF8 server). Headers set
+    raw (:mod:`notifications.headers`) go out exactly as written."""
     addresses = [
         address.addr_spec
         for name in ("From", "To")
         for address in getattr(message[name], "addresses", ())
     ]
-    return message.as_bytes(policy=SMTPUTF8 if needs_smtputf8(*addresses) else SMTP)
+    policy = SMTPUTF8 if needs_smtputf8(*addresses) else SMTP
+    return message.as_bytes(policy=policy.clone(refold_source="none"))
 
 
 async def enqueue(

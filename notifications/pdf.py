@@ -9,13 +9,16 @@ from dataclasses import dataclass, field
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from notifications.text import header_text
+
 ENCODING = "windows-1252"
 
 
 def printable(text: str) -> str:
-    """``text`` with every character the core fonts cannot show replaced by its base letter."""
+    """``text`` on one line (line breaks become spaces, control characters go: each call prints
+    one field), every character the core fonts cannot show replaced by its base letter."""
     out: list[str] = []
-    for char in text:
+    for char in header_text(text):
         try:
             char.encode(ENCODING)
             out.append(char)

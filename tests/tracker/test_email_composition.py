@@ -203,3 +203,31 @@ async def test_a_message_that_cannot_be_composed_is_logged_and_recorded_and_the_
     assert "could not compose this message" in (rows["jeanne.durand@example.org"].last_error or "")
     assert "Europe/Atlantis" in (rows["jeanne.durand@example.org"].last_error or "")
     assert rows["jeanne.durand@example.org"].key in caplog.text
+
+
+async def test_a_long_french_title_and_long_names_keep_every_space_and_every_header(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    """Python's own header folder lost the space in ``générale — éthique`` and folded a name
+    of long words with an empty line, which ended the headers (found by the property tests)."""
+    world = await build_world(client, auth)
+    title = "Médecine générale — éthique, données de santé et intelligence artificielle"
+    long_names = ("Maximiliana" * 9, "Bartholomew" * 9)
+    await rename(database, world, title=title, names={world.paul["id"]: long_names})
+
+    await queue_every_kind(client, auth, database, scheduler, world)
+    received = await deliver(database, smtp_server)
+    rows = await outbox(database)
+
+    for row in rows:
+        message, kind = received[row.message_id], kind_of(row, world)
+        who = _who(message, world)
+        (address,) = message["To"].addresses
+        assert (kind, sorted(message.keys())) == (kind, HEADERS[kind])
+        assert str(message["Subject"]) == SUBJECTS[kind, who].format(title)
+        if who == "paul":
+            assert address.display_name == " ".join(long_names)

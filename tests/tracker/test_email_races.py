@@ -17,14 +17,18 @@ from typing import Any
 import pytest
 import time_machine
 from aiohttp.test_utils import TestClient
+from sqlalchemy import insert, text
 from sqlmodel import col, select
 
+from notifications.compose import Rendered, build_message
 from notifications.models import OutboxMessage
+from notifications.outbox import enqueue
 from tests.factories import create_physician, create_series, job_context, occurrences
 from tests.smtp import parse
+from tests.tracker.mail_kinds import build_world
 from tracker.db import Database
 from tracker.jobs import finalize_job, reminder_job, statements_job
-from tracker.models import Registration
+from tracker.models import Physician, Registration
 from tracker.settings import Settings
 
 ONLY_POSTGRESQL = pytest.mark.parametrize(
@@ -182,3 +186,72 @@ async def test_two_schedulers_sending_the_same_statements_queue_each_once(
     assert outcomes == [None, None]
     assert Counter(row.kind for row in rows) == {"certificate": PHYSICIANS, "statement": PHYSICIANS}
     assert len({row.key for row in rows}) == 2 * PHYSICIANS
+
+
+async def _until_a_backend_waits_on_a_lock(database: Database) -> None:
+    """Wait (bounded) until some connection of this database is blocked on a lock."""
+    for _ in range(1000):
+        async with database.engine.connect() as connection:
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no connection ever waited on the other transaction's key")
+
+
+@ONLY_POSTGRESQL
+async def test_losing_a_key_to_a_transaction_that_commits_meanwhile_leaves_the_session_usable(
+    client: TestClient, auth: dict[str, str], database: Database, settings: Settings
+) -> None:
+    """The exact interleaving of defect 10: this process checked that the key was free, another
+    process inserted it and commits while this one's insert waits on the unique index."""
+    world = await build_world(client, auth)
+    now = datetime(2026, 11, 30, 11, 30, tzinfo=UTC)
+    other = Database(settings.database_url)
+    try:
+        async with other.engine.connect() as connection:
+            transaction = await connection.begin()
+            await connection.execute(
+                insert(OutboxMessage).values(
+                    key="reminder:race",
+                    kind="reminder",
+                    recipient="jeanne.durand@example.org",
+                    subject="",
+                    message_id="<other@cme.example.org>",
+                    raw=b"Subject: other\r\n\r\nother\r\n",
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+            async with database.session() as session:
+                physician = await session.get_one(Physician, world.jeanne["id"])
+                message = build_message(
+                    Rendered("Rappel", "Bonjour\n", "<p>Bonjour</p>"),
+                    sender="webinars@cme.example.org",
+                    recipient=physician.email,
+                    domain="cme.example.org",
+                    now=now,
+                )
+                mine = asyncio.create_task(
+                    enqueue(session, key="reminder:race", kind="reminder", message=message, now=now)
+                )
+                await _until_a_backend_waits_on_a_lock(database)
+                await transaction.commit()
+                inserted = await mine
+                still_loaded = (physician.id, physician.email)  # no I/O: nothing was expired
+    finally:
+        await other.close()
+    rows = await _outbox(database)
+
+    assert inserted is False
+    assert still_loaded == (world.jeanne["id"], "jeanne.durand@example.org")
+    assert [(row.key, row.message_id) for row in rows] == [
+        ("reminder:race", "<other@cme.example.org>")
+    ]

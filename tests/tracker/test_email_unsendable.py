@@ -143,8 +143,7 @@ async def test_accented_local_part_is_sent_with_smtputf8_when_the_server_offers_
     ]
     chloe = received["chloé.simon@example.org"]
     assert str(chloe["To"].addresses[0].display_name) == "Physician1 Durand"
-    # (Python's parser keeps the folding space of a long UTF-8 header: RFC 6532, not ours)
-    assert str(chloe["Subject"]).strip().startswith("Rappel : Les lundis de la santé numérique, ")
+    assert str(chloe["Subject"]).startswith("Rappel : Les lundis de la santé numérique, ")
     assert "Bonjour Physician1 Durand," in chloe.get_body(("plain",)).get_content()
 
 
