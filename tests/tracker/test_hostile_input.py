@@ -295,7 +295,7 @@ async def zoom_client(aiohttp_client: Any, settings: Settings) -> AsyncIterator[
 
 
 async def _deliver(client: TestClient, payload: Any) -> Any:
-    body = json.dumps(payload).encode()
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     timestamp = str(int(time.time()))
     headers = {
         "x-zm-request-timestamp": timestamp,
@@ -337,6 +337,8 @@ ZOOM_EVENTS = [
         400,
     ),
     ("joined payload x", {"event": "webinar.participant_joined", "payload": "x"}, 422),
+    ("nested 100,000 deep", b'{"event":' * 100_000, 400),
+    ("not an object", b"[1, 2]", 400),
     ("join_time year 9999", _joined(join_time="9999-12-31T23:59:59Z"), 422),
     ("join_time year 1", _joined(join_time="0001-01-01T00:00:00Z"), 422),
     ("join_time a number", _joined(join_time=12), 422),
