@@ -141,10 +141,14 @@ def unavailable_response(request: web.Request, error: BaseException) -> web.Resp
     cause = database_unreachable(error)
     if cause is None:
         return None
+    resource = request.match_info.route.resource
+    where = (
+        resource.canonical if resource is not None else "?"
+    )  # never the path: it may hold a token
     log.warning(
         "database unreachable on %s %s: %s: %s",
         request.method,
-        request.path,
+        where,
         type(cause).__name__,
         str(cause)[:200],
     )

@@ -45,6 +45,7 @@ ROUTES = [
     ("POST", "/api/physicians", "organiser"),
     ("GET", "/api/me/credits", "physician"),
     ("GET", "/calendar.ics", "anyone"),
+    ("GET", "/feeds/{token}.ics", "anyone"),
     ("GET", "/", "anyone"),
 ]
 API_ROUTES = {(method, path) for method, path, _ in ROUTES if path.startswith(("/api", "/healthz"))}
@@ -60,7 +61,9 @@ def _settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-async def _answers(client: TestClient, headers: dict[str, dict[str, str]]) -> dict[Any, Any]:
+async def _answers(
+    client: TestClient, headers: dict[str, dict[str, str]], token: str
+) -> dict[Any, Any]:
     answers = {}
     for n, (method, path, who) in enumerate(ROUTES):
         body = {
@@ -68,7 +71,8 @@ async def _answers(client: TestClient, headers: dict[str, dict[str, str]]) -> di
             "last_name": "B",
             "email": f"p{n}-{uuid.uuid4().hex}@example.org",
         }
-        response = await client.request(method, path, headers=headers[who], json=body)
+        url = path.replace("{token}", token)
+        response = await client.request(method, url, headers=headers[who], json=body)
         await response.read()
         answers[(method, path)] = (
             response.status,
@@ -84,10 +88,10 @@ async def _outage_then_recovery(
     await create_series(client, auth)
     physician = await create_physician(client, auth)
     headers = {"anyone": {}, "organiser": auth, "physician": bearer(physician["token"])}
-    before = await _answers(client, headers)
+    before = await _answers(client, headers, physician["token"])
     async with outage():
-        during = await _answers(client, headers)
-    after = await _answers(client, headers)
+        during = await _answers(client, headers, physician["token"])
+    after = await _answers(client, headers, physician["token"])
     return before, during, after
 
 
@@ -125,7 +129,7 @@ async def _organiser(database: Database) -> dict[str, str]:
 
 
 async def test_sqlite_out_of_reach_is_503_with_retry_after_then_recovers(
-    sqlite_client: tuple[TestClient, Path],
+    sqlite_client: tuple[TestClient, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     client, folder = sqlite_client
     database = client.app[DATABASE]  # type: ignore[index]
@@ -149,7 +153,10 @@ async def test_sqlite_out_of_reach_is_503_with_retry_after_then_recovers(
             away.rename(folder)
 
     before, during, after = await _outage_then_recovery(client, auth, folder_gone)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
 
+    assert "phy_" not in logged  # the personal feed's path holds a token: never logged
+    assert "database unreachable on GET /feeds/{token}.ics" in logged
     assert before == _expected(None)
     assert during == _expected(503)
     assert after == _expected(None)
