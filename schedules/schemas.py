@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     TypeAdapter,
+    WithJsonSchema,
 )
 
 from schedules.errors import UnknownTimezoneError
@@ -47,22 +48,31 @@ def _check_reminder(value: str) -> str:
 
 
 _HTTP_URL = TypeAdapter(AnyHttpUrl)
+JOIN_URL_LENGTH = 2000
 
 
 def _check_url(value: str) -> str:
-    return str(_HTTP_URL.validate_python(value))
+    url = str(_HTTP_URL.validate_python(value))
+    if len(url) > JOIN_URL_LENGTH:  # normalising adds a "/" or punycode: it must still fit
+        raise ValueError(f"is longer than {JOIN_URL_LENGTH} characters once normalised")
+    return url
 
 
 TimezoneName = Annotated[
     str, Field(max_length=64, examples=["Europe/Paris"]), AfterValidator(_check_timezone)
 ]
+#: A local wall-clock time is a date-time without an offset, which JSON Schema's "date-time"
+#: format does not allow: the document says what the API really reads and writes.
+LOCAL_DATE_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$"
+LOCAL_DATE_TIME_SCHEMA = {
+    "type": "string",
+    "pattern": LOCAL_DATE_TIME,
+    "description": "Local wall-clock time in the series' timezone, no offset; within 10 years of now",
+    "examples": ["2026-01-05T12:30:00"],
+}
 LocalDateTime = Annotated[
     datetime,
-    Field(
-        description="Local wall-clock time in the series' timezone, no offset; "
-        "within 10 years of now",
-        examples=["2026-01-05T12:30:00"],
-    ),
+    WithJsonSchema(LOCAL_DATE_TIME_SCHEMA),
     AfterValidator(_check_local),
 ]
 #: What the API says of a rule; the checks themselves are in schedules.recurrence and .window.
@@ -76,7 +86,7 @@ ReminderOffset = Annotated[
 JoinUrl = Annotated[
     str,
     Field(
-        max_length=2000,
+        max_length=JOIN_URL_LENGTH,
         json_schema_extra={"format": "uri"},
         examples=["https://zoom.us/j/81234567890"],
     ),
@@ -89,13 +99,22 @@ ZoomId = Annotated[str, Field(pattern=r"^\d{9,12}$", description="Zoom webinar o
 Percent = Annotated[float, Field(ge=0, le=100)]
 
 
+def _whole_quarters(value: float) -> float:
+    """Exactly a multiple of 0.25 (pydantic's ``multiple_of`` lets 5e-324 through)."""
+    if not (value * 4).is_integer():
+        raise ValueError("must be a multiple of 0.25")
+    return value
+
+
 class CreditDesignation(BaseModel):
     """The maximum credit of one type designated for each occurrence."""
 
     model_config = ConfigDict(extra="forbid")
 
     type: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,31}$", examples=["AMA_PRA_1"])
-    max: float = Field(gt=0, le=100, multiple_of=0.25, examples=[1.0])
+    max: Annotated[float, AfterValidator(_whole_quarters)] = Field(
+        gt=0, le=100, multiple_of=0.25, examples=[1.0]
+    )
 
 
 def _unique_types(value: list[CreditDesignation]) -> list[CreditDesignation]:
@@ -162,7 +181,9 @@ class SeriesPublic(BaseModel):
     title: str
     description: str
     timezone: str
-    start: datetime = Field(description="First start, local wall-clock time (no offset)")
+    start: Annotated[datetime, WithJsonSchema(LOCAL_DATE_TIME_SCHEMA)] = Field(
+        description="First start, local wall-clock time (no offset)"
+    )
     duration_minutes: int
     rrule: str | None
     join_url: str
@@ -203,9 +224,19 @@ class OccurrenceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["cancelled", "scheduled"] | None = None
-    start: datetime | None = Field(
-        default=None,
-        description="New start: local time of the series' timezone without an offset, or with "
-        "an offset or Z; within 10 years of now",
-    )
+    start: (
+        Annotated[
+            datetime,
+            WithJsonSchema(
+                {
+                    "anyOf": [
+                        {"type": "string", "format": "date-time"},
+                        {"type": "string", "pattern": LOCAL_DATE_TIME},
+                    ],
+                    "description": "New start: an instant with an offset or Z, or a local time of the series' timezone without an offset; within 10 years of now",
+                }
+            ),
+        ]
+        | None
+    ) = None
     duration_minutes: Duration | None = None

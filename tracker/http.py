@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
+from multidict import MultiDict
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tracker.bounds import as_utc_or_none, parse_id
@@ -14,6 +16,9 @@ from tracker.problems import HTTPProblem, invalid_body
 
 M = TypeVar("M", bound=BaseModel)
 _DATETIME = TypeAdapter(datetime)
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 #: No body this service reads nests deeper than a few levels; deeper input only costs stack.
 MAX_JSON_DEPTH = 32
 
@@ -59,15 +64,33 @@ def _depth(value: Any) -> int:
 
 async def read_json(request: web.Request, model: type[M]) -> M:
     """The body validated as ``model``: 400 if it is not JSON, 422 if it does not fit."""
-    data = parse_json(await request.read())
+    raw = await request.read()
+    data = parse_json(raw)
     nul = _find_nul(data, "")
     if nul is not None:
         message = "NUL characters are not accepted"
         raise HTTPProblem(422, f"{nul}: {message}", errors=[{"field": nul, "message": message}])
-    try:
-        return model.model_validate(data)
+    try:  # strict: a JSON string is not a number, 0 is not false (as the document says)
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         raise invalid_body(exc) from None
+
+
+async def read_form(request: web.Request) -> MultiDict[str]:
+    """The posted form's text fields: 400 if it cannot be read (a multipart type without a
+    boundary, a broken body), 422 if a value holds U+0000 (which PostgreSQL cannot store)."""
+    try:
+        posted = await request.post()
+    except ValueError as exc:  # aiohttp's parsers refuse malformed forms with ValueError
+        raise HTTPProblem(400, f"the form cannot be read: {exc}") from None
+    form: MultiDict[str] = MultiDict(
+        (key, value) for key, value in posted.items() if isinstance(value, str)
+    )
+    for key, value in form.items():
+        if "\x00" in value or "\x00" in key:
+            message = "NUL characters are not accepted"
+            raise HTTPProblem(422, f"{key}: {message}", errors=[{"field": key, "message": message}])
+    return form
 
 
 def _find_nul(value: Any, path: str) -> str | None:
@@ -112,16 +135,19 @@ def path_id(request: web.Request, name: str = "id") -> int:
 
 
 def query_datetime(request: web.Request, name: str) -> datetime | None:
-    """An aware datetime from the query string (``2026-01-05T00:00:00Z``) in UTC, or 400."""
+    """An instant from the query string (RFC 3339: ``2026-01-05T00:00:00Z``) in UTC, or 400;
+    empty is absent. Only RFC 3339, as the document says (not "0.5" read as a Unix time)."""
     value = request.query.get(name)
     if value is None or value == "":
         return None
+    if not _RFC3339.match(value):
+        if _RFC3339.match(value + "Z"):
+            raise HTTPProblem(400, f"query parameter {name!r} needs a timezone, e.g. a trailing Z")
+        raise HTTPProblem(400, f"query parameter {name!r} must be an ISO 8601 datetime")
     try:
         parsed = _DATETIME.validate_python(value)
     except ValidationError:
         raise HTTPProblem(400, f"query parameter {name!r} must be an ISO 8601 datetime") from None
-    if parsed.tzinfo is None:
-        raise HTTPProblem(400, f"query parameter {name!r} needs a timezone, e.g. a trailing Z")
     utc = as_utc_or_none(parsed)
     if utc is None:
         raise HTTPProblem(400, f"query parameter {name!r} is before year 1 or after 9999 in UTC")

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from tracker.problems import Problem
-from tracker.routes import ROUTES, Route
+from tracker.routes import ROUTES, SEE_OTHER, QueryParam, Route
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
@@ -24,11 +24,102 @@ def _schema(target: Any, components: dict[str, Any], mode: str) -> dict[str, Any
     return schema
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}},
+PROBLEM = {"schema": {"$ref": REF.format(model="Problem")}}
+TEXT = {"schema": {"type": "string"}}
+#: Errors of pages: a page (HTML), a short text, or a problem document.
+PAGE_ERROR = {"text/html": TEXT, "text/plain": TEXT, "application/problem+json": PROBLEM}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
     }
+}
+LOCATION = {"Location": {"description": "Where to go next", "schema": {"type": "string"}}}
+#: An optional filter may be sent empty, which means absent.
+EMPTY = {"type": "string", "maxLength": 0}
+
+
+def _error(route: Route, description: str, **extra: Any) -> dict[str, Any]:
+    content = PAGE_ERROR if route.page else {"application/problem+json": PROBLEM}
+    return {"description": description, "content": content, **extra}
+
+
+def _query_schema(q: QueryParam) -> dict[str, Any]:
+    if q.enum:
+        return {"type": "string", "enum": ["", *q.enum]}
+    if q.format is None:
+        return {"type": "string"}
+    return {"anyOf": [{"type": "string", "format": q.format}, EMPTY]}
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
+    path = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PATH_PARAM.findall(route.path)
+    ]
+    query = [
+        {
+            "name": q.name,
+            "in": "query",
+            "required": False,
+            "description": q.description,
+            "schema": _query_schema(q),
+        }
+        for q in route.query
+    ]
+    return path + query
+
+
+def _success(route: Route, components: dict[str, Any]) -> dict[str, Any]:
+    """The main answer: a model, a media type, a redirect or no content."""
+    if 300 <= route.status < 400:
+        return {"description": SEE_OTHER, "headers": LOCATION}
+    if route.status == 204:
+        return {"description": "Done; no content"}
+    if isinstance(route.response, str):
+        return {"description": "OK", "content": {route.response: TEXT}}
+    if route.response is not None:
+        schema = _schema(route.response, components, "serialization")
+        return {"description": "OK", "content": {"application/json": {"schema": schema}}}
+    return {"description": "OK", "content": {"application/json": {}}}
+
+
+def _responses(route: Route, components: dict[str, Any]) -> dict[str, Any]:
+    responses: dict[str, Any] = {str(route.status): _success(route, components)}
+    if route.response == "text/calendar":
+        responses["304"] = {"description": "Not modified since the given ETag or date"}
+    if route.body is not None:
+        responses["400"] = _error(route, "The body is not JSON, or nests too deeply")
+        responses["413"] = _error(route, "The body is larger than this service accepts")
+        responses["422"] = _error(route, "The body does not fit the schema or the rules")
+    if route.query:
+        responses["400"] = _error(route, "A query parameter is not valid")
+    if route.page and route.method == "POST":
+        responses["400"] = _error(route, "The form cannot be read")
+        responses["422"] = _error(route, "A field holds a NUL character")
+    if route.auth in ("organizer", "physician"):
+        responses["401"] = _error(route, "Missing or unknown token")
+    elif route.auth == "zoom":
+        responses["400"] = _error(route, "The body is not a JSON object, or nests too deeply")
+        responses["401"] = _error(route, "Missing, stale or wrong Zoom signature")
+        responses["422"] = _error(route, "A signed event this service cannot read (logged)")
+    if "{" in route.path:
+        responses["404"] = _error(route, "No such resource")
+    for status, description in route.responses.items():
+        if 300 <= status < 400:
+            responses[str(status)] = {"description": description, "headers": LOCATION}
+        elif status < 300:
+            responses[str(status)] = {**_success(route, components), "description": description}
+        else:
+            responses[str(status)] = _error(route, description)
+    if route.database or route.auth == "zoom":
+        what = "The database cannot be reached right now"
+        if route.auth == "zoom":
+            what += ", or TRACKER_ZOOM_WEBHOOK_SECRET is not set"
+        retry = {"Retry-After": {**RETRY_AFTER["Retry-After"], "required": route.auth != "zoom"}}
+        responses["503"] = _error(route, what, headers=retry)
+    return dict(sorted(responses.items()))
 
 
 def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
@@ -37,20 +128,7 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         "operationId": f"{route.handler.__module__.rsplit('.', 1)[-1]}_{route.handler.__name__}",
         "tags": list(route.tags),
     }
-    parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in _PATH_PARAM.findall(route.path)
-    ]
-    parameters += [
-        {
-            "name": q.name,
-            "in": "query",
-            "required": False,
-            "description": q.description,
-            "schema": {"type": "string", "format": q.format},
-        }
-        for q in route.query
-    ]
+    parameters = _parameters(route)
     if parameters:
         operation["parameters"] = parameters
     if route.body is not None:
@@ -60,37 +138,9 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
                 "application/json": {"schema": _schema(route.body, components, "validation")}
             },
         }
-    responses: dict[str, Any] = {}
-    if isinstance(route.response, str):
-        responses[str(route.status)] = {
-            "description": "OK",
-            "content": {route.response: {"schema": {"type": "string"}}},
-        }
-        if route.response == "text/calendar":
-            responses["304"] = {"description": "Not modified since the given ETag or date"}
-    elif route.response is not None:
-        responses[str(route.status)] = {
-            "description": "OK",
-            "content": {
-                "application/json": {"schema": _schema(route.response, components, "serialization")}
-            },
-        }
-    elif route.status == 204:
-        responses["204"] = {"description": "Done; no content"}
-    else:
-        responses[str(route.status)] = {"description": "OK", "content": {"application/json": {}}}
-    if route.body is not None:
-        responses["400"] = _problem("The body is not JSON")
-        responses["422"] = _problem("The body does not fit the schema or the rules")
     if route.auth in ("organizer", "physician"):
         operation["security"] = [{f"{route.auth}Token": []}]
-        responses["401"] = _problem("Missing or unknown token")
-    elif route.auth == "zoom":
-        responses["401"] = _problem("Missing, stale or wrong Zoom signature")
-        responses["503"] = _problem("TRACKER_ZOOM_WEBHOOK_SECRET is not set")
-    if "{" in route.path:
-        responses["404"] = _problem("No such resource")
-    operation["responses"] = responses
+    operation["responses"] = _responses(route, components)
     return operation
 
 

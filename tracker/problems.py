@@ -100,6 +100,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Map every failure to a problem response; never let a traceback reach the client."""
     try:
+        refused = nul_in_path(request)
+        if refused is not None:
+            return refused
         return await handler(request)
     except HTTPProblem as exc:
         return problem_response(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
@@ -124,16 +127,28 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem_response(500, "the service failed to answer; the error was logged")
 
 
+def nul_in_path(request: web.Request) -> web.Response | None:
+    """404 for a path holding U+0000: no resource has one in its name, and PostgreSQL cannot
+    even compare such text (a slug, a code, a link token would fail there with a 500)."""
+    if "\x00" in request.path:
+        return problem_response(404, "no such resource")
+    return None
+
+
 def unavailable_response(request: web.Request, error: BaseException) -> web.Response | None:
     """503 with ``Retry-After`` when ``error`` means the database cannot be reached right now
     (logged as one line, no traceback); ``None`` for anything else, which is a bug (500)."""
     cause = database_unreachable(error)
     if cause is None:
         return None
+    resource = request.match_info.route.resource
+    where = (
+        resource.canonical if resource is not None else "?"
+    )  # never the path: it may hold a token
     log.warning(
         "database unreachable on %s %s: %s: %s",
         request.method,
-        request.path,
+        where,
         type(cause).__name__,
         str(cause)[:200],
     )

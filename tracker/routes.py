@@ -48,13 +48,24 @@ Auth = Literal["none", "organizer", "physician", "zoom"]
 
 @dataclass(frozen=True)
 class QueryParam:
+    """An optional query parameter; empty means absent. ``format`` "date-time" is an instant
+    with an offset (400 otherwise), ``enum`` the only values accepted (400 otherwise)."""
+
     name: str
     description: str
-    format: str = "date-time"
+    format: str | None = "date-time"
+    enum: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Route:
+    """One route: the router serves it, the OpenAPI document describes it.
+
+    ``responses`` lists answers beyond those every route of its kind gives (the document adds
+    400/413/422 for bodies, 400 for queries, 401 for tokens, 404 for path ids, 503 when the
+    database is out of reach): a second success, a redirect, a conflict.
+    """
+
     method: str
     path: str
     handler: Handler
@@ -65,6 +76,41 @@ class Route:
     status: int = 200
     query: tuple[QueryParam, ...] = ()
     tags: tuple[str, ...] = field(default_factory=tuple)
+    responses: dict[int, str] = field(default_factory=dict)
+    database: bool = True  # reads the database, so 503 when it is out of reach
+    page: bool = False  # a page for browsers: errors may be HTML
+
+
+SEE_OTHER = "Done; see the page in Location"
+TO_SIGN_IN = "Not signed in: to /organizer/login"
+FORGED = "The form is stale or forged (CSRF check failed)"
+NOT_SIGNED_IN = "Not signed in (no physician session)"
+
+
+def _page(
+    method: str,
+    path: str,
+    handler: Handler,
+    summary: str,
+    *,
+    status: int = 200,
+    response: str | None = "text/html",
+    responses: dict[int, str] | None = None,
+    database: bool = True,
+) -> Route:
+    return Route(
+        method,
+        path,
+        handler,
+        summary,
+        auth="none",
+        response=response if status < 300 else None,
+        status=status,
+        tags=("pages",),
+        responses=responses or {},
+        database=database,
+        page=True,
+    )
 
 
 WINDOW = (
@@ -85,7 +131,15 @@ ROUTES: tuple[Route, ...] = (
         auth="none",
         tags=("system",),
     ),
-    Route("GET", "/openapi.json", system.openapi, "This document", auth="none", tags=("system",)),
+    Route(
+        "GET",
+        "/openapi.json",
+        system.openapi,
+        "This document",
+        auth="none",
+        tags=("system",),
+        database=False,
+    ),
     Route(
         "POST",
         "/api/series",
@@ -120,6 +174,7 @@ ROUTES: tuple[Route, ...] = (
         body=SeriesUpdate,
         response=SeriesPublic,
         tags=("series",),
+        responses={409: "The edit would remove occurrences that hold attendance"},
     ),
     Route(
         "GET",
@@ -138,6 +193,10 @@ ROUTES: tuple[Route, ...] = (
         body=OccurrenceUpdate,
         response=OccurrencePublic,
         tags=("series",),
+        responses={
+            409: "Refused: the occurrence's credits are final (cancel or move would void them), "
+            "or it is cancelled (restore it before moving it)"
+        },
     ),
     Route(
         "GET",
@@ -163,7 +222,7 @@ ROUTES: tuple[Route, ...] = (
         physicians.list_physicians,
         "List physicians (?email= to find one)",
         response=list[PhysicianPublic],
-        query=(QueryParam("email", "Exact email, any case", "email"),),
+        query=(QueryParam("email", "Exact email, any case (anything else matches no one)", None),),
         tags=("physicians",),
     ),
     Route(
@@ -225,6 +284,7 @@ ROUTES: tuple[Route, ...] = (
         response=RegistrationPublic,
         status=201,
         tags=("registrations",),
+        responses={200: "Already registered: the existing registration, unchanged"},
     ),
     Route(
         "GET",
@@ -319,7 +379,14 @@ ROUTES: tuple[Route, ...] = (
         mail.list_outbox,
         "Outbox messages, newest first (?status=failed)",
         response=list[OutboxMessagePublic],
-        query=(QueryParam("status", "pending, sending, sent, failed or skipped", "string"),),
+        query=(
+            QueryParam(
+                "status",
+                "Only messages in this state",
+                None,
+                ("pending", "sending", "sent", "failed", "skipped"),
+            ),
+        ),
         tags=("email",),
     ),
     Route(
@@ -356,6 +423,7 @@ ROUTES: tuple[Route, ...] = (
         auth="none",
         response="text/html",
         tags=("email",),
+        page=True,
     ),
     Route(
         "POST",
@@ -365,6 +433,7 @@ ROUTES: tuple[Route, ...] = (
         auth="none",
         response="text/html",
         tags=("email",),
+        page=True,
     ),
     Route(
         "GET",
@@ -393,66 +462,157 @@ ROUTES: tuple[Route, ...] = (
         response="text/calendar",
         tags=("feeds",),
     ),
-    *(
-        Route(method, path, handler, summary, auth="none", response="text/html", tags=("pages",))
-        for method, path, handler, summary in (
-            ("GET", "/", pages.home, "Public home: upcoming sessions and subscribe links"),
-            ("GET", "/static/{name}", pages.static_file, "Static files of the pages"),
-            (
-                "GET",
-                "/me/{token}",
-                pages.physician_sign_in,
-                "Personal link: signs the physician in, then /me",
-            ),
-            ("GET", "/me", pages.me, "The physician's page"),
-            (
-                "GET",
-                "/me/certificates/{occurrence_id}.pdf",
-                pages.me_certificate,
-                "Certificate download (signed in)",
-            ),
-            ("POST", "/me/preferences", pages.me_preferences, "Email preferences"),
-            ("POST", "/me/token", pages.me_token, "Rotate the personal token"),
-            ("POST", "/me/signout", pages.me_sign_out, "Sign out"),
-            ("GET", "/organizer/login", pages.organizer_login_page, "Organiser sign-in"),
-            ("POST", "/organizer/login", pages.organizer_login, "Organiser sign-in"),
-            ("GET", "/organizer", pages.organizer_home, "Series list and creation"),
-            ("POST", "/organizer/series", pages.organizer_create_series, "Create a series"),
-            (
-                "GET",
-                "/organizer/preview",
-                pages.organizer_preview,
-                "Live preview of next occurrences (JSON)",
-            ),
-            (
-                "GET",
-                "/organizer/series/{id}",
-                pages.organizer_series,
-                "Edit a series, its occurrences",
-            ),
-            ("POST", "/organizer/series/{id}", pages.organizer_update_series, "Save a series"),
-            (
-                "POST",
-                "/organizer/occurrences/{id}",
-                pages.organizer_occurrence_action,
-                "Cancel, restore or move",
-            ),
-            (
-                "GET",
-                "/organizer/occurrences/{id}",
-                pages.organizer_occurrence,
-                "Attendance table and chart",
-            ),
-            (
-                "GET",
-                "/organizer/unmatched",
-                pages.organizer_unmatched,
-                "Unmatched attendance events",
-            ),
-            ("POST", "/organizer/unmatched/{id}", pages.organizer_match, "Match an event by hand"),
-            ("GET", "/organizer/outbox", pages.organizer_outbox, "The outbox"),
-            ("POST", "/organizer/outbox/{id}/retry", pages.organizer_retry, "Retry a failed email"),
-        )
+    _page("GET", "/", pages.home, "Public home: upcoming sessions and subscribe links"),
+    _page(
+        "GET",
+        "/static/{name}",
+        pages.static_file,
+        "Static files of the pages",
+        response="text/javascript",
+        database=False,
+    ),
+    _page(
+        "GET",
+        "/me/{token}",
+        pages.physician_sign_in,
+        "Personal link: signs the physician in, then /me",
+        status=303,
+        responses={404: "Unknown or revoked personal link"},
+    ),
+    _page("GET", "/me", pages.me, "The physician's page", responses={401: NOT_SIGNED_IN}),
+    _page(
+        "GET",
+        "/me/certificates/{occurrence_id}.pdf",
+        pages.me_certificate,
+        "Certificate download (signed in)",
+        response="application/pdf",
+        responses={401: NOT_SIGNED_IN},
+    ),
+    _page(
+        "POST",
+        "/me/preferences",
+        pages.me_preferences,
+        "Email preferences",
+        status=303,
+        responses={401: NOT_SIGNED_IN, 403: FORGED},
+    ),
+    _page(
+        "POST",
+        "/me/token",
+        pages.me_token,
+        "Rotate the personal token",
+        responses={401: NOT_SIGNED_IN, 403: FORGED},
+    ),
+    _page(
+        "POST",
+        "/me/signout",
+        pages.me_sign_out,
+        "Sign out",
+        status=303,
+        responses={401: NOT_SIGNED_IN, 403: FORGED},
+    ),
+    _page(
+        "GET",
+        "/organizer/login",
+        pages.organizer_login_page,
+        "Organiser sign-in",
+        database=False,
+    ),
+    _page(
+        "POST",
+        "/organizer/login",
+        pages.organizer_login,
+        "Organiser sign-in",
+        status=303,
+        responses={401: "Unknown or revoked organiser token (the form again)"},
+    ),
+    _page(
+        "GET",
+        "/organizer",
+        pages.organizer_home,
+        "Series list and creation",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/series",
+        pages.organizer_create_series,
+        "Create a series",
+        status=303,
+        responses={403: FORGED, 422: "The form again, with the error"},
+    ),
+    _page(
+        "GET",
+        "/organizer/preview",
+        pages.organizer_preview,
+        "Live preview of next occurrences (JSON)",
+        response="application/json",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "GET",
+        "/organizer/series/{id}",
+        pages.organizer_series,
+        "Edit a series, its occurrences",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/series/{id}",
+        pages.organizer_update_series,
+        "Save a series",
+        status=303,
+        responses={403: FORGED, 422: "The form again, with the error"},
+    ),
+    _page(
+        "POST",
+        "/organizer/occurrences/{id}",
+        pages.organizer_occurrence_action,
+        "Cancel (after a confirmation page), restore or move",
+        status=303,
+        responses={
+            200: "The confirmation page of a cancel",
+            403: FORGED,
+            409: "Refused: the occurrence's credits are final, or it is cancelled",
+            422: "The change is not valid",
+        },
+    ),
+    _page(
+        "GET",
+        "/organizer/occurrences/{id}",
+        pages.organizer_occurrence,
+        "Attendance table and chart",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "GET",
+        "/organizer/unmatched",
+        pages.organizer_unmatched,
+        "Unmatched attendance events",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/unmatched/{id}",
+        pages.organizer_match,
+        "Match an event by hand",
+        status=303,
+        responses={403: FORGED, 422: "No physician with that email (the list again)"},
+    ),
+    _page(
+        "GET",
+        "/organizer/outbox",
+        pages.organizer_outbox,
+        "The outbox",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/outbox/{id}/retry",
+        pages.organizer_retry,
+        "Retry a failed email",
+        status=303,
+        responses={403: FORGED},
     ),
 )
 

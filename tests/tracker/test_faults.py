@@ -4,24 +4,38 @@ restart), and a service process killed with SIGKILL during a storm of signed Zoo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
+import json
+import os
 import shutil
+import signal
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
+from sqlmodel import select
 
 from tests.conftest import _pg_admin, pg_url
 from tests.factories import bearer, create_physician, create_series
+from tests.smtp import free_port
+from tests.tracker.test_cli import TRACKER
 from tracker.app import create_app
 from tracker.db import Database
 from tracker.keys import DATABASE
+from tracker.models import AttendanceEvent
 from tracker.organizers import create_organizer
 from tracker.settings import Settings
+from tracker.zoom import sign
 
 #: (method, path, who): a route of each kind, each reading the database.
 ROUTES = [
@@ -31,6 +45,7 @@ ROUTES = [
     ("POST", "/api/physicians", "organiser"),
     ("GET", "/api/me/credits", "physician"),
     ("GET", "/calendar.ics", "anyone"),
+    ("GET", "/feeds/{token}.ics", "anyone"),
     ("GET", "/", "anyone"),
 ]
 API_ROUTES = {(method, path) for method, path, _ in ROUTES if path.startswith(("/api", "/healthz"))}
@@ -46,7 +61,9 @@ def _settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-async def _answers(client: TestClient, headers: dict[str, dict[str, str]]) -> dict[Any, Any]:
+async def _answers(
+    client: TestClient, headers: dict[str, dict[str, str]], token: str
+) -> dict[Any, Any]:
     answers = {}
     for n, (method, path, who) in enumerate(ROUTES):
         body = {
@@ -54,7 +71,8 @@ async def _answers(client: TestClient, headers: dict[str, dict[str, str]]) -> di
             "last_name": "B",
             "email": f"p{n}-{uuid.uuid4().hex}@example.org",
         }
-        response = await client.request(method, path, headers=headers[who], json=body)
+        url = path.replace("{token}", token)
+        response = await client.request(method, url, headers=headers[who], json=body)
         await response.read()
         answers[(method, path)] = (
             response.status,
@@ -70,10 +88,10 @@ async def _outage_then_recovery(
     await create_series(client, auth)
     physician = await create_physician(client, auth)
     headers = {"anyone": {}, "organiser": auth, "physician": bearer(physician["token"])}
-    before = await _answers(client, headers)
+    before = await _answers(client, headers, physician["token"])
     async with outage():
-        during = await _answers(client, headers)
-    after = await _answers(client, headers)
+        during = await _answers(client, headers, physician["token"])
+    after = await _answers(client, headers, physician["token"])
     return before, during, after
 
 
@@ -111,7 +129,7 @@ async def _organiser(database: Database) -> dict[str, str]:
 
 
 async def test_sqlite_out_of_reach_is_503_with_retry_after_then_recovers(
-    sqlite_client: tuple[TestClient, Path],
+    sqlite_client: tuple[TestClient, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     client, folder = sqlite_client
     database = client.app[DATABASE]  # type: ignore[index]
@@ -135,7 +153,10 @@ async def test_sqlite_out_of_reach_is_503_with_retry_after_then_recovers(
             away.rename(folder)
 
     before, during, after = await _outage_then_recovery(client, auth, folder_gone)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
 
+    assert "phy_" not in logged  # the personal feed's path holds a token: never logged
+    assert "database unreachable on GET /feeds/{token}.ics" in logged
     assert before == _expected(None)
     assert during == _expected(503)
     assert after == _expected(None)
@@ -184,3 +205,131 @@ async def test_failing_query_that_is_not_about_reaching_the_database_is_still_50
     response = await client.get(f"/api/physicians/{physician['id']}/credits", headers=auth)
 
     assert (response.status, response.headers.get("Retry-After")) == (500, None)
+
+
+# kill -9 during a storm of signed Zoom webhooks ----------------------------------------------
+
+ZOOM_SECRET = "zoom-storm-secret"
+
+
+def _serve(database_url: str, port: int, cwd: Path) -> subprocess.Popen[bytes]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")} | {
+        "TRACKER_DATABASE_URL": database_url,
+        "TRACKER_ZOOM_WEBHOOK_SECRET": ZOOM_SECRET,
+        "TRACKER_SCHEDULER": "off",
+        "TRACKER_PORT": str(port),
+    }
+    return subprocess.Popen(
+        [TRACKER, "serve"],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def _until_healthy(http: aiohttp.ClientSession, url: str, *, within: float = 60) -> None:
+    """Poll the real process's /healthz (it runs on the real clock, not a test's)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get(f"{url}/healthz") as response:
+                if response.status == 200:
+                    return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} did not become healthy within {within} s")
+
+
+def _joined(uuid_: str) -> bytes:
+    return json.dumps(
+        {
+            "event": "webinar.participant_joined",
+            "event_ts": 1,
+            "payload": {
+                "object": {
+                    "id": "81234567890",
+                    "uuid": "storm==",
+                    "participant": {
+                        "email": f"{uuid_}@example.org",
+                        "participant_uuid": uuid_,
+                        "join_time": "2027-03-01T11:30:00Z",
+                    },
+                }
+            },
+        }
+    ).encode()
+
+
+class Storm:
+    """Senders posting signed events back to back; the ids of those answered 2xx."""
+
+    def __init__(self, http: aiohttp.ClientSession, url: str, *, enough: int) -> None:
+        self.http, self.url = http, url
+        self.acknowledged: list[str] = []
+        self.enough, self._enough = asyncio.Event(), enough
+
+    async def deliver(self, uuid_: str) -> int:
+        body = _joined(uuid_)
+        timestamp = str(int(time.time()))
+        headers = {
+            "x-zm-request-timestamp": timestamp,
+            "x-zm-signature": sign(ZOOM_SECRET, timestamp, body),
+            "Content-Type": "application/json",
+        }
+        async with self.http.post(f"{self.url}/webhooks/zoom", data=body, headers=headers) as r:
+            await r.read()
+            if 200 <= r.status < 300:
+                self.acknowledged.append(uuid_)
+                if len(self.acknowledged) >= self._enough:
+                    self.enough.set()
+            return r.status
+
+    async def sender(self, name: str) -> None:
+        """Until the connection is refused (the process is gone)."""
+        for n in itertools.count():
+            try:
+                await self.deliver(f"{name}-{n}")
+            except (aiohttp.ClientError, ConnectionError):
+                return
+
+
+async def _stored(database: Database) -> set[str]:
+    async with database.session() as session:
+        rows = await session.exec(select(AttendanceEvent.connection_id))
+        return {row for row in rows.all() if row is not None}
+
+
+async def test_kill_9_during_a_webhook_storm_loses_no_acknowledged_event(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = _serve(database_url, port, tmp_path)
+    try:
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, force_close=True)
+        ) as http:
+            await _until_healthy(http, url)
+            storm = Storm(http, url, enough=150)
+            senders = [asyncio.create_task(storm.sender(f"s{i}")) for i in range(8)]
+            await asyncio.wait_for(storm.enough.wait(), timeout=120)
+            first.send_signal(signal.SIGKILL)  # mid-storm: eight requests are in flight
+            first.wait(timeout=10)
+            await asyncio.wait_for(asyncio.gather(*senders), timeout=60)
+            acknowledged = list(storm.acknowledged)
+            second = _serve(database_url, port, tmp_path)
+            try:
+                await _until_healthy(http, url)
+                after = await storm.deliver("after")
+            finally:
+                second.send_signal(signal.SIGTERM)
+                second.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=10)
+
+    stored = await _stored(database)
+    assert len(acknowledged) >= 150
+    assert set(acknowledged) - stored == set()  # every event answered 2xx is stored
+    assert (after, "after" in stored) == (200, True)  # the restarted service takes events

@@ -17,7 +17,14 @@ from aiohttp.test_utils import TestClient
 from click.testing import CliRunner, Result
 from pydantic import SecretStr
 
-from tests.factories import bearer, create_physician, create_series, occurrences
+from tests.factories import (
+    bearer,
+    create_physician,
+    create_series,
+    occurrences,
+    physician_body,
+    series_body,
+)
 from tracker.app import create_app
 from tracker.cli import cli
 from tracker.routes import ROUTES
@@ -215,6 +222,69 @@ async def test_attendance_time_outside_what_utc_can_hold_is_422(
     assert answers == [(422, ["0.at"])] * 4
 
 
+# Requests that do not say what the document says (found by schemathesis) ----------------------
+
+
+async def test_requests_outside_the_document_are_4xx_never_500(
+    client: TestClient, auth: dict[str, str], database: Any
+) -> None:
+    from tests.tracker.test_organiser_pages import organiser_cookie
+
+    created = await create_series(client, auth)
+    cookie = await organiser_cookie(database)
+    multipart = {"Content-Type": "multipart/form-data"}  # no boundary
+    table = [
+        ("POST", "/organizer/login", {"headers": multipart}, 400),
+        ("POST", "/organizer/series", {"headers": cookie | multipart}, 400),
+        ("POST", "/organizer/login", {"data": {"token": "a\x00b"}}, 422),
+        ("GET", "/series/a%00b.ics", {}, 404),
+        ("GET", "/unsubscribe/a%00b", {}, 404),
+        ("GET", "/certificates/a%00b", {}, 404),
+        ("GET", "/api/physicians?email=a%00b", {"headers": auth}, 400),
+        ("GET", "/api/exports/completions.csv?to=0.5", {"headers": auth}, 400),
+        ("GET", "/api/exports/completions.csv?from=2027-03-01", {"headers": auth}, 400),
+        ("GET", "/api/exports/completions.csv?from=2027-03-01T00:00:00", {"headers": auth}, 400),
+        ("POST", "/api/physicians", {"json": physician_body(consent_board_reporting=0)}, 422),
+        ("POST", "/api/physicians", {"json": physician_body(birth_month="4")}, 422),
+        ("POST", "/api/series", {"json": series_body(duration_minutes="60")}, 422),
+        (
+            "POST",
+            "/api/series",
+            {"json": series_body(credits=[{"type": "AMA_PRA_1", "max": 5e-324}])},
+            422,
+        ),
+        ("PATCH", f"/api/series/{created['id']}", {"json": {"start": "2027-03-01T12:30:00Z"}}, 422),
+    ]
+
+    answers = []
+    for method, path, kwargs, _ in table:
+        kwargs.setdefault("headers", auth)
+        response = await client.request(method, path, allow_redirects=False, **kwargs)
+        await response.read()
+        answers.append((method, path, response.status))
+
+    assert answers == [(method, path, status) for method, path, _, status in table]
+
+
+# Values that grow past their column once normalised ----------------------------------------
+
+LONG_HOST = ".".join(["a" * 63] * 31 + ["a" * 8])  # 1,992 characters in labels of <= 63
+
+
+async def test_join_url_longer_than_its_column_once_normalised_is_422(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    answers = []
+    for url in (f"https://{LONG_HOST}", f"https://{LONG_HOST[:-1]}"):  # 2,000 and 1,999
+        # Normalising adds a "/": 2,001 characters do not fit the 2,000 of the column.
+        response = await client.post(
+            "/api/series", json=series_body(join_url=url, rrule=None), headers=auth
+        )
+        answers.append(response.status)
+
+    assert answers == [422, 201]
+
+
 # Signed Zoom events that are malformed -------------------------------------------------------
 
 
@@ -225,7 +295,7 @@ async def zoom_client(aiohttp_client: Any, settings: Settings) -> AsyncIterator[
 
 
 async def _deliver(client: TestClient, payload: Any) -> Any:
-    body = json.dumps(payload).encode()
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     timestamp = str(int(time.time()))
     headers = {
         "x-zm-request-timestamp": timestamp,
@@ -267,6 +337,8 @@ ZOOM_EVENTS = [
         400,
     ),
     ("joined payload x", {"event": "webinar.participant_joined", "payload": "x"}, 422),
+    ("nested 100,000 deep", b'{"event":' * 100_000, 400),
+    ("not an object", b"[1, 2]", 400),
     ("join_time year 9999", _joined(join_time="9999-12-31T23:59:59Z"), 422),
     ("join_time year 1", _joined(join_time="0001-01-01T00:00:00Z"), 422),
     ("join_time a number", _joined(join_time=12), 422),

@@ -59,8 +59,11 @@ async def create_physician(request: web.Request) -> web.Response:
 
 
 async def list_physicians(request: web.Request) -> web.Response:
+    email = request.query.get("email")
+    if email and "\x00" in email:
+        raise HTTPProblem(400, "query parameter 'email': NUL characters are not accepted")
     async with request.app[DATABASE].session() as session:
-        rows = await physicians.list_physicians(session, email=request.query.get("email"))
+        rows = await physicians.list_physicians(session, email=email)
     return json_response([physician_public(row) for row in rows])
 
 

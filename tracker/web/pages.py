@@ -30,7 +30,7 @@ from tracker.attendance import (
 )
 from tracker.bounds import parse_id
 from tracker.events import AttendanceRecorded, OccurrenceChanged
-from tracker.http import path_id
+from tracker.http import path_id, read_form
 from tracker.keys import BUS, DATABASE, MAIL, SETTINGS, WORKER
 from tracker.localtime import amount, when
 from tracker.mailings import latest_certificate_pdf, pdf_response
@@ -231,10 +231,10 @@ async def me_certificate(request: web.Request) -> web.Response:
 
 async def me_preferences(request: web.Request) -> web.StreamResponse:
     row, physician = await _physician_session(request)
-    form = await request.post()
+    form = await read_form(request)
     if not sessions.csrf_ok(row, str(form.get("csrf", ""))):
         raise web.HTTPForbidden(text="CSRF check failed; reload the page")
-    wanted = {parse_id(v) for v in form.getall("series", []) if isinstance(v, str)}
+    wanted = {parse_id(v) for v in form.getall("series", [])}
     async with request.app[DATABASE].session() as session:
         for registration in (
             await session.exec(
@@ -281,7 +281,7 @@ async def organizer_login_page(request: web.Request) -> web.Response:
 
 
 async def organizer_login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     token = str(form.get("token", "")).strip()
     async with request.app[DATABASE].session() as session:
         organizer = await organizer_for_token(session, token) if token else None

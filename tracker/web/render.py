@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from tracker.http import read_form
 from tracker.models import WebSession
 from tracker.web.i18n import language, translator
 from tracker.web.sessions import csrf_ok
@@ -59,8 +60,7 @@ def page(
 
 async def form_with_csrf(request: web.Request, row: WebSession) -> dict[str, str]:
     """The posted form, after checking its CSRF token (403 otherwise)."""
-    form = await request.post()
-    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    values = dict((await read_form(request)).items())
     if not csrf_ok(row, values.get("csrf")):
         raise web.HTTPForbidden(
             text="the form is stale or forged (CSRF check failed); reload the page"
