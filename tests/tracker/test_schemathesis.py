@@ -22,6 +22,7 @@ import schemathesis
 from aiohttp import web
 from schemathesis.specs.openapi.checks import allow_header_conformance
 
+from schedules.clock import utcnow
 from tests.smtp import free_port
 from tracker.app import create_app
 from tracker.db import Database
@@ -70,18 +71,12 @@ async def _tokens(url: str) -> tuple[str, str]:
             _, physician = await create_physician(
                 session,
                 PhysicianCreate(first_name="Jeanne", last_name="Durand", email="j@example.org"),
-                now=_now(),
+                now=utcnow(),
             )
             await session.commit()
         return organiser, physician
     finally:
         await database.close()
-
-
-def _now() -> Any:
-    from schedules.clock import utcnow
-
-    return utcnow()
 
 
 @pytest.fixture(scope="module")
