@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from tracker.models import AttendanceEvent, Physician
+from tracker.physicians import email_key
 
 #: Zoom events match the occurrence whose [start - 60 min, end + 60 min] holds them.
 MATCH_WINDOW = timedelta(minutes=60)
@@ -111,7 +112,7 @@ def _row(new: NewEvent, now: datetime) -> AttendanceEvent:
         external_id=new.external_id,
         kind=new.kind,
         at=new.at,
-        email=new.email.strip().lower() if new.email else None,
+        email=email_key(new.email) if new.email else None,
         connection_id=new.connection_id,
         zoom_webinar_id=new.zoom_webinar_id,
         series_id=new.series_id,

@@ -31,6 +31,7 @@ from tracker.logs import RedactingAccessLogger
 from tracker.mailings import enqueue_statement, physicians_with_activity
 from tracker.migrate import SchemaOutdatedError, upgrade
 from tracker.organizers import InvalidOrganizerError, create_organizer
+from tracker.physicians import email_key
 from tracker.projections import build_bus
 from tracker.settings import ConfigError, Settings, load_settings
 from tracker.zoom_report import BadRow, ReportFormatError, parse_report, stay_events
@@ -199,7 +200,7 @@ def import_physicians(file: str, tokens_path: str | None) -> None:
                         continue
                     report.counts[outcome] += 1
                     if token:
-                        report.tokens.append((row["email"].lower(), token))
+                        report.tokens.append((email_key(row["email"]), token))
             matched = await match_pending(session)
         await build_bus(database, await load_mail_settings(database, settings)).publish(
             AttendanceRecorded(frozenset(matched.pairs), frozenset(matched.ended))

@@ -13,7 +13,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.errors import InvalidInputError
 from tracker.csvfiles import Record, Unreadable, records
-from tracker.physicians import create_physician, physician_by_email, update_physician
+from tracker.physicians import (
+    create_physician,
+    email_key,
+    physician_by_email,
+    update_physician,
+)
 from tracker.problems import validation_messages
 from tracker.schemas import PhysicianCreate, PhysicianUpdate
 
@@ -111,7 +116,7 @@ async def import_physician(
         differing = {
             k
             for k, v in change.model_dump(exclude_unset=True).items()
-            if getattr(existing, k) != (v.lower() if k == "email" else v)
+            if getattr(existing, k) != (email_key(v) if k == "email" else v)
         }
         if not differing:
             return "unchanged", None

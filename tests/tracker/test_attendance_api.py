@@ -415,3 +415,26 @@ async def test_provisional_minutes_count_open_connections_up_to_now(
         (59.0, 1.0, False, 59.0),  # after the end: up to the end
         (59.0, 1.0, True, 59.0),  # final: unchanged
     ]
+
+
+async def test_event_email_matches_however_the_platform_spells_the_accented_address(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    """Zoom may send an address decomposed (e + combining acute) and in capitals; the
+    physician was stored normalised (NFC, lower case): the two are one person."""
+    w = await _world(client, auth)
+    chloe = await create_physician(
+        client, auth, first_name="Chloé", email="chloé.simon@example.org", npi=None
+    )
+    spelled = "CHLOE\u0301.SIMON@EXAMPLE.ORG"
+    batch = [
+        event("c1", "join", "2026-11-02T11:30:00Z", occurrence_id=w["first"]["id"], email=spelled),
+    ]
+
+    with time_machine.travel(DURING, tick=True):
+        status, body = await _post(client, auth, batch)
+        summary = await client.get(f"/api/physicians/{chloe['id']}/credits", headers=auth)
+
+    assert (status, body) == (202, {"accepted": 1, "duplicates": 0, "unmatched": 0})
+    awards = (await summary.json())["awards"]
+    assert [a["occurrence_id"] for a in awards] == [w["first"]["id"]]
