@@ -387,7 +387,7 @@ async def organizer_home(
         series=rows,
         csrf=row.csrf,
         error=error,
-        values=values or _form_values(),
+        values={**_form_values(), **(values or {})},  # a partial form re-shows defaults
         form_action="/organizer/series",
         submit=translator(language(request))["org.create"],
     )
@@ -441,7 +441,7 @@ async def organizer_series(
         occurrences=occurrences,
         csrf=row.csrf,
         error=error,
-        values=values or _form_values(series),
+        values={**_form_values(series), **(values or {})},
         form_action=f"/organizer/series/{series.id}",
         submit=translator(lang)["save"],
     )
