@@ -540,3 +540,25 @@ async def test_certificate_codes_of_the_old_format_keep_verifying(
 
     assert response.status == 200
     assert (await response.json())["valid"] is True
+
+
+async def test_login_with_origin_null_is_decided_by_the_forms_token(
+    client: TestClient, organizer_token: str
+) -> None:
+    form = await client.get("/organizer/login")
+    cookie = {"Cookie": f"{LOGIN_COOKIE}={cookie_value(form, LOGIN_COOKIE)}", "Origin": "null"}
+
+    forged = await client.post(
+        "/organizer/login",
+        data={"token": organizer_token, "csrf": "guessed"},
+        headers=cookie,
+        allow_redirects=False,
+    )
+    ours = await client.post(
+        "/organizer/login",
+        data={"token": organizer_token, "csrf": hidden_csrf(await form.text())},
+        headers=cookie,
+        allow_redirects=False,
+    )
+
+    assert (forged.status, ours.status) == (403, 303)

@@ -127,15 +127,17 @@ def login_csrf_ok(request: web.Request, submitted: str | None) -> bool:
 def same_origin(request: web.Request, base_url: str) -> bool:
     """False when ``Origin`` (or, without it, ``Referer``) names another site than ours.
 
-    Ours is the configured public URL or the address this request came to. A request with
-    neither header (some privacy settings strip them) is left to the CSRF token.
+    Ours is the configured public URL or the address this request came to. ``Origin: null``
+    says nothing (browsers send it for every form posted from a page with our
+    ``Referrer-Policy: no-referrer``), and some privacy settings strip both headers: then the
+    form's CSRF token alone decides.
     """
-    claimed = request.headers.get("Origin") or request.headers.get("Referer")
-    if claimed is None:
+    claimed = request.headers.get("Origin", "null")
+    if claimed == "null":
+        claimed = request.headers.get("Referer", "")
+    if not claimed:
         return True
     parts = urlsplit(claimed)
-    if not parts.scheme or not parts.netloc:
-        return False  # "null" (sandboxed frames, some redirects) or garbage
     origin = f"{parts.scheme}://{parts.netloc}".lower()
     base = urlsplit(base_url)
     ours = {f"{base.scheme}://{base.netloc}".lower(), f"{request.scheme}://{request.host}".lower()}
