@@ -131,11 +131,7 @@ async def _physician_session(request: web.Request) -> tuple[WebSession, Physicia
         row = await sessions.current(session, request, kind="physician", now=utcnow())
         physician = await session.get(Physician, row.subject_id) if row else None
     if row is None or physician is None:
-        t = translator(language(request))
-        raise web.HTTPUnauthorized(
-            text=f"{t['signin.bad']} – use the personal link from one of your emails.",
-            content_type="text/plain",
-        )
+        raise web.HTTPUnauthorized()  # answered as a localised page (tracker.web.errors)
     return row, physician
 
 
@@ -293,9 +289,10 @@ async def organizer_login(request: web.Request) -> web.StreamResponse:
     """Sign in: only from our own form (its CSRF token, our origin), then the token is checked."""
     form = await request.post()
     t = translator(language(request))
-    if not sessions.same_origin(
+    from_our_form = sessions.same_origin(
         request, request.app[SETTINGS].base_url
-    ) or not sessions.login_csrf_ok(request, str(form.get("csrf", ""))):
+    ) and sessions.login_csrf_ok(request, str(form.get("csrf", "")))
+    if not from_our_form:
         return _login_form(request, status=403, error=t["signin.stale"])
     token = str(form.get("token", "")).strip()
     async with request.app[DATABASE].session() as session:
