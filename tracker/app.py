@@ -15,6 +15,7 @@ from tracker.credit_types import credit_labels
 from tracker.db import Database
 from tracker.jobs import scheduler_ctx
 from tracker.keys import BUS, DATABASE, MAIL, OPENAPI, SETTINGS, WORKER
+from tracker.logs import install_redaction
 from tracker.mailings import MailSettings
 from tracker.migrate import check_schema
 from tracker.openapi import build_openapi
@@ -22,6 +23,8 @@ from tracker.problems import problem_middleware
 from tracker.projections import build_bus
 from tracker.routes import setup_routes
 from tracker.settings import Settings
+from tracker.web.errors import html_error_pages
+from tracker.web.render import security_headers
 
 
 async def load_mail_settings(database: Database, settings: Settings) -> MailSettings:
@@ -83,9 +86,12 @@ async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
+    install_redaction()
     app = web.Application(
-        client_max_size=settings.max_request_bytes, middlewares=[problem_middleware]
+        client_max_size=settings.max_request_bytes,
+        middlewares=[html_error_pages, problem_middleware],
     )
+    app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app[OPENAPI] = build_openapi(settings.base_url)
     app.cleanup_ctx.append(database_ctx)

@@ -27,7 +27,7 @@ from tracker.demo import load_demo
 from tracker.events import AttendanceRecorded
 from tracker.imports import ImportReport, RowError, import_physician, physician_rows
 from tracker.jobs import previous_month
-from tracker.logs import RedactingAccessLogger
+from tracker.logs import RedactingAccessLogger, install_redaction
 from tracker.mailings import enqueue_statement, physicians_with_activity
 from tracker.migrate import SchemaOutdatedError, upgrade
 from tracker.organizers import InvalidOrganizerError, create_organizer
@@ -75,6 +75,7 @@ def cli() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    install_redaction()
 
 
 @cli.command()

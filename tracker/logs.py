@@ -1,22 +1,107 @@
-"""An access log that never writes a secret: personal tokens in paths are masked."""
+"""No secret reaches a log: every record of the process is redacted when it is made.
+
+Tokens travel in paths (``/me/<token>``, ``/feeds/<token>.ics``, ``/unsubscribe/<token>``), in
+headers (``Authorization: Bearer ...``, the session cookie) and, when something fails, in the
+messages and tracebacks of exceptions (aiohttp quotes a malformed header line in full). Filtering
+at each call site would miss the next one, so :func:`install_redaction` wraps the log record
+factory: whoever logs (our code, aiohttp, asyncio, a library), the message, its arguments and its
+formatted traceback are redacted before any handler or formatter sees them.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+import traceback
+from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-_SECRET_PATHS = re.compile(r"^/(me|feeds|unsubscribe)/(?!certificates/)[^/?]+")
+from tracker.tokens import TOKEN_PREFIXES
+
+MASK = "…"
+_URLSAFE = r"A-Za-z0-9_\-"
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Paths whose next segments are a secret (a personal certificate download is not).
+    (
+        re.compile(r"/(me|feeds|unsubscribe)/(?!certificates/)[^\s?#'\"<>]+"),
+        rf"/\1/{MASK}",
+    ),
+    # Credentials in headers, well-formed or not: ``Bearer x``, ``Authorization Bearer x``.
+    (re.compile(r"(?i)\b(bearer)(\s+)[^\s'\",;]+"), rf"\1\2{MASK}"),
+    # Secrets as key=value (query strings, cookies, form bodies).
+    (
+        re.compile(r"(?i)\b(token|csrf|password|secret|tracker_session|tracker_login)=[^&\s;'\"]+"),
+        rf"\1={MASK}",
+    ),
+    # Our own token formats, wherever they appear (``phy_…``, ``org_…``).
+    (
+        re.compile(rf"\b({'|'.join(re.escape(p) for p in TOKEN_PREFIXES)})[{_URLSAFE}]+"),
+        rf"\1{MASK}",
+    ),
+)
+#: Any other long url-safe run with both cases is random enough to be a secret of some kind
+#: (unsubscribe tokens, session ids, a future token format); identifiers and hex hashes are not.
+_RANDOM_RUN = re.compile(rf"(?<![{_URLSAFE}])[{_URLSAFE}]{{32,}}(?![{_URLSAFE}])")
+
+
+def _mask_random(match: re.Match[str]) -> str:
+    run = match.group(0)
+    if any(c.isupper() for c in run) and any(c.islower() for c in run):
+        return MASK
+    return run
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every token, bearer credential and secret path segment replaced by ``…``."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return _RANDOM_RUN.sub(_mask_random, text)
 
 
 def redact(path: str) -> str:
-    """``/feeds/phy_abc.ics`` → ``/feeds/…``; other paths unchanged, query strings dropped."""
-    bare = path.split("?", 1)[0]
-    return _SECRET_PATHS.sub(lambda match: f"/{match.group(1)}/…", bare)
+    """A request path for the access log: secrets masked, query string dropped."""
+    return redact_text(path.split("?", 1)[0])
+
+
+def _formatted_exception(error: BaseException) -> str:
+    """The traceback as :class:`logging.Formatter` would print it."""
+    return "".join(traceback.format_exception(error)).removesuffix("\n")
+
+
+def redact_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: logging reports it when the record is emitted
+        return
+    clean = redact_text(message)
+    if clean != message:
+        record.msg, record.args = clean, None
+    if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+        record.exc_text = redact_text(_formatted_exception(record.exc_info[1]))
+    if record.stack_info:
+        record.stack_info = redact_text(record.stack_info)
+
+
+def install_redaction() -> None:
+    """Redact every log record of this process from now on (idempotent)."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "redacting", False):
+        return
+
+    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        redact_record(record)
+        return record
+
+    redacting_factory.redacting = True  # type: ignore[attr-defined]  # marks ours
+    logging.setLogRecordFactory(redacting_factory)
 
 
 class RedactingAccessLogger(AbstractAccessLogger):
+    """One line per request; the path is redacted and its query string dropped."""
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
             '%s "%s %s" %s %s %.3fs',

@@ -15,6 +15,7 @@ the rest of the batch goes on.
 
 from __future__ import annotations
 
+import base64
 import calendar
 import functools
 import logging
@@ -449,8 +450,11 @@ def pdf_response(code: str, pdf: bytes, *, disposition: str) -> web.Response:
 
 
 def _new_code() -> str:
-    raw = secrets.token_hex(6).upper()
-    return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
+    """140 random bits as 28 base32 symbols in four groups (``ABCDEFG-HIJKLMN-...``): beyond
+    guessing (SPEC 7 asks for 128), case-insensitive, with no 0 or 1 to mistake for O or I. Codes of
+    the older 48-bit format (``ABCD-EF01-2345``) are still looked up as they are."""
+    raw = base64.b32encode(secrets.token_bytes(20)).decode("ascii")[:28]
+    return "-".join(raw[i : i + 7] for i in range(0, 28, 7))
 
 
 def _certificate(

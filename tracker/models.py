@@ -215,7 +215,11 @@ class JobState(SQLModel, table=True):
 
 
 class WebSession(SQLModel, table=True):
-    """A signed-in browser: the cookie holds a random id, the table only its hash."""
+    """A signed-in browser: the cookie holds a random id, the table only its hash.
+
+    ``credential_hash`` is the hash of the token the session was opened with: once the token
+    is rotated, the session no longer matches its subject and ends.
+    """
 
     __tablename__ = "web_session"
 
@@ -224,5 +228,6 @@ class WebSession(SQLModel, table=True):
     subject_id: int
     csrf: str = Field(sa_column=Column(String(64), nullable=False))
     language: str = Field(default="en", sa_column=Column(String(8), nullable=False))
+    credential_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

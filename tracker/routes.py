@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.schemas import (
     OccurrencePublic,
@@ -18,10 +19,12 @@ from schedules.schemas import (
     SeriesUpdate,
 )
 from tracker.handlers import attendance, feeds, mail, physicians, registrations, series, system
-from tracker.keys import DATABASE, ORGANIZER, PHYSICIAN
+from tracker.keys import DATABASE, ORGANIZER, PHYSICIAN, SETTINGS
+from tracker.models import Organizer, Physician
 from tracker.organizers import organizer_for_token
 from tracker.physicians import physician_for_token
 from tracker.problems import HTTPProblem
+from tracker.ratelimit import LIMITER, FailureLimiter, client_address
 from tracker.schemas import (
     AttendanceBatch,
     AttendanceEventPublic,
@@ -41,6 +44,7 @@ from tracker.schemas import (
     TokenRotated,
 )
 from tracker.web import pages
+from tracker.web.errors import HTML_ERRORS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Auth = Literal["none", "organizer", "physician", "zoom"]
@@ -79,6 +83,9 @@ class Route:
     responses: dict[int, str] = field(default_factory=dict)
     database: bool = True  # reads the database, so 503 when it is out of reach
     page: bool = False  # a page for browsers: errors may be HTML
+    #: A door taking a secret in the path or a form: its 401/404 answers count as failed
+    #: credentials of the client (bearer-token routes count theirs in :func:`guarded`).
+    door: str | None = None
 
 
 SEE_OTHER = "Done; see the page in Location"
@@ -110,6 +117,7 @@ def _page(
         responses=responses or {},
         database=database,
         page=True,
+        door=PAGE_DOORS.get((method, path)),
     )
 
 
@@ -121,6 +129,11 @@ SESSIONS = (
     QueryParam("from", "Only sessions starting at or after this instant (ISO 8601, with offset)"),
     QueryParam("to", "Only sessions starting before this instant (ISO 8601, with offset)"),
 )
+
+PAGE_DOORS = {
+    ("GET", "/me/{token}"): "personal link",
+    ("POST", "/organizer/login"): "organiser sign-in",
+}
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -414,6 +427,7 @@ ROUTES: tuple[Route, ...] = (
         auth="none",
         response=CertificateCheck,
         tags=("email",),
+        door="certificate code",
     ),
     Route(
         "GET",
@@ -424,6 +438,7 @@ ROUTES: tuple[Route, ...] = (
         response="text/html",
         tags=("email",),
         page=True,
+        door="unsubscribe link",
     ),
     Route(
         "POST",
@@ -434,6 +449,7 @@ ROUTES: tuple[Route, ...] = (
         response="text/html",
         tags=("email",),
         page=True,
+        door="unsubscribe link",
     ),
     Route(
         "GET",
@@ -461,6 +477,7 @@ ROUTES: tuple[Route, ...] = (
         auth="none",
         response="text/calendar",
         tags=("feeds",),
+        door="personal feed",
     ),
     _page("GET", "/", pages.home, "Public home: upcoming sessions and subscribe links"),
     _page(
@@ -637,33 +654,101 @@ def _invalid_token(who: str) -> HTTPProblem:
     )
 
 
+def _client(request: web.Request) -> str:
+    return client_address(request, trusted=request.app[SETTINGS].trusted_proxy_list)
+
+
+def _refuse_if_blocked(request: web.Request, door: str) -> None:
+    """429 while this client has failed too often at this door (right credential or not)."""
+    wait = request.app[LIMITER].retry_after(door, _client(request))
+    if wait is not None:
+        raise HTTPProblem(
+            429,
+            f"too many failed attempts from your address; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def _count_failure(request: web.Request, door: str) -> None:
+    request.app[LIMITER].failed(door, _client(request))
+
+
+Subject = TypeVar("Subject", Organizer, Physician)
+
+
+def _bearer_guard(
+    handler: Handler,
+    who: str,
+    lookup: Callable[[AsyncSession, str], Awaitable[Subject | None]],
+    key: web.RequestKey[Subject],
+) -> Handler:
+    door = f"{who} bearer token"
+
+    async def bearer_handler(request: web.Request) -> web.StreamResponse:
+        _refuse_if_blocked(request, door)
+        token = _bearer(request, who)
+        async with request.app[DATABASE].session() as session:
+            subject = await lookup(session, token)
+        if subject is None:
+            _count_failure(request, door)
+            raise _invalid_token(who)
+        request[key] = subject
+        return await handler(request)
+
+    return bearer_handler
+
+
+def _counted(handler: Handler, door: str) -> Handler:
+    """A door whose 401 and 404 answers mean a wrong secret: they count against the client."""
+
+    async def door_handler(request: web.Request) -> web.StreamResponse:
+        _refuse_if_blocked(request, door)
+        try:
+            response = await handler(request)
+        except (HTTPProblem, web.HTTPException) as exc:
+            if exc.status in FAILED_CREDENTIAL:
+                _count_failure(request, door)
+            raise
+        if response.status in FAILED_CREDENTIAL:
+            _count_failure(request, door)
+        return response
+
+    return door_handler
+
+
+def _html_errors(handler: Handler) -> Handler:
+    """A page route: its errors are pages too (see :mod:`tracker.web.errors`)."""
+
+    async def page_handler(request: web.Request) -> web.StreamResponse:
+        request[HTML_ERRORS] = True
+        return await handler(request)
+
+    return page_handler
+
+
+FAILED_CREDENTIAL = frozenset({401, 404})
+
+
 def guarded(route: Route) -> Handler:
-    """The route's handler behind its authentication check (Zoom checks its own signature)."""
-    if route.auth in ("none", "zoom"):
-        return route.handler
-
-    async def organizer_handler(request: web.Request) -> web.StreamResponse:
-        token = _bearer(request, "organiser")
-        async with request.app[DATABASE].session() as session:
-            organizer = await organizer_for_token(session, token)
-        if organizer is None:
-            raise _invalid_token("organiser")
-        request[ORGANIZER] = organizer
-        return await route.handler(request)
-
-    async def physician_handler(request: web.Request) -> web.StreamResponse:
-        token = _bearer(request, "physician")
-        async with request.app[DATABASE].session() as session:
-            physician = await physician_for_token(session, token)
-        if physician is None:
-            raise _invalid_token("physician")
-        request[PHYSICIAN] = physician
-        return await route.handler(request)
-
-    return organizer_handler if route.auth == "organizer" else physician_handler
+    """The route's handler behind its authentication check and its failed-credential limit
+    (Zoom checks its own signature)."""
+    handler = route.handler
+    if route.auth == "organizer":
+        handler = _bearer_guard(handler, "organiser", organizer_for_token, ORGANIZER)
+    elif route.auth == "physician":
+        handler = _bearer_guard(handler, "physician", physician_for_token, PHYSICIAN)
+    if route.door is not None:
+        handler = _counted(handler, route.door)
+    if route.page:
+        handler = _html_errors(handler)
+    return handler
 
 
 def setup_routes(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    app[LIMITER] = FailureLimiter(
+        limit=settings.auth_failure_limit, window=settings.auth_failure_window_seconds
+    )
     for route in ROUTES:
         app.router.add_route(
             route.method,

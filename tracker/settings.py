@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -47,6 +48,18 @@ class Settings(BaseSettings):
     outbox_lease_seconds: int = Field(default=120, ge=5, le=3600)
     mail_rate: float = Field(
         default=5.0, ge=0, le=1000, description="Messages per second; 0: no limit"
+    )
+    auth_failure_limit: int = Field(
+        default=10,
+        ge=1,
+        le=100_000,
+        description="Failed credentials per client and door, within the window, before 429",
+    )
+    auth_failure_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For names the client (empty: the TCP peer is the client)",
     )
 
     @field_validator("database_url")
@@ -99,6 +112,21 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA timezone {value!r}") from None
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"not an IP address or network: {part.strip()!r}") from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.trusted_proxies.split(",") if part.strip())
 
     @property
     def is_sqlite(self) -> bool:

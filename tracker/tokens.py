@@ -10,10 +10,14 @@ import hashlib
 import secrets
 
 TOKEN_BYTES = 32
+#: Every kind of token has its prefix here, so that the log redaction (``tracker.logs``) knows it.
+TOKEN_PREFIXES = ("org_", "phy_")
 
 
 def new_token(prefix: str) -> str:
     """A fresh token; the prefix (``org_``, ``phy_``) tells a reader which kind leaked."""
+    if prefix not in TOKEN_PREFIXES:
+        raise ValueError(f"unknown token prefix {prefix!r}: add it to TOKEN_PREFIXES")
     return prefix + secrets.token_urlsafe(TOKEN_BYTES)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright, expect
 from pydantic import SecretStr
 
@@ -139,8 +141,14 @@ async def test_forms_refuse_a_missing_csrf_token(
     async with database.session() as session:
         _, token = await create_organizer(session, name="Camille", email="camille@example.org")
     async with aiohttp.ClientSession() as http:
+        form = await http.get(f"{site}/organizer/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', await form.text())
+        assert csrf is not None
         signed_in = await http.post(
-            f"{site}/organizer/login", data={"token": token}, allow_redirects=False
+            f"{site}/organizer/login",
+            data={"token": token, "csrf": csrf.group(1)},
+            headers={"Cookie": f"tracker_login={form.cookies['tracker_login'].value}"},
+            allow_redirects=False,
         )
         cookie = {"Cookie": f"tracker_session={signed_in.cookies['tracker_session'].value}"}
         with_session = await http.get(f"{site}/organizer", headers=cookie)
@@ -274,3 +282,67 @@ async def test_public_home_lists_series_with_subscribe_links(
 
     assert webcal is not None and webcal.startswith("webcal://cme.example.org/series/")
     assert await page.get_by_role("heading", level=1).inner_text() == "Prochains webinaires"
+
+
+async def test_physician_signs_out_and_their_page_then_shows_a_page_not_json(
+    browser: Browser, site: str, database: Database
+) -> None:
+    async with database.session() as session:
+        _, org = await create_organizer(session, name="Camille", email="camille@example.org")
+    async with aiohttp.ClientSession(base_url=site) as http:
+        physician = await (
+            await http.post(
+                "/api/physicians",
+                headers={"Authorization": f"Bearer {org}"},
+                json={
+                    "first_name": "Jeanne",
+                    "last_name": "Durand",
+                    "email": "j@example.org",
+                    "language": "fr",
+                },
+            )
+        ).json()
+    page = await browser.new_page(locale="fr-FR")
+    await page.goto(f"{site}/me/{physician['token']}")
+    await page.get_by_role("button", name="Se déconnecter").click()
+    await page.wait_for_url(f"{site}/")
+
+    answer = await page.goto(f"{site}/me")
+    assert answer is not None
+    await shot(page, "signed-out-me")
+
+    assert (answer.status, answer.headers["content-type"].split(";")[0]) == (401, "text/html")
+    assert await accessibility_basics(page) == []
+    assert await page.locator("html").get_attribute("lang") == "fr"
+    assert "Ouvrez le lien personnel" in await page.get_by_role("alert").inner_text()
+    assert await page.get_by_role("link", name="Retour à l'accueil").count() == 1
+
+
+async def test_a_sign_in_form_posted_by_another_site_does_not_sign_the_browser_in(
+    browser: Browser, site: str, database: Database, aiohttp_server: Any
+) -> None:
+    async with database.session() as session:
+        _, org = await create_organizer(session, name="Mallory", email="mallory@example.org")
+
+    async def attack(_: web.Request) -> web.Response:
+        return web.Response(
+            content_type="text/html",
+            text=f"""<!doctype html><html lang="en"><title>Win a prize</title>
+            <form id="f" method="post" action="{site}/organizer/login">
+            <input name="token" value="{org}"><input name="csrf" value="guessed"></form>
+            <script>document.getElementById("f").submit()</script></html>""",
+        )
+
+    evil = web.Application()
+    evil.router.add_get("/", attack)
+    attacker = await aiohttp_server(evil)
+    page = await browser.new_page(locale="en-GB")
+
+    async with page.expect_response(f"{site}/organizer/login") as posted:
+        await page.goto(f"http://127.0.0.1:{attacker.port}/")
+    response = await posted.value
+    cookies = await page.context.cookies(site)
+
+    assert response.status == 403
+    assert [c for c in cookies if c["name"] == "tracker_session"] == []
+    assert await page.get_by_role("heading", level=1).inner_text() == "Organiser"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from aiohttp import web
 from sqlmodel import col, select
 
@@ -14,10 +12,14 @@ from schedules.models import Occurrence, Series
 from tracker.bounds import parse_id
 from tracker.http import json_response, path_id
 from tracker.keys import DATABASE, MAIL, WORKER, physician_of
+from tracker.localtime import amount, long_date, when
 from tracker.mailings import latest_certificate_pdf, pdf_response
 from tracker.models import Certificate, Physician, Registration
 from tracker.problems import HTTPProblem
 from tracker.schemas import CertificateCheck, OutboxMessagePublic
+from tracker.web.errors import prefers_html
+from tracker.web.i18n import language, translator
+from tracker.web.render import page
 
 STATUSES = ("pending", "sending", "sent", "failed", "skipped")
 
@@ -44,44 +46,46 @@ async def retry_message(request: web.Request) -> web.Response:
     return json_response(_outbox_public(row))
 
 
-def _page(title: str, body: str, *, status: int = 200) -> web.Response:
-    html = (
-        '<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
-        f'<title>{escape(title)}</title></head><body style="font-family:sans-serif;max-width:36rem;margin:2rem auto">'
-        f"<h1>{escape(title)}</h1>{body}</body></html>"
-    )
-    return web.Response(
-        text=html,
-        content_type="text/html",
-        status=status,
-        headers={"Referrer-Policy": "no-referrer"},
-    )
-
-
-async def _registration(request: web.Request) -> tuple[Registration, Series] | None:
+async def _registration(
+    request: web.Request,
+) -> tuple[Registration, Series, Physician] | None:
     token = request.match_info["token"]
     async with request.app[DATABASE].session() as session:
         row = (
             await session.exec(
-                select(Registration, Series)
+                select(Registration, Series, Physician)
                 .join(Series, col(Series.id) == col(Registration.series_id))
+                .join(Physician, col(Physician.id) == col(Registration.physician_id))
                 .where(Registration.unsubscribe_token == token)
             )
         ).first()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], row[2]) if row else None
+
+
+def _unknown_link(request: web.Request) -> web.Response:
+    t = translator(language(request))
+    return page(
+        request,
+        "message.html",
+        status=404,
+        heading=t["unsubscribe.unknown.title"],
+        text=t["unsubscribe.unknown"],
+        error=True,
+    )
 
 
 async def unsubscribe_page(request: web.Request) -> web.Response:
+    """The link in every reminder: a confirm page, in the physician's language."""
     found = await _registration(request)
     if found is None:
-        return _page(
-            "Unknown link", "<p>This unsubscribe link is not valid (any more).</p>", status=404
-        )
-    _, series = found
-    return _page(
-        "Stop reminders",
-        f"<p>Stop reminder emails for <strong>{escape(series.title)}</strong>?</p>"
-        '<form method="post"><button type="submit">Unsubscribe</button></form>',
+        return _unknown_link(request)
+    _, series, physician = found
+    return page(
+        request,
+        "unsubscribe.html",
+        lang=language(request, physician.language),
+        series_title=series.title,
+        done=False,
     )
 
 
@@ -89,39 +93,49 @@ async def unsubscribe(request: web.Request) -> web.Response:
     """RFC 8058 one-click: a POST (``List-Unsubscribe=One-Click``) turns reminders off."""
     found = await _registration(request)
     if found is None:
-        return _page(
-            "Unknown link", "<p>This unsubscribe link is not valid (any more).</p>", status=404
-        )
-    registration, series = found
+        return _unknown_link(request)
+    registration, series, physician = found
     async with request.app[DATABASE].session() as session:
         row = await session.get_one(Registration, registration.id)
         row.reminders = False
         await session.commit()
-    return _page(
-        "Unsubscribed",
-        f"<p>You will no longer receive reminders for <strong>{escape(series.title)}</strong>.</p>",
+    return page(
+        request,
+        "unsubscribe.html",
+        lang=language(request, physician.language),
+        series_title=series.title,
+        done=True,
     )
 
 
 async def verify_certificate(request: web.Request) -> web.Response:
-    """Anyone holding a certificate can check it here; a superseded one says so."""
-    code = request.match_info["code"].upper()
+    """Anyone holding a certificate can check it here; a superseded one says so.
+
+    The URL is printed on certificates, so a browser gets a page; ``Accept: application/json``
+    (and API clients that accept anything) get the JSON check.
+    """
+    code = request.match_info["code"].strip().upper()
+    browser = prefers_html(request.headers.get("Accept", ""))
     async with request.app[DATABASE].session() as session:
         certificate = (
             await session.exec(select(Certificate).where(Certificate.code == code))
         ).first()
         if certificate is None:
+            if browser:
+                return _certificate_page(request, None, status=404)
             raise HTTPProblem(404, f"no certificate with code {code}")
         physician = await session.get_one(Physician, certificate.physician_id)
         occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
         series = await session.get_one(Series, occurrence.series_id)
         newer = (
             await session.exec(
-                select(Certificate.code).where(
+                select(Certificate.code)
+                .where(
                     Certificate.occurrence_id == certificate.occurrence_id,
                     Certificate.physician_id == certificate.physician_id,
                     Certificate.version > certificate.version,
                 )
+                .order_by(col(Certificate.version).desc())
             )
         ).first()
     check = CertificateCheck(
@@ -135,7 +149,38 @@ async def verify_certificate(request: web.Request) -> web.Response:
         credits=certificate.credits,
         issued_at=certificate.issued_at,
     )
-    return json_response(check)
+    if browser:
+        return _certificate_page(request, check, timezone=series.timezone)
+    response = json_response(check)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def _certificate_page(
+    request: web.Request,
+    check: CertificateCheck | None,
+    *,
+    status: int = 200,
+    timezone: str = "UTC",
+) -> web.Response:
+    lang = language(request)
+    labels = request.app[MAIL].labels
+    response = page(
+        request,
+        "certificate.html",
+        status=status,
+        check=check,
+        session_text=when(check.session_start, timezone, lang) + f" ({timezone})" if check else "",
+        issued_text=long_date(check.issued_at.date(), lang) if check else "",
+        minutes=amount(check.minutes) if check else "",
+        credits=[
+            (labels.get(code, code), amount(value)) for code, value in sorted(check.credits.items())
+        ]
+        if check
+        else [],
+    )
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 async def my_certificate(request: web.Request) -> web.Response:

@@ -124,12 +124,7 @@ async def physician_sign_in(request: web.Request) -> web.StreamResponse:
             "/me", headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
         )
         await sessions.start(
-            session,
-            response,
-            kind="physician",
-            subject_id=physician.id or 0,
-            now=utcnow(),
-            secure=_secure(request),
+            session, response, subject=physician, now=utcnow(), secure=_secure(request)
         )
     raise response
 
@@ -139,11 +134,7 @@ async def _physician_session(request: web.Request) -> tuple[WebSession, Physicia
         row = await sessions.current(session, request, kind="physician", now=utcnow())
         physician = await session.get(Physician, row.subject_id) if row else None
     if row is None or physician is None:
-        t = translator(language(request))
-        raise web.HTTPUnauthorized(
-            text=f"{t['signin.bad']} – use the personal link from one of your emails.",
-            content_type="text/plain",
-        )
+        raise web.HTTPUnauthorized()  # answered as a localised page (tracker.web.errors)
     return row, physician
 
 
@@ -247,21 +238,28 @@ async def me_preferences(request: web.Request) -> web.StreamResponse:
 
 
 async def me_token(request: web.Request) -> web.Response:
+    """A new personal token: every browser signed in with the old one is signed out, except
+    this one, which gets a fresh session bound to the new token."""
     row, physician = await _physician_session(request)
     await form_with_csrf(request, row)
-    async with request.app[DATABASE].session() as session:
-        _, token = await physicians.rotate_token(session, physician.id or 0, now=utcnow())
-        await session.commit()
     base = request.app[SETTINGS].base_url
-    feed = f"{base}/feeds/{token}.ics"
-    return page(
-        request,
-        "token.html",
-        lang=language(request, physician.language),
-        page_url=f"{base}/me/{token}",
-        feed_url=feed,
-        webcal_url="webcal://" + feed.split("://", 1)[1],
-    )
+    async with request.app[DATABASE].session() as session:
+        rotated, token = await physicians.rotate_token(session, physician.id or 0, now=utcnow())
+        await session.commit()
+        feed = f"{base}/feeds/{token}.ics"
+        response = page(
+            request,
+            "token.html",
+            lang=language(request, physician.language),
+            page_url=f"{base}/me/{token}",
+            feed_url=feed,
+            webcal_url="webcal://" + feed.split("://", 1)[1],
+        )
+        await sessions.end(session, request, response)
+        await sessions.start(
+            session, response, subject=rotated, now=utcnow(), secure=_secure(request)
+        )
+    return response
 
 
 async def me_sign_out(request: web.Request) -> web.StreamResponse:
@@ -276,30 +274,37 @@ async def me_sign_out(request: web.Request) -> web.StreamResponse:
 # Organisers -------------------------------------------------------------------------------------
 
 
+def _login_form(
+    request: web.Request, *, status: int = 200, error: str | None = None
+) -> web.Response:
+    """The sign-in form, with its CSRF token in a hidden field and in a cookie."""
+    csrf = sessions.login_csrf(request)
+    response = page(request, "org_login.html", status=status, error=error, csrf=csrf)
+    sessions.set_login_csrf(response, csrf, secure=_secure(request))
+    return response
+
+
 async def organizer_login_page(request: web.Request) -> web.Response:
-    return page(request, "org_login.html", error=None)
+    return _login_form(request)
 
 
 async def organizer_login(request: web.Request) -> web.StreamResponse:
+    """Sign in: only from our own form (its CSRF token, our origin), then the token is checked."""
     form = await read_form(request)
+    t = translator(language(request))
+    from_our_form = sessions.same_origin(
+        request, request.app[SETTINGS].base_url
+    ) and sessions.login_csrf_ok(request, str(form.get("csrf", "")))
+    if not from_our_form:
+        return _login_form(request, status=403, error=t["signin.stale"])
     token = str(form.get("token", "")).strip()
     async with request.app[DATABASE].session() as session:
         organizer = await organizer_for_token(session, token) if token else None
         if organizer is None:
-            return page(
-                request,
-                "org_login.html",
-                status=401,
-                error=translator(language(request))["signin.bad"],
-            )
+            return _login_form(request, status=401, error=t["signin.bad"])
         response = web.HTTPSeeOther("/organizer")
         await sessions.start(
-            session,
-            response,
-            kind="organizer",
-            subject_id=organizer.id or 0,
-            now=utcnow(),
-            secure=_secure(request),
+            session, response, subject=organizer, now=utcnow(), secure=_secure(request)
         )
     raise response
 
@@ -416,7 +421,7 @@ async def organizer_home(
         series=rows,
         csrf=row.csrf,
         error=error,
-        values=values or _form_values(),
+        values={**_form_values(), **(values or {})},  # a partial form re-shows defaults
         credit_fields=_credit_fields(request.app[MAIL].labels),
         form_action="/organizer/series",
         submit=translator(language(request))["org.create"],
@@ -475,7 +480,7 @@ async def organizer_series(
         occurrences=occurrences,
         csrf=row.csrf,
         error=error,
-        values=values or _form_values(series),
+        values={**_form_values(series), **(values or {})},
         credit_fields=_credit_fields(request.app[MAIL].labels, series),
         form_action=f"/organizer/series/{series.id}",
         submit=translator(lang)["save"],

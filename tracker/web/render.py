@@ -21,15 +21,25 @@ _environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-SECURITY_HEADERS = {
+#: Every HTML response carries these (set in one place, :func:`security_headers`).
+HTML_SECURITY_HEADERS = {
     # Tokens never travel in Referer: pages holding one are never linked from, and no page sends it.
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self'; form-action 'self'; frame-ancestors 'none'",
-    "Cache-Control": "no-store",
+    "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
 }
+
+
+async def security_headers(_request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: every response is ``nosniff``; every HTML response, whoever
+    made it (a page, an error page, a handler writing HTML by hand), cannot be framed, sends
+    no Referer and is not cached unless it says otherwise."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.content_type == "text/html":
+        response.headers.update(HTML_SECURITY_HEADERS)
+        response.headers.setdefault("Cache-Control", "no-store")
 
 
 def page(
@@ -48,14 +58,25 @@ def page(
         path=request.path,
         **context,
     )
-    response = web.Response(
-        text=html, content_type="text/html", status=status, headers=SECURITY_HEADERS
-    )
+    response = web.Response(text=html, content_type="text/html", status=status)
     if request.query.get("lang") in ("fr", "en"):
         response.set_cookie(
             "lang", chosen, max_age=365 * 86400, samesite="Lax", httponly=True, path="/"
         )
     return response
+
+
+def error_page(request: web.Request, status: int) -> web.Response:
+    """A localised page for an error ``status`` (the layout, the language, the status kept)."""
+    t = translator(language(request))
+    return page(
+        request,
+        "message.html",
+        status=status,
+        heading=t["error.title"].format(status=status),
+        text=t.get(f"error.{status}", t["error.other"]),
+        error=True,
+    )
 
 
 async def form_with_csrf(request: web.Request, row: WebSession) -> dict[str, str]:
