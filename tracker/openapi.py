@@ -41,7 +41,8 @@ EMPTY = {"type": "string", "maxLength": 0}
 
 
 def _error(route: Route, description: str, **extra: Any) -> dict[str, Any]:
-    content = PAGE_ERROR if route.page else {"application/problem+json": PROBLEM}
+    html = route.page or "text/html" in route.also
+    content = PAGE_ERROR if html else {"application/problem+json": PROBLEM}
     return {"description": description, "content": content, **extra}
 
 
@@ -81,7 +82,8 @@ def _success(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         return {"description": "OK", "content": {route.response: TEXT}}
     if route.response is not None:
         schema = _schema(route.response, components, "serialization")
-        return {"description": "OK", "content": {"application/json": {"schema": schema}}}
+        content = {"application/json": {"schema": schema}, **{m: TEXT for m in route.also}}
+        return {"description": "OK", "content": content}
     return {"description": "OK", "content": {"application/json": {}}}
 
 
@@ -106,6 +108,10 @@ def _responses(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         responses["422"] = _error(route, "A signed event this service cannot read (logged)")
     if "{" in route.path:
         responses["404"] = _error(route, "No such resource")
+    if route.auth in ("organizer", "physician") or route.door is not None:
+        responses["429"] = _error(
+            route, "Too many failed credentials from this client", headers=RETRY_AFTER
+        )
     for status, description in route.responses.items():
         if 300 <= status < 400:
             responses[str(status)] = {"description": description, "headers": LOCATION}

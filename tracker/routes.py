@@ -86,6 +86,9 @@ class Route:
     #: A door taking a secret in the path or a form: its 401/404 answers count as failed
     #: credentials of the client (bearer-token routes count theirs in :func:`guarded`).
     door: str | None = None
+    #: Other media types the same answer is served as, by content negotiation (a browser
+    #: asking for HTML gets a page; its errors are pages too).
+    also: tuple[str, ...] = ()
 
 
 SEE_OTHER = "Done; see the page in Location"
@@ -428,6 +431,7 @@ ROUTES: tuple[Route, ...] = (
         response=CertificateCheck,
         tags=("email",),
         door="certificate code",
+        also=("text/html",),
     ),
     Route(
         "GET",
@@ -541,7 +545,10 @@ ROUTES: tuple[Route, ...] = (
         pages.organizer_login,
         "Organiser sign-in",
         status=303,
-        responses={401: "Unknown or revoked organiser token (the form again)"},
+        responses={
+            401: "Unknown or revoked organiser token (the form again)",
+            403: "Not posted from this site's sign-in form (login CSRF check failed)",
+        },
     ),
     _page(
         "GET",

@@ -141,7 +141,7 @@ async def test_every_status_the_code_answers_is_documented(
             400,
         ),
         ("GET", "/api/outbox", "/api/outbox?status=lost", {"headers": auth}, 400),
-        ("POST", "/organizer/login", "/organizer/login", {"data": {"token": "nope"}}, 401),
+        ("POST", "/organizer/login", "/organizer/login", {"data": {"token": "nope"}}, 403),
         ("GET", "/organizer", "/organizer", {}, 303),
         ("GET", "/me", "/me", {}, 401),
         ("GET", "/me/{token}", "/me/phy_unknown", {}, 404),

@@ -82,8 +82,7 @@ async def organiser_cookie(database: Database) -> dict[str, str]:
         await sessions.start(
             session,
             response,
-            kind="organizer",
-            subject_id=organizer.id or 0,
+            subject=organizer,
             now=datetime.now(UTC),
             secure=False,
         )

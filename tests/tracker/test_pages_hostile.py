@@ -369,7 +369,7 @@ PAGE_TAGS = {
     "h1", "h2", "h3", "section", "p", "ul", "li", "table", "thead", "tbody", "tr", "th", "td",
     "form", "input", "label", "textarea", "select", "option", "button", "script", "div",
     "figure", "figcaption", "svg", "rect", "line", "text", "g", "path", "polyline",
-    "progress", "span", "dl", "dt", "dd", "code", "br",
+    "progress", "span", "dl", "dt", "dd", "code", "br", "fieldset", "legend",
 }  # fmt: skip
 
 

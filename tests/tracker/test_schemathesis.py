@@ -93,6 +93,9 @@ def live(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         base_url=f"http://127.0.0.1:{port}",
         maildir=folder / "mail",
         zoom_webhook_secret="zoom-secret",  # type: ignore[arg-type]  # a str is read as SecretStr
+        # schemathesis sends wrong credentials on purpose, far more than the failure limit;
+        # the limit has its own tests (test_security.py), here every answer must be checked.
+        auth_failure_limit=100_000,
     )
     app = LiveApp(create_app(settings), port)
     app.start()
