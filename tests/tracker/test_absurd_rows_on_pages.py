@@ -1,0 +1,42 @@
+"""A row stored before dates were checked (a session in year 9999) breaks no page or list.
+
+Feeds have their own tests (test_feeds_hostile.py); these walk the other readers of the same
+rows: the organiser's pages, the public home, the occurrence list of the API.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp.test_utils import TestClient
+
+from tests.factories import create_series, occurrences
+from tests.tracker.test_feeds_hostile import _store_occurrence_at
+from tests.tracker.test_organiser_pages import organiser_cookie
+from tracker.db import Database
+
+YEAR_9999 = datetime(9999, 12, 31, 22, 59, tzinfo=UTC)
+
+
+async def test_a_session_stored_in_year_9999_leaves_every_page_and_list_answering(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    series = await create_series(client, auth)
+    rows = await occurrences(client, auth, series["id"])
+    await _store_occurrence_at(database, rows[3]["id"], YEAR_9999)
+    cookie = await organiser_cookie(database)
+
+    answers = {
+        path: (await client.get(path, headers=cookie)).status
+        for path in (
+            "/",
+            "/organizer",
+            f"/organizer/series/{series['id']}",
+            f"/organizer/occurrences/{rows[3]['id']}",
+        )
+    }
+    listed = await client.get(f"/api/series/{series['id']}/occurrences", headers=auth)
+
+    assert answers == dict.fromkeys(answers, 200)
+    assert listed.status == 200
+    assert len(await listed.json()) == len(rows)
