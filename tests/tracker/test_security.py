@@ -207,6 +207,8 @@ def test_every_token_format_is_redacted(line: str, secret: str) -> None:
     [
         "GET /me/certificates/12.pdf 200",
         "GET /calendar.ics 200",
+        "GET /api/me/credits 200",
+        "database unreachable on GET /feeds/{token}.ics: OperationalError: unable to open",
         "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) no such table: physician",
         "test_secret_path_segments_are_masked_in_the_access_log",
         "sha256 " + "ab12" * 16,
