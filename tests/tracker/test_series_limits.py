@@ -8,7 +8,6 @@ holds the database's write lock.
 from __future__ import annotations
 
 import asyncio
-import re
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 import schedules.recurrence
 from tests.factories import create_series, occurrences, series_body
+from tests.tracker.security_world import organizer_session
 from tracker.settings import Settings
 
 
@@ -310,18 +310,11 @@ async def test_no_write_lock_is_held_while_a_rule_is_expanded(
 
 async def _organiser_pages(client: TestClient, token: str) -> str:
     """Sign in on the pages as the organiser; returns the CSRF token of the page session."""
-    login = await (await client.get("/organizer/login")).text()
-    form = {"token": token, **dict(re.findall(r'name="(csrf)" value="([^"]*)"', login))}
-    signed_in = await client.post("/organizer/login", data=form, allow_redirects=False)
-    assert signed_in.status == 303, await signed_in.text()
+    cookie, csrf = await organizer_session(client, token)
     # The cookie is Secure (the test base URL is https), so it is handed over by hand.
-    client.session.cookie_jar.update_cookies(
-        {name: morsel.value for name, morsel in signed_in.cookies.items()}
-    )
-    home = await (await client.get("/organizer")).text()
-    found = re.search(r'name="csrf" value="([^"]+)"', home)
-    assert found is not None
-    return found.group(1)
+    name, _, value = cookie.partition("=")
+    client.session.cookie_jar.update_cookies({name: value})
+    return csrf
 
 
 def _series_form(csrf: str, **overrides: str) -> dict[str, str]:
