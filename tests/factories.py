@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -90,3 +91,68 @@ def job_context(database: Any, scheduler: Any, *, grace_minutes: int = 90) -> An
     return JobContext(
         database=database, scheduler=scheduler, grace=timedelta(minutes=grace_minutes), mail=mail
     )
+
+
+#: In :func:`ended_session`, attendees with a full hour (and so a certificate); everyone else
+#: stayed five minutes (no credit).
+CERTIFIED = 5
+
+
+async def ended_session(database: Any, attendees: int, *, ended: datetime) -> int:
+    """One ended one-hour session (1 AMA credit) with ``attendees`` matched physicians, each
+    with a join and a leave; the first :data:`CERTIFIED` stayed the hour."""
+    from sqlalchemy import insert
+    from sqlmodel import col, select
+
+    from schedules.occurrences import list_occurrences
+    from schedules.schemas import SeriesCreate
+    from schedules.series import create_series as store_series
+    from tracker.models import AttendanceEvent, Physician
+
+    start = ended - timedelta(hours=1)
+    data = SeriesCreate.model_validate(
+        {
+            "title": "Grand round",
+            "timezone": "UTC",
+            "start": start.replace(tzinfo=None).isoformat(),
+            "duration_minutes": 60,
+            "join_url": "https://zoom.us/j/1",
+            "credits": [{"type": "AMA_PRA_1", "max": 1}],
+        }
+    )
+    async with database.session() as session:
+        series = await store_series(session, data, credit_types=["AMA_PRA_1"], now=start)
+        await session.commit()
+        occurrence_id = (await list_occurrences(session, series.id or 0))[0].id or 0
+        await session.exec(
+            insert(Physician),
+            params=[
+                Physician(
+                    first_name="Ana",
+                    last_name=f"Attendee {n:05d}",
+                    email=f"a{n}@example.org",
+                    token_hash=f"{n:064d}",
+                ).model_dump(exclude={"id"})
+                for n in range(attendees)
+            ],
+        )
+        ids = list((await session.exec(select(Physician.id).order_by(col(Physician.id)))).all())
+        events = []
+        for n, physician_id in enumerate(ids):
+            stay = timedelta(hours=1) if n < CERTIFIED else timedelta(minutes=5)
+            for kind, at in (("join", start), ("leave", start + stay)):
+                events.append(
+                    AttendanceEvent(
+                        source="api",
+                        external_id=f"{kind}-{physician_id}",
+                        kind=kind,
+                        at=at,
+                        occurrence_id=occurrence_id,
+                        physician_id=physician_id,
+                        series_id=series.id,
+                        received_at=at,
+                    ).model_dump(exclude={"id"})
+                )
+        await session.exec(insert(AttendanceEvent), params=events)
+        await session.commit()
+    return occurrence_id

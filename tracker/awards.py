@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import date, datetime, timedelta
-from typing import cast
+from collections.abc import Collection, Iterator, Sequence
+from datetime import date, datetime
+from typing import NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,18 +43,22 @@ async def is_closed(session: AsyncSession, occurrence_id: int) -> bool:
 
 
 async def _facts(
-    session: AsyncSession, occurrence_id: int, physician_id: int | None = None
+    session: AsyncSession, occurrence_id: int, physician_ids: Collection[int] | None = None
 ) -> dict[int, list[Fact]]:
-    """Each physician's facts at one occurrence (the platform's end events added to each's)."""
+    """Each physician's facts at one occurrence (the platform's end events added to each's), in
+    one read: every physician's, or only those of ``physician_ids``."""
     query = select(
         AttendanceEvent.physician_id,
         AttendanceEvent.kind,
         AttendanceEvent.at,
         AttendanceEvent.connection_id,
     ).where(AttendanceEvent.occurrence_id == occurrence_id)
-    if physician_id is not None:
+    if physician_ids is not None:
         query = query.where(
-            or_(AttendanceEvent.physician_id == physician_id, AttendanceEvent.kind == "ended")
+            or_(
+                col(AttendanceEvent.physician_id).in_(list(physician_ids)),
+                AttendanceEvent.kind == "ended",
+            )
         )
     ended: list[Fact] = []
     by_physician: dict[int, list[Fact]] = defaultdict(list)
@@ -85,47 +91,110 @@ def _figures(
     return attended, credits
 
 
-async def recompute_award(
-    session: AsyncSession, occurrence_id: int, physician_id: int, *, now: datetime
-) -> Award | None:
-    """Recompute one physician's award at one occurrence from every stored fact; flushes.
+class _Stored(NamedTuple):
+    id: int
+    physician_id: int
+    seconds: int
+    credits: dict[str, float]
+    final: bool
+    version: int
 
+
+async def recompute_awards(
+    session: AsyncSession, occurrence_id: int, physician_ids: Collection[int], *, now: datetime
+) -> int:
+    """Recompute these physicians' awards at one occurrence from every stored fact; returns how
+    many were written (new or changed).
+
+    One read of their facts, one of their awards and two bulk writes, whatever their number, so
+    that a session of any size is computed in one pass (in batches chosen by the caller); rows
+    are plain values, not ORM objects, which would cost more than the arithmetic.
     A final award whose credits change gets a new ``version`` (its certificate is re-issued).
     A provisional one is stored as of ``now``; readers bring it up to their own now
     (:func:`credit_summary`, :func:`occurrence_attendance`).
     """
     occurrence = await session.get(Occurrence, occurrence_id)
-    if occurrence is None:
-        return None
+    if occurrence is None or not physician_ids:
+        return 0
     series = await session.get_one(Series, occurrence.series_id)
     final = await is_closed(session, occurrence_id)
-    facts = (await _facts(session, occurrence_id, physician_id)).get(physician_id, [])
-    attended, credits = _figures(
-        facts, occurrence, series, await _roundings(session), now=None if final else now
+    roundings = await _roundings(session)
+    facts = await _facts(session, occurrence_id, physician_ids)
+    query = sa_select(
+        col(Award.id),
+        col(Award.physician_id),
+        col(Award.seconds),
+        col(Award.credits),
+        col(Award.final),
+        col(Award.version),
+    ).where(
+        col(Award.occurrence_id) == occurrence_id,
+        col(Award.physician_id).in_(list(physician_ids)),
     )
-    award = (
+    stored = {
+        row.physician_id: row
+        for row in map(_Stored._make, await (await session.connection()).execute(query))
+    }
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    for physician_id in physician_ids:
+        attended, credits = _figures(
+            facts.get(physician_id, []),
+            occurrence,
+            series,
+            roundings,
+            now=None if final else now,
+        )
+        figures: dict[str, object] = {
+            "seconds": attended.seconds,
+            "credits": credits,
+            "anomalies": list(attended.anomalies),
+            "computed_at": now,
+        }
+        row = stored.get(physician_id)
+        if row is None:
+            inserts.append(
+                figures
+                | {
+                    "occurrence_id": occurrence_id,
+                    "physician_id": physician_id,
+                    "final": final,
+                    "version": 1,
+                    "finalized_at": now if final else None,
+                }
+            )
+            continue
+        if row.final and final and row.credits == credits and row.seconds == attended.seconds:
+            continue  # already final as computed: nothing to write
+        if row.final and final and row.credits != credits:
+            figures["version"] = row.version + 1
+            log.info(
+                "final credits of physician %s at occurrence %s changed",
+                physician_id,
+                occurrence_id,
+            )
+        if final and not row.final:
+            figures |= {"final": True, "finalized_at": now}
+        updates.append(figures | {"id": row.id})
+    if inserts:
+        await session.exec(insert(Award), params=inserts)
+    if updates:
+        await session.exec(update(Award), params=updates)
+    return len(inserts) + len(updates)
+
+
+async def recompute_award(
+    session: AsyncSession, occurrence_id: int, physician_id: int, *, now: datetime
+) -> Award | None:
+    """Recompute one physician's award at one occurrence (see :func:`recompute_awards`)."""
+    await recompute_awards(session, occurrence_id, [physician_id], now=now)
+    return (
         await session.exec(
             select(Award).where(
                 Award.occurrence_id == occurrence_id, Award.physician_id == physician_id
             )
         )
     ).first()
-    if award is None:
-        award = Award(occurrence_id=occurrence_id, physician_id=physician_id)
-        session.add(award)
-    elif award.final and final and award.credits != credits:
-        award.version += 1
-        log.info(
-            "final credits of physician %s at occurrence %s changed", physician_id, occurrence_id
-        )
-    award.seconds = attended.seconds
-    award.credits = credits
-    award.anomalies = list(attended.anomalies)
-    award.computed_at = now
-    if final and not award.final:
-        award.final, award.finalized_at = True, now
-    await session.flush()
-    return award
 
 
 def _as_of(award: Award, attended: Attendance, credits: dict[str, float], now: datetime) -> Award:
@@ -149,7 +218,7 @@ async def _provisional_as_of(
     """A final award as stored; a provisional one recomputed with open connections up to now."""
     if award.final:
         return award
-    facts = (await _facts(session, occurrence.id or 0, award.physician_id)).get(
+    facts = (await _facts(session, occurrence.id or 0, [award.physician_id])).get(
         award.physician_id, []
     )
     return _as_of(
@@ -157,56 +226,35 @@ async def _provisional_as_of(
     )
 
 
+async def attendee_ids(session: AsyncSession, occurrence_id: int) -> list[int]:
+    """Everyone with a matched fact at this occurrence, in id order."""
+    query = (
+        select(AttendanceEvent.physician_id)
+        .where(
+            AttendanceEvent.occurrence_id == occurrence_id,
+            col(AttendanceEvent.physician_id).is_not(None),
+        )
+        .distinct()
+    )
+    return sorted(pid for pid in (await session.exec(query)).all() if pid is not None)
+
+
+#: How many awards one transaction computes and writes: short enough that other writers (the
+#: outbox worker, webhooks) never wait long for SQLite's single write lock.
+BATCH = 1000
+
+
+def batches(ids: Sequence[int], size: int = BATCH) -> Iterator[Sequence[int]]:
+    for index in range(0, len(ids), size):
+        yield ids[index : index + size]
+
+
 async def recompute_occurrence(session: AsyncSession, occurrence_id: int, *, now: datetime) -> int:
     """Recompute the awards of everyone with a fact at this occurrence; returns how many."""
-    query = select(AttendanceEvent.physician_id).where(
-        AttendanceEvent.occurrence_id == occurrence_id,
-        col(AttendanceEvent.physician_id).is_not(None),
-    )
-    physician_ids = sorted({pid for pid in (await session.exec(query)).all() if pid is not None})
-    for physician_id in physician_ids:
-        await recompute_award(session, occurrence_id, physician_id, now=now)
+    physician_ids = await attendee_ids(session, occurrence_id)
+    for batch in batches(physician_ids):
+        await recompute_awards(session, occurrence_id, batch, now=now)
     return len(physician_ids)
-
-
-async def finalize_occurrence(
-    session: AsyncSession, occurrence_id: int, *, now: datetime, grace: timedelta
-) -> bool:
-    """Make an occurrence's credits final once ``end + grace`` has passed; commits.
-
-    The closure row is the claim: of several processes, exactly one finalises.
-    """
-    occurrence = await session.get(Occurrence, occurrence_id)
-    if (
-        occurrence is None
-        or occurrence.end + grace > now
-        or await is_closed(session, occurrence_id)
-    ):
-        return False
-    session.add(OccurrenceClosure(occurrence_id=occurrence_id, closed_at=now))
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        return False
-    count = await recompute_occurrence(session, occurrence_id, now=now)
-    await session.commit()
-    log.info("credits of occurrence %s are final (%d physicians)", occurrence_id, count)
-    return True
-
-
-async def due_for_finalisation(
-    session: AsyncSession, *, now: datetime, grace: timedelta, until: datetime | None = None
-) -> list[tuple[int, datetime]]:
-    """Open occurrences with their finalisation time, due by ``until`` (default: ``now``)."""
-    limit = (until or now) - grace
-    query = (
-        select(Occurrence.id, Occurrence.end)
-        .outerjoin(OccurrenceClosure, col(OccurrenceClosure.occurrence_id) == col(Occurrence.id))
-        .where(col(OccurrenceClosure.occurrence_id).is_(None), Occurrence.end <= limit)
-        .order_by(col(Occurrence.end))
-    )
-    return [(oid, end + grace) for oid, end in (await session.exec(query)).all() if oid is not None]
 
 
 def _local_date(value: datetime, timezone: str) -> date:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
 from schedules.occurrences import extend_horizons
-from tracker.awards import due_for_finalisation, finalize_occurrence, is_closed
 from tracker.db import Database
+from tracker.finalisation import Lease, claim, complete, due_for_finalisation, finalize_awards
 from tracker.keys import DATABASE, MAIL, SETTINGS, WORKER
 from tracker.mailings import (
     MailSettings,
@@ -51,6 +54,15 @@ class JobContext:
     mail: MailSettings
     poke: Callable[[], None] = lambda: None
     running: set[asyncio.Task[object]] = field(default_factory=set)
+    #: This process's claim on the finalisations it runs.
+    lease: Lease = field(default_factory=lambda: Lease(owner=process_id()))
+    #: Set at shutdown: long jobs stop between two batches and give their claims back.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def process_id() -> str:
+    """Who this process is, for leases (host, pid and a random part: pids are reused)."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 def tracked(job: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[object]]:
@@ -87,12 +99,20 @@ async def extend_horizons_job(database: Database, _ctx: JobContext | None = None
 
 @tracked
 async def finalize_job(ctx: JobContext, occurrence_id: int) -> None:
-    """Make one occurrence's credits final and send its certificates."""
-    async with ctx.database.session() as session:
-        await finalize_occurrence(session, occurrence_id, now=utcnow(), grace=ctx.grace)
-    async with ctx.database.session() as session:
-        if await is_closed(session, occurrence_id):
-            await issue_certificates(session, ctx.mail, occurrence_id, now=utcnow())
+    """Make one occurrence's credits final and send its certificates; resumable (see
+    :mod:`tracker.finalisation`): a run stopped half-way is picked up by the next planner run."""
+    now = utcnow()
+    database, lease = ctx.database, ctx.lease
+    if not await claim(database, occurrence_id, now=now, grace=ctx.grace, lease=lease):
+        return
+    done = await finalize_awards(
+        database, occurrence_id, now=now, lease=lease, stopping=ctx.stopping
+    )
+    if not done:
+        return
+    async with database.session() as session:
+        await issue_certificates(session, ctx.mail, occurrence_id, now=utcnow())
+    await complete(database, occurrence_id, lease=lease, now=utcnow())
     ctx.poke()
 
 
@@ -105,6 +125,8 @@ async def plan_finalisations(ctx: JobContext) -> int:
             session, now=now, grace=ctx.grace, until=now + PLANNING_WINDOW
         )
     for occurrence_id, when in due:
+        if ctx.stopping.is_set():
+            break
         if when <= now:
             await finalize_job(ctx, occurrence_id)
             continue
@@ -212,6 +234,10 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         grace=timedelta(minutes=app[SETTINGS].credit_grace_minutes),
         mail=app[MAIL],
         poke=app[WORKER].poke,
+        lease=Lease(
+            owner=process_id(),
+            length=timedelta(seconds=app[SETTINGS].finalisation_lease_seconds),
+        ),
     )
     every = {
         "misfire_grace_time": None,
@@ -256,6 +282,7 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SCHEDULER] = scheduler
     yield
     scheduler.pause()  # no new runs; let the running ones end before the database closes
+    ctx.stopping.set()  # long ones stop after their current batch
     if ctx.running:
         await asyncio.wait(set(ctx.running), timeout=15)
     scheduler.shutdown(wait=False)

@@ -160,7 +160,13 @@ class Award(SQLModel, table=True):
 
 
 class OccurrenceClosure(SQLModel, table=True):
-    """Marks an occurrence whose credits are final; the insert is the claim (exactly once)."""
+    """Marks an occurrence whose credits are final (every computation from ``closed_at`` on is
+    final); ``completed_at`` once every award is final and its certificates are queued.
+
+    Until then the row is leased to the process finalising it (``lease_owner`` until
+    ``lease_until``, renewed each batch); a lease that runs out (a killed process) lets any
+    process resume the work, which is idempotent.
+    """
 
     __tablename__ = "occurrence_closure"
 
@@ -168,6 +174,13 @@ class OccurrenceClosure(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("occurrence.id", ondelete="CASCADE"), primary_key=True)
     )
     closed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    completed_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    lease_owner: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    lease_until: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
 
 class Requirement(SQLModel, table=True):

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     outbox_lease_seconds: int = Field(default=120, ge=5, le=3600)
+    finalisation_lease_seconds: int = Field(default=120, ge=5, le=3600)
     mail_rate: float = Field(
         default=5.0, ge=0, le=1000, description="Messages per second; 0: no limit"
     )

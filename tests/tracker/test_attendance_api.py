@@ -12,8 +12,8 @@ import time_machine
 from aiohttp.test_utils import TestClient
 
 from tests.factories import bearer, create_physician, create_series, occurrences
-from tracker.awards import finalize_occurrence
 from tracker.db import Database
+from tracker.finalisation import finalize
 
 DURING = datetime(2026, 11, 2, 12, 45, tzinfo=UTC)
 
@@ -295,10 +295,9 @@ async def test_completions_export_lists_final_credits_of_consenting_physicians(
     await client.patch(
         f"/api/physicians/{w['paul']['id']}", json={"consent_board_reporting": True}, headers=auth
     )
-    async with database.session() as session:
-        await finalize_occurrence(
-            session, occurrence, now=DURING + timedelta(hours=2), grace=timedelta(minutes=90)
-        )
+    await finalize(
+        database, occurrence, now=DURING + timedelta(hours=2), grace=timedelta(minutes=90)
+    )
 
     response = await client.get(
         "/api/exports/completions.csv",
@@ -403,10 +402,7 @@ async def test_provisional_minutes_count_open_connections_up_to_now(
         with time_machine.travel(now, tick=False):
             seen.append(await look())
     with time_machine.travel(datetime(2026, 11, 2, 14, 1, tzinfo=UTC), tick=False):
-        async with database.session() as session:
-            await finalize_occurrence(
-                session, occurrence, now=datetime.now(UTC), grace=timedelta(minutes=90)
-            )
+        await finalize(database, occurrence, now=datetime.now(UTC), grace=timedelta(minutes=90))
         seen.append(await look())
 
     assert seen == [

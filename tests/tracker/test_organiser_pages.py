@@ -13,8 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.factories import create_physician, create_series, occurrences
-from tracker.awards import finalize_occurrence
 from tracker.db import Database
+from tracker.finalisation import finalize
 from tracker.organizers import create_organizer
 from tracker.web import sessions
 
@@ -204,10 +204,7 @@ async def _attended_and_final(client: TestClient, auth: dict[str, str], database
             headers=auth,
         )
         assert posted.status == 202
-    async with database.session() as session:
-        assert await finalize_occurrence(
-            session, first["id"], now=AFTER_GRACE, grace=timedelta(minutes=90)
-        )
+    assert await finalize(database, first["id"], now=AFTER_GRACE, grace=timedelta(minutes=90))
     return series, first, second, third, jeanne
 
 

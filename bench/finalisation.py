@@ -1,0 +1,102 @@
+"""Finalising one session's credits, next to one plain SELECT of the same session's events.
+
+Builds a fresh database (SQLite file, and PostgreSQL with --pg) holding one ended session with
+N attendees (a join and a leave each), then times, in the same run:
+
+- the baseline: one ``SELECT physician_id, kind, at, connection_id`` of that session's events,
+  all rows fetched (the least any finalisation must read);
+- the finalisation: the claim and every award made final, batch by batch
+  (:func:`tracker.finalisation.finalize`).
+
+It prints both and their ratio, for each size, so that growth with attendance shows (a linear
+finalisation keeps the ratio flat).
+
+    .venv/bin/python bench/finalisation.py --sizes 1000 4000 --pg
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.factories import ended_session
+from tracker.db import Database
+from tracker.finalisation import finalize
+from tracker.migrate import upgrade
+
+GRACE = timedelta(minutes=90)
+
+
+async def _plain_select(database: Database, occurrence_id: int) -> float:
+    query = text(
+        "SELECT physician_id, kind, at, connection_id FROM attendance_event "
+        "WHERE occurrence_id = :occurrence"
+    )
+    best = float("inf")
+    for _ in range(3):
+        async with database.session() as session:
+            connection = await session.connection()
+            began = time.perf_counter()
+            rows = (await connection.execute(query, {"occurrence": occurrence_id})).all()
+            best = min(best, time.perf_counter() - began)
+    assert rows
+    return best
+
+
+async def _measure(url: str, attendees: int) -> tuple[float, float]:
+    await upgrade(url)
+    database = Database(url)
+    try:
+        now = datetime.now(UTC)
+        occurrence = await ended_session(database, attendees, ended=now - GRACE * 2)
+        baseline = await _plain_select(database, occurrence)
+        began = time.perf_counter()
+        assert await finalize(database, occurrence, now=now, grace=GRACE)
+        return baseline, time.perf_counter() - began
+    finally:
+        await database.close()
+
+
+async def _postgres(attendees: int) -> tuple[float, float]:
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        return await _measure(f"postgresql+asyncpg://postgres@127.0.0.1/{name}", attendees)
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000])
+    parser.add_argument("--pg", action="store_true", help="also on PostgreSQL at 127.0.0.1")
+    args = parser.parse_args()
+    print(f"{'engine':10} {'attendees':>9} {'SELECT':>10} {'finalise':>10} {'ratio':>7}")
+    for attendees in args.sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite+aiosqlite:///{folder}/bench.db"
+            results = [("sqlite", await _measure(url, attendees))]
+        if args.pg:
+            results.append(("postgresql", await _postgres(attendees)))
+        for engine, (baseline, took) in results:
+            print(
+                f"{engine:10} {attendees:9d} {baseline * 1000:8.1f}ms {took * 1000:8.0f}ms "
+                f"{took / baseline:6.0f}x"
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,187 @@
+"""Finalisation is resumable: a stopped or killed process leaves no session provisional forever,
+and a restarted one finishes the work (each award final once, each certificate queued once)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import time_machine
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlmodel import col, func, select
+
+from notifications.models import OutboxMessage
+from tests.factories import CERTIFIED, ended_session, job_context
+from tests.smtp import free_port
+from tests.tracker.test_cli import TRACKER
+from tracker.db import Database
+from tracker.finalisation import Lease, claim, finalize_awards
+from tracker.jobs import plan_finalisations
+from tracker.models import Award, OccurrenceClosure
+
+GRACE = timedelta(minutes=90)
+
+
+async def _state(database: Database, occurrence_id: int) -> tuple[int, int, int, bool]:
+    """(final awards, all awards, certificate emails, closure complete)."""
+    async with database.session() as session:
+        final = (
+            await session.exec(
+                select(func.count()).where(
+                    Award.occurrence_id == occurrence_id, col(Award.final).is_(True)
+                )
+            )
+        ).one()
+        awards = (
+            await session.exec(select(func.count()).where(Award.occurrence_id == occurrence_id))
+        ).one()
+        mails = (
+            await session.exec(select(func.count()).where(col(OutboxMessage.kind) == "certificate"))
+        ).one()
+        closure = await session.get(OccurrenceClosure, occurrence_id)
+        return (
+            int(final),
+            int(awards),
+            int(mails),
+            closure is not None and bool(closure.completed_at),
+        )
+
+
+async def test_a_finalisation_stopped_between_batches_is_resumed_by_the_next_planner_run(
+    database: Database, scheduler: AsyncIOScheduler
+) -> None:
+    now = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
+    occurrence = await ended_session(database, 2500, ended=now - GRACE - timedelta(minutes=1))
+    stopping = asyncio.Event()
+    lease = Lease(owner="first")
+    assert await claim(database, occurrence, now=now, grace=GRACE, lease=lease)
+    stopping.set()  # a shutdown arrives before the first batch
+
+    with time_machine.travel(now, tick=False):
+        stopped = await finalize_awards(
+            database, occurrence, now=now, lease=lease, stopping=stopping
+        )
+        paused = await _state(database, occurrence)
+        await plan_finalisations(job_context(database, scheduler))
+
+    assert stopped is False
+    assert paused == (0, 0, 0, False)
+    assert await _state(database, occurrence) == (2500, 2500, CERTIFIED, True)
+
+
+async def test_a_claim_whose_process_died_is_resumed_once_its_lease_runs_out(
+    database: Database, scheduler: AsyncIOScheduler
+) -> None:
+    now = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
+    occurrence = await ended_session(database, 30, ended=now - GRACE - timedelta(minutes=1))
+    dead = Lease(owner="killed process", length=timedelta(minutes=2))
+    assert await claim(database, occurrence, now=now, grace=GRACE, lease=dead)
+
+    with time_machine.travel(now + timedelta(minutes=1), tick=False):
+        await plan_finalisations(job_context(database, scheduler))
+        while_leased = await _state(database, occurrence)
+    with time_machine.travel(now + timedelta(minutes=3), tick=False):
+        await plan_finalisations(job_context(database, scheduler))
+        await plan_finalisations(job_context(database, scheduler))  # and again: nothing more
+
+    assert while_leased == (0, 0, 0, False)
+    assert await _state(database, occurrence) == (30, 30, CERTIFIED, True)
+
+
+async def test_late_join_after_finalisation_changes_nothing_twice(
+    database: Database, scheduler: AsyncIOScheduler
+) -> None:
+    now = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
+    occurrence = await ended_session(database, 10, ended=now - GRACE - timedelta(minutes=1))
+    with time_machine.travel(now, tick=False):
+        await plan_finalisations(job_context(database, scheduler))
+    async with database.session() as session:
+        versions = (
+            await session.exec(select(Award.version).where(Award.occurrence_id == occurrence))
+        ).all()
+
+    assert set(versions) == {1}
+    assert await _state(database, occurrence) == (10, 10, CERTIFIED, True)
+
+
+def _serve(database_url: str, cwd: Path) -> subprocess.Popen[bytes]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")} | {
+        "TRACKER_DATABASE_URL": database_url,
+        "TRACKER_MAILDIR": str(cwd / "mail"),
+        "TRACKER_SCHEDULER": "on",
+        "TRACKER_FINALISATION_LEASE_SECONDS": "5",
+        "TRACKER_PORT": str(free_port()),
+    }
+    return subprocess.Popen(
+        [TRACKER, "serve"],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def _until(database: Database, occurrence_id: int, done: object, within: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        state = await _state(database, occurrence_id)
+        if callable(done) and done(state):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{await _state(database, occurrence_id)} after {within} s")
+
+
+ATTENDEES = 6000
+
+
+async def _stopped_mid_run(
+    database: Database, database_url: str, tmp_path: Path, how: signal.Signals
+) -> tuple[tuple[int, int, int, bool], float]:
+    """Start a service, stop it with ``how`` while some but not all awards are final, restart
+    it; returns the state after the stop and how long the stop took."""
+    occurrence = await ended_session(
+        database, ATTENDEES, ended=datetime.now(UTC) - GRACE - timedelta(minutes=1)
+    )
+    first = _serve(database_url, tmp_path)
+    try:
+        await _until(database, occurrence, lambda s: 0 < s[0] < ATTENDEES, within=60)
+    finally:
+        began = asyncio.get_running_loop().time()
+        first.send_signal(how)
+        first.wait(timeout=30)
+        took = asyncio.get_running_loop().time() - began
+    stopped = await _state(database, occurrence)
+    second = _serve(database_url, tmp_path)
+    try:
+        await _until(database, occurrence, lambda s: s[3], within=90)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    assert await _state(database, occurrence) == (ATTENDEES, ATTENDEES, CERTIFIED, True)
+    return stopped, took
+
+
+async def test_sigkill_mid_finalisation_then_a_restart_makes_every_award_final(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    stopped, _took = await _stopped_mid_run(database, database_url, tmp_path, signal.SIGKILL)
+
+    final, _awards, mails, complete = stopped
+    assert 0 < final < ATTENDEES
+    assert (mails, complete) == (0, False)
+
+
+async def test_sigterm_mid_finalisation_stops_promptly_and_a_restart_finishes(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    stopped, took = await _stopped_mid_run(database, database_url, tmp_path, signal.SIGTERM)
+
+    final, _awards, _mails, complete = stopped
+    assert 0 < final < ATTENDEES
+    assert complete is False
+    assert took < 10
