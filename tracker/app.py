@@ -13,7 +13,7 @@ from notifications.transports import transport_for
 from notifications.worker import DeliveryWorker
 from tracker.credit_types import credit_labels
 from tracker.db import Database
-from tracker.jobs import scheduler_ctx
+from tracker.jobs import STOPPING, scheduler_ctx, signal_stopping
 from tracker.keys import BUS, DATABASE, MAIL, OPENAPI, SETTINGS, WORKER
 from tracker.logs import install_redaction
 from tracker.mailings import MailSettings
@@ -94,6 +94,8 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app[OPENAPI] = build_openapi(settings.base_url)
+    app[STOPPING] = asyncio.Event()
+    app.on_shutdown.append(signal_stopping)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(scheduler_ctx)
     app.cleanup_ctx.append(delivery_ctx)

@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
 from schedules.models import Occurrence
-from tracker.awards import attendee_ids, batches, recompute_awards
+from tracker.awards import BATCH, attendee_ids, batches, recompute_awards
 from tracker.db import Database
 from tracker.models import OccurrenceClosure
 
@@ -94,13 +94,14 @@ async def finalize_awards(
     now: datetime,
     lease: Lease,
     stopping: asyncio.Event | None = None,
+    batch_size: int = BATCH,
 ) -> bool:
-    """Make every award of a claimed occurrence final, one batch per transaction; True when
+    """Make every award of a claimed occurrence final, ``batch_size`` per transaction; True when
     all are. Stops between batches when ``stopping`` is set (giving the lease back) or when
     the lease was lost to another process."""
     async with database.session() as session:
         physician_ids = await attendee_ids(session, occurrence_id)
-    for batch in batches(physician_ids):
+    for batch in batches(physician_ids, batch_size):
         if stopping is not None and stopping.is_set():
             await release(database, occurrence_id, lease=lease)
             log.info("finalisation of occurrence %s paused by shutdown", occurrence_id)
@@ -165,23 +166,26 @@ async def release(database: Database, occurrence_id: int, *, lease: Lease) -> No
 async def due_for_finalisation(
     session: AsyncSession, *, now: datetime, grace: timedelta, until: datetime | None = None
 ) -> list[tuple[int, datetime]]:
-    """Occurrences to finalise, with their finalisation time, due by ``until`` (default:
-    ``now``): those not closed yet, and closed ones left unfinished whose lease has run out."""
-    limit = (until or now) - grace
+    """Occurrences to finalise with the time to do it, by ``until`` (default: ``now``): those not
+    closed yet at ``end + grace``; unfinished ones when their lease runs out (at once if it has,
+    or was given back)."""
+    until = until or now
     query = (
-        select(Occurrence.id, Occurrence.end)
+        select(Occurrence.id, Occurrence.end, OccurrenceClosure.lease_until)
         .outerjoin(OccurrenceClosure, col(OccurrenceClosure.occurrence_id) == col(Occurrence.id))
         .where(
-            Occurrence.end <= limit,
+            Occurrence.end <= until - grace,
             or_(
                 col(OccurrenceClosure.occurrence_id).is_(None),
-                col(OccurrenceClosure.completed_at).is_(None)
-                & or_(
-                    col(OccurrenceClosure.lease_until).is_(None),
-                    col(OccurrenceClosure.lease_until) < now,
-                ),
+                col(OccurrenceClosure.completed_at).is_(None),
             ),
         )
         .order_by(col(Occurrence.end))
     )
-    return [(oid, end + grace) for oid, end in (await session.exec(query)).all() if oid is not None]
+    due = []
+    for occurrence_id, end, lease_until in (await session.exec(query)).all():
+        # a timer may fire a hair early: a second after the lease runs out, it surely has
+        when = max(end + grace, lease_until + timedelta(seconds=1)) if lease_until else end + grace
+        if occurrence_id is not None and when <= until:
+            due.append((occurrence_id, when))
+    return due

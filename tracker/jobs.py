@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
 from schedules.occurrences import extend_horizons
+from tracker.awards import BATCH
 from tracker.db import Database
 from tracker.finalisation import Lease, claim, complete, due_for_finalisation, finalize_awards
 from tracker.keys import DATABASE, MAIL, SETTINGS, WORKER
@@ -39,6 +40,8 @@ from tracker.models import JobState
 
 log = logging.getLogger(__name__)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
+#: Set as soon as the service begins to stop (before requests drain and resources close).
+STOPPING = web.AppKey("stopping", asyncio.Event)
 #: How far ahead the planners put one-off jobs on the scheduler.
 PLANNING_WINDOW = timedelta(hours=24)
 PLANNING_EVERY = timedelta(minutes=1)
@@ -56,6 +59,8 @@ class JobContext:
     running: set[asyncio.Task[object]] = field(default_factory=set)
     #: This process's claim on the finalisations it runs.
     lease: Lease = field(default_factory=lambda: Lease(owner=process_id()))
+    #: Awards per finalisation transaction.
+    batch_size: int = BATCH
     #: Set at shutdown: long jobs stop between two batches and give their claims back.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -106,7 +111,12 @@ async def finalize_job(ctx: JobContext, occurrence_id: int) -> None:
     if not await claim(database, occurrence_id, now=now, grace=ctx.grace, lease=lease):
         return
     done = await finalize_awards(
-        database, occurrence_id, now=now, lease=lease, stopping=ctx.stopping
+        database,
+        occurrence_id,
+        now=now,
+        lease=lease,
+        stopping=ctx.stopping,
+        batch_size=ctx.batch_size,
     )
     if not done:
         return
@@ -222,6 +232,12 @@ async def statements_job(ctx: JobContext) -> None:
     ctx.poke()
 
 
+async def signal_stopping(app: web.Application) -> None:
+    """``on_shutdown``: long jobs stop after their current batch, without waiting for the
+    server to drain its connections first."""
+    app[STOPPING].set()
+
+
 async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start APScheduler inside the running loop (``TRACKER_SCHEDULER=off`` runs no jobs)."""
     if app[SETTINGS].scheduler == "off":
@@ -238,6 +254,8 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
             owner=process_id(),
             length=timedelta(seconds=app[SETTINGS].finalisation_lease_seconds),
         ),
+        batch_size=app[SETTINGS].finalisation_batch,
+        stopping=app[STOPPING],
     )
     every = {
         "misfire_grace_time": None,

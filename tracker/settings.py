@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     outbox_lease_seconds: int = Field(default=120, ge=5, le=3600)
     finalisation_lease_seconds: int = Field(default=120, ge=5, le=3600)
+    finalisation_batch: int = Field(
+        default=1000, ge=10, le=10_000, description="Awards per finalisation transaction"
+    )
     mail_rate: float = Field(
         default=5.0, ge=0, le=1000, description="Messages per second; 0: no limit"
     )

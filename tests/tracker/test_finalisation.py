@@ -92,6 +92,29 @@ async def test_a_claim_whose_process_died_is_resumed_once_its_lease_runs_out(
     assert await _state(database, occurrence) == (30, 30, CERTIFIED, True)
 
 
+async def test_the_planner_puts_a_job_at_the_end_of_a_dead_lease_which_resumes_the_work(
+    database: Database,
+) -> None:
+    now = datetime.now(UTC)  # real time: the scheduler below really runs
+    occurrence = await ended_session(database, 20, ended=now - GRACE - timedelta(minutes=1))
+    dead = Lease(owner="killed process", length=timedelta(seconds=2))
+    assert await claim(database, occurrence, now=now, grace=GRACE, lease=dead)
+    running = AsyncIOScheduler(timezone=UTC)
+    running.start()
+    try:
+        await plan_finalisations(job_context(database, running))
+        planned = [job.id for job in running.get_jobs()]
+        for _ in range(100):
+            if (await _state(database, occurrence))[3]:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        running.shutdown(wait=False)
+
+    assert planned == [f"finalize-{occurrence}"]
+    assert await _state(database, occurrence) == (20, 20, CERTIFIED, True)
+
+
 async def test_late_join_after_finalisation_changes_nothing_twice(
     database: Database, scheduler: AsyncIOScheduler
 ) -> None:
@@ -114,6 +137,7 @@ def _serve(database_url: str, cwd: Path) -> subprocess.Popen[bytes]:
         "TRACKER_MAILDIR": str(cwd / "mail"),
         "TRACKER_SCHEDULER": "on",
         "TRACKER_FINALISATION_LEASE_SECONDS": "5",
+        "TRACKER_FINALISATION_BATCH": "100",
         "TRACKER_PORT": str(free_port()),
     }
     return subprocess.Popen(
@@ -136,7 +160,7 @@ async def _until(database: Database, occurrence_id: int, done: object, within: f
     raise AssertionError(f"{await _state(database, occurrence_id)} after {within} s")
 
 
-ATTENDEES = 6000
+ATTENDEES = 2000
 
 
 async def _stopped_mid_run(
