@@ -1,7 +1,7 @@
 """finalisation is resumable: a closure is complete only once every award is final
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-25 10:00:00
 
 ``completed_at`` is set once every award of the occurrence is final and its certificates are
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
