@@ -95,7 +95,24 @@ JoinUrl = Annotated[
 Title = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=20_000)]
 Duration = Annotated[int, Field(ge=5, le=24 * 60, description="Minutes")]
-ZoomId = Annotated[str, Field(pattern=r"^\d{9,12}$", description="Zoom webinar or meeting id")]
+#: A Zoom id as people type it: 9 to 12 digits, groups split by single spaces or hyphens
+#: ("812 3456 7890", as Zoom prints it); stored as its digits.
+ZOOM_ID = r"^[0-9](?:[ -]?[0-9]){8,11}$"
+
+
+def _zoom_digits(value: str) -> str:
+    return value.replace(" ", "").replace("-", "")
+
+
+ZoomId = Annotated[
+    str,
+    Field(
+        pattern=ZOOM_ID,
+        description="Zoom webinar or meeting id; spaces or hyphens between digits are dropped",
+        examples=["812 3456 7890"],
+    ),
+    AfterValidator(_zoom_digits),
+]
 Percent = Annotated[float, Field(ge=0, le=100)]
 
 
