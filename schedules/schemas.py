@@ -113,6 +113,15 @@ ZoomId = Annotated[
     ),
     AfterValidator(_zoom_digits),
 ]
+#: ACCME PARS activity id (the id PARS gave the activity, or the provider's own activity id).
+ParsActivityId = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,48}[A-Za-z0-9])?$",
+        description="ACCME PARS activity id, written in the completions export",
+        examples=["202612345"],
+    ),
+]
 Percent = Annotated[float, Field(ge=0, le=100)]
 
 
@@ -166,6 +175,7 @@ class SeriesCreate(BaseModel):
     reminders: list[ReminderOffset] = Field(default_factory=lambda: ["P1D", "PT1H"], max_length=10)
     language: Language = "en"
     zoom_webinar_id: ZoomId | None = None
+    pars_activity_id: ParsActivityId | None = None
     public: bool = True
 
 
@@ -186,6 +196,7 @@ class SeriesUpdate(BaseModel):
     reminders: list[ReminderOffset] | None = Field(default=None, max_length=10)
     language: Language | None = None
     zoom_webinar_id: ZoomId | None = None
+    pars_activity_id: ParsActivityId | None = None
     public: bool | None = None
 
 
@@ -209,6 +220,7 @@ class SeriesPublic(BaseModel):
     reminders: list[str]
     language: str
     zoom_webinar_id: str | None
+    pars_activity_id: str | None
     public: bool
     sequence: int
     feed_url: str
