@@ -10,7 +10,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, mo
 from notifications.addresses import normalise_address
 from schedules.schemas import Language, TimezoneName
 from tracker.bounds import RowId, event_time_problem
-from tracker.identifiers import license_state_problem, npi_problem, rpps_problem
+from tracker.identifiers import (
+    LICENSE_STATES,
+    license_state_problem,
+    npi_problem,
+    rpps_problem,
+)
 
 
 def _check_email(value: str) -> str:
@@ -43,7 +48,7 @@ def _check_rpps(value: str) -> str:
 
 
 def _check_license_state(value: str) -> str:
-    value = value.strip().upper()
+    value = value.upper()
     problem = license_state_problem(value)
     if problem:
         raise ValueError(problem)
@@ -79,9 +84,19 @@ MatchingEmail = Annotated[
 ]
 Npi = Annotated[str, Field(examples=["1234567893"]), AfterValidator(_check_npi)]
 Rpps = Annotated[str, Field(examples=["10001234567"]), AfterValidator(_check_rpps)]
+#: The codes of LICENSE_STATES in any case, as a JSON Schema (ECMA 262) pattern.
+LICENSE_STATE_PATTERN = (
+    "^(?:"
+    + "|".join("".join(f"[{c}{c.lower()}]" for c in code) for code in sorted(LICENSE_STATES))
+    + ")$"
+)
 LicenseState = Annotated[
     str,
-    Field(max_length=2, examples=["NY"], description="US state of the medical licence (USPS)"),
+    Field(
+        json_schema_extra={"pattern": LICENSE_STATE_PATTERN},  # checked below, with a clear message
+        examples=["NY"],
+        description="US state or territory of the medical licence (USPS code, any case)",
+    ),
     AfterValidator(_check_license_state),
 ]
 LicenseNumber = Annotated[
