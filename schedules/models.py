@@ -42,6 +42,7 @@ class Series(SQLModel, table=True):
     zoom_webinar_id: str | None = Field(
         default=None, sa_column=Column(String(32), nullable=True, index=True)
     )
+    pars_activity_id: str | None = Field(default=None, sa_column=Column(String(50), nullable=True))
     public: bool = True
     sequence: int = 0
     horizon_end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -95,7 +95,33 @@ JoinUrl = Annotated[
 Title = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=20_000)]
 Duration = Annotated[int, Field(ge=5, le=24 * 60, description="Minutes")]
-ZoomId = Annotated[str, Field(pattern=r"^\d{9,12}$", description="Zoom webinar or meeting id")]
+#: A Zoom id as people type it: 9 to 12 digits, groups split by single spaces or hyphens
+#: ("812 3456 7890", as Zoom prints it); stored as its digits.
+ZOOM_ID = r"^[0-9](?:[ -]?[0-9]){8,11}$"
+
+
+def _zoom_digits(value: str) -> str:
+    return value.replace(" ", "").replace("-", "")
+
+
+ZoomId = Annotated[
+    str,
+    Field(
+        pattern=ZOOM_ID,
+        description="Zoom webinar or meeting id; spaces or hyphens between digits are dropped",
+        examples=["812 3456 7890"],
+    ),
+    AfterValidator(_zoom_digits),
+]
+#: ACCME PARS activity id (the id PARS gave the activity, or the provider's own activity id).
+ParsActivityId = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,48}[A-Za-z0-9])?$",
+        description="ACCME PARS activity id, written in the completions export",
+        examples=["202612345"],
+    ),
+]
 Percent = Annotated[float, Field(ge=0, le=100)]
 
 
@@ -149,6 +175,7 @@ class SeriesCreate(BaseModel):
     reminders: list[ReminderOffset] = Field(default_factory=lambda: ["P1D", "PT1H"], max_length=10)
     language: Language = "en"
     zoom_webinar_id: ZoomId | None = None
+    pars_activity_id: ParsActivityId | None = None
     public: bool = True
 
 
@@ -169,6 +196,7 @@ class SeriesUpdate(BaseModel):
     reminders: list[ReminderOffset] | None = Field(default=None, max_length=10)
     language: Language | None = None
     zoom_webinar_id: ZoomId | None = None
+    pars_activity_id: ParsActivityId | None = None
     public: bool | None = None
 
 
@@ -192,6 +220,7 @@ class SeriesPublic(BaseModel):
     reminders: list[str]
     language: str
     zoom_webinar_id: str | None
+    pars_activity_id: str | None
     public: bool
     sequence: int
     feed_url: str

@@ -20,7 +20,9 @@ from schedules.schemas import CreditDesignation, SeriesCreate, SeriesUpdate
 from schedules.window import check_local, check_until
 
 #: Fields that may be cleared with an explicit ``null`` in a PATCH.
-NULLABLE_FIELDS = frozenset({"rrule", "min_attendance_percent", "zoom_webinar_id"})
+NULLABLE_FIELDS = frozenset(
+    {"rrule", "min_attendance_percent", "zoom_webinar_id", "pars_activity_id"}
+)
 #: Fields whose change moves occurrences.
 SCHEDULE_FIELDS = frozenset({"timezone", "start_local", "duration_minutes", "rrule"})
 
@@ -94,6 +96,7 @@ async def create_series(
         reminders=list(data.reminders),
         language=data.language,
         zoom_webinar_id=data.zoom_webinar_id,
+        pars_activity_id=data.pars_activity_id,
         public=data.public,
         horizon_end=schedule.horizon_end,
         created_at=now,

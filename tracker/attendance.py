@@ -211,6 +211,10 @@ def unmatched_reason(event: AttendanceEvent) -> str:
     if event.kind != "ended" and event.physician_id is None:
         if event.requested_physician_id is not None and not event.email:
             reasons.append(f"physician {event.requested_physician_id} does not exist")
+        elif not event.email:
+            name = event.payload.get("name") if isinstance(event.payload, dict) else None
+            named = f" ({name})" if isinstance(name, str) and name else ""
+            reasons.append(f"no email address{named} to match a physician by")
         else:
             reasons.append(f"no physician with email {event.email}")
     return "; ".join(reasons)

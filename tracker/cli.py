@@ -8,8 +8,11 @@ import logging
 import os
 import re
 import sys
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 from aiohttp import web
@@ -17,6 +20,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from schedules.clock import utcnow
 from schedules.errors import InvalidInputError, NotFoundError
+from schedules.occurrences import list_occurrences
 from schedules.recurrence import resolve_timezone
 from schedules.series import get_series
 from tracker.app import create_app, load_mail_settings
@@ -34,7 +38,16 @@ from tracker.organizers import InvalidOrganizerError, create_organizer
 from tracker.physicians import email_key
 from tracker.projections import build_bus
 from tracker.settings import ConfigError, Settings, load_settings
-from tracker.zoom_report import BadRow, ReportFormatError, parse_report, stay_events
+from tracker.zoom_report import (
+    AmbiguousDatesError,
+    DateOrder,
+    Report,
+    ReportFormatError,
+    digits_only,
+    fits_schedule,
+    read_report,
+    stay_events,
+)
 
 T = TypeVar("T")
 
@@ -233,24 +246,42 @@ def import_physicians(file: str, tokens_path: str | None) -> None:
 @click.option(
     "--timezone", "timezone", help="Timezone of the report's times (default: the series')"
 )
-def import_zoom_report(file: str, series_id: int, timezone: str | None) -> None:
-    """Record the stays of a Zoom participant report as attendance events."""
+@click.option(
+    "--date-order",
+    "order",
+    type=click.Choice(["mdy", "dmy"]),
+    help="Read 03/04/2026 as month first (mdy, Zoom's US format) or day first (dmy); "
+    "needed only when neither the file nor the series' sessions decide",
+)
+def import_zoom_report(
+    file: str, series_id: int, timezone: str | None, order: DateOrder | None
+) -> None:
+    """Record the attendees' stays of a Zoom participant or webinar attendee report."""
     settings = _settings()
     if not is_row_id(series_id):  # no row has it; the database would refuse the number itself
         raise CLIError(f"series {series_id} does not exist")
     text = _read_text(file)
 
-    async def work(database: Database) -> tuple[Recorded, list[BadRow]]:
+    async def work(database: Database) -> tuple[Recorded, Report]:
         async with database.session() as session:
             try:
                 series = await get_series(session, series_id)
                 tz = resolve_timezone(timezone or series.timezone)
             except (NotFoundError, InvalidInputError) as exc:
                 raise CLIError(str(exc)) from None
+            occurrences = await list_occurrences(session, series_id)
+            windows = [(o.start, o.end) for o in occurrences]
             try:
-                stays, bad = parse_report(text, tz)
+                report = _read_report(text, tz, order, windows)
             except ReportFormatError as exc:
                 raise CLIError(f"{file}: {exc}") from None
+            expected = digits_only(series.zoom_webinar_id or "")
+            if report.webinar_id and expected and report.webinar_id != expected:
+                raise CLIError(
+                    f"{file}: the report is for Zoom webinar {report.webinar_id}, "
+                    f"series {series_id} is webinar {expected}"
+                )
+            stays = report.stays
             total = Recorded()
             with click.progressbar(length=len(stays), label="stays", file=sys.stderr) as bar:
                 for start in range(0, len(stays), 250):
@@ -267,15 +298,44 @@ def import_zoom_report(file: str, series_id: int, timezone: str | None) -> None:
         await build_bus(database, await load_mail_settings(database, settings)).publish(
             AttendanceRecorded(frozenset(total.pairs))
         )
-        return total, bad
+        return total, report
 
-    recorded, bad = _run(lambda: _with_database(settings, work))
-    for row in bad:
+    recorded, report = _run(lambda: _with_database(settings, work))
+    for row in report.bad:
         click.echo(f"line {row.line}: {row.reason}", err=True)
+    if report.left_out:
+        click.echo("left out: " + ", ".join(_left_out(report.left_out)))
     click.echo(
         f"{recorded.accepted} events recorded, {recorded.duplicates} already known, "
-        f"{recorded.unmatched} unmatched, {len(bad)} bad rows"
+        f"{recorded.unmatched} unmatched, {len(report.bad)} bad rows"
     )
+
+
+_LEFT_OUT = {
+    "host": "host row(s)",
+    "panelist": "panelist row(s)",
+    "absent": "registrant(s) who did not attend",
+    "other": "row(s) of other sections",
+}
+
+
+def _left_out(counts: Counter[str]) -> list[str]:
+    return [f"{counts[key]} {label}" for key, label in _LEFT_OUT.items() if counts[key]]
+
+
+def _read_report(
+    text: str, tz: ZoneInfo, order: DateOrder | None, windows: list[tuple[datetime, datetime]]
+) -> Report:
+    """The report read with the given date order, else the file's, else the only one that
+    lands every stay on a session of the series; refused when none of them decides."""
+    try:
+        return read_report(text, tz, order=order)
+    except AmbiguousDatesError:
+        readings = [read_report(text, tz, order=candidate) for candidate in ("mdy", "dmy")]
+        fitting = [reading for reading in readings if fits_schedule(reading.stays, windows)]
+        if len(fitting) == 1:
+            return fitting[0]
+        raise
 
 
 @cli.group()

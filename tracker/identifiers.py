@@ -1,4 +1,5 @@
-"""Physician identifiers: NPI (Luhn over "80840" + the first 9 digits) and RPPS (11 digits)."""
+"""Physician identifiers: NPI (Luhn over "80840" + the first 9 digits), RPPS (11 digits), and
+the state medical licence (USPS state code and the number that state's board gave)."""
 
 from __future__ import annotations
 
@@ -28,4 +29,73 @@ def npi_problem(npi: str) -> str | None:
 def rpps_problem(rpps: str) -> str | None:
     if len(rpps) != 11 or not rpps.isdigit():
         return "an RPPS number has exactly 11 digits"
+    return None
+
+
+#: Where a US medical licence is issued: the states, DC and the territories (USPS codes).
+LICENSE_STATES = frozenset(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "AS",
+        "GU",
+        "MP",
+        "PR",
+        "VI",
+    ]
+)
+
+
+def license_state_problem(state: str) -> str | None:
+    if state not in LICENSE_STATES:
+        return "a licence state is a two-letter USPS code of a US state or territory, such as NY"
     return None

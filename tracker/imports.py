@@ -33,6 +33,8 @@ PHYSICIAN_COLUMNS = (
     "board_ids",
     "birth_month",
     "birth_day",
+    "license_state",
+    "license_number",
     "consent_board_reporting",
 )
 Outcome = Literal["created", "updated", "unchanged"]

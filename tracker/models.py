@@ -72,6 +72,8 @@ class Physician(SQLModel, table=True):
     board_ids: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     birth_month: int | None = None
     birth_day: int | None = None
+    license_state: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
+    license_number: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
     consent_board_reporting: bool = False
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     created_at: datetime = Field(

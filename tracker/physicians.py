@@ -15,7 +15,7 @@ from tracker.models import Physician
 from tracker.schemas import PhysicianCreate, PhysicianUpdate
 from tracker.tokens import hash_token, new_token
 
-NULLABLE = frozenset({"npi", "rpps", "birth_month", "birth_day"})
+NULLABLE = frozenset({"npi", "rpps", "birth_month", "birth_day", "license_state", "license_number"})
 
 
 class EmailTakenError(InvalidInputError):

@@ -10,7 +10,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, mo
 from notifications.addresses import normalise_address
 from schedules.schemas import Language, TimezoneName
 from tracker.bounds import RowId, event_time_problem
-from tracker.identifiers import npi_problem, rpps_problem
+from tracker.identifiers import (
+    LICENSE_STATES,
+    license_state_problem,
+    npi_problem,
+    rpps_problem,
+)
 
 
 def _check_email(value: str) -> str:
@@ -37,6 +42,14 @@ def _check_npi(value: str) -> str:
 
 def _check_rpps(value: str) -> str:
     problem = rpps_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _check_license_state(value: str) -> str:
+    value = value.upper()
+    problem = license_state_problem(value)
     if problem:
         raise ValueError(problem)
     return value
@@ -71,6 +84,29 @@ MatchingEmail = Annotated[
 ]
 Npi = Annotated[str, Field(examples=["1234567893"]), AfterValidator(_check_npi)]
 Rpps = Annotated[str, Field(examples=["10001234567"]), AfterValidator(_check_rpps)]
+#: The codes of LICENSE_STATES in any case, as a JSON Schema (ECMA 262) pattern.
+LICENSE_STATE_PATTERN = (
+    "^(?:"
+    + "|".join("".join(f"[{c}{c.lower()}]" for c in code) for code in sorted(LICENSE_STATES))
+    + ")$"
+)
+LicenseState = Annotated[
+    str,
+    Field(
+        json_schema_extra={"pattern": LICENSE_STATE_PATTERN},  # checked below, with a clear message
+        examples=["NY"],
+        description="US state or territory of the medical licence (USPS code, any case)",
+    ),
+    AfterValidator(_check_license_state),
+]
+LicenseNumber = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9./-]{0,28}[A-Za-z0-9])?$",
+        examples=["MD123456"],
+        description="Medical licence number as the state board gave it",
+    ),
+]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 EventTime = Annotated[datetime, AfterValidator(_aware), AfterValidator(_event_time)]
 BoardIds = Annotated[
@@ -92,6 +128,8 @@ class PhysicianCreate(BaseModel):
     board_ids: BoardIds = Field(default_factory=dict, examples=[{"ABIM": "123456"}])
     birth_month: int | None = Field(default=None, ge=1, le=12)
     birth_day: int | None = Field(default=None, ge=1, le=31)
+    license_state: LicenseState | None = None
+    license_number: LicenseNumber | None = None
     consent_board_reporting: bool = False
 
 
@@ -108,6 +146,8 @@ class PhysicianUpdate(BaseModel):
     board_ids: BoardIds | None = None
     birth_month: int | None = Field(default=None, ge=1, le=12)
     birth_day: int | None = Field(default=None, ge=1, le=31)
+    license_state: LicenseState | None = None
+    license_number: LicenseNumber | None = None
     consent_board_reporting: bool | None = None
 
 
@@ -123,6 +163,8 @@ class PhysicianPublic(BaseModel):
     board_ids: dict[str, str]
     birth_month: int | None
     birth_day: int | None
+    license_state: str | None
+    license_number: str | None
     consent_board_reporting: bool
     created_at: datetime
     updated_at: datetime

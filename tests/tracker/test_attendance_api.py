@@ -304,15 +304,24 @@ async def test_completions_export_lists_final_credits_of_consenting_physicians(
         params={"from": "2026-11-01T00:00:00Z", "to": "2026-11-03T00:00:00Z"},
         headers=auth,
     )
-    rows = list(csv.DictReader(io.StringIO(await response.text())))
+    # UTF-8 with a byte-order mark, board and board id apart (issue 15: PARS layout)
+    rows = list(csv.DictReader(io.StringIO((await response.read()).decode("utf-8-sig"))))
 
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert [
-        (r["last_name"], r["npi"], r["board_ids"], r["birth_month"], r["AMA_PRA_1"], r["DPC_HOURS"])
+        (
+            r["last_name"],
+            r["npi"],
+            r["board"],
+            r["board_id"],
+            r["birth_month"],
+            r["AMA_PRA_1"],
+            r["DPC_HOURS"],
+        )
         for r in rows
     ] == [
-        ("'=Martin", "", "", "", "0.5", "0.5"),  # a formula-looking name is neutralised
-        ("Durand", "1234567893", "ABIM:778899", "4", "1", "1"),
+        ("'=Martin", "", "", "", "", "0.5", "0.5"),  # a formula-looking name is neutralised
+        ("Durand", "1234567893", "ABIM", "778899", "4", "1", "1"),
     ]
     assert {r["completion_date"] for r in rows} == {"2026-11-02"}
 

@@ -115,6 +115,8 @@ TABLE: dict[tuple[str, str], Row] = {
         api("/api/attendance-events/unmatched", *ORG_ONLY, 200, 401, 401),
     ("GET", "/api/exports/completions.csv"):
         api("/api/exports/completions.csv", *ORG_ONLY, 200, 401, 401),
+    ("GET", "/api/exports/completions.txt"):
+        api("/api/exports/completions.txt", *ORG_ONLY, 200, 401, 401),
     ("GET", "/api/me"): api("/api/me", *ORG_ONLY, 401, 200, 200),
     ("GET", "/api/me/credits"): api("/api/me/credits", *ORG_ONLY, 401, 200, 200),
     ("GET", "/api/me/awards/{occurrence_id}"):

@@ -11,7 +11,7 @@ from schedules.clock import utcnow
 from tracker import awards
 from tracker.attendance import NewEvent, Recorded, record_events, unmatched_events, unmatched_reason
 from tracker.events import AttendanceRecorded
-from tracker.exports import completions_csv
+from tracker.exports import Layout, completions_csv
 from tracker.http import json_response, parse_json, path_id, query_datetime, read_json
 from tracker.keys import BUS, DATABASE, SETTINGS
 from tracker.problems import HTTPProblem, problem_response
@@ -153,15 +153,30 @@ async def occurrence_attendance(request: web.Request) -> web.Response:
 
 
 async def export_completions(request: web.Request) -> web.Response:
+    """``completions.csv``: CSV, UTF-8 with a byte-order mark."""
+    return await _export(request, "csv")
+
+
+async def export_completions_tab(request: web.Request) -> web.Response:
+    """``completions.txt``: the same rows, tab-delimited (PARS batch upload)."""
+    return await _export(request, "tab")
+
+
+async def _export(request: web.Request, layout: Layout) -> web.Response:
     start_from, until = query_datetime(request, "from"), query_datetime(request, "to")
     async with request.app[DATABASE].session() as session:
-        text = await completions_csv(session, start_from=start_from, until=until)
+        text = await completions_csv(session, start_from=start_from, until=until, layout=layout)
+    name, media_type = (
+        ("completions.txt", "text/tab-separated-values")
+        if layout == "tab"
+        else ("completions.csv", "text/csv")
+    )
     return web.Response(
         text=text,
-        content_type="text/csv",
+        content_type=media_type,
         charset="utf-8",
         headers={
-            "Content-Disposition": 'attachment; filename="completions.csv"',
+            "Content-Disposition": f'attachment; filename="{name}"',
             "Cache-Control": "no-store",
         },
     )

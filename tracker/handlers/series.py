@@ -47,6 +47,7 @@ def series_public(request: web.Request, series: Series) -> SeriesPublic:
         reminders=series.reminders,
         language=series.language,
         zoom_webinar_id=series.zoom_webinar_id,
+        pars_activity_id=series.pars_activity_id,
         public=series.public,
         sequence=series.sequence,
         feed_url=feed_url(request, series),

@@ -343,6 +343,7 @@ def _form_values(series: Series | None = None) -> dict[str, Any]:
             "min_attendance_percent": "",
             "language": "fr",
             "zoom_webinar_id": "",
+            "pars_activity_id": "",
         }
     return {
         "title": series.title,
@@ -358,6 +359,7 @@ def _form_values(series: Series | None = None) -> dict[str, Any]:
         else "",
         "language": series.language,
         "zoom_webinar_id": series.zoom_webinar_id or "",
+        "pars_activity_id": series.pars_activity_id or "",
     }
 
 
@@ -398,6 +400,7 @@ def _series_payload(
         "min_attendance_percent": form.get("min_attendance_percent") or None,
         "language": form.get("language", "en"),
         "zoom_webinar_id": form.get("zoom_webinar_id", "").strip() or None,
+        "pars_activity_id": form.get("pars_activity_id", "").strip() or None,
     }
 
 
