@@ -124,6 +124,9 @@ async def ended_session(database: Any, attendees: int, *, ended: datetime) -> in
         series = await store_series(session, data, credit_types=["AMA_PRA_1"], now=start)
         await session.commit()
         occurrence_id = (await list_occurrences(session, series.id or 0))[0].id or 0
+        if not attendees:
+            return occurrence_id
+        hashes = [f"{n:064d}" for n in range(attendees)]
         await session.exec(
             insert(Physician),
             params=[
@@ -131,12 +134,17 @@ async def ended_session(database: Any, attendees: int, *, ended: datetime) -> in
                     first_name="Ana",
                     last_name=f"Attendee {n:05d}",
                     email=f"a{n}@example.org",
-                    token_hash=f"{n:064d}",
+                    token_hash=token_hash,
                 ).model_dump(exclude={"id"})
-                for n in range(attendees)
+                for n, token_hash in enumerate(hashes)
             ],
         )
-        ids = list((await session.exec(select(Physician.id).order_by(col(Physician.id)))).all())
+        query = (
+            select(Physician.id)
+            .where(col(Physician.token_hash).in_(hashes))
+            .order_by(col(Physician.id))
+        )
+        ids = list((await session.exec(query)).all())
         events = []
         for n, physician_id in enumerate(ids):
             stay = timedelta(hours=1) if n < CERTIFIED else timedelta(minutes=5)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlmodel import SQLModel
 
 import tracker.models  # noqa: F401  # registers every table
+from tests.factories import ended_session
 from tracker.db import Database
-from tracker.migrate import upgrade
+from tracker.migrate import alembic_config, upgrade
 
 
 def _differences(connection: Connection) -> list[object]:
@@ -35,3 +39,54 @@ async def test_upgrade_twice_is_harmless_and_seeds_credit_types_once(database: D
         )
 
     assert codes == ["ABIM_MOC", "AMA_PRA_1", "DPC_HOURS"]
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+async def _close(database: Database, occurrence_id: int, *, final: list[bool]) -> None:
+    """A closure as revision 0006 wrote it, with one award per entry of ``final``."""
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO occurrence_closure (occurrence_id, closed_at) VALUES (:o, :at)"),
+            {"o": occurrence_id, "at": datetime(2026, 11, 2, 16, 0, tzinfo=UTC)},
+        )
+        physicians = (await connection.execute(text("SELECT id FROM physician"))).scalars()
+        for physician_id, is_final in zip(physicians, final, strict=False):
+            await connection.execute(
+                text(
+                    "INSERT INTO award (occurrence_id, physician_id, seconds, credits, "
+                    "anomalies, final, version, computed_at) "
+                    "VALUES (:o, :p, 3600, '{}', '[]', :final, 1, :at)"
+                ),
+                {
+                    "o": occurrence_id,
+                    "p": physician_id,
+                    "final": is_final,
+                    "at": datetime(2026, 11, 2, 16, 0, tzinfo=UTC),
+                },
+            )
+
+
+async def test_migration_0007_leaves_a_half_finalised_closure_for_the_planner(
+    database: Database,
+) -> None:
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_downgrade, "0006")
+    ended = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    done = await ended_session(database, 2, ended=ended)
+    await _close(database, done, final=[True, True])
+    half = await ended_session(database, 0, ended=ended + timedelta(days=7))
+    await _close(database, half, final=[True, False])
+
+    await upgrade(database.url)
+
+    async with database.engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT occurrence_id, completed_at FROM occurrence_closure")
+        )
+        completed = {occurrence: at is not None for occurrence, at in rows}
+    assert completed == {done: True, half: False}

@@ -22,8 +22,8 @@ from tests.factories import create_physician, create_series, occurrences, series
 from tests.tracker.test_attendance_api import DURING, event
 from tests.tracker.test_cli import run
 from tests.tracker.test_organiser_pages import Forms, organiser_cookie
-from tracker.awards import finalize_occurrence
 from tracker.db import Database
+from tracker.finalisation import finalize
 from tracker.migrate import alembic_config, upgrade
 
 WINDOW = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-03T00:00:00Z"}
@@ -73,10 +73,9 @@ async def _final_world(client: TestClient, auth: dict[str, str], database: Datab
     with time_machine.travel(DURING, tick=True):
         response = await client.post("/api/attendance-events", json=events, headers=auth)
         assert response.status == 202, await response.text()
-    async with database.session() as session:
-        await finalize_occurrence(
-            session, first["id"], now=DURING + timedelta(hours=2), grace=timedelta(minutes=90)
-        )
+    await finalize(
+        database, first["id"], now=DURING + timedelta(hours=2), grace=timedelta(minutes=90)
+    )
 
 
 async def test_completions_csv_is_utf8_with_bom_and_one_row_per_learner_and_board(
