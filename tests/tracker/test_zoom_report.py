@@ -14,6 +14,8 @@ from aiohttp.test_utils import TestClient
 
 from tests.factories import create_physician, create_series, series_body
 from tests.tracker.test_cli import run
+from tracker.db import Database
+from tracker.demo import load_demo
 from tracker.zoom_report import ReportFormatError, parse_report, read_report
 
 DATA = Path(__file__).parent.parent / "data"
@@ -55,9 +57,28 @@ def test_a_file_without_the_participant_header_is_refused() -> None:
         parse_report("a,b\n1,2\n", PARIS)
 
 
+#: The demo series as loaded on this day holds the reports' session (Monday 2 November 2026),
+#: whatever day the tests run on.
+DEMO_LOADED = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+
+
+def _load_demo(database_url: str) -> None:
+    """``tracker demo`` as run on :data:`DEMO_LOADED` (the demo starts four weeks before)."""
+
+    async def work() -> None:
+        database = Database(database_url)
+        try:
+            async with database.session() as session:
+                assert await load_demo(session, now=DEMO_LOADED) is not None
+        finally:
+            await database.close()
+
+    asyncio.run(work())
+
+
 def _setup_cli(tmp_path: Path, database_url: str) -> tuple[str, str]:
     env = {"TRACKER_DATABASE_URL": database_url}
-    assert run(["demo"], cwd=tmp_path, **env).returncode == 0
+    _load_demo(database_url)
     imported = run(["import-physicians", str(DATA / "physicians.csv")], cwd=tmp_path, **env)
     assert imported.returncode == 0, imported.stderr
     return database_url, imported.stdout
@@ -99,7 +120,7 @@ def test_cli_import_refuses_bad_arguments_in_one_line(
     database_url: str, tmp_path: Path, args: list[str], message: str
 ) -> None:
     env = {"TRACKER_DATABASE_URL": database_url}
-    run(["demo"], cwd=tmp_path, **env)
+    _load_demo(database_url)
 
     result = run(
         ["import-zoom-report", str(DATA / "zoom_participants.csv"), *args], cwd=tmp_path, **env
