@@ -38,12 +38,12 @@ from notifications.addresses import parse_mailbox
 from notifications.compose import Attachment, build_message, render
 from notifications.models import OutboxStatus
 from notifications.outbox import enqueue, exists, insert_once, record_unsendable
-from notifications.pdf import CertificateData, StatementData, certificate_pdf, statement_pdf
-from schedules.designation import designation_statement
+from notifications.pdf import certificate_pdf, statement_pdf
 from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from tracker.awards import credit_summary
-from tracker.localtime import amount, long_date, month_label, when
+from tracker.documents import CertificateIdentity, certificate_data, designation, statement_data
+from tracker.localtime import amount, month_label, when
 from tracker.models import Award, Certificate, Physician, Registration
 from tracker.schemas import CreditSummary
 
@@ -53,12 +53,14 @@ _DURATION = TypeAdapter(timedelta)
 
 @dataclass(frozen=True)
 class MailSettings:
-    """Who sends (``sender`` may be ``Name <address>``), from where, and the credit labels."""
+    """Who sends (``sender`` may be ``Name <address>``), from where, the credit labels, and who
+    stands behind the certificates."""
 
     base_url: str
     sender: str
     provider: str
     labels: dict[str, str] = field(default_factory=dict)
+    certificate: CertificateIdentity = field(default_factory=CertificateIdentity)
 
     @property
     def domain(self) -> str:
@@ -205,12 +207,6 @@ async def _queue(
     )
 
 
-def _statement(series: Series, mail: MailSettings) -> str:
-    return designation_statement(
-        series.credits, provider=mail.provider, labels=mail.labels, language=series.language
-    )
-
-
 # Reminders ---------------------------------------------------------------------------------
 
 
@@ -257,7 +253,7 @@ def _reminder(
             "start_text": when(occurrence.start, physician.timezone, physician.language),
             "timezone": physician.timezone,
             "join_url": series.join_url,
-            "statement": _statement(series, mail),
+            "statement": designation(series, mail, physician.language),
             "unsubscribe_url": link,
         },
         now=now,
@@ -392,30 +388,7 @@ def certificate_document(
     series: Series,
     mail: MailSettings,
 ) -> bytes:
-    french = physician.language == "fr"
-    identifiers = [f"NPI {physician.npi}"] if physician.npi else []
-    identifiers += [f"RPPS {physician.rpps}"] if physician.rpps else []
-    identifiers += [f"{board} {number}" for board, number in sorted(physician.board_ids.items())]
-    return certificate_pdf(
-        CertificateData(
-            title="Attestation de participation" if french else "Certificate of attendance",
-            provider=mail.provider,
-            physician_name=f"{physician.first_name} {physician.last_name}",
-            identifiers=tuple(identifiers),
-            series_title=series.title,
-            session_text=when(occurrence.start, series.timezone, physician.language)
-            + f" ({series.timezone})",
-            minutes_label="Minutes de présence" if french else "Minutes attended",
-            minutes=amount(round(certificate.minutes, 2)),
-            credits=tuple(_credit_lines(certificate.credits, mail.labels)),
-            statement=_statement(series, mail),
-            code_label="Code de vérification" if french else "Verification code",
-            code=certificate.code,
-            verify_url=f"{mail.base_url}/certificates/{certificate.code}",
-            issued_text=("Délivrée le " if french else "Issued on ")
-            + long_date(certificate.issued_at.date(), physician.language),
-        )
-    )
+    return certificate_pdf(certificate_data(certificate, physician, occurrence, series, mail))
 
 
 async def latest_certificate_pdf(
@@ -596,7 +569,7 @@ async def enqueue_statement(
     for award in awards:
         for code, value in award.credits.items():
             totals[code] = round(totals.get(code, 0.0) + value, 2)
-    lang, french = physician.language, physician.language == "fr"
+    lang = physician.language
     requirements = [
         {
             "label": mail.labels.get(r.type, r.type),
@@ -612,32 +585,7 @@ async def enqueue_statement(
 
     def compose() -> EmailMessage:
         pdf = statement_pdf(
-            StatementData(
-                title="Relevé de formation" if french else "CME statement",
-                provider=mail.provider,
-                physician_name=f"{physician.first_name} {physician.last_name}",
-                period_label=label,
-                totals_title="Crédits du mois" if french else "Credits this month",
-                totals=tuple(_credit_lines(totals, mail.labels)),
-                requirements_title="Objectifs" if french else "Requirements",
-                requirements=tuple(
-                    f"{r['label']}: {r['earned']} / {r['required']} ({r['start']} - {r['end']})"
-                    for r in requirements
-                ),
-                sessions_title="Sessions",
-                sessions=tuple(
-                    (
-                        long_date(a.start.date(), lang),
-                        a.series_title,
-                        amount(a.minutes),
-                        ", ".join(
-                            f"{name} {value}"
-                            for name, value in _credit_lines(a.credits, mail.labels)
-                        ),
-                    )
-                    for a in awards
-                ),
-            )
+            statement_data(physician, mail, label, totals, summary.requirements, awards)
         )
         return _message_for(
             physician,
