@@ -154,7 +154,8 @@ def certificate_data(
     )
 
 
-def _day(value: date, language: str) -> str:
+def day(value: date, language: str) -> str:
+    """``1 janvier 2026`` / ``1 January 2026``."""
     return format_date(value, "d MMMM y", locale=locale_of(language))
 
 
@@ -174,8 +175,8 @@ def statement_data(
             words["progress"].format(
                 earned=credit_amount(r.earned, lang),
                 required=credit_amount(r.required, lang),
-                start=_day(r.from_, lang),
-                end=_day(r.to, lang),
+                start=day(r.from_, lang),
+                end=day(r.to, lang),
             ),
             lang,
         )

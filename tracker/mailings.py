@@ -41,9 +41,16 @@ from notifications.outbox import enqueue, exists, insert_once, record_unsendable
 from notifications.pdf import certificate_pdf, statement_pdf
 from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
+from schedules.wording import credit_amount, number
 from tracker.awards import credit_summary
-from tracker.documents import CertificateIdentity, certificate_data, designation, statement_data
-from tracker.localtime import amount, month_label, when
+from tracker.documents import (
+    CertificateIdentity,
+    certificate_data,
+    day,
+    designation,
+    statement_data,
+)
+from tracker.localtime import month_label, when
 from tracker.models import Award, Certificate, Physician, Registration
 from tracker.schemas import CreditSummary
 
@@ -72,8 +79,14 @@ class MailSettings:
         return parse_mailbox(self.sender).address
 
 
-def _credit_lines(credits: dict[str, float], labels: dict[str, str]) -> list[tuple[str, str]]:
-    return [(labels.get(code, code), amount(value)) for code, value in sorted(credits.items())]
+def _credit_lines(
+    credits: dict[str, float], labels: dict[str, str], language: str
+) -> list[tuple[str, str]]:
+    """``(label, amount)`` per credit type, the amount as the reader writes it (``1,0`` / ``1.0``)."""
+    return [
+        (labels.get(code, code), credit_amount(value, language))
+        for code, value in sorted(credits.items())
+    ]
 
 
 async def _recipients(
@@ -448,8 +461,8 @@ def _certificate(
             "series_title": series.title,
             "start_text": when(occurrence.start, physician.timezone, physician.language),
             "timezone": physician.timezone,
-            "minutes": amount(certificate.minutes),
-            "credits": _credit_lines(certificate.credits, mail.labels),
+            "minutes": number(certificate.minutes, physician.language),
+            "credits": _credit_lines(certificate.credits, mail.labels, physician.language),
             "reissued": version > 1,
             "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
         },
@@ -573,10 +586,10 @@ async def enqueue_statement(
     requirements = [
         {
             "label": mail.labels.get(r.type, r.type),
-            "earned": amount(r.earned),
-            "required": amount(r.required),
-            "start": r.from_.isoformat(),
-            "end": r.to.isoformat(),
+            "earned": credit_amount(r.earned, lang),
+            "required": credit_amount(r.required, lang),
+            "start": day(r.from_, lang),
+            "end": day(r.to, lang),
         }
         for r in summary.requirements
     ]
@@ -593,7 +606,7 @@ async def enqueue_statement(
             "statement",
             {
                 "period_label": label,
-                "period_totals": _credit_lines(totals, mail.labels),
+                "period_totals": _credit_lines(totals, mail.labels, lang),
                 "requirements": requirements,
             },
             now=now,
