@@ -15,6 +15,7 @@ the rest of the batch goes on.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import calendar
 import functools
@@ -421,7 +422,9 @@ async def latest_certificate_pdf(
         return None
     occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
     series = await session.get_one(Series, occurrence.series_id)
-    return certificate.code, certificate_document(certificate, physician, occurrence, series, mail)
+    data = certificate_data(certificate, physician, occurrence, series, mail)
+    # Drawing takes a second or two when a CJK font has to be loaded: off the event loop.
+    return certificate.code, await asyncio.to_thread(certificate_pdf, data)
 
 
 def pdf_response(code: str, pdf: bytes, *, disposition: str) -> web.Response:

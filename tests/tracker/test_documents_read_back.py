@@ -9,8 +9,11 @@ archived), and the content must read as French or English typography wants it.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -248,3 +251,21 @@ async def test_certificates_and_statements_read_in_french_and_in_english(
         "1.0 heures DPC",
         "AMA PRA Category 1 Credit(s)™: 1.0 of 50.0 (1 January 2026 to 31 December 2026)",
     } <= set(statement)
+
+
+def test_the_fonts_are_found_from_any_working_directory(tmp_path: Path) -> None:
+    """The fonts are package data of installed distributions, not files beside the code."""
+    script = (
+        "import sys\n"
+        "from notifications.pdf import StatementData, statement_pdf\n"
+        "data = StatementData(language='en', title='CME statement', provider='P',\n"
+        "    physician_name='Дмитрий 王芳', totals_title='t', totals=(), requirements_title='r',\n"
+        "    requirements=(), sessions_title='s')\n"
+        "sys.stdout.buffer.write(statement_pdf(data))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, check=True, timeout=120
+    )
+
+    assert "Дмитрий 王芳" in pdftotext(done.stdout)
+    assert {font["emb"] for font in pdffonts(done.stdout)} == {"yes"}
