@@ -29,11 +29,24 @@ from notifications.text import header_text
 _PLAIN_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 
 
+#: RFC 5322 2.1.1: a line SHOULD hold at most 78 characters.
+LINE = 78
+
+
 def text_value(name: str, value: str) -> str:
     """The raw value of free-text header ``name`` (a subject): ``value`` on one line, plain
-    when it is ASCII, else as encoded-words."""
+    when it is ASCII and fits on one line, else as encoded-words.
+
+    Every space of ``value`` goes out *inside* an encoded-word: the white space between two
+    encoded-words is ignored by readers (RFC 2047 6.2). A long ASCII value is encoded too rather
+    than folded, because some readers (``mail-parser``) do not unfold and would show the fold's
+    line break inside the subject."""
     text = header_text(value)
-    plain = text.isascii() and "=?" not in text  # "=?" would read as an encoded-word
+    plain = (
+        text.isascii()
+        and "=?" not in text  # would read as an encoded-word
+        and len(name) + 2 + len(text) <= LINE
+    )
     return Header(text, "us-ascii" if plain else "utf-8", header_name=name).encode()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from schedules.wording import quantity
+
 
 def _amount(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.1f}"
@@ -19,8 +21,9 @@ def designation_statement(
 ) -> str:
     """The AMA wording for AMA PRA Category 1 and a plain sentence for every other type.
 
-    The AMA statement is required verbatim in English; other sentences follow the series'
-    language.
+    The AMA statement is required verbatim in English; other sentences follow ``language``
+    (the reader's: a certificate's, an email's, or the series' in a public feed), with the
+    language's decimal sign and agreement (``1,0 heure DPC``).
     """
     sentences: list[str] = []
     for credit in credits:
@@ -35,10 +38,10 @@ def designation_statement(
         label = labels.get(code, code)
         if language == "fr":
             sentences.append(
-                f"Cette session est validée pour {_amount(maximum)} {label} au maximum."
+                f"Cette session est validée pour {quantity(maximum, label, 'fr')} au maximum."
             )
         else:
             sentences.append(
-                f"This session is designated for a maximum of {_amount(maximum)} {label}."
+                f"This session is designated for a maximum of {quantity(maximum, label, 'en')}."
             )
     return "\n".join(sentences)

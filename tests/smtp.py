@@ -41,6 +41,8 @@ class Recorder:
     replies: list[str] = field(default_factory=list)
     delay: float = 0.0
     messages: list[EmailMessage] = field(default_factory=list)
+    #: The bytes of each accepted message as they arrived (for readers other than ``email``).
+    raw: list[bytes] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
 
     async def handle_DATA(
@@ -52,6 +54,7 @@ class Recorder:
             return self.replies.pop(0)
         message = parse(envelope.content, utf8=envelope.smtp_utf8)
         self.messages.append(message)
+        self.raw.append(bytes(envelope.content))
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 

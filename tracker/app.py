@@ -13,6 +13,7 @@ from notifications.transports import transport_for
 from notifications.worker import DeliveryWorker
 from tracker.credit_types import credit_labels
 from tracker.db import Database
+from tracker.documents import CertificateIdentity
 from tracker.jobs import STOPPING, scheduler_ctx, signal_stopping
 from tracker.keys import BUS, DATABASE, MAIL, OPENAPI, SETTINGS, WORKER
 from tracker.logs import install_redaction
@@ -27,15 +28,25 @@ from tracker.web.errors import html_error_pages
 from tracker.web.render import security_headers
 
 
-async def load_mail_settings(database: Database, settings: Settings) -> MailSettings:
-    async with database.session() as session:
-        labels = await credit_labels(session)
+def mail_settings(settings: Settings, labels: dict[str, str]) -> MailSettings:
     return MailSettings(
         base_url=settings.base_url,
         sender=settings.mail_from,
         provider=settings.provider_name,
         labels=labels,
+        certificate=CertificateIdentity(
+            accreditation_en=settings.accreditation_statement or None,
+            accreditation_fr=settings.accreditation_statement_fr or None,
+            signatory_name=settings.certificate_signatory_name,
+            signatory_title=settings.certificate_signatory_title,
+        ),
     )
+
+
+async def load_mail_settings(database: Database, settings: Settings) -> MailSettings:
+    async with database.session() as session:
+        labels = await credit_labels(session)
+    return mail_settings(settings, labels)
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -48,12 +59,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with database.session() as session:
         labels = await credit_labels(session)
-    mail = MailSettings(
-        base_url=settings.base_url,
-        sender=settings.mail_from,
-        provider=settings.provider_name,
-        labels=labels,
-    )
+    mail = mail_settings(settings, labels)
     smtp = settings.smtp_url.get_secret_value() if settings.smtp_url else None
     worker = DeliveryWorker(
         database.session,

@@ -1,50 +1,18 @@
-"""Dates and times written for a reader, in their language and timezone (no locale needed)."""
+"""Dates and times written for a reader, in their language and timezone (Babel's CLDR data)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-_DAYS = {
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-}
-_MONTHS = {
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-    "fr": (
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ),
-}
+from babel.dates import format_date
+
+from schedules.wording import locale_of
 
 
 def long_date(value: date, language: str) -> str:
-    lang = language if language in _DAYS else "en"
-    day, month = _DAYS[lang][value.weekday()], _MONTHS[lang][value.month - 1]
-    return f"{day} {value.day} {month} {value.year}"
+    """``mardi 1 décembre 2026`` / ``Tuesday 1 December 2026``."""
+    return format_date(value, "EEEE d MMMM y", locale=locale_of(language))
 
 
 def when(value: datetime, timezone: str, language: str) -> str:
@@ -56,8 +24,8 @@ def when(value: datetime, timezone: str, language: str) -> str:
 
 
 def month_label(year: int, month: int, language: str) -> str:
-    lang = language if language in _MONTHS else "en"
-    return f"{_MONTHS[lang][month - 1]} {year}"
+    """``décembre 2026`` / ``December 2026``."""
+    return format_date(date(year, month, 1), "LLLL y", locale=locale_of(language))
 
 
 def amount(value: float) -> str:

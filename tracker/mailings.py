@@ -15,6 +15,7 @@ the rest of the batch goes on.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import calendar
 import functools
@@ -38,12 +39,19 @@ from notifications.addresses import parse_mailbox
 from notifications.compose import Attachment, build_message, render
 from notifications.models import OutboxStatus
 from notifications.outbox import enqueue, exists, insert_once, record_unsendable
-from notifications.pdf import CertificateData, StatementData, certificate_pdf, statement_pdf
-from schedules.designation import designation_statement
+from notifications.pdf import certificate_pdf, statement_pdf
 from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
+from schedules.wording import credit_amount, number
 from tracker.awards import credit_summary
-from tracker.localtime import amount, long_date, month_label, when
+from tracker.documents import (
+    CertificateIdentity,
+    certificate_data,
+    day,
+    designation,
+    statement_data,
+)
+from tracker.localtime import month_label, when
 from tracker.models import Award, Certificate, Physician, Registration
 from tracker.schemas import CreditSummary
 
@@ -53,12 +61,14 @@ _DURATION = TypeAdapter(timedelta)
 
 @dataclass(frozen=True)
 class MailSettings:
-    """Who sends (``sender`` may be ``Name <address>``), from where, and the credit labels."""
+    """Who sends (``sender`` may be ``Name <address>``), from where, the credit labels, and who
+    stands behind the certificates."""
 
     base_url: str
     sender: str
     provider: str
     labels: dict[str, str] = field(default_factory=dict)
+    certificate: CertificateIdentity = field(default_factory=CertificateIdentity)
 
     @property
     def domain(self) -> str:
@@ -70,8 +80,14 @@ class MailSettings:
         return parse_mailbox(self.sender).address
 
 
-def _credit_lines(credits: dict[str, float], labels: dict[str, str]) -> list[tuple[str, str]]:
-    return [(labels.get(code, code), amount(value)) for code, value in sorted(credits.items())]
+def _credit_lines(
+    credits: dict[str, float], labels: dict[str, str], language: str
+) -> list[tuple[str, str]]:
+    """``(label, amount)`` per credit type, the amount as the reader writes it (``1,0`` / ``1.0``)."""
+    return [
+        (labels.get(code, code), credit_amount(value, language))
+        for code, value in sorted(credits.items())
+    ]
 
 
 async def _recipients(
@@ -205,12 +221,6 @@ async def _queue(
     )
 
 
-def _statement(series: Series, mail: MailSettings) -> str:
-    return designation_statement(
-        series.credits, provider=mail.provider, labels=mail.labels, language=series.language
-    )
-
-
 # Reminders ---------------------------------------------------------------------------------
 
 
@@ -257,7 +267,7 @@ def _reminder(
             "start_text": when(occurrence.start, physician.timezone, physician.language),
             "timezone": physician.timezone,
             "join_url": series.join_url,
-            "statement": _statement(series, mail),
+            "statement": designation(series, mail, physician.language),
             "unsubscribe_url": link,
         },
         now=now,
@@ -392,30 +402,7 @@ def certificate_document(
     series: Series,
     mail: MailSettings,
 ) -> bytes:
-    french = physician.language == "fr"
-    identifiers = [f"NPI {physician.npi}"] if physician.npi else []
-    identifiers += [f"RPPS {physician.rpps}"] if physician.rpps else []
-    identifiers += [f"{board} {number}" for board, number in sorted(physician.board_ids.items())]
-    return certificate_pdf(
-        CertificateData(
-            title="Attestation de participation" if french else "Certificate of attendance",
-            provider=mail.provider,
-            physician_name=f"{physician.first_name} {physician.last_name}",
-            identifiers=tuple(identifiers),
-            series_title=series.title,
-            session_text=when(occurrence.start, series.timezone, physician.language)
-            + f" ({series.timezone})",
-            minutes_label="Minutes de présence" if french else "Minutes attended",
-            minutes=amount(round(certificate.minutes, 2)),
-            credits=tuple(_credit_lines(certificate.credits, mail.labels)),
-            statement=_statement(series, mail),
-            code_label="Code de vérification" if french else "Verification code",
-            code=certificate.code,
-            verify_url=f"{mail.base_url}/certificates/{certificate.code}",
-            issued_text=("Délivrée le " if french else "Issued on ")
-            + long_date(certificate.issued_at.date(), physician.language),
-        )
-    )
+    return certificate_pdf(certificate_data(certificate, physician, occurrence, series, mail))
 
 
 async def latest_certificate_pdf(
@@ -435,7 +422,9 @@ async def latest_certificate_pdf(
         return None
     occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
     series = await session.get_one(Series, occurrence.series_id)
-    return certificate.code, certificate_document(certificate, physician, occurrence, series, mail)
+    data = certificate_data(certificate, physician, occurrence, series, mail)
+    # Drawing takes a second or two when a CJK font has to be loaded: off the event loop.
+    return certificate.code, await asyncio.to_thread(certificate_pdf, data)
 
 
 def pdf_response(code: str, pdf: bytes, *, disposition: str) -> web.Response:
@@ -475,8 +464,8 @@ def _certificate(
             "series_title": series.title,
             "start_text": when(occurrence.start, physician.timezone, physician.language),
             "timezone": physician.timezone,
-            "minutes": amount(certificate.minutes),
-            "credits": _credit_lines(certificate.credits, mail.labels),
+            "minutes": number(certificate.minutes, physician.language),
+            "credits": _credit_lines(certificate.credits, mail.labels, physician.language),
             "reissued": version > 1,
             "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
         },
@@ -596,14 +585,14 @@ async def enqueue_statement(
     for award in awards:
         for code, value in award.credits.items():
             totals[code] = round(totals.get(code, 0.0) + value, 2)
-    lang, french = physician.language, physician.language == "fr"
+    lang = physician.language
     requirements = [
         {
             "label": mail.labels.get(r.type, r.type),
-            "earned": amount(r.earned),
-            "required": amount(r.required),
-            "start": r.from_.isoformat(),
-            "end": r.to.isoformat(),
+            "earned": credit_amount(r.earned, lang),
+            "required": credit_amount(r.required, lang),
+            "start": day(r.from_, lang),
+            "end": day(r.to, lang),
         }
         for r in summary.requirements
     ]
@@ -612,32 +601,7 @@ async def enqueue_statement(
 
     def compose() -> EmailMessage:
         pdf = statement_pdf(
-            StatementData(
-                title="Relevé de formation" if french else "CME statement",
-                provider=mail.provider,
-                physician_name=f"{physician.first_name} {physician.last_name}",
-                period_label=label,
-                totals_title="Crédits du mois" if french else "Credits this month",
-                totals=tuple(_credit_lines(totals, mail.labels)),
-                requirements_title="Objectifs" if french else "Requirements",
-                requirements=tuple(
-                    f"{r['label']}: {r['earned']} / {r['required']} ({r['start']} - {r['end']})"
-                    for r in requirements
-                ),
-                sessions_title="Sessions",
-                sessions=tuple(
-                    (
-                        long_date(a.start.date(), lang),
-                        a.series_title,
-                        amount(a.minutes),
-                        ", ".join(
-                            f"{name} {value}"
-                            for name, value in _credit_lines(a.credits, mail.labels)
-                        ),
-                    )
-                    for a in awards
-                ),
-            )
+            statement_data(physician, mail, label, totals, summary.requirements, awards)
         )
         return _message_for(
             physician,
@@ -645,7 +609,7 @@ async def enqueue_statement(
             "statement",
             {
                 "period_label": label,
-                "period_totals": _credit_lines(totals, mail.labels),
+                "period_totals": _credit_lines(totals, mail.labels, lang),
                 "requirements": requirements,
             },
             now=now,

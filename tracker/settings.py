@@ -43,6 +43,19 @@ class Settings(BaseSettings):
     credit_grace_minutes: int = Field(default=90, ge=0, le=7 * 24 * 60)
     scheduler: Literal["on", "off"] = "on"
     provider_name: str = Field(default="CME Webinar Tracker", min_length=1, max_length=200)
+    accreditation_statement: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Printed on certificates; default: ACCME's statement naming the provider",
+    )
+    accreditation_statement_fr: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="On French certificates; default: the English one if set, else a French "
+        "rendering of ACCME's statement",
+    )
+    certificate_signatory_name: str = Field(default="", max_length=200)
+    certificate_signatory_title: str = Field(default="", max_length=200)
     default_timezone: str = "UTC"
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     outbox_lease_seconds: int = Field(default=120, ge=5, le=3600)

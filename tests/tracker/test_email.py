@@ -405,7 +405,7 @@ async def test_certificate_after_final_credits_holds_the_figures_and_verifies(
 
     by_recipient = {to(m): m for m in smtp_server.recorder.messages}
     text = pdf_text(by_recipient["jeanne.durand@example.org"])
-    code = text.split("Code de vérification: ")[1].split()[0]
+    code = text.split("Code de vérification : ")[1].split()[0]
     check = await (await client.get(f"/certificates/{code}")).json()
     download = await client.get(
         f"/api/me/certificates/{w['occurrences'][0]['id']}.pdf",
@@ -420,13 +420,13 @@ async def test_certificate_after_final_credits_holds_the_figures_and_verifies(
         "zoe@example.org",
     }  # attendees with credit, registered or not
     assert "Jeanne Durand" in text and "NPI 1234567893" in text
-    assert "Minutes de présence: 60" in text
-    assert "AMA PRA Category 1 Credit(s)™: 1" in text
+    assert "Minutes de présence : 60 min" in text
+    assert "1,0 AMA PRA Category 1 Credit(s)™" in text
     assert (
         "designates this live activity for a maximum of 1.0 AMA PRA Category 1 Credit(s)™"
         in " ".join(text.split())
     )
-    assert "Minutes de présence: 30" in pdf_text(by_recipient["zoe@example.org"])
+    assert "Minutes de présence : 30 min" in pdf_text(by_recipient["zoe@example.org"])
     assert (check["valid"], check["physician"], check["minutes"], check["credits"]) == (
         True,
         "Jeanne Durand",
@@ -468,12 +468,12 @@ async def test_late_event_changing_final_credits_reissues_the_certificate(
     await deliver(database, smtp_server)
 
     jeanne = [m for m in smtp_server.recorder.messages if to(m) == "jeanne.durand@example.org"]
-    old_code = pdf_text(jeanne[0]).split("Code de vérification: ")[1].split()[0]
-    new_code = pdf_text(jeanne[1]).split("Code de vérification: ")[1].split()[0]
+    old_code = pdf_text(jeanne[0]).split("Code de vérification : ")[1].split()[0]
+    new_code = pdf_text(jeanne[1]).split("Code de vérification : ")[1].split()[0]
     old = await (await client.get(f"/certificates/{old_code}")).json()
     assert len(jeanne) == 2
     assert str(jeanne[1]["Subject"]).startswith("Attestation mise à jour")
-    assert "Minutes de présence: 30" in pdf_text(jeanne[1])
+    assert "Minutes de présence : 30 min" in pdf_text(jeanne[1])
     assert (old["valid"], old["superseded_by"]) == (False, new_code)
 
 
@@ -506,9 +506,9 @@ async def test_monthly_statement_has_totals_and_a_pdf(
     (statement,) = [m for m in statements if to(m) == "jeanne.durand@example.org"]
     text = pdf_text(statement)
     assert (queued, total, again) == (2, 2, 0)
-    assert "Relevé de formation: décembre 2026" in text
-    assert "AMA PRA Category 1 Credit(s)™: 1" in text
-    assert "1 / 50" in text
+    assert "Relevé de formation : décembre 2026" in text
+    assert "1,0 AMA PRA Category 1 Credit(s)™" in text
+    assert "1,0 sur 50,0" in text
     assert "- AMA PRA Category 1 Credit(s)™ : 1" in statement.get_body(("plain",)).get_content()
 
 

@@ -88,3 +88,51 @@ def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: object) 
     (tmp_path / ".env").write_text("TRACKER_PORT=8181\n")  # type: ignore[operator]
 
     assert load_settings().port == 8181
+
+
+def test_certificate_identity_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An accreditation statement set in English only is printed verbatim on French certificates
+    too; unset, each language gets ACCME's statement naming the provider."""
+    from tracker.app import mail_settings
+
+    monkeypatch.setenv("TRACKER_PROVIDER_NAME", "Institut Pasteur")
+    monkeypatch.setenv("TRACKER_CERTIFICATE_SIGNATORY_NAME", "Dr Hélène Dupont")
+    monkeypatch.setenv("TRACKER_CERTIFICATE_SIGNATORY_TITLE", "Directrice scientifique")
+    default = mail_settings(load_settings(), {}).certificate
+    monkeypatch.setenv("TRACKER_ACCREDITATION_STATEMENT", "Accredited by ACCME (#123).")
+    english_only = mail_settings(load_settings(), {}).certificate
+    monkeypatch.setenv("TRACKER_ACCREDITATION_STATEMENT_FR", "Accrédité par l’ACCME (n° 123).")
+    both = mail_settings(load_settings(), {}).certificate
+
+    assert (default.signatory_name, default.signatory_title) == (
+        "Dr Hélène Dupont",
+        "Directrice scientifique",
+    )
+    assert [default.accreditation(lang, "Institut Pasteur") for lang in ("en", "fr")] == [
+        "Institut Pasteur is accredited by the Accreditation Council for Continuing Medical "
+        "Education (ACCME) to provide continuing medical education for physicians.",
+        "L’organisme Institut Pasteur est accrédité par l’Accreditation Council for Continuing "
+        "Medical Education (ACCME) pour dispenser la formation médicale continue aux médecins.",
+    ]
+    assert [english_only.accreditation(lang, "Institut Pasteur") for lang in ("en", "fr")] == [
+        "Accredited by ACCME (#123).",
+        "Accredited by ACCME (#123).",
+    ]
+    assert [both.accreditation(lang, "Institut Pasteur") for lang in ("en", "fr")] == [
+        "Accredited by ACCME (#123).",
+        "Accrédité par l’ACCME (n° 123).",
+    ]
+
+
+def test_an_overlong_signatory_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACKER_CERTIFICATE_SIGNATORY_NAME", "x" * 201)
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    assert str(raised.value) == (
+        "configuration error: TRACKER_CERTIFICATE_SIGNATORY_NAME: "
+        "String should have at most 200 characters"
+    )

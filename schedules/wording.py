@@ -1,0 +1,53 @@
+"""Numbers and quantities as a reader of each language writes them (Babel's CLDR data).
+
+French writes a decimal comma (``1,25``) and puts a no-break space before a colon
+(``présence : 60 min``); a quantity below two takes the singular (``1,5 heure``, ``2 heures``).
+English writes ``1.25`` and ``Attended: 60 min``. Credits always show one decimal at least
+(``1,0``), as the AMA designation does. No digit grouping: amounts stay far below a thousand, and
+French grouping uses U+202F, which not every font has.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from babel import Locale
+from babel.numbers import format_decimal
+
+#: Before a colon in French (U+00A0: every font on the documents has it; U+202F is rarer).
+NO_BREAK_SPACE = "\u00a0"
+#: French nouns a credit label may start with, plural → singular.
+_FRENCH_SINGULAR = {"heures": "heure", "points": "point", "crédits": "crédit", "minutes": "minute"}
+
+
+def locale_of(language: str) -> Locale:
+    return Locale.parse("fr" if language == "fr" else "en")
+
+
+def number(value: float, language: str, *, pattern: str = "0.##") -> str:
+    """``value`` with the language's decimal sign: ``0,75`` / ``0.75``; ``60`` stays ``60``."""
+    return format_decimal(Decimal(str(round(value, 2))), format=pattern, locale=locale_of(language))
+
+
+def credit_amount(value: float, language: str) -> str:
+    """A credit amount with one decimal at least: ``1,0``, ``1,25`` / ``1.0``, ``1.25``."""
+    return number(value, language, pattern="0.0#")
+
+
+def labelled(label: str, value: str, language: str) -> str:
+    """``label : value`` in French typography, ``label: value`` in English."""
+    return f"{label}{NO_BREAK_SPACE}: {value}" if language == "fr" else f"{label}: {value}"
+
+
+def quantity(value: float, label: str, language: str) -> str:
+    """``1,0 heure DPC``, ``2,0 heures DPC`` / ``1.0 AMA PRA Category 1 Credit(s)™``.
+
+    Labels are data, written in the plural (``heures DPC``); in French a first word that is a
+    known plural noun agrees with the amount (CLDR: singular below two)."""
+    amount = credit_amount(value, language)
+    if language == "fr":
+        first, _, rest = label.partition(" ")
+        singular = _FRENCH_SINGULAR.get(first)
+        if singular and locale_of("fr").plural_form(Decimal(str(round(value, 2)))) == "one":
+            label = f"{singular} {rest}" if rest else singular
+    return f"{amount} {label}"

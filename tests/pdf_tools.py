@@ -1,0 +1,61 @@
+"""Poppler's ``pdftotext`` and ``pdffonts`` (Debian's poppler-utils): PDFs read back by a reader
+nobody here wrote. Missing tools skip the test, except under CI (``CI=true``), where they fail it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        reason = f"{name} is not installed (Debian: apt-get install poppler-utils)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+def _run(name: str, pdf: bytes, *args: str) -> str:
+    tool = _tool(name)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "document.pdf"
+        path.write_bytes(pdf)
+        done = subprocess.run(
+            [tool, *args, str(path), *(["-"] if name == "pdftotext" else [])],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+    return done.stdout.decode("utf-8")
+
+
+def pdftotext(pdf: bytes) -> list[str]:
+    """The text of every page, one item per line, as ``pdftotext -raw`` reads it (UTF-8, in the
+    order it was written: the default mode's layout analysis drops the space between two CJK
+    characters alone on a line, ``芳 王`` → ``芳王``)."""
+    text = _run("pdftotext", pdf, "-raw", "-enc", "UTF-8")
+    return [line.rstrip() for line in text.splitlines()]
+
+
+def pdffonts(pdf: bytes) -> list[dict[str, str]]:
+    """``pdffonts``' table: one ``{"name", "type", "emb", "sub", "uni"}`` per font used."""
+    lines = _run("pdffonts", pdf).splitlines()
+    header, rule, rows = lines[0], lines[1], lines[2:]
+    columns = [len(dashes) for dashes in rule.split(" ")]
+    names = ["name", "type", "encoding", "emb", "sub", "uni", "object", "id"]
+    fonts: list[dict[str, str]] = []
+    for row in rows:
+        fields, start = [], 0
+        for width in columns:
+            fields.append(row[start : start + width].strip())
+            start += width + 1
+        fonts.append(dict(zip(names, fields, strict=False)))
+    assert header.startswith("name"), header
+    return fonts
