@@ -62,7 +62,16 @@ class DeliveryWorker:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Send every message due now; returns how many were handed over (sent or not)."""
+        """Send every message due now, over one connection where the transport keeps one;
+        returns how many were handed over (sent or not)."""
+        try:
+            return await self._deliver_due()
+        finally:
+            close = getattr(self._transport, "close", None)
+            if close is not None:
+                await close()
+
+    async def _deliver_due(self) -> int:
         handled = 0
         while True:
             async with self._sessions() as session:

@@ -44,10 +44,13 @@ class Recorder:
     #: The bytes of each accepted message as they arrived (for readers other than ``email``).
     raw: list[bytes] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    #: The SMTP connection (aiosmtpd session) each accepted or refused message came on.
+    connections: list[int] = field(default_factory=list)
 
     async def handle_DATA(
         self, server: Any, session: Any, envelope: Any
     ) -> str:  # aiosmtpd's hook name
+        self.connections.append(id(session))
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.replies:
