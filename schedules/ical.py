@@ -401,6 +401,7 @@ def build_invitation(
     organizer: str,
     attendee: str,
     stamp: datetime,
+    organizer_name: str | None = None,
 ) -> bytes:
     """An RFC 6047 iTIP message for one occurrence: ``REQUEST`` (new or moved) or ``CANCEL``.
 
@@ -422,8 +423,11 @@ def build_invitation(
         recurrence_id=occurrence.recurrence_id if series.rrule else None,
         cancelled=method == "CANCEL",
     )
+    # ORGANIZER is a bare mailto: URI; the sender's name goes in CN (RFC 5545 3.8.4.3).
     event.add(
-        "ORGANIZER", f"mailto:{_one_line(organizer)}", parameters={"CN": _one_line(meta.provider)}
+        "ORGANIZER",
+        f"mailto:{_one_line(organizer)}",
+        parameters={"CN": _one_line(organizer_name or meta.provider)},
     )
     event.add(
         "ATTENDEE",

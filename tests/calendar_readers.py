@@ -96,7 +96,16 @@ def read_with_node(body: bytes, *, start: datetime, end: datetime) -> dict[str, 
 
 def read_with_vobject(body: bytes, *, start: datetime, end: datetime) -> list[Instance]:
     """vobject's view: DTSTART read with the document's VTIMEZONE, the rule set expanded by
-    dateutil, overrides (RECURRENCE-ID) put in place of the instance they replace."""
+    dateutil, overrides (RECURRENCE-ID) put in place of the instance they replace.
+
+    vobject keeps, for the life of the process, the first VTIMEZONE it parsed for each TZID
+    (``vobject.icalendar.__tzidMap``): it is emptied first, so that each document is read with
+    its own VTIMEZONE, as a calendar reading only that document would.
+    """
+    known = vars(vobject.icalendar)["__tzidMap"]
+    utc = known.get("UTC")
+    known.clear()
+    known["UTC"] = utc
     calendar = vobject.readOne(io.StringIO(body.decode("utf-8")))
     masters: dict[str, Any] = {}
     overrides: dict[str, dict[datetime, Any]] = {}
