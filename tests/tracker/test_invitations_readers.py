@@ -1,5 +1,5 @@
-"""Every invitation kind (reminder REQUEST, moved REQUEST, CANCEL), sent through the real SMTP
-path with a display name in TRACKER_MAIL_FROM, read back by Python's ``email`` package and by
+"""Every invitation kind (reminder REQUEST, moved REQUEST, CANCEL) of a Paris and a New York
+series, sent through the real SMTP path with a display name in TRACKER_MAIL_FROM, read back by Python's ``email`` package and by
 calendar engines nobody here wrote (ical.js, node-ical, vobject, recurring_ical_events)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import vobject
 from aiohttp.test_utils import TestClient
 
 from tests.calendar_readers import READERS, read_with_every_reader
+from tests.factories import create_series, occurrences
 from tests.smtp import SmtpServer
 from tests.tracker.mail_kinds import build_world
 from tracker.app import create_app
@@ -45,6 +46,24 @@ async def test_every_invitation_kind_names_its_organiser_and_time_as_every_reade
     client: TestClient = await aiohttp_client(create_app(named))
     app = client.app
     world = await build_world(client, auth)  # Tuesdays 1, 8, 15 December 2026, 12:30 Paris
+    new_york = await create_series(  # Tuesdays 1 and 8 December 2026, 9:00 New York
+        client,
+        auth,
+        title="Tuesday grand rounds",
+        timezone="America/New_York",
+        start="2026-12-01T09:00:00",
+        rrule="FREQ=WEEKLY;COUNT=2;BYDAY=TU",
+        reminders=["P1D"],
+        language="en",
+    )
+    for physician in (world.jeanne, world.paul):
+        response = await client.post(
+            f"/api/series/{new_york['id']}/registrations",
+            json={"physician_id": physician["id"]},
+            headers=auth,
+        )
+        assert response.status == 201, await response.text()
+    new_york_second = (await occurrences(client, auth, new_york["id"]))[1]["id"]
     ctx = JobContext(
         database=app[DATABASE], scheduler=scheduler, grace=timedelta(minutes=90), mail=app[MAIL]
     )
@@ -60,12 +79,21 @@ async def test_every_invitation_kind_names_its_organiser_and_time_as_every_reade
             f"/api/occurrences/{third}", json={"start": "2027-04-06T18:00:00"}, headers=auth
         )
         assert (cancel.status, move.status) == (200, 200), await move.text()
+    with time_machine.travel(datetime(2026, 11, 30, 14, 1, tzinfo=UTC), tick=False):
+        await plan_reminders(ctx)  # the P1D reminders of 1 December, 9:00 New York
+        move = await client.patch(  # past the American change to summer time
+            f"/api/occurrences/{new_york_second}",
+            json={"start": "2027-03-16T09:00:00"},
+            headers=auth,
+        )
+        assert move.status == 200, await move.text()
         await app[WORKER].run_once()
 
     by_method: dict[tuple[str, datetime], list[str]] = {}
     for message in smtp_server.recorder.messages:
         body = _invite(message)
-        (event,) = vobject.readOne(io.StringIO(body.decode())).vevent_list
+        calendar = vobject.readOne(io.StringIO(body.decode()))
+        (event,) = calendar.vevent_list
         assert (event.organizer.value, event.organizer.params) == (
             "mailto:webinaires@example.org",
             {"CN": ["Institut Numérique"]},
@@ -77,7 +105,8 @@ async def test_every_invitation_kind_names_its_organiser_and_time_as_every_reade
         agreed = {tuple(seen) for seen in starts.values()}
         assert len(agreed) == 1, f"the readers disagree on {message['Subject']}: {starts}"
         ((start, status),) = agreed.pop()
-        method = "CANCEL" if status == "CANCELLED" else "REQUEST"
+        method = calendar.method.value
+        assert (method, status) in {("REQUEST", "CONFIRMED"), ("CANCEL", "CANCELLED")}
         by_method.setdefault((method, start), []).append(message["To"].addresses[0].addr_spec)
 
     assert {key: sorted(to) for key, to in by_method.items()} == {
@@ -90,6 +119,14 @@ async def test_every_invitation_kind_names_its_organiser_and_time_as_every_reade
             "paul@example.org",
         ],
         ("REQUEST", datetime(2027, 4, 6, 16, 0, tzinfo=UTC)): [
+            "jeanne.durand@example.org",
+            "paul@example.org",
+        ],
+        ("REQUEST", datetime(2026, 12, 1, 14, 0, tzinfo=UTC)): [
+            "jeanne.durand@example.org",
+            "paul@example.org",
+        ],
+        ("REQUEST", datetime(2027, 3, 16, 13, 0, tzinfo=UTC)): [
             "jeanne.durand@example.org",
             "paul@example.org",
         ],
