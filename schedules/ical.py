@@ -218,8 +218,9 @@ def master_start(series: Series) -> datetime:
     """The master's DTSTART: the series' first start, or the first date its rule gives when
     that start is not on the rule.
 
-    RFC 5545 leaves a DTSTART off its RRULE undefined: ical.js shows it as one more instance
-    (and a COUNT then loses the last), dateutil and this service do not. New series cannot have
+    RFC 5545 leaves a DTSTART off its RRULE undefined: vobject shows it as the first instance
+    (a COUNT then loses the last), recurring_ical_events adds it, ical.js, node-ical, dateutil
+    and this service skip it. New series cannot have
     one (the API refuses it); rows stored before that publish the rule's first date instead,
     the first occurrence the service materialised, on which every engine agrees.
     """

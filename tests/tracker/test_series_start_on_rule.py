@@ -1,5 +1,6 @@
 """A recurring series starts on a date of its own rule: RFC 5545 leaves a DTSTART off its RRULE
-undefined (ical.js shows it as an extra instance, dateutil and the service do not).
+undefined (vobject counts it as the first instance, recurring_ical_events adds it, ical.js,
+node-ical, dateutil and the service skip it: three answers for one feed).
 
 New starts off the rule are refused, naming the rule's first date; a series stored before
 that publishes the rule's first date as DTSTART, so every engine agrees with the service.
