@@ -174,6 +174,17 @@ def _rule_of(onsets_by_year: Sequence[Sequence[Onset]]) -> list[YearlyRule] | No
     return rules
 
 
+@functools.lru_cache(maxsize=1024)
+def _yearly_rules(key: str, year: int) -> tuple[YearlyRule, ...] | None:
+    """The yearly rules the zone follows for :data:`RULE_CHECK_YEARS` from ``year``: ``()``
+    when it has no change in those years, None when no such rule describes its changes."""
+    following = [_year_onsets(key, each) for each in range(year, year + RULE_CHECK_YEARS)]
+    if not any(following):
+        return ()
+    rules = _rule_of(following)
+    return tuple(rules) if rules is not None else None
+
+
 def _observance(
     *, start: datetime, before: timedelta, after: timedelta, daylight: bool, name: str
 ) -> TimezoneStandard | TimezoneDaylight:
@@ -202,15 +213,9 @@ def vtimezone(tz: ZoneInfo, first: date, last: date, *, open_ended: bool) -> Tim
         )
     )
     explicit = onsets(tz, first, date(last.year, 12, 31))
-    rules: list[YearlyRule] | None = None
-    if open_ended:
-        years = range(last.year + 1, last.year + 1 + RULE_CHECK_YEARS)
-        following = [_year_onsets(tz.key, year) for year in years]
-        rules = _rule_of(following)
-        if rules is None and any(following):
-            explicit += onsets(
-                tz, date(last.year + 1, 1, 1), date(last.year + IRREGULAR_YEARS, 12, 31)
-            )
+    rules = _yearly_rules(tz.key, last.year + 1) if open_ended else None
+    if open_ended and rules is None:  # no yearly rule: explicit onsets, if there are any
+        explicit += onsets(tz, date(last.year + 1, 1, 1), date(last.year + IRREGULAR_YEARS, 12, 31))
     for onset in explicit:
         component.add_component(
             _observance(
