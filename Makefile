@@ -33,8 +33,10 @@ $(JS_READERS): tests/js/package-lock.json
 	touch $(JS_READERS)
 
 js-readers:
-	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(JS_READERS); \
-	else echo "npm not found: the tests that read feeds with ical.js and node-ical will skip"; fi
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "npm not found: the tests that read feeds with ical.js and node-ical will skip"; \
+	elif ! $(MAKE) --no-print-directory $(JS_READERS); then \
+		echo "npm ci failed: the tests that read feeds with ical.js and node-ical will skip"; fi
 
 test: lint js-readers
 	$(BIN)/pytest
