@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean
+JS_READERS := tests/js/node_modules/.package-lock.json
+
+.PHONY: run test lint clean js-readers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +28,19 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+# The calendar readers (ical.js, node-ical) the feed tests run; without npm those tests skip.
+$(JS_READERS): tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund
+	touch $(JS_READERS)
+
+js-readers:
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "npm not found: the tests that read feeds with ical.js and node-ical will skip"; \
+	elif ! $(MAKE) --no-print-directory $(JS_READERS); then \
+		echo "npm ci failed: the tests that read feeds with ical.js and node-ical will skip"; fi
+
+test: lint js-readers
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache tests/js/node_modules

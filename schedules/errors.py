@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class ScheduleError(Exception):
     """Base of every error raised by the schedules package."""
@@ -30,6 +32,22 @@ class InvalidRuleError(InvalidInputError):
 
     def __init__(self, message: str) -> None:
         super().__init__("rrule", message)
+
+
+class StartOffRuleError(InvalidInputError):
+    """A recurring series' first start that its own rule does not give (a Tuesday start with
+    ``BYDAY=MO``): RFC 5545 leaves such a DTSTART undefined and calendar engines disagree on it.
+    ``first`` is the first start the rule gives from there (local time)."""
+
+    def __init__(self, start: datetime, first: datetime) -> None:
+        self.start = start
+        self.first = first
+        super().__init__(
+            "start",
+            f"{start:%A %Y-%m-%d %H:%M} is not a date of the rule (rrule); the first date the "
+            f"rule gives from there is {first:%A %Y-%m-%d %H:%M}: start the series then, or "
+            "change the rule",
+        )
 
 
 class UnknownTimezoneError(InvalidInputError):

@@ -28,6 +28,8 @@ from icalendar.prop import vDuration, vRecur, vText
 from schedules.designation import designation_statement
 from schedules.errors import UnshowableDateError
 from schedules.models import Occurrence, OccurrenceStatus, Series
+from schedules.recurrence import first_instance
+from schedules.vtimezone import vtimezone
 
 PRODID = "-//CME Webinar Tracker//Feeds 1.0//EN"
 REFRESH_INTERVAL = timedelta(hours=1)
@@ -92,6 +94,9 @@ class FeedMeta:
     source_url: str
     provider: str
     credit_labels: Mapping[str, str] = field(default_factory=dict)
+    #: What the calendar's UID is derived from, when not ``source_url`` (a personal feed's URL
+    #: holds a token that a rotation changes; its UID stays the same).
+    uid_seed: str | None = None
 
 
 def _local(value: datetime, tz: ZoneInfo) -> datetime:
@@ -209,6 +214,24 @@ def _left_out(series: Series, occurrence: Occurrence) -> None:
     )
 
 
+def master_start(series: Series) -> datetime:
+    """The master's DTSTART: the series' first start, or the first date its rule gives when
+    that start is not on the rule.
+
+    RFC 5545 leaves a DTSTART off its RRULE undefined: vobject shows it as the first instance
+    (a COUNT then loses the last), recurring_ical_events adds it, ical.js, node-ical, dateutil
+    and this service skip it. New series cannot have
+    one (the API refuses it); rows stored before that publish the rule's first date instead,
+    the first occurrence the service materialised, on which every engine agrees.
+    """
+    tz = ZoneInfo(series.timezone)
+    first = series.start_local.replace(tzinfo=tz)
+    if series.rrule is None:
+        return first
+    on_rule = first_instance(series.rrule, series.start_local, tz)
+    return on_rule.replace(tzinfo=tz) if on_rule is not None else first
+
+
 def _series_events(entry: FeedEntry, meta: FeedMeta) -> list[Event]:
     series = entry.series
     occurrences = sorted(entry.occurrences, key=lambda o: o.recurrence_id)
@@ -217,7 +240,7 @@ def _series_events(entry: FeedEntry, meta: FeedMeta) -> list[Event]:
     if not shown(first):
         raise UnshowableDateError(f"its first start {series.start_local.isoformat()}")
     if series.rrule is not None:
-        return _master_events(series, series.rrule, occurrences, meta, first)
+        return _master_events(series, series.rrule, occurrences, meta, master_start(series))
     single = occurrences[0] if occurrences else None
     start, end = (single.start, single.end) if single else (first, first)
     if not (shown(start) and shown(end)):
@@ -264,20 +287,62 @@ def _day_span(instants: Iterable[datetime]) -> tuple[date, date] | None:
     return min(kept).date() - timedelta(days=1), max(kept).date() + timedelta(days=1)
 
 
-def date_range(entries: Sequence[FeedEntry]) -> tuple[date, date]:
-    """First and last day the feed's events touch: the range its VTIMEZONEs must cover.
+def runs_past_horizon(series: Series, occurrences: Sequence[Occurrence]) -> bool:
+    """Whether the series' rule gives instances after its materialised horizon: no COUNT nor
+    UNTIL, an UNTIL after the horizon, or a COUNT not yet all materialised. Calendars expand
+    such a rule for ever, so its VTIMEZONE must describe the zone for ever too."""
+    if series.rrule is None:
+        return False
+    parts = vRecur.from_ical(series.rrule)
+    if until := parts.get("UNTIL"):
+        value = until[0]
+        if not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=1)
+        return bool(value.astimezone(UTC) > series.horizon_end)
+    if count := parts.get("COUNT"):
+        return len(occurrences) < int(count[0])
+    return True
 
-    A recurring series counts up to its materialised horizon; instants no feed shows are
-    ignored.
+
+@dataclass
+class ZoneRange:
+    """The days one timezone must cover in a feed, and whether its events go on past them."""
+
+    first: date
+    last: date
+    open_ended: bool = False
+
+
+def zone_ranges(entries: Sequence[FeedEntry]) -> dict[str, ZoneRange]:
+    """Per TZID, the first and last day the feed's events touch (the VTIMEZONE's range).
+
+    A recurring series counts up to its materialised horizon, and past it when its rule goes on
+    (:func:`runs_past_horizon`); instants no feed shows are ignored.
     """
-    instants: list[datetime] = []
+    ranges: dict[str, ZoneRange] = {}
     for entry in entries:
-        tz = ZoneInfo(entry.series.timezone)
-        if shown(first := entry.series.start_local.replace(tzinfo=tz)):
-            instants += [first, entry.series.horizon_end]
+        series = entry.series
+        instants = [master_start(series), series.horizon_end]
         for occurrence in entry.occurrences:
             instants += [occurrence.start, occurrence.end, occurrence.recurrence_id]
-    return _day_span(instants) or (date(2000, 1, 1), date(2000, 1, 2))
+        span = _day_span(instants)
+        if span is None:
+            continue
+        known = ranges.setdefault(series.timezone, ZoneRange(*span))
+        known.first, known.last = min(known.first, span[0]), max(known.last, span[1])
+        known.open_ended = known.open_ended or runs_past_horizon(series, entry.occurrences)
+    return ranges
+
+
+def _add_timezones(calendar: Calendar, ranges: Mapping[str, ZoneRange]) -> None:
+    """A VTIMEZONE (see :mod:`schedules.vtimezone`) for each TZID the events use, first."""
+    used = calendar.get_used_tzids()
+    zones = [
+        vtimezone(ZoneInfo(key), span.first, span.last, open_ended=span.open_ended)
+        for key, span in sorted(ranges.items())
+        if key in used
+    ]
+    calendar.subcomponents[0:0] = zones
 
 
 def build_calendar(
@@ -290,10 +355,11 @@ def build_calendar(
     """
     calendar = Calendar.new(
         prodid=PRODID,
-        refresh_interval=REFRESH_INTERVAL,
         source=_one_line(meta.source_url),
-        uid=uuid.uuid5(uuid.NAMESPACE_URL, meta.source_url),
+        uid=uuid.uuid5(uuid.NAMESPACE_URL, meta.uid_seed or meta.source_url),
     )
+    # RFC 7986 5.7: REFRESH-INTERVAL's VALUE=DURATION is required, not a default.
+    calendar.add("REFRESH-INTERVAL", vDuration(REFRESH_INTERVAL), parameters={"VALUE": "DURATION"})
     calendar.add("NAME", _text(meta.name))
     calendar.add("X-WR-CALNAME", _text(meta.name))
     if description := clean_text(meta.description):
@@ -309,8 +375,7 @@ def build_calendar(
             shown_entries.append(entry)
         for event in events:
             calendar.add_component(event)
-    first, last = date_range(shown_entries)
-    calendar.add_missing_timezones(first_date=first, last_date=last)
+    _add_timezones(calendar, zone_ranges(shown_entries))
     return calendar
 
 
@@ -337,6 +402,7 @@ def build_invitation(
     organizer: str,
     attendee: str,
     stamp: datetime,
+    organizer_name: str | None = None,
 ) -> bytes:
     """An RFC 6047 iTIP message for one occurrence: ``REQUEST`` (new or moved) or ``CANCEL``.
 
@@ -358,8 +424,11 @@ def build_invitation(
         recurrence_id=occurrence.recurrence_id if series.rrule else None,
         cancelled=method == "CANCEL",
     )
+    # ORGANIZER is a bare mailto: URI; the sender's name goes in CN (RFC 5545 3.8.4.3).
     event.add(
-        "ORGANIZER", f"mailto:{_one_line(organizer)}", parameters={"CN": _one_line(meta.provider)}
+        "ORGANIZER",
+        f"mailto:{_one_line(organizer)}",
+        parameters={"CN": _one_line(organizer_name or meta.provider)},
     )
     event.add(
         "ATTENDEE",
@@ -368,5 +437,5 @@ def build_invitation(
     )
     calendar = Calendar.new(prodid=PRODID, method=method)
     calendar.add_component(event)
-    calendar.add_missing_timezones(first_date=span[0], last_date=span[1])
+    _add_timezones(calendar, {series.timezone: ZoneRange(*span)})
     return serialize(calendar)

@@ -226,6 +226,21 @@ def _expand_local(
 
 
 _TOO_LONG = "the rule takes too long to expand; is it possible at all?"
+#: How far :func:`first_instance` looks for the rule's first date.
+FIRST_INSTANCE_SCAN = timedelta(days=3660)
+
+
+def first_instance(rule: str, start_local: datetime, tz: ZoneInfo) -> datetime | None:
+    """The first local start ``rule`` gives from ``start_local`` (dateutil's reading, which the
+    stored occurrences follow: a start off the rule is not an instance), or None when the rule
+    gives none within ten years (or takes too long to say)."""
+    limit = start_local + FIRST_INSTANCE_SCAN
+    try:
+        for found in _iterate(_dateutil_rule(rule, start_local, tz, limit)):
+            return found if found <= limit else None
+    except (_ScanPassedLimitError, _ScanTimedOutError, ValueError):
+        return None
+    return None
 
 
 def _iterate(rule: rrule) -> Iterator[datetime]:

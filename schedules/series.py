@@ -12,10 +12,10 @@ from slugify import slugify
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from schedules.errors import InvalidInputError, NotFoundError
+from schedules.errors import InvalidInputError, NotFoundError, StartOffRuleError
 from schedules.models import Series
 from schedules.occurrences import Guard, Schedule, apply_schedule, plan_schedule
-from schedules.recurrence import normalise_rule, resolve_timezone, rule_until
+from schedules.recurrence import normalise_rule, resolve_timezone, rule_until, to_utc
 from schedules.schemas import CreditDesignation, SeriesCreate, SeriesUpdate
 from schedules.window import check_local, check_until
 
@@ -61,12 +61,20 @@ async def _plan(
     """Check the given dates against the window and expand the schedule, writing nothing.
 
     Only dates being set now are checked: an old series may keep a start the window has left.
+    A recurring series must start on a date of its rule (:class:`StartOffRuleError`).
     """
     if new_start:
         check_local("start", start_local, tz, now=now)
     if new_rule and rule is not None:
         check_until("rrule", rule_until(rule), now=now)
-    return await plan_schedule(rule=rule, start_local=start_local, tz=tz, now=now, strict=True)
+    schedule = await plan_schedule(rule=rule, start_local=start_local, tz=tz, now=now, strict=True)
+    if (
+        rule is not None
+        and (new_start or new_rule)
+        and schedule.starts[0] != to_utc(start_local, tz)
+    ):
+        raise StartOffRuleError(start_local, schedule.starts[0].astimezone(tz).replace(tzinfo=None))
+    return schedule
 
 
 async def create_series(

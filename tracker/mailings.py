@@ -79,6 +79,11 @@ class MailSettings:
         """The bare sender address (for an invitation's ORGANIZER)."""
         return parse_mailbox(self.sender).address
 
+    @functools.cached_property
+    def sender_name(self) -> str:
+        """The sender's display name, or the provider's name (an invitation's ORGANIZER CN)."""
+        return parse_mailbox(self.sender).name or self.provider
+
 
 def _credit_lines(
     credits: dict[str, float], labels: dict[str, str], language: str
@@ -149,6 +154,7 @@ def _invitation(
         meta,
         method=method,
         organizer=mail.sender_address,
+        organizer_name=mail.sender_name,
         attendee=attendee,
         stamp=now,
     )

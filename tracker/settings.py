@@ -115,11 +115,16 @@ class Settings(BaseSettings):
     @classmethod
     def _check_mail_from(cls, value: str) -> str:
         """One mailbox, optionally named: ``webinars@example.org`` or
-        ``Institut <webinars@example.org>``; written back in its normal form."""
+        ``Institut <webinars@example.org>``; written back in its normal form, the name quoted
+        (``"Institut Numérique" <…>``: unquoted, a non-ASCII name is not a mailbox any more)."""
         try:
-            return str(parse_mailbox(value).header)
+            mailbox = parse_mailbox(value)
         except InvalidAddressError as exc:
             raise ValueError(str(exc)) from None
+        if not mailbox.name:
+            return mailbox.address
+        quoted = mailbox.name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}" <{mailbox.address}>'
 
     @field_validator("default_timezone")
     @classmethod

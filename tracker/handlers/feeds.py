@@ -96,7 +96,10 @@ async def personal_feed(request: web.Request) -> web.Response:
         meta = FeedMeta(
             name=f"{title} – {settings.provider_name}",
             description=f"{physician.first_name} {physician.last_name}",
-            source_url=f"{settings.base_url}/feeds/{physician.id}.ics",
+            # RFC 7986 SOURCE: where this very feed is served, so its secret token too (the
+            # feed is the physician's own; anyone holding it could fetch it again anyway).
+            source_url=f"{settings.base_url}/feeds/{token}.ics",
+            uid_seed=f"{settings.base_url}/feeds/{physician.id}.ics",
             provider=settings.provider_name,
             credit_labels=await credit_labels(session),
         )

@@ -16,7 +16,12 @@ from schedules import occurrences as occurrence_domain
 from schedules import series as series_domain
 from schedules.clock import utcnow
 from schedules.designation import designation_statement
-from schedules.errors import InvalidInputError, NotFoundError, OccurrenceConflictError
+from schedules.errors import (
+    InvalidInputError,
+    NotFoundError,
+    OccurrenceConflictError,
+    StartOffRuleError,
+)
 from schedules.models import Occurrence, Series
 from schedules.recurrence import expand, normalise_rule, resolve_timezone
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
@@ -32,7 +37,7 @@ from tracker.bounds import parse_id
 from tracker.events import AttendanceRecorded, OccurrenceChanged
 from tracker.http import path_id, read_form
 from tracker.keys import BUS, DATABASE, MAIL, SETTINGS, WORKER
-from tracker.localtime import amount, when
+from tracker.localtime import amount, long_date, when
 from tracker.mailings import latest_certificate_pdf, pdf_response
 from tracker.models import AttendanceEvent, Certificate, Physician, Registration, WebSession
 from tracker.occurrences import change_occurrence, holding_final_credits
@@ -404,7 +409,27 @@ def _series_payload(
     }
 
 
-def _first_error(exc: Exception) -> str:
+def _off_rule_message(exc: StartOffRuleError, lang: str) -> str:
+    """The refusal of a start its rule does not give, in the page's language, naming the
+    first date the rule does give."""
+    start, first = (long_date(exc.start.date(), lang), long_date(exc.first.date(), lang))
+    t = translator(lang)
+    if lang == "fr":
+        return (
+            f"{t['start']}\u00a0: {start} à {exc.start:%H:%M} n’est pas une date de la règle\u202f; "
+            f"la première date que donne la règle à partir de là est le {first} à "
+            f"{exc.first:%H:%M}. Commencez la série ce jour-là, ou modifiez la règle."
+        )
+    return (
+        f"{t['start']}: {start} at {exc.start:%H:%M} is not a date of the rule; the first date "
+        f"the rule gives from there is {first} at {exc.first:%H:%M}. Start the series then, "
+        "or change the rule."
+    )
+
+
+def _first_error(exc: Exception, lang: str = "en") -> str:
+    if isinstance(exc, StartOffRuleError):
+        return _off_rule_message(exc, lang)
     if isinstance(exc, ValidationError):
         first = validation_messages(exc)[0]
         return f"{first['field']}: {first['message']}"
@@ -443,7 +468,9 @@ async def organizer_create_series(request: web.Request) -> web.StreamResponse:
             )
             await session.commit()
     except (ValidationError, InvalidInputError, ValueError) as exc:
-        return await organizer_home(request, error=_first_error(exc), values=_posted_values(form))
+        return await organizer_home(
+            request, error=_first_error(exc, language(request)), values=_posted_values(form)
+        )
     raise web.HTTPSeeOther(f"/organizer/series/{series.id}")
 
 
@@ -510,7 +537,9 @@ async def organizer_update_series(request: web.Request) -> web.StreamResponse:
     except NotFoundError:
         raise web.HTTPNotFound() from None
     except (ValidationError, InvalidInputError, OccurrenceConflictError, ValueError) as exc:
-        return await organizer_series(request, error=_first_error(exc), values=_posted_values(form))
+        return await organizer_series(
+            request, error=_first_error(exc, language(request)), values=_posted_values(form)
+        )
     raise web.HTTPSeeOther(f"/organizer/series/{series_id}")
 
 
