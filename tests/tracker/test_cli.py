@@ -7,14 +7,13 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-TRACKER = str(Path(sys.executable).with_name("tracker"))
+from tests.processes import TRACKER
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,6 @@ process is killed with SIGKILL in the middle of a queue."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 from collections import Counter
@@ -16,8 +15,8 @@ from sqlmodel import col, func, select
 from notifications.compose import Rendered, build_message
 from notifications.models import OutboxMessage
 from notifications.outbox import enqueue
-from tests.smtp import SmtpServer, free_port
-from tests.tracker.test_cli import TRACKER
+from tests.processes import serve, stop
+from tests.smtp import SmtpServer
 from tracker.db import Database
 
 
@@ -38,20 +37,13 @@ async def _queue(database: Database, count: int) -> list[str]:
 
 
 def _serve(database_url: str, smtp: SmtpServer, cwd: Path) -> subprocess.Popen[bytes]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")} | {
-        "TRACKER_DATABASE_URL": database_url,
-        "TRACKER_SMTP_URL": smtp.url,
-        "TRACKER_SCHEDULER": "on",
-        "TRACKER_MAIL_RATE": "0",
-        "TRACKER_OUTBOX_LEASE_SECONDS": "5",
-        "TRACKER_PORT": str(free_port()),
-    }
-    return subprocess.Popen(
-        [TRACKER, "serve"],
-        cwd=cwd,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return serve(
+        cwd,
+        database_url=database_url,
+        smtp_url=smtp.url,
+        scheduler="on",
+        mail_rate="0",
+        outbox_lease_seconds="5",
     )
 
 
@@ -77,12 +69,6 @@ async def _wait_until(
     raise AssertionError(f"only {await _sent(database)} of {count} sent in {within} s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-
-
 async def test_two_service_processes_send_every_key_exactly_once(
     database: Database, database_url: str, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
@@ -93,7 +79,7 @@ async def test_two_service_processes_send_every_key_exactly_once(
         await _wait_until(40, database, smtp_server)
     finally:
         for process in processes:
-            _stop(process)
+            stop(process)
 
     assert sorted(smtp_server.recorder.message_ids()) == sorted(expected)
 
@@ -113,7 +99,7 @@ async def test_kill_9_mid_queue_loses_nothing_and_repeats_only_the_message_in_ha
     try:
         await _wait_until(12, database, smtp_server)
     finally:
-        _stop(second)
+        stop(second)
 
     received = Counter(smtp_server.recorder.message_ids())
     assert set(received) == set(expected)

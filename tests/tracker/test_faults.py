@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -27,8 +26,8 @@ from sqlmodel import select
 
 from tests.conftest import _pg_admin, pg_url
 from tests.factories import bearer, create_physician, create_series
+from tests.processes import serve
 from tests.smtp import free_port
-from tests.tracker.test_cli import TRACKER
 from tracker.app import create_app
 from tracker.db import Database
 from tracker.keys import DATABASE
@@ -213,18 +212,12 @@ ZOOM_SECRET = "zoom-storm-secret"
 
 
 def _serve(database_url: str, port: int, cwd: Path) -> subprocess.Popen[bytes]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")} | {
-        "TRACKER_DATABASE_URL": database_url,
-        "TRACKER_ZOOM_WEBHOOK_SECRET": ZOOM_SECRET,
-        "TRACKER_SCHEDULER": "off",
-        "TRACKER_PORT": str(port),
-    }
-    return subprocess.Popen(
-        [TRACKER, "serve"],
-        cwd=cwd,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return serve(
+        cwd,
+        database_url=database_url,
+        zoom_webhook_secret=ZOOM_SECRET,
+        scheduler="off",
+        port=str(port),
     )
 
 

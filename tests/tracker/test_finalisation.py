@@ -4,7 +4,6 @@ and a restarted one finishes the work (each award final once, each certificate q
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -16,8 +15,7 @@ from sqlmodel import col, func, select
 
 from notifications.models import OutboxMessage
 from tests.factories import CERTIFIED, ended_session, job_context
-from tests.smtp import free_port
-from tests.tracker.test_cli import TRACKER
+from tests.processes import serve
 from tracker.db import Database
 from tracker.finalisation import Lease, claim, finalize_awards
 from tracker.jobs import plan_finalisations
@@ -132,20 +130,13 @@ async def test_late_join_after_finalisation_changes_nothing_twice(
 
 
 def _serve(database_url: str, cwd: Path) -> subprocess.Popen[bytes]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")} | {
-        "TRACKER_DATABASE_URL": database_url,
-        "TRACKER_MAILDIR": str(cwd / "mail"),
-        "TRACKER_SCHEDULER": "on",
-        "TRACKER_FINALISATION_LEASE_SECONDS": "5",
-        "TRACKER_FINALISATION_BATCH": "100",
-        "TRACKER_PORT": str(free_port()),
-    }
-    return subprocess.Popen(
-        [TRACKER, "serve"],
-        cwd=cwd,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return serve(
+        cwd,
+        database_url=database_url,
+        maildir=str(cwd / "mail"),
+        scheduler="on",
+        finalisation_lease_seconds="5",
+        finalisation_batch="100",
     )
 
 

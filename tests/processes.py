@@ -1,0 +1,36 @@
+"""Real ``tracker serve`` processes for the tests that stop, kill and restart them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.smtp import free_port
+
+TRACKER = str(Path(sys.executable).with_name("tracker"))
+
+
+def serve(cwd: Path, **settings: str) -> subprocess.Popen[bytes]:
+    """``tracker serve`` in ``cwd`` with these settings only (``database_url="..."`` becomes
+    ``TRACKER_DATABASE_URL``; the developer's own ``TRACKER_*`` variables are left out), on a
+    free port unless ``port`` is given."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    environment |= {"TRACKER_PORT": str(free_port())}
+    environment |= {f"TRACKER_{name.upper()}": value for name, value in settings.items()}
+    return subprocess.Popen(
+        [TRACKER, "serve"],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as a service manager stops it, and wait for the end."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
