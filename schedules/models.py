@@ -84,3 +84,5 @@ class FeedState(SQLModel, table=True):
     key: str = Field(sa_column=Column(String(200), primary_key=True))
     etag: str = Field(sa_column=Column(String(80), nullable=False))
     last_modified: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    #: The version of the data these bytes were rendered from (see ``feeds.feed_stamp``).
+    stamp: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))

@@ -11,9 +11,11 @@ from aiohttp import web
 
 from notifications.transports import transport_for
 from notifications.worker import DeliveryWorker
+from schedules.feeds import FeedCache
 from tracker.credit_types import credit_labels
 from tracker.db import Database
 from tracker.documents import CertificateIdentity
+from tracker.handlers.feeds import FEED_CACHE
 from tracker.jobs import STOPPING, scheduler_ctx, signal_stopping
 from tracker.keys import BUS, DATABASE, MAIL, OPENAPI, SETTINGS, WORKER
 from tracker.logs import install_redaction
@@ -50,7 +52,9 @@ async def load_mail_settings(database: Database, settings: Settings) -> MailSett
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-    database = Database(app[SETTINGS].database_url)
+    database = Database(
+        app[SETTINGS].database_url, pool_timeout=app[SETTINGS].database_pool_timeout
+    )
     try:
         await check_schema(database.engine)
     except BaseException:
@@ -101,6 +105,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[OPENAPI] = build_openapi(settings.base_url)
     app[STOPPING] = asyncio.Event()
+    app[FEED_CACHE] = FeedCache()
     app.on_shutdown.append(signal_stopping)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(scheduler_ctx)

@@ -30,22 +30,25 @@ def ensure_sqlite_directory(url: str) -> None:
         Path(str(parsed.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An engine for ``url`` with the pragmas and pool settings each backend needs."""
+def make_engine(url: str, *, pool_timeout: float = 10.0) -> AsyncEngine:
+    """An engine for ``url`` with the pragmas and pool settings each backend needs;
+    ``pool_timeout``: how long a request waits for a free connection (then: 503)."""
     ensure_sqlite_directory(url)
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_async_engine(url, connect_args={"timeout": 10})
+        engine = create_async_engine(url, connect_args={"timeout": 10}, pool_timeout=pool_timeout)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=pool_timeout
+    )
 
 
 class Database:
     """The engine and its session factory; created in the app's ``cleanup_ctx`` or a CLI command."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_timeout: float = 10.0) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_timeout=pool_timeout)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     outbox_lease_seconds: int = Field(default=120, ge=5, le=3600)
+    database_pool_timeout: float = Field(
+        default=10, gt=0, le=300, description="Seconds a request waits for a connection, then 503"
+    )
     finalisation_lease_seconds: int = Field(default=120, ge=5, le=3600)
     finalisation_batch: int = Field(
         default=1000, ge=10, le=10_000, description="Awards per finalisation transaction"

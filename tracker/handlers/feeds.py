@@ -1,14 +1,32 @@
-"""Public iCalendar feeds, with ETag / Last-Modified and conditional GETs."""
+"""Public iCalendar feeds, with ETag / Last-Modified and conditional GETs.
+
+Every feed is served the same way (:func:`_serve`): a short first visit to the database finds
+which series it shows and their version (:func:`feed_stamp`, two aggregate queries); a
+conditional GET whose validators still match that version is answered 304 at once, and an
+unchanged feed this process rendered before comes from its cache. Only a feed whose data
+changed is loaded and rendered, and no database connection is held while it is rendered.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from email.utils import format_datetime
 
 from aiohttp import web
 
 from schedules.clock import utcnow
-from schedules.feeds import FeedDocument, load_entries, public_series_ids, render_feed
-from schedules.ical import FeedMeta
+from schedules.feeds import (
+    FeedCache,
+    FeedDocument,
+    FeedValidators,
+    content_time,
+    feed_stamp,
+    known_validators,
+    load_entries,
+    public_series_ids,
+    settle_feed,
+)
+from schedules.ical import FeedMeta, render_calendar
 from schedules.series import get_public_series_by_slug
 from tracker.credit_types import credit_labels
 from tracker.keys import DATABASE, SETTINGS
@@ -16,8 +34,21 @@ from tracker.physicians import physician_for_token
 from tracker.problems import HTTPProblem
 from tracker.registrations import registered_series_ids
 
+FEED_CACHE = web.AppKey("feed_cache", FeedCache)
 
-def _not_modified(request: web.Request, document: FeedDocument) -> bool:
+
+@dataclass(frozen=True)
+class Feed:
+    """One feed as a request selects it: what it shows and how it is served."""
+
+    key: str
+    series_ids: list[int]
+    meta: FeedMeta
+    filename: str
+    private: bool
+
+
+def _not_modified(request: web.Request, document: FeedValidators) -> bool:
     """RFC 9110 section 13.2.2: If-None-Match wins; If-Modified-Since only without it."""
     if request.if_none_match is not None:
         return any(
@@ -28,7 +59,7 @@ def _not_modified(request: web.Request, document: FeedDocument) -> bool:
 
 
 def feed_response(
-    request: web.Request, document: FeedDocument, *, filename: str, private: bool
+    request: web.Request, document: FeedValidators, *, filename: str, private: bool
 ) -> web.Response:
     headers = {
         "ETag": document.etag,
@@ -38,7 +69,7 @@ def feed_response(
     if private:
         headers["Referrer-Policy"] = "no-referrer"
         headers["X-Robots-Tag"] = "noindex"
-    if _not_modified(request, document):
+    if _not_modified(request, document) or not isinstance(document, FeedDocument):
         return web.Response(status=304, headers=headers)
     headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return web.Response(
@@ -46,10 +77,35 @@ def feed_response(
     )
 
 
+async def _serve(
+    request: web.Request, feed: Feed, known: FeedValidators | None, stamp: str
+) -> web.Response:
+    """304 from the stored validators, 200 from this process's cache, or load and render."""
+    if known is not None and _not_modified(request, known):
+        return feed_response(request, known, filename=feed.filename, private=feed.private)
+    cache = request.app[FEED_CACHE]
+    document = cache.get(feed.key, stamp)
+    if document is None:
+        database = request.app[DATABASE]
+        async with database.session() as session:
+            entries = await load_entries(session, feed.series_ids)
+        body = render_calendar(entries, feed.meta)  # with no connection held
+        async with database.session() as session:
+            document = await settle_feed(
+                session,
+                key=feed.key,
+                body=body,
+                stamp=stamp,
+                changed=content_time(entries),
+                now=utcnow(),
+            )
+        cache.put(feed.key, stamp, document)
+    return feed_response(request, document, filename=feed.filename, private=feed.private)
+
+
 async def calendar_feed(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     async with request.app[DATABASE].session() as session:
-        entries = await load_entries(session, await public_series_ids(session))
         meta = FeedMeta(
             name=f"{settings.provider_name} webinars",
             description="Every public webinar series",
@@ -57,17 +113,16 @@ async def calendar_feed(request: web.Request) -> web.Response:
             provider=settings.provider_name,
             credit_labels=await credit_labels(session),
         )
-        document = await render_feed(
-            session, key="calendar", entries=entries, meta=meta, now=utcnow()
-        )
-    return feed_response(request, document, filename="calendar.ics", private=False)
+        feed = Feed("calendar", await public_series_ids(session), meta, "calendar.ics", False)
+        stamp = await feed_stamp(session, feed.series_ids, meta)
+        known = await known_validators(session, feed.key, stamp)
+    return await _serve(request, feed, known, stamp)
 
 
 async def series_feed(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     async with request.app[DATABASE].session() as session:
         series = await get_public_series_by_slug(session, request.match_info["slug"])
-        entries = await load_entries(session, [series.id or 0])
         meta = FeedMeta(
             name=series.title,
             description=series.description,
@@ -75,10 +130,10 @@ async def series_feed(request: web.Request) -> web.Response:
             provider=settings.provider_name,
             credit_labels=await credit_labels(session),
         )
-        document = await render_feed(
-            session, key=f"series:{series.id}", entries=entries, meta=meta, now=utcnow()
-        )
-    return feed_response(request, document, filename=f"{series.slug}.ics", private=False)
+        feed = Feed(f"series:{series.id}", [series.id or 0], meta, f"{series.slug}.ics", False)
+        stamp = await feed_stamp(session, feed.series_ids, meta)
+        known = await known_validators(session, feed.key, stamp)
+    return await _serve(request, feed, known, stamp)
 
 
 async def personal_feed(request: web.Request) -> web.Response:
@@ -89,9 +144,6 @@ async def personal_feed(request: web.Request) -> web.Response:
         physician = await physician_for_token(session, token)
         if physician is None:
             raise HTTPProblem(404, "no such feed")
-        entries = await load_entries(
-            session, await registered_series_ids(session, physician.id or 0)
-        )
         title = "Mes webinaires" if physician.language == "fr" else "My webinars"
         meta = FeedMeta(
             name=f"{title} – {settings.provider_name}",
@@ -103,7 +155,13 @@ async def personal_feed(request: web.Request) -> web.Response:
             provider=settings.provider_name,
             credit_labels=await credit_labels(session),
         )
-        document = await render_feed(
-            session, key=f"physician:{physician.id}", entries=entries, meta=meta, now=utcnow()
+        feed = Feed(
+            f"physician:{physician.id}",
+            await registered_series_ids(session, physician.id or 0),
+            meta,
+            "webinars.ics",
+            True,
         )
-    return feed_response(request, document, filename="webinars.ics", private=True)
+        stamp = await feed_stamp(session, feed.series_ids, meta)
+        known = await known_validators(session, feed.key, stamp)
+    return await _serve(request, feed, known, stamp)
