@@ -164,3 +164,22 @@ async def ended_session(database: Any, attendees: int, *, ended: datetime) -> in
         await session.exec(insert(AttendanceEvent), params=events)
         await session.commit()
     return occurrence_id
+
+
+async def queue_messages(database: Any, count: int) -> None:
+    """``count`` plain messages in the outbox, due now (keys ``test:0``, ``test:1``, …)."""
+    from notifications.compose import Rendered, build_message
+    from notifications.outbox import enqueue
+    from schedules.clock import utcnow
+
+    now = utcnow()  # whole seconds, as the worker's clock
+    async with database.session() as session:
+        for n in range(count):
+            message = build_message(
+                Rendered(f"Message {n}", f"Body {n}\n", f"<p>Body {n}</p>"),
+                sender="webinars@cme.example.org",
+                recipient=f"p{n}@example.org",
+                domain="cme.example.org",
+                now=now,
+            )
+            await enqueue(session, key=f"test:{n}", kind="test", message=message, now=now)

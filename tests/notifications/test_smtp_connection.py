@@ -5,30 +5,14 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from notifications.compose import Rendered, build_message
 from notifications.models import OutboxMessage
-from notifications.outbox import enqueue
 from notifications.transports import SmtpTransport
 from notifications.worker import DeliveryWorker
-from schedules.clock import utcnow
+from tests.factories import queue_messages
 from tests.smtp import SmtpServer
 from tracker.db import Database
 
 SENDER = "webinars@cme.example.org"
-
-
-async def _queue(database: Database, count: int) -> None:
-    now = utcnow()  # whole seconds, as the worker's clock
-    async with database.session() as session:
-        for n in range(count):
-            message = build_message(
-                Rendered(f"Message {n}", f"Body {n}\n", f"<p>Body {n}</p>"),
-                sender=SENDER,
-                recipient=f"p{n}@example.org",
-                domain="cme.example.org",
-                now=now,
-            )
-            await enqueue(session, key=f"test:{n}", kind="test", message=message, now=now)
 
 
 async def _statuses(database: Database) -> dict[str, str]:
@@ -40,7 +24,7 @@ async def _statuses(database: Database) -> dict[str, str]:
 async def test_a_burst_of_messages_goes_over_one_smtp_connection(
     database: Database, smtp_server: SmtpServer
 ) -> None:
-    await _queue(database, 12)
+    await queue_messages(database, 12)
     transport = SmtpTransport(smtp_server.url)
 
     handled = await DeliveryWorker(
@@ -56,7 +40,7 @@ async def test_a_burst_of_messages_goes_over_one_smtp_connection(
 async def test_after_a_refused_message_the_next_goes_on_a_fresh_connection(
     database: Database, smtp_server: SmtpServer
 ) -> None:
-    await _queue(database, 4)
+    await queue_messages(database, 4)
     # the first message is accepted, the second refused for now, the rest accepted
     smtp_server.recorder.replies = ["250 OK", "451 4.3.0 try again later"]
     transport = SmtpTransport(smtp_server.url)
@@ -73,7 +57,7 @@ async def test_after_a_refused_message_the_next_goes_on_a_fresh_connection(
 async def test_a_kept_connection_the_server_closed_is_reopened_without_losing_the_message(
     database: Database, smtp_server: SmtpServer
 ) -> None:
-    await _queue(database, 1)
+    await queue_messages(database, 1)
     transport = SmtpTransport(smtp_server.url)
     worker = DeliveryWorker(database.session, transport, sender=SENDER, rate_per_second=0)
     await transport.send(b"Subject: first\r\n\r\nbody\r\n", sender=SENDER, recipient="a@x.org")

@@ -4,17 +4,21 @@ and a restarted one finishes the work (each award final once, each certificate q
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import time_machine
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import col, func, select
 
-from notifications.models import OutboxMessage
-from tests.factories import CERTIFIED, ended_session, job_context
+from notifications.models import OutboxMessage, OutboxStatus
+from notifications.transports import MaildirTransport
+from notifications.worker import DeliveryWorker
+from tests.factories import CERTIFIED, ended_session, job_context, queue_messages
 from tests.processes import serve
 from tracker.db import Database
 from tracker.finalisation import Lease, claim, finalize_awards
@@ -22,6 +26,7 @@ from tracker.jobs import plan_finalisations
 from tracker.models import Award, OccurrenceClosure
 
 GRACE = timedelta(minutes=90)
+SENDER = "webinars@cme.example.org"
 
 
 async def _state(database: Database, occurrence_id: int) -> tuple[int, int, int, bool]:
@@ -200,3 +205,39 @@ async def test_sigterm_mid_finalisation_stops_promptly_and_a_restart_finishes(
     assert 0 < final < ATTENDEES
     assert complete is False
     assert took < 10
+
+
+async def test_the_outbox_worker_keeps_sending_while_a_large_session_is_finalised(
+    database: Database, scheduler: AsyncIOScheduler, tmp_path: Path, caplog: Any
+) -> None:
+    """SQLite has one writer at a time: finalisation writes in short batches, so the worker
+    sending a queue of 200 other messages meanwhile never meets "database is locked"."""
+    now = datetime.now(UTC)
+    occurrence = await ended_session(database, 3000, ended=now - GRACE - timedelta(minutes=1))
+    await queue_messages(database, 200)
+    worker = DeliveryWorker(
+        database.session, MaildirTransport(tmp_path / "mail"), sender=SENDER, rate_per_second=0
+    )
+    context = job_context(database, scheduler)
+
+    with caplog.at_level(logging.WARNING):
+        sending = asyncio.create_task(worker.run())
+        try:
+            await plan_finalisations(context)
+            for _ in range(200):
+                if await _sent(database) == 200 + CERTIFIED:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            worker.stop()
+            await sending
+
+    assert await _state(database, occurrence) == (3000, 3000, CERTIFIED, True)
+    assert await _sent(database) == 200 + CERTIFIED
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def _sent(database: Database) -> int:
+    async with database.session() as session:
+        query = select(func.count()).where(col(OutboxMessage.status) == OutboxStatus.SENT)
+        return int((await session.exec(query)).one())
