@@ -28,8 +28,7 @@ from schedules.feeds import (
 )
 from schedules.ical import FeedMeta, render_calendar
 from schedules.series import get_public_series_by_slug
-from tracker.credit_types import credit_labels
-from tracker.keys import DATABASE, SETTINGS
+from tracker.keys import DATABASE, MAIL, SETTINGS
 from tracker.physicians import physician_for_token
 from tracker.problems import HTTPProblem
 from tracker.registrations import registered_series_ids
@@ -111,7 +110,7 @@ async def calendar_feed(request: web.Request) -> web.Response:
             description="Every public webinar series",
             source_url=f"{settings.base_url}/calendar.ics",
             provider=settings.provider_name,
-            credit_labels=await credit_labels(session),
+            credit_labels=request.app[MAIL].labels,  # seeded by migrations: read at start-up
         )
         feed = Feed("calendar", await public_series_ids(session), meta, "calendar.ics", False)
         stamp = await feed_stamp(session, feed.series_ids, meta)
@@ -128,7 +127,7 @@ async def series_feed(request: web.Request) -> web.Response:
             description=series.description,
             source_url=f"{settings.base_url}/series/{series.slug}.ics",
             provider=settings.provider_name,
-            credit_labels=await credit_labels(session),
+            credit_labels=request.app[MAIL].labels,  # seeded by migrations: read at start-up
         )
         feed = Feed(f"series:{series.id}", [series.id or 0], meta, f"{series.slug}.ics", False)
         stamp = await feed_stamp(session, feed.series_ids, meta)
@@ -153,7 +152,7 @@ async def personal_feed(request: web.Request) -> web.Response:
             source_url=f"{settings.base_url}/feeds/{token}.ics",
             uid_seed=f"{settings.base_url}/feeds/{physician.id}.ics",
             provider=settings.provider_name,
-            credit_labels=await credit_labels(session),
+            credit_labels=request.app[MAIL].labels,  # seeded by migrations: read at start-up
         )
         feed = Feed(
             f"physician:{physician.id}",
