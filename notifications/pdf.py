@@ -26,12 +26,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-
-from fontTools.ttLib import TTFont
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from typing import TYPE_CHECKING
 
 from notifications.text import header_text
+
+if TYPE_CHECKING:  # fpdf2 and fontTools load when a document is made, not with the service
+    from fpdf import FPDF
 
 FAMILY = "OpenSans"
 FALLBACK = "WenQuanYiMicroHei"
@@ -53,6 +53,8 @@ def font_files() -> dict[str, Path]:
 
 
 def _code_points(path: Path) -> set[int]:
+    from fontTools.ttLib import TTFont
+
     with TTFont(path, fontNumber=0, lazy=True) as font:
         return set(font.getBestCmap())
 
@@ -131,6 +133,8 @@ class StatementData:
 def _document(language: str, texts: Iterable[str]) -> FPDF:
     """A new A4 document in Open Sans, with the CJK fallback only when ``texts`` need it
     (loading it costs about a second; fpdf2 subsets a font in place, so nothing is shared)."""
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     files = font_files()
     pdf.add_font(FAMILY, "", files[""])
@@ -155,6 +159,8 @@ def _texts(data: CertificateData | StatementData) -> Iterator[str]:
 
 def _line(pdf: FPDF, text: str, *, size: float = 11, bold: bool = False, gap: float = 2) -> None:
     pdf.set_font(FAMILY, "B" if bold else "", size)
+    from fpdf.enums import XPos, YPos
+
     pdf.multi_cell(0, size * 0.5, printable(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(gap)
 

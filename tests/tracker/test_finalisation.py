@@ -4,6 +4,7 @@ and a restarted one finishes the work (each award final once, each certificate q
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import subprocess
@@ -58,7 +59,7 @@ async def test_a_finalisation_stopped_between_batches_is_resumed_by_the_next_pla
     database: Database, scheduler: AsyncIOScheduler
 ) -> None:
     now = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
-    occurrence = await ended_session(database, 2500, ended=now - GRACE - timedelta(minutes=1))
+    occurrence = await ended_session(database, 300, ended=now - GRACE - timedelta(minutes=1))
     stopping = asyncio.Event()
     lease = Lease(owner="first")
     assert await claim(database, occurrence, now=now, grace=GRACE, lease=lease)
@@ -73,7 +74,7 @@ async def test_a_finalisation_stopped_between_batches_is_resumed_by_the_next_pla
 
     assert stopped is False
     assert paused == (0, 0, 0, False)
-    assert await _state(database, occurrence) == (2500, 2500, CERTIFIED, True)
+    assert await _state(database, occurrence) == (300, 300, CERTIFIED, True)
 
 
 async def test_a_claim_whose_process_died_is_resumed_once_its_lease_runs_out(
@@ -141,7 +142,7 @@ def _serve(database_url: str, cwd: Path) -> subprocess.Popen[bytes]:
         maildir=str(cwd / "mail"),
         scheduler="on",
         finalisation_lease_seconds="5",
-        finalisation_batch="100",
+        finalisation_batch="50",
     )
 
 
@@ -156,7 +157,7 @@ async def _until(database: Database, occurrence_id: int, done: object, within: f
     raise AssertionError(f"{await _state(database, occurrence_id)} after {within} s")
 
 
-ATTENDEES = 2000
+ATTENDEES = 1000
 
 
 async def _stopped_mid_run(
@@ -211,14 +212,15 @@ async def test_the_outbox_worker_keeps_sending_while_a_large_session_is_finalise
     database: Database, scheduler: AsyncIOScheduler, tmp_path: Path, caplog: Any
 ) -> None:
     """SQLite has one writer at a time: finalisation writes in short batches, so the worker
-    sending a queue of 200 other messages meanwhile never meets "database is locked"."""
+    sending a queue of 200 other messages meanwhile (15 batches of finalisation) never meets
+    "database is locked"."""
     now = datetime.now(UTC)
-    occurrence = await ended_session(database, 3000, ended=now - GRACE - timedelta(minutes=1))
+    occurrence = await ended_session(database, 1500, ended=now - GRACE - timedelta(minutes=1))
     await queue_messages(database, 200)
     worker = DeliveryWorker(
         database.session, MaildirTransport(tmp_path / "mail"), sender=SENDER, rate_per_second=0
     )
-    context = job_context(database, scheduler)
+    context = dataclasses.replace(job_context(database, scheduler), batch_size=100)
 
     with caplog.at_level(logging.WARNING):
         sending = asyncio.create_task(worker.run())
@@ -232,7 +234,7 @@ async def test_the_outbox_worker_keeps_sending_while_a_large_session_is_finalise
             worker.stop()
             await sending
 
-    assert await _state(database, occurrence) == (3000, 3000, CERTIFIED, True)
+    assert await _state(database, occurrence) == (1500, 1500, CERTIFIED, True)
     assert await _sent(database) == 200 + CERTIFIED
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
