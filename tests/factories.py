@@ -98,9 +98,11 @@ def job_context(database: Any, scheduler: Any, *, grace_minutes: int = 90) -> An
 CERTIFIED = 5
 
 
-async def ended_session(database: Any, attendees: int, *, ended: datetime) -> int:
+async def ended_session(
+    database: Any, attendees: int, *, ended: datetime, certified: int = CERTIFIED
+) -> int:
     """One ended one-hour session (1 AMA credit) with ``attendees`` matched physicians, each
-    with a join and a leave; the first :data:`CERTIFIED` stayed the hour."""
+    with a join and a leave; the first ``certified`` stayed the hour."""
     from sqlalchemy import insert
     from sqlmodel import col, select
 
@@ -147,7 +149,7 @@ async def ended_session(database: Any, attendees: int, *, ended: datetime) -> in
         ids = list((await session.exec(query)).all())
         events = []
         for n, physician_id in enumerate(ids):
-            stay = timedelta(hours=1) if n < CERTIFIED else timedelta(minutes=5)
+            stay = timedelta(hours=1) if n < certified else timedelta(minutes=5)
             for kind, at in (("join", start), ("leave", start + stay)):
                 events.append(
                     AttendanceEvent(

@@ -1,0 +1,117 @@
+"""Certificates of one session: queued (PDF and outbox row each), then delivered over SMTP, next
+to plain aiosmtplib sending the same messages over one connection.
+
+Builds a fresh SQLite database (PostgreSQL with --pg) with one finalised session of N certified
+attendees and a real SMTP server (aiosmtpd) on loopback, then times, in the same run:
+
+- queue: ``issue_certificates`` (a PDF, a certificate row and an outbox row per attendee);
+- deliver: the outbox worker sending every queued message through ``SmtpTransport``;
+- baseline: aiosmtplib alone sending the same raw messages over one connection.
+
+    .venv/bin/python bench/certificates.py --attendees 300 --pg
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiosmtplib
+import asyncpg
+from aiosmtpd.controller import Controller
+from sqlmodel import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from notifications.models import OutboxMessage
+from notifications.transports import SmtpTransport
+from notifications.worker import DeliveryWorker
+from tests.factories import ended_session, job_context
+from tests.smtp import Recorder, free_port
+from tracker.db import Database
+from tracker.finalisation import finalize
+from tracker.mailings import issue_certificates
+from tracker.migrate import upgrade
+
+GRACE = timedelta(minutes=90)
+SENDER = "webinars@cme.example.org"
+
+
+async def _measure(url: str, attendees: int) -> dict[str, float]:
+    await upgrade(url)
+    database = Database(url)
+    port = free_port()
+    controller = Controller(Recorder(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        now = datetime.now(UTC)
+        occurrence = await ended_session(
+            database, attendees, ended=now - GRACE * 2, certified=attendees
+        )
+        assert await finalize(database, occurrence, now=now, grace=GRACE)
+        context = job_context(database, None)
+        began = time.perf_counter()
+        async with database.session() as session:
+            queued = await issue_certificates(session, context.mail, occurrence, now=now)
+        queue = time.perf_counter() - began
+        assert queued == attendees, queued
+        async with database.session() as session:
+            raws = list((await session.exec(select(OutboxMessage.raw))).all())
+        worker = DeliveryWorker(
+            database.session,
+            SmtpTransport(f"smtp://127.0.0.1:{port}"),
+            sender=SENDER,
+            rate_per_second=0,
+        )
+        began = time.perf_counter()
+        assert await worker.run_once() == attendees
+        deliver = time.perf_counter() - began
+        began = time.perf_counter()
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as client:
+            for n, raw in enumerate(raws):
+                await client.sendmail(SENDER, [f"p{n}@example.org"], raw or b"")
+        baseline = time.perf_counter() - began
+        return {"queue": queue, "deliver": deliver, "baseline": baseline}
+    finally:
+        controller.stop()
+        await database.close()
+
+
+async def _postgres(attendees: int) -> dict[str, float]:
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        return await _measure(f"postgresql+asyncpg://postgres@127.0.0.1/{name}", attendees)
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--attendees", type=int, default=300)
+    parser.add_argument("--pg", action="store_true", help="also on PostgreSQL at 127.0.0.1")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        results = [("sqlite", await _measure(f"sqlite+aiosqlite:///{folder}/b.db", args.attendees))]
+    if args.pg:
+        results.append(("postgresql", await _postgres(args.attendees)))
+    n = args.attendees
+    for engine, r in results:
+        print(
+            f"{engine:10} {n} certificates: queue {r['queue'] / n * 1000:6.1f} ms each, "
+            f"deliver {r['deliver'] / n * 1000:5.2f} ms each, aiosmtplib alone "
+            f"{r['baseline'] / n * 1000:5.2f} ms each: delivery at "
+            f"{r['baseline'] / r['deliver']:4.0%} of the baseline"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
