@@ -183,20 +183,6 @@ async def recompute_awards(
     return len(inserts) + len(updates)
 
 
-async def recompute_award(
-    session: AsyncSession, occurrence_id: int, physician_id: int, *, now: datetime
-) -> Award | None:
-    """Recompute one physician's award at one occurrence (see :func:`recompute_awards`)."""
-    await recompute_awards(session, occurrence_id, [physician_id], now=now)
-    return (
-        await session.exec(
-            select(Award).where(
-                Award.occurrence_id == occurrence_id, Award.physician_id == physician_id
-            )
-        )
-    ).first()
-
-
 def _as_of(award: Award, attended: Attendance, credits: dict[str, float], now: datetime) -> Award:
     """A detached copy of a provisional award with the figures as of ``now`` (never stored)."""
     return Award(

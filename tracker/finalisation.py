@@ -74,16 +74,18 @@ async def claim(
                 return True
             except IntegrityError:  # another process closed it a moment earlier
                 await session.rollback()
-        return await _renew(session, occurrence_id, lease=lease, now=now)
+        renewed = await _renew(session, occurrence_id, lease=lease, now=now)
+        await session.commit()
+        return renewed
 
 
 async def _renew(session: AsyncSession, occurrence_id: int, *, lease: Lease, now: datetime) -> bool:
+    """Take or extend the lease, in the caller's transaction (the caller commits)."""
     result = await session.exec(
         update(OccurrenceClosure)
         .where(_claimable(occurrence_id, lease, now))  # type: ignore[arg-type]
         .values(lease_owner=lease.owner, lease_until=now + lease.length)
     )
-    await session.commit()
     return bool(result.rowcount == 1)
 
 
@@ -137,20 +139,16 @@ async def finalize(
 
 async def complete(database: Database, occurrence_id: int, *, lease: Lease, now: datetime) -> None:
     """Mark a finalisation done (every award final, certificates queued)."""
-    async with database.session() as session:
-        await session.exec(
-            update(OccurrenceClosure)
-            .where(
-                col(OccurrenceClosure.occurrence_id) == occurrence_id,
-                col(OccurrenceClosure.lease_owner) == lease.owner,
-            )
-            .values(completed_at=now, lease_owner=None, lease_until=None)
-        )
-        await session.commit()
+    await _let_go(database, occurrence_id, lease, completed_at=now)
 
 
 async def release(database: Database, occurrence_id: int, *, lease: Lease) -> None:
     """Give the lease back so that the next planner run (here or elsewhere) resumes at once."""
+    await _let_go(database, occurrence_id, lease)
+
+
+async def _let_go(database: Database, occurrence_id: int, lease: Lease, **values: object) -> None:
+    """End this process's lease on the closure, setting ``values`` too."""
     async with database.session() as session:
         await session.exec(
             update(OccurrenceClosure)
@@ -158,7 +156,7 @@ async def release(database: Database, occurrence_id: int, *, lease: Lease) -> No
                 col(OccurrenceClosure.occurrence_id) == occurrence_id,
                 col(OccurrenceClosure.lease_owner) == lease.owner,
             )
-            .values(lease_owner=None, lease_until=None)
+            .values(lease_owner=None, lease_until=None, **values)
         )
         await session.commit()
 

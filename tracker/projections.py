@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
-from tracker.awards import is_closed, recompute_award, recompute_occurrence
+from tracker.awards import is_closed, recompute_awards, recompute_occurrence
 from tracker.db import Database
 from tracker.events import AttendanceRecorded, EventBus, OccurrenceChanged
 from tracker.mailings import MailSettings, enqueue_notices, issue_certificates
@@ -44,9 +45,12 @@ def build_bus(
         async def work(session: AsyncSession) -> None:
             for occurrence_id in sorted(event.occurrences):
                 await recompute_occurrence(session, occurrence_id, now=utcnow())
-            for occurrence_id, physician_id in sorted(event.pairs):
+            physicians: dict[int, set[int]] = defaultdict(set)
+            for occurrence_id, physician_id in event.pairs:
                 if occurrence_id not in event.occurrences:
-                    await recompute_award(session, occurrence_id, physician_id, now=utcnow())
+                    physicians[occurrence_id].add(physician_id)
+            for occurrence_id, ids in sorted(physicians.items()):  # one pass per occurrence
+                await recompute_awards(session, occurrence_id, sorted(ids), now=utcnow())
 
         await in_transaction(work)
         await certify_closed(set(event.occurrences) | {occurrence for occurrence, _ in event.pairs})
