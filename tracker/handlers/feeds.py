@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email.utils import format_datetime
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
 from schedules.feeds import (
@@ -57,18 +58,23 @@ def _not_modified(request: web.Request, document: FeedValidators) -> bool:
     return since is not None and document.last_modified <= since
 
 
-def feed_response(
-    request: web.Request, document: FeedValidators, *, filename: str, private: bool
-) -> web.Response:
+def _headers(validators: FeedValidators, *, private: bool) -> dict[str, str]:
     headers = {
-        "ETag": document.etag,
-        "Last-Modified": format_datetime(document.last_modified, usegmt=True),
+        "ETag": validators.etag,
+        "Last-Modified": format_datetime(validators.last_modified, usegmt=True),
         "Cache-Control": ("private" if private else "public") + ", max-age=300",
     }
     if private:
         headers["Referrer-Policy"] = "no-referrer"
         headers["X-Robots-Tag"] = "noindex"
-    if _not_modified(request, document) or not isinstance(document, FeedDocument):
+    return headers
+
+
+def feed_response(
+    request: web.Request, document: FeedDocument, *, filename: str, private: bool
+) -> web.Response:
+    headers = _headers(document, private=private)
+    if _not_modified(request, document):
         return web.Response(status=304, headers=headers)
     headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return web.Response(
@@ -76,12 +82,18 @@ def feed_response(
     )
 
 
+async def _freshness(session: AsyncSession, feed: Feed) -> tuple[str, FeedValidators | None]:
+    """The feed's stamp, and the validators of its stored bytes if they are still current."""
+    stamp = await feed_stamp(session, feed.series_ids, feed.meta)
+    return stamp, await known_validators(session, feed.key, stamp)
+
+
 async def _serve(
-    request: web.Request, feed: Feed, known: FeedValidators | None, stamp: str
+    request: web.Request, feed: Feed, stamp: str, known: FeedValidators | None
 ) -> web.Response:
     """304 from the stored validators, 200 from this process's cache, or load and render."""
     if known is not None and _not_modified(request, known):
-        return feed_response(request, known, filename=feed.filename, private=feed.private)
+        return web.Response(status=304, headers=_headers(known, private=feed.private))
     cache = request.app[FEED_CACHE]
     document = cache.get(feed.key, stamp)
     if document is None:
@@ -113,9 +125,8 @@ async def calendar_feed(request: web.Request) -> web.Response:
             credit_labels=request.app[MAIL].labels,  # seeded by migrations: read at start-up
         )
         feed = Feed("calendar", await public_series_ids(session), meta, "calendar.ics", False)
-        stamp = await feed_stamp(session, feed.series_ids, meta)
-        known = await known_validators(session, feed.key, stamp)
-    return await _serve(request, feed, known, stamp)
+        stamp, known = await _freshness(session, feed)
+    return await _serve(request, feed, stamp, known)
 
 
 async def series_feed(request: web.Request) -> web.Response:
@@ -130,9 +141,8 @@ async def series_feed(request: web.Request) -> web.Response:
             credit_labels=request.app[MAIL].labels,  # seeded by migrations: read at start-up
         )
         feed = Feed(f"series:{series.id}", [series.id or 0], meta, f"{series.slug}.ics", False)
-        stamp = await feed_stamp(session, feed.series_ids, meta)
-        known = await known_validators(session, feed.key, stamp)
-    return await _serve(request, feed, known, stamp)
+        stamp, known = await _freshness(session, feed)
+    return await _serve(request, feed, stamp, known)
 
 
 async def personal_feed(request: web.Request) -> web.Response:
@@ -161,6 +171,5 @@ async def personal_feed(request: web.Request) -> web.Response:
             "webinars.ics",
             True,
         )
-        stamp = await feed_stamp(session, feed.series_ids, meta)
-        known = await known_validators(session, feed.key, stamp)
-    return await _serve(request, feed, known, stamp)
+        stamp, known = await _freshness(session, feed)
+    return await _serve(request, feed, stamp, known)
