@@ -16,19 +16,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
-import asyncpg
 from aiosmtpd.controller import Controller
 from sqlmodel import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.databases import database_url
 from notifications.models import OutboxMessage
 from notifications.transports import SmtpTransport
 from notifications.worker import DeliveryWorker
@@ -83,26 +81,15 @@ async def _measure(url: str, attendees: int) -> dict[str, float]:
         await database.close()
 
 
-async def _postgres(attendees: int) -> dict[str, float]:
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        return await _measure(f"postgresql+asyncpg://postgres@127.0.0.1/{name}", attendees)
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attendees", type=int, default=300)
     parser.add_argument("--pg", action="store_true", help="also on PostgreSQL at 127.0.0.1")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        results = [("sqlite", await _measure(f"sqlite+aiosqlite:///{folder}/b.db", args.attendees))]
-    if args.pg:
-        results.append(("postgresql", await _postgres(args.attendees)))
+    results = []
+    for engine in ("sqlite", "postgresql") if args.pg else ("sqlite",):
+        async with database_url(engine) as url:
+            results.append((engine, await _measure(url, args.attendees)))
     n = args.attendees
     for engine, r in results:
         print(

@@ -19,17 +19,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.databases import database_url
 from tests.factories import ended_session
 from tracker.db import Database
 from tracker.finalisation import finalize
@@ -68,17 +66,6 @@ async def _measure(url: str, attendees: int) -> tuple[float, float]:
         await database.close()
 
 
-async def _postgres(attendees: int) -> tuple[float, float]:
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        return await _measure(f"postgresql+asyncpg://postgres@127.0.0.1/{name}", attendees)
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000])
@@ -86,11 +73,10 @@ async def main() -> None:
     args = parser.parse_args()
     print(f"{'engine':10} {'attendees':>9} {'SELECT':>10} {'finalise':>10} {'ratio':>7}")
     for attendees in args.sizes:
-        with tempfile.TemporaryDirectory() as folder:
-            url = f"sqlite+aiosqlite:///{folder}/bench.db"
-            results = [("sqlite", await _measure(url, attendees))]
-        if args.pg:
-            results.append(("postgresql", await _postgres(attendees)))
+        results = []
+        for engine in ("sqlite", "postgresql") if args.pg else ("sqlite",):
+            async with database_url(engine) as url:
+                results.append((engine, await _measure(url, attendees)))
         for engine, (baseline, took) in results:
             print(
                 f"{engine:10} {attendees:9d} {baseline * 1000:8.1f}ms {took * 1000:8.0f}ms "

@@ -18,18 +18,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
-import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.databases import database_url
 from tests.factories import physician_body, series_body
 from tracker.app import create_app
 from tracker.db import Database
@@ -67,7 +66,14 @@ async def _prepare(url: str, series: int, port: int) -> tuple[web.AppRunner, str
     return runner, feed, payload
 
 
-async def _load(url: str, seconds: float, connections: int, headers: dict[str, str]) -> str:
+@dataclass(frozen=True)
+class Load:
+    rate: float  # requests per second
+    p99_ms: float
+    statuses: list[int]
+
+
+async def _load(url: str, seconds: float, connections: int, headers: dict[str, str]) -> Load:
     latencies: list[float] = []
     stop = time.perf_counter() + seconds
     statuses: set[int] = set()
@@ -87,8 +93,7 @@ async def _load(url: str, seconds: float, connections: int, headers: dict[str, s
         took = time.perf_counter() - began
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99)] * 1000
-    rate = len(latencies) / took
-    return f"{rate:9.0f} req/s  p99 {p99:7.1f} ms  status {sorted(statuses)}|{rate}"
+    return Load(len(latencies) / took, p99, sorted(statuses))
 
 
 async def _bare(payload: bytes, port: int) -> web.AppRunner:
@@ -118,11 +123,13 @@ async def _run(url: str, args: Any) -> None:
     finally:
         await runner.cleanup()
         await bare.cleanup()
-    baseline = float(results["bare"].split("|")[1])
+    baseline = results["bare"].rate
     print(f"{url.split(':')[0]}: feed of {len(payload):,} bytes, {args.series} series")
-    for name, line in results.items():
-        text, rate = line.split("|")
-        print(f"  {name:9} {text}  {float(rate) / baseline:6.2f}x bare")
+    for name, load in results.items():
+        print(
+            f"  {name:9} {load.rate:9.0f} req/s  p99 {load.p99_ms:7.1f} ms  "
+            f"status {load.statuses}  {load.rate / baseline:6.2f}x bare"
+        )
 
 
 async def _fetch_etag(url: str) -> str:
@@ -137,17 +144,9 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--pg", action="store_true", help="also on PostgreSQL at 127.0.0.1")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        await _run(f"sqlite+aiosqlite:///{folder}/bench.db", args)
-    if args.pg:
-        name = f"bench_{uuid.uuid4().hex[:12]}"
-        admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            await _run(f"postgresql+asyncpg://postgres@127.0.0.1/{name}", args)
-        finally:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            await admin.close()
+    for engine in ("sqlite", "postgresql") if args.pg else ("sqlite",):
+        async with database_url(engine) as url:
+            await _run(url, args)
 
 
 if __name__ == "__main__":
