@@ -13,17 +13,20 @@ from tests.smtp import free_port
 TRACKER = str(Path(sys.executable).with_name("tracker"))
 
 
+def environment(**settings: str) -> dict[str, str]:
+    """This process's environment with these settings only (``database_url="..."`` becomes
+    ``TRACKER_DATABASE_URL``): the developer's own ``TRACKER_*`` variables are left out."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    return kept | {f"TRACKER_{name.upper()}": value for name, value in settings.items()}
+
+
 def serve(cwd: Path, **settings: str) -> subprocess.Popen[bytes]:
-    """``tracker serve`` in ``cwd`` with these settings only (``database_url="..."`` becomes
-    ``TRACKER_DATABASE_URL``; the developer's own ``TRACKER_*`` variables are left out), on a
+    """``tracker serve`` in ``cwd`` with these settings only (see :func:`environment`), on a
     free port unless ``port`` is given."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
-    environment |= {"TRACKER_PORT": str(free_port())}
-    environment |= {f"TRACKER_{name.upper()}": value for name, value in settings.items()}
     return subprocess.Popen(
         [TRACKER, "serve"],
         cwd=cwd,
-        env=environment,
+        env=environment(**{"port": str(free_port())} | settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -13,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import TRACKER
+from tests.processes import TRACKER, environment
+from tests.smtp import free_port
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")} | env
+    """``tracker ARGS`` in ``cwd`` with only the ``TRACKER_*`` variables given in ``env``."""
+    kept = environment() | env
     return subprocess.run(
-        [TRACKER, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=60
+        [TRACKER, *args], cwd=cwd, env=kept, capture_output=True, text=True, timeout=60
     )
 
 
@@ -115,21 +115,12 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_serve_answers_and_stops_gracefully_on_sigterm(database_url: str, tmp_path: Path) -> None:
-    port = _free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
-    environment |= {"TRACKER_DATABASE_URL": database_url, "TRACKER_SCHEDULER": "on"}
+    port = free_port()
     process = subprocess.Popen(
         [TRACKER, "serve", "--port", str(port)],
         cwd=tmp_path,
-        env=environment,
+        env=environment(database_url=database_url, scheduler="on"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

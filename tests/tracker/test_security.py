@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -26,6 +24,8 @@ import time_machine
 from aiohttp.test_utils import TestClient
 
 from tests.factories import bearer, create_physician
+from tests.processes import TRACKER, environment
+from tests.smtp import free_port
 from tests.tracker.security_world import (
     BASE,
     LOGIN_COOKIE,
@@ -44,7 +44,6 @@ from tracker.organizers import create_organizer
 from tracker.ratelimit import FailureLimiter
 from tracker.settings import Settings
 
-TRACKER = str(Path(sys.executable).with_name("tracker"))
 FORGED_ORG = "org_" + "A1b2C3d4" * 5 + "xyz"
 FORGED_PHY = "phy_" + "Z9y8X7w6" * 5 + "abc"
 
@@ -243,13 +242,6 @@ async def test_a_failure_on_the_personal_feed_logs_no_token(
     assert token[4:20] not in caplog.text
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _raw_request(port: int, data: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(data)
@@ -287,13 +279,11 @@ def test_serve_logs_no_token_from_requests_or_malformed_header_lines(
         return token
 
     organizer = asyncio.run(make_organizer())
-    port = _free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
-    environment |= {"TRACKER_DATABASE_URL": database_url, "TRACKER_SCHEDULER": "off"}
+    port = free_port()
     process = subprocess.Popen(
         [TRACKER, "serve", "--port", str(port)],
         cwd=tmp_path,
-        env=environment,
+        env=environment(database_url=database_url, scheduler="off"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
