@@ -33,9 +33,9 @@ from notifications.worker import DeliveryWorker
 from tests.factories import ended_session, job_context
 from tests.smtp import Recorder, free_port
 from tracker.db import Database
-from tracker.finalisation import finalize
-from tracker.mailings import issue_certificates
+from tracker.domain.mailings import issue_certificates
 from tracker.migrate import upgrade
+from tracker.services.finalisation import finalize
 
 GRACE = timedelta(minutes=90)
 SENDER = "webinars@cme.example.org"

@@ -6,7 +6,7 @@ N attendees (a join and a leave each), then times, in the same run:
 - the baseline: one ``SELECT physician_id, kind, at, connection_id`` of that session's events,
   all rows fetched (the least any finalisation must read);
 - the finalisation: the claim and every award made final, batch by batch
-  (:func:`tracker.finalisation.finalize`).
+  (:func:`tracker.services.finalisation.finalize`).
 
 It prints both and their ratio, for each size, so that growth with attendance shows (a linear
 finalisation keeps the ratio flat).
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.databases import database_url
 from tests.factories import ended_session
 from tracker.db import Database
-from tracker.finalisation import finalize
 from tracker.migrate import upgrade
+from tracker.services.finalisation import finalize
 
 GRACE = timedelta(minutes=90)
 

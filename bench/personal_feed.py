@@ -32,8 +32,8 @@ from bench.databases import database_url
 from tests.factories import physician_body, series_body
 from tracker.app import create_app
 from tracker.db import Database
+from tracker.domain.organizers import create_organizer
 from tracker.migrate import upgrade
-from tracker.organizers import create_organizer
 from tracker.settings import Settings
 
 

@@ -20,8 +20,8 @@ from aiohttp.test_utils import TestClient
 
 from tracker.app import create_app
 from tracker.db import Database
+from tracker.domain.organizers import create_organizer
 from tracker.migrate import upgrade
-from tracker.organizers import create_organizer
 from tracker.settings import Settings
 
 PG_HOST = os.environ.get("TRACKER_TEST_PG_HOST", "127.0.0.1")

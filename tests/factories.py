@@ -75,8 +75,8 @@ def job_context(database: Any, scheduler: Any, *, grace_minutes: int = 90) -> An
     """A JobContext for tests, with the test settings' mail identity."""
     from datetime import timedelta
 
+    from tracker.domain.mailings import MailSettings
     from tracker.jobs import JobContext
-    from tracker.mailings import MailSettings
 
     mail = MailSettings(
         base_url="https://cme.example.org",
@@ -109,7 +109,7 @@ async def ended_session(
     from schedules.occurrences import list_occurrences
     from schedules.schemas import SeriesCreate
     from schedules.series import create_series as store_series
-    from tracker.models import AttendanceEvent, Physician
+    from tracker.domain.models import AttendanceEvent, Physician
 
     start = ended - timedelta(hours=1)
     data = SeriesCreate.model_validate(

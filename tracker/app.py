@@ -12,22 +12,22 @@ from aiohttp import web
 from notifications.transports import transport_for
 from notifications.worker import DeliveryWorker
 from schedules.feeds import FeedCache
-from tracker.credit_types import credit_labels
 from tracker.db import Database
-from tracker.documents import CertificateIdentity
-from tracker.handlers.feeds import FEED_CACHE
+from tracker.domain.credit_types import credit_labels
+from tracker.domain.documents import CertificateIdentity
+from tracker.domain.mailings import MailSettings
+from tracker.http.api.feeds import FEED_CACHE
+from tracker.http.keys import BUS, DATABASE, MAIL, OPENAPI, SETTINGS, WORKER
+from tracker.http.openapi import build_openapi
+from tracker.http.pages.errors import html_error_pages
+from tracker.http.pages.render import security_headers
+from tracker.http.problems import problem_middleware
+from tracker.http.routes import setup_routes
 from tracker.jobs import STOPPING, scheduler_ctx, signal_stopping
-from tracker.keys import BUS, DATABASE, MAIL, OPENAPI, SETTINGS, WORKER
 from tracker.logs import install_redaction
-from tracker.mailings import MailSettings
 from tracker.migrate import check_schema
-from tracker.openapi import build_openapi
-from tracker.problems import problem_middleware
-from tracker.projections import build_bus
-from tracker.routes import setup_routes
+from tracker.services.projections import build_bus
 from tracker.settings import Settings
-from tracker.web.errors import html_error_pages
-from tracker.web.render import security_headers
 
 
 def mail_settings(settings: Settings, labels: dict[str, str]) -> MailSettings:

@@ -23,22 +23,7 @@ from schedules.errors import InvalidInputError, NotFoundError
 from schedules.occurrences import list_occurrences
 from schedules.recurrence import resolve_timezone
 from schedules.series import get_series
-from tracker.app import create_app, load_mail_settings
-from tracker.attendance import Recorded, match_pending, record_events
-from tracker.bounds import is_row_id
-from tracker.db import Database
-from tracker.demo import load_demo
-from tracker.events import AttendanceRecorded
-from tracker.imports import ImportReport, RowError, import_physician, physician_rows
-from tracker.jobs import previous_month
-from tracker.logs import RedactingAccessLogger, install_redaction
-from tracker.mailings import enqueue_statement, physicians_with_activity
-from tracker.migrate import SchemaOutdatedError, upgrade
-from tracker.organizers import InvalidOrganizerError, create_organizer
-from tracker.physicians import email_key
-from tracker.projections import build_bus
-from tracker.settings import ConfigError, Settings, load_settings
-from tracker.zoom_report import (
+from tracker.adapters.zoom_report import (
     AmbiguousDatesError,
     DateOrder,
     Report,
@@ -48,6 +33,21 @@ from tracker.zoom_report import (
     read_report,
     stay_events,
 )
+from tracker.app import create_app, load_mail_settings
+from tracker.db import Database
+from tracker.domain.attendance import Recorded, match_pending, record_events
+from tracker.domain.bounds import is_row_id
+from tracker.domain.mailings import enqueue_statement, physicians_with_activity
+from tracker.domain.organizers import InvalidOrganizerError, create_organizer
+from tracker.domain.physicians import email_key
+from tracker.jobs import previous_month
+from tracker.logs import RedactingAccessLogger, install_redaction
+from tracker.migrate import SchemaOutdatedError, upgrade
+from tracker.services.demo import load_demo
+from tracker.services.events import AttendanceRecorded
+from tracker.services.imports import ImportReport, RowError, import_physician, physician_rows
+from tracker.services.projections import build_bus
+from tracker.settings import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
 

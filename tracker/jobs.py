@@ -24,11 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
 from schedules.occurrences import extend_horizons
-from tracker.awards import BATCH
 from tracker.db import Database
-from tracker.finalisation import Lease, claim, complete, due_for_finalisation, finalize_awards
-from tracker.keys import DATABASE, MAIL, SETTINGS, WORKER
-from tracker.mailings import (
+from tracker.domain.awards import BATCH
+from tracker.domain.mailings import (
     MailSettings,
     enqueue_reminders,
     issue_certificates,
@@ -36,7 +34,15 @@ from tracker.mailings import (
     reminders_due,
     send_statements,
 )
-from tracker.models import JobState
+from tracker.domain.models import JobState
+from tracker.http.keys import DATABASE, MAIL, SETTINGS, WORKER
+from tracker.services.finalisation import (
+    Lease,
+    claim,
+    complete,
+    due_for_finalisation,
+    finalize_awards,
+)
 
 log = logging.getLogger(__name__)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
@@ -105,7 +111,7 @@ async def extend_horizons_job(database: Database, _ctx: JobContext | None = None
 @tracked
 async def finalize_job(ctx: JobContext, occurrence_id: int) -> None:
     """Make one occurrence's credits final and send its certificates; resumable (see
-    :mod:`tracker.finalisation`): a run stopped half-way is picked up by the next planner run."""
+    :mod:`tracker.services.finalisation`): a run stopped half-way is picked up by the next planner run."""
     now = utcnow()
     database, lease = ctx.database, ctx.lease
     if not await claim(database, occurrence_id, now=now, grace=ctx.grace, lease=lease):

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from tracker.tokens import TOKEN_PREFIXES
+from tracker.domain.tokens import TOKEN_PREFIXES
 
 MASK = "…"
 _URLSAFE = r"A-Za-z0-9_\-"

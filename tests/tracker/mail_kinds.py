@@ -20,9 +20,9 @@ from schedules.models import Series
 from tests.factories import create_physician, create_series, job_context, occurrences
 from tests.smtp import SmtpServer
 from tracker.db import Database
+from tracker.domain.mailings import send_statements
+from tracker.domain.models import Physician
 from tracker.jobs import plan_finalisations, plan_reminders
-from tracker.mailings import send_statements
-from tracker.models import Physician
 
 SENDER = "webinars@cme.example.org"
 KINDS = ("reminder", "cancelled", "moved", "certificate", "statement")

@@ -14,9 +14,9 @@ from sqlmodel import col, select
 
 from tests.factories import bearer, create_physician, create_series, job_context, occurrences
 from tracker.db import Database
+from tracker.domain.mailings import MailSettings, unsubscribe_url
+from tracker.domain.models import Certificate, Registration
 from tracker.jobs import plan_finalisations
-from tracker.mailings import MailSettings, unsubscribe_url
-from tracker.models import Certificate, Registration
 
 BASE = "https://cme.example.org"
 SESSION = "tracker_session"

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.factories import bearer, create_physician, create_series, occurrences
 from tracker.db import Database
-from tracker.finalisation import finalize
+from tracker.services.finalisation import finalize
 
 DURING = datetime(2026, 11, 2, 12, 45, tzinfo=UTC)
 

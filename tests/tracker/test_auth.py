@@ -7,7 +7,7 @@ import re
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tracker.routes import ROUTES
+from tracker.http.routes import ROUTES
 
 API_ROUTES = [
     (route.method, re.sub(r"\{\w+\}", "1", route.path))

@@ -13,7 +13,7 @@ How a credential is presented depends on the route:
 - ``login``: the token typed into the organiser sign-in form (with the form's CSRF token).
 
 Routes acting on a physician use a third one (Zoé, the "target"). Adding a route to
-``tracker.routes.ROUTES`` without a row here fails :func:`test_the_table_covers_every_route`.
+``tracker.http.routes.ROUTES`` without a row here fails :func:`test_the_table_covers_every_route`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from tests.tracker.security_world import (
 )
 from tracker.app import create_app
 from tracker.db import Database
-from tracker.routes import ROUTES
+from tracker.http.routes import ROUTES
 from tracker.settings import Settings
 
 Style = Literal["api", "page", "secret", "login"]

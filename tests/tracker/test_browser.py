@@ -22,12 +22,12 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from pydantic import SecretStr
 
 from tests.factories import job_context
+from tracker.adapters.zoom_webhook import sign
 from tracker.app import create_app
 from tracker.db import Database
+from tracker.domain.organizers import create_organizer
 from tracker.jobs import plan_finalisations
-from tracker.organizers import create_organizer
 from tracker.settings import Settings
-from tracker.zoom import sign
 
 CHROMIUM = Path(os.environ.get("TRACKER_TEST_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -268,7 +268,7 @@ async def test_physician_opens_their_link_after_zoom_attendance_and_downloads_th
 async def test_public_home_lists_series_with_subscribe_links(
     browser: Browser, site: str, database: Database
 ) -> None:
-    from tracker.demo import load_demo
+    from tracker.services.demo import load_demo
 
     async with database.session() as session:
         await load_demo(session, now=datetime.now(UTC))

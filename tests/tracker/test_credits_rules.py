@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from tracker.credits import Fact, attendance, credits_for, round_credit
+from tracker.domain.credits import Fact, attendance, credits_for, round_credit
 
 START = datetime(2027, 3, 1, 11, 30, tzinfo=UTC)
 END = START + timedelta(minutes=60)

@@ -11,7 +11,7 @@ from icalendar import Calendar
 
 from schedules.clock import utcnow
 from tracker.db import Database
-from tracker.demo import load_demo
+from tracker.services.demo import load_demo
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -26,9 +26,9 @@ from tests.factories import bearer, create_physician, create_series, job_context
 from tests.pdf_tools import pdffonts, pdftotext
 from tests.smtp import SmtpServer
 from tracker.db import Database
+from tracker.domain.mailings import send_statements
+from tracker.http.keys import MAIL
 from tracker.jobs import plan_finalisations
-from tracker.keys import MAIL
-from tracker.mailings import send_statements
 from tracker.settings import Settings
 
 #: What poppler gives back for the no-break space French puts before a colon (its own glyph in

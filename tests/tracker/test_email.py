@@ -26,8 +26,8 @@ from schedules.models import Occurrence, Series
 from tests.factories import bearer, create_physician, create_series, job_context, occurrences
 from tests.smtp import SmtpServer, free_port
 from tracker.db import Database
+from tracker.domain.mailings import enqueue_reminders, send_statements
 from tracker.jobs import plan_finalisations, plan_reminders
-from tracker.mailings import enqueue_reminders, send_statements
 
 SENDER = "webinars@cme.example.org"
 FIRST_START = datetime(2026, 12, 1, 11, 30, tzinfo=UTC)  # 12:30 in Paris

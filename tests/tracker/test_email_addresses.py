@@ -26,9 +26,9 @@ from tests.tracker.mail_kinds import build_world, outbox
 from tests.tracker.test_cli import run
 from tracker.app import create_app
 from tracker.db import Database
+from tracker.domain.models import Physician
+from tracker.http.keys import DATABASE, MAIL, WORKER
 from tracker.jobs import JobContext, plan_reminders
-from tracker.keys import DATABASE, MAIL, WORKER
-from tracker.models import Physician
 from tracker.settings import ConfigError, Settings, load_settings
 
 GRACE = timedelta(minutes=90)

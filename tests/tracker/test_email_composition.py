@@ -34,8 +34,8 @@ from tests.tracker.mail_kinds import (
     rename,
 )
 from tracker.db import Database
-from tracker.mailings import enqueue_reminders
-from tracker.models import Physician
+from tracker.domain.mailings import enqueue_reminders
+from tracker.domain.models import Physician
 
 HOSTILE_TITLES = {
     "carriage return": "Santé\rnumérique",
@@ -168,7 +168,7 @@ async def test_a_message_that_cannot_be_composed_is_logged_and_recorded_and_the_
         jeanne.timezone = "Europe/Atlantis"
         await session.commit()
 
-    with caplog.at_level(logging.ERROR, logger="tracker.mailings"):
+    with caplog.at_level(logging.ERROR, logger="tracker.domain.mailings"):
         async with database.session() as session:
             occurrence = await session.get_one(Occurrence, world.occurrence_ids[0])
             series = await session.get_one(Series, world.series_id)

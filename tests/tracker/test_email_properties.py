@@ -34,19 +34,19 @@ from schedules.schemas import SeriesCreate
 from schedules.series import create_series
 from tests.smtp import parse
 from tests.tracker.mail_kinds import HEADERS
-from tracker.credit_types import credit_labels
 from tracker.db import Database
-from tracker.mailings import (
+from tracker.domain.credit_types import credit_labels
+from tracker.domain.mailings import (
     MailSettings,
     enqueue_notices,
     enqueue_reminders,
     enqueue_statement,
     issue_certificates,
 )
-from tracker.models import Award, Physician
-from tracker.physicians import create_physician
-from tracker.registrations import register
-from tracker.schemas import PhysicianCreate
+from tracker.domain.models import Award, Physician
+from tracker.domain.physicians import create_physician
+from tracker.domain.registrations import register
+from tracker.domain.schemas import PhysicianCreate
 
 T = TypeVar("T")
 NOW = datetime(2026, 11, 30, 11, 31, tzinfo=UTC)

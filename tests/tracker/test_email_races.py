@@ -27,8 +27,8 @@ from tests.factories import create_physician, create_series, job_context, occurr
 from tests.smtp import parse
 from tests.tracker.mail_kinds import build_world
 from tracker.db import Database
+from tracker.domain.models import Physician, Registration
 from tracker.jobs import finalize_job, reminder_job, statements_job
-from tracker.models import Physician, Registration
 from tracker.settings import Settings
 
 ONLY_POSTGRESQL = pytest.mark.parametrize(

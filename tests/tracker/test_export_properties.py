@@ -28,10 +28,10 @@ from tests.smtp import free_port
 from tests.tracker.test_schemathesis import LiveApp
 from tracker.app import create_app
 from tracker.db import Database
-from tracker.models import Award, Occurrence, Physician
-from tracker.organizers import create_organizer
+from tracker.domain.models import Award, Occurrence, Physician
+from tracker.domain.organizers import create_organizer
+from tracker.domain.tokens import hash_token
 from tracker.settings import Settings
-from tracker.tokens import hash_token
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TEXT = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")

@@ -28,13 +28,13 @@ from tests.conftest import _pg_admin, pg_url
 from tests.factories import bearer, create_physician, create_series
 from tests.processes import serve
 from tests.smtp import free_port
+from tracker.adapters.zoom_webhook import sign
 from tracker.app import create_app
 from tracker.db import Database
-from tracker.keys import DATABASE
-from tracker.models import AttendanceEvent
-from tracker.organizers import create_organizer
+from tracker.domain.models import AttendanceEvent
+from tracker.domain.organizers import create_organizer
+from tracker.http.keys import DATABASE
 from tracker.settings import Settings
-from tracker.zoom import sign
 
 #: (method, path, who): a route of each kind, each reading the database.
 ROUTES = [

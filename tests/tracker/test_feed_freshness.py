@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.factories import create_physician, create_series
 from tracker.app import create_app
-from tracker.keys import DATABASE
+from tracker.http.keys import DATABASE
 from tracker.settings import Settings
 
 FeedUrl = Callable[[TestClient, dict[str, str]], Awaitable[str]]
@@ -50,8 +50,8 @@ def _no_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("the feed was loaded or rendered")
 
-    monkeypatch.setattr("tracker.handlers.feeds.load_entries", refuse)
-    monkeypatch.setattr("tracker.handlers.feeds.render_calendar", refuse)
+    monkeypatch.setattr("tracker.http.api.feeds.load_entries", refuse)
+    monkeypatch.setattr("tracker.http.api.feeds.render_calendar", refuse)
 
 
 @FEEDS

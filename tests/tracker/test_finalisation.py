@@ -22,9 +22,9 @@ from notifications.worker import DeliveryWorker
 from tests.factories import CERTIFIED, ended_session, job_context, queue_messages
 from tests.processes import serve
 from tracker.db import Database
-from tracker.finalisation import Lease, claim, finalize_awards
+from tracker.domain.models import Award, OccurrenceClosure
 from tracker.jobs import plan_finalisations
-from tracker.models import Award, OccurrenceClosure
+from tracker.services.finalisation import Lease, claim, finalize_awards
 
 GRACE = timedelta(minutes=90)
 SENDER = "webinars@cme.example.org"

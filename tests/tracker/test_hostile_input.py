@@ -25,11 +25,11 @@ from tests.factories import (
     physician_body,
     series_body,
 )
+from tracker.adapters.zoom_webhook import sign
 from tracker.app import create_app
 from tracker.cli import cli
-from tracker.routes import ROUTES
+from tracker.http.routes import ROUTES
 from tracker.settings import Settings
-from tracker.zoom import sign
 
 SECRET = "zoom-secret-token"
 WEBINAR = "81234567890"
@@ -392,7 +392,7 @@ async def test_refused_zoom_event_is_logged_with_its_reason(
     response = await _deliver(zoom_client, _joined(join_time="9999-12-31T23:59:59Z"))
 
     assert response.status == 422
-    assert [r.getMessage() for r in caplog.records if r.name == "tracker.handlers.attendance"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "tracker.http.api.attendance"] == [
         "refused a signed Zoom event webinar.participant_joined: "
         "participant.join_time is outside 2000-01-01 to 2100-01-01"
     ]

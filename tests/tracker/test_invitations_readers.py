@@ -18,8 +18,8 @@ from tests.factories import create_series, occurrences
 from tests.smtp import SmtpServer
 from tests.tracker.mail_kinds import build_world
 from tracker.app import create_app
+from tracker.http.keys import DATABASE, MAIL, WORKER
 from tracker.jobs import JobContext, plan_reminders
-from tracker.keys import DATABASE, MAIL, WORKER
 from tracker.settings import Settings
 
 MAIL_FROM = '"Institut Numérique" <webinaires@example.org>'

@@ -15,8 +15,8 @@ from schedules.series import create_series
 from tests.factories import job_context
 from tracker.app import create_app
 from tracker.db import Database
+from tracker.domain.models import OccurrenceClosure
 from tracker.jobs import SCHEDULER, plan_finalisations
-from tracker.models import OccurrenceClosure
 from tracker.settings import Settings
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlmodel import SQLModel
 
-import tracker.models  # noqa: F401  # registers every table
+import tracker.domain.models  # noqa: F401  # registers every table
 from tests.factories import ended_session
 from tracker.db import Database
 from tracker.migrate import alembic_config, upgrade

@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient
 
 from tests.factories import create_physician, create_series, occurrences
 from tracker.db import Database
-from tracker.finalisation import finalize
-from tracker.organizers import create_organizer
-from tracker.web import sessions
+from tracker.domain.organizers import create_organizer
+from tracker.http.pages import sessions
+from tracker.services.finalisation import finalize
 
 CREDITS = [
     {"type": "AMA_PRA_1", "max": 1.0},

@@ -30,9 +30,9 @@ from tests.tracker.security_world import (
 )
 from tracker.app import create_app
 from tracker.db import Database
-from tracker.models import Certificate
-from tracker.organizers import create_organizer
-from tracker.routes import ROUTES
+from tracker.domain.models import Certificate
+from tracker.domain.organizers import create_organizer
+from tracker.http.routes import ROUTES
 from tracker.settings import Settings
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"

@@ -23,8 +23,8 @@ from tests.tracker.test_attendance_api import DURING, event
 from tests.tracker.test_cli import run
 from tests.tracker.test_organiser_pages import Forms, organiser_cookie
 from tracker.db import Database
-from tracker.finalisation import finalize
 from tracker.migrate import alembic_config, upgrade
+from tracker.services.finalisation import finalize
 
 WINDOW = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-03T00:00:00Z"}
 CREDITS = [{"type": "AMA_PRA_1", "max": 1.0}, {"type": "ABIM_MOC", "max": 1.0}]

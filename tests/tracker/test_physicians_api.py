@@ -9,8 +9,8 @@ from aiohttp.test_utils import TestClient
 
 from tests.factories import bearer, create_physician, physician_body
 from tracker.db import Database
-from tracker.models import Physician
-from tracker.tokens import hash_token
+from tracker.domain.models import Physician
+from tracker.domain.tokens import hash_token
 
 
 async def test_create_returns_the_token_once_and_stores_only_its_hash(

@@ -26,10 +26,10 @@ from schedules.clock import utcnow
 from tests.smtp import free_port
 from tracker.app import create_app
 from tracker.db import Database
-from tracker.openapi import build_openapi
-from tracker.organizers import create_organizer
-from tracker.physicians import create_physician
-from tracker.schemas import PhysicianCreate
+from tracker.domain.organizers import create_organizer
+from tracker.domain.physicians import create_physician
+from tracker.domain.schemas import PhysicianCreate
+from tracker.http.openapi import build_openapi
 from tracker.settings import Settings
 
 SEED = 20261102

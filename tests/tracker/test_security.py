@@ -38,10 +38,10 @@ from tests.tracker.security_world import (
 )
 from tracker.app import create_app
 from tracker.db import Database
+from tracker.domain.models import Certificate
+from tracker.domain.organizers import create_organizer
+from tracker.http.ratelimit import FailureLimiter
 from tracker.logs import redact_text
-from tracker.models import Certificate
-from tracker.organizers import create_organizer
-from tracker.ratelimit import FailureLimiter
 from tracker.settings import Settings
 
 FORGED_ORG = "org_" + "A1b2C3d4" * 5 + "xyz"
@@ -230,7 +230,7 @@ async def test_a_failure_on_the_personal_feed_logs_no_token(
         # Fault injection: a library that fails while echoing its input, as some do.
         raise RuntimeError(f"cannot load entries for /feeds/{token}.ics")
 
-    monkeypatch.setattr("tracker.handlers.feeds.load_entries", broken)
+    monkeypatch.setattr("tracker.http.api.feeds.load_entries", broken)
     caplog.set_level(logging.DEBUG)
 
     response = await client.get(f"/feeds/{token}.ics")

@@ -18,11 +18,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
 
 from tests.factories import bearer, create_physician, create_series, job_context, occurrences
+from tracker.adapters.zoom_webhook import sign
 from tracker.app import create_app
 from tracker.db import Database
 from tracker.jobs import plan_finalisations
 from tracker.settings import Settings
-from tracker.zoom import sign
 
 SECRET = "zoom-secret-token"
 WEBINAR = "81234567890"

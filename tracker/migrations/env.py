@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import tracker.models  # noqa: F401  # registers every table on SQLModel.metadata
+import tracker.domain.models  # noqa: F401  # registers every table on SQLModel.metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:

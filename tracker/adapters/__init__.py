@@ -1,0 +1,1 @@
+"""Formats from outside: Zoom webhooks and reports, CSV files."""

@@ -1,0 +1,381 @@
+"""The credit projection: awards recomputed from stored facts, finalised after the grace period.
+
+Every function here recomputes from the append-only events, so running one twice, late, or in
+two processes gives the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from datetime import date, datetime
+from typing import NamedTuple, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, update
+from sqlalchemy import select as sa_select
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from schedules.errors import NotFoundError
+from schedules.models import Occurrence, Series
+from tracker.domain.credits import (
+    ROUNDINGS,
+    Attendance,
+    Fact,
+    Kind,
+    Rounding,
+    attendance,
+    credits_for,
+)
+from tracker.domain.models import (
+    AttendanceEvent,
+    Award,
+    CreditType,
+    OccurrenceClosure,
+    Physician,
+    Requirement,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def _roundings(session: AsyncSession) -> dict[str, Rounding]:
+    rows = (await session.exec(select(CreditType))).all()
+    return {row.code: row.rounding for row in rows if row.rounding in ROUNDINGS}
+
+
+async def is_closed(session: AsyncSession, occurrence_id: int) -> bool:
+    return await session.get(OccurrenceClosure, occurrence_id) is not None
+
+
+async def _facts(
+    session: AsyncSession, occurrence_id: int, physician_ids: Collection[int] | None = None
+) -> dict[int, list[Fact]]:
+    """Each physician's facts at one occurrence (the platform's end events added to each's), in
+    one read: every physician's, or only those of ``physician_ids``."""
+    query = select(
+        AttendanceEvent.physician_id,
+        AttendanceEvent.kind,
+        AttendanceEvent.at,
+        AttendanceEvent.connection_id,
+    ).where(AttendanceEvent.occurrence_id == occurrence_id)
+    if physician_ids is not None:
+        query = query.where(
+            or_(
+                col(AttendanceEvent.physician_id).in_(list(physician_ids)),
+                AttendanceEvent.kind == "ended",
+            )
+        )
+    ended: list[Fact] = []
+    by_physician: dict[int, list[Fact]] = defaultdict(list)
+    for pid, kind, at, connection in (await session.exec(query)).all():
+        if kind == "ended":
+            ended.append(Fact("ended", at))
+        elif pid is not None:
+            by_physician[pid].append(Fact(cast(Kind, kind), at, connection))
+    return {pid: facts + ended for pid, facts in by_physician.items()}
+
+
+def _figures(
+    facts: list[Fact],
+    occurrence: Occurrence,
+    series: Series,
+    roundings: dict[str, Rounding],
+    *,
+    now: datetime | None,
+) -> tuple[Attendance, dict[str, float]]:
+    """Minutes and credits from the facts; ``now`` for provisional figures (open connections
+    count up to now), ``None`` for final ones (up to the end)."""
+    attended = attendance(facts, start=occurrence.start, end=occurrence.end, now=now)
+    credits = credits_for(
+        attended,
+        duration_minutes=int((occurrence.end - occurrence.start).total_seconds() // 60),
+        min_attendance_percent=series.min_attendance_percent,
+        designations=series.credits,
+        roundings=roundings,
+    )
+    return attended, credits
+
+
+class _Stored(NamedTuple):
+    id: int
+    physician_id: int
+    seconds: int
+    credits: dict[str, float]
+    final: bool
+    version: int
+
+
+async def recompute_awards(
+    session: AsyncSession, occurrence_id: int, physician_ids: Collection[int], *, now: datetime
+) -> int:
+    """Recompute these physicians' awards at one occurrence from every stored fact; returns how
+    many were written (new or changed).
+
+    One read of their facts, one of their awards and two bulk writes, whatever their number, so
+    that a session of any size is computed in one pass (in batches chosen by the caller); rows
+    are plain values, not ORM objects, which would cost more than the arithmetic.
+    A final award whose credits change gets a new ``version`` (its certificate is re-issued).
+    A provisional one is stored as of ``now``; readers bring it up to their own now
+    (:func:`credit_summary`, :func:`occurrence_attendance`).
+    """
+    occurrence = await session.get(Occurrence, occurrence_id)
+    if occurrence is None or not physician_ids:
+        return 0
+    series = await session.get_one(Series, occurrence.series_id)
+    final = await is_closed(session, occurrence_id)
+    roundings = await _roundings(session)
+    facts = await _facts(session, occurrence_id, physician_ids)
+    query = sa_select(
+        col(Award.id),
+        col(Award.physician_id),
+        col(Award.seconds),
+        col(Award.credits),
+        col(Award.final),
+        col(Award.version),
+    ).where(
+        col(Award.occurrence_id) == occurrence_id,
+        col(Award.physician_id).in_(list(physician_ids)),
+    )
+    stored = {
+        row.physician_id: row
+        for row in map(_Stored._make, await (await session.connection()).execute(query))
+    }
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    for physician_id in physician_ids:
+        attended, credits = _figures(
+            facts.get(physician_id, []),
+            occurrence,
+            series,
+            roundings,
+            now=None if final else now,
+        )
+        figures: dict[str, object] = {
+            "seconds": attended.seconds,
+            "credits": credits,
+            "anomalies": list(attended.anomalies),
+            "computed_at": now,
+        }
+        row = stored.get(physician_id)
+        if row is None:
+            inserts.append(
+                figures
+                | {
+                    "occurrence_id": occurrence_id,
+                    "physician_id": physician_id,
+                    "final": final,
+                    "version": 1,
+                    "finalized_at": now if final else None,
+                }
+            )
+            continue
+        if row.final and final and row.credits == credits and row.seconds == attended.seconds:
+            continue  # already final as computed: nothing to write
+        if row.final and final and row.credits != credits:
+            figures["version"] = row.version + 1
+            log.info(
+                "final credits of physician %s at occurrence %s changed",
+                physician_id,
+                occurrence_id,
+            )
+        if final and not row.final:
+            figures |= {"final": True, "finalized_at": now}
+        updates.append(figures | {"id": row.id})
+    if inserts:
+        await session.exec(insert(Award), params=inserts)
+    if updates:
+        await session.exec(update(Award), params=updates)
+    return len(inserts) + len(updates)
+
+
+def _as_of(award: Award, attended: Attendance, credits: dict[str, float], now: datetime) -> Award:
+    """A detached copy of a provisional award with the figures as of ``now`` (never stored)."""
+    return Award(
+        id=award.id,
+        occurrence_id=award.occurrence_id,
+        physician_id=award.physician_id,
+        seconds=attended.seconds,
+        credits=credits,
+        anomalies=list(attended.anomalies),
+        final=False,
+        version=award.version,
+        computed_at=now,
+    )
+
+
+async def _provisional_as_of(
+    session: AsyncSession, award: Award, occurrence: Occurrence, series: Series, now: datetime
+) -> Award:
+    """A final award as stored; a provisional one recomputed with open connections up to now."""
+    if award.final:
+        return award
+    facts = (await _facts(session, occurrence.id or 0, [award.physician_id])).get(
+        award.physician_id, []
+    )
+    return _as_of(
+        award, *_figures(facts, occurrence, series, await _roundings(session), now=now), now
+    )
+
+
+async def attendee_ids(session: AsyncSession, occurrence_id: int) -> list[int]:
+    """Everyone with a matched fact at this occurrence, in id order."""
+    query = (
+        select(AttendanceEvent.physician_id)
+        .where(
+            AttendanceEvent.occurrence_id == occurrence_id,
+            col(AttendanceEvent.physician_id).is_not(None),
+        )
+        .distinct()
+    )
+    return sorted(pid for pid in (await session.exec(query)).all() if pid is not None)
+
+
+#: How many awards one transaction computes and writes: short enough that other writers (the
+#: outbox worker, webhooks) never wait long for SQLite's single write lock.
+BATCH = 1000
+
+
+def batches(ids: Sequence[int], size: int = BATCH) -> Iterator[Sequence[int]]:
+    for index in range(0, len(ids), size):
+        yield ids[index : index + size]
+
+
+async def recompute_occurrence(session: AsyncSession, occurrence_id: int, *, now: datetime) -> int:
+    """Recompute the awards of everyone with a fact at this occurrence; returns how many."""
+    physician_ids = await attendee_ids(session, occurrence_id)
+    for batch in batches(physician_ids):
+        await recompute_awards(session, occurrence_id, batch, now=now)
+    return len(physician_ids)
+
+
+def _local_date(value: datetime, timezone: str) -> date:
+    return value.astimezone(ZoneInfo(timezone)).date()
+
+
+async def physician_awards(
+    session: AsyncSession, physician_id: int
+) -> list[tuple[Award, Occurrence, Series]]:
+    query = (
+        select(Award, Occurrence, Series)
+        .join(Occurrence, col(Occurrence.id) == col(Award.occurrence_id))
+        .join(Series, col(Series.id) == col(Occurrence.series_id))
+        .where(Award.physician_id == physician_id)
+        .order_by(col(Occurrence.start))
+    )
+    return [(a, o, s) for a, o, s in (await session.exec(query)).all()]
+
+
+def _add(totals: dict[str, float], credits: dict[str, float]) -> None:
+    for code, amount in credits.items():
+        totals[code] = round(totals.get(code, 0.0) + amount, 2)
+
+
+async def credit_summary(
+    session: AsyncSession, physician_id: int, *, now: datetime | None = None
+) -> dict[str, object]:
+    """The summary of SPEC 3: totals (all and final), awards, requirements with progress.
+
+    With ``now``, provisional awards count open connections up to ``now`` (a live session
+    shows the minutes so far); without, they are as stored.
+    """
+    physician = await session.get(Physician, physician_id)
+    if physician is None:
+        raise NotFoundError("physician", physician_id)
+    rows = await physician_awards(session, physician_id)
+    if now is not None:
+        rows = [
+            (await _provisional_as_of(session, award, occurrence, series, now), occurrence, series)
+            for award, occurrence, series in rows
+        ]
+    totals: dict[str, float] = {}
+    final_totals: dict[str, float] = {}
+    awards: list[dict[str, object]] = []
+    for award, occurrence, series in rows:
+        _add(totals, award.credits)
+        if award.final:
+            _add(final_totals, award.credits)
+        awards.append(
+            {
+                "occurrence_id": occurrence.id,
+                "series_id": series.id,
+                "series_title": series.title,
+                "start": occurrence.start,
+                "end": occurrence.end,
+                "minutes": round(award.seconds / 60, 2),
+                "final": award.final,
+                "credits": award.credits,
+            }
+        )
+    requirements = (
+        await session.exec(
+            select(Requirement)
+            .where(Requirement.physician_id == physician_id)
+            .order_by(col(Requirement.id))
+        )
+    ).all()
+    progress = []
+    for requirement in requirements:
+        earned = sum(
+            award.credits.get(requirement.credit_type, 0.0)
+            for award, occurrence, _ in rows
+            if requirement.start_date
+            <= _local_date(occurrence.start, physician.timezone)
+            <= requirement.end_date
+        )
+        progress.append(
+            {
+                "id": requirement.id,
+                "type": requirement.credit_type,
+                "required": requirement.required,
+                "earned": round(earned, 2),
+                "from_": requirement.start_date,
+                "to": requirement.end_date,
+            }
+        )
+    return {
+        "physician_id": physician_id,
+        "totals": totals,
+        "final_totals": final_totals,
+        "awards": awards,
+        "requirements": progress,
+    }
+
+
+async def occurrence_attendance(
+    session: AsyncSession, occurrence_id: int, *, now: datetime | None = None
+) -> list[tuple[Award, Physician]]:
+    """Everyone's award at one occurrence; with ``now``, provisional ones as of ``now`` (one
+    read of the occurrence's facts), final ones as stored."""
+    occurrence = await session.get(Occurrence, occurrence_id)
+    if occurrence is None:
+        raise NotFoundError("occurrence", occurrence_id)
+    query = (
+        select(Award, Physician)
+        .join(Physician, col(Physician.id) == col(Award.physician_id))
+        .where(Award.occurrence_id == occurrence_id)
+        .order_by(col(Physician.last_name), col(Physician.first_name))
+    )
+    rows = [(a, p) for a, p in (await session.exec(query)).all()]
+    if now is None or all(award.final for award, _ in rows):
+        return rows
+    series = await session.get_one(Series, occurrence.series_id)
+    roundings = await _roundings(session)
+    facts = await _facts(session, occurrence_id)
+    return [
+        (
+            award
+            if award.final
+            else _as_of(
+                award,
+                *_figures(
+                    facts.get(award.physician_id, []), occurrence, series, roundings, now=now
+                ),
+                now,
+            ),
+            physician,
+        )
+        for award, physician in rows
+    ]

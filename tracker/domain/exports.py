@@ -1,0 +1,158 @@
+"""Learner-completion export for board reporting (ACCME PARS learner upload fields).
+
+One row per completion and board: a physician with two board ids (ABIM and ABP) gets two rows
+for one session, each naming its board and that board's id in separate columns, as a PARS
+learner record does; a physician with no board id gets one row with both empty. A board's MOC
+credit type is the one coded ``<BOARD>_MOC`` (``ABIM_MOC`` for ABIM): its column holds a value
+only on the row of that board, never for a physician without that board's id.
+
+Two layouts hold the same columns:
+
+* ``csv``: RFC 4180 with CRLF, UTF-8 with a byte-order mark so that spreadsheets read accents;
+* ``tab``: tab-delimited text (the PARS batch-upload format), UTF-8 without a byte-order mark,
+  CRLF, no quoting: a tab, line break or control character inside a value becomes a space.
+
+In both, a cell that a spreadsheet would run as a formula gets a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from schedules.clock import iso_z
+from schedules.models import Occurrence, Series
+from tracker.domain.models import Award, CreditType, Physician
+
+Layout = Literal["csv", "tab"]
+BASE_COLUMNS = (
+    "completion_date",
+    "first_name",
+    "last_name",
+    "npi",
+    "rpps",
+    "birth_month",
+    "birth_day",
+    "license_state",
+    "license_number",
+    "board",
+    "board_id",
+    "activity_id",
+    "email",
+    "series_title",
+    "occurrence_id",
+    "session_start",
+    "minutes",
+)
+MOC_SUFFIX = "_MOC"
+BOM = "\ufeff"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _cell(value: object) -> str:
+    """Text a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _tab_cell(value: str) -> str:
+    """A value that cannot split a tab-delimited record (no quoting there)."""
+    return _cell(_BREAKS.sub(" ", value))
+
+
+def moc_board(code: str) -> str | None:
+    """The board a MOC credit type belongs to (``ABIM_MOC`` -> ``ABIM``), else ``None``."""
+    return code.removesuffix(MOC_SUFFIX) if code.endswith(MOC_SUFFIX) else None
+
+
+def _credit(code: str, board: str | None, credits: dict[str, float]) -> str:
+    owner = moc_board(code)
+    if owner is not None and owner != board:
+        return ""  # no MOC value for a physician without that board's id
+    return f"{credits.get(code, 0.0):g}"
+
+
+async def completion_rows(
+    session: AsyncSession, *, start_from: datetime | None, until: datetime | None
+) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows: final awards with some credit, for physicians who consented to
+    board reporting, one row per board id. ``start_from`` / ``until`` select sessions by start."""
+    codes = sorted((await session.exec(select(CreditType.code))).all())
+    query = (
+        select(Award, Occurrence, Series, Physician)
+        .join(Occurrence, col(Occurrence.id) == col(Award.occurrence_id))
+        .join(Series, col(Series.id) == col(Occurrence.series_id))
+        .join(Physician, col(Physician.id) == col(Award.physician_id))
+        .where(col(Award.final).is_(True), col(Physician.consent_board_reporting).is_(True))
+        .order_by(col(Occurrence.start), col(Physician.last_name), col(Physician.id))
+    )
+    if start_from is not None:
+        query = query.where(Occurrence.start >= start_from)
+    if until is not None:
+        query = query.where(Occurrence.start < until)
+    rows: list[list[str]] = []
+    for award, occurrence, series, physician in (await session.exec(query)).all():
+        if not any(amount > 0 for amount in award.credits.values()):
+            continue
+        local_end = occurrence.end.astimezone(ZoneInfo(series.timezone))
+        boards: Sequence[tuple[str | None, str]] = sorted(physician.board_ids.items()) or [
+            (None, "")
+        ]
+        for board, board_id in boards:
+            rows.append(
+                [
+                    local_end.date().isoformat(),
+                    physician.first_name,
+                    physician.last_name,
+                    physician.npi or "",
+                    physician.rpps or "",
+                    str(physician.birth_month or ""),
+                    str(physician.birth_day or ""),
+                    physician.license_state or "",
+                    physician.license_number or "",
+                    board or "",
+                    board_id,
+                    series.pars_activity_id or "",
+                    physician.email,
+                    series.title,
+                    str(occurrence.id),
+                    iso_z(occurrence.start),
+                    f"{award.seconds / 60:.2f}",
+                    *(_credit(code, board, award.credits) for code in codes),
+                ]
+            )
+    return [*BASE_COLUMNS, *codes], rows
+
+
+def render(header: list[str], rows: list[list[str]], layout: Layout) -> str:
+    """The file's text: see the module docstring for what each layout guarantees."""
+    if layout == "tab":
+        lines = ["\t".join(_tab_cell(cell) for cell in row) for row in [header, *rows]]
+        return "".join(line + "\r\n" for line in lines)
+    output = io.StringIO()
+    output.write(BOM)
+    writer = csv.writer(output, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([_cell(cell) for cell in row] for row in rows)
+    return output.getvalue()
+
+
+async def completions_csv(
+    session: AsyncSession,
+    *,
+    start_from: datetime | None,
+    until: datetime | None,
+    layout: Layout = "csv",
+) -> str:
+    """The completions export as text in ``layout``."""
+    header, rows = await completion_rows(session, start_from=start_from, until=until)
+    return render(header, rows, layout)

@@ -1,0 +1,650 @@
+"""What to send, to whom, and under which outbox key: reminders, notices, certificates and
+monthly statements. Composition and delivery live in ``notifications``; this module decides.
+
+Keys say what a message is, so asking twice enqueues once:
+``reminder:{occurrence}:{physician}:{offset}:{start}`` (a moved session gets new reminders),
+``notice:{occurrence}:{physician}:{sequence}``, ``certificate:{occurrence}:{physician}:v{version}``,
+``statement:{physician}:{YYYY-MM}``.
+
+Several processes may run the same job at the same moment (SPEC 5): the outbox inserts each key
+once without breaking the loser's transaction, certificates are inserted the same way, and an
+unsubscribe token is set only where none is, so every message queued carries the token that
+stays. A message that cannot be composed is logged with its key and recorded as a failed row;
+the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import calendar
+import functools
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from pydantic import TypeAdapter
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from notifications.addresses import parse_mailbox
+from notifications.compose import Attachment, build_message, render
+from notifications.models import OutboxStatus
+from notifications.outbox import enqueue, exists, insert_once, record_unsendable
+from notifications.pdf import certificate_pdf, statement_pdf
+from schedules.ical import FeedMeta, build_invitation
+from schedules.models import Occurrence, OccurrenceStatus, Series
+from schedules.wording import credit_amount, number
+from tracker.domain.awards import credit_summary
+from tracker.domain.documents import (
+    CertificateIdentity,
+    certificate_data,
+    day,
+    designation,
+    statement_data,
+)
+from tracker.domain.localtime import month_label, when
+from tracker.domain.models import Award, Certificate, Physician, Registration
+from tracker.domain.schemas import CreditSummary
+
+log = logging.getLogger(__name__)
+_DURATION = TypeAdapter(timedelta)
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Who sends (``sender`` may be ``Name <address>``), from where, the credit labels, and who
+    stands behind the certificates."""
+
+    base_url: str
+    sender: str
+    provider: str
+    labels: dict[str, str] = field(default_factory=dict)
+    certificate: CertificateIdentity = field(default_factory=CertificateIdentity)
+
+    @property
+    def domain(self) -> str:
+        return urlsplit(self.base_url).hostname or "localhost"
+
+    @functools.cached_property
+    def sender_address(self) -> str:
+        """The bare sender address (for an invitation's ORGANIZER)."""
+        return parse_mailbox(self.sender).address
+
+    @functools.cached_property
+    def sender_name(self) -> str:
+        """The sender's display name, or the provider's name (an invitation's ORGANIZER CN)."""
+        return parse_mailbox(self.sender).name or self.provider
+
+
+def _credit_lines(
+    credits: dict[str, float], labels: dict[str, str], language: str
+) -> list[tuple[str, str]]:
+    """``(label, amount)`` per credit type, the amount as the reader writes it (``1,0`` / ``1.0``)."""
+    return [
+        (labels.get(code, code), credit_amount(value, language))
+        for code, value in sorted(credits.items())
+    ]
+
+
+async def _recipients(
+    session: AsyncSession, series_id: int, *, wanting_reminders: bool
+) -> list[tuple[Registration, Physician]]:
+    query = (
+        select(Registration, Physician)
+        .join(Physician, col(Physician.id) == col(Registration.physician_id))
+        .where(Registration.series_id == series_id)
+        .order_by(col(Physician.id))
+    )
+    if wanting_reminders:
+        query = query.where(col(Registration.reminders).is_(True))
+    return [(r, p) for r, p in (await session.exec(query)).all()]
+
+
+async def unsubscribe_url(
+    session: AsyncSession, mail: MailSettings, registration: Registration
+) -> str:
+    """The registration's one-click link; its token is set once, by whichever process comes
+    first (only where none is yet), so a link already queued by another process keeps working."""
+    if registration.unsubscribe_token is None:
+        await session.exec(
+            update(Registration)
+            .where(
+                col(Registration.id) == registration.id,
+                col(Registration.unsubscribe_token).is_(None),
+            )
+            .values(unsubscribe_token=secrets.token_urlsafe(24))
+        )
+        token = (
+            await session.exec(
+                select(Registration.unsubscribe_token).where(Registration.id == registration.id)
+            )
+        ).one()
+        set_committed_value(registration, "unsubscribe_token", token)
+    return f"{mail.base_url}/unsubscribe/{registration.unsubscribe_token}"
+
+
+def _invitation(
+    series: Series,
+    occurrence: Occurrence,
+    mail: MailSettings,
+    *,
+    method: str,
+    attendee: str,
+    now: datetime,
+) -> bytes:
+    meta = FeedMeta(
+        name=series.title,
+        description="",
+        source_url=mail.base_url,
+        provider=mail.provider,
+        credit_labels=mail.labels,
+    )
+    return build_invitation(
+        series,
+        occurrence,
+        meta,
+        method=method,
+        organizer=mail.sender_address,
+        organizer_name=mail.sender_name,
+        attendee=attendee,
+        stamp=now,
+    )
+
+
+def _message_for(
+    physician: Physician,
+    mail: MailSettings,
+    kind: str,
+    context: dict[str, Any],
+    *,
+    now: datetime,
+    **options: Any,
+) -> EmailMessage:
+    """``kind`` rendered for one physician (their name, their language), as a whole message."""
+    rendered = render(
+        kind,
+        physician.language,
+        {"first_name": physician.first_name, "last_name": physician.last_name, **context},
+    )
+    return build_message(
+        rendered,
+        sender=mail.sender,
+        recipient=physician.email,
+        recipient_name=f"{physician.first_name} {physician.last_name}",
+        domain=mail.domain,
+        now=now,
+        **options,
+    )
+
+
+async def _queue(
+    session: AsyncSession,
+    compose: Callable[[], EmailMessage],
+    *,
+    key: str,
+    kind: str,
+    physician: Physician,
+    occurrence_id: int | None,
+    now: datetime,
+    status: OutboxStatus = OutboxStatus.PENDING,
+    note: str | None = None,
+) -> bool:
+    """Compose and enqueue one message. A message that cannot be composed is never a silent
+    drop, nor the end of the batch: it is logged with its key and recorded as a failed row."""
+    try:
+        message = compose()
+    except Exception as exc:
+        log.exception("could not compose %s to %s", key, physician.email)
+        return await record_unsendable(
+            session,
+            key=key,
+            kind=kind,
+            recipient=physician.email,
+            reason=f"could not compose this message: {type(exc).__name__}: {exc}",
+            occurrence_id=occurrence_id,
+            physician_id=physician.id,
+            now=now,
+        )
+    return await enqueue(
+        session,
+        key=key,
+        kind=kind,
+        message=message,
+        occurrence_id=occurrence_id,
+        physician_id=physician.id,
+        now=now,
+        status=status,
+        note=note,
+    )
+
+
+# Reminders ---------------------------------------------------------------------------------
+
+
+def offsets(series: Series) -> list[tuple[str, timedelta]]:
+    return [(text, _DURATION.validate_python(text)) for text in series.reminders]
+
+
+async def reminders_due(
+    session: AsyncSession, *, after: datetime, until: datetime
+) -> list[tuple[Occurrence, Series, str, datetime]]:
+    """Every (occurrence, offset) whose reminder time lies in (after, until], in time order."""
+    query = (
+        select(Occurrence, Series)
+        .join(Series, col(Series.id) == col(Occurrence.series_id))
+        .where(
+            Occurrence.status != OccurrenceStatus.CANCELLED,
+            Occurrence.start > after,
+            Occurrence.start <= until + timedelta(days=61),
+        )
+    )
+    due: list[tuple[Occurrence, Series, str, datetime]] = []
+    for occurrence, series in (await session.exec(query)).all():
+        for text, delta in offsets(series):
+            moment = occurrence.start - delta
+            if after < moment <= until:
+                due.append((occurrence, series, text, moment))
+    return sorted(due, key=lambda item: (item[3], item[0].id or 0))
+
+
+def _reminder(
+    physician: Physician,
+    mail: MailSettings,
+    series: Series,
+    occurrence: Occurrence,
+    link: str,
+    now: datetime,
+) -> EmailMessage:
+    return _message_for(
+        physician,
+        mail,
+        "reminder",
+        {
+            "series_title": series.title,
+            "start_text": when(occurrence.start, physician.timezone, physician.language),
+            "timezone": physician.timezone,
+            "join_url": series.join_url,
+            "statement": designation(series, mail, physician.language),
+            "unsubscribe_url": link,
+        },
+        now=now,
+        headers={
+            "List-Unsubscribe": f"<{link}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        calendar=(
+            _invitation(
+                series, occurrence, mail, method="REQUEST", attendee=physician.email, now=now
+            ),
+            "REQUEST",
+        ),
+    )
+
+
+async def enqueue_reminders(
+    session: AsyncSession,
+    mail: MailSettings,
+    occurrence: Occurrence,
+    series: Series,
+    offset: str,
+    *,
+    now: datetime,
+) -> int:
+    """Reminders of one occurrence at one offset; recorded as skipped if the session started."""
+    if occurrence.status == OccurrenceStatus.CANCELLED:
+        return 0
+    started = occurrence.start <= now
+    queued = 0
+    for registration, physician in await _recipients(
+        session, series.id or 0, wanting_reminders=True
+    ):
+        key = f"reminder:{occurrence.id}:{physician.id}:{offset}:{occurrence.start:%Y%m%dT%H%M%SZ}"
+        if await exists(session, key):
+            continue
+        link = await unsubscribe_url(session, mail, registration)
+        compose = functools.partial(_reminder, physician, mail, series, occurrence, link, now)
+        queued += await _queue(
+            session,
+            compose,
+            key=key,
+            kind="reminder",
+            physician=physician,
+            occurrence_id=occurrence.id,
+            now=now,
+            status=OutboxStatus.SKIPPED if started else OutboxStatus.PENDING,
+            note="the session had started when this reminder came due" if started else None,
+        )
+    await session.commit()
+    return queued
+
+
+# Cancellation and move notices ---------------------------------------------------------------
+
+
+def _notice(
+    physician: Physician,
+    mail: MailSettings,
+    series: Series,
+    occurrence: Occurrence,
+    now: datetime,
+) -> EmailMessage:
+    change = _change(occurrence)
+    method = "CANCEL" if change == "cancelled" else "REQUEST"
+    return _message_for(
+        physician,
+        mail,
+        "notice",
+        {
+            "series_title": series.title,
+            "change": change,
+            "timezone": physician.timezone,
+            "join_url": series.join_url,
+            "start_text": when(occurrence.start, physician.timezone, physician.language),
+            "rule_start_text": when(
+                occurrence.recurrence_id, physician.timezone, physician.language
+            ),
+        },
+        now=now,
+        calendar=(
+            _invitation(series, occurrence, mail, method=method, attendee=physician.email, now=now),
+            method,
+        ),
+    )
+
+
+async def enqueue_notices(
+    session: AsyncSession, mail: MailSettings, occurrence_id: int, *, now: datetime
+) -> int:
+    """After a cancel, move or restore: an updated invitation to everyone registered (future only)."""
+    occurrence = await session.get(Occurrence, occurrence_id)
+    if occurrence is None or max(occurrence.end, occurrence.recurrence_id) <= now:
+        return 0
+    series = await session.get_one(Series, occurrence.series_id)
+    queued = 0
+    for _registration, physician in await _recipients(
+        session, series.id or 0, wanting_reminders=True
+    ):
+        key = f"notice:{occurrence.id}:{physician.id}:{occurrence.sequence}"
+        if await exists(session, key):
+            continue
+
+        compose = functools.partial(_notice, physician, mail, series, occurrence, now)
+        queued += await _queue(
+            session,
+            compose,
+            key=key,
+            kind="notice",
+            physician=physician,
+            occurrence_id=occurrence.id,
+            now=now,
+        )
+    return queued
+
+
+def _change(occurrence: Occurrence) -> str:
+    """What a notice tells: ``cancelled``; ``moved`` (to ``start``, away from the rule's time);
+    or ``restored`` (back at the rule's time, after a cancellation or a move)."""
+    if occurrence.status == OccurrenceStatus.CANCELLED:
+        return "cancelled"
+    return "moved" if occurrence.status == OccurrenceStatus.MOVED else "restored"
+
+
+# Certificates ---------------------------------------------------------------------------------
+
+
+def certificate_document(
+    certificate: Certificate,
+    physician: Physician,
+    occurrence: Occurrence,
+    series: Series,
+    mail: MailSettings,
+) -> bytes:
+    return certificate_pdf(certificate_data(certificate, physician, occurrence, series, mail))
+
+
+async def latest_certificate_pdf(
+    session: AsyncSession, mail: MailSettings, physician: Physician, occurrence_id: int
+) -> tuple[str, bytes] | None:
+    """The newest certificate of ``physician`` for an occurrence, as (code, PDF), if any."""
+    certificate = (
+        await session.exec(
+            select(Certificate)
+            .where(
+                Certificate.occurrence_id == occurrence_id, Certificate.physician_id == physician.id
+            )
+            .order_by(col(Certificate.version).desc())
+        )
+    ).first()
+    if certificate is None:
+        return None
+    occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
+    series = await session.get_one(Series, occurrence.series_id)
+    data = certificate_data(certificate, physician, occurrence, series, mail)
+    # Drawing takes a second or two when a CJK font has to be loaded: off the event loop.
+    return certificate.code, await asyncio.to_thread(certificate_pdf, data)
+
+
+def pdf_response(code: str, pdf: bytes, *, disposition: str) -> web.Response:
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f'{disposition}; filename="certificate-{code}.pdf"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def _new_code() -> str:
+    """140 random bits as 28 base32 symbols in four groups (``ABCDEFG-HIJKLMN-...``): beyond
+    guessing (SPEC 7 asks for 128), case-insensitive, with no 0 or 1 to mistake for O or I. Codes of
+    the older 48-bit format (``ABCD-EF01-2345``) are still looked up as they are."""
+    raw = base64.b32encode(secrets.token_bytes(20)).decode("ascii")[:28]
+    return "-".join(raw[i : i + 7] for i in range(0, 28, 7))
+
+
+def _certificate(
+    physician: Physician,
+    mail: MailSettings,
+    series: Series,
+    occurrence: Occurrence,
+    certificate: Certificate,
+    version: int,
+    now: datetime,
+) -> EmailMessage:
+    pdf = certificate_document(certificate, physician, occurrence, series, mail)
+    return _message_for(
+        physician,
+        mail,
+        "certificate",
+        {
+            "series_title": series.title,
+            "start_text": when(occurrence.start, physician.timezone, physician.language),
+            "timezone": physician.timezone,
+            "minutes": number(certificate.minutes, physician.language),
+            "credits": _credit_lines(certificate.credits, mail.labels, physician.language),
+            "reissued": version > 1,
+            "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
+        },
+        now=now,
+        attachments=(Attachment(f"certificate-{certificate.code}.pdf", pdf, "application", "pdf"),),
+    )
+
+
+async def issue_certificates(
+    session: AsyncSession, mail: MailSettings, occurrence_id: int, *, now: datetime
+) -> int:
+    """A certificate (and its email) for each final award with credit; a changed award, a new one."""
+    occurrence = await session.get(Occurrence, occurrence_id)
+    if occurrence is None:
+        return 0
+    series = await session.get_one(Series, occurrence.series_id)
+    rows = (
+        await session.exec(
+            select(Award, Physician)
+            .join(Physician, col(Physician.id) == col(Award.physician_id))
+            .where(Award.occurrence_id == occurrence_id, col(Award.final).is_(True))
+        )
+    ).all()
+    queued = 0
+    for award, physician in rows:
+        key = f"certificate:{occurrence_id}:{physician.id}:v{award.version}"
+        if not any(value > 0 for value in award.credits.values()) or await exists(session, key):
+            continue
+        certificate = (
+            await session.exec(
+                select(Certificate).where(
+                    Certificate.occurrence_id == occurrence_id,
+                    Certificate.physician_id == physician.id,
+                    Certificate.version == award.version,
+                )
+            )
+        ).first()
+        if certificate is None:
+            certificate = await _insert_certificate(
+                session,
+                Certificate(
+                    code=_new_code(),
+                    occurrence_id=occurrence_id,
+                    physician_id=physician.id or 0,
+                    version=award.version,
+                    minutes=round(award.seconds / 60, 2),
+                    credits=dict(award.credits),
+                    issued_at=now,
+                ),
+            )
+
+        compose = functools.partial(
+            _certificate, physician, mail, series, occurrence, certificate, award.version, now
+        )
+        queued += await _queue(
+            session,
+            compose,
+            key=key,
+            kind="certificate",
+            physician=physician,
+            occurrence_id=occurrence_id,
+            now=now,
+        )
+    await session.commit()
+    return queued
+
+
+async def _insert_certificate(session: AsyncSession, certificate: Certificate) -> Certificate:
+    """Store ``certificate``, or read the one another process stored a moment earlier for the
+    same (occurrence, physician, version): both then send the same code."""
+    await insert_once(session, certificate, unique=["occurrence_id", "physician_id", "version"])
+    stored = (
+        await session.exec(
+            select(Certificate).where(
+                Certificate.occurrence_id == certificate.occurrence_id,
+                Certificate.physician_id == certificate.physician_id,
+                Certificate.version == certificate.version,
+            )
+        )
+    ).one()
+    return stored
+
+
+# Monthly statements ---------------------------------------------------------------------------
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    """``2027-03`` → [1 March 00:00 UTC, 1 April 00:00 UTC)."""
+    year, month = (int(part) for part in period.split("-"))
+    start = datetime(year, month, 1, tzinfo=UTC)
+    days = calendar.monthrange(year, month)[1]
+    return start, start + timedelta(days=days)
+
+
+async def physicians_with_activity(session: AsyncSession, period: str) -> list[int]:
+    start, end = period_bounds(period)
+    query = (
+        select(Award.physician_id)
+        .join(Occurrence, col(Occurrence.id) == col(Award.occurrence_id))
+        .where(Occurrence.start >= start, Occurrence.start < end, col(Award.final).is_(True))
+    )
+    return sorted(set((await session.exec(query)).all()))
+
+
+async def enqueue_statement(
+    session: AsyncSession, mail: MailSettings, physician_id: int, period: str, *, now: datetime
+) -> bool:
+    """The statement of one physician for one month: final credits, requirements, PDF."""
+    key = f"statement:{physician_id}:{period}"
+    if await exists(session, key):
+        return False
+    physician = await session.get_one(Physician, physician_id)
+    start, end = period_bounds(period)
+    summary = CreditSummary.model_validate(await credit_summary(session, physician_id))
+    awards = [a for a in summary.awards if a.final and start <= a.start < end]
+    totals: dict[str, float] = {}
+    for award in awards:
+        for code, value in award.credits.items():
+            totals[code] = round(totals.get(code, 0.0) + value, 2)
+    lang = physician.language
+    requirements = [
+        {
+            "label": mail.labels.get(r.type, r.type),
+            "earned": credit_amount(r.earned, lang),
+            "required": credit_amount(r.required, lang),
+            "start": day(r.from_, lang),
+            "end": day(r.to, lang),
+        }
+        for r in summary.requirements
+    ]
+    year, month = (int(part) for part in period.split("-"))
+    label = month_label(year, month, lang)
+
+    def compose() -> EmailMessage:
+        pdf = statement_pdf(
+            statement_data(physician, mail, label, totals, summary.requirements, awards)
+        )
+        return _message_for(
+            physician,
+            mail,
+            "statement",
+            {
+                "period_label": label,
+                "period_totals": _credit_lines(totals, mail.labels, lang),
+                "requirements": requirements,
+            },
+            now=now,
+            attachments=(Attachment(f"statement-{period}.pdf", pdf, "application", "pdf"),),
+        )
+
+    return await _queue(
+        session,
+        compose,
+        key=key,
+        kind="statement",
+        physician=physician,
+        occurrence_id=None,
+        now=now,
+    )
+
+
+async def send_statements(
+    session: AsyncSession,
+    mail: MailSettings,
+    period: str,
+    *,
+    now: datetime,
+    progress: Callable[[int], None] = lambda _n: None,
+) -> tuple[int, int]:
+    """Statements of ``period`` for every physician with final credits in it: (queued, total)."""
+    physician_ids = await physicians_with_activity(session, period)
+    queued = 0
+    for physician_id in physician_ids:
+        queued += await enqueue_statement(session, mail, physician_id, period, now=now)
+        progress(1)
+    return queued, len(physician_ids)

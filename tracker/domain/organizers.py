@@ -1,0 +1,38 @@
+"""Organisers and their bearer tokens."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from notifications.addresses import InvalidAddressError, normalise_address
+from tracker.domain.models import Organizer
+from tracker.domain.tokens import hash_token, new_token
+
+
+class InvalidOrganizerError(ValueError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+async def create_organizer(
+    session: AsyncSession, *, name: str, email: str
+) -> tuple[Organizer, str]:
+    """Store a new organiser; returns it with its token, which is never shown again."""
+    name = name.strip()
+    if not name:
+        raise InvalidOrganizerError("the name cannot be empty")
+    try:
+        address = normalise_address(email)
+    except InvalidAddressError as exc:
+        raise InvalidOrganizerError(str(exc)) from None
+    token = new_token("org_")
+    organizer = Organizer(name=name, email=address, token_hash=hash_token(token))
+    session.add(organizer)
+    await session.commit()
+    return organizer, token
+
+
+async def organizer_for_token(session: AsyncSession, token: str) -> Organizer | None:
+    query = select(Organizer).where(Organizer.token_hash == hash_token(token))
+    return (await session.exec(query)).first()

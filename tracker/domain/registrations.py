@@ -1,0 +1,80 @@
+"""Registrations of physicians to series (what their personal feed and emails cover)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from schedules.errors import InvalidInputError, NotFoundError
+from schedules.series import get_series
+from tracker.domain.models import Registration
+from tracker.domain.physicians import get_physician, physician_by_email
+
+
+async def register(
+    session: AsyncSession,
+    series_id: int,
+    *,
+    physician_id: int | None,
+    email: str | None,
+    now: datetime,
+) -> tuple[Registration, bool]:
+    """Register a physician (by id or email); returns the registration and whether it is new."""
+    await get_series(session, series_id)
+    if physician_id is not None:
+        physician = await get_physician(session, physician_id)
+    else:
+        found = await physician_by_email(session, email or "")
+        if found is None:
+            raise InvalidInputError("email", f"no physician with email {email}; create them first")
+        physician = found
+    pid = physician.id or 0
+    existing = await _get(session, series_id, pid)
+    if existing is not None:
+        return existing, False
+    registration = Registration(series_id=series_id, physician_id=pid, created_at=now)
+    session.add(registration)
+    try:
+        await session.flush()
+    except IntegrityError:  # registered concurrently: same outcome
+        await session.rollback()
+        again = await _get(session, series_id, pid)
+        if again is None:
+            raise
+        return again, False
+    return registration, True
+
+
+async def _get(session: AsyncSession, series_id: int, physician_id: int) -> Registration | None:
+    query = select(Registration).where(
+        Registration.series_id == series_id, Registration.physician_id == physician_id
+    )
+    return (await session.exec(query)).first()
+
+
+async def unregister(session: AsyncSession, series_id: int, physician_id: int) -> None:
+    if await _get(session, series_id, physician_id) is None:
+        raise NotFoundError("registration", f"of physician {physician_id} to series {series_id}")
+    await session.exec(
+        delete(Registration).where(
+            col(Registration.series_id) == series_id, col(Registration.physician_id) == physician_id
+        )
+    )
+
+
+async def list_registrations(session: AsyncSession, series_id: int) -> list[Registration]:
+    await get_series(session, series_id)
+    query = (
+        select(Registration)
+        .where(Registration.series_id == series_id)
+        .order_by(col(Registration.id))
+    )
+    return list((await session.exec(query)).all())
+
+
+async def registered_series_ids(session: AsyncSession, physician_id: int) -> list[int]:
+    query = select(Registration.series_id).where(Registration.physician_id == physician_id)
+    return sorted(set((await session.exec(query)).all()))

@@ -1,0 +1,329 @@
+"""Request and response shapes of the physicians, attendance and credits API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, model_validator
+
+from notifications.addresses import normalise_address
+from schedules.schemas import Language, TimezoneName
+from tracker.domain.bounds import RowId, event_time_problem
+from tracker.domain.identifiers import (
+    LICENSE_STATES,
+    license_state_problem,
+    npi_problem,
+    rpps_problem,
+)
+
+
+def _check_email(value: str) -> str:
+    """Exactly one mailbox (email-validator), normalised and lower-cased (SPEC 3)."""
+    return normalise_address(value)
+
+
+def _check_matching_email(value: str) -> str:
+    """An address used only to find a physician (attendance facts): never refused for being odd,
+    since an event is kept unmatched rather than lost."""
+    value = value.strip()
+    local, _, domain = value.rpartition("@")
+    if not local or not domain:
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+def _check_npi(value: str) -> str:
+    problem = npi_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _check_rpps(value: str) -> str:
+    problem = rpps_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _check_license_state(value: str) -> str:
+    value = value.upper()
+    problem = license_state_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("give a timezone offset or Z")
+    return value
+
+
+def _event_time(value: datetime) -> datetime:
+    problem = event_time_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Email = Annotated[
+    str,
+    Field(
+        max_length=320,
+        examples=["jeanne.durand@example.org"],
+        description="Exactly one address (internationalised ones accepted)",
+    ),
+    AfterValidator(_check_email),
+]
+MatchingEmail = Annotated[
+    str,
+    Field(max_length=320, examples=["jeanne.durand@example.org"]),
+    AfterValidator(_check_matching_email),
+]
+Npi = Annotated[str, Field(examples=["1234567893"]), AfterValidator(_check_npi)]
+Rpps = Annotated[str, Field(examples=["10001234567"]), AfterValidator(_check_rpps)]
+#: The codes of LICENSE_STATES in any case, as a JSON Schema (ECMA 262) pattern.
+LICENSE_STATE_PATTERN = (
+    "^(?:"
+    + "|".join("".join(f"[{c}{c.lower()}]" for c in code) for code in sorted(LICENSE_STATES))
+    + ")$"
+)
+LicenseState = Annotated[
+    str,
+    Field(
+        json_schema_extra={"pattern": LICENSE_STATE_PATTERN},  # checked below, with a clear message
+        examples=["NY"],
+        description="US state or territory of the medical licence (USPS code, any case)",
+    ),
+    AfterValidator(_check_license_state),
+]
+LicenseNumber = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9./-]{0,28}[A-Za-z0-9])?$",
+        examples=["MD123456"],
+        description="Medical licence number as the state board gave it",
+    ),
+]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+EventTime = Annotated[datetime, AfterValidator(_aware), AfterValidator(_event_time)]
+BoardIds = Annotated[
+    dict[Annotated[str, Field(max_length=32)], Annotated[str, Field(max_length=64)]],
+    Field(max_length=10),
+]
+
+
+class PhysicianCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: Name
+    last_name: Name
+    email: Email
+    timezone: TimezoneName = "UTC"
+    language: Language = "en"
+    npi: Npi | None = None
+    rpps: Rpps | None = None
+    board_ids: BoardIds = Field(default_factory=dict, examples=[{"ABIM": "123456"}])
+    birth_month: int | None = Field(default=None, ge=1, le=12)
+    birth_day: int | None = Field(default=None, ge=1, le=31)
+    license_state: LicenseState | None = None
+    license_number: LicenseNumber | None = None
+    consent_board_reporting: bool = False
+
+
+class PhysicianUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Email | None = None
+    timezone: TimezoneName | None = None
+    language: Language | None = None
+    npi: Npi | None = None
+    rpps: Rpps | None = None
+    board_ids: BoardIds | None = None
+    birth_month: int | None = Field(default=None, ge=1, le=12)
+    birth_day: int | None = Field(default=None, ge=1, le=31)
+    license_state: LicenseState | None = None
+    license_number: LicenseNumber | None = None
+    consent_board_reporting: bool | None = None
+
+
+class PhysicianPublic(BaseModel):
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+    timezone: str
+    language: str
+    npi: str | None
+    rpps: str | None
+    board_ids: dict[str, str]
+    birth_month: int | None
+    birth_day: int | None
+    license_state: str | None
+    license_number: str | None
+    consent_board_reporting: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class PhysicianWithToken(PhysicianPublic):
+    token: str = Field(description="The personal secret token; shown once, only its hash is kept")
+    feed_url: str
+
+
+class RegistrationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    physician_id: RowId | None = None
+    email: Email | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RegistrationCreate:
+        if (self.physician_id is None) == (self.email is None):
+            raise ValueError('give exactly one of "physician_id" or "email"')
+        return self
+
+
+class RegistrationPublic(BaseModel):
+    series_id: int
+    physician_id: int
+    created_at: datetime
+
+
+class AttendanceEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(min_length=1, max_length=200)
+    occurrence_id: RowId
+    physician_id: RowId | None = None
+    email: MatchingEmail | None = None
+    kind: Literal["join", "leave"]
+    at: EventTime
+    connection_id: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _who(self) -> AttendanceEventIn:
+        if self.physician_id is None and self.email is None:
+            raise ValueError('give "physician_id" or "email"')
+        return self
+
+
+class AttendanceBatch(
+    RootModel[Annotated[list[AttendanceEventIn], Field(min_length=1, max_length=5000)]]
+):
+    """Body of ``POST /api/attendance-events``: a JSON list of events (at most 5,000)."""
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    duplicates: int
+    unmatched: int
+
+
+class AttendanceEventPublic(BaseModel):
+    id: int
+    source: str
+    external_id: str
+    kind: str
+    at: datetime
+    email: str | None
+    connection_id: str | None
+    zoom_webinar_id: str | None
+    occurrence_id: int | None
+    physician_id: int | None
+    received_at: datetime
+    reason: str
+
+
+class AwardPublic(BaseModel):
+    occurrence_id: int
+    series_id: int
+    series_title: str
+    start: datetime
+    end: datetime
+    minutes: float
+    final: bool
+    credits: dict[str, float]
+
+
+class AttendancePublic(BaseModel):
+    physician_id: int
+    first_name: str
+    last_name: str
+    email: str
+    minutes: float
+    final: bool
+    credits: dict[str, float]
+    anomalies: list[str]
+
+
+class RequirementCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", serialize_by_alias=True, validate_by_name=True)
+
+    type: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,31}$", examples=["AMA_PRA_1"])
+    required: float = Field(gt=0, le=10_000)
+    from_: date = Field(alias="from")
+    to: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RequirementCreate:
+        if self.to < self.from_:
+            raise ValueError('"to" must not be before "from"')
+        return self
+
+
+class RequirementProgress(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+
+    id: int
+    type: str
+    required: float
+    earned: float
+    from_: date = Field(serialization_alias="from")
+    to: date
+
+
+class CreditSummary(BaseModel):
+    physician_id: int
+    totals: dict[str, float]
+    final_totals: dict[str, float]
+    awards: list[AwardPublic]
+    requirements: list[RequirementProgress]
+
+
+class TokenRotated(BaseModel):
+    token: str
+    feed_url: str
+
+
+class OutboxMessagePublic(BaseModel):
+    id: int
+    key: str
+    kind: str
+    recipient: str
+    subject: str
+    status: str
+    attempts: int
+    last_error: str | None
+    message_id: str
+    occurrence_id: int | None
+    physician_id: int | None
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+
+
+class CertificateCheck(BaseModel):
+    code: str
+    valid: bool = Field(description="False when a later certificate replaced this one")
+    superseded_by: str | None
+    physician: str
+    series_title: str
+    session_start: datetime
+    minutes: float
+    credits: dict[str, float]
+    issued_at: datetime

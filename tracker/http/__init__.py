@@ -1,0 +1,1 @@
+"""The web edge: routes, the auth guard, problem+json, the API handlers and the pages."""

@@ -1,0 +1,200 @@
+"""The outbox for organisers, one-click unsubscribe, certificates and their verification."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlmodel import col, select
+
+from notifications.models import OutboxMessage
+from notifications.outbox import list_messages, retry_failed
+from schedules.clock import utcnow
+from schedules.models import Occurrence, Series
+from tracker.domain.bounds import parse_id
+from tracker.domain.localtime import amount, long_date, when
+from tracker.domain.mailings import latest_certificate_pdf, pdf_response
+from tracker.domain.models import Certificate, Physician, Registration
+from tracker.domain.schemas import CertificateCheck, OutboxMessagePublic
+from tracker.http.keys import DATABASE, MAIL, WORKER, physician_of
+from tracker.http.pages.errors import prefers_html
+from tracker.http.pages.i18n import language, translator
+from tracker.http.pages.render import page
+from tracker.http.parsing import json_response, path_id
+from tracker.http.problems import HTTPProblem
+
+STATUSES = ("pending", "sending", "sent", "failed", "skipped")
+
+
+def _outbox_public(row: OutboxMessage) -> OutboxMessagePublic:
+    return OutboxMessagePublic.model_validate(row, from_attributes=True)
+
+
+async def list_outbox(request: web.Request) -> web.Response:
+    status = request.query.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise HTTPProblem(400, f"status must be one of {', '.join(STATUSES)}")
+    async with request.app[DATABASE].session() as session:
+        rows = await list_messages(session, status=status)
+    return json_response([_outbox_public(row) for row in rows])
+
+
+async def retry_message(request: web.Request) -> web.Response:
+    async with request.app[DATABASE].session() as session:
+        row = await retry_failed(session, path_id(request), now=utcnow())
+    if row is None:
+        raise HTTPProblem(404, f"no outbox message {request.match_info['id']}")
+    request.app[WORKER].poke()
+    return json_response(_outbox_public(row))
+
+
+async def _registration(
+    request: web.Request,
+) -> tuple[Registration, Series, Physician] | None:
+    token = request.match_info["token"]
+    async with request.app[DATABASE].session() as session:
+        row = (
+            await session.exec(
+                select(Registration, Series, Physician)
+                .join(Series, col(Series.id) == col(Registration.series_id))
+                .join(Physician, col(Physician.id) == col(Registration.physician_id))
+                .where(Registration.unsubscribe_token == token)
+            )
+        ).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+def _unknown_link(request: web.Request) -> web.Response:
+    t = translator(language(request))
+    return page(
+        request,
+        "message.html",
+        status=404,
+        heading=t["unsubscribe.unknown.title"],
+        text=t["unsubscribe.unknown"],
+        error=True,
+    )
+
+
+async def unsubscribe_page(request: web.Request) -> web.Response:
+    """The link in every reminder: a confirm page, in the physician's language."""
+    found = await _registration(request)
+    if found is None:
+        return _unknown_link(request)
+    _, series, physician = found
+    return page(
+        request,
+        "unsubscribe.html",
+        lang=language(request, physician.language),
+        series_title=series.title,
+        done=False,
+    )
+
+
+async def unsubscribe(request: web.Request) -> web.Response:
+    """RFC 8058 one-click: a POST (``List-Unsubscribe=One-Click``) turns reminders off."""
+    found = await _registration(request)
+    if found is None:
+        return _unknown_link(request)
+    registration, series, physician = found
+    async with request.app[DATABASE].session() as session:
+        row = await session.get_one(Registration, registration.id)
+        row.reminders = False
+        await session.commit()
+    return page(
+        request,
+        "unsubscribe.html",
+        lang=language(request, physician.language),
+        series_title=series.title,
+        done=True,
+    )
+
+
+async def verify_certificate(request: web.Request) -> web.Response:
+    """Anyone holding a certificate can check it here; a superseded one says so.
+
+    The URL is printed on certificates, so a browser gets a page; ``Accept: application/json``
+    (and API clients that accept anything) get the JSON check.
+    """
+    code = request.match_info["code"].strip().upper()
+    browser = prefers_html(request.headers.get("Accept", ""))
+    async with request.app[DATABASE].session() as session:
+        certificate = (
+            await session.exec(select(Certificate).where(Certificate.code == code))
+        ).first()
+        if certificate is None:
+            if browser:
+                return _certificate_page(request, None, status=404)
+            raise HTTPProblem(404, f"no certificate with code {code}")
+        physician = await session.get_one(Physician, certificate.physician_id)
+        occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
+        series = await session.get_one(Series, occurrence.series_id)
+        newer = (
+            await session.exec(
+                select(Certificate.code)
+                .where(
+                    Certificate.occurrence_id == certificate.occurrence_id,
+                    Certificate.physician_id == certificate.physician_id,
+                    Certificate.version > certificate.version,
+                )
+                .order_by(col(Certificate.version).desc())
+            )
+        ).first()
+    check = CertificateCheck(
+        code=certificate.code,
+        valid=newer is None,
+        superseded_by=newer,
+        physician=f"{physician.first_name} {physician.last_name}",
+        series_title=series.title,
+        session_start=occurrence.start,
+        minutes=certificate.minutes,
+        credits=certificate.credits,
+        issued_at=certificate.issued_at,
+    )
+    if browser:
+        return _certificate_page(request, check, timezone=series.timezone)
+    response = json_response(check)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def _certificate_page(
+    request: web.Request,
+    check: CertificateCheck | None,
+    *,
+    status: int = 200,
+    timezone: str = "UTC",
+) -> web.Response:
+    lang = language(request)
+    labels = request.app[MAIL].labels
+    response = page(
+        request,
+        "certificate.html",
+        status=status,
+        check=check,
+        session_text=when(check.session_start, timezone, lang) + f" ({timezone})" if check else "",
+        issued_text=long_date(check.issued_at.date(), lang) if check else "",
+        minutes=amount(check.minutes) if check else "",
+        credits=[
+            (labels.get(code, code), amount(value)) for code, value in sorted(check.credits.items())
+        ]
+        if check
+        else [],
+    )
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+async def my_certificate(request: web.Request) -> web.Response:
+    """The latest certificate of this physician for that occurrence, as PDF."""
+    raw = request.match_info["occurrence_id"]
+    occurrence_id = parse_id(raw)
+    async with request.app[DATABASE].session() as session:
+        found = (
+            await latest_certificate_pdf(
+                session, request.app[MAIL], physician_of(request), occurrence_id
+            )
+            if occurrence_id is not None
+            else None
+        )
+    if found is None:
+        raise HTTPProblem(404, f"you have no certificate for occurrence {raw}")
+    return pdf_response(*found, disposition="inline")

@@ -1,0 +1,41 @@
+"""Registrations of physicians to series."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from schedules.clock import utcnow
+from tracker.domain import registrations
+from tracker.domain.models import Registration
+from tracker.domain.schemas import RegistrationCreate, RegistrationPublic
+from tracker.http.keys import DATABASE
+from tracker.http.parsing import json_response, path_id, read_json
+
+
+def _public(registration: Registration) -> RegistrationPublic:
+    return RegistrationPublic.model_validate(registration, from_attributes=True)
+
+
+async def register(request: web.Request) -> web.Response:
+    series_id = path_id(request)
+    data = await read_json(request, RegistrationCreate)
+    async with request.app[DATABASE].session() as session:
+        registration, created = await registrations.register(
+            session, series_id, physician_id=data.physician_id, email=data.email, now=utcnow()
+        )
+        await session.commit()
+    return json_response(_public(registration), status=201 if created else 200)
+
+
+async def list_registrations(request: web.Request) -> web.Response:
+    async with request.app[DATABASE].session() as session:
+        rows = await registrations.list_registrations(session, path_id(request))
+    return json_response([_public(row) for row in rows])
+
+
+async def unregister(request: web.Request) -> web.Response:
+    series_id, physician_id = path_id(request), path_id(request, "physician_id")
+    async with request.app[DATABASE].session() as session:
+        await registrations.unregister(session, series_id, physician_id)
+        await session.commit()
+    return web.Response(status=204)

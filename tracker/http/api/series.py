@@ -1,0 +1,125 @@
+"""Organiser API for series and occurrences."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from schedules import occurrences as occurrence_domain
+from schedules import series as series_domain
+from schedules.clock import utcnow
+from schedules.models import Occurrence, Series
+from schedules.schemas import (
+    CreditDesignation,
+    OccurrencePublic,
+    OccurrenceUpdate,
+    SeriesCreate,
+    SeriesCreated,
+    SeriesPublic,
+    SeriesUpdate,
+)
+from tracker.domain.attendance import occurrences_with_attendance
+from tracker.domain.credit_types import credit_labels
+from tracker.domain.occurrences import change_occurrence
+from tracker.http.keys import BUS, DATABASE, SETTINGS
+from tracker.http.parsing import json_response, path_id, query_datetime, read_json
+from tracker.http.problems import HTTPProblem
+from tracker.services.events import OccurrenceChanged
+
+
+def feed_url(request: web.Request, series: Series) -> str:
+    return f"{request.app[SETTINGS].base_url}/series/{series.slug}.ics"
+
+
+def series_public(request: web.Request, series: Series) -> SeriesPublic:
+    return SeriesPublic(
+        id=series.id or 0,
+        slug=series.slug,
+        uid=series.uid,
+        title=series.title,
+        description=series.description,
+        timezone=series.timezone,
+        start=series.start_local,
+        duration_minutes=series.duration_minutes,
+        rrule=series.rrule,
+        join_url=series.join_url,
+        credits=[CreditDesignation.model_validate(credit) for credit in series.credits],
+        min_attendance_percent=series.min_attendance_percent,
+        reminders=series.reminders,
+        language=series.language,
+        zoom_webinar_id=series.zoom_webinar_id,
+        pars_activity_id=series.pars_activity_id,
+        public=series.public,
+        sequence=series.sequence,
+        feed_url=feed_url(request, series),
+        created_at=series.created_at,
+        updated_at=series.updated_at,
+    )
+
+
+def occurrence_public(occurrence: Occurrence) -> OccurrencePublic:
+    return OccurrencePublic.model_validate(occurrence, from_attributes=True)
+
+
+async def create_series(request: web.Request) -> web.Response:
+    data = await read_json(request, SeriesCreate)
+    async with request.app[DATABASE].session() as session:
+        labels = await credit_labels(session)
+        series = await series_domain.create_series(session, data, credit_types=labels, now=utcnow())
+        await session.commit()
+    created = SeriesCreated(id=series.id or 0, slug=series.slug, feed_url=feed_url(request, series))
+    response = json_response(created, status=201)
+    response.headers["Location"] = f"/api/series/{series.id}"
+    return response
+
+
+async def list_series(request: web.Request) -> web.Response:
+    async with request.app[DATABASE].session() as session:
+        rows = await series_domain.list_series(session)
+    return json_response([series_public(request, series) for series in rows])
+
+
+async def get_series(request: web.Request) -> web.Response:
+    async with request.app[DATABASE].session() as session:
+        series = await series_domain.get_series(session, path_id(request))
+    return json_response(series_public(request, series))
+
+
+async def update_series(request: web.Request) -> web.Response:
+    series_id = path_id(request)
+    data = await read_json(request, SeriesUpdate)
+    async with request.app[DATABASE].session() as session:
+        labels = await credit_labels(session)
+        series = await series_domain.update_series(
+            session,
+            series_id,
+            data,
+            credit_types=labels,
+            now=utcnow(),
+            guard=occurrences_with_attendance,
+        )
+        await session.commit()
+    return json_response(series_public(request, series))
+
+
+async def list_occurrences(request: web.Request) -> web.Response:
+    series_id = path_id(request)
+    start_from, until = query_datetime(request, "from"), query_datetime(request, "to")
+    if start_from and until and until <= start_from:
+        raise HTTPProblem(400, "'to' must be later than 'from'")
+    async with request.app[DATABASE].session() as session:
+        await series_domain.get_series(session, series_id)
+        rows = await occurrence_domain.list_occurrences(
+            session, series_id, start_from=start_from, until=until
+        )
+    return json_response([occurrence_public(occurrence) for occurrence in rows])
+
+
+async def update_occurrence(request: web.Request) -> web.Response:
+    occurrence_id = path_id(request)
+    change = await read_json(request, OccurrenceUpdate)
+    async with request.app[DATABASE].session() as session:
+        occurrence, changed = await change_occurrence(session, occurrence_id, change, now=utcnow())
+        await session.commit()
+    if changed:
+        await request.app[BUS].publish(OccurrenceChanged(occurrence_id))
+    return json_response(occurrence_public(occurrence))

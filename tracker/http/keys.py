@@ -1,0 +1,34 @@
+"""Typed keys for what the application and requests carry (leaf module: imports nothing of ours
+beyond settings and the database)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from notifications.worker import DeliveryWorker
+from tracker.db import Database
+from tracker.domain.mailings import MailSettings
+from tracker.domain.models import Organizer, Physician
+from tracker.services.events import EventBus
+from tracker.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+BUS = web.AppKey("bus", EventBus)
+MAIL = web.AppKey("mail", MailSettings)
+WORKER = web.AppKey("worker", DeliveryWorker)
+ORGANIZER = web.RequestKey("organizer", Organizer)
+PHYSICIAN = web.RequestKey("physician", Physician)
+
+
+def organizer_of(request: web.Request) -> Organizer:
+    """The organiser the auth guard attached to this request."""
+    return request[ORGANIZER]
+
+
+def physician_of(request: web.Request) -> Physician:
+    """The physician whose token opened this request."""
+    return request[PHYSICIAN]

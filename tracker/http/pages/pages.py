@@ -1,0 +1,724 @@
+"""Page handlers: thin, like the API's. Sign-in uses the same tokens as the API; a browser then
+holds a session cookie, and every form carries the session's CSRF token."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlmodel import col, select
+
+from notifications.outbox import list_messages, retry_failed
+from schedules import occurrences as occurrence_domain
+from schedules import series as series_domain
+from schedules.clock import utcnow
+from schedules.designation import designation_statement
+from schedules.errors import (
+    InvalidInputError,
+    NotFoundError,
+    OccurrenceConflictError,
+    StartOffRuleError,
+)
+from schedules.models import Occurrence, Series
+from schedules.recurrence import expand, normalise_rule, resolve_timezone
+from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
+from schedules.window import check_local
+from tracker.domain import awards, physicians
+from tracker.domain.attendance import (
+    match,
+    occurrences_with_attendance,
+    unmatched_events,
+    unmatched_reason,
+)
+from tracker.domain.bounds import parse_id
+from tracker.domain.localtime import amount, long_date, when
+from tracker.domain.mailings import latest_certificate_pdf, pdf_response
+from tracker.domain.models import AttendanceEvent, Certificate, Physician, Registration, WebSession
+from tracker.domain.occurrences import change_occurrence, holding_final_credits
+from tracker.domain.organizers import organizer_for_token
+from tracker.domain.schemas import CreditSummary
+from tracker.http.keys import BUS, DATABASE, MAIL, SETTINGS, WORKER
+from tracker.http.pages import sessions
+from tracker.http.pages.chart import connected_per_minute, svg
+from tracker.http.pages.i18n import language, translator
+from tracker.http.pages.render import TEMPLATES, form_with_csrf, page
+from tracker.http.parsing import path_id, read_form
+from tracker.http.problems import validation_messages
+from tracker.services.events import AttendanceRecorded, OccurrenceChanged
+
+
+def _secure(request: web.Request) -> bool:
+    return request.app[SETTINGS].base_url.startswith("https://")
+
+
+# Public -----------------------------------------------------------------------------------------
+
+
+async def home(request: web.Request) -> web.Response:
+    lang = language(request)
+    settings, mail = request.app[SETTINGS], request.app[MAIL]
+    now = utcnow()
+    async with request.app[DATABASE].session() as session:
+        rows = await series_domain.list_series(session)
+        items = []
+        for series in (s for s in rows if s.public):
+            upcoming = await occurrence_domain.list_occurrences(
+                session, series.id or 0, start_from=now, until=now + timedelta(days=60)
+            )
+            https = f"{settings.base_url}/series/{series.slug}.ics"
+            items.append(
+                {
+                    "id": series.id,
+                    "title": series.title,
+                    "description": series.description,
+                    "statement": designation_statement(
+                        series.credits, provider=mail.provider, labels=mail.labels, language=lang
+                    ),
+                    "https": https,
+                    "webcal": "webcal://" + https.split("://", 1)[1],
+                    "upcoming": [
+                        {"when": when(o.start, series.timezone, lang), "status": o.status}
+                        for o in upcoming[:6]
+                    ],
+                }
+            )
+    return page(request, "home.html", series=items)
+
+
+#: The few static files, read once (small; no file handle is held while serving).
+STATIC = {
+    path.name: path.read_bytes()
+    for path in (TEMPLATES.parent / "static").iterdir()
+    if path.suffix == ".js"
+}
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    body = STATIC.get(request.match_info["name"])
+    if body is None:
+        raise web.HTTPNotFound()
+    return web.Response(
+        body=body,
+        content_type="text/javascript",
+        charset="utf-8",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+# Physicians -------------------------------------------------------------------------------------
+
+
+async def physician_sign_in(request: web.Request) -> web.StreamResponse:
+    """The personal link of every email: the token signs in once, then the URL is left behind."""
+    async with request.app[DATABASE].session() as session:
+        physician = await physicians.physician_for_token(session, request.match_info["token"])
+        if physician is None:
+            t = translator(language(request))
+            return page(
+                request,
+                "message.html",
+                status=404,
+                heading=t["error"],
+                text=t["signin.bad"],
+                error=True,
+            )
+        response = web.HTTPSeeOther(
+            "/me", headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+        )
+        await sessions.start(
+            session, response, subject=physician, now=utcnow(), secure=_secure(request)
+        )
+    raise response
+
+
+async def _physician_session(request: web.Request) -> tuple[WebSession, Physician]:
+    async with request.app[DATABASE].session() as session:
+        row = await sessions.current(session, request, kind="physician", now=utcnow())
+        physician = await session.get(Physician, row.subject_id) if row else None
+    if row is None or physician is None:
+        raise web.HTTPUnauthorized()  # answered as a localised page (tracker.http.pages.errors)
+    return row, physician
+
+
+async def me(request: web.Request) -> web.Response:
+    row, physician = await _physician_session(request)
+    lang = language(request, physician.language)
+    labels = request.app[MAIL].labels
+    async with request.app[DATABASE].session() as session:
+        summary = CreditSummary.model_validate(
+            await awards.credit_summary(session, physician.id or 0, now=utcnow())
+        )
+        certified = set(
+            (
+                await session.exec(
+                    select(Certificate.occurrence_id).where(
+                        Certificate.physician_id == physician.id
+                    )
+                )
+            ).all()
+        )
+        registrations = (
+            await session.exec(
+                select(Registration, Series)
+                .join(Series, col(Series.id) == col(Registration.series_id))
+                .where(Registration.physician_id == physician.id)
+                .order_by(col(Series.title))
+            )
+        ).all()
+    return page(
+        request,
+        "me.html",
+        lang=lang,
+        physician=physician,
+        csrf=row.csrf,
+        totals=[
+            (labels.get(code, code), amount(value))
+            for code, value in sorted(summary.totals.items())
+        ],
+        requirements=[
+            {
+                "id": r.id,
+                "label": labels.get(r.type, r.type),
+                "from": r.from_,
+                "to": r.to,
+                "earned": amount(r.earned),
+                "earned_value": min(r.earned, r.required),
+                "required": amount(r.required),
+            }
+            for r in summary.requirements
+        ],
+        awards=[
+            {
+                "occurrence_id": a.occurrence_id,
+                "when": when(a.start, physician.timezone, lang),
+                "title": a.series_title,
+                "minutes": amount(a.minutes),
+                "final": a.final,
+                "certificate": a.occurrence_id in certified,
+                "credits": ", ".join(
+                    f"{labels.get(c, c)} {amount(v)}" for c, v in sorted(a.credits.items())
+                ),
+            }
+            for a in summary.awards
+        ],
+        registrations=[
+            {"series_id": s.id, "title": s.title, "reminders": r.reminders}
+            for r, s in registrations
+        ],
+    )
+
+
+async def me_certificate(request: web.Request) -> web.Response:
+    _, physician = await _physician_session(request)
+    occurrence_id = parse_id(request.match_info["occurrence_id"])
+    async with request.app[DATABASE].session() as session:
+        found = (
+            await latest_certificate_pdf(session, request.app[MAIL], physician, occurrence_id)
+            if occurrence_id is not None
+            else None
+        )
+    if found is None:
+        raise web.HTTPNotFound()
+    return pdf_response(*found, disposition="attachment")
+
+
+async def me_preferences(request: web.Request) -> web.StreamResponse:
+    row, physician = await _physician_session(request)
+    form = await read_form(request)
+    if not sessions.csrf_ok(row, str(form.get("csrf", ""))):
+        raise web.HTTPForbidden(text="CSRF check failed; reload the page")
+    wanted = {parse_id(v) for v in form.getall("series", [])}
+    async with request.app[DATABASE].session() as session:
+        for registration in (
+            await session.exec(
+                select(Registration).where(Registration.physician_id == physician.id)
+            )
+        ).all():
+            registration.reminders = registration.series_id in wanted
+        await session.commit()
+    raise web.HTTPSeeOther("/me")
+
+
+async def me_token(request: web.Request) -> web.Response:
+    """A new personal token: every browser signed in with the old one is signed out, except
+    this one, which gets a fresh session bound to the new token."""
+    row, physician = await _physician_session(request)
+    await form_with_csrf(request, row)
+    base = request.app[SETTINGS].base_url
+    async with request.app[DATABASE].session() as session:
+        rotated, token = await physicians.rotate_token(session, physician.id or 0, now=utcnow())
+        await session.commit()
+        feed = f"{base}/feeds/{token}.ics"
+        response = page(
+            request,
+            "token.html",
+            lang=language(request, physician.language),
+            page_url=f"{base}/me/{token}",
+            feed_url=feed,
+            webcal_url="webcal://" + feed.split("://", 1)[1],
+        )
+        await sessions.end(session, request, response)
+        await sessions.start(
+            session, response, subject=rotated, now=utcnow(), secure=_secure(request)
+        )
+    return response
+
+
+async def me_sign_out(request: web.Request) -> web.StreamResponse:
+    row, _ = await _physician_session(request)
+    await form_with_csrf(request, row)
+    response = web.HTTPSeeOther("/")
+    async with request.app[DATABASE].session() as session:
+        await sessions.end(session, request, response)
+    raise response
+
+
+# Organisers -------------------------------------------------------------------------------------
+
+
+def _login_form(
+    request: web.Request, *, status: int = 200, error: str | None = None
+) -> web.Response:
+    """The sign-in form, with its CSRF token in a hidden field and in a cookie."""
+    csrf = sessions.login_csrf(request)
+    response = page(request, "org_login.html", status=status, error=error, csrf=csrf)
+    sessions.set_login_csrf(response, csrf, secure=_secure(request))
+    return response
+
+
+async def organizer_login_page(request: web.Request) -> web.Response:
+    return _login_form(request)
+
+
+async def organizer_login(request: web.Request) -> web.StreamResponse:
+    """Sign in: only from our own form (its CSRF token, our origin), then the token is checked."""
+    form = await read_form(request)
+    t = translator(language(request))
+    from_our_form = sessions.same_origin(
+        request, request.app[SETTINGS].base_url
+    ) and sessions.login_csrf_ok(request, str(form.get("csrf", "")))
+    if not from_our_form:
+        return _login_form(request, status=403, error=t["signin.stale"])
+    token = str(form.get("token", "")).strip()
+    async with request.app[DATABASE].session() as session:
+        organizer = await organizer_for_token(session, token) if token else None
+        if organizer is None:
+            return _login_form(request, status=401, error=t["signin.bad"])
+        response = web.HTTPSeeOther("/organizer")
+        await sessions.start(
+            session, response, subject=organizer, now=utcnow(), secure=_secure(request)
+        )
+    raise response
+
+
+async def _organizer_session(request: web.Request) -> WebSession:
+    async with request.app[DATABASE].session() as session:
+        row = await sessions.current(session, request, kind="organizer", now=utcnow())
+    if row is None:
+        raise web.HTTPSeeOther("/organizer/login")
+    return row
+
+
+CREDIT_FIELD = "credit:"
+
+
+def _credit_fields(labels: dict[str, str], series: Series | None = None) -> list[tuple[str, str]]:
+    """``(code, label)`` of every credit type the series form shows: each known type, and any
+    the series designates (so that the form can show and keep every designation)."""
+    shown = dict(labels)
+    for credit in series.credits if series else []:
+        shown.setdefault(str(credit["type"]), str(credit["type"]))
+    return sorted(shown.items())
+
+
+def _form_values(series: Series | None = None) -> dict[str, Any]:
+    if series is None:
+        return {
+            "title": "",
+            "description": "",
+            "timezone": "Europe/Paris",
+            "start": "",
+            "duration_minutes": 60,
+            "rrule": "FREQ=WEEKLY;BYDAY=MO",
+            "join_url": "",
+            "credits": {"AMA_PRA_1": "1"},
+            "min_attendance_percent": "",
+            "language": "fr",
+            "zoom_webinar_id": "",
+            "pars_activity_id": "",
+        }
+    return {
+        "title": series.title,
+        "description": series.description,
+        "timezone": series.timezone,
+        "start": series.start_local.strftime("%Y-%m-%dT%H:%M"),
+        "duration_minutes": series.duration_minutes,
+        "rrule": series.rrule or "",
+        "join_url": series.join_url,
+        "credits": {str(c["type"]): f"{float(str(c['max'])):g}" for c in series.credits},
+        "min_attendance_percent": series.min_attendance_percent
+        if series.min_attendance_percent is not None
+        else "",
+        "language": series.language,
+        "zoom_webinar_id": series.zoom_webinar_id or "",
+        "pars_activity_id": series.pars_activity_id or "",
+    }
+
+
+def _posted_values(form: dict[str, str]) -> dict[str, Any]:
+    """What was typed, to show the form again with an error."""
+    credits = {
+        k.removeprefix(CREDIT_FIELD): v for k, v in form.items() if k.startswith(CREDIT_FIELD)
+    }
+    return {**form, "credits": credits}
+
+
+def _posted_credits(
+    form: dict[str, str], keep: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The designations typed in the form (an emptied or zero field removes its type), plus
+    those of ``keep`` that the form had no field for: a save never drops what it did not show."""
+    credits = [
+        {"type": name.removeprefix(CREDIT_FIELD), "max": value.strip()}
+        for name, value in form.items()
+        if name.startswith(CREDIT_FIELD) and value.strip() and float(value) > 0
+    ]
+    credits += [c for c in keep or [] if f"{CREDIT_FIELD}{c['type']}" not in form]
+    return credits
+
+
+def _series_payload(
+    form: dict[str, str], keep: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {
+        "title": form.get("title", ""),
+        "description": form.get("description", ""),
+        "timezone": form.get("timezone", ""),
+        "start": form.get("start", ""),
+        "duration_minutes": form.get("duration_minutes") or 0,
+        "rrule": form.get("rrule", "").strip() or None,
+        "join_url": form.get("join_url", ""),
+        "credits": _posted_credits(form, keep),
+        "min_attendance_percent": form.get("min_attendance_percent") or None,
+        "language": form.get("language", "en"),
+        "zoom_webinar_id": form.get("zoom_webinar_id", "").strip() or None,
+        "pars_activity_id": form.get("pars_activity_id", "").strip() or None,
+    }
+
+
+def _off_rule_message(exc: StartOffRuleError, lang: str) -> str:
+    """The refusal of a start its rule does not give, in the page's language, naming the
+    first date the rule does give."""
+    start, first = (long_date(exc.start.date(), lang), long_date(exc.first.date(), lang))
+    t = translator(lang)
+    if lang == "fr":
+        return (
+            f"{t['start']}\u00a0: {start} à {exc.start:%H:%M} n’est pas une date de la règle\u202f; "
+            f"la première date que donne la règle à partir de là est le {first} à "
+            f"{exc.first:%H:%M}. Commencez la série ce jour-là, ou modifiez la règle."
+        )
+    return (
+        f"{t['start']}: {start} at {exc.start:%H:%M} is not a date of the rule; the first date "
+        f"the rule gives from there is {first} at {exc.first:%H:%M}. Start the series then, "
+        "or change the rule."
+    )
+
+
+def _first_error(exc: Exception, lang: str = "en") -> str:
+    if isinstance(exc, StartOffRuleError):
+        return _off_rule_message(exc, lang)
+    if isinstance(exc, ValidationError):
+        first = validation_messages(exc)[0]
+        return f"{first['field']}: {first['message']}"
+    return str(exc)
+
+
+async def organizer_home(
+    request: web.Request, *, error: str | None = None, values: dict[str, Any] | None = None
+) -> web.Response:
+    row = await _organizer_session(request)
+    async with request.app[DATABASE].session() as session:
+        rows = await series_domain.list_series(session)
+    return page(
+        request,
+        "org_series.html",
+        status=422 if error else 200,
+        series=rows,
+        csrf=row.csrf,
+        error=error,
+        values={**_form_values(), **(values or {})},  # a partial form re-shows defaults
+        credit_fields=_credit_fields(request.app[MAIL].labels),
+        form_action="/organizer/series",
+        submit=translator(language(request))["org.create"],
+    )
+
+
+async def organizer_create_series(request: web.Request) -> web.StreamResponse:
+    row = await _organizer_session(request)
+    form = await form_with_csrf(request, row)
+    try:
+        data = SeriesCreate.model_validate(_series_payload(form))
+        async with request.app[DATABASE].session() as session:
+            labels = request.app[MAIL].labels
+            series = await series_domain.create_series(
+                session, data, credit_types=labels, now=utcnow()
+            )
+            await session.commit()
+    except (ValidationError, InvalidInputError, ValueError) as exc:
+        return await organizer_home(
+            request, error=_first_error(exc, language(request)), values=_posted_values(form)
+        )
+    raise web.HTTPSeeOther(f"/organizer/series/{series.id}")
+
+
+async def organizer_series(
+    request: web.Request, *, error: str | None = None, values: dict[str, Any] | None = None
+) -> web.Response:
+    row = await _organizer_session(request)
+    lang = language(request)
+    series_id = path_id(request)
+    async with request.app[DATABASE].session() as session:
+        try:
+            series = await series_domain.get_series(session, series_id)
+        except NotFoundError:
+            raise web.HTTPNotFound() from None
+        rows = (
+            await occurrence_domain.list_occurrences(
+                session, series_id, start_from=utcnow() - timedelta(days=35)
+            )
+        )[:30]
+        final = await holding_final_credits(session, [o.id for o in rows if o.id is not None])
+    tz = ZoneInfo(series.timezone)
+    occurrences = [
+        {
+            "id": o.id,
+            "when": when(o.start, series.timezone, lang),
+            "status": o.status,
+            "final": o.id in final,
+            "local_value": o.start.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
+        }
+        for o in rows
+    ]
+    return page(
+        request,
+        "org_series_edit.html",
+        status=422 if error else 200,
+        series=series,
+        occurrences=occurrences,
+        csrf=row.csrf,
+        error=error,
+        values={**_form_values(series), **(values or {})},
+        credit_fields=_credit_fields(request.app[MAIL].labels, series),
+        form_action=f"/organizer/series/{series.id}",
+        submit=translator(lang)["save"],
+    )
+
+
+async def organizer_update_series(request: web.Request) -> web.StreamResponse:
+    row = await _organizer_session(request)
+    form = await form_with_csrf(request, row)
+    series_id = path_id(request)
+    try:
+        async with request.app[DATABASE].session() as session:
+            current = await series_domain.get_series(session, series_id)
+            data = SeriesUpdate.model_validate(_series_payload(form, keep=current.credits))
+            await series_domain.update_series(
+                session,
+                series_id,
+                data,
+                credit_types=request.app[MAIL].labels,
+                now=utcnow(),
+                guard=occurrences_with_attendance,
+            )
+            await session.commit()
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    except (ValidationError, InvalidInputError, OccurrenceConflictError, ValueError) as exc:
+        return await organizer_series(
+            request, error=_first_error(exc, language(request)), values=_posted_values(form)
+        )
+    raise web.HTTPSeeOther(f"/organizer/series/{series_id}")
+
+
+async def organizer_preview(request: web.Request) -> web.Response:
+    """The next occurrences of the series being typed (for the live preview)."""
+    await _organizer_session(request)
+    q = request.query
+    lang = language(request)
+    try:
+        tz = resolve_timezone(q.get("timezone", ""))
+        rule = normalise_rule(q["rrule"], tz) if q.get("rrule") else None
+        start = datetime.fromisoformat(q.get("start", ""))
+        if start.tzinfo is not None:
+            raise ValueError("local time expected")
+        now = utcnow()
+        check_local("start", start, tz, now=now)
+        starts = await expand(
+            rule=rule,
+            start_local=start,
+            tz=tz,
+            until=max(now, start.replace(tzinfo=tz)) + timedelta(days=120),
+        )
+        lines = [when(s, tz.key, lang) for s in starts if s >= now][:8]
+    except (ValueError, KeyError, InvalidInputError) as exc:
+        lines = [f"{translator(lang)['error']}: {exc}"]
+    return web.json_response({"lines": lines})
+
+
+async def organizer_occurrence_action(request: web.Request) -> web.StreamResponse:
+    """Cancel (after a confirmation page: it notifies every registered physician), restore or
+    move one occurrence, through the same domain function as the API (final credits: 409)."""
+    row = await _organizer_session(request)
+    form = await form_with_csrf(request, row)
+    occurrence_id = path_id(request)
+    action = form.get("action")
+    if action == "cancel" and form.get("confirm") != "yes":
+        return await _confirm_cancel(request, occurrence_id, row.csrf)
+    change: dict[str, Any] = {
+        "cancel": {"status": "cancelled"},
+        "restore": {"status": "scheduled"},
+    }.get(action or "", {})
+    if action == "move":
+        change = {"start": form.get("start", "")}
+    async with request.app[DATABASE].session() as session:
+        try:
+            occurrence, changed = await change_occurrence(
+                session, occurrence_id, OccurrenceUpdate.model_validate(change), now=utcnow()
+            )
+            await session.commit()
+        except NotFoundError:
+            raise web.HTTPNotFound() from None
+        except (ValidationError, InvalidInputError, OccurrenceConflictError) as exc:
+            t = translator(language(request))
+            return page(
+                request,
+                "message.html",
+                status=409 if isinstance(exc, OccurrenceConflictError) else 422,
+                heading=t["error"],
+                text=_first_error(exc),
+                error=True,
+            )
+    if changed:
+        await request.app[BUS].publish(OccurrenceChanged(occurrence_id))
+    raise web.HTTPSeeOther(f"/organizer/series/{occurrence.series_id}#occurrence-{occurrence_id}")
+
+
+async def _confirm_cancel(request: web.Request, occurrence_id: int, csrf: str) -> web.Response:
+    """The question before a cancel, as a page with one form: it works without JavaScript."""
+    lang = language(request)
+    async with request.app[DATABASE].session() as session:
+        occurrence = await session.get(Occurrence, occurrence_id)
+        if occurrence is None:
+            raise web.HTTPNotFound()
+        series = await session.get_one(Series, occurrence.series_id)
+    return page(
+        request,
+        "org_occurrence_confirm.html",
+        title=series.title,
+        when=when(occurrence.start, series.timezone, lang),
+        occurrence_id=occurrence_id,
+        series_id=series.id,
+        csrf=csrf,
+    )
+
+
+async def organizer_occurrence(request: web.Request) -> web.Response:
+    await _organizer_session(request)
+    lang = language(request)
+    labels = request.app[MAIL].labels
+    occurrence_id = path_id(request)
+    async with request.app[DATABASE].session() as session:
+        occurrence = await session.get(Occurrence, occurrence_id)
+        if occurrence is None:
+            raise web.HTTPNotFound()
+        series = await session.get_one(Series, occurrence.series_id)
+        now = utcnow()
+        rows = await awards.occurrence_attendance(session, occurrence_id, now=now)
+        counts = await connected_per_minute(session, occurrence, now=now)
+    return page(
+        request,
+        "org_occurrence.html",
+        title=series.title,
+        when=when(occurrence.start, series.timezone, lang),
+        chart=svg(counts, title=translator(lang)["org.connected"], start=occurrence.start),
+        rows=[
+            {
+                "name": f"{p.first_name} {p.last_name}",
+                "minutes": amount(round(a.seconds / 60, 2)),
+                "final": a.final,
+                "credits": ", ".join(
+                    f"{labels.get(c, c)} {amount(v)}" for c, v in sorted(a.credits.items())
+                ),
+            }
+            for a, p in rows
+        ],
+    )
+
+
+async def organizer_unmatched(request: web.Request, *, error: str | None = None) -> web.Response:
+    row = await _organizer_session(request)
+    async with request.app[DATABASE].session() as session:
+        events = await unmatched_events(session, limit=200)
+    return page(
+        request,
+        "org_unmatched.html",
+        status=422 if error else 200,
+        csrf=row.csrf,
+        error=error,
+        events=[
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "at": e.at.isoformat(),
+                "email": e.email,
+                "reason": unmatched_reason(e),
+                "needs_physician": e.kind != "ended" and e.physician_id is None,
+            }
+            for e in events
+        ],
+    )
+
+
+async def organizer_match(request: web.Request) -> web.StreamResponse:
+    """Match an event by hand to a physician (by email); the fact itself is never changed."""
+    row = await _organizer_session(request)
+    form = await form_with_csrf(request, row)
+    event_id = path_id(request)
+    async with request.app[DATABASE].session() as session:
+        event = await session.get(AttendanceEvent, event_id)
+        physician = await physicians.physician_by_email(session, form.get("email", ""))
+        if event is None:
+            raise web.HTTPNotFound()
+        if physician is None:
+            return await organizer_unmatched(
+                request, error=f"no physician with email {form.get('email', '')}"
+            )
+        event.physician_id = physician.id
+        await match(session, event)
+        await session.commit()
+        pair = (event.occurrence_id, event.physician_id)
+    if pair[0] is not None and pair[1] is not None:
+        await request.app[BUS].publish(AttendanceRecorded(frozenset({(pair[0], pair[1])})))
+    raise web.HTTPSeeOther("/organizer/unmatched")
+
+
+async def organizer_outbox(request: web.Request) -> web.Response:
+    row = await _organizer_session(request)
+    async with request.app[DATABASE].session() as session:
+        messages = await list_messages(
+            session, status=request.query.get("status") or None, limit=200
+        )
+    return page(request, "org_outbox.html", csrf=row.csrf, messages=messages)
+
+
+async def organizer_retry(request: web.Request) -> web.StreamResponse:
+    row = await _organizer_session(request)
+    await form_with_csrf(request, row)
+    message_id = path_id(request)
+    async with request.app[DATABASE].session() as session:
+        await retry_failed(session, message_id, now=utcnow())
+    request.app[WORKER].poke()
+    raise web.HTTPSeeOther("/organizer/outbox")

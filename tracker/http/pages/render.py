@@ -1,0 +1,89 @@
+"""Rendering pages: one Jinja2 environment, security headers on every page, CSRF checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from tracker.domain.models import WebSession
+from tracker.http.pages.i18n import language, translator
+from tracker.http.pages.sessions import csrf_ok
+from tracker.http.parsing import read_form
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+_environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+#: Every HTML response carries these (set in one place, :func:`security_headers`).
+HTML_SECURITY_HEADERS = {
+    # Tokens never travel in Referer: pages holding one are never linked from, and no page sends it.
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+}
+
+
+async def security_headers(_request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: every response is ``nosniff``; every HTML response, whoever
+    made it (a page, an error page, a handler writing HTML by hand), cannot be framed, sends
+    no Referer and is not cached unless it says otherwise."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.content_type == "text/html":
+        response.headers.update(HTML_SECURITY_HEADERS)
+        response.headers.setdefault("Cache-Control", "no-store")
+
+
+def page(
+    request: web.Request,
+    template: str,
+    *,
+    status: int = 200,
+    lang: str | None = None,
+    **context: Any,
+) -> web.Response:
+    chosen = lang or language(request)
+    html = _environment.get_template(template).render(
+        t=translator(chosen),
+        lang=chosen,
+        other_lang="en" if chosen == "fr" else "fr",
+        path=request.path,
+        **context,
+    )
+    response = web.Response(text=html, content_type="text/html", status=status)
+    if request.query.get("lang") in ("fr", "en"):
+        response.set_cookie(
+            "lang", chosen, max_age=365 * 86400, samesite="Lax", httponly=True, path="/"
+        )
+    return response
+
+
+def error_page(request: web.Request, status: int) -> web.Response:
+    """A localised page for an error ``status`` (the layout, the language, the status kept)."""
+    t = translator(language(request))
+    return page(
+        request,
+        "message.html",
+        status=status,
+        heading=t["error.title"].format(status=status),
+        text=t.get(f"error.{status}", t["error.other"]),
+        error=True,
+    )
+
+
+async def form_with_csrf(request: web.Request, row: WebSession) -> dict[str, str]:
+    """The posted form, after checking its CSRF token (403 otherwise)."""
+    values = dict((await read_form(request)).items())
+    if not csrf_ok(row, values.get("csrf")):
+        raise web.HTTPForbidden(
+            text="the form is stale or forged (CSRF check failed); reload the page"
+        )
+    return values

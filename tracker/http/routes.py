@@ -1,0 +1,774 @@
+"""Every route of the service, in one table: the router and the OpenAPI document read it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from schedules.schemas import (
+    OccurrencePublic,
+    OccurrenceUpdate,
+    SeriesCreate,
+    SeriesCreated,
+    SeriesPublic,
+    SeriesUpdate,
+)
+from tracker.domain.models import Organizer, Physician
+from tracker.domain.organizers import organizer_for_token
+from tracker.domain.physicians import physician_for_token
+from tracker.domain.schemas import (
+    AttendanceBatch,
+    AttendanceEventPublic,
+    AttendancePublic,
+    AwardPublic,
+    CertificateCheck,
+    CreditSummary,
+    IngestResult,
+    OutboxMessagePublic,
+    PhysicianCreate,
+    PhysicianPublic,
+    PhysicianUpdate,
+    PhysicianWithToken,
+    RegistrationCreate,
+    RegistrationPublic,
+    RequirementCreate,
+    TokenRotated,
+)
+from tracker.http.api import attendance, feeds, mail, physicians, registrations, series, system
+from tracker.http.keys import DATABASE, ORGANIZER, PHYSICIAN, SETTINGS
+from tracker.http.pages import pages
+from tracker.http.pages.errors import HTML_ERRORS
+from tracker.http.problems import HTTPProblem
+from tracker.http.ratelimit import LIMITER, FailureLimiter, client_address
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Auth = Literal["none", "organizer", "physician", "zoom"]
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    """An optional query parameter; empty means absent. ``format`` "date-time" is an instant
+    with an offset (400 otherwise), ``enum`` the only values accepted (400 otherwise)."""
+
+    name: str
+    description: str
+    format: str | None = "date-time"
+    enum: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route: the router serves it, the OpenAPI document describes it.
+
+    ``responses`` lists answers beyond those every route of its kind gives (the document adds
+    400/413/422 for bodies, 400 for queries, 401 for tokens, 404 for path ids, 503 when the
+    database is out of reach): a second success, a redirect, a conflict.
+    """
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    auth: Auth = "organizer"
+    body: type[BaseModel] | None = None
+    response: Any = None  # a model, ``list[Model]``, or a media type string
+    status: int = 200
+    query: tuple[QueryParam, ...] = ()
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    responses: dict[int, str] = field(default_factory=dict)
+    database: bool = True  # reads the database, so 503 when it is out of reach
+    page: bool = False  # a page for browsers: errors may be HTML
+    #: A door taking a secret in the path or a form: its 401/404 answers count as failed
+    #: credentials of the client (bearer-token routes count theirs in :func:`guarded`).
+    door: str | None = None
+    #: Other media types the same answer is served as, by content negotiation (a browser
+    #: asking for HTML gets a page; its errors are pages too).
+    also: tuple[str, ...] = ()
+
+
+SEE_OTHER = "Done; see the page in Location"
+TO_SIGN_IN = "Not signed in: to /organizer/login"
+FORGED = "The form is stale or forged (CSRF check failed)"
+NOT_SIGNED_IN = "Not signed in (no physician session)"
+
+
+def _page(
+    method: str,
+    path: str,
+    handler: Handler,
+    summary: str,
+    *,
+    status: int = 200,
+    response: str | None = "text/html",
+    responses: dict[int, str] | None = None,
+    database: bool = True,
+) -> Route:
+    return Route(
+        method,
+        path,
+        handler,
+        summary,
+        auth="none",
+        response=response if status < 300 else None,
+        status=status,
+        tags=("pages",),
+        responses=responses or {},
+        database=database,
+        page=True,
+        door=PAGE_DOORS.get((method, path)),
+    )
+
+
+WINDOW = (
+    QueryParam("from", "Only occurrences ending after this instant (ISO 8601, with offset)"),
+    QueryParam("to", "Only occurrences starting before this instant (ISO 8601, with offset)"),
+)
+SESSIONS = (
+    QueryParam("from", "Only sessions starting at or after this instant (ISO 8601, with offset)"),
+    QueryParam("to", "Only sessions starting before this instant (ISO 8601, with offset)"),
+)
+
+PAGE_DOORS = {
+    ("GET", "/me/{token}"): "personal link",
+    ("POST", "/organizer/login"): "organiser sign-in",
+}
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/healthz",
+        system.healthz,
+        "Liveness and database check",
+        auth="none",
+        tags=("system",),
+    ),
+    Route(
+        "GET",
+        "/openapi.json",
+        system.openapi,
+        "This document",
+        auth="none",
+        tags=("system",),
+        database=False,
+    ),
+    Route(
+        "POST",
+        "/api/series",
+        series.create_series,
+        "Create a series",
+        body=SeriesCreate,
+        response=SeriesCreated,
+        status=201,
+        tags=("series",),
+    ),
+    Route(
+        "GET",
+        "/api/series",
+        series.list_series,
+        "List series",
+        response=list[SeriesPublic],
+        tags=("series",),
+    ),
+    Route(
+        "GET",
+        "/api/series/{id}",
+        series.get_series,
+        "Read a series",
+        response=SeriesPublic,
+        tags=("series",),
+    ),
+    Route(
+        "PATCH",
+        "/api/series/{id}",
+        series.update_series,
+        "Edit a series",
+        body=SeriesUpdate,
+        response=SeriesPublic,
+        tags=("series",),
+        responses={409: "The edit would remove occurrences that hold attendance"},
+    ),
+    Route(
+        "GET",
+        "/api/series/{id}/occurrences",
+        series.list_occurrences,
+        "List a series' occurrences in a window",
+        response=list[OccurrencePublic],
+        query=WINDOW,
+        tags=("series",),
+    ),
+    Route(
+        "PATCH",
+        "/api/occurrences/{id}",
+        series.update_occurrence,
+        "Cancel, restore or move one occurrence",
+        body=OccurrenceUpdate,
+        response=OccurrencePublic,
+        tags=("series",),
+        responses={
+            409: "Refused: the occurrence's credits are final (cancel or move would void them), "
+            "or it is cancelled (restore it before moving it)"
+        },
+    ),
+    Route(
+        "GET",
+        "/api/occurrences/{id}/attendance",
+        attendance.occurrence_attendance,
+        "Who attended one occurrence: minutes, credits, provisional or final",
+        response=list[AttendancePublic],
+        tags=("attendance",),
+    ),
+    Route(
+        "POST",
+        "/api/physicians",
+        physicians.create_physician,
+        "Create a physician (the token is shown once)",
+        body=PhysicianCreate,
+        response=PhysicianWithToken,
+        status=201,
+        tags=("physicians",),
+    ),
+    Route(
+        "GET",
+        "/api/physicians",
+        physicians.list_physicians,
+        "List physicians (?email= to find one)",
+        response=list[PhysicianPublic],
+        query=(QueryParam("email", "Exact email, any case (anything else matches no one)", None),),
+        tags=("physicians",),
+    ),
+    Route(
+        "GET",
+        "/api/physicians/{id}",
+        physicians.get_physician,
+        "Read a physician",
+        response=PhysicianPublic,
+        tags=("physicians",),
+    ),
+    Route(
+        "PATCH",
+        "/api/physicians/{id}",
+        physicians.update_physician,
+        "Edit a physician",
+        body=PhysicianUpdate,
+        response=PhysicianPublic,
+        tags=("physicians",),
+    ),
+    Route(
+        "POST",
+        "/api/physicians/{id}/token",
+        physicians.rotate_token,
+        "Rotate a physician's token (old feed URL stops working)",
+        response=TokenRotated,
+        tags=("physicians",),
+    ),
+    Route(
+        "GET",
+        "/api/physicians/{id}/credits",
+        physicians.physician_credits,
+        "A physician's credit summary",
+        response=CreditSummary,
+        tags=("credits",),
+    ),
+    Route(
+        "POST",
+        "/api/physicians/{id}/requirements",
+        physicians.add_requirement,
+        "Add a credit requirement; answers the updated summary",
+        body=RequirementCreate,
+        response=CreditSummary,
+        tags=("credits",),
+    ),
+    Route(
+        "DELETE",
+        "/api/physicians/{id}/requirements/{requirement_id}",
+        physicians.delete_requirement,
+        "Remove a credit requirement",
+        status=204,
+        tags=("credits",),
+    ),
+    Route(
+        "POST",
+        "/api/series/{id}/registrations",
+        registrations.register,
+        "Register a physician (by id or email) to a series",
+        body=RegistrationCreate,
+        response=RegistrationPublic,
+        status=201,
+        tags=("registrations",),
+        responses={200: "Already registered: the existing registration, unchanged"},
+    ),
+    Route(
+        "GET",
+        "/api/series/{id}/registrations",
+        registrations.list_registrations,
+        "List a series' registrations",
+        response=list[RegistrationPublic],
+        tags=("registrations",),
+    ),
+    Route(
+        "DELETE",
+        "/api/series/{id}/registrations/{physician_id}",
+        registrations.unregister,
+        "Unregister a physician",
+        status=204,
+        tags=("registrations",),
+    ),
+    Route(
+        "POST",
+        "/api/attendance-events",
+        attendance.post_events,
+        "Record a batch of join/leave events (idempotent by event_id)",
+        body=AttendanceBatch,
+        response=IngestResult,
+        status=202,
+        tags=("attendance",),
+    ),
+    Route(
+        "GET",
+        "/api/attendance-events/unmatched",
+        attendance.list_unmatched,
+        "Events not yet matched to a physician or occurrence, with the reason",
+        response=list[AttendanceEventPublic],
+        tags=("attendance",),
+    ),
+    Route(
+        "GET",
+        "/api/exports/completions.csv",
+        attendance.export_completions,
+        "Learner completions for board reporting (final credits, consenting physicians): "
+        "CSV in UTF-8 with a byte-order mark, one row per learner, session and board",
+        response="text/csv",
+        query=SESSIONS,
+        tags=("credits",),
+    ),
+    Route(
+        "GET",
+        "/api/exports/completions.txt",
+        attendance.export_completions_tab,
+        "The same completions, tab-delimited (the ACCME PARS batch-upload layout), UTF-8",
+        response="text/tab-separated-values",
+        query=SESSIONS,
+        tags=("credits",),
+    ),
+    Route(
+        "GET",
+        "/api/me",
+        physicians.me,
+        "The token's owner",
+        auth="physician",
+        response=PhysicianPublic,
+        tags=("me",),
+    ),
+    Route(
+        "GET",
+        "/api/me/credits",
+        physicians.my_credits,
+        "My credit summary",
+        auth="physician",
+        response=CreditSummary,
+        tags=("me",),
+    ),
+    Route(
+        "GET",
+        "/api/me/awards/{occurrence_id}",
+        physicians.my_award,
+        "One of my sessions: minutes and credits (another physician's: 404)",
+        auth="physician",
+        response=AwardPublic,
+        tags=("me",),
+    ),
+    Route(
+        "POST",
+        "/api/me/token",
+        physicians.rotate_my_token,
+        "Rotate my token",
+        auth="physician",
+        response=TokenRotated,
+        tags=("me",),
+    ),
+    Route(
+        "POST",
+        "/webhooks/zoom",
+        attendance.zoom_webhook,
+        "Zoom webinar and meeting events",
+        auth="zoom",
+        tags=("attendance",),
+    ),
+    Route(
+        "GET",
+        "/api/outbox",
+        mail.list_outbox,
+        "Outbox messages, newest first (?status=failed)",
+        response=list[OutboxMessagePublic],
+        query=(
+            QueryParam(
+                "status",
+                "Only messages in this state",
+                None,
+                ("pending", "sending", "sent", "failed", "skipped"),
+            ),
+        ),
+        tags=("email",),
+    ),
+    Route(
+        "POST",
+        "/api/outbox/{id}/retry",
+        mail.retry_message,
+        "Send a failed message again",
+        response=OutboxMessagePublic,
+        tags=("email",),
+    ),
+    Route(
+        "GET",
+        "/api/me/certificates/{occurrence_id}.pdf",
+        mail.my_certificate,
+        "My certificate for a session (PDF)",
+        auth="physician",
+        response="application/pdf",
+        tags=("me",),
+    ),
+    Route(
+        "GET",
+        "/certificates/{code}",
+        mail.verify_certificate,
+        "Check a certificate by its code",
+        auth="none",
+        response=CertificateCheck,
+        tags=("email",),
+        door="certificate code",
+        also=("text/html",),
+    ),
+    Route(
+        "GET",
+        "/unsubscribe/{token}",
+        mail.unsubscribe_page,
+        "Confirm page for stopping reminders",
+        auth="none",
+        response="text/html",
+        tags=("email",),
+        page=True,
+        door="unsubscribe link",
+    ),
+    Route(
+        "POST",
+        "/unsubscribe/{token}",
+        mail.unsubscribe,
+        "One-click unsubscribe (RFC 8058)",
+        auth="none",
+        response="text/html",
+        tags=("email",),
+        page=True,
+        door="unsubscribe link",
+    ),
+    Route(
+        "GET",
+        "/calendar.ics",
+        feeds.calendar_feed,
+        "Feed of every public series",
+        auth="none",
+        response="text/calendar",
+        tags=("feeds",),
+    ),
+    Route(
+        "GET",
+        "/series/{slug}.ics",
+        feeds.series_feed,
+        "Feed of one public series",
+        auth="none",
+        response="text/calendar",
+        tags=("feeds",),
+    ),
+    Route(
+        "GET",
+        "/feeds/{token}.ics",
+        feeds.personal_feed,
+        "A physician's personal feed (the token is the key)",
+        auth="none",
+        response="text/calendar",
+        tags=("feeds",),
+        door="personal feed",
+    ),
+    _page("GET", "/", pages.home, "Public home: upcoming sessions and subscribe links"),
+    _page(
+        "GET",
+        "/static/{name}",
+        pages.static_file,
+        "Static files of the pages",
+        response="text/javascript",
+        database=False,
+    ),
+    _page(
+        "GET",
+        "/me/{token}",
+        pages.physician_sign_in,
+        "Personal link: signs the physician in, then /me",
+        status=303,
+        responses={404: "Unknown or revoked personal link"},
+    ),
+    _page("GET", "/me", pages.me, "The physician's page", responses={401: NOT_SIGNED_IN}),
+    _page(
+        "GET",
+        "/me/certificates/{occurrence_id}.pdf",
+        pages.me_certificate,
+        "Certificate download (signed in)",
+        response="application/pdf",
+        responses={401: NOT_SIGNED_IN},
+    ),
+    _page(
+        "POST",
+        "/me/preferences",
+        pages.me_preferences,
+        "Email preferences",
+        status=303,
+        responses={401: NOT_SIGNED_IN, 403: FORGED},
+    ),
+    _page(
+        "POST",
+        "/me/token",
+        pages.me_token,
+        "Rotate the personal token",
+        responses={401: NOT_SIGNED_IN, 403: FORGED},
+    ),
+    _page(
+        "POST",
+        "/me/signout",
+        pages.me_sign_out,
+        "Sign out",
+        status=303,
+        responses={401: NOT_SIGNED_IN, 403: FORGED},
+    ),
+    _page(
+        "GET",
+        "/organizer/login",
+        pages.organizer_login_page,
+        "Organiser sign-in",
+        database=False,
+    ),
+    _page(
+        "POST",
+        "/organizer/login",
+        pages.organizer_login,
+        "Organiser sign-in",
+        status=303,
+        responses={
+            401: "Unknown or revoked organiser token (the form again)",
+            403: "Not posted from this site's sign-in form (login CSRF check failed)",
+        },
+    ),
+    _page(
+        "GET",
+        "/organizer",
+        pages.organizer_home,
+        "Series list and creation",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/series",
+        pages.organizer_create_series,
+        "Create a series",
+        status=303,
+        responses={403: FORGED, 422: "The form again, with the error"},
+    ),
+    _page(
+        "GET",
+        "/organizer/preview",
+        pages.organizer_preview,
+        "Live preview of next occurrences (JSON)",
+        response="application/json",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "GET",
+        "/organizer/series/{id}",
+        pages.organizer_series,
+        "Edit a series, its occurrences",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/series/{id}",
+        pages.organizer_update_series,
+        "Save a series",
+        status=303,
+        responses={403: FORGED, 422: "The form again, with the error"},
+    ),
+    _page(
+        "POST",
+        "/organizer/occurrences/{id}",
+        pages.organizer_occurrence_action,
+        "Cancel (after a confirmation page), restore or move",
+        status=303,
+        responses={
+            200: "The confirmation page of a cancel",
+            403: FORGED,
+            409: "Refused: the occurrence's credits are final, or it is cancelled",
+            422: "The change is not valid",
+        },
+    ),
+    _page(
+        "GET",
+        "/organizer/occurrences/{id}",
+        pages.organizer_occurrence,
+        "Attendance table and chart",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "GET",
+        "/organizer/unmatched",
+        pages.organizer_unmatched,
+        "Unmatched attendance events",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/unmatched/{id}",
+        pages.organizer_match,
+        "Match an event by hand",
+        status=303,
+        responses={403: FORGED, 422: "No physician with that email (the list again)"},
+    ),
+    _page(
+        "GET",
+        "/organizer/outbox",
+        pages.organizer_outbox,
+        "The outbox",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/outbox/{id}/retry",
+        pages.organizer_retry,
+        "Retry a failed email",
+        status=303,
+        responses={403: FORGED},
+    ),
+)
+
+
+def _bearer(request: web.Request, who: str) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPProblem(
+            401,
+            f"send 'Authorization: Bearer <{who} token>'",
+            headers={"WWW-Authenticate": 'Bearer realm="tracker"'},
+        )
+    return token.strip()
+
+
+def _invalid_token(who: str) -> HTTPProblem:
+    return HTTPProblem(
+        401,
+        f"unknown or revoked {who} token",
+        headers={"WWW-Authenticate": 'Bearer realm="tracker", error="invalid_token"'},
+    )
+
+
+def _client(request: web.Request) -> str:
+    return client_address(request, trusted=request.app[SETTINGS].trusted_proxy_list)
+
+
+def _refuse_if_blocked(request: web.Request, door: str) -> None:
+    """429 while this client has failed too often at this door (right credential or not)."""
+    wait = request.app[LIMITER].retry_after(door, _client(request))
+    if wait is not None:
+        raise HTTPProblem(
+            429,
+            f"too many failed attempts from your address; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def _count_failure(request: web.Request, door: str) -> None:
+    request.app[LIMITER].failed(door, _client(request))
+
+
+Subject = TypeVar("Subject", Organizer, Physician)
+
+
+def _bearer_guard(
+    handler: Handler,
+    who: str,
+    lookup: Callable[[AsyncSession, str], Awaitable[Subject | None]],
+    key: web.RequestKey[Subject],
+) -> Handler:
+    door = f"{who} bearer token"
+
+    async def bearer_handler(request: web.Request) -> web.StreamResponse:
+        _refuse_if_blocked(request, door)
+        token = _bearer(request, who)
+        async with request.app[DATABASE].session() as session:
+            subject = await lookup(session, token)
+        if subject is None:
+            _count_failure(request, door)
+            raise _invalid_token(who)
+        request[key] = subject
+        return await handler(request)
+
+    return bearer_handler
+
+
+def _counted(handler: Handler, door: str) -> Handler:
+    """A door whose 401 and 404 answers mean a wrong secret: they count against the client."""
+
+    async def door_handler(request: web.Request) -> web.StreamResponse:
+        _refuse_if_blocked(request, door)
+        try:
+            response = await handler(request)
+        except (HTTPProblem, web.HTTPException) as exc:
+            if exc.status in FAILED_CREDENTIAL:
+                _count_failure(request, door)
+            raise
+        if response.status in FAILED_CREDENTIAL:
+            _count_failure(request, door)
+        return response
+
+    return door_handler
+
+
+def _html_errors(handler: Handler) -> Handler:
+    """A page route: its errors are pages too (see :mod:`tracker.http.pages.errors`)."""
+
+    async def page_handler(request: web.Request) -> web.StreamResponse:
+        request[HTML_ERRORS] = True
+        return await handler(request)
+
+    return page_handler
+
+
+FAILED_CREDENTIAL = frozenset({401, 404})
+
+
+def guarded(route: Route) -> Handler:
+    """The route's handler behind its authentication check and its failed-credential limit
+    (Zoom checks its own signature)."""
+    handler = route.handler
+    if route.auth == "organizer":
+        handler = _bearer_guard(handler, "organiser", organizer_for_token, ORGANIZER)
+    elif route.auth == "physician":
+        handler = _bearer_guard(handler, "physician", physician_for_token, PHYSICIAN)
+    if route.door is not None:
+        handler = _counted(handler, route.door)
+    if route.page:
+        handler = _html_errors(handler)
+    return handler
+
+
+def setup_routes(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    app[LIMITER] = FailureLimiter(
+        limit=settings.auth_failure_limit, window=settings.auth_failure_window_seconds
+    )
+    for route in ROUTES:
+        app.router.add_route(
+            route.method,
+            route.path,
+            guarded(route),
+        )
