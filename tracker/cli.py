@@ -24,10 +24,8 @@ from schedules.occurrences import list_occurrences
 from schedules.recurrence import resolve_timezone
 from schedules.series import get_series
 from tracker.adapters.zoom_report import (
-    AmbiguousDatesError,
     DateOrder,
     Report,
-    ReportFormatError,
     digits_only,
     fits_schedule,
     read_report,
@@ -38,16 +36,24 @@ from tracker.db import Database
 from tracker.domain.attendance import Recorded, match_pending, record_events
 from tracker.domain.bounds import is_row_id
 from tracker.domain.mailings import enqueue_statement, physicians_with_activity
-from tracker.domain.organizers import InvalidOrganizerError, create_organizer
+from tracker.domain.organizers import create_organizer
 from tracker.domain.physicians import email_key
+from tracker.errors import (
+    AmbiguousDatesError,
+    ConfigError,
+    InvalidOrganizerError,
+    ReportFormatError,
+    RowError,
+    SchemaOutdatedError,
+)
 from tracker.jobs import previous_month
 from tracker.logs import RedactingAccessLogger, install_redaction
-from tracker.migrate import SchemaOutdatedError, upgrade
+from tracker.migrate import upgrade
 from tracker.services.demo import load_demo
 from tracker.services.events import AttendanceRecorded
-from tracker.services.imports import ImportReport, RowError, import_physician, physician_rows
+from tracker.services.imports import ImportReport, import_physician, physician_rows
 from tracker.services.projections import build_bus
-from tracker.settings import ConfigError, Settings, load_settings
+from tracker.settings import Settings, load_settings
 
 T = TypeVar("T")
 

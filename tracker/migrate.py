@@ -12,6 +12,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tracker.db import make_engine
+from tracker.errors import SchemaOutdatedError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: Several processes may start at once against one PostgreSQL database: one migrates at a time.
@@ -22,14 +23,6 @@ def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
-
-
-class SchemaOutdatedError(Exception):
-    """The database is not at the newest migration: the service refuses to start on it."""
-
-    def __init__(self, current: str | None, head: str) -> None:
-        found = f"at revision {current}" if current else "empty"
-        super().__init__(f"the database is {found}, not {head}; run `tracker db upgrade` first")
 
 
 def _current_revision(connection: Connection) -> str | None:

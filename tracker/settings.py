@@ -14,15 +14,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from notifications.addresses import InvalidAddressError, parse_mailbox
+from tracker.errors import ConfigError
 
 SUPPORTED_DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
-
-
-class ConfigError(Exception):
-    """The configuration cannot start the service; the message is one line for a human."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"configuration error: {detail}")
 
 
 class Settings(BaseSettings):

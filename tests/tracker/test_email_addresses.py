@@ -27,9 +27,10 @@ from tests.tracker.test_cli import run
 from tracker.app import create_app
 from tracker.db import Database
 from tracker.domain.models import Physician
+from tracker.errors import ConfigError
 from tracker.http.keys import DATABASE, MAIL, WORKER
 from tracker.jobs import JobContext, plan_reminders
-from tracker.settings import ConfigError, Settings, load_settings
+from tracker.settings import Settings, load_settings
 
 GRACE = timedelta(minutes=90)
 LISTS = [

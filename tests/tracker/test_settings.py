@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tracker.settings import ConfigError, load_settings
+from tracker.errors import ConfigError
+from tracker.settings import load_settings
 
 
 def test_defaults_follow_the_spec(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:

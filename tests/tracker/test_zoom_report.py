@@ -14,8 +14,9 @@ from aiohttp.test_utils import TestClient
 
 from tests.factories import create_physician, create_series, series_body
 from tests.tracker.test_cli import run
-from tracker.adapters.zoom_report import ReportFormatError, parse_report, read_report
+from tracker.adapters.zoom_report import parse_report, read_report
 from tracker.db import Database
+from tracker.errors import ReportFormatError
 from tracker.services.demo import load_demo
 
 DATA = Path(__file__).parent.parent / "data"

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from tracker.adapters.csvfiles import Record, Unreadable, records
 from tracker.domain.attendance import MATCH_WINDOW, NewEvent
+from tracker.errors import AmbiguousDatesError, ReportFormatError
 
 DateOrder = Literal["mdy", "dmy"]
 COLUMNS = {
@@ -105,22 +106,6 @@ class Report:
     bad: list[BadRow] = field(default_factory=list)
     left_out: Counter[str] = field(default_factory=Counter)
     webinar_id: str | None = None
-
-
-class ReportFormatError(ValueError):
-    """The file is not a Zoom participant or attendee report at all."""
-
-
-class AmbiguousDatesError(ReportFormatError):
-    """No date in the file tells whether its numeric dates are day or month first."""
-
-    def __init__(self, line: int, value: str) -> None:
-        self.line = line
-        self.value = value
-        super().__init__(
-            f"line {line}: the date {value!r} reads both day first and month first, and no date "
-            "in the file decides; give --date-order mdy or dmy"
-        )
 
 
 def digits_only(value: str) -> str:

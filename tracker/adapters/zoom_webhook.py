@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from tracker.domain.attendance import NewEvent
 from tracker.domain.bounds import event_time_problem
+from tracker.errors import ZoomPayloadError, ZoomSignatureError
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 #: Sizes of the attendance_event columns these values go to.
@@ -28,14 +29,6 @@ KINDS = {
     "meeting.ended": "ended",
 }
 _DATETIME = TypeAdapter(datetime)
-
-
-class ZoomSignatureError(Exception):
-    """The request does not carry a valid, fresh Zoom signature."""
-
-
-class ZoomPayloadError(ValueError):
-    """The payload lacks what a participant or end event needs."""
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

@@ -11,21 +11,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules import occurrences as occurrence_domain
-from schedules.errors import OccurrenceConflictError
 from schedules.models import Occurrence, OccurrenceStatus
 from schedules.schemas import OccurrenceUpdate
 from tracker.domain.models import Award
-
-
-class FinalCreditsError(OccurrenceConflictError):
-    """The change would cancel or move an occurrence whose credits are final (409)."""
-
-    def __init__(self, occurrence_id: int) -> None:
-        super().__init__(
-            occurrence_id,
-            "its credits are final and certificates may have been issued; cancelling or moving "
-            "it would void them",
-        )
+from tracker.errors import FinalCreditsError
 
 
 async def holding_final_credits(session: AsyncSession, occurrence_ids: list[int]) -> set[int]:

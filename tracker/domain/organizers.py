@@ -8,11 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from notifications.addresses import InvalidAddressError, normalise_address
 from tracker.domain.models import Organizer
 from tracker.domain.tokens import hash_token, new_token
-
-
-class InvalidOrganizerError(ValueError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
+from tracker.errors import InvalidOrganizerError
 
 
 async def create_organizer(

@@ -14,13 +14,9 @@ from schedules.errors import InvalidInputError, NotFoundError
 from tracker.domain.models import Physician
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate
 from tracker.domain.tokens import hash_token, new_token
+from tracker.errors import EmailTakenError
 
 NULLABLE = frozenset({"npi", "rpps", "birth_month", "birth_day", "license_state", "license_number"})
-
-
-class EmailTakenError(InvalidInputError):
-    def __init__(self, email: str) -> None:
-        super().__init__("email", f"a physician with email {email} already exists")
 
 
 def email_key(text: str) -> str:

@@ -41,7 +41,7 @@ from tracker.domain.schemas import (
 )
 from tracker.http.api import attendance, feeds, mail, physicians, registrations, series, system
 from tracker.http.keys import DATABASE, ORGANIZER, PHYSICIAN, SETTINGS
-from tracker.http.pages import pages
+from tracker.http.pages import organiser, physician, public
 from tracker.http.pages.errors import HTML_ERRORS
 from tracker.http.problems import HTTPProblem
 from tracker.http.ratelimit import LIMITER, FailureLimiter, client_address
@@ -493,11 +493,11 @@ ROUTES: tuple[Route, ...] = (
         tags=("feeds",),
         door="personal feed",
     ),
-    _page("GET", "/", pages.home, "Public home: upcoming sessions and subscribe links"),
+    _page("GET", "/", public.home, "Public home: upcoming sessions and subscribe links"),
     _page(
         "GET",
         "/static/{name}",
-        pages.static_file,
+        public.static_file,
         "Static files of the pages",
         response="text/javascript",
         database=False,
@@ -505,16 +505,16 @@ ROUTES: tuple[Route, ...] = (
     _page(
         "GET",
         "/me/{token}",
-        pages.physician_sign_in,
+        physician.physician_sign_in,
         "Personal link: signs the physician in, then /me",
         status=303,
         responses={404: "Unknown or revoked personal link"},
     ),
-    _page("GET", "/me", pages.me, "The physician's page", responses={401: NOT_SIGNED_IN}),
+    _page("GET", "/me", physician.me, "The physician's page", responses={401: NOT_SIGNED_IN}),
     _page(
         "GET",
         "/me/certificates/{occurrence_id}.pdf",
-        pages.me_certificate,
+        physician.me_certificate,
         "Certificate download (signed in)",
         response="application/pdf",
         responses={401: NOT_SIGNED_IN},
@@ -522,7 +522,7 @@ ROUTES: tuple[Route, ...] = (
     _page(
         "POST",
         "/me/preferences",
-        pages.me_preferences,
+        physician.me_preferences,
         "Email preferences",
         status=303,
         responses={401: NOT_SIGNED_IN, 403: FORGED},
@@ -530,14 +530,14 @@ ROUTES: tuple[Route, ...] = (
     _page(
         "POST",
         "/me/token",
-        pages.me_token,
+        physician.me_token,
         "Rotate the personal token",
         responses={401: NOT_SIGNED_IN, 403: FORGED},
     ),
     _page(
         "POST",
         "/me/signout",
-        pages.me_sign_out,
+        physician.me_sign_out,
         "Sign out",
         status=303,
         responses={401: NOT_SIGNED_IN, 403: FORGED},
@@ -545,14 +545,14 @@ ROUTES: tuple[Route, ...] = (
     _page(
         "GET",
         "/organizer/login",
-        pages.organizer_login_page,
+        organiser.organizer_login_page,
         "Organiser sign-in",
         database=False,
     ),
     _page(
         "POST",
         "/organizer/login",
-        pages.organizer_login,
+        organiser.organizer_login,
         "Organiser sign-in",
         status=303,
         responses={
@@ -563,14 +563,14 @@ ROUTES: tuple[Route, ...] = (
     _page(
         "GET",
         "/organizer",
-        pages.organizer_home,
+        organiser.organizer_home,
         "Series list and creation",
         responses={303: TO_SIGN_IN},
     ),
     _page(
         "POST",
         "/organizer/series",
-        pages.organizer_create_series,
+        organiser.organizer_create_series,
         "Create a series",
         status=303,
         responses={403: FORGED, 422: "The form again, with the error"},
@@ -578,7 +578,7 @@ ROUTES: tuple[Route, ...] = (
     _page(
         "GET",
         "/organizer/preview",
-        pages.organizer_preview,
+        organiser.organizer_preview,
         "Live preview of next occurrences (JSON)",
         response="application/json",
         responses={303: TO_SIGN_IN},
@@ -586,14 +586,14 @@ ROUTES: tuple[Route, ...] = (
     _page(
         "GET",
         "/organizer/series/{id}",
-        pages.organizer_series,
+        organiser.organizer_series,
         "Edit a series, its occurrences",
         responses={303: TO_SIGN_IN},
     ),
     _page(
         "POST",
         "/organizer/series/{id}",
-        pages.organizer_update_series,
+        organiser.organizer_update_series,
         "Save a series",
         status=303,
         responses={403: FORGED, 422: "The form again, with the error"},
@@ -601,7 +601,7 @@ ROUTES: tuple[Route, ...] = (
     _page(
         "POST",
         "/organizer/occurrences/{id}",
-        pages.organizer_occurrence_action,
+        organiser.organizer_occurrence_action,
         "Cancel (after a confirmation page), restore or move",
         status=303,
         responses={
@@ -614,21 +614,21 @@ ROUTES: tuple[Route, ...] = (
     _page(
         "GET",
         "/organizer/occurrences/{id}",
-        pages.organizer_occurrence,
+        organiser.organizer_occurrence,
         "Attendance table and chart",
         responses={303: TO_SIGN_IN},
     ),
     _page(
         "GET",
         "/organizer/unmatched",
-        pages.organizer_unmatched,
+        organiser.organizer_unmatched,
         "Unmatched attendance events",
         responses={303: TO_SIGN_IN},
     ),
     _page(
         "POST",
         "/organizer/unmatched/{id}",
-        pages.organizer_match,
+        organiser.organizer_match,
         "Match an event by hand",
         status=303,
         responses={403: FORGED, 422: "No physician with that email (the list again)"},
@@ -636,14 +636,14 @@ ROUTES: tuple[Route, ...] = (
     _page(
         "GET",
         "/organizer/outbox",
-        pages.organizer_outbox,
+        organiser.organizer_outbox,
         "The outbox",
         responses={303: TO_SIGN_IN},
     ),
     _page(
         "POST",
         "/organizer/outbox/{id}/retry",
-        pages.organizer_retry,
+        organiser.organizer_retry,
         "Retry a failed email",
         status=303,
         responses={403: FORGED},

@@ -20,6 +20,7 @@ from tracker.domain.physicians import (
     update_physician,
 )
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate
+from tracker.errors import RowError
 from tracker.http.problems import validation_messages
 
 PHYSICIAN_COLUMNS = (
@@ -38,13 +39,6 @@ PHYSICIAN_COLUMNS = (
     "consent_board_reporting",
 )
 Outcome = Literal["created", "updated", "unchanged"]
-
-
-class RowError(ValueError):
-    def __init__(self, line: int, reason: str) -> None:
-        self.line = line
-        self.reason = reason
-        super().__init__(f"line {line}: {reason}")
 
 
 @dataclass

@@ -8,13 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from schedules.clock import utcnow
-from tracker.adapters.zoom_webhook import (
-    ZoomPayloadError,
-    ZoomSignatureError,
-    to_event,
-    url_validation,
-    verify,
-)
+from tracker.adapters.zoom_webhook import to_event, url_validation, verify
 from tracker.domain import awards
 from tracker.domain.attendance import (
     NewEvent,
@@ -30,6 +24,7 @@ from tracker.domain.schemas import (
     AttendancePublic,
     IngestResult,
 )
+from tracker.errors import ZoomPayloadError, ZoomSignatureError
 from tracker.http.keys import BUS, DATABASE, SETTINGS
 from tracker.http.parsing import json_response, parse_json, path_id, query_datetime, read_json
 from tracker.http.problems import HTTPProblem, problem_response

@@ -9,6 +9,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from tracker.domain.models import WebSession
+from tracker.http.keys import SETTINGS
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.sessions import csrf_ok
 from tracker.http.parsing import read_form
@@ -87,3 +88,8 @@ async def form_with_csrf(request: web.Request, row: WebSession) -> dict[str, str
             text="the form is stale or forged (CSRF check failed); reload the page"
         )
     return values
+
+
+def secure_cookies(request: web.Request) -> bool:
+    """Cookies carry ``Secure`` when the service is served over HTTPS."""
+    return request.app[SETTINGS].base_url.startswith("https://")

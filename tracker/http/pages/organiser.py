@@ -1,5 +1,4 @@
-"""Page handlers: thin, like the API's. Sign-in uses the same tokens as the API; a browser then
-holds a session cookie, and every form carries the session's CSRF token."""
+"""The organiser's pages: sign-in, series, occurrences, attendance, outbox. Thin handlers: parse, call one service, render."""
 
 from __future__ import annotations
 
@@ -9,13 +8,11 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlmodel import col, select
 
 from notifications.outbox import list_messages, retry_failed
 from schedules import occurrences as occurrence_domain
 from schedules import series as series_domain
 from schedules.clock import utcnow
-from schedules.designation import designation_statement
 from schedules.errors import (
     InvalidInputError,
     NotFoundError,
@@ -33,250 +30,18 @@ from tracker.domain.attendance import (
     unmatched_events,
     unmatched_reason,
 )
-from tracker.domain.bounds import parse_id
 from tracker.domain.localtime import amount, long_date, when
-from tracker.domain.mailings import latest_certificate_pdf, pdf_response
-from tracker.domain.models import AttendanceEvent, Certificate, Physician, Registration, WebSession
+from tracker.domain.models import AttendanceEvent, WebSession
 from tracker.domain.occurrences import change_occurrence, holding_final_credits
 from tracker.domain.organizers import organizer_for_token
-from tracker.domain.schemas import CreditSummary
 from tracker.http.keys import BUS, DATABASE, MAIL, SETTINGS, WORKER
 from tracker.http.pages import sessions
 from tracker.http.pages.chart import connected_per_minute, svg
 from tracker.http.pages.i18n import language, translator
-from tracker.http.pages.render import TEMPLATES, form_with_csrf, page
+from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.parsing import path_id, read_form
 from tracker.http.problems import validation_messages
 from tracker.services.events import AttendanceRecorded, OccurrenceChanged
-
-
-def _secure(request: web.Request) -> bool:
-    return request.app[SETTINGS].base_url.startswith("https://")
-
-
-# Public -----------------------------------------------------------------------------------------
-
-
-async def home(request: web.Request) -> web.Response:
-    lang = language(request)
-    settings, mail = request.app[SETTINGS], request.app[MAIL]
-    now = utcnow()
-    async with request.app[DATABASE].session() as session:
-        rows = await series_domain.list_series(session)
-        items = []
-        for series in (s for s in rows if s.public):
-            upcoming = await occurrence_domain.list_occurrences(
-                session, series.id or 0, start_from=now, until=now + timedelta(days=60)
-            )
-            https = f"{settings.base_url}/series/{series.slug}.ics"
-            items.append(
-                {
-                    "id": series.id,
-                    "title": series.title,
-                    "description": series.description,
-                    "statement": designation_statement(
-                        series.credits, provider=mail.provider, labels=mail.labels, language=lang
-                    ),
-                    "https": https,
-                    "webcal": "webcal://" + https.split("://", 1)[1],
-                    "upcoming": [
-                        {"when": when(o.start, series.timezone, lang), "status": o.status}
-                        for o in upcoming[:6]
-                    ],
-                }
-            )
-    return page(request, "home.html", series=items)
-
-
-#: The few static files, read once (small; no file handle is held while serving).
-STATIC = {
-    path.name: path.read_bytes()
-    for path in (TEMPLATES.parent / "static").iterdir()
-    if path.suffix == ".js"
-}
-
-
-async def static_file(request: web.Request) -> web.StreamResponse:
-    body = STATIC.get(request.match_info["name"])
-    if body is None:
-        raise web.HTTPNotFound()
-    return web.Response(
-        body=body,
-        content_type="text/javascript",
-        charset="utf-8",
-        headers={"Cache-Control": "public, max-age=3600"},
-    )
-
-
-# Physicians -------------------------------------------------------------------------------------
-
-
-async def physician_sign_in(request: web.Request) -> web.StreamResponse:
-    """The personal link of every email: the token signs in once, then the URL is left behind."""
-    async with request.app[DATABASE].session() as session:
-        physician = await physicians.physician_for_token(session, request.match_info["token"])
-        if physician is None:
-            t = translator(language(request))
-            return page(
-                request,
-                "message.html",
-                status=404,
-                heading=t["error"],
-                text=t["signin.bad"],
-                error=True,
-            )
-        response = web.HTTPSeeOther(
-            "/me", headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
-        )
-        await sessions.start(
-            session, response, subject=physician, now=utcnow(), secure=_secure(request)
-        )
-    raise response
-
-
-async def _physician_session(request: web.Request) -> tuple[WebSession, Physician]:
-    async with request.app[DATABASE].session() as session:
-        row = await sessions.current(session, request, kind="physician", now=utcnow())
-        physician = await session.get(Physician, row.subject_id) if row else None
-    if row is None or physician is None:
-        raise web.HTTPUnauthorized()  # answered as a localised page (tracker.http.pages.errors)
-    return row, physician
-
-
-async def me(request: web.Request) -> web.Response:
-    row, physician = await _physician_session(request)
-    lang = language(request, physician.language)
-    labels = request.app[MAIL].labels
-    async with request.app[DATABASE].session() as session:
-        summary = CreditSummary.model_validate(
-            await awards.credit_summary(session, physician.id or 0, now=utcnow())
-        )
-        certified = set(
-            (
-                await session.exec(
-                    select(Certificate.occurrence_id).where(
-                        Certificate.physician_id == physician.id
-                    )
-                )
-            ).all()
-        )
-        registrations = (
-            await session.exec(
-                select(Registration, Series)
-                .join(Series, col(Series.id) == col(Registration.series_id))
-                .where(Registration.physician_id == physician.id)
-                .order_by(col(Series.title))
-            )
-        ).all()
-    return page(
-        request,
-        "me.html",
-        lang=lang,
-        physician=physician,
-        csrf=row.csrf,
-        totals=[
-            (labels.get(code, code), amount(value))
-            for code, value in sorted(summary.totals.items())
-        ],
-        requirements=[
-            {
-                "id": r.id,
-                "label": labels.get(r.type, r.type),
-                "from": r.from_,
-                "to": r.to,
-                "earned": amount(r.earned),
-                "earned_value": min(r.earned, r.required),
-                "required": amount(r.required),
-            }
-            for r in summary.requirements
-        ],
-        awards=[
-            {
-                "occurrence_id": a.occurrence_id,
-                "when": when(a.start, physician.timezone, lang),
-                "title": a.series_title,
-                "minutes": amount(a.minutes),
-                "final": a.final,
-                "certificate": a.occurrence_id in certified,
-                "credits": ", ".join(
-                    f"{labels.get(c, c)} {amount(v)}" for c, v in sorted(a.credits.items())
-                ),
-            }
-            for a in summary.awards
-        ],
-        registrations=[
-            {"series_id": s.id, "title": s.title, "reminders": r.reminders}
-            for r, s in registrations
-        ],
-    )
-
-
-async def me_certificate(request: web.Request) -> web.Response:
-    _, physician = await _physician_session(request)
-    occurrence_id = parse_id(request.match_info["occurrence_id"])
-    async with request.app[DATABASE].session() as session:
-        found = (
-            await latest_certificate_pdf(session, request.app[MAIL], physician, occurrence_id)
-            if occurrence_id is not None
-            else None
-        )
-    if found is None:
-        raise web.HTTPNotFound()
-    return pdf_response(*found, disposition="attachment")
-
-
-async def me_preferences(request: web.Request) -> web.StreamResponse:
-    row, physician = await _physician_session(request)
-    form = await read_form(request)
-    if not sessions.csrf_ok(row, str(form.get("csrf", ""))):
-        raise web.HTTPForbidden(text="CSRF check failed; reload the page")
-    wanted = {parse_id(v) for v in form.getall("series", [])}
-    async with request.app[DATABASE].session() as session:
-        for registration in (
-            await session.exec(
-                select(Registration).where(Registration.physician_id == physician.id)
-            )
-        ).all():
-            registration.reminders = registration.series_id in wanted
-        await session.commit()
-    raise web.HTTPSeeOther("/me")
-
-
-async def me_token(request: web.Request) -> web.Response:
-    """A new personal token: every browser signed in with the old one is signed out, except
-    this one, which gets a fresh session bound to the new token."""
-    row, physician = await _physician_session(request)
-    await form_with_csrf(request, row)
-    base = request.app[SETTINGS].base_url
-    async with request.app[DATABASE].session() as session:
-        rotated, token = await physicians.rotate_token(session, physician.id or 0, now=utcnow())
-        await session.commit()
-        feed = f"{base}/feeds/{token}.ics"
-        response = page(
-            request,
-            "token.html",
-            lang=language(request, physician.language),
-            page_url=f"{base}/me/{token}",
-            feed_url=feed,
-            webcal_url="webcal://" + feed.split("://", 1)[1],
-        )
-        await sessions.end(session, request, response)
-        await sessions.start(
-            session, response, subject=rotated, now=utcnow(), secure=_secure(request)
-        )
-    return response
-
-
-async def me_sign_out(request: web.Request) -> web.StreamResponse:
-    row, _ = await _physician_session(request)
-    await form_with_csrf(request, row)
-    response = web.HTTPSeeOther("/")
-    async with request.app[DATABASE].session() as session:
-        await sessions.end(session, request, response)
-    raise response
-
-
-# Organisers -------------------------------------------------------------------------------------
 
 
 def _login_form(
@@ -285,7 +50,7 @@ def _login_form(
     """The sign-in form, with its CSRF token in a hidden field and in a cookie."""
     csrf = sessions.login_csrf(request)
     response = page(request, "org_login.html", status=status, error=error, csrf=csrf)
-    sessions.set_login_csrf(response, csrf, secure=_secure(request))
+    sessions.set_login_csrf(response, csrf, secure=secure_cookies(request))
     return response
 
 
@@ -309,7 +74,7 @@ async def organizer_login(request: web.Request) -> web.StreamResponse:
             return _login_form(request, status=401, error=t["signin.bad"])
         response = web.HTTPSeeOther("/organizer")
         await sessions.start(
-            session, response, subject=organizer, now=utcnow(), secure=_secure(request)
+            session, response, subject=organizer, now=utcnow(), secure=secure_cookies(request)
         )
     raise response
 

@@ -1,0 +1,93 @@
+"""Every failure tracker names, in one place: one small class per failure, subclassing the
+nearest built-in (or the schedules error it refines), its message built in ``__init__``.
+
+The HTTP layer maps them to problem responses (``tracker.http.problems``), the CLI to one-line
+messages; the domain and the services raise them and know nothing of either.
+"""
+
+from __future__ import annotations
+
+from schedules.errors import InvalidInputError, NotFoundError, OccurrenceConflictError
+
+__all__ = [
+    "AmbiguousDatesError",
+    "ConfigError",
+    "EmailTakenError",
+    "FinalCreditsError",
+    "InvalidInputError",
+    "InvalidOrganizerError",
+    "NotFoundError",
+    "OccurrenceConflictError",
+    "ReportFormatError",
+    "RowError",
+    "SchemaOutdatedError",
+    "ZoomPayloadError",
+    "ZoomSignatureError",
+]
+
+
+class InvalidOrganizerError(ValueError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class FinalCreditsError(OccurrenceConflictError):
+    """The change would cancel or move an occurrence whose credits are final (409)."""
+
+    def __init__(self, occurrence_id: int) -> None:
+        super().__init__(
+            occurrence_id,
+            "its credits are final and certificates may have been issued; cancelling or moving "
+            "it would void them",
+        )
+
+
+class EmailTakenError(InvalidInputError):
+    def __init__(self, email: str) -> None:
+        super().__init__("email", f"a physician with email {email} already exists")
+
+
+class RowError(ValueError):
+    def __init__(self, line: int, reason: str) -> None:
+        self.line = line
+        self.reason = reason
+        super().__init__(f"line {line}: {reason}")
+
+
+class ZoomSignatureError(Exception):
+    """The request does not carry a valid, fresh Zoom signature."""
+
+
+class ZoomPayloadError(ValueError):
+    """The payload lacks what a participant or end event needs."""
+
+
+class ReportFormatError(ValueError):
+    """The file is not a Zoom participant or attendee report at all."""
+
+
+class AmbiguousDatesError(ReportFormatError):
+    """No date in the file tells whether its numeric dates are day or month first."""
+
+    def __init__(self, line: int, value: str) -> None:
+        self.line = line
+        self.value = value
+        super().__init__(
+            f"line {line}: the date {value!r} reads both day first and month first, and no date "
+            "in the file decides; give --date-order mdy or dmy"
+        )
+
+
+class ConfigError(Exception):
+    """The configuration cannot start the service; the message is one line for a human."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"configuration error: {detail}")
+
+
+class SchemaOutdatedError(Exception):
+    """The database is not at the newest migration: the service refuses to start on it."""
+
+    def __init__(self, current: str | None, head: str) -> None:
+        found = f"at revision {current}" if current else "empty"
+        super().__init__(f"the database is {found}, not {head}; run `tracker db upgrade` first")

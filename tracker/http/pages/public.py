@@ -1,0 +1,67 @@
+"""Public pages: the home page, static files. Thin handlers: parse, call one service, render."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from schedules import occurrences as occurrence_domain
+from schedules import series as series_domain
+from schedules.clock import utcnow
+from schedules.designation import designation_statement
+from tracker.domain.localtime import when
+from tracker.http.keys import DATABASE, MAIL, SETTINGS
+from tracker.http.pages.i18n import language
+from tracker.http.pages.render import TEMPLATES, page
+
+
+async def home(request: web.Request) -> web.Response:
+    lang = language(request)
+    settings, mail = request.app[SETTINGS], request.app[MAIL]
+    now = utcnow()
+    async with request.app[DATABASE].session() as session:
+        rows = await series_domain.list_series(session)
+        items = []
+        for series in (s for s in rows if s.public):
+            upcoming = await occurrence_domain.list_occurrences(
+                session, series.id or 0, start_from=now, until=now + timedelta(days=60)
+            )
+            https = f"{settings.base_url}/series/{series.slug}.ics"
+            items.append(
+                {
+                    "id": series.id,
+                    "title": series.title,
+                    "description": series.description,
+                    "statement": designation_statement(
+                        series.credits, provider=mail.provider, labels=mail.labels, language=lang
+                    ),
+                    "https": https,
+                    "webcal": "webcal://" + https.split("://", 1)[1],
+                    "upcoming": [
+                        {"when": when(o.start, series.timezone, lang), "status": o.status}
+                        for o in upcoming[:6]
+                    ],
+                }
+            )
+    return page(request, "home.html", series=items)
+
+
+#: The few static files, read once (small; no file handle is held while serving).
+STATIC = {
+    path.name: path.read_bytes()
+    for path in (TEMPLATES.parent / "static").iterdir()
+    if path.suffix == ".js"
+}
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    body = STATIC.get(request.match_info["name"])
+    if body is None:
+        raise web.HTTPNotFound()
+    return web.Response(
+        body=body,
+        content_type="text/javascript",
+        charset="utf-8",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
