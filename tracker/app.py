@@ -13,11 +13,8 @@ from notifications.transports import transport_for
 from notifications.worker import DeliveryWorker
 from schedules.feeds import FeedCache
 from tracker.db import Database
-from tracker.domain.credit_types import credit_labels
-from tracker.domain.documents import CertificateIdentity
-from tracker.domain.mailings import MailSettings
 from tracker.http.api.feeds import FEED_CACHE
-from tracker.http.keys import BUS, DATABASE, MAIL, OPENAPI, SETTINGS, WORKER
+from tracker.http.keys import DATABASE, MAIL, OPENAPI, SERVICES, SETTINGS, WORKER
 from tracker.http.openapi import build_openapi
 from tracker.http.pages.errors import html_error_pages
 from tracker.http.pages.render import security_headers
@@ -26,29 +23,8 @@ from tracker.http.routes import setup_routes
 from tracker.jobs import STOPPING, scheduler_ctx, signal_stopping
 from tracker.logs import install_redaction
 from tracker.migrate import check_schema
-from tracker.services.projections import build_bus
+from tracker.services.context import Services, load_mail_settings
 from tracker.settings import Settings
-
-
-def mail_settings(settings: Settings, labels: dict[str, str]) -> MailSettings:
-    return MailSettings(
-        base_url=settings.base_url,
-        sender=settings.mail_from,
-        provider=settings.provider_name,
-        labels=labels,
-        certificate=CertificateIdentity(
-            accreditation_en=settings.accreditation_statement or None,
-            accreditation_fr=settings.accreditation_statement_fr or None,
-            signatory_name=settings.certificate_signatory_name,
-            signatory_title=settings.certificate_signatory_title,
-        ),
-    )
-
-
-async def load_mail_settings(database: Database, settings: Settings) -> MailSettings:
-    async with database.session() as session:
-        labels = await credit_labels(session)
-    return mail_settings(settings, labels)
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -61,9 +37,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         await database.close()
         raise
     settings = app[SETTINGS]
-    async with database.session() as session:
-        labels = await credit_labels(session)
-    mail = mail_settings(settings, labels)
+    mail = await load_mail_settings(database, settings)
     smtp = settings.smtp_url.get_secret_value() if settings.smtp_url else None
     worker = DeliveryWorker(
         database.session,
@@ -73,7 +47,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     app[DATABASE], app[MAIL], app[WORKER] = database, mail, worker
-    app[BUS] = build_bus(database, mail, worker.poke)
+    app[SERVICES] = Services(database, settings, mail, worker.poke)
     yield
     await database.close()
 

@@ -31,7 +31,7 @@ from tracker.adapters.zoom_report import (
     read_report,
     stay_events,
 )
-from tracker.app import create_app, load_mail_settings
+from tracker.app import create_app
 from tracker.db import Database
 from tracker.domain.attendance import Recorded, match_pending, record_events
 from tracker.domain.bounds import is_row_id
@@ -49,10 +49,10 @@ from tracker.errors import (
 from tracker.jobs import previous_month
 from tracker.logs import RedactingAccessLogger, install_redaction
 from tracker.migrate import upgrade
+from tracker.services import projections
+from tracker.services.context import load_mail_settings, load_services
 from tracker.services.demo import load_demo
-from tracker.services.events import AttendanceRecorded
 from tracker.services.imports import ImportReport, import_physician, physician_rows
-from tracker.services.projections import build_bus
 from tracker.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -222,8 +222,8 @@ def import_physicians(file: str, tokens_path: str | None) -> None:
                     if token:
                         report.tokens.append((email_key(row["email"]), token))
             matched = await match_pending(session)
-        await build_bus(database, await load_mail_settings(database, settings)).publish(
-            AttendanceRecorded(frozenset(matched.pairs), frozenset(matched.ended))
+        await projections.attendance_recorded(
+            await load_services(database, settings), matched.pairs, matched.ended
         )
         return report
 
@@ -301,9 +301,7 @@ def import_zoom_report(
                     total.unmatched += recorded.unmatched
                     total.pairs |= recorded.pairs
                     bar.update(len(chunk))
-        await build_bus(database, await load_mail_settings(database, settings)).publish(
-            AttendanceRecorded(frozenset(total.pairs))
-        )
+        await projections.attendance_recorded(await load_services(database, settings), total.pairs)
         return total, report
 
     recorded, report = _run(lambda: _with_database(settings, work))

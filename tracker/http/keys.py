@@ -11,13 +11,13 @@ from notifications.worker import DeliveryWorker
 from tracker.db import Database
 from tracker.domain.mailings import MailSettings
 from tracker.domain.models import Organizer, Physician
-from tracker.services.events import EventBus
+from tracker.services.context import Services
 from tracker.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
-BUS = web.AppKey("bus", EventBus)
+SERVICES = web.AppKey("services", Services)
 MAIL = web.AppKey("mail", MailSettings)
 WORKER = web.AppKey("worker", DeliveryWorker)
 ORGANIZER = web.RequestKey("organizer", Organizer)

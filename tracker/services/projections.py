@@ -1,70 +1,90 @@
-"""Wiring of the event bus: what reacts to recorded attendance and changed occurrences."""
+"""What follows a committed change of attendance or of an occurrence's window: awards are
+recomputed, certificates of closed occurrences re-issued when their credits changed, and
+registered physicians told that a session moved.
+
+Services call these after their own commit. A failure here is logged and never undoes what was
+recorded: the finalisation job recomputes every award from the stored events anyway.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
-from tracker.db import Database
 from tracker.domain.awards import is_closed, recompute_awards, recompute_occurrence
-from tracker.domain.mailings import MailSettings, enqueue_notices, issue_certificates
-from tracker.services.events import AttendanceRecorded, EventBus, OccurrenceChanged
+from tracker.domain.mailings import enqueue_notices, issue_certificates
+from tracker.services.context import Services
+
+log = logging.getLogger(__name__)
 
 
-def build_bus(
-    database: Database, mail: MailSettings, poke: Callable[[], None] = lambda: None
-) -> EventBus:
-    """A bus whose credit projection recomputes awards in their own transaction, re-issues the
-    certificates of closed occurrences whose credits changed, and sends change notices."""
-    bus = EventBus()
+async def attendance_recorded(
+    services: Services,
+    pairs: Iterable[tuple[int, int]],
+    ended: Iterable[int] = (),
+) -> None:
+    """New facts for these (occurrence id, physician id) pairs; ``ended`` occurrences had an end
+    event, so every award of theirs is recomputed."""
+    pairs, ended = frozenset(pairs), frozenset(ended)
+    if not pairs and not ended:
+        return
 
-    async def in_transaction(work: Callable[[AsyncSession], Awaitable[None]]) -> None:
-        for attempt in (1, 2):  # another process may insert the same award first: redo once
-            async with database.session() as session:
-                try:
-                    await work(session)
-                    await session.commit()
-                    return
-                except IntegrityError:
-                    await session.rollback()
-                    if attempt == 2:
-                        raise
+    async def work(session: AsyncSession) -> None:
+        for occurrence_id in sorted(ended):
+            await recompute_occurrence(session, occurrence_id, now=utcnow())
+        physicians: dict[int, set[int]] = defaultdict(set)
+        for occurrence_id, physician_id in pairs:
+            if occurrence_id not in ended:
+                physicians[occurrence_id].add(physician_id)
+        for occurrence_id, ids in sorted(physicians.items()):  # one pass per occurrence
+            await recompute_awards(session, occurrence_id, sorted(ids), now=utcnow())
 
-    async def certify_closed(occurrence_ids: set[int]) -> None:
-        async with database.session() as session:
-            for occurrence_id in sorted(occurrence_ids):
-                if await is_closed(session, occurrence_id):
-                    await issue_certificates(session, mail, occurrence_id, now=utcnow())
-        poke()
+    try:
+        await _in_transaction(services, work)
+        await _certify_closed(services, set(ended) | {occurrence for occurrence, _ in pairs})
+    except Exception:
+        log.exception("credit projection failed after recording attendance; finalisation redoes it")
 
-    async def on_attendance(event: AttendanceRecorded) -> None:
-        async def work(session: AsyncSession) -> None:
-            for occurrence_id in sorted(event.occurrences):
-                await recompute_occurrence(session, occurrence_id, now=utcnow())
-            physicians: dict[int, set[int]] = defaultdict(set)
-            for occurrence_id, physician_id in event.pairs:
-                if occurrence_id not in event.occurrences:
-                    physicians[occurrence_id].add(physician_id)
-            for occurrence_id, ids in sorted(physicians.items()):  # one pass per occurrence
-                await recompute_awards(session, occurrence_id, sorted(ids), now=utcnow())
 
-        await in_transaction(work)
-        await certify_closed(set(event.occurrences) | {occurrence for occurrence, _ in event.pairs})
-
-    async def on_occurrence_changed(event: OccurrenceChanged) -> None:
-        async def work(session: AsyncSession) -> None:
-            await recompute_occurrence(session, event.occurrence_id, now=utcnow())
-
-        await in_transaction(work)
-        async with database.session() as session:
-            await enqueue_notices(session, mail, event.occurrence_id, now=utcnow())
+async def occurrence_changed(services: Services, occurrence_id: int) -> None:
+    """An occurrence moved, was cancelled or restored: its credits depend on its window, and its
+    registered physicians get a notice."""
+    try:
+        await _in_transaction(
+            services,
+            lambda session: recompute_occurrence(session, occurrence_id, now=utcnow()),
+        )
+        async with services.database.session() as session:
+            await enqueue_notices(session, services.mail, occurrence_id, now=utcnow())
             await session.commit()
-        await certify_closed({event.occurrence_id})
+        await _certify_closed(services, {occurrence_id})
+    except Exception:
+        log.exception("reacting to the change of occurrence %d failed", occurrence_id)
 
-    bus.subscribe(AttendanceRecorded, on_attendance)
-    bus.subscribe(OccurrenceChanged, on_occurrence_changed)
-    return bus
+
+async def _in_transaction(
+    services: Services, work: Callable[[AsyncSession], Awaitable[object]]
+) -> None:
+    for attempt in (1, 2):  # another process may insert the same award first: redo once
+        async with services.database.session() as session:
+            try:
+                await work(session)
+                await session.commit()
+                return
+            except IntegrityError:
+                await session.rollback()
+                if attempt == 2:
+                    raise
+
+
+async def _certify_closed(services: Services, occurrence_ids: set[int]) -> None:
+    async with services.database.session() as session:
+        for occurrence_id in sorted(occurrence_ids):
+            if await is_closed(session, occurrence_id):
+                await issue_certificates(session, services.mail, occurrence_id, now=utcnow())
+    services.poke()

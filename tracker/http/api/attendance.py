@@ -25,10 +25,10 @@ from tracker.domain.schemas import (
     IngestResult,
 )
 from tracker.errors import ZoomPayloadError, ZoomSignatureError
-from tracker.http.keys import BUS, DATABASE, SETTINGS
+from tracker.http.keys import DATABASE, SERVICES, SETTINGS
 from tracker.http.parsing import json_response, parse_json, path_id, query_datetime, read_json
 from tracker.http.problems import HTTPProblem, problem_response
-from tracker.services.events import AttendanceRecorded
+from tracker.services import projections
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,7 @@ async def _record(request: web.Request, events: list[NewEvent]) -> Recorded:
     async with request.app[DATABASE].session() as session:
         recorded = await record_events(session, events, now=utcnow())
     if recorded.pairs or recorded.ended:
-        await request.app[BUS].publish(
-            AttendanceRecorded(frozenset(recorded.pairs), frozenset(recorded.ended))
-        )
+        await projections.attendance_recorded(request.app[SERVICES], recorded.pairs, recorded.ended)
     return recorded
 
 

@@ -17,10 +17,10 @@ from tracker.domain.schemas import (
     RequirementCreate,
     TokenRotated,
 )
-from tracker.http.keys import BUS, DATABASE, SETTINGS, physician_of
+from tracker.http.keys import DATABASE, SERVICES, SETTINGS, physician_of
 from tracker.http.parsing import json_response, path_id, read_json
 from tracker.http.problems import HTTPProblem
-from tracker.services.events import AttendanceRecorded
+from tracker.services import projections
 
 
 def physician_public(physician: Physician) -> PhysicianPublic:
@@ -36,9 +36,7 @@ async def _match_later_events(request: web.Request) -> None:
     async with request.app[DATABASE].session() as session:
         matched = await match_pending(session)
     if matched.pairs or matched.ended:
-        await request.app[BUS].publish(
-            AttendanceRecorded(frozenset(matched.pairs), frozenset(matched.ended))
-        )
+        await projections.attendance_recorded(request.app[SERVICES], matched.pairs, matched.ended)
 
 
 async def create_physician(request: web.Request) -> web.Response:

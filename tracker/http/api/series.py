@@ -20,10 +20,10 @@ from schedules.schemas import (
 from tracker.domain.attendance import occurrences_with_attendance
 from tracker.domain.credit_types import credit_labels
 from tracker.domain.occurrences import change_occurrence
-from tracker.http.keys import BUS, DATABASE, SETTINGS
+from tracker.http.keys import DATABASE, SERVICES, SETTINGS
 from tracker.http.parsing import json_response, path_id, query_datetime, read_json
 from tracker.http.problems import HTTPProblem
-from tracker.services.events import OccurrenceChanged
+from tracker.services import projections
 
 
 def feed_url(request: web.Request, series: Series) -> str:
@@ -121,5 +121,5 @@ async def update_occurrence(request: web.Request) -> web.Response:
         occurrence, changed = await change_occurrence(session, occurrence_id, change, now=utcnow())
         await session.commit()
     if changed:
-        await request.app[BUS].publish(OccurrenceChanged(occurrence_id))
+        await projections.occurrence_changed(request.app[SERVICES], occurrence_id)
     return json_response(occurrence_public(occurrence))

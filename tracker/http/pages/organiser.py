@@ -34,14 +34,14 @@ from tracker.domain.localtime import amount, long_date, when
 from tracker.domain.models import AttendanceEvent, WebSession
 from tracker.domain.occurrences import change_occurrence, holding_final_credits
 from tracker.domain.organizers import organizer_for_token
-from tracker.http.keys import BUS, DATABASE, MAIL, SETTINGS, WORKER
+from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS, WORKER
 from tracker.http.pages import sessions
 from tracker.http.pages.chart import connected_per_minute, svg
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.parsing import path_id, read_form
 from tracker.http.problems import validation_messages
-from tracker.services.events import AttendanceRecorded, OccurrenceChanged
+from tracker.services import projections
 
 
 def _login_form(
@@ -367,7 +367,7 @@ async def organizer_occurrence_action(request: web.Request) -> web.StreamRespons
                 error=True,
             )
     if changed:
-        await request.app[BUS].publish(OccurrenceChanged(occurrence_id))
+        await projections.occurrence_changed(request.app[SERVICES], occurrence_id)
     raise web.HTTPSeeOther(f"/organizer/series/{occurrence.series_id}#occurrence-{occurrence_id}")
 
 
@@ -466,7 +466,7 @@ async def organizer_match(request: web.Request) -> web.StreamResponse:
         await session.commit()
         pair = (event.occurrence_id, event.physician_id)
     if pair[0] is not None and pair[1] is not None:
-        await request.app[BUS].publish(AttendanceRecorded(frozenset({(pair[0], pair[1])})))
+        await projections.attendance_recorded(request.app[SERVICES], [(pair[0], pair[1])])
     raise web.HTTPSeeOther("/organizer/unmatched")
 
 

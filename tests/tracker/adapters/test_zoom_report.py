@@ -19,7 +19,7 @@ from tracker.db import Database
 from tracker.errors import ReportFormatError
 from tracker.services.demo import load_demo
 
-DATA = Path(__file__).parent.parent / "data"
+DATA = Path(__file__).parents[2] / "data"
 PARIS = ZoneInfo("Europe/Paris")
 
 

@@ -19,9 +19,9 @@ from alembic import command
 from sqlalchemy import Connection, inspect
 
 from tests.factories import create_physician, create_series, occurrences, series_body
-from tests.tracker.test_attendance_api import DURING, event
+from tests.tracker.http.api.test_attendance_api import DURING, event
+from tests.tracker.http.pages.test_organiser_pages import Forms, organiser_cookie
 from tests.tracker.test_cli import run
-from tests.tracker.test_organiser_pages import Forms, organiser_cookie
 from tracker.db import Database
 from tracker.migrate import alembic_config, upgrade
 from tracker.services.finalisation import finalize

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from schedules.schemas import SeriesCreate
 from schedules.series import create_series
 from tests.smtp import free_port
-from tests.tracker.test_schemathesis import LiveApp
+from tests.tracker.http.api.test_schemathesis import LiveApp
 from tracker.app import create_app
 from tracker.db import Database
 from tracker.domain.models import Award, Occurrence, Physician

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from aiohttp.test_utils import TestClient
 
 from tests.factories import create_series, occurrences
-from tests.tracker.test_feeds_hostile import _store_occurrence_at
-from tests.tracker.test_organiser_pages import organiser_cookie
+from tests.tracker.http.api.test_feeds_hostile import _store_occurrence_at
+from tests.tracker.http.pages.test_organiser_pages import organiser_cookie
 from tracker.db import Database
 
 YEAR_9999 = datetime(9999, 12, 31, 22, 59, tzinfo=UTC)

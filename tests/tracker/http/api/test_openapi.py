@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from tests.factories import create_physician, create_series, occurrences
-from tests.tracker.test_organiser_pages import organiser_cookie
+from tests.tracker.http.pages.test_organiser_pages import organiser_cookie
 from tracker.db import Database
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.tracker.test_cli import run
 
-DATA = Path(__file__).parent.parent / "data"
+DATA = Path(__file__).parents[2] / "data"
 
 
 def test_import_reports_bad_rows_and_is_idempotent(database_url: str, tmp_path: Path) -> None:

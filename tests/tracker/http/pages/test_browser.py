@@ -30,7 +30,7 @@ from tracker.jobs import plan_finalisations
 from tracker.settings import Settings
 
 CHROMIUM = Path(os.environ.get("TRACKER_TEST_CHROMIUM", "/usr/bin/chromium"))
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[4] / "test-artifacts" / "screenshots"
 pytestmark = pytest.mark.browser
 
 

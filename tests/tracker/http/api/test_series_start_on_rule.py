@@ -18,7 +18,7 @@ from icalendar import Calendar
 from schedules.models import Series
 from tests.calendar_readers import READERS, Instance, read_with_every_reader
 from tests.factories import create_series, occurrences, series_body
-from tests.tracker.test_organiser_pages import _page, organiser_cookie
+from tests.tracker.http.pages.test_organiser_pages import _page, organiser_cookie
 from tracker.db import Database
 
 

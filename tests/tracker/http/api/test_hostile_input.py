@@ -228,7 +228,7 @@ async def test_attendance_time_outside_what_utc_can_hold_is_422(
 async def test_requests_outside_the_document_are_4xx_never_500(
     client: TestClient, auth: dict[str, str], database: Any
 ) -> None:
-    from tests.tracker.test_organiser_pages import organiser_cookie
+    from tests.tracker.http.pages.test_organiser_pages import organiser_cookie
 
     created = await create_series(client, auth)
     cookie = await organiser_cookie(database)

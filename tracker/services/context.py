@@ -1,0 +1,57 @@
+"""What every use case needs beyond its own arguments, built once per process.
+
+The application builds one at start-up (``tracker.app``), each CLI command one of its own;
+services receive it as their first argument and open their own sessions from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tracker.db import Database
+from tracker.domain.credit_types import credit_labels
+from tracker.domain.documents import CertificateIdentity
+from tracker.domain.mailings import MailSettings
+from tracker.settings import Settings
+
+
+def _nobody_to_wake() -> None:
+    """No outbox worker in this process (a CLI command): the service's worker finds the rows."""
+
+
+@dataclass(frozen=True)
+class Services:
+    database: Database
+    settings: Settings
+    mail: MailSettings
+    #: Wakes this process's outbox worker after a commit that queued messages.
+    poke: Callable[[], None] = _nobody_to_wake
+
+
+def mail_settings(settings: Settings, labels: dict[str, str]) -> MailSettings:
+    return MailSettings(
+        base_url=settings.base_url,
+        sender=settings.mail_from,
+        provider=settings.provider_name,
+        labels=labels,
+        certificate=CertificateIdentity(
+            accreditation_en=settings.accreditation_statement or None,
+            accreditation_fr=settings.accreditation_statement_fr or None,
+            signatory_name=settings.certificate_signatory_name,
+            signatory_title=settings.certificate_signatory_title,
+        ),
+    )
+
+
+async def load_mail_settings(database: Database, settings: Settings) -> MailSettings:
+    """Mail settings with the credit types' labels as the database holds them now."""
+    async with database.session() as session:
+        labels = await credit_labels(session)
+    return mail_settings(settings, labels)
+
+
+async def load_services(
+    database: Database, settings: Settings, poke: Callable[[], None] = _nobody_to_wake
+) -> Services:
+    return Services(database, settings, await load_mail_settings(database, settings), poke)
