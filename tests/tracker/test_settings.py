@@ -96,7 +96,7 @@ def test_certificate_identity_comes_from_the_environment(
 ) -> None:
     """An accreditation statement set in English only is printed verbatim on French certificates
     too; unset, each language gets ACCME's statement naming the provider."""
-    from tracker.app import mail_settings
+    from tracker.services.context import mail_settings
 
     monkeypatch.setenv("TRACKER_PROVIDER_NAME", "Institut Pasteur")
     monkeypatch.setenv("TRACKER_CERTIFICATE_SIGNATORY_NAME", "Dr Hélène Dupont")
