@@ -28,7 +28,6 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import web
 from pydantic import TypeAdapter
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -431,17 +430,6 @@ async def latest_certificate_pdf(
     data = certificate_data(certificate, physician, occurrence, series, mail)
     # Drawing takes a second or two when a CJK font has to be loaded: off the event loop.
     return certificate.code, await asyncio.to_thread(certificate_pdf, data)
-
-
-def pdf_response(code: str, pdf: bytes, *, disposition: str) -> web.Response:
-    return web.Response(
-        body=pdf,
-        content_type="application/pdf",
-        headers={
-            "Content-Disposition": f'{disposition}; filename="certificate-{code}.pdf"',
-            "Cache-Control": "private, no-store",
-        },
-    )
 
 
 def _new_code() -> str:

@@ -152,3 +152,14 @@ def query_datetime(request: web.Request, name: str) -> datetime | None:
     if utc is None:
         raise HTTPProblem(400, f"query parameter {name!r} is before year 1 or after 9999 in UTC")
     return utc
+
+
+def pdf_response(code: str, pdf: bytes, *, disposition: str) -> web.Response:
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f'{disposition}; filename="certificate-{code}.pdf"',
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -16,6 +16,7 @@ from schedules.errors import (
     NotFoundError,
     OccurrenceConflictError,
 )
+from tracker.domain.validation import validation_messages
 from tracker.outages import RETRY_AFTER, database_unreachable
 
 log = logging.getLogger(__name__)
@@ -48,17 +49,6 @@ class HTTPProblem(Exception):
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
-
-
-def validation_messages(error: ValidationError) -> list[dict[str, str]]:
-    """Flatten pydantic errors to ``[{"field": "a.b", "message": "..."}]``."""
-    return [
-        {
-            "field": ".".join(str(part) for part in item["loc"]) or "body",
-            "message": item["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, "),
-        }
-        for item in error.errors()
-    ]
 
 
 def invalid_body(error: ValidationError) -> HTTPProblem:

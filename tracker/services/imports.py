@@ -20,8 +20,8 @@ from tracker.domain.physicians import (
     update_physician,
 )
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate
+from tracker.domain.validation import validation_messages
 from tracker.errors import RowError
-from tracker.http.problems import validation_messages
 
 PHYSICIAN_COLUMNS = (
     "first_name",

@@ -11,15 +11,16 @@ from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
 from tracker.domain.bounds import parse_id
 from tracker.domain.localtime import amount, long_date, when
-from tracker.domain.mailings import latest_certificate_pdf, pdf_response
+from tracker.domain.mailings import latest_certificate_pdf
 from tracker.domain.models import Certificate, Physician, Registration
 from tracker.domain.schemas import CertificateCheck, OutboxMessagePublic
-from tracker.http.keys import DATABASE, MAIL, WORKER, physician_of
+from tracker.http.keys import DATABASE, MAIL, SERVICES, WORKER, physician_of
 from tracker.http.pages.errors import prefers_html
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import page
-from tracker.http.parsing import json_response, path_id
+from tracker.http.parsing import json_response, path_id, pdf_response
 from tracker.http.problems import HTTPProblem
+from tracker.services import registrations as registration_service
 
 STATUSES = ("pending", "sending", "sent", "failed", "skipped")
 
@@ -95,10 +96,7 @@ async def unsubscribe(request: web.Request) -> web.Response:
     if found is None:
         return _unknown_link(request)
     registration, series, physician = found
-    async with request.app[DATABASE].session() as session:
-        row = await session.get_one(Registration, registration.id)
-        row.reminders = False
-        await session.commit()
+    await registration_service.stop_reminders(request.app[SERVICES], registration.id or 0)
     return page(
         request,
         "unsubscribe.html",

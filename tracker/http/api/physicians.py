@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from schedules.clock import utcnow
-from tracker.domain import awards, physicians, requirements
-from tracker.domain.attendance import match_pending
+from tracker.domain import physicians
 from tracker.domain.models import Physician
 from tracker.domain.schemas import (
-    CreditSummary,
     PhysicianCreate,
     PhysicianPublic,
     PhysicianUpdate,
@@ -20,7 +17,7 @@ from tracker.domain.schemas import (
 from tracker.http.keys import DATABASE, SERVICES, SETTINGS, physician_of
 from tracker.http.parsing import json_response, path_id, read_json
 from tracker.http.problems import HTTPProblem
-from tracker.services import projections
+from tracker.services import physicians as physician_service
 
 
 def physician_public(physician: Physician) -> PhysicianPublic:
@@ -31,20 +28,9 @@ def personal_feed_url(request: web.Request, token: str) -> str:
     return f"{request.app[SETTINGS].base_url}/feeds/{token}.ics"
 
 
-async def _match_later_events(request: web.Request) -> None:
-    """A new physician (or email) may match events that arrived before them."""
-    async with request.app[DATABASE].session() as session:
-        matched = await match_pending(session)
-    if matched.pairs or matched.ended:
-        await projections.attendance_recorded(request.app[SERVICES], matched.pairs, matched.ended)
-
-
 async def create_physician(request: web.Request) -> web.Response:
     data = await read_json(request, PhysicianCreate)
-    async with request.app[DATABASE].session() as session:
-        physician, token = await physicians.create_physician(session, data, now=utcnow())
-        await session.commit()
-    await _match_later_events(request)
+    physician, token = await physician_service.create_physician(request.app[SERVICES], data)
     body = PhysicianWithToken(
         **physician_public(physician).model_dump(),
         token=token,
@@ -74,18 +60,12 @@ async def get_physician(request: web.Request) -> web.Response:
 async def update_physician(request: web.Request) -> web.Response:
     physician_id = path_id(request)
     data = await read_json(request, PhysicianUpdate)
-    async with request.app[DATABASE].session() as session:
-        physician = await physicians.update_physician(session, physician_id, data, now=utcnow())
-        await session.commit()
-    if data.email is not None:
-        await _match_later_events(request)
+    physician = await physician_service.update_physician(request.app[SERVICES], physician_id, data)
     return json_response(physician_public(physician))
 
 
 async def _rotate(request: web.Request, physician_id: int) -> web.Response:
-    async with request.app[DATABASE].session() as session:
-        _, token = await physicians.rotate_token(session, physician_id, now=utcnow())
-        await session.commit()
+    token = await physician_service.rotate_token(request.app[SERVICES], physician_id)
     response = json_response(TokenRotated(token=token, feed_url=personal_feed_url(request, token)))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -96,9 +76,9 @@ async def rotate_token(request: web.Request) -> web.Response:
 
 
 async def _summary(request: web.Request, physician_id: int) -> web.Response:
-    async with request.app[DATABASE].session() as session:
-        summary = await awards.credit_summary(session, physician_id, now=utcnow())
-    return json_response(CreditSummary.model_validate(summary))
+    return json_response(
+        await physician_service.credit_summary(request.app[SERVICES], physician_id)
+    )
 
 
 async def physician_credits(request: web.Request) -> web.Response:
@@ -108,17 +88,13 @@ async def physician_credits(request: web.Request) -> web.Response:
 async def add_requirement(request: web.Request) -> web.Response:
     physician_id = path_id(request)
     data = await read_json(request, RequirementCreate)
-    async with request.app[DATABASE].session() as session:
-        await requirements.add_requirement(session, physician_id, data)
-        await session.commit()
-    return await _summary(request, physician_id)
+    summary = await physician_service.add_requirement(request.app[SERVICES], physician_id, data)
+    return json_response(summary)
 
 
 async def delete_requirement(request: web.Request) -> web.Response:
     physician_id, requirement_id = path_id(request), path_id(request, "requirement_id")
-    async with request.app[DATABASE].session() as session:
-        await requirements.delete_requirement(session, physician_id, requirement_id)
-        await session.commit()
+    await physician_service.delete_requirement(request.app[SERVICES], physician_id, requirement_id)
     return web.Response(status=204)
 
 
@@ -133,9 +109,10 @@ async def my_credits(request: web.Request) -> web.Response:
 async def my_award(request: web.Request) -> web.Response:
     """One of my sessions; another physician's session is simply not found (404)."""
     occurrence_id = path_id(request, "occurrence_id")
-    async with request.app[DATABASE].session() as session:
-        summary = await awards.credit_summary(session, physician_of(request).id or 0, now=utcnow())
-    for award in CreditSummary.model_validate(summary).awards:
+    summary = await physician_service.credit_summary(
+        request.app[SERVICES], physician_of(request).id or 0
+    )
+    for award in summary.awards:
         if award.occurrence_id == occurrence_id:
             return json_response(award)
     raise HTTPProblem(404, f"you have no attendance at occurrence {occurrence_id}")

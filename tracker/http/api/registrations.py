@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from schedules.clock import utcnow
 from tracker.domain import registrations
 from tracker.domain.models import Registration
 from tracker.domain.schemas import RegistrationCreate, RegistrationPublic
-from tracker.http.keys import DATABASE
+from tracker.http.keys import DATABASE, SERVICES
 from tracker.http.parsing import json_response, path_id, read_json
+from tracker.services import registrations as registration_service
 
 
 def _public(registration: Registration) -> RegistrationPublic:
@@ -19,11 +19,9 @@ def _public(registration: Registration) -> RegistrationPublic:
 async def register(request: web.Request) -> web.Response:
     series_id = path_id(request)
     data = await read_json(request, RegistrationCreate)
-    async with request.app[DATABASE].session() as session:
-        registration, created = await registrations.register(
-            session, series_id, physician_id=data.physician_id, email=data.email, now=utcnow()
-        )
-        await session.commit()
+    registration, created = await registration_service.register(
+        request.app[SERVICES], series_id, physician_id=data.physician_id, email=data.email
+    )
     return json_response(_public(registration), status=201 if created else 200)
 
 
@@ -35,7 +33,5 @@ async def list_registrations(request: web.Request) -> web.Response:
 
 async def unregister(request: web.Request) -> web.Response:
     series_id, physician_id = path_id(request), path_id(request, "physician_id")
-    async with request.app[DATABASE].session() as session:
-        await registrations.unregister(session, series_id, physician_id)
-        await session.commit()
+    await registration_service.unregister(request.app[SERVICES], series_id, physician_id)
     return web.Response(status=204)

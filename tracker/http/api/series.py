@@ -6,7 +6,6 @@ from aiohttp import web
 
 from schedules import occurrences as occurrence_domain
 from schedules import series as series_domain
-from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
 from schedules.schemas import (
     CreditDesignation,
@@ -17,13 +16,10 @@ from schedules.schemas import (
     SeriesPublic,
     SeriesUpdate,
 )
-from tracker.domain.attendance import occurrences_with_attendance
-from tracker.domain.credit_types import credit_labels
-from tracker.domain.occurrences import change_occurrence
 from tracker.http.keys import DATABASE, SERVICES, SETTINGS
 from tracker.http.parsing import json_response, path_id, query_datetime, read_json
 from tracker.http.problems import HTTPProblem
-from tracker.services import projections
+from tracker.services import series as series_service
 
 
 def feed_url(request: web.Request, series: Series) -> str:
@@ -62,10 +58,7 @@ def occurrence_public(occurrence: Occurrence) -> OccurrencePublic:
 
 async def create_series(request: web.Request) -> web.Response:
     data = await read_json(request, SeriesCreate)
-    async with request.app[DATABASE].session() as session:
-        labels = await credit_labels(session)
-        series = await series_domain.create_series(session, data, credit_types=labels, now=utcnow())
-        await session.commit()
+    series = await series_service.create_series(request.app[SERVICES], data)
     created = SeriesCreated(id=series.id or 0, slug=series.slug, feed_url=feed_url(request, series))
     response = json_response(created, status=201)
     response.headers["Location"] = f"/api/series/{series.id}"
@@ -87,17 +80,7 @@ async def get_series(request: web.Request) -> web.Response:
 async def update_series(request: web.Request) -> web.Response:
     series_id = path_id(request)
     data = await read_json(request, SeriesUpdate)
-    async with request.app[DATABASE].session() as session:
-        labels = await credit_labels(session)
-        series = await series_domain.update_series(
-            session,
-            series_id,
-            data,
-            credit_types=labels,
-            now=utcnow(),
-            guard=occurrences_with_attendance,
-        )
-        await session.commit()
+    series = await series_service.update_series(request.app[SERVICES], series_id, data)
     return json_response(series_public(request, series))
 
 
@@ -117,9 +100,7 @@ async def list_occurrences(request: web.Request) -> web.Response:
 async def update_occurrence(request: web.Request) -> web.Response:
     occurrence_id = path_id(request)
     change = await read_json(request, OccurrenceUpdate)
-    async with request.app[DATABASE].session() as session:
-        occurrence, changed = await change_occurrence(session, occurrence_id, change, now=utcnow())
-        await session.commit()
-    if changed:
-        await projections.occurrence_changed(request.app[SERVICES], occurrence_id)
+    occurrence = await series_service.change_occurrence(
+        request.app[SERVICES], occurrence_id, change
+    )
     return json_response(occurrence_public(occurrence))

@@ -26,22 +26,22 @@ from schedules.window import check_local
 from tracker.domain import awards, physicians
 from tracker.domain.attendance import (
     match,
-    occurrences_with_attendance,
     unmatched_events,
     unmatched_reason,
 )
 from tracker.domain.localtime import amount, long_date, when
 from tracker.domain.models import AttendanceEvent, WebSession
-from tracker.domain.occurrences import change_occurrence, holding_final_credits
+from tracker.domain.occurrences import holding_final_credits
 from tracker.domain.organizers import organizer_for_token
+from tracker.domain.validation import validation_messages
 from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS, WORKER
 from tracker.http.pages import sessions
 from tracker.http.pages.chart import connected_per_minute, svg
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.parsing import path_id, read_form
-from tracker.http.problems import validation_messages
 from tracker.services import projections
+from tracker.services import series as series_service
 
 
 def _login_form(
@@ -226,12 +226,7 @@ async def organizer_create_series(request: web.Request) -> web.StreamResponse:
     form = await form_with_csrf(request, row)
     try:
         data = SeriesCreate.model_validate(_series_payload(form))
-        async with request.app[DATABASE].session() as session:
-            labels = request.app[MAIL].labels
-            series = await series_domain.create_series(
-                session, data, credit_types=labels, now=utcnow()
-            )
-            await session.commit()
+        series = await series_service.create_series(request.app[SERVICES], data)
     except (ValidationError, InvalidInputError, ValueError) as exc:
         return await organizer_home(
             request, error=_first_error(exc, language(request)), values=_posted_values(form)
@@ -290,15 +285,7 @@ async def organizer_update_series(request: web.Request) -> web.StreamResponse:
         async with request.app[DATABASE].session() as session:
             current = await series_domain.get_series(session, series_id)
             data = SeriesUpdate.model_validate(_series_payload(form, keep=current.credits))
-            await series_domain.update_series(
-                session,
-                series_id,
-                data,
-                credit_types=request.app[MAIL].labels,
-                now=utcnow(),
-                guard=occurrences_with_attendance,
-            )
-            await session.commit()
+        await series_service.update_series(request.app[SERVICES], series_id, data)
     except NotFoundError:
         raise web.HTTPNotFound() from None
     except (ValidationError, InvalidInputError, OccurrenceConflictError, ValueError) as exc:
@@ -348,26 +335,22 @@ async def organizer_occurrence_action(request: web.Request) -> web.StreamRespons
     }.get(action or "", {})
     if action == "move":
         change = {"start": form.get("start", "")}
-    async with request.app[DATABASE].session() as session:
-        try:
-            occurrence, changed = await change_occurrence(
-                session, occurrence_id, OccurrenceUpdate.model_validate(change), now=utcnow()
-            )
-            await session.commit()
-        except NotFoundError:
-            raise web.HTTPNotFound() from None
-        except (ValidationError, InvalidInputError, OccurrenceConflictError) as exc:
-            t = translator(language(request))
-            return page(
-                request,
-                "message.html",
-                status=409 if isinstance(exc, OccurrenceConflictError) else 422,
-                heading=t["error"],
-                text=_first_error(exc),
-                error=True,
-            )
-    if changed:
-        await projections.occurrence_changed(request.app[SERVICES], occurrence_id)
+    try:
+        occurrence = await series_service.change_occurrence(
+            request.app[SERVICES], occurrence_id, OccurrenceUpdate.model_validate(change)
+        )
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    except (ValidationError, InvalidInputError, OccurrenceConflictError) as exc:
+        t = translator(language(request))
+        return page(
+            request,
+            "message.html",
+            status=409 if isinstance(exc, OccurrenceConflictError) else 422,
+            heading=t["error"],
+            text=_first_error(exc),
+            error=True,
+        )
     raise web.HTTPSeeOther(f"/organizer/series/{occurrence.series_id}#occurrence-{occurrence_id}")
 
 

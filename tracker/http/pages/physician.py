@@ -10,14 +10,14 @@ from schedules.models import Series
 from tracker.domain import awards, physicians
 from tracker.domain.bounds import parse_id
 from tracker.domain.localtime import amount, when
-from tracker.domain.mailings import latest_certificate_pdf, pdf_response
+from tracker.domain.mailings import latest_certificate_pdf
 from tracker.domain.models import Certificate, Physician, Registration, WebSession
 from tracker.domain.schemas import CreditSummary
 from tracker.http.keys import DATABASE, MAIL, SETTINGS
 from tracker.http.pages import sessions
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
-from tracker.http.parsing import read_form
+from tracker.http.parsing import pdf_response, read_form
 
 
 async def physician_sign_in(request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,77 @@
+"""The organiser's and the physician's use cases on physicians, their tokens and requirements.
+
+Each function commits once. A new physician, or a changed address, may match attendance events
+that arrived before them: those are matched after the commit and their awards recomputed.
+"""
+
+from __future__ import annotations
+
+from schedules.clock import utcnow
+from tracker.domain import awards, physicians, requirements
+from tracker.domain.attendance import match_pending
+from tracker.domain.models import Physician
+from tracker.domain.schemas import (
+    CreditSummary,
+    PhysicianCreate,
+    PhysicianUpdate,
+    RequirementCreate,
+)
+from tracker.services import projections
+from tracker.services.context import Services
+
+
+async def match_later_events(services: Services) -> None:
+    """Events kept unmatched until now may name a physician who exists now."""
+    async with services.database.session() as session:
+        matched = await match_pending(session)
+    if matched.pairs or matched.ended:
+        await projections.attendance_recorded(services, matched.pairs, matched.ended)
+
+
+async def create_physician(services: Services, data: PhysicianCreate) -> tuple[Physician, str]:
+    """Store a physician; returns them with their personal token, shown this once."""
+    async with services.database.session() as session:
+        physician, token = await physicians.create_physician(session, data, now=utcnow())
+        await session.commit()
+    await match_later_events(services)
+    return physician, token
+
+
+async def update_physician(
+    services: Services, physician_id: int, data: PhysicianUpdate
+) -> Physician:
+    async with services.database.session() as session:
+        physician = await physicians.update_physician(session, physician_id, data, now=utcnow())
+        await session.commit()
+    if data.email is not None:
+        await match_later_events(services)
+    return physician
+
+
+async def rotate_token(services: Services, physician_id: int) -> str:
+    """A new personal token; the old one, and every session opened with it, stop working."""
+    async with services.database.session() as session:
+        _, token = await physicians.rotate_token(session, physician_id, now=utcnow())
+        await session.commit()
+    return token
+
+
+async def credit_summary(services: Services, physician_id: int) -> CreditSummary:
+    async with services.database.session() as session:
+        summary = await awards.credit_summary(session, physician_id, now=utcnow())
+    return CreditSummary.model_validate(summary)
+
+
+async def add_requirement(
+    services: Services, physician_id: int, data: RequirementCreate
+) -> CreditSummary:
+    async with services.database.session() as session:
+        await requirements.add_requirement(session, physician_id, data)
+        await session.commit()
+    return await credit_summary(services, physician_id)
+
+
+async def delete_requirement(services: Services, physician_id: int, requirement_id: int) -> None:
+    async with services.database.session() as session:
+        await requirements.delete_requirement(session, physician_id, requirement_id)
+        await session.commit()

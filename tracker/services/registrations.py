@@ -1,0 +1,34 @@
+"""Registering physicians to series, unregistering them, and stopping their reminders."""
+
+from __future__ import annotations
+
+from schedules.clock import utcnow
+from tracker.domain import registrations
+from tracker.domain.models import Registration
+from tracker.services.context import Services
+
+
+async def register(
+    services: Services, series_id: int, *, physician_id: int | None, email: str | None
+) -> tuple[Registration, bool]:
+    """Register by id or by address; returns the registration and whether it is new."""
+    async with services.database.session() as session:
+        registration, created = await registrations.register(
+            session, series_id, physician_id=physician_id, email=email, now=utcnow()
+        )
+        await session.commit()
+    return registration, created
+
+
+async def unregister(services: Services, series_id: int, physician_id: int) -> None:
+    async with services.database.session() as session:
+        await registrations.unregister(session, series_id, physician_id)
+        await session.commit()
+
+
+async def stop_reminders(services: Services, registration_id: int) -> None:
+    """The one-click unsubscribe (RFC 8058): this registration gets no more reminders."""
+    async with services.database.session() as session:
+        row = await session.get_one(Registration, registration_id)
+        row.reminders = False
+        await session.commit()

@@ -1,0 +1,59 @@
+"""The organiser's use cases on series and occurrences: the API, the pages and the CLI come here.
+
+Each function opens its own session, commits once, and only then reacts (awards recomputed,
+physicians told of a change). Credit types are read from the database at each call, so a type
+added while the service runs is accepted at once by the API and the pages alike.
+"""
+
+from __future__ import annotations
+
+from schedules import series as series_domain
+from schedules.clock import utcnow
+from schedules.models import Occurrence, Series
+from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
+from tracker.domain import occurrences
+from tracker.domain.attendance import occurrences_with_attendance
+from tracker.domain.credit_types import credit_labels
+from tracker.services import projections
+from tracker.services.context import Services
+
+
+async def create_series(services: Services, data: SeriesCreate) -> Series:
+    async with services.database.session() as session:
+        labels = await credit_labels(session)
+        series = await series_domain.create_series(session, data, credit_types=labels, now=utcnow())
+        await session.commit()
+    return series
+
+
+async def update_series(services: Services, series_id: int, data: SeriesUpdate) -> Series:
+    """Edit a series; occurrences that hold attendance keep their window (the guard refuses)."""
+    async with services.database.session() as session:
+        labels = await credit_labels(session)
+        series = await series_domain.update_series(
+            session,
+            series_id,
+            data,
+            credit_types=labels,
+            now=utcnow(),
+            guard=occurrences_with_attendance,
+        )
+        await session.commit()
+    return series
+
+
+async def change_occurrence(
+    services: Services, occurrence_id: int, change: OccurrenceUpdate
+) -> Occurrence:
+    """Cancel, restore or move one occurrence. When its sequence changed, its awards are
+    recomputed and its registered physicians get a notice; a change that alters nothing (the
+    same move twice) tells nobody. Raises ``FinalCreditsError`` for a change that would void
+    final credits."""
+    async with services.database.session() as session:
+        occurrence, changed = await occurrences.change_occurrence(
+            session, occurrence_id, change, now=utcnow()
+        )
+        await session.commit()
+    if changed:
+        await projections.occurrence_changed(services, occurrence_id)
+    return occurrence
