@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlmodel import select
+
 from schedules.clock import utcnow
 from tracker.domain import registrations
 from tracker.domain.models import Registration
@@ -31,4 +33,13 @@ async def stop_reminders(services: Services, registration_id: int) -> None:
     async with services.database.session() as session:
         row = await session.get_one(Registration, registration_id)
         row.reminders = False
+        await session.commit()
+
+
+async def choose_reminders(services: Services, physician_id: int, wanted: set[int]) -> None:
+    """The physician's page: reminders on for the series in ``wanted``, off for the others."""
+    async with services.database.session() as session:
+        query = select(Registration).where(Registration.physician_id == physician_id)
+        for registration in (await session.exec(query)).all():
+            registration.reminders = registration.series_id in wanted
         await session.commit()

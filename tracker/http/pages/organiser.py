@@ -23,14 +23,13 @@ from schedules.models import Occurrence, Series
 from schedules.recurrence import expand, normalise_rule, resolve_timezone
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
 from schedules.window import check_local
-from tracker.domain import awards, physicians
+from tracker.domain import awards
 from tracker.domain.attendance import (
-    match,
     unmatched_events,
     unmatched_reason,
 )
 from tracker.domain.localtime import amount, long_date, when
-from tracker.domain.models import AttendanceEvent, WebSession
+from tracker.domain.models import WebSession
 from tracker.domain.occurrences import holding_final_credits
 from tracker.domain.organizers import organizer_for_token
 from tracker.domain.validation import validation_messages
@@ -40,7 +39,7 @@ from tracker.http.pages.chart import connected_per_minute, svg
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.parsing import path_id, read_form
-from tracker.services import projections
+from tracker.services import attendance as attendance_service
 from tracker.services import series as series_service
 
 
@@ -434,22 +433,13 @@ async def organizer_match(request: web.Request) -> web.StreamResponse:
     """Match an event by hand to a physician (by email); the fact itself is never changed."""
     row = await _organizer_session(request)
     form = await form_with_csrf(request, row)
-    event_id = path_id(request)
-    async with request.app[DATABASE].session() as session:
-        event = await session.get(AttendanceEvent, event_id)
-        physician = await physicians.physician_by_email(session, form.get("email", ""))
-        if event is None:
-            raise web.HTTPNotFound()
-        if physician is None:
-            return await organizer_unmatched(
-                request, error=f"no physician with email {form.get('email', '')}"
-            )
-        event.physician_id = physician.id
-        await match(session, event)
-        await session.commit()
-        pair = (event.occurrence_id, event.physician_id)
-    if pair[0] is not None and pair[1] is not None:
-        await projections.attendance_recorded(request.app[SERVICES], [(pair[0], pair[1])])
+    event_id, email = path_id(request), str(form.get("email", ""))
+    try:
+        matched = await attendance_service.match_by_hand(request.app[SERVICES], event_id, email)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    if not matched:
+        return await organizer_unmatched(request, error=f"no physician with email {email}")
     raise web.HTTPSeeOther("/organizer/unmatched")
 
 

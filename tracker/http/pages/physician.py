@@ -13,11 +13,12 @@ from tracker.domain.localtime import amount, when
 from tracker.domain.mailings import latest_certificate_pdf
 from tracker.domain.models import Certificate, Physician, Registration, WebSession
 from tracker.domain.schemas import CreditSummary
-from tracker.http.keys import DATABASE, MAIL, SETTINGS
+from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.parsing import pdf_response, read_form
+from tracker.services import registrations as registration_service
 
 
 async def physician_sign_in(request: web.Request) -> web.StreamResponse:
@@ -139,15 +140,9 @@ async def me_preferences(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     if not sessions.csrf_ok(row, str(form.get("csrf", ""))):
         raise web.HTTPForbidden(text="CSRF check failed; reload the page")
-    wanted = {parse_id(v) for v in form.getall("series", [])}
-    async with request.app[DATABASE].session() as session:
-        for registration in (
-            await session.exec(
-                select(Registration).where(Registration.physician_id == physician.id)
-            )
-        ).all():
-            registration.reminders = registration.series_id in wanted
-        await session.commit()
+    chosen = (parse_id(v) for v in form.getall("series", []))
+    wanted = {series_id for series_id in chosen if series_id is not None}
+    await registration_service.choose_reminders(request.app[SERVICES], physician.id or 0, wanted)
     raise web.HTTPSeeOther("/me")
 
 
