@@ -23,7 +23,6 @@ from sqlalchemy.exc import IntegrityError
 
 from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
-from schedules.occurrences import extend_horizons
 from tracker.db import Database
 from tracker.domain.awards import BATCH
 from tracker.domain.mailings import (
@@ -36,6 +35,7 @@ from tracker.domain.mailings import (
 )
 from tracker.domain.models import JobState
 from tracker.http.keys import DATABASE, MAIL, SETTINGS, WORKER
+from tracker.services import horizons
 from tracker.services.finalisation import (
     Lease,
     claim,
@@ -96,16 +96,7 @@ def tracked(job: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[ob
 
 async def extend_horizons_job(database: Database, _ctx: JobContext | None = None) -> None:
     """Keep at least 12 months of occurrences materialised for every recurring series."""
-    async with database.session() as session:
-        try:
-            count = await extend_horizons(session, now=utcnow())
-            await session.commit()
-        except IntegrityError:  # another process extended the same series at the same moment
-            await session.rollback()
-            log.info("horizon extension raced with another process; it will run again")
-            return
-    if count:
-        log.info("extended the occurrence horizon of %d series", count)
+    await horizons.extend_all(database)
 
 
 @tracked
