@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 JS_READERS := tests/js/node_modules/.package-lock.json
 
-.PHONY: run test lint clean js-readers
+.PHONY: run test lint clean js-readers bench bench-pg
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,17 @@ js-readers:
 
 test: lint js-readers
 	$(BIN)/pytest
+
+# Benchmarks: each prints its figures beside a baseline measured in the same run (bench/RESULTS.md).
+# bench-pg needs PostgreSQL at 127.0.0.1:5432 (user postgres); the older scripts' --pg runs
+# SQLite as well.
+BENCHES := bench/join_storm.py bench/finalisation.py bench/personal_feed.py bench/certificates.py
+
+bench: $(STAMP)
+	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+bench-pg: $(STAMP)
+	@for script in $(BENCHES); do echo "== $$script --pg"; $(BIN)/python $$script --pg || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache tests/js/node_modules
