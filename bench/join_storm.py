@@ -63,8 +63,8 @@ from schedules.series import create_series
 from tracker.adapters.zoom_webhook import sign
 from tracker.db import Database
 from tracker.domain.models import AttendanceEvent, Award, Occurrence, Physician
-from tracker.domain.organizers import create_organizer
 from tracker.migrate import upgrade
+from tracker.services.organizers import create_organizer
 
 SECRET = "bench-zoom-secret"
 WEBINAR = "81234567890"
@@ -97,7 +97,7 @@ async def _world(url: str, participants: int) -> World:
     try:
         async with database.session() as session:
             _organizer, token = await create_organizer(
-                session, name="Bench", email="bench@example.org"
+                database, name="Bench", email="bench@example.org"
             )
             data = SeriesCreate.model_validate(
                 {

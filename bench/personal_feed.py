@@ -32,16 +32,15 @@ from bench.databases import database_url
 from tests.factories import physician_body, series_body
 from tracker.app import create_app
 from tracker.db import Database
-from tracker.domain.organizers import create_organizer
 from tracker.migrate import upgrade
+from tracker.services.organizers import create_organizer
 from tracker.settings import Settings
 
 
 async def _prepare(url: str, series: int, port: int) -> tuple[web.AppRunner, str, bytes]:
     await upgrade(url)
     database = Database(url)
-    async with database.session() as session:
-        _organizer, token = await create_organizer(session, name="Bench", email="b@example.org")
+    _organizer, token = await create_organizer(database, name="Bench", email="b@example.org")
     await database.close()
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' init-only argument

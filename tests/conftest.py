@@ -20,8 +20,8 @@ from aiohttp.test_utils import TestClient
 
 from tracker.app import create_app
 from tracker.db import Database
-from tracker.domain.organizers import create_organizer
 from tracker.migrate import upgrade
+from tracker.services.organizers import create_organizer
 from tracker.settings import Settings
 
 PG_HOST = os.environ.get("TRACKER_TEST_PG_HOST", "127.0.0.1")
@@ -122,10 +122,7 @@ async def client(aiohttp_client: object, settings: Settings) -> TestClient:
 
 @pytest.fixture
 async def organizer_token(database: Database) -> str:
-    async with database.session() as session:
-        _, token = await create_organizer(
-            session, name="Camille Martin", email="camille@example.org"
-        )
+    _, token = await create_organizer(database, name="Camille Martin", email="camille@example.org")
     return token
 
 

@@ -36,7 +36,6 @@ from tracker.db import Database
 from tracker.domain.attendance import Recorded, match_pending, record_events
 from tracker.domain.bounds import is_row_id
 from tracker.domain.mailings import enqueue_statement, physicians_with_activity
-from tracker.domain.organizers import create_organizer
 from tracker.domain.physicians import email_key
 from tracker.errors import (
     AmbiguousDatesError,
@@ -53,6 +52,7 @@ from tracker.services import projections
 from tracker.services.context import load_mail_settings, load_services
 from tracker.services.demo import load_demo
 from tracker.services.imports import ImportReport, import_physician, physician_rows
+from tracker.services.organizers import create_organizer
 from tracker.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -148,8 +148,7 @@ def organizers_add(name: str, email: str) -> None:
     settings = _settings()
 
     async def work(database: Database) -> tuple[int, str]:
-        async with database.session() as session:
-            organizer, token = await create_organizer(session, name=name, email=email)
+        organizer, token = await create_organizer(database, name=name, email=email)
         return organizer.id or 0, token
 
     try:

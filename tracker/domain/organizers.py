@@ -11,10 +11,9 @@ from tracker.domain.tokens import hash_token, new_token
 from tracker.errors import InvalidOrganizerError
 
 
-async def create_organizer(
-    session: AsyncSession, *, name: str, email: str
-) -> tuple[Organizer, str]:
-    """Store a new organiser; returns it with its token, which is never shown again."""
+async def add_organizer(session: AsyncSession, *, name: str, email: str) -> tuple[Organizer, str]:
+    """Add a new organiser (flushed, not committed); returns it with its token, which is never
+    shown again."""
     name = name.strip()
     if not name:
         raise InvalidOrganizerError("the name cannot be empty")
@@ -25,7 +24,7 @@ async def create_organizer(
     token = new_token("org_")
     organizer = Organizer(name=name, email=address, token_hash=hash_token(token))
     session.add(organizer)
-    await session.commit()
+    await session.flush()
     return organizer, token
 
 

@@ -29,8 +29,8 @@ from tests.tracker.http.api.test_schemathesis import LiveApp
 from tracker.app import create_app
 from tracker.db import Database
 from tracker.domain.models import Award, Occurrence, Physician
-from tracker.domain.organizers import create_organizer
 from tracker.domain.tokens import hash_token
+from tracker.services.organizers import create_organizer
 from tracker.settings import Settings
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -51,7 +51,7 @@ async def _world(url: str) -> tuple[str, int]:
     database = Database(url)
     try:
         async with database.session() as session:
-            _, token = await create_organizer(session, name="Camille", email="cam@example.org")
+            _, token = await create_organizer(database, name="Camille", email="cam@example.org")
             series = await create_series(
                 session,
                 SeriesCreate.model_validate(

@@ -31,7 +31,6 @@ from tracker.domain.attendance import (
 from tracker.domain.localtime import amount, long_date, when
 from tracker.domain.models import WebSession
 from tracker.domain.occurrences import holding_final_credits
-from tracker.domain.organizers import organizer_for_token
 from tracker.domain.validation import validation_messages
 from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS, WORKER
 from tracker.http.pages import sessions
@@ -41,6 +40,7 @@ from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.parsing import path_id, read_form
 from tracker.services import attendance as attendance_service
 from tracker.services import series as series_service
+from tracker.services import web_sessions
 
 
 def _login_form(
@@ -67,14 +67,11 @@ async def organizer_login(request: web.Request) -> web.StreamResponse:
     if not from_our_form:
         return _login_form(request, status=403, error=t["signin.stale"])
     token = str(form.get("token", "")).strip()
-    async with request.app[DATABASE].session() as session:
-        organizer = await organizer_for_token(session, token) if token else None
-        if organizer is None:
-            return _login_form(request, status=401, error=t["signin.bad"])
-        response = web.HTTPSeeOther("/organizer")
-        await sessions.start(
-            session, response, subject=organizer, now=utcnow(), secure=secure_cookies(request)
-        )
+    raw = await web_sessions.sign_in_organizer(request.app[DATABASE], token)
+    if raw is None:
+        return _login_form(request, status=401, error=t["signin.bad"])
+    response = web.HTTPSeeOther("/organizer")
+    sessions.set_cookie(response, raw, secure=secure_cookies(request))
     raise response
 
 

@@ -7,7 +7,7 @@ from sqlmodel import col, select
 
 from schedules.clock import utcnow
 from schedules.models import Series
-from tracker.domain import awards, physicians
+from tracker.domain import awards
 from tracker.domain.bounds import parse_id
 from tracker.domain.localtime import amount, when
 from tracker.domain.mailings import latest_certificate_pdf
@@ -19,28 +19,26 @@ from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.parsing import pdf_response, read_form
 from tracker.services import registrations as registration_service
+from tracker.services import web_sessions
 
 
 async def physician_sign_in(request: web.Request) -> web.StreamResponse:
     """The personal link of every email: the token signs in once, then the URL is left behind."""
-    async with request.app[DATABASE].session() as session:
-        physician = await physicians.physician_for_token(session, request.match_info["token"])
-        if physician is None:
-            t = translator(language(request))
-            return page(
-                request,
-                "message.html",
-                status=404,
-                heading=t["error"],
-                text=t["signin.bad"],
-                error=True,
-            )
-        response = web.HTTPSeeOther(
-            "/me", headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+    raw = await web_sessions.sign_in_physician(request.app[DATABASE], request.match_info["token"])
+    if raw is None:
+        t = translator(language(request))
+        return page(
+            request,
+            "message.html",
+            status=404,
+            heading=t["error"],
+            text=t["signin.bad"],
+            error=True,
         )
-        await sessions.start(
-            session, response, subject=physician, now=utcnow(), secure=secure_cookies(request)
-        )
+    response = web.HTTPSeeOther(
+        "/me", headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+    )
+    sessions.set_cookie(response, raw, secure=secure_cookies(request))
     raise response
 
 
@@ -152,22 +150,19 @@ async def me_token(request: web.Request) -> web.Response:
     row, physician = await _physician_session(request)
     await form_with_csrf(request, row)
     base = request.app[SETTINGS].base_url
-    async with request.app[DATABASE].session() as session:
-        rotated, token = await physicians.rotate_token(session, physician.id or 0, now=utcnow())
-        await session.commit()
-        feed = f"{base}/feeds/{token}.ics"
-        response = page(
-            request,
-            "token.html",
-            lang=language(request, physician.language),
-            page_url=f"{base}/me/{token}",
-            feed_url=feed,
-            webcal_url="webcal://" + feed.split("://", 1)[1],
-        )
-        await sessions.end(session, request, response)
-        await sessions.start(
-            session, response, subject=rotated, now=utcnow(), secure=secure_cookies(request)
-        )
+    token, raw = await web_sessions.rotate_token_here(
+        request.app[DATABASE], physician.id or 0, sessions.cookie_of(request)
+    )
+    feed = f"{base}/feeds/{token}.ics"
+    response = page(
+        request,
+        "token.html",
+        lang=language(request, physician.language),
+        page_url=f"{base}/me/{token}",
+        feed_url=feed,
+        webcal_url="webcal://" + feed.split("://", 1)[1],
+    )
+    sessions.set_cookie(response, raw, secure=secure_cookies(request))
     return response
 
 
@@ -175,6 +170,8 @@ async def me_sign_out(request: web.Request) -> web.StreamResponse:
     row, _ = await _physician_session(request)
     await form_with_csrf(request, row)
     response = web.HTTPSeeOther("/")
-    async with request.app[DATABASE].session() as session:
-        await sessions.end(session, request, response)
+    raw = sessions.cookie_of(request)
+    if raw:
+        await web_sessions.sign_out(request.app[DATABASE], raw)
+    sessions.forget_cookie(response)
     raise response

@@ -1,9 +1,7 @@
-"""Browser sessions: a random cookie (HttpOnly, SameSite=Lax, Secure over https) whose hash
-names a row holding who is signed in and the CSRF token of their forms.
-
-A session is bound to the token that opened it (the row keeps the token's hash): rotating the
-token ends every session it opened, on every browser, without a list of sessions to revoke.
-"""
+"""Browser sessions as HTTP sees them: the cookie (HttpOnly, SameSite=Lax, Secure over https)
+holding the secret of a session row (``tracker.domain.web_sessions``), CSRF checks, and the
+sign-in form's own CSRF cookie. Opening and closing sessions are services
+(``tracker.services.web_sessions``)."""
 
 from __future__ import annotations
 
@@ -13,37 +11,16 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlmodel import delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tracker.domain.models import Organizer, Physician, WebSession
-from tracker.domain.tokens import hash_token
+from tracker.domain.models import WebSession
+from tracker.domain.web_sessions import LIFETIME, live_session
 
 COOKIE = "tracker_session"
-LIFETIME = timedelta(days=30)
 
 
-async def start(
-    session: AsyncSession,
-    response: web.StreamResponse,
-    *,
-    subject: Physician | Organizer,
-    now: datetime,
-    secure: bool,
-) -> WebSession:
-    """Sign ``subject`` in on this browser, bound to its current token."""
-    raw = secrets.token_urlsafe(32)
-    row = WebSession(
-        id_hash=hash_token(raw),
-        kind="physician" if isinstance(subject, Physician) else "organizer",
-        subject_id=subject.id or 0,
-        credential_hash=subject.token_hash,
-        csrf=secrets.token_urlsafe(24),
-        created_at=now,
-        expires_at=now + LIFETIME,
-    )
-    session.add(row)
-    await session.commit()
+def set_cookie(response: web.StreamResponse, raw: str, *, secure: bool) -> None:
+    """Give this browser the session whose secret is ``raw`` (from ``tracker.services.web_sessions``)."""
     response.set_cookie(
         COOKIE,
         raw,
@@ -53,37 +30,22 @@ async def start(
         secure=secure,
         path="/",
     )
-    return row
+
+
+def forget_cookie(response: web.StreamResponse) -> None:
+    response.del_cookie(COOKIE, path="/")
+
+
+def cookie_of(request: web.Request) -> str | None:
+    return request.cookies.get(COOKIE) or None
 
 
 async def current(
     session: AsyncSession, request: web.Request, *, kind: str, now: datetime
 ) -> WebSession | None:
     """This browser's live session of ``kind``: not expired, its token not rotated since."""
-    raw = request.cookies.get(COOKIE)
-    if not raw:
-        return None
-    row = await session.get(WebSession, hash_token(raw))
-    if row is None or row.kind != kind or row.expires_at <= now:
-        return None
-    subject: Physician | Organizer | None = (
-        await session.get(Physician, row.subject_id)
-        if kind == "physician"
-        else await session.get(Organizer, row.subject_id)
-    )
-    if subject is None or row.credential_hash is None:
-        return None
-    if not hmac.compare_digest(subject.token_hash, row.credential_hash):
-        return None
-    return row
-
-
-async def end(session: AsyncSession, request: web.Request, response: web.StreamResponse) -> None:
-    raw = request.cookies.get(COOKIE)
-    if raw:
-        await session.exec(delete(WebSession).where(WebSession.id_hash == hash_token(raw)))  # type: ignore[arg-type]
-        await session.commit()
-    response.del_cookie(COOKIE, path="/")
+    raw = cookie_of(request)
+    return await live_session(session, raw, kind=kind, now=now) if raw else None
 
 
 def csrf_ok(row: WebSession, submitted: str | None) -> bool:

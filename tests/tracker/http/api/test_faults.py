@@ -32,8 +32,8 @@ from tracker.adapters.zoom_webhook import sign
 from tracker.app import create_app
 from tracker.db import Database
 from tracker.domain.models import AttendanceEvent
-from tracker.domain.organizers import create_organizer
 from tracker.http.keys import DATABASE
+from tracker.services.organizers import create_organizer
 from tracker.settings import Settings
 
 #: (method, path, who): a route of each kind, each reading the database.
@@ -122,8 +122,7 @@ async def sqlite_client(
 
 
 async def _organiser(database: Database) -> dict[str, str]:
-    async with database.session() as session:
-        _, token = await create_organizer(session, name="Camille", email="camille@example.org")
+    _, token = await create_organizer(database, name="Camille", email="camille@example.org")
     return bearer(token)
 
 

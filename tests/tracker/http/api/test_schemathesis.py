@@ -26,10 +26,10 @@ from schedules.clock import utcnow
 from tests.smtp import free_port
 from tracker.app import create_app
 from tracker.db import Database
-from tracker.domain.organizers import create_organizer
 from tracker.domain.physicians import create_physician
 from tracker.domain.schemas import PhysicianCreate
 from tracker.http.openapi import build_openapi
+from tracker.services.organizers import create_organizer
 from tracker.settings import Settings
 
 SEED = 20261102
@@ -66,7 +66,7 @@ async def _tokens(url: str) -> tuple[str, str]:
     try:
         async with database.session() as session:
             _, organiser = await create_organizer(
-                session, name="Camille", email="camille@example.org"
+                database, name="Camille", email="camille@example.org"
             )
             _, physician = await create_physician(
                 session,

@@ -39,9 +39,9 @@ from tests.tracker.security_world import (
 from tracker.app import create_app
 from tracker.db import Database
 from tracker.domain.models import Certificate
-from tracker.domain.organizers import create_organizer
 from tracker.http.ratelimit import FailureLimiter
 from tracker.logs import redact_text
+from tracker.services.organizers import create_organizer
 from tracker.settings import Settings
 
 FORGED_ORG = "org_" + "A1b2C3d4" * 5 + "xyz"
@@ -272,8 +272,7 @@ def test_serve_logs_no_token_from_requests_or_malformed_header_lines(
     async def make_organizer() -> str:
         database = Database(database_url)
         try:
-            async with database.session() as session:
-                _, token = await create_organizer(session, name="C", email="c@example.org")
+            _, token = await create_organizer(database, name="C", email="c@example.org")
         finally:
             await database.close()
         return token

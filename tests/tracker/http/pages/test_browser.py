@@ -25,8 +25,8 @@ from tests.factories import job_context
 from tracker.adapters.zoom_webhook import sign
 from tracker.app import create_app
 from tracker.db import Database
-from tracker.domain.organizers import create_organizer
 from tracker.jobs import plan_finalisations
+from tracker.services.organizers import create_organizer
 from tracker.settings import Settings
 
 CHROMIUM = Path(os.environ.get("TRACKER_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -103,8 +103,7 @@ async def accessibility_basics(page: Page) -> list[str]:
 async def test_organiser_signs_in_creates_a_series_and_cancels_an_occurrence(
     browser: Browser, site: str, database: Database
 ) -> None:
-    async with database.session() as session:
-        _, token = await create_organizer(session, name="Camille", email="camille@example.org")
+    _, token = await create_organizer(database, name="Camille", email="camille@example.org")
     page = await browser.new_page(locale="fr-FR")
 
     await page.goto(f"{site}/organizer/login")
@@ -138,8 +137,7 @@ async def test_organiser_signs_in_creates_a_series_and_cancels_an_occurrence(
 async def test_forms_refuse_a_missing_csrf_token(
     browser: Browser, site: str, database: Database
 ) -> None:
-    async with database.session() as session:
-        _, token = await create_organizer(session, name="Camille", email="camille@example.org")
+    _, token = await create_organizer(database, name="Camille", email="camille@example.org")
     async with aiohttp.ClientSession() as http:
         form = await http.get(f"{site}/organizer/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', await form.text())
@@ -167,8 +165,7 @@ async def test_physician_opens_their_link_after_zoom_attendance_and_downloads_th
 ) -> None:
     start = (datetime.now(UTC) - timedelta(hours=4)).replace(minute=0, second=0, microsecond=0)
     async with aiohttp.ClientSession(base_url=site) as http:
-        async with database.session() as session:
-            _, org = await create_organizer(session, name="Camille", email="camille@example.org")
+        _, org = await create_organizer(database, name="Camille", email="camille@example.org")
         auth = {"Authorization": f"Bearer {org}"}
         series = await (
             await http.post(
@@ -287,8 +284,7 @@ async def test_public_home_lists_series_with_subscribe_links(
 async def test_physician_signs_out_and_their_page_then_shows_a_page_not_json(
     browser: Browser, site: str, database: Database
 ) -> None:
-    async with database.session() as session:
-        _, org = await create_organizer(session, name="Camille", email="camille@example.org")
+    _, org = await create_organizer(database, name="Camille", email="camille@example.org")
     async with aiohttp.ClientSession(base_url=site) as http:
         physician = await (
             await http.post(
@@ -321,8 +317,7 @@ async def test_physician_signs_out_and_their_page_then_shows_a_page_not_json(
 async def test_a_sign_in_form_posted_by_another_site_does_not_sign_the_browser_in(
     browser: Browser, site: str, database: Database, aiohttp_server: Any
 ) -> None:
-    async with database.session() as session:
-        _, org = await create_organizer(session, name="Mallory", email="mallory@example.org")
+    _, org = await create_organizer(database, name="Mallory", email="mallory@example.org")
 
     async def attack(_: web.Request) -> web.Response:
         return web.Response(

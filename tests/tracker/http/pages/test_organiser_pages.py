@@ -9,14 +9,14 @@ from html.parser import HTMLParser
 from typing import Any
 
 import time_machine
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.factories import create_physician, create_series, occurrences
 from tracker.db import Database
-from tracker.domain.organizers import create_organizer
 from tracker.http.pages import sessions
+from tracker.services import web_sessions
 from tracker.services.finalisation import finalize
+from tracker.services.organizers import create_organizer
 
 CREDITS = [
     {"type": "AMA_PRA_1", "max": 1.0},
@@ -76,17 +76,9 @@ class Forms(HTMLParser):
 
 async def organiser_cookie(database: Database) -> dict[str, str]:
     """A signed-in organiser's browser (the session row and cookie the sign-in page creates)."""
-    async with database.session() as session:
-        organizer, _ = await create_organizer(session, name="Camille", email="cam@example.org")
-        response = web.Response()
-        await sessions.start(
-            session,
-            response,
-            subject=organizer,
-            now=datetime.now(UTC),
-            secure=False,
-        )
-    return {"Cookie": f"{sessions.COOKIE}={response.cookies[sessions.COOKIE].value}"}
+    organizer, _ = await create_organizer(database, name="Camille", email="cam@example.org")
+    raw = await web_sessions.sign_in(database, organizer)
+    return {"Cookie": f"{sessions.COOKIE}={raw}"}
 
 
 async def _page(client: TestClient, path: str, cookie: dict[str, str]) -> Forms:

@@ -31,8 +31,8 @@ from tests.tracker.security_world import (
 from tracker.app import create_app
 from tracker.db import Database
 from tracker.domain.models import Certificate
-from tracker.domain.organizers import create_organizer
 from tracker.http.routes import ROUTES
+from tracker.services.organizers import create_organizer
 from tracker.settings import Settings
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
@@ -410,8 +410,7 @@ class Site:
     def __enter__(self) -> Site:
         async def start() -> tuple[TestClient, str]:
             database = Database(self.settings.database_url)
-            async with database.session() as session:
-                _, token = await create_organizer(session, name="C", email="c@example.org")
+            _, token = await create_organizer(database, name="C", email="c@example.org")
             await database.close()
             client = TestClient(TestServer(create_app(self.settings)))
             await client.start_server()
