@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Enum, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+from typing_extensions import TypedDict
 
 from schedules.clock import UTCDateTime, utcnow
 
@@ -16,6 +16,14 @@ class OccurrenceStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
     MOVED = "moved"
+
+
+class StoredCredit(TypedDict):
+    """One credit designation as a series stores it (``schedules.schemas.CreditDesignation``
+    validated it on the way in): the type's code and the most each occurrence can earn."""
+
+    type: str
+    max: float
 
 
 class Series(SQLModel, table=True):
@@ -33,7 +41,7 @@ class Series(SQLModel, table=True):
     duration_minutes: int
     rrule: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     join_url: str = Field(sa_column=Column(String(2000), nullable=False))
-    credits: list[dict[str, Any]] = Field(
+    credits: list[StoredCredit] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     min_attendance_percent: float | None = None
@@ -67,8 +75,20 @@ class Occurrence(SQLModel, table=True):
     recurrence_id: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    status: str = Field(
-        default=OccurrenceStatus.SCHEDULED, sa_column=Column(String(16), nullable=False)
+    status: OccurrenceStatus = Field(
+        default=OccurrenceStatus.SCHEDULED,
+        # Stored as the plain value in a VARCHAR(16), as before (no database enum type, no
+        # CHECK constraint): read back as the enum member.
+        sa_column=Column(
+            Enum(
+                OccurrenceStatus,
+                native_enum=False,
+                create_constraint=False,
+                length=16,
+                values_callable=lambda members: [member.value for member in members],
+            ),
+            nullable=False,
+        ),
     )
     sequence: int = 0
     updated_at: datetime = Field(

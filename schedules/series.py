@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.errors import InvalidInputError, NotFoundError, StartOffRuleError
-from schedules.models import Series
+from schedules.models import Series, StoredCredit
 from schedules.occurrences import Guard, Schedule, apply_schedule, plan_schedule
 from schedules.recurrence import normalise_rule, resolve_timezone, rule_until, to_utc
 from schedules.schemas import CreditDesignation, SeriesCreate, SeriesUpdate
@@ -25,6 +25,10 @@ NULLABLE_FIELDS = frozenset(
 )
 #: Fields whose change moves occurrences.
 SCHEDULE_FIELDS = frozenset({"timezone", "start_local", "duration_minutes", "rrule"})
+
+
+def stored_credit(credit: CreditDesignation) -> StoredCredit:
+    return StoredCredit(type=credit.type, max=credit.max)
 
 
 def _check_credit_types(credits: list[CreditDesignation], known: Collection[str]) -> None:
@@ -99,7 +103,7 @@ async def create_series(
         duration_minutes=data.duration_minutes,
         rrule=rule,
         join_url=data.join_url,
-        credits=[credit.model_dump() for credit in data.credits],
+        credits=[stored_credit(credit) for credit in data.credits],
         min_attendance_percent=data.min_attendance_percent,
         reminders=list(data.reminders),
         language=data.language,
@@ -139,7 +143,7 @@ async def update_series(
     tz = resolve_timezone(changes.get("timezone", series.timezone))
     if data.credits is not None:
         _check_credit_types(data.credits, credit_types)
-        changes["credits"] = [credit.model_dump() for credit in data.credits]
+        changes["credits"] = [stored_credit(credit) for credit in data.credits]
     if changes.get("rrule"):
         changes["rrule"] = normalise_rule(changes["rrule"], tz)
     if "start" in changes:

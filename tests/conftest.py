@@ -79,7 +79,23 @@ def pg_template() -> Iterator[str]:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that takes a database runs on both engines, unless its module says the engine
+    is not its point (``pytestmark = pytest.mark.any_engine``: page rendering, message
+    composition, formats): those run on SQLite alone."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        if "database_url" in str(mark.args[0]):  # the test chose its engines itself
+            return
+    one = metafunc.definition.get_closest_marker("any_engine") is not None
+    metafunc.parametrize("database_url", ["sqlite"] if one else ENGINES, indirect=True)
+
+
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database for this test only."""
     if request.param == "sqlite":

@@ -19,23 +19,17 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.exc import IntegrityError
 
 from schedules.clock import utcnow
-from schedules.models import Occurrence, Series
 from tracker.db import Database
 from tracker.domain.awards import BATCH
 from tracker.domain.mailings import (
     MailSettings,
-    enqueue_reminders,
     issue_certificates,
-    offsets,
-    reminders_due,
     send_statements,
 )
-from tracker.domain.models import JobState
 from tracker.http.keys import DATABASE, MAIL, SETTINGS, WORKER
-from tracker.services import horizons
+from tracker.services import horizons, reminders
 from tracker.services.finalisation import (
     Lease,
     claim,
@@ -152,60 +146,29 @@ async def plan_finalisations(ctx: JobContext) -> int:
 @tracked
 async def reminder_job(ctx: JobContext, occurrence_id: int, offset: str) -> None:
     """Send one occurrence's reminders at one offset, if that is still their time."""
-    now = utcnow()
-    async with ctx.database.session() as session:
-        occurrence = await session.get(Occurrence, occurrence_id)
-        if occurrence is None:
-            return
-        series = await session.get_one(Series, occurrence.series_id)
-        due = {text: occurrence.start - delta for text, delta in offsets(series)}.get(offset)
-        if due is None or due > now + timedelta(seconds=5):  # moved later or offset removed
-            return
-        await enqueue_reminders(session, ctx.mail, occurrence, series, offset, now=now)
+    await reminders.send_reminders(ctx.database, ctx.mail, occurrence_id, offset, now=utcnow())
     ctx.poke()
-
-
-async def _watermark(ctx: JobContext, name: str, now: datetime) -> datetime:
-    """When this planner last ran (``now`` the first time), and record this run."""
-    async with ctx.database.session() as session:
-        state = await session.get(JobState, name)
-        since = state.last_run_at if state else now
-        if state is None:
-            session.add(JobState(name=name, last_run_at=now))
-        else:
-            state.last_run_at = max(state.last_run_at, now)
-        try:
-            await session.commit()
-        except IntegrityError:  # another process recorded its first run at the same moment
-            await session.rollback()
-    return since
 
 
 @tracked
 async def plan_reminders(ctx: JobContext) -> int:
     """Send reminders that came due since the last run (skipped and recorded if the session
     already started) and put a job at the time of each reminder due within a day."""
-    now = utcnow()
-    since = await _watermark(ctx, "reminders", now)
-    async with ctx.database.session() as session:
-        overdue = await reminders_due(session, after=since, until=now)
-        for occurrence, series, offset, _due in overdue:
-            await enqueue_reminders(session, ctx.mail, occurrence, series, offset, now=now)
-        upcoming = await reminders_due(session, after=now, until=now + PLANNING_WINDOW)
-    wanted = {
-        f"reminder-{occurrence.id}-{offset}" for occurrence, _series, offset, _due in upcoming
-    }
+    overdue, upcoming = await reminders.catch_up_reminders(
+        ctx.database, ctx.mail, now=utcnow(), window=PLANNING_WINDOW
+    )
+    wanted = {f"reminder-{due.occurrence_id}-{due.offset}" for due in upcoming}
     for job in ctx.scheduler.get_jobs():
         if job.id.startswith("reminder-") and job.id not in wanted:  # moved away or cancelled
             job.remove()
-    for occurrence, _series, offset, due in upcoming:
+    for due in upcoming:
         ctx.scheduler.add_job(
             reminder_job,
             "date",
-            run_date=due,
-            id=f"reminder-{occurrence.id}-{offset}",
+            run_date=due.due,
+            id=f"reminder-{due.occurrence_id}-{due.offset}",
             replace_existing=True,
-            args=[ctx, occurrence.id, offset],
+            args=[ctx, due.occurrence_id, due.offset],
             misfire_grace_time=None,
         )
     if overdue:

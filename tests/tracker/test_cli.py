@@ -14,6 +14,8 @@ import pytest
 from tests.processes import TRACKER, environment
 from tests.smtp import free_port
 
+pytestmark = pytest.mark.any_engine
+
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """``tracker ARGS`` in ``cwd`` with only the ``TRACKER_*`` variables given in ``env``."""
@@ -127,7 +129,7 @@ def test_serve_answers_and_stops_gracefully_on_sigterm(database_url: str, tmp_pa
     )
     try:
         body = b""
-        for _ in range(100):
+        for _ in range(600):  # up to a minute: a loaded CI machine starts Python slowly
             try:
                 with urllib.request.urlopen(
                     f"http://127.0.0.1:{port}/healthz", timeout=1

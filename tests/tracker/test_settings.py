@@ -7,6 +7,8 @@ import pytest
 from tracker.errors import ConfigError
 from tracker.settings import load_settings
 
+pytestmark = pytest.mark.any_engine
+
 
 def test_defaults_follow_the_spec(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
     monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]  # tmp_path is a Path

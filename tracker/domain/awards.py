@@ -37,6 +37,7 @@ from tracker.domain.models import (
     Physician,
     Requirement,
 )
+from tracker.domain.schemas import AwardPublic, CreditSummary, RequirementProgress
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ def _add(totals: dict[str, float], credits: dict[str, float]) -> None:
 
 async def credit_summary(
     session: AsyncSession, physician_id: int, *, now: datetime | None = None
-) -> dict[str, object]:
+) -> CreditSummary:
     """The summary of SPEC 3: totals (all and final), awards, requirements with progress.
 
     With ``now``, provisional awards count open connections up to ``now`` (a live session
@@ -292,22 +293,22 @@ async def credit_summary(
         ]
     totals: dict[str, float] = {}
     final_totals: dict[str, float] = {}
-    awards: list[dict[str, object]] = []
+    awards: list[AwardPublic] = []
     for award, occurrence, series in rows:
         _add(totals, award.credits)
         if award.final:
             _add(final_totals, award.credits)
         awards.append(
-            {
-                "occurrence_id": occurrence.id,
-                "series_id": series.id,
-                "series_title": series.title,
-                "start": occurrence.start,
-                "end": occurrence.end,
-                "minutes": round(award.seconds / 60, 2),
-                "final": award.final,
-                "credits": award.credits,
-            }
+            AwardPublic(
+                occurrence_id=occurrence.id or 0,
+                series_id=series.id or 0,
+                series_title=series.title,
+                start=occurrence.start,
+                end=occurrence.end,
+                minutes=round(award.seconds / 60, 2),
+                final=award.final,
+                credits=award.credits,
+            )
         )
     requirements = (
         await session.exec(
@@ -316,7 +317,7 @@ async def credit_summary(
             .order_by(col(Requirement.id))
         )
     ).all()
-    progress = []
+    progress: list[RequirementProgress] = []
     for requirement in requirements:
         earned = sum(
             award.credits.get(requirement.credit_type, 0.0)
@@ -326,22 +327,22 @@ async def credit_summary(
             <= requirement.end_date
         )
         progress.append(
-            {
-                "id": requirement.id,
-                "type": requirement.credit_type,
-                "required": requirement.required,
-                "earned": round(earned, 2),
-                "from_": requirement.start_date,
-                "to": requirement.end_date,
-            }
+            RequirementProgress(
+                id=requirement.id or 0,
+                type=requirement.credit_type,
+                required=requirement.required,
+                earned=round(earned, 2),
+                from_=requirement.start_date,
+                to=requirement.end_date,
+            )
         )
-    return {
-        "physician_id": physician_id,
-        "totals": totals,
-        "final_totals": final_totals,
-        "awards": awards,
-        "requirements": progress,
-    }
+    return CreditSummary(
+        physician_id=physician_id,
+        totals=totals,
+        final_totals=final_totals,
+        awards=awards,
+        requirements=progress,
+    )
 
 
 async def occurrence_attendance(

@@ -52,7 +52,6 @@ from tracker.domain.documents import (
 )
 from tracker.domain.localtime import month_label, when
 from tracker.domain.models import Award, Certificate, Physician, Registration
-from tracker.domain.schemas import CreditSummary
 
 log = logging.getLogger(__name__)
 _DURATION = TypeAdapter(timedelta)
@@ -298,7 +297,8 @@ async def enqueue_reminders(
     *,
     now: datetime,
 ) -> int:
-    """Reminders of one occurrence at one offset; recorded as skipped if the session started."""
+    """Reminders of one occurrence at one offset; recorded as skipped if the session started.
+    The caller commits."""
     if occurrence.status == OccurrenceStatus.CANCELLED:
         return 0
     started = occurrence.start <= now
@@ -322,7 +322,6 @@ async def enqueue_reminders(
             status=OutboxStatus.SKIPPED if started else OutboxStatus.PENDING,
             note="the session had started when this reminder came due" if started else None,
         )
-    await session.commit()
     return queued
 
 
@@ -573,7 +572,7 @@ async def enqueue_statement(
         return False
     physician = await session.get_one(Physician, physician_id)
     start, end = period_bounds(period)
-    summary = CreditSummary.model_validate(await credit_summary(session, physician_id))
+    summary = await credit_summary(session, physician_id)
     awards = [a for a in summary.awards if a.final and start <= a.start < end]
     totals: dict[str, float] = {}
     for award in awards:

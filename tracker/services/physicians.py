@@ -58,8 +58,7 @@ async def rotate_token(services: Services, physician_id: int) -> str:
 
 async def credit_summary(services: Services, physician_id: int) -> CreditSummary:
     async with services.database.session() as session:
-        summary = await awards.credit_summary(session, physician_id, now=utcnow())
-    return CreditSummary.model_validate(summary)
+        return await awards.credit_summary(session, physician_id, now=utcnow())
 
 
 async def add_requirement(

@@ -19,6 +19,8 @@ from tracker.db import Database
 from tracker.errors import ReportFormatError
 from tracker.services.demo import load_demo
 
+pytestmark = pytest.mark.any_engine
+
 DATA = Path(__file__).parents[2] / "data"
 PARIS = ZoneInfo("Europe/Paris")
 

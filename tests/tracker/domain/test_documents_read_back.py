@@ -31,6 +31,8 @@ from tracker.http.keys import MAIL
 from tracker.jobs import plan_finalisations
 from tracker.settings import Settings
 
+pytestmark = pytest.mark.any_engine
+
 #: What poppler gives back for the no-break space French puts before a colon (its own glyph in
 #: the font; text extraction writes it as a plain space, as pypdf does).
 NBSP = " "

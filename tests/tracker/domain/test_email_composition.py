@@ -37,6 +37,8 @@ from tracker.db import Database
 from tracker.domain.mailings import enqueue_reminders
 from tracker.domain.models import Physician
 
+pytestmark = pytest.mark.any_engine
+
 HOSTILE_TITLES = {
     "carriage return": "Santé\rnumérique",
     "vertical tab": "Santé\vnumérique",

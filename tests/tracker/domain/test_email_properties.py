@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
@@ -47,6 +48,8 @@ from tracker.domain.models import Award, Physician
 from tracker.domain.physicians import create_physician
 from tracker.domain.registrations import register
 from tracker.domain.schemas import PhysicianCreate
+
+pytestmark = pytest.mark.any_engine
 
 T = TypeVar("T")
 NOW = datetime(2026, 11, 30, 11, 31, tzinfo=UTC)

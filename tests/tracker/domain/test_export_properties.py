@@ -33,6 +33,8 @@ from tracker.domain.tokens import hash_token
 from tracker.services.organizers import create_organizer
 from tracker.settings import Settings
 
+pytestmark = pytest.mark.any_engine
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TEXT = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 HOSTILE = st.sampled_from(["=", "+", "-", "@", "\t", "\r", "\n", "\r\n", '"', "'", ",", "\u2028"])

@@ -1,4 +1,6 @@
 """The completions export as ACCME PARS needs it (issue 15 point 10), read back with Python's csv
+
+pytestmark = pytest.mark.any_engine
 module: UTF-8 with a byte-order mark, the series' PARS activity id, one row per learner and board
 with the board and its id apart, the state licence, no MOC value for a physician without that
 board's id, and the same rows tab-delimited. Plus the fields behind it (series, physicians, CSV

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 import recurring_ical_events
 from aiohttp.test_utils import TestClient
 from icalendar import Calendar
@@ -12,6 +13,8 @@ from icalendar import Calendar
 from schedules.clock import utcnow
 from tracker.db import Database
 from tracker.services.demo import load_demo
+
+pytestmark = pytest.mark.any_engine
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -28,6 +28,8 @@ from tests.tracker.mail_kinds import (
 )
 from tracker.db import Database
 
+pytestmark = pytest.mark.any_engine
+
 #: Titles whose spaces sit next to non-ASCII characters, where an encoded-word may end.
 TITLES = {
     "quotes and dash": "Les lundis — « Santé numérique » 2 décembre",

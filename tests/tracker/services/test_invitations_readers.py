@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 import time_machine
 import vobject
 from aiohttp.test_utils import TestClient
@@ -21,6 +22,8 @@ from tracker.app import create_app
 from tracker.http.keys import DATABASE, MAIL, WORKER
 from tracker.jobs import JobContext, plan_reminders
 from tracker.settings import Settings
+
+pytestmark = pytest.mark.any_engine
 
 MAIL_FROM = '"Institut Numérique" <webinaires@example.org>'
 

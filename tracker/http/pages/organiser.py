@@ -19,7 +19,7 @@ from schedules.errors import (
     OccurrenceConflictError,
     StartOffRuleError,
 )
-from schedules.models import Occurrence, Series
+from schedules.models import Occurrence, Series, StoredCredit
 from schedules.recurrence import expand, normalise_rule, resolve_timezone
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
 from schedules.window import check_local
@@ -138,22 +138,24 @@ def _posted_values(form: dict[str, str]) -> dict[str, Any]:
 
 
 def _posted_credits(
-    form: dict[str, str], keep: list[dict[str, Any]] | None = None
+    form: dict[str, str], keep: list[StoredCredit] | None = None
 ) -> list[dict[str, Any]]:
     """The designations typed in the form (an emptied or zero field removes its type), plus
     those of ``keep`` that the form had no field for: a save never drops what it did not show."""
-    credits = [
+    credits: list[dict[str, Any]] = [
         {"type": name.removeprefix(CREDIT_FIELD), "max": value.strip()}
         for name, value in form.items()
         if name.startswith(CREDIT_FIELD) and value.strip() and float(value) > 0
     ]
-    credits += [c for c in keep or [] if f"{CREDIT_FIELD}{c['type']}" not in form]
+    credits += [
+        {"type": c["type"], "max": c["max"]}
+        for c in keep or []
+        if f"{CREDIT_FIELD}{c['type']}" not in form
+    ]
     return credits
 
 
-def _series_payload(
-    form: dict[str, str], keep: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
+def _series_payload(form: dict[str, str], keep: list[StoredCredit] | None = None) -> dict[str, Any]:
     return {
         "title": form.get("title", ""),
         "description": form.get("description", ""),

@@ -12,7 +12,6 @@ from tracker.domain.bounds import parse_id
 from tracker.domain.localtime import amount, when
 from tracker.domain.mailings import latest_certificate_pdf
 from tracker.domain.models import Certificate, Physician, Registration, WebSession
-from tracker.domain.schemas import CreditSummary
 from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
 from tracker.http.pages.i18n import language, translator
@@ -56,9 +55,7 @@ async def me(request: web.Request) -> web.Response:
     lang = language(request, physician.language)
     labels = request.app[MAIL].labels
     async with request.app[DATABASE].session() as session:
-        summary = CreditSummary.model_validate(
-            await awards.credit_summary(session, physician.id or 0, now=utcnow())
-        )
+        summary = await awards.credit_summary(session, physician.id or 0, now=utcnow())
         certified = set(
             (
                 await session.exec(

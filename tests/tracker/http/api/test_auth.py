@@ -9,6 +9,8 @@ from aiohttp.test_utils import TestClient
 
 from tracker.http.routes import ROUTES
 
+pytestmark = pytest.mark.any_engine
+
 API_ROUTES = [
     (route.method, re.sub(r"\{\w+\}", "1", route.path))
     for route in ROUTES

@@ -1,5 +1,7 @@
 """Who may do what: every route and every kind of credential, against one readable table.
 
+pytestmark = pytest.mark.any_engine
+
 Columns: no credential, a malformed one, a revoked one (a physician token rotated away, or a
 browser session opened with it), the organiser's, a physician's (Jeanne, who attended the past
 session and holds its certificate) and another physician's (Paul, registered, attended nothing).

@@ -21,6 +21,8 @@ from tests.factories import create_physician, create_series, occurrences
 from tests.ical_text import text_of
 from tracker.db import Database
 
+pytestmark = pytest.mark.any_engine
+
 LINE_BREAKS = {
     "lf": "\n",
     "cr": "\r",

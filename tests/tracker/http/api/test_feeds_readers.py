@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import time_machine
 from aiohttp.test_utils import TestClient
 from icalendar import Calendar
@@ -20,6 +21,8 @@ from tests.calendar_readers import READERS, Instance, read_with_every_reader
 from tests.factories import create_physician, create_series, occurrences
 from tracker.db import Database
 from tracker.jobs import extend_horizons_job
+
+pytestmark = pytest.mark.any_engine
 
 SUBSCRIBED = datetime(2026, 10, 20, 8, 0, tzinfo=UTC)
 #: Three years of instances, far past the horizon the service had materialised when subscribed.

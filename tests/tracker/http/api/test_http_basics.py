@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from tracker.settings import Settings
+
+pytestmark = pytest.mark.any_engine
 
 
 async def test_healthz_answers_ok_when_the_database_answers(client: TestClient) -> None:

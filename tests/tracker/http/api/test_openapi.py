@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from jsonschema import Draft202012Validator
@@ -12,6 +13,8 @@ from openapi_spec_validator import validate
 from tests.factories import create_physician, create_series, occurrences
 from tests.tracker.http.pages.test_organiser_pages import organiser_cookie
 from tracker.db import Database
+
+pytestmark = pytest.mark.any_engine
 
 
 async def _document(client: TestClient) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """A row stored before dates were checked (a session in year 9999) breaks no page or list.
 
+pytestmark = pytest.mark.any_engine
+
 Feeds have their own tests (test_feeds_hostile.py); these walk the other readers of the same
 rows: the organiser's pages, the public home, the occurrence list of the API.
 """

@@ -31,7 +31,7 @@ from tracker.settings import Settings
 
 CHROMIUM = Path(os.environ.get("TRACKER_TEST_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = Path(__file__).resolve().parents[4] / "test-artifacts" / "screenshots"
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.any_engine]
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
+import pytest
 import time_machine
 from aiohttp.test_utils import TestClient
 
@@ -17,6 +18,8 @@ from tracker.http.pages import sessions
 from tracker.services import web_sessions
 from tracker.services.finalisation import finalize
 from tracker.services.organizers import create_organizer
+
+pytestmark = pytest.mark.any_engine
 
 CREDITS = [
     {"type": "AMA_PRA_1", "max": 1.0},

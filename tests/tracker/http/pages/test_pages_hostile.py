@@ -35,6 +35,8 @@ from tracker.http.routes import ROUTES
 from tracker.services.organizers import create_organizer
 from tracker.settings import Settings
 
+pytestmark = pytest.mark.any_engine
+
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
 HTML_HEADERS = {
     "X-Frame-Options": "DENY",
