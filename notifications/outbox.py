@@ -107,7 +107,8 @@ async def enqueue(
     status: OutboxStatus = OutboxStatus.PENDING,
     note: str | None = None,
 ) -> bool:
-    """Store ``message`` under ``key`` unless the key exists; returns whether it was new. Commits.
+    """Store ``message`` under ``key`` unless the key exists; returns whether it was new. Does
+    not commit: the caller's transaction holds it (a batch of messages is one commit).
 
     A message whose recipient cannot be sent to is stored ``failed`` with the reason, so that
     organisers see it (and nothing goes to a list of addresses)."""
@@ -130,9 +131,7 @@ async def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
-    inserted = await insert_once(session, row, unique=["key"])
-    await session.commit()
-    return inserted
+    return await insert_once(session, row, unique=["key"])
 
 
 async def record_unsendable(
@@ -147,7 +146,7 @@ async def record_unsendable(
     now: datetime,
 ) -> bool:
     """A message that could not even be composed: a ``failed`` row holding the reason and no
-    bytes, so that it is listed for organisers instead of vanishing. Commits."""
+    bytes, so that it is listed for organisers instead of vanishing. Does not commit."""
     row = OutboxMessage(
         key=key,
         kind=kind,
@@ -162,9 +161,7 @@ async def record_unsendable(
         next_attempt_at=now,
         created_at=now,
     )
-    inserted = await insert_once(session, row, unique=["key"])
-    await session.commit()
-    return inserted
+    return await insert_once(session, row, unique=["key"])
 
 
 async def claim(

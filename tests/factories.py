@@ -185,3 +185,4 @@ async def queue_messages(database: Any, count: int) -> None:
                 now=now,
             )
             await enqueue(session, key=f"test:{n}", kind="test", message=message, now=now)
+        await session.commit()

@@ -35,7 +35,6 @@ from tracker.app import create_app
 from tracker.db import Database
 from tracker.domain.attendance import Recorded, match_pending, record_events
 from tracker.domain.bounds import is_row_id
-from tracker.domain.mailings import enqueue_statement, physicians_with_activity
 from tracker.domain.physicians import email_key
 from tracker.errors import (
     AmbiguousDatesError,
@@ -53,6 +52,7 @@ from tracker.services.context import load_mail_settings, load_services
 from tracker.services.demo import load_demo
 from tracker.services.imports import ImportReport, import_physician, physician_rows
 from tracker.services.organizers import create_organizer
+from tracker.services.statements import send_statements
 from tracker.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -341,6 +341,30 @@ def _read_report(
         raise
 
 
+class ProgressBar:
+    """A click progress bar (on stderr) for a service that reports ``(done, total)`` as it goes:
+    the bar appears at the first report, when the total is known."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._bar: Any = None
+        self._done = 0
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.update(done - self._done)
+        self._done = done
+
+
 @cli.group()
 def statements() -> None:
     """Monthly CME statements."""
@@ -357,17 +381,8 @@ def statements_send(period: str | None) -> None:
 
     async def work(database: Database) -> tuple[int, int]:
         mail = await load_mail_settings(database, settings)
-        async with database.session() as session:
-            physician_ids = await physicians_with_activity(session, chosen)
-            queued = 0
-            with click.progressbar(
-                physician_ids, label=f"statements {chosen}", file=sys.stderr
-            ) as bar:
-                for physician_id in bar:
-                    queued += await enqueue_statement(
-                        session, mail, physician_id, chosen, now=utcnow()
-                    )
-        return queued, len(physician_ids)
+        with ProgressBar(f"statements {chosen}") as bar:
+            return await send_statements(database, mail, chosen, now=utcnow(), progress=bar)
 
     queued, total = _run(lambda: _with_database(settings, work))
     click.echo(

@@ -26,10 +26,9 @@ from tracker.domain.awards import BATCH
 from tracker.domain.mailings import (
     MailSettings,
     issue_certificates,
-    send_statements,
 )
 from tracker.http.keys import DATABASE, MAIL, SETTINGS, WORKER
-from tracker.services import horizons, reminders
+from tracker.services import horizons, reminders, statements
 from tracker.services.finalisation import (
     Lease,
     claim,
@@ -186,8 +185,7 @@ def previous_month(now: datetime) -> str:
 async def statements_job(ctx: JobContext) -> None:
     """On the 1st of each month: last month's statement to each physician with final credits."""
     period = previous_month(utcnow())
-    async with ctx.database.session() as session:
-        queued, total = await send_statements(session, ctx.mail, period, now=utcnow())
+    queued, total = await statements.send_statements(ctx.database, ctx.mail, period, now=utcnow())
     log.info("statements for %s: %d queued for %d physicians", period, queued, total)
     ctx.poke()
 

@@ -20,9 +20,9 @@ from schedules.models import Series
 from tests.factories import create_physician, create_series, job_context, occurrences
 from tests.smtp import SmtpServer
 from tracker.db import Database
-from tracker.domain.mailings import send_statements
 from tracker.domain.models import Physician
 from tracker.jobs import plan_finalisations, plan_reminders
+from tracker.services.statements import send_statements
 
 SENDER = "webinars@cme.example.org"
 KINDS = ("reminder", "cancelled", "moved", "certificate", "statement")
@@ -158,10 +158,7 @@ async def queue_every_kind(
         assert response.status == 202, await response.text()
     with time_machine.travel(datetime(2026, 12, 1, 14, 5, tzinfo=UTC), tick=False):
         await plan_finalisations(ctx)
-    async with database.session() as session:
-        await send_statements(
-            session, ctx.mail, "2026-12", now=datetime(2027, 1, 1, 6, 5, tzinfo=UTC)
-        )
+    await send_statements(database, ctx.mail, "2026-12", now=datetime(2027, 1, 1, 6, 5, tzinfo=UTC))
 
 
 async def outbox(database: Database) -> list[OutboxMessage]:

@@ -32,6 +32,7 @@ async def _queue(database: Database, count: int) -> list[str]:
                 now=now,
             )
             await enqueue(session, key=f"test:{n}", kind="test", message=message, now=now)
+        await session.commit()
         rows = await session.exec(select(OutboxMessage.message_id))
         return list(rows.all())
 

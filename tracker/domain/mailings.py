@@ -21,7 +21,7 @@ import calendar
 import functools
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -91,6 +91,18 @@ def _credit_lines(
         (labels.get(code, code), credit_amount(value, language))
         for code, value in sorted(credits.items())
     ]
+
+
+#: Messages per transaction when a service queues one kind of email to many physicians: a
+#: short write lock on SQLite, and progress kept if the run stops half-way.
+MAIL_BATCH = 200
+
+Recipients = Sequence[tuple[Registration, Physician]]
+
+
+async def reminder_recipients(session: AsyncSession, series_id: int) -> Recipients:
+    """Who gets a series' reminders and notices: registered, reminders wanted, in id order."""
+    return await _recipients(session, series_id, wanting_reminders=True)
 
 
 async def _recipients(
@@ -296,16 +308,17 @@ async def enqueue_reminders(
     offset: str,
     *,
     now: datetime,
+    recipients: Recipients | None = None,
 ) -> int:
-    """Reminders of one occurrence at one offset; recorded as skipped if the session started.
-    The caller commits."""
+    """Reminders of one occurrence at one offset to ``recipients`` (default: everyone who wants
+    them); recorded as skipped if the session started. The caller commits."""
     if occurrence.status == OccurrenceStatus.CANCELLED:
         return 0
     started = occurrence.start <= now
     queued = 0
-    for registration, physician in await _recipients(
-        session, series.id or 0, wanting_reminders=True
-    ):
+    if recipients is None:
+        recipients = await reminder_recipients(session, series.id or 0)
+    for registration, physician in recipients:
         key = f"reminder:{occurrence.id}:{physician.id}:{offset}:{occurrence.start:%Y%m%dT%H%M%SZ}"
         if await exists(session, key):
             continue
@@ -360,17 +373,23 @@ def _notice(
 
 
 async def enqueue_notices(
-    session: AsyncSession, mail: MailSettings, occurrence_id: int, *, now: datetime
+    session: AsyncSession,
+    mail: MailSettings,
+    occurrence_id: int,
+    *,
+    now: datetime,
+    recipients: Recipients | None = None,
 ) -> int:
-    """After a cancel, move or restore: an updated invitation to everyone registered (future only)."""
+    """After a cancel, move or restore: an updated invitation to ``recipients`` (default:
+    everyone registered who wants reminders), for a session still to come. The caller commits."""
     occurrence = await session.get(Occurrence, occurrence_id)
     if occurrence is None or max(occurrence.end, occurrence.recurrence_id) <= now:
         return 0
     series = await session.get_one(Series, occurrence.series_id)
     queued = 0
-    for _registration, physician in await _recipients(
-        session, series.id or 0, wanting_reminders=True
-    ):
+    if recipients is None:
+        recipients = await reminder_recipients(session, series.id or 0)
+    for _registration, physician in recipients:
         key = f"notice:{occurrence.id}:{physician.id}:{occurrence.sequence}"
         if await exists(session, key):
             continue
@@ -618,20 +637,3 @@ async def enqueue_statement(
         occurrence_id=None,
         now=now,
     )
-
-
-async def send_statements(
-    session: AsyncSession,
-    mail: MailSettings,
-    period: str,
-    *,
-    now: datetime,
-    progress: Callable[[int], None] = lambda _n: None,
-) -> tuple[int, int]:
-    """Statements of ``period`` for every physician with final credits in it: (queued, total)."""
-    physician_ids = await physicians_with_activity(session, period)
-    queued = 0
-    for physician_id in physician_ids:
-        queued += await enqueue_statement(session, mail, physician_id, period, now=now)
-        progress(1)
-    return queued, len(physician_ids)

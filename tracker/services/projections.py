@@ -16,8 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
+from schedules.models import Occurrence
 from tracker.domain.awards import is_closed, recompute_awards, recompute_occurrence
-from tracker.domain.mailings import enqueue_notices, issue_certificates
+from tracker.domain.mailings import (
+    MAIL_BATCH,
+    enqueue_notices,
+    issue_certificates,
+    reminder_recipients,
+)
 from tracker.services.context import Services
 
 log = logging.getLogger(__name__)
@@ -60,8 +66,16 @@ async def occurrence_changed(services: Services, occurrence_id: int) -> None:
             lambda session: recompute_occurrence(session, occurrence_id, now=utcnow()),
         )
         async with services.database.session() as session:
-            await enqueue_notices(session, services.mail, occurrence_id, now=utcnow())
-            await session.commit()
+            occurrence = await session.get(Occurrence, occurrence_id)
+            everyone = (
+                await reminder_recipients(session, occurrence.series_id) if occurrence else []
+            )
+            for first in range(0, len(everyone), MAIL_BATCH):  # one commit per batch
+                batch = everyone[first : first + MAIL_BATCH]
+                await enqueue_notices(
+                    session, services.mail, occurrence_id, now=utcnow(), recipients=batch
+                )
+                await session.commit()
         await _certify_closed(services, {occurrence_id})
     except Exception:
         log.exception("reacting to the change of occurrence %d failed", occurrence_id)

@@ -9,10 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence, Series
 from tracker.db import Database
-from tracker.domain.mailings import MailSettings, enqueue_reminders, offsets, reminders_due
+from tracker.domain.mailings import (
+    MAIL_BATCH,
+    MailSettings,
+    enqueue_reminders,
+    offsets,
+    reminder_recipients,
+    reminders_due,
+)
 from tracker.domain.models import JobState
 
 #: A reminder job that fires this much before its time still sends (clocks and timers drift).
@@ -42,6 +50,32 @@ async def advance_watermark(database: Database, name: str, now: datetime) -> dat
     return since
 
 
+async def _queue_in_batches(
+    session: AsyncSession,
+    mail: MailSettings,
+    occurrence: Occurrence,
+    series: Series,
+    offset: str,
+    *,
+    now: datetime,
+) -> int:
+    """Queue one occurrence's reminders at one offset, one commit per :data:`MAIL_BATCH`."""
+    recipients = await reminder_recipients(session, series.id or 0)
+    queued = 0
+    for first in range(0, len(recipients), MAIL_BATCH):
+        queued += await enqueue_reminders(
+            session,
+            mail,
+            occurrence,
+            series,
+            offset,
+            now=now,
+            recipients=recipients[first : first + MAIL_BATCH],
+        )
+        await session.commit()
+    return queued
+
+
 async def send_reminders(
     database: Database, mail: MailSettings, occurrence_id: int, offset: str, *, now: datetime
 ) -> int:
@@ -55,9 +89,7 @@ async def send_reminders(
         due = {text: occurrence.start - delta for text, delta in offsets(series)}.get(offset)
         if due is None or due > now + EARLY:
             return 0
-        queued = await enqueue_reminders(session, mail, occurrence, series, offset, now=now)
-        await session.commit()
-    return queued
+        return await _queue_in_batches(session, mail, occurrence, series, offset, now=now)
 
 
 async def catch_up_reminders(
@@ -70,8 +102,7 @@ async def catch_up_reminders(
     async with database.session() as session:
         overdue = await reminders_due(session, after=since, until=now)
         for occurrence, series, offset, _due in overdue:
-            await enqueue_reminders(session, mail, occurrence, series, offset, now=now)
-            await session.commit()
+            await _queue_in_batches(session, mail, occurrence, series, offset, now=now)
         upcoming = await reminders_due(session, after=now, until=now + window)
     return len(overdue), [
         DueReminder(occurrence.id or 0, offset, due)

@@ -26,9 +26,9 @@ from tests.factories import bearer, create_physician, create_series, job_context
 from tests.pdf_tools import pdffonts, pdftotext
 from tests.smtp import SmtpServer
 from tracker.db import Database
-from tracker.domain.mailings import send_statements
 from tracker.http.keys import MAIL
 from tracker.jobs import plan_finalisations
+from tracker.services.statements import send_statements
 from tracker.settings import Settings
 
 pytestmark = pytest.mark.any_engine
@@ -116,10 +116,9 @@ async def _certificate(client: TestClient, occurrence_id: int, physician: dict[s
 async def _statements(client: TestClient, database: Database, smtp: SmtpServer) -> dict[str, bytes]:
     """December's statements sent: the PDF of each recipient, from the messages the SMTP server
     received."""
-    async with database.session() as session:
-        await send_statements(
-            session, client.app[MAIL], "2026-12", now=datetime(2027, 1, 1, 6, 5, tzinfo=UTC)
-        )
+    await send_statements(
+        database, client.app[MAIL], "2026-12", now=datetime(2027, 1, 1, 6, 5, tzinfo=UTC)
+    )
     worker = DeliveryWorker(
         database.session,
         SmtpTransport(smtp.url),

@@ -182,6 +182,7 @@ async def test_a_message_that_cannot_be_composed_is_logged_and_recorded_and_the_
                 "P1D",
                 now=datetime(2026, 11, 30, 11, 30, tzinfo=UTC),
             )
+            await session.commit()
     rows = {row.recipient: row for row in await outbox(database)}
 
     assert queued == 2

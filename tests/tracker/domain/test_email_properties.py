@@ -153,6 +153,7 @@ async def _every_kind(
         occurrence = await session.get_one(Occurrence, first_id)
         series = await session.get_one(Series, world.series_id)
         await enqueue_reminders(session, MAIL, occurrence, series, "P1D", now=NOW)
+        await session.commit()
     for occurrence_id in (second_id, third_id):
         async with database.session() as session:
             await enqueue_notices(session, MAIL, occurrence_id, now=NOW)
@@ -161,6 +162,7 @@ async def _every_kind(
         await issue_certificates(session, MAIL, first_id, now=AFTER)
     async with database.session() as session:
         await enqueue_statement(session, MAIL, world.physician_id, "2026-12", now=AFTER)
+        await session.commit()
     async with database.session() as session:
         rows = await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))
         return list(rows.all())

@@ -26,8 +26,9 @@ from schedules.models import Occurrence, Series
 from tests.factories import bearer, create_physician, create_series, job_context, occurrences
 from tests.smtp import SmtpServer, free_port
 from tracker.db import Database
-from tracker.domain.mailings import enqueue_reminders, send_statements
+from tracker.domain.mailings import enqueue_reminders
 from tracker.jobs import plan_finalisations, plan_reminders
+from tracker.services.statements import send_statements
 
 SENDER = "webinars@cme.example.org"
 FIRST_START = datetime(2026, 12, 1, 11, 30, tzinfo=UTC)  # 12:30 in Paris
@@ -492,14 +493,12 @@ async def test_monthly_statement_has_totals_and_a_pdf(
         headers=auth,
     )
     ctx = job_context(database, scheduler)
-    async with database.session() as session:
-        queued, total = await send_statements(
-            session, ctx.mail, "2026-12", now=datetime(2027, 1, 1, 6, 5, tzinfo=UTC)
-        )
-    async with database.session() as session:
-        again, _ = await send_statements(
-            session, ctx.mail, "2026-12", now=datetime(2027, 1, 1, 6, 6, tzinfo=UTC)
-        )
+    queued, total = await send_statements(
+        database, ctx.mail, "2026-12", now=datetime(2027, 1, 1, 6, 5, tzinfo=UTC)
+    )
+    again, _ = await send_statements(
+        database, ctx.mail, "2026-12", now=datetime(2027, 1, 1, 6, 6, tzinfo=UTC)
+    )
     await deliver(database, smtp_server)
 
     statements = [m for m in smtp_server.recorder.messages if "relevé" in str(m["Subject"]).lower()]
@@ -637,6 +636,7 @@ async def test_two_workers_on_one_database_send_every_key_once(
                     offset,
                     now=datetime(2026, 11, 1, tzinfo=UTC),
                 )
+        await session.commit()
     expected = await _outbox(database)
     other = Database(settings.database_url)
     try:

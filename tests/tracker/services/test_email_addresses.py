@@ -255,6 +255,7 @@ async def test_the_outbox_refuses_a_message_to_several_recipients_whoever_built_
 
     async with database.session() as session:
         stored = await enqueue(session, key="test:list", kind="test", message=message, now=now)
+        await session.commit()
     with time_machine.travel(now, tick=False):
         await _worker(database, smtp_server).run_once()
     (row,) = await outbox(database)

@@ -37,6 +37,7 @@ async def _queue(database: Database, keys: range, at: datetime) -> None:
                 now=at,
             )
             await enqueue(session, key=f"fault:{n}", kind="test", message=message, now=at)
+        await session.commit()
 
 
 async def _rows(database: Database) -> list[OutboxMessage]:
