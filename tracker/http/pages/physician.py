@@ -18,6 +18,7 @@ from tracker.http.pages import sessions
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.parsing import pdf_response, read_form
+from tracker.services import ingestion
 from tracker.services import registrations as registration_service
 
 
@@ -57,6 +58,7 @@ async def me(request: web.Request) -> web.Response:
     row, physician = await _physician_session(request)
     lang = language(request, physician.language)
     labels = request.app[MAIL].labels
+    await ingestion.settle(request.app[SERVICES], physician_id=physician.id or 0)
     async with request.app[DATABASE].session() as session:
         summary = CreditSummary.model_validate(
             await awards.credit_summary(session, physician.id or 0, now=utcnow())
