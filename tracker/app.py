@@ -70,7 +70,7 @@ async def ingestion_ctx(app: web.Application) -> AsyncIterator[None]:
     writer, projector = app[WRITER], app[PROJECTOR]
     writer.start()
     if app[SETTINGS].scheduler != "off":
-        projector.start(app[SERVICES])
+        projector.start(app[SERVICES], last_write=lambda: writer.last_write)
     yield
     await writer.stop()
     await projector.stop()

@@ -106,6 +106,7 @@ class Writer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.last_write = 0.0  # time.monotonic() of the last commit
 
     async def record(self, events: Sequence[NewEvent]) -> Recorded:
         """Store the events durably (committed when this returns), with one status each."""
@@ -161,6 +162,7 @@ class Writer:
             taken, _split(recorded, [len(s.events) for s in taken]), strict=True
         ):
             _settle(submission.answer, part)
+        self.last_write = time.monotonic()
         self._stored()
 
 
@@ -328,19 +330,27 @@ async def _until_settled(
 
 class Projector:
     """Recomputes pending awards behind the answers, in this process: woken by its writer after
-    each commit, and every ``every`` seconds for what other processes stored or left behind."""
+    each commit, and every ``every`` seconds for what other processes stored or left behind.
 
-    def __init__(self, *, every: float = 1.0, gather: float = 0.05) -> None:
-        self._every = every
-        self._gather = gather
+    Answers come first: while this process's writer is busy (it committed within ``quiet``
+    seconds) the projector waits, though never more than ``patience`` seconds between batches,
+    so a long storm is answered at full speed and its awards follow as it calms down.
+    """
+
+    def __init__(self, *, every: float = 1.0, quiet: float = 0.2, patience: float = 5.0) -> None:
+        self._every, self._quiet, self._patience = every, quiet, patience
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._last_write: Callable[[], float] = lambda: 0.0
 
     def poke(self) -> None:
         self._wake.set()
 
-    def start(self, services: Services) -> None:
+    def start(self, services: Services, *, last_write: Callable[[], float] | None = None) -> None:
+        """Run; ``last_write`` tells when this process's writer last committed."""
+        if last_write is not None:
+            self._last_write = last_write
         self._task = asyncio.create_task(self._run(services), name="award-projector")
 
     async def stop(self) -> None:
@@ -350,9 +360,25 @@ class Projector:
         if self._task is not None:
             await self._task
 
+    async def _calm(self) -> None:
+        """Wait until the writer has been quiet for a moment (or patience runs out)."""
+        waited = time.monotonic()
+        while not self._stopping and time.monotonic() - waited < self._patience:
+            since = time.monotonic() - self._last_write()
+            if since >= self._quiet:
+                return
+            with contextlib.suppress(TimeoutError):  # stop() sets the event: leave at once
+                await asyncio.wait_for(self._stopped(), timeout=self._quiet - since)
+
+    async def _stopped(self) -> None:
+        while not self._stopping:
+            await self._wake.wait()
+            self._wake.clear()
+
     async def _drain(self, services: Services) -> None:
         """Batch after batch until nothing is pending (or the service stops)."""
         while True:
+            await self._calm()
             if self._stopping or not await project_pending(services):
                 return
 
@@ -363,7 +389,6 @@ class Projector:
             self._wake.clear()
             if self._stopping:
                 return
-            await asyncio.sleep(self._gather)  # let a storm's next commits join this batch
             try:
                 await self._drain(services)
             except Exception:

@@ -31,19 +31,20 @@ WRITER = web.AppKey("attendance_writer", Writer)
 
 async def post_events(request: web.Request) -> web.Response:
     batch = await read_json(request, AttendanceBatch)
+    payloads = batch.model_dump(mode="json")  # one call for the whole list
     events = [
         NewEvent(
             source="api",
             external_id=item.event_id,
             kind=item.kind,
             at=item.at,
-            payload=item.model_dump(mode="json"),
+            payload=payload,
             email=item.email,
             connection_id=item.connection_id,
             requested_occurrence_id=item.occurrence_id,
             requested_physician_id=item.physician_id,
         )
-        for item in batch.root
+        for item, payload in zip(batch.root, payloads, strict=True)
     ]
     recorded = await request.app[WRITER].record(events)  # committed: the awards follow
     result = IngestResult(
