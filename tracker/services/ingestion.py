@@ -175,6 +175,17 @@ def _settle(answer: asyncio.Future[Recorded], outcome: Recorded | BaseException)
         answer.set_result(outcome)
 
 
+async def record_batch(services: Services, writer: Writer, events: Sequence[NewEvent]) -> Recorded:
+    """The attendance API's batch, stored by ``writer``. Where no projector runs in this process
+    (``TRACKER_SCHEDULER=off``) its awards are computed before the answer, as they were before
+    the writer existed; elsewhere they follow behind it. (The Zoom webhook never waits: it
+    answers once the facts are committed; any process with a projector computes them.)"""
+    recorded = await writer.record(events)
+    if recorded.accepted:
+        await project_soon(services)
+    return recorded
+
+
 # Matching later --------------------------------------------------------------------------------
 
 

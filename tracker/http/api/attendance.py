@@ -22,7 +22,7 @@ from tracker.errors import ZoomPayloadError, ZoomSignatureError
 from tracker.http.keys import DATABASE, SERVICES, SETTINGS
 from tracker.http.parsing import json_response, parse_json, path_id, query_datetime, read_json
 from tracker.http.problems import HTTPProblem, problem_response
-from tracker.services.ingestion import Writer, settle
+from tracker.services.ingestion import Writer, record_batch, settle
 
 log = logging.getLogger(__name__)
 #: This process's attendance writer (group commit; see :mod:`tracker.services.ingestion`).
@@ -46,7 +46,7 @@ async def post_events(request: web.Request) -> web.Response:
         )
         for item, payload in zip(batch.root, payloads, strict=True)
     ]
-    recorded = await request.app[WRITER].record(events)  # committed: the awards follow
+    recorded = await record_batch(request.app[SERVICES], request.app[WRITER], events)
     result = IngestResult(
         accepted=recorded.accepted, duplicates=recorded.duplicates, unmatched=recorded.unmatched
     )
