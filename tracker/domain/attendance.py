@@ -22,7 +22,6 @@ from typing import Any, Literal, NamedTuple, TypeVar, cast
 from sqlalchemy import Table, bindparam, delete, func, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -111,13 +110,41 @@ def _chunks(items: Sequence[_T], size: int = CHUNK) -> Iterable[Sequence[_T]]:
         yield items[index : index + size]
 
 
-async def _existing(session: AsyncSession, column: Any, ids: set[int]) -> set[int]:
+def _keys(name: str) -> Any:
+    return bindparam(name, expanding=True)
+
+
+# Statements built once: building and hashing a statement costs more than running it for a
+# batch of a few dozen events (a storm's group commit).
+_EXISTING = {
+    "occurrence": sa_select(col(Occurrence.id)).where(col(Occurrence.id).in_(_keys("ids"))),
+    "physician": sa_select(col(Physician.id)).where(col(Physician.id).in_(_keys("ids"))),
+}
+_BY_EMAIL = sa_select(col(Physician.email), col(Physician.id)).where(
+    col(Physician.email).in_(_keys("keys"))
+)
+_NEAR = (col(Occurrence.start) <= bindparam("hi")) & (col(Occurrence.end) >= bindparam("lo"))
+_COLUMNS = (col(Occurrence.id), col(Occurrence.start), col(Occurrence.end), col(Occurrence.status))
+_CANDIDATES = {
+    "series": sa_select(col(Occurrence.series_id), *_COLUMNS).where(
+        _NEAR, col(Occurrence.series_id).in_(_keys("keys"))
+    ),
+    "zoom": sa_select(col(Series.zoom_webinar_id), *_COLUMNS)
+    .join(Series, col(Series.id) == col(Occurrence.series_id))
+    .where(_NEAR, col(Series.zoom_webinar_id).in_(_keys("keys"))),
+}
+
+
+async def _existing(
+    session: AsyncSession, table: Literal["occurrence", "physician"], ids: set[int]
+) -> set[int]:
     found: set[int] = set()
+    if not ids:
+        return found
     connection = await session.connection()
     for chunk in _chunks(sorted(ids)):
-        found.update(
-            (await connection.execute(sa_select(column).where(column.in_(chunk)))).scalars()
-        )
+        result = await connection.execute(_EXISTING[table], {"ids": chunk})
+        found.update(i for i in result.scalars() if i is not None)
     return found
 
 
@@ -125,22 +152,13 @@ async def _candidates(
     session: AsyncSession, by: Literal["series", "zoom"], keys: set[Any], lo: datetime, hi: datetime
 ) -> dict[Any, list[_Candidate]]:
     """Occurrences of these series (or Zoom webinars) whose match window meets [lo, hi]."""
-    owner = col(Occurrence.series_id) if by == "series" else col(Series.zoom_webinar_id)
-    query = sa_select(
-        col(Occurrence.id),
-        owner,
-        col(Occurrence.start),
-        col(Occurrence.end),
-        col(Occurrence.status),
-    ).where(col(Occurrence.start) <= hi + MATCH_WINDOW, col(Occurrence.end) >= lo - MATCH_WINDOW)
-    if by == "zoom":
-        query = query.join(Series, col(Series.id) == col(Occurrence.series_id))
     found: dict[Any, list[_Candidate]] = defaultdict(list)
     connection = await session.connection()
+    window = {"hi": hi + MATCH_WINDOW, "lo": lo - MATCH_WINDOW}
     for chunk in _chunks(sorted(keys)):
-        rows = await connection.execute(query.where(owner.in_(chunk)))
+        rows = await connection.execute(_CANDIDATES[by], window | {"keys": chunk})
         for row in rows:
-            oid, key, start, end, status = cast(tuple[int, int | str, datetime, datetime, str], row)
+            key, oid, start, end, status = cast(tuple[int | str, int, datetime, datetime, str], row)
             found[key].append(
                 _Candidate(oid, key, start, end, status == OccurrenceStatus.CANCELLED)
             )
@@ -155,7 +173,7 @@ async def match_all(session: AsyncSession, events: Sequence[_Matchable]) -> None
     wanted = [e for e in events if e.occurrence_id is None]
     named = await _existing(
         session,
-        col(Occurrence.id),
+        "occurrence",
         {e.requested_occurrence_id for e in wanted if e.requested_occurrence_id is not None},
     )
     by_series = [e for e in wanted if e.requested_occurrence_id is None and e.series_id is not None]
@@ -192,19 +210,15 @@ async def match_all(session: AsyncSession, events: Sequence[_Matchable]) -> None
     who = [e for e in events if e.physician_id is None and e.kind != "ended"]
     known = await _existing(
         session,
-        col(Physician.id),
+        "physician",
         {e.requested_physician_id for e in who if e.requested_physician_id is not None},
     )
     emails: dict[str, int] = {}
     addresses = sorted({e.email for e in who if e.email})
     connection = await session.connection()
     for chunk in _chunks(addresses):
-        query = sa_select(col(Physician.email), col(Physician.id)).where(
-            col(Physician.email).in_(chunk)
-        )
-        emails.update(
-            (email, pid) for email, pid in await connection.execute(query) if pid is not None
-        )
+        result = await connection.execute(_BY_EMAIL, {"keys": chunk})
+        emails.update((email, pid) for email, pid in result if pid is not None)
     for event in who:
         if event.requested_physician_id in known:
             event.physician_id = event.requested_physician_id
@@ -252,9 +266,21 @@ def _email(event: NewEvent) -> str | None:
     return _email_key(event.email) if event.email else None
 
 
-def _dialect_insert(connection: AsyncConnection, table: Table) -> Any:
-    module = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return module.insert(table)
+@functools.cache
+def _inserts(dialect: str) -> tuple[Any, Any]:
+    """The events' insert (duplicates skipped, what was inserted returned) and the pending
+    awards' upsert (a new fact raises the generation), for this dialect."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    events = (
+        module.insert(_EVENTS)
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(_EVENTS.c.source, _EVENTS.c.external_id)
+    )
+    pending = module.insert(_PENDING).on_conflict_do_update(
+        index_elements=["occurrence_id", "physician_id"],
+        set_={"generation": _PENDING.c.generation + 1},
+    )
+    return events, pending
 
 
 async def store_events(
@@ -304,11 +330,7 @@ async def store_events(
         for (_, i), m in zip(fresh, matchables, strict=True)
     ]
     connection = await session.connection()
-    statement = (
-        _dialect_insert(connection, _EVENTS)
-        .on_conflict_do_nothing(index_elements=["source", "external_id"])
-        .returning(_EVENTS.c.source, _EVENTS.c.external_id)
-    )
+    statement = _inserts(connection.dialect.name)[0]
     inserted = {(s, x) for s, x in await connection.execute(statement, rows)}
     for (key, index), matched in zip(fresh, matchables, strict=True):
         if key not in inserted:
@@ -330,11 +352,7 @@ async def mark_pending(
     if not keys:
         return
     connection = await session.connection()
-    insert = _dialect_insert(connection, _PENDING)
-    statement = insert.on_conflict_do_update(
-        index_elements=["occurrence_id", "physician_id"],
-        set_={"generation": _PENDING.c.generation + 1},
-    )
+    statement = _inserts(connection.dialect.name)[1]
     rows = [{"occurrence_id": o, "physician_id": p, "generation": 1} for o, p in keys]
     await connection.execute(statement, rows)
 

@@ -348,7 +348,7 @@ class Projector:
     so a long storm is answered at full speed and its awards follow as it calms down.
     """
 
-    def __init__(self, *, every: float = 1.0, quiet: float = 0.2, patience: float = 5.0) -> None:
+    def __init__(self, *, every: float = 1.0, quiet: float = 0.2, patience: float = 15.0) -> None:
         self._every, self._quiet, self._patience = every, quiet, patience
         self._wake = asyncio.Event()
         self._stopping = False
