@@ -326,17 +326,18 @@ async def _until_settled(
 ) -> None:
     deadline = time.monotonic() + within
     while True:
-        if await step():
-            continue
-        async with database.session() as session:
+        async with database.session() as session:  # a read: most often nothing is pending
             left = await pending_count(
                 session, occurrence_id=occurrence_id, physician_id=physician_id
             )
-        if not left or time.monotonic() > deadline:
-            if left:
-                log.warning("awards still pending after %.0f s; reading them as they are", within)
+        if not left:
             return
-        await asyncio.sleep(0.02)
+        if await step():
+            continue
+        if time.monotonic() > deadline:
+            log.warning("awards still pending after %.0f s; reading them as they are", within)
+            return
+        await asyncio.sleep(0.02)  # another projector holds them: it is at work
 
 
 class Projector:
