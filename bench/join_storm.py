@@ -319,6 +319,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 # Load ------------------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Load:
     sent: int
@@ -326,6 +335,13 @@ class Load:
     latencies: list[float]
     statuses: dict[int, int]
     acknowledged: list[bytes]
+    cpu: float = 0.0  # the server process's CPU seconds during the phase
+
+    @property
+    def cpu_per_event(self) -> float:
+        """Microseconds of the server's CPU per acknowledged event (the machine's load hardly
+        changes it, unlike a rate: a figure to set beside the bare server's)."""
+        return self.cpu / max(1, len(self.acknowledged)) * 1e6
 
     @property
     def rate(self) -> float:
@@ -337,15 +353,22 @@ class Load:
 
     def line(self, name: str, baseline: Load | None = None) -> str:
         share = f"  {self.rate / baseline.rate:6.1%} of bare" if baseline else ""
+        if baseline and self.cpu and baseline.cpu:
+            share += f" (CPU per event: {baseline.cpu_per_event / self.cpu_per_event:.1%} of bare)"
         return (
             f"  {name:8} {self.rate:8.0f} events/s  p50 {self.percentile(0.5):7.1f} ms  "
             f"p99 {self.percentile(0.99):7.1f} ms  max {max(self.latencies) * 1000:7.1f} ms  "
+            f"cpu {self.cpu_per_event:5.0f} us/event  "
             f"status {dict(sorted(self.statuses.items()))}{share}"
         )
 
 
 async def _storm(
-    base: str, requests: list[tuple[bytes, dict[str, str]]], connections: int, seconds: float
+    base: str,
+    requests: list[tuple[bytes, dict[str, str]]],
+    connections: int,
+    seconds: float,
+    pid: int = 0,
 ) -> Load:
     pending: Iterator[tuple[bytes, dict[str, str]]] = iter(requests)
     latencies: list[float] = []
@@ -370,10 +393,12 @@ async def _storm(
 
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector) as http:
+        cpu = cpu_seconds(pid) if pid else 0.0
         began = time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(connections)))
         took = time.perf_counter() - began
-    return Load(sent, took, latencies, statuses, acknowledged)
+        cpu = (cpu_seconds(pid) - cpu) if pid else 0.0
+    return Load(sent, took, latencies, statuses, acknowledged, cpu)
 
 
 async def _post_batches(base: str, token: str, bodies: list[bytes]) -> list[tuple[float, int]]:
@@ -457,16 +482,23 @@ async def _run(engine: str, args: argparse.Namespace) -> None:
             )
             warm = _signed(bodies[:200])  # connections, imports, caches of both
             await _storm(bare_base, warm, args.connections, args.seconds)
-            bare_load = await _storm(bare_base, _signed(bodies), args.connections, args.seconds)
+            bare_load = await _storm(
+                bare_base, _signed(bodies), args.connections, args.seconds, bare.pid
+            )
             if args.profile:
                 profiler = _start_profiler(service.pid, args.profile)
                 await asyncio.sleep(1)
             service_load = await _storm(
-                service_base, _signed(bodies), args.connections, args.seconds
+                service_base, _signed(bodies), args.connections, args.seconds, service.pid
             )
             print(bare_load.line("bare"))
             print(service_load.line("service", bare_load))
+            before = cpu_seconds(service.pid)
             print(await _count(url, service_load, args.settle_seconds))
+            print(
+                f"  projection after the storm: {cpu_seconds(service.pid) - before:.2f} s of the "
+                "service's CPU"
+            )
             if args.batches:
                 batch_bodies = _batches(world, args.batches, args.batch_size)
                 bare_batches = await _post_batches(bare_base, world.token, batch_bodies)

@@ -13,6 +13,7 @@ from notifications.transports import transport_for
 from notifications.worker import DeliveryWorker
 from schedules.feeds import FeedCache
 from tracker.db import Database
+from tracker.http.api.attendance import WRITER
 from tracker.http.api.feeds import FEED_CACHE
 from tracker.http.keys import DATABASE, MAIL, OPENAPI, SERVICES, SETTINGS, WORKER
 from tracker.http.openapi import build_openapi
@@ -24,7 +25,10 @@ from tracker.jobs import STOPPING, scheduler_ctx, signal_stopping
 from tracker.logs import install_redaction
 from tracker.migrate import check_schema
 from tracker.services.context import Services, load_mail_settings
+from tracker.services.ingestion import Projector, Writer
 from tracker.settings import Settings
+
+PROJECTOR = web.AppKey("award_projector", Projector)
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -47,9 +51,29 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     app[DATABASE], app[MAIL], app[WORKER] = database, mail, worker
-    app[SERVICES] = Services(database, settings, mail, worker.poke)
+    projector = app[PROJECTOR]
+    project_soon = None if settings.scheduler == "off" else projector.poke
+    app[SERVICES] = Services(database, settings, mail, worker.poke, project_soon)
+    app[WRITER] = Writer(database, stored=project_soon or _nothing)
     yield
     await database.close()
+
+
+def _nothing() -> None:
+    """No projector in this process: readers settle the awards they need."""
+
+
+async def ingestion_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The attendance writer (every process: it is the webhook's way to the database) and the
+    award projector (where the scheduler runs). Stopping: the writer commits what it was handed,
+    the projector ends its batch; what is left pending is resumed at the next start."""
+    writer, projector = app[WRITER], app[PROJECTOR]
+    writer.start()
+    if app[SETTINGS].scheduler != "off":
+        projector.start(app[SERVICES], last_write=lambda: writer.last_write)
+    yield
+    await writer.stop()
+    await projector.stop()
 
 
 async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -80,8 +104,10 @@ def create_app(settings: Settings) -> web.Application:
     app[OPENAPI] = build_openapi(settings.base_url)
     app[STOPPING] = asyncio.Event()
     app[FEED_CACHE] = FeedCache()
+    app[PROJECTOR] = Projector()
     app.on_shutdown.append(signal_stopping)
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(ingestion_ctx)
     app.cleanup_ctx.append(scheduler_ctx)
     app.cleanup_ctx.append(delivery_ctx)
     setup_routes(app)

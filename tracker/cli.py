@@ -33,7 +33,7 @@ from tracker.adapters.zoom_report import (
 )
 from tracker.app import create_app
 from tracker.db import Database
-from tracker.domain.attendance import Recorded, match_pending, record_events
+from tracker.domain.attendance import Recorded
 from tracker.domain.bounds import is_row_id
 from tracker.domain.physicians import email_key
 from tracker.errors import (
@@ -47,7 +47,7 @@ from tracker.errors import (
 from tracker.jobs import previous_month
 from tracker.logs import RedactingAccessLogger, install_redaction
 from tracker.migrate import upgrade
-from tracker.services import projections
+from tracker.services import ingestion
 from tracker.services.context import load_mail_settings, load_services
 from tracker.services.demo import load_demo
 from tracker.services.imports import ImportReport, import_physician, physician_rows
@@ -220,10 +220,7 @@ def import_physicians(file: str, tokens_path: str | None) -> None:
                     report.counts[outcome] += 1
                     if token:
                         report.tokens.append((email_key(row["email"]), token))
-            matched = await match_pending(session)
-        await projections.attendance_recorded(
-            await load_services(database, settings), matched.pairs, matched.ended
-        )
+        await ingestion.match_later_events(await load_services(database, settings))
         return report
 
     report = _run(lambda: _with_database(settings, work))
@@ -294,13 +291,13 @@ def import_zoom_report(
                     events = [
                         event for stay in chunk for event in stay_events(stay, series_id=series_id)
                     ]
-                    recorded = await record_events(session, events, now=utcnow())
+                    recorded = await ingestion.record(database, events)
                     total.accepted += recorded.accepted
                     total.duplicates += recorded.duplicates
                     total.unmatched += recorded.unmatched
                     total.pairs |= recorded.pairs
                     bar.update(len(chunk))
-        await projections.attendance_recorded(await load_services(database, settings), total.pairs)
+        await ingestion.project_all(await load_services(database, settings))
         return total, report
 
     recorded, report = _run(lambda: _with_database(settings, work))

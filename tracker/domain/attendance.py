@@ -1,26 +1,46 @@
-"""Attendance facts: stored append-only and idempotently, matched now or later.
+"""Attendance facts: stored append-only and idempotently, matched as they are stored or later.
 
 An event that names no known physician or occurrence is kept as *unmatched*; matching only
 ever fills in ``physician_id`` / ``occurrence_id`` and never rewrites the fact itself.
+
+Everything here works on batches (one statement for the facts, one query per kind of match,
+whatever the number of events) and only flushes: the caller's service commits. Storing a fact
+also marks the awards it changes as pending (``award_pending``, in the same transaction), so
+the projection may run behind the answer and is never lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import re
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, delete, func, tuple_, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence, OccurrenceStatus, Series
-from tracker.domain.models import AttendanceEvent, Physician
+from tracker.domain.models import AttendanceEvent, AwardPending, Physician
 from tracker.domain.physicians import email_key
 
 #: Zoom events match the occurrence whose [start - 60 min, end + 60 min] holds them.
 MATCH_WINDOW = timedelta(minutes=60)
+#: ``award_pending.physician_id`` of an occurrence whose every award is to recompute.
+EVERY_ATTENDEE = 0
+#: Values per ``IN`` list (well under both engines' limits on bound parameters; inserts are
+#: paged by SQLAlchemy's "insertmanyvalues" within those limits).
+CHUNK = 2000
+
+_T = TypeVar("_T")
+Status = Literal["accepted", "unmatched", "duplicate"]
+_EVENTS: Table = AttendanceEvent.__table__  # type: ignore[attr-defined]  # SQLModel's table
+_PENDING: Table = AwardPending.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -45,8 +65,10 @@ class Recorded:
     unmatched: int = 0
     pairs: set[tuple[int, int]] = field(default_factory=set)
     ended: set[int] = field(default_factory=set)
+    #: One status per event given, in order.
+    statuses: list[Status] = field(default_factory=list)
 
-    def note(self, event: AttendanceEvent) -> None:
+    def note(self, event: AttendanceEvent | _Matchable) -> None:
         if is_unmatched(event):
             self.unmatched += 1
         elif event.kind == "ended" and event.occurrence_id is not None:
@@ -55,131 +77,392 @@ class Recorded:
             self.pairs.add((event.occurrence_id, event.physician_id))
 
 
-def is_unmatched(event: AttendanceEvent) -> bool:
+def is_unmatched(event: AttendanceEvent | _Matchable) -> bool:
     return event.occurrence_id is None or (event.kind != "ended" and event.physician_id is None)
 
 
-async def _find_occurrence(session: AsyncSession, event: AttendanceEvent) -> int | None:
-    if event.requested_occurrence_id is not None:
-        found = await session.get(Occurrence, event.requested_occurrence_id)
-        return found.id if found else None
-    query = select(Occurrence).where(
-        Occurrence.start <= event.at + MATCH_WINDOW, Occurrence.end >= event.at - MATCH_WINDOW
-    )
-    if event.series_id is not None:
-        query = query.where(Occurrence.series_id == event.series_id)
-    elif event.zoom_webinar_id:
-        query = query.join(Series, col(Series.id) == col(Occurrence.series_id)).where(
-            Series.zoom_webinar_id == event.zoom_webinar_id
-        )
-    else:
-        return None
-    candidates = (await session.exec(query)).all()
-    if not candidates:
-        return None
-    best = min(
-        candidates,
-        key=lambda o: (
-            o.status == OccurrenceStatus.CANCELLED,
-            abs((o.start - event.at).total_seconds()),
-        ),
-    )
-    return best.id
+@dataclass
+class _Matchable:
+    """What matching reads and fills in, for a new event or a stored one."""
+
+    kind: str
+    at: datetime
+    email: str | None
+    zoom_webinar_id: str | None
+    series_id: int | None
+    requested_occurrence_id: int | None
+    requested_physician_id: int | None
+    occurrence_id: int | None = None
+    physician_id: int | None = None
+    id: int | None = None
 
 
-async def _find_physician(session: AsyncSession, event: AttendanceEvent) -> int | None:
-    if event.requested_physician_id is not None:
-        found = await session.get(Physician, event.requested_physician_id)
-        if found is not None:
-            return found.id
-    if event.email:
-        query = select(Physician.id).where(Physician.email == event.email)
-        return (await session.exec(query)).first()
-    return None
+class _Candidate(NamedTuple):
+    id: int
+    owner: int | str  # the series id or the Zoom webinar id it was found by
+    start: datetime
+    end: datetime
+    cancelled: bool
+
+
+def _chunks(items: Sequence[_T], size: int = CHUNK) -> Iterable[Sequence[_T]]:
+    for index in range(0, len(items), size):
+        yield items[index : index + size]
+
+
+def _keys(name: str) -> Any:
+    return bindparam(name, expanding=True)
+
+
+# Statements built once: building and hashing a statement costs more than running it for a
+# batch of a few dozen events (a storm's group commit).
+_EXISTING = {
+    "occurrence": sa_select(col(Occurrence.id)).where(col(Occurrence.id).in_(_keys("ids"))),
+    "physician": sa_select(col(Physician.id)).where(col(Physician.id).in_(_keys("ids"))),
+}
+_BY_EMAIL = sa_select(col(Physician.email), col(Physician.id)).where(
+    col(Physician.email).in_(_keys("keys"))
+)
+_NEAR = (col(Occurrence.start) <= bindparam("hi")) & (col(Occurrence.end) >= bindparam("lo"))
+_COLUMNS = (col(Occurrence.id), col(Occurrence.start), col(Occurrence.end), col(Occurrence.status))
+_CANDIDATES = {
+    "series": sa_select(col(Occurrence.series_id), *_COLUMNS).where(
+        _NEAR, col(Occurrence.series_id).in_(_keys("keys"))
+    ),
+    "zoom": sa_select(col(Series.zoom_webinar_id), *_COLUMNS)
+    .join(Series, col(Series.id) == col(Occurrence.series_id))
+    .where(_NEAR, col(Series.zoom_webinar_id).in_(_keys("keys"))),
+}
+
+
+async def _existing(
+    session: AsyncSession, table: Literal["occurrence", "physician"], ids: set[int]
+) -> set[int]:
+    found: set[int] = set()
+    if not ids:
+        return found
+    connection = await session.connection()
+    for chunk in _chunks(sorted(ids)):
+        result = await connection.execute(_EXISTING[table], {"ids": chunk})
+        found.update(i for i in result.scalars() if i is not None)
+    return found
+
+
+async def _candidates(
+    session: AsyncSession, by: Literal["series", "zoom"], keys: set[Any], lo: datetime, hi: datetime
+) -> dict[Any, list[_Candidate]]:
+    """Occurrences of these series (or Zoom webinars) whose match window meets [lo, hi]."""
+    found: dict[Any, list[_Candidate]] = defaultdict(list)
+    connection = await session.connection()
+    window = {"hi": hi + MATCH_WINDOW, "lo": lo - MATCH_WINDOW}
+    for chunk in _chunks(sorted(keys)):
+        rows = await connection.execute(_CANDIDATES[by], window | {"keys": chunk})
+        for row in rows:
+            key, oid, start, end, status = cast(tuple[int | str, int, datetime, datetime, str], row)
+            found[key].append(
+                _Candidate(oid, key, start, end, status == OccurrenceStatus.CANCELLED)
+            )
+    return found
+
+
+async def match_all(session: AsyncSession, events: Sequence[_Matchable]) -> None:
+    """Fill in what can be matched now, for every event at once: a handful of queries whatever
+    their number. An occurrence is the one named, else the one of the series (or Zoom webinar)
+    whose window holds the event, preferring a session not cancelled, then the nearest start;
+    a physician the one named if they exist, else the one with the event's address."""
+    wanted = [e for e in events if e.occurrence_id is None]
+    named = await _existing(
+        session,
+        "occurrence",
+        {e.requested_occurrence_id for e in wanted if e.requested_occurrence_id is not None},
+    )
+    by_series = [e for e in wanted if e.requested_occurrence_id is None and e.series_id is not None]
+    by_zoom = [
+        e
+        for e in wanted
+        if e.requested_occurrence_id is None and e.series_id is None and e.zoom_webinar_id
+    ]
+    found: dict[tuple[str, Any], list[_Candidate]] = {}
+    for by, group in (("series", by_series), ("zoom", by_zoom)):
+        if group:
+            keys = {e.series_id if by == "series" else e.zoom_webinar_id for e in group}
+            lo, hi = min(e.at for e in group), max(e.at for e in group)
+            kind: Literal["series", "zoom"] = "series" if by == "series" else "zoom"
+            for key, rows in (await _candidates(session, kind, keys, lo, hi)).items():
+                found[(by, key)] = rows
+    for event in wanted:
+        if event.requested_occurrence_id is not None:
+            if event.requested_occurrence_id in named:
+                event.occurrence_id = event.requested_occurrence_id
+            continue
+        if event.series_id is not None:
+            rows = found.get(("series", event.series_id), [])
+        elif event.zoom_webinar_id:
+            rows = found.get(("zoom", event.zoom_webinar_id), [])
+        else:
+            continue
+        at = event.at
+        near = [o for o in rows if o.start <= at + MATCH_WINDOW and o.end >= at - MATCH_WINDOW]
+        if near:
+            event.occurrence_id = min(
+                near, key=lambda o: (o.cancelled, abs((o.start - at).total_seconds()), o.id)
+            ).id
+    who = [e for e in events if e.physician_id is None and e.kind != "ended"]
+    known = await _existing(
+        session,
+        "physician",
+        {e.requested_physician_id for e in who if e.requested_physician_id is not None},
+    )
+    emails: dict[str, int] = {}
+    addresses = sorted({e.email for e in who if e.email})
+    connection = await session.connection()
+    for chunk in _chunks(addresses):
+        result = await connection.execute(_BY_EMAIL, {"keys": chunk})
+        emails.update((email, pid) for email, pid in result if pid is not None)
+    for event in who:
+        if event.requested_physician_id in known:
+            event.physician_id = event.requested_physician_id
+        elif event.email:
+            event.physician_id = emails.get(event.email)
 
 
 async def match(session: AsyncSession, event: AttendanceEvent) -> None:
-    """Fill in what can be matched now."""
-    if event.occurrence_id is None:
-        event.occurrence_id = await _find_occurrence(session, event)
-    if event.physician_id is None and event.kind != "ended":
-        event.physician_id = await _find_physician(session, event)
+    """Fill in what can be matched now of one stored event (the caller flushes or commits)."""
+    item = _stored(event)
+    await match_all(session, [item])
+    event.occurrence_id, event.physician_id = item.occurrence_id, item.physician_id
 
 
-def _row(new: NewEvent, now: datetime) -> AttendanceEvent:
-    return AttendanceEvent(
-        source=new.source,
-        external_id=new.external_id,
-        kind=new.kind,
-        at=new.at,
-        email=email_key(new.email) if new.email else None,
-        connection_id=new.connection_id,
-        zoom_webinar_id=new.zoom_webinar_id,
-        series_id=new.series_id,
-        requested_occurrence_id=new.requested_occurrence_id,
-        requested_physician_id=new.requested_physician_id,
-        payload=new.payload,
-        received_at=now,
+def _stored(event: AttendanceEvent) -> _Matchable:
+    return _Matchable(
+        kind=event.kind,
+        at=event.at,
+        email=event.email,
+        zoom_webinar_id=event.zoom_webinar_id,
+        series_id=event.series_id,
+        requested_occurrence_id=event.requested_occurrence_id,
+        requested_physician_id=event.requested_physician_id,
+        occurrence_id=event.occurrence_id,
+        physician_id=event.physician_id,
+        id=event.id,
     )
 
 
-async def _known_ids(session: AsyncSession, source: str, external_ids: Sequence[str]) -> set[str]:
-    known: set[str] = set()
-    for chunk_start in range(0, len(external_ids), 500):
-        chunk = external_ids[chunk_start : chunk_start + 500]
-        query = select(AttendanceEvent.external_id).where(
-            AttendanceEvent.source == source, col(AttendanceEvent.external_id).in_(chunk)
-        )
-        known.update((await session.exec(query)).all())
-    return known
+#: An address of plain ASCII letters, digits and ``._%+-`` around one ``@``: its key is the
+#: address trimmed and lower-cased whether email-validator accepts it or not (see
+#: :func:`~tracker.domain.physicians.email_key`), so the validator (~100 us) is skipped.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+")
 
 
-async def record_events(
+@functools.lru_cache(maxsize=65_536)
+def _email_key(text: str) -> str:
+    trimmed = text.strip()
+    if len(trimmed) <= 254 and _PLAIN_ADDRESS.fullmatch(trimmed):
+        return trimmed.lower()
+    return email_key(text)
+
+
+def _email(event: NewEvent) -> str | None:
+    return _email_key(event.email) if event.email else None
+
+
+@functools.cache
+def _inserts(dialect: str) -> tuple[Any, Any]:
+    """The events' insert (duplicates skipped, what was inserted returned) and the pending
+    awards' upsert (a new fact raises the generation), for this dialect."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    events = (
+        module.insert(_EVENTS)
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(_EVENTS.c.source, _EVENTS.c.external_id)
+    )
+    pending = module.insert(_PENDING).on_conflict_do_update(
+        index_elements=["occurrence_id", "physician_id"],
+        set_={"generation": _PENDING.c.generation + 1},
+    )
+    return events, pending
+
+
+async def store_events(
     session: AsyncSession, events: Sequence[NewEvent], *, now: datetime
 ) -> Recorded:
-    """Store new facts (the same source and external id twice is stored once) and commit."""
-    result = Recorded()
-    by_source: dict[str, list[NewEvent]] = {}
-    for new in events:
-        by_source.setdefault(new.source, []).append(new)
-    fresh: list[AttendanceEvent] = []
-    for source, group in by_source.items():
-        known = await _known_ids(session, source, [e.external_id for e in group])
-        for new in group:
-            if new.external_id in known:
-                result.duplicates += 1
-                continue
-            known.add(new.external_id)
-            fresh.append(_row(new, now))
-    for row in fresh:
-        await match(session, row)
-        session.add(row)
-    try:
-        await session.commit()
-    except IntegrityError:  # another process stored some of them first: go one by one
-        await session.rollback()
-        return await _record_one_by_one(session, fresh, result)
-    for row in fresh:
-        result.accepted += 1
-        result.note(row)
-    return result
+    """Store new facts, matched, and mark the awards they change as pending; flushes only.
 
-
-async def _record_one_by_one(
-    session: AsyncSession, rows: list[AttendanceEvent], result: Recorded
-) -> Recorded:
-    for row in rows:
-        copy = AttendanceEvent.model_validate(row.model_dump(exclude={"id"}))
-        session.add(copy)
-        try:
-            await session.commit()
-        except IntegrityError:
-            await session.rollback()
-            result.duplicates += 1
+    The same source and external id twice (in this batch, or already stored, or stored by
+    another process at the same moment) is stored once: ``INSERT ... ON CONFLICT DO NOTHING``
+    on the unique key, and what the database did not insert is a duplicate.
+    """
+    result = Recorded(statuses=["duplicate"] * len(events))
+    first: dict[tuple[str, str], int] = {}
+    for index, new in enumerate(events):
+        first.setdefault((new.source, new.external_id), index)
+    fresh = sorted(first.items())  # one order for every process: no deadlock between them
+    matchables = [
+        _Matchable(
+            kind=events[i].kind,
+            at=events[i].at,
+            email=_email(events[i]),
+            zoom_webinar_id=events[i].zoom_webinar_id,
+            series_id=events[i].series_id,
+            requested_occurrence_id=events[i].requested_occurrence_id,
+            requested_physician_id=events[i].requested_physician_id,
+        )
+        for _, i in fresh
+    ]
+    await match_all(session, matchables)
+    rows = [
+        {
+            "source": events[i].source,
+            "external_id": events[i].external_id,
+            "kind": m.kind,
+            "at": m.at,
+            "email": m.email,
+            "connection_id": events[i].connection_id,
+            "zoom_webinar_id": m.zoom_webinar_id,
+            "series_id": m.series_id,
+            "occurrence_id": m.occurrence_id,
+            "physician_id": m.physician_id,
+            "requested_occurrence_id": m.requested_occurrence_id,
+            "requested_physician_id": m.requested_physician_id,
+            "payload": events[i].payload,
+            "received_at": now,
+        }
+        for (_, i), m in zip(fresh, matchables, strict=True)
+    ]
+    connection = await session.connection()
+    statement = _inserts(connection.dialect.name)[0]
+    inserted = {(s, x) for s, x in await connection.execute(statement, rows)}
+    for (key, index), matched in zip(fresh, matchables, strict=True):
+        if key not in inserted:
             continue
         result.accepted += 1
-        result.note(copy)
+        result.note(matched)
+        result.statuses[index] = "unmatched" if is_unmatched(matched) else "accepted"
+    result.duplicates = len(events) - result.accepted
+    await mark_pending(session, result.pairs, result.ended)
     return result
+
+
+async def mark_pending(
+    session: AsyncSession, pairs: Collection[tuple[int, int]], ended: Collection[int] = ()
+) -> None:
+    """These awards (``ended``: every award of these occurrences) are to recompute; in the
+    caller's transaction, so that they are pending exactly when the facts are stored."""
+    keys = sorted(set(pairs) | {(occurrence, EVERY_ATTENDEE) for occurrence in ended})
+    if not keys:
+        return
+    connection = await session.connection()
+    statement = _inserts(connection.dialect.name)[1]
+    rows = [{"occurrence_id": o, "physician_id": p, "generation": 1} for o, p in keys]
+    await connection.execute(statement, rows)
+
+
+async def match_pending(session: AsyncSession) -> Recorded:
+    """Try every unmatched event again (after a physician, series or occurrence appeared) and
+    mark the awards of those matched now as pending; flushes only."""
+    result = Recorded()
+    stored = [_stored(event) for event in await unmatched_events(session, limit=100_000)]
+    before = {item.id: (item.occurrence_id, item.physician_id) for item in stored}
+    await match_all(session, stored)
+    changed = [
+        {"id": item.id, "occurrence_id": item.occurrence_id, "physician_id": item.physician_id}
+        for item in stored
+        if before[item.id] != (item.occurrence_id, item.physician_id)
+    ]
+    for chunk in _chunks(changed):
+        await session.exec(update(AttendanceEvent), params=list(chunk))
+    for item in stored:
+        if not is_unmatched(item):
+            result.note(item)
+    await mark_pending(session, result.pairs, result.ended)
+    return result
+
+
+# Pending awards -------------------------------------------------------------------------------
+
+
+class Claimed(NamedTuple):
+    occurrence_id: int
+    physician_id: int
+    generation: int
+
+
+def _pending_filter(occurrence_id: int | None, physician_id: int | None) -> list[Any]:
+    where: list[Any] = []
+    if occurrence_id is not None:
+        where.append(_PENDING.c.occurrence_id == occurrence_id)
+    if physician_id is not None:
+        where.append(_PENDING.c.physician_id == physician_id)
+    return where
+
+
+async def claim_pending(
+    session: AsyncSession,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    occurrence_id: int | None = None,
+    physician_id: int | None = None,
+) -> list[Claimed]:
+    """Take up to ``limit`` pending awards nobody holds (or whose holder's lease ran out) for
+    ``owner``; the caller commits. Rows another transaction is claiming are skipped
+    (PostgreSQL's ``FOR UPDATE SKIP LOCKED``; SQLite has one writer at a time anyway)."""
+    free = or_(_PENDING.c.lease_until.is_(None), _PENDING.c.lease_until < now)
+    keys = (
+        sa_select(_PENDING.c.occurrence_id, _PENDING.c.physician_id)
+        .where(free, *_pending_filter(occurrence_id, physician_id))
+        .order_by(_PENDING.c.occurrence_id, _PENDING.c.physician_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(_PENDING)
+        .where(tuple_(_PENDING.c.occurrence_id, _PENDING.c.physician_id).in_(keys), free)
+        .values(lease_owner=owner, lease_until=now + lease)
+        .returning(_PENDING.c.occurrence_id, _PENDING.c.physician_id, _PENDING.c.generation)
+    )
+    connection = await session.connection()
+    return sorted(Claimed(*row) for row in await connection.execute(statement))
+
+
+async def finish_pending(session: AsyncSession, claimed: Sequence[Claimed], *, owner: str) -> None:
+    """The claimed awards are recomputed: forget each whose generation is unchanged, give the
+    others (a fact came in meanwhile) back for the next round; the caller commits."""
+    connection = await session.connection()
+    done = (
+        delete(_PENDING)
+        .where(
+            _PENDING.c.occurrence_id == bindparam("o"),
+            _PENDING.c.physician_id == bindparam("p"),
+            _PENDING.c.generation == bindparam("g"),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    params = [{"o": c.occurrence_id, "p": c.physician_id, "g": c.generation} for c in claimed]
+    for chunk in _chunks(params):
+        await connection.execute(done, list(chunk))
+    await release_pending(session, owner=owner)
+
+
+async def release_pending(session: AsyncSession, *, owner: str) -> None:
+    """Give back what ``owner`` still holds; the caller commits."""
+    connection = await session.connection()
+    await connection.execute(
+        update(_PENDING)
+        .where(_PENDING.c.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
+
+
+async def pending_count(
+    session: AsyncSession, *, occurrence_id: int | None = None, physician_id: int | None = None
+) -> int:
+    query = sa_select(func.count()).select_from(_PENDING)
+    query = query.where(*_pending_filter(occurrence_id, physician_id))
+    connection = await session.connection()
+    return int((await connection.execute(query)).scalar_one())
 
 
 async def unmatched_events(session: AsyncSession, *, limit: int = 1000) -> list[AttendanceEvent]:
@@ -218,17 +501,6 @@ def unmatched_reason(event: AttendanceEvent) -> str:
         else:
             reasons.append(f"no physician with email {event.email}")
     return "; ".join(reasons)
-
-
-async def match_pending(session: AsyncSession) -> Recorded:
-    """Try every unmatched event again (after a physician, series or occurrence appeared); commits."""
-    result = Recorded()
-    for event in await unmatched_events(session, limit=100_000):
-        await match(session, event)
-        if not is_unmatched(event):
-            result.note(event)
-    await session.commit()
-    return result
 
 
 async def occurrences_with_attendance(session: AsyncSession, occurrence_ids: list[int]) -> set[int]:

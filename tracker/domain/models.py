@@ -15,6 +15,7 @@ from schedules.models import FeedState, Occurrence, Series
 __all__ = [
     "AttendanceEvent",
     "Award",
+    "AwardPending",
     "Certificate",
     "CreditType",
     "FeedState",
@@ -157,6 +158,30 @@ class Award(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     finalized_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+
+class AwardPending(SQLModel, table=True):
+    """An award to recompute: written in the same transaction as the facts that changed it, so
+    an acknowledged event never loses its projection (a restart finds the row and resumes).
+
+    One row per (occurrence, physician), coalescing every event until the projector runs;
+    ``physician_id`` 0 stands for every attendee (a platform's end event). Each new fact raises
+    ``generation``; the projector deletes the row only if the generation it read is still the
+    row's, so a fact stored while it computed leaves the row for the next round. A projector
+    claims rows (``lease_owner`` until ``lease_until``); a killed one's claims run out.
+    """
+
+    __tablename__ = "award_pending"
+
+    occurrence_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("occurrence.id", ondelete="CASCADE"), primary_key=True)
+    )
+    physician_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    generation: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    lease_owner: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    lease_until: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from schedules.errors import NotFoundError
 from tracker.domain import physicians
-from tracker.domain.attendance import match
+from tracker.domain.attendance import mark_pending, match
 from tracker.domain.models import AttendanceEvent
-from tracker.services import projections
+from tracker.services import ingestion
 from tracker.services.context import Services
 
 
@@ -22,8 +22,10 @@ async def match_by_hand(services: Services, event_id: int, email: str) -> bool:
             return False
         event.physician_id = physician.id
         await match(session, event)
+        occurrence_id, physician_id = event.occurrence_id, event.physician_id
+        if occurrence_id is not None and physician_id is not None:
+            await mark_pending(session, [(occurrence_id, physician_id)])
         await session.commit()
-        pair = (event.occurrence_id, event.physician_id)
-    if pair[0] is not None and pair[1] is not None:
-        await projections.attendance_recorded(services, [(pair[0], pair[1])])
+    if occurrence_id is not None and physician_id is not None:
+        await ingestion.project_soon(services)
     return True

@@ -27,6 +27,9 @@ class Services:
     mail: MailSettings
     #: Wakes this process's outbox worker after a commit that queued messages.
     poke: Callable[[], None] = _nobody_to_wake
+    #: Wakes this process's award projector after a commit that left awards pending; ``None``
+    #: where none runs (a CLI command, ``TRACKER_SCHEDULER=off``): the use case projects itself.
+    project_soon: Callable[[], None] | None = None
 
 
 def mail_settings(settings: Settings, labels: dict[str, str]) -> MailSettings:

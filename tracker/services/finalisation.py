@@ -27,6 +27,7 @@ from schedules.models import Occurrence
 from tracker.db import Database
 from tracker.domain.awards import BATCH, attendee_ids, batches, recompute_awards
 from tracker.domain.models import OccurrenceClosure
+from tracker.services.ingestion import settle_occurrence
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,9 @@ async def finalize_awards(
 ) -> bool:
     """Make every award of a claimed occurrence final, ``batch_size`` per transaction; True when
     all are. Stops between batches when ``stopping`` is set (giving the lease back) or when
-    the lease was lost to another process."""
+    the lease was lost to another process. Awards left pending by attendance are recomputed
+    (or waited for) first, so that no projection started before the closure writes after it."""
+    await settle_occurrence(database, occurrence_id)
     async with database.session() as session:
         physician_ids = await attendee_ids(session, occurrence_id)
     for batch in batches(physician_ids, batch_size):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from schedules.clock import utcnow
 from tracker.domain import awards, physicians, requirements
-from tracker.domain.attendance import match_pending
 from tracker.domain.models import Physician
 from tracker.domain.schemas import (
     CreditSummary,
@@ -16,16 +15,8 @@ from tracker.domain.schemas import (
     PhysicianUpdate,
     RequirementCreate,
 )
-from tracker.services import projections
+from tracker.services import ingestion
 from tracker.services.context import Services
-
-
-async def match_later_events(services: Services) -> None:
-    """Events kept unmatched until now may name a physician who exists now."""
-    async with services.database.session() as session:
-        matched = await match_pending(session)
-    if matched.pairs or matched.ended:
-        await projections.attendance_recorded(services, matched.pairs, matched.ended)
 
 
 async def create_physician(services: Services, data: PhysicianCreate) -> tuple[Physician, str]:
@@ -33,7 +24,7 @@ async def create_physician(services: Services, data: PhysicianCreate) -> tuple[P
     async with services.database.session() as session:
         physician, token = await physicians.create_physician(session, data, now=utcnow())
         await session.commit()
-    await match_later_events(services)
+    await ingestion.match_later_events(services)
     return physician, token
 
 
@@ -44,7 +35,7 @@ async def update_physician(
         physician = await physicians.update_physician(session, physician_id, data, now=utcnow())
         await session.commit()
     if data.email is not None:
-        await match_later_events(services)
+        await ingestion.match_later_events(services)
     return physician
 
 
@@ -57,6 +48,8 @@ async def rotate_token(services: Services, physician_id: int) -> str:
 
 
 async def credit_summary(services: Services, physician_id: int) -> CreditSummary:
+    """The summary as of now (the physician's pending awards are recomputed first)."""
+    await ingestion.settle(services, physician_id=physician_id)
     async with services.database.session() as session:
         return await awards.credit_summary(session, physician_id, now=utcnow())
 

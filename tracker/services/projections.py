@@ -1,6 +1,7 @@
-"""What follows a committed change of attendance or of an occurrence's window: awards are
-recomputed, certificates of closed occurrences re-issued when their credits changed, and
-registered physicians told that a session moved.
+"""What follows a committed change of an occurrence's window: awards are recomputed,
+certificates of closed occurrences re-issued when their credits changed, and registered
+physicians told that a session moved. (New attendance is projected by
+:mod:`tracker.services.ingestion`, which calls :func:`certify_closed` too.)
 
 Services call these after their own commit. A failure here is logged and never undoes what was
 recorded: the finalisation job recomputes every award from the stored events anyway.
@@ -9,15 +10,14 @@ recorded: the finalisation job recomputes every award from the stored events any
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
 from schedules.models import Occurrence
-from tracker.domain.awards import is_closed, recompute_awards, recompute_occurrence
+from tracker.domain.awards import is_closed, recompute_occurrence
 from tracker.domain.mailings import (
     MAIL_BATCH,
     enqueue_notices,
@@ -27,34 +27,6 @@ from tracker.domain.mailings import (
 from tracker.services.context import Services
 
 log = logging.getLogger(__name__)
-
-
-async def attendance_recorded(
-    services: Services,
-    pairs: Iterable[tuple[int, int]],
-    ended: Iterable[int] = (),
-) -> None:
-    """New facts for these (occurrence id, physician id) pairs; ``ended`` occurrences had an end
-    event, so every award of theirs is recomputed."""
-    pairs, ended = frozenset(pairs), frozenset(ended)
-    if not pairs and not ended:
-        return
-
-    async def work(session: AsyncSession) -> None:
-        for occurrence_id in sorted(ended):
-            await recompute_occurrence(session, occurrence_id, now=utcnow())
-        physicians: dict[int, set[int]] = defaultdict(set)
-        for occurrence_id, physician_id in pairs:
-            if occurrence_id not in ended:
-                physicians[occurrence_id].add(physician_id)
-        for occurrence_id, ids in sorted(physicians.items()):  # one pass per occurrence
-            await recompute_awards(session, occurrence_id, sorted(ids), now=utcnow())
-
-    try:
-        await _in_transaction(services, work)
-        await _certify_closed(services, set(ended) | {occurrence for occurrence, _ in pairs})
-    except Exception:
-        log.exception("credit projection failed after recording attendance; finalisation redoes it")
 
 
 async def occurrence_changed(services: Services, occurrence_id: int) -> None:
@@ -76,7 +48,7 @@ async def occurrence_changed(services: Services, occurrence_id: int) -> None:
                     session, services.mail, occurrence_id, now=utcnow(), recipients=batch
                 )
                 await session.commit()
-        await _certify_closed(services, {occurrence_id})
+        await certify_closed(services, {occurrence_id})
     except Exception:
         log.exception("reacting to the change of occurrence %d failed", occurrence_id)
 
@@ -96,7 +68,9 @@ async def _in_transaction(
                     raise
 
 
-async def _certify_closed(services: Services, occurrence_ids: set[int]) -> None:
+async def certify_closed(services: Services, occurrence_ids: set[int]) -> None:
+    """Queue the certificates of those of these occurrences that are closed (a final award that
+    changed gets its new version; the outbox keys make the rest a no-op)."""
     async with services.database.session() as session:
         for occurrence_id in sorted(occurrence_ids):
             if await is_closed(session, occurrence_id):

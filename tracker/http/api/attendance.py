@@ -10,13 +10,7 @@ from aiohttp import web
 from schedules.clock import utcnow
 from tracker.adapters.zoom_webhook import to_event, url_validation, verify
 from tracker.domain import awards
-from tracker.domain.attendance import (
-    NewEvent,
-    Recorded,
-    record_events,
-    unmatched_events,
-    unmatched_reason,
-)
+from tracker.domain.attendance import NewEvent, unmatched_events, unmatched_reason
 from tracker.domain.exports import Layout, completions_csv
 from tracker.domain.schemas import (
     AttendanceBatch,
@@ -28,37 +22,31 @@ from tracker.errors import ZoomPayloadError, ZoomSignatureError
 from tracker.http.keys import DATABASE, SERVICES, SETTINGS
 from tracker.http.parsing import json_response, parse_json, path_id, query_datetime, read_json
 from tracker.http.problems import HTTPProblem, problem_response
-from tracker.services import projections
+from tracker.services.ingestion import Writer, record_batch, settle
 
 log = logging.getLogger(__name__)
-
-
-async def _record(request: web.Request, events: list[NewEvent]) -> Recorded:
-    """Store, commit, then let the projection react (its failure never loses a stored event)."""
-    async with request.app[DATABASE].session() as session:
-        recorded = await record_events(session, events, now=utcnow())
-    if recorded.pairs or recorded.ended:
-        await projections.attendance_recorded(request.app[SERVICES], recorded.pairs, recorded.ended)
-    return recorded
+#: This process's attendance writer (group commit; see :mod:`tracker.services.ingestion`).
+WRITER = web.AppKey("attendance_writer", Writer)
 
 
 async def post_events(request: web.Request) -> web.Response:
     batch = await read_json(request, AttendanceBatch)
+    payloads = batch.model_dump(mode="json")  # one call for the whole list
     events = [
         NewEvent(
             source="api",
             external_id=item.event_id,
             kind=item.kind,
             at=item.at,
-            payload=item.model_dump(mode="json"),
+            payload=payload,
             email=item.email,
             connection_id=item.connection_id,
             requested_occurrence_id=item.occurrence_id,
             requested_physician_id=item.physician_id,
         )
-        for item in batch.root
+        for item, payload in zip(batch.root, payloads, strict=True)
     ]
-    recorded = await _record(request, events)
+    recorded = await record_batch(request.app[SERVICES], request.app[WRITER], events)
     result = IngestResult(
         accepted=recorded.accepted, duplicates=recorded.duplicates, unmatched=recorded.unmatched
     )
@@ -100,10 +88,7 @@ async def zoom_webhook(request: web.Request) -> web.Response:
         raise
     if event is None:
         return web.json_response({"status": "ignored"})
-    recorded = await _record(request, [event])
-    status = (
-        "duplicate" if recorded.duplicates else ("unmatched" if recorded.unmatched else "accepted")
-    )
+    (status,) = (await request.app[WRITER].record([event])).statuses  # committed
     return web.json_response({"status": status})
 
 
@@ -138,6 +123,7 @@ async def list_unmatched(request: web.Request) -> web.Response:
 
 
 async def occurrence_attendance(request: web.Request) -> web.Response:
+    await settle(request.app[SERVICES], occurrence_id=path_id(request))  # pending awards first
     async with request.app[DATABASE].session() as session:
         rows = await awards.occurrence_attendance(session, path_id(request), now=utcnow())
     return json_response(

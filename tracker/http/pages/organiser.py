@@ -39,8 +39,8 @@ from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.parsing import path_id, read_form
 from tracker.services import attendance as attendance_service
+from tracker.services import ingestion, web_sessions
 from tracker.services import series as series_service
-from tracker.services import web_sessions
 
 
 def _login_form(
@@ -376,6 +376,7 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
     lang = language(request)
     labels = request.app[MAIL].labels
     occurrence_id = path_id(request)
+    await ingestion.settle(request.app[SERVICES], occurrence_id=occurrence_id)
     async with request.app[DATABASE].session() as session:
         occurrence = await session.get(Occurrence, occurrence_id)
         if occurrence is None:

@@ -17,8 +17,8 @@ from tracker.http.pages import sessions
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.parsing import pdf_response, read_form
+from tracker.services import ingestion, web_sessions
 from tracker.services import registrations as registration_service
-from tracker.services import web_sessions
 
 
 async def physician_sign_in(request: web.Request) -> web.StreamResponse:
@@ -54,6 +54,7 @@ async def me(request: web.Request) -> web.Response:
     row, physician = await _physician_session(request)
     lang = language(request, physician.language)
     labels = request.app[MAIL].labels
+    await ingestion.settle(request.app[SERVICES], physician_id=physician.id or 0)
     async with request.app[DATABASE].session() as session:
         summary = await awards.credit_summary(session, physician.id or 0, now=utcnow())
         certified = set(
