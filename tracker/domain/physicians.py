@@ -255,16 +255,11 @@ async def _insert_new(
     ]
     dialect = (await session.connection()).dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # a Core statement on the table: SQLAlchemy sends the rows as multi-row VALUES
     statement = (
-        insert(Physician)
+        insert(Physician.__table__)  # type: ignore[attr-defined]  # SQLModel tables are Tables
         .on_conflict_do_nothing(index_elements=["email"])
-        .returning(col(Physician.email))
+        .returning(_COLUMNS.email)
     )
-    # render_nulls: every row the same columns, so that all go in one multi-row INSERT (the ORM
-    # would otherwise leave out None values and split the rows by which columns they fill)
-    inserted = (
-        (await session.exec(statement, params=params, execution_options={"render_nulls": True}))
-        .scalars()
-        .all()
-    )
+    inserted = (await session.exec(statement, params=params)).scalars().all()
     return {email: tokens[email] for email in inserted}
