@@ -132,7 +132,8 @@ Outcome = Literal["created", "updated", "unchanged"]
 RowOutcome = Outcome | Literal["lost"]
 #: What an import compares and writes: every field a physician is created with.
 IMPORT_FIELDS = tuple(PhysicianCreate.model_fields)
-_COLUMNS = Physician.__table__.c  # type: ignore[attr-defined]  # SQLModel tables are Tables
+_TABLE = Physician.__table__  # type: ignore[attr-defined]  # SQLModel tables are Tables
+_COLUMNS = _TABLE.c
 
 
 @dataclass(frozen=True)
@@ -257,9 +258,7 @@ async def _insert_new(
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     # a Core statement on the table: SQLAlchemy sends the rows as multi-row VALUES
     statement = (
-        insert(Physician.__table__)  # type: ignore[attr-defined]  # SQLModel tables are Tables
-        .on_conflict_do_nothing(index_elements=["email"])
-        .returning(_COLUMNS.email)
+        insert(_TABLE).on_conflict_do_nothing(index_elements=["email"]).returning(_COLUMNS.email)
     )
     inserted = (await session.exec(statement, params=params)).scalars().all()
     return {email: tokens[email] for email in inserted}

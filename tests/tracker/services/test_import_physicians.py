@@ -263,7 +263,7 @@ async def test_attendance_waiting_for_an_imported_physician_is_matched(
     assert (event.occurrence_id, event.physician_id) == (occurrence["id"], physician.id)
 
 
-# Concurrent imports on PostgreSQL ---------------------------------------------------------------
+# Concurrent imports ---------------------------------------------------------------
 
 ON_POSTGRESQL = pytest.mark.parametrize(
     "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -339,7 +339,6 @@ async def test_a_physician_still_raced_after_the_last_attempt_is_named_by_line(
     assert len(stored) == 3
 
 
-@ON_POSTGRESQL
 async def test_two_imports_of_one_file_at_once_create_each_physician_once(
     settings: Settings,
 ) -> None:
