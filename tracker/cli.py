@@ -23,6 +23,7 @@ from schedules.errors import InvalidInputError, NotFoundError
 from schedules.occurrences import list_occurrences
 from schedules.recurrence import resolve_timezone
 from schedules.series import get_series
+from tracker.adapters.physicians_csv import physician_rows
 from tracker.adapters.zoom_report import (
     DateOrder,
     Report,
@@ -35,7 +36,6 @@ from tracker.app import create_app
 from tracker.db import Database
 from tracker.domain.attendance import Recorded
 from tracker.domain.bounds import is_row_id
-from tracker.domain.physicians import email_key
 from tracker.errors import (
     AmbiguousDatesError,
     ConfigError,
@@ -47,10 +47,10 @@ from tracker.errors import (
 from tracker.jobs import previous_month
 from tracker.logs import RedactingAccessLogger, install_redaction
 from tracker.migrate import upgrade
-from tracker.services import ingestion
+from tracker.services import imports, ingestion
 from tracker.services.context import load_mail_settings, load_services
 from tracker.services.demo import load_demo
-from tracker.services.imports import ImportReport, import_physician, physician_rows
+from tracker.services.imports import ImportReport
 from tracker.services.organizers import create_organizer
 from tracker.services.statements import send_statements
 from tracker.settings import Settings, load_settings
@@ -204,24 +204,9 @@ def import_physicians(file: str, tokens_path: str | None) -> None:
         raise CLIError(str(exc)) from None
 
     async def work(database: Database) -> ImportReport:
-        report = ImportReport()
-        async with database.session() as session:
-            with click.progressbar(rows, label="physicians", file=sys.stderr) as bar:
-                for item in bar:
-                    if isinstance(item, RowError):
-                        report.errors.append(item)
-                        continue
-                    line, row = item
-                    try:
-                        outcome, token = await import_physician(session, line, row, now=utcnow())
-                    except RowError as exc:
-                        report.errors.append(exc)
-                        continue
-                    report.counts[outcome] += 1
-                    if token:
-                        report.tokens.append((email_key(row["email"]), token))
-        await ingestion.match_later_events(await load_services(database, settings))
-        return report
+        services = await load_services(database, settings)
+        with click.progressbar(length=len(rows), label="physicians", file=sys.stderr) as bar:
+            return await imports.import_physicians(services, rows, progress=bar.update)
 
     report = _run(lambda: _with_database(settings, work))
     if tokens_path and report.tokens:

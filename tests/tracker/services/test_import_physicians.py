@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import text
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from schedules.clock import utcnow
+from tests.factories import create_series, occurrences
+from tests.physician_files import physicians_file
 from tests.tracker.test_cli import run
+from tracker.adapters.physicians_csv import physician_rows
+from tracker.db import Database
+from tracker.domain import physicians
+from tracker.domain.models import AttendanceEvent, Physician
+from tracker.domain.tokens import hash_token
+from tracker.services import imports
+from tracker.services.context import Services, load_services
+from tracker.services.imports import import_physicians
+from tracker.settings import Settings
 
 DATA = Path(__file__).parents[2] / "data"
 
@@ -98,3 +119,245 @@ def test_bad_row_is_named_by_the_line_it_starts_on(database_url: str, tmp_path: 
     assert [line for line in result.stderr.splitlines() if line.startswith("line ")] == [
         "line 3: timezone: unknown IANA timezone 'Mars/Olympus'"
     ]
+
+
+# Many rows: chunks of one transaction each -------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """What a process running the import holds: its own engine and connections."""
+    database = Database(settings.database_url)
+    try:
+        yield await load_services(database, settings)
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    async with open_services(settings) as opened:
+        yield opened
+
+
+async def _stored(database: Database) -> list[tuple[object, ...]]:
+    """Every physician row, every column, in id order."""
+    async with database.session() as session:
+        rows = (await session.exec(select(Physician).order_by(col(Physician.id)))).all()
+    return [tuple(row.model_dump().values()) for row in rows]
+
+
+async def test_reimport_of_a_multi_chunk_file_changes_nothing(services: Services) -> None:
+    made = physicians_file(2_500, bad_every=600)
+    steps: list[int] = []
+
+    first = await import_physicians(
+        services, physician_rows(made.text), chunk_rows=1_000, progress=steps.append
+    )
+    stored = await _stored(services.database)
+    second = await import_physicians(services, physician_rows(made.text), chunk_rows=1_000)
+
+    assert first.counts == {"created": made.good, "updated": 0, "unchanged": 0}
+    assert second.counts == {"created": 0, "updated": 0, "unchanged": made.good}
+    assert [str(error) for error in first.errors] == made.errors
+    assert [str(error) for error in second.errors] == made.errors
+    assert steps == [1_000, 1_000, 500]
+    assert len(stored) == made.good
+    assert await _stored(services.database) == stored  # not one value, not one updated_at
+    by_email = {row.email: row for row in await _physicians(services.database)}
+    assert sorted(email for email, _ in first.tokens) == sorted(by_email)
+    assert all(by_email[email].token_hash == hash_token(token) for email, token in first.tokens)
+    assert second.tokens == []
+
+
+async def _physicians(database: Database) -> list[Physician]:
+    async with database.session() as session:
+        return list((await session.exec(select(Physician))).all())
+
+
+async def test_rows_of_a_multi_chunk_file_update_only_the_cells_they_give(
+    services: Services,
+) -> None:
+    header = "first_name,last_name,email,timezone,npi\n"
+    rows = [f"Jeanne,Durand,jeanne.{n}@example.org,Europe/Paris,\n" for n in range(1, 7)]
+    await import_physicians(services, physician_rows(header + "".join(rows)), chunk_rows=2)
+    changed = (
+        header
+        + "Jeanne,Durand-Leclerc,JEANNE.1@example.org,,\n"  # the empty timezone stays
+        + "Jeanne,Durand,jeanne.2@example.org,Europe/Paris,\n"
+        + "Jeanne,Durand,jeanne.2@example.org,America/New_York,\n"  # same chunk, later row
+        + "Jeanne,Durand,jeanne.3@example.org,Europe/Paris,\n"
+        + "Jeanne,Durand,jeanne.3@example.org,UTC,1234567893\n"  # next chunk
+        + "Inès,Moreau,ines@example.org,Europe/Paris,\n"
+        + "Inès,Moreau-Petit,ines@example.org,,\n"  # created, then changed, in one chunk
+    )
+
+    report = await import_physicians(services, physician_rows(changed), chunk_rows=3)
+
+    assert report.counts == {"created": 1, "updated": 4, "unchanged": 2}
+    assert report.errors == []
+    assert [email for email, _ in report.tokens] == ["ines@example.org"]
+    stored = {
+        row.email: (row.last_name, row.timezone, row.npi)
+        for row in await _physicians(services.database)
+    }
+    assert {email: stored[email] for email in sorted(stored)} == {
+        "ines@example.org": ("Moreau-Petit", "Europe/Paris", None),
+        "jeanne.1@example.org": ("Durand-Leclerc", "Europe/Paris", None),
+        "jeanne.2@example.org": ("Durand", "America/New_York", None),
+        "jeanne.3@example.org": ("Durand", "UTC", "1234567893"),
+        "jeanne.4@example.org": ("Durand", "Europe/Paris", None),
+        "jeanne.5@example.org": ("Durand", "Europe/Paris", None),
+        "jeanne.6@example.org": ("Durand", "Europe/Paris", None),
+    }
+
+
+def test_bad_rows_in_the_middle_of_a_multi_chunk_file_are_named_by_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    made = physicians_file(2_500, bad_every=700)
+    source = tmp_path / "many.csv"
+    source.write_text(made.text, encoding="utf-8")
+
+    result = run(
+        ["import-physicians", str(source)], cwd=tmp_path, TRACKER_DATABASE_URL=database_url
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("line ")] == [
+        "line 701: npi: this NPI fails its check digit (Luhn over 80840 + the first 9 digits)",
+        "line 1401: first_name: Field required",
+        "line 2101: birth_month: Input should be less than or equal to 12",
+    ]
+    assert result.stdout.strip().splitlines()[-1] == (
+        "2497 created, 0 updated, 0 unchanged, 3 bad rows"
+    )
+
+
+async def test_attendance_waiting_for_an_imported_physician_is_matched(
+    client: TestClient, auth: dict[str, str], services: Services
+) -> None:
+    series = await create_series(client, auth)
+    occurrence = (await occurrences(client, auth, series["id"]))[0]
+    posted = await client.post(
+        "/api/attendance-events",
+        json=[
+            {
+                "event_id": "early-1",
+                "occurrence_id": occurrence["id"],
+                "email": "Ines.Moreau@Example.org",
+                "kind": "join",
+                "at": "2027-03-01T11:30:00Z",
+            }
+        ],
+        headers=auth,
+    )
+    assert posted.status < 300, await posted.text()
+    text = "first_name,last_name,email\nInès,Moreau,ines.moreau@example.org\n"
+
+    await import_physicians(services, physician_rows(text))
+
+    async with services.database.session() as session:
+        event = (await session.exec(select(AttendanceEvent))).one()
+        physician = (await session.exec(select(Physician))).one()
+    assert (event.occurrence_id, event.physician_id) == (occurrence["id"], physician.id)
+
+
+# Concurrent imports ---------------------------------------------------------------
+
+ON_POSTGRESQL = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+RACE_FILE = (
+    "first_name,last_name,email\n"
+    "Jeanne,Durand,jeanne@example.org\n"
+    "Paul,Martin,paul@example.org\n"
+    "Claire,Petit,claire@example.org\n"
+)
+
+
+async def _until_waiting_on_a_lock(database: Database) -> None:
+    """Until another session of this database waits for a row lock (our import's INSERT)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(400):
+        async with database.engine.connect() as connection:
+            if await connection.scalar(query):
+                return
+        await asyncio.sleep(0.025)
+    raise AssertionError("the import never waited for the other transaction")
+
+
+async def _hold_uncommitted_physician(session: AsyncSession) -> None:
+    """Another import's transaction, not yet committed, creating claire@ with another name."""
+    other = physicians.import_row(
+        9, {"first_name": "Claire", "last_name": "Petit-Autre", "email": "claire@example.org"}
+    )
+    await physicians.import_physicians(session, [other], now=utcnow())
+
+
+@ON_POSTGRESQL
+async def test_a_physician_created_meanwhile_elsewhere_is_updated_not_duplicated(
+    services: Services,
+) -> None:
+    async with services.database.session() as other:
+        await _hold_uncommitted_physician(other)
+        task = asyncio.create_task(import_physicians(services, physician_rows(RACE_FILE)))
+        await _until_waiting_on_a_lock(services.database)
+        await other.commit()
+    report = await task
+
+    assert report.counts == {"created": 2, "updated": 1, "unchanged": 0}
+    assert report.errors == []
+    assert [email for email, _ in report.tokens] == ["jeanne@example.org", "paul@example.org"]
+    stored = {row.email: row.last_name for row in await _physicians(services.database)}
+    assert stored == {
+        "jeanne@example.org": "Durand",
+        "paul@example.org": "Martin",
+        "claire@example.org": "Petit",
+    }
+
+
+@ON_POSTGRESQL
+async def test_a_physician_still_raced_after_the_last_attempt_is_named_by_line(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "ATTEMPTS", 1)
+    async with services.database.session() as other:
+        await _hold_uncommitted_physician(other)
+        task = asyncio.create_task(import_physicians(services, physician_rows(RACE_FILE)))
+        await _until_waiting_on_a_lock(services.database)
+        await other.commit()
+    report = await task
+
+    assert report.counts == {"created": 2, "updated": 0, "unchanged": 0}
+    assert [str(error) for error in report.errors] == [f"line 4: {imports.RACED}"]
+    stored = {row.email: row.last_name for row in await _physicians(services.database)}
+    assert stored["claire@example.org"] == "Petit-Autre"
+    assert len(stored) == 3
+
+
+async def test_two_imports_of_one_file_at_once_create_each_physician_once(
+    settings: Settings,
+) -> None:
+    made = physicians_file(3_000, bad_every=1_000)
+    items = list(physician_rows(made.text))
+    async with open_services(settings) as one, open_services(settings) as two:
+        first, second = await asyncio.gather(
+            import_physicians(one, items, chunk_rows=500),
+            import_physicians(two, items, chunk_rows=500),
+        )
+        stored = await _physicians(one.database)
+
+    tokens = first.tokens + second.tokens
+    assert [str(error) for error in first.errors] == made.errors
+    assert [str(error) for error in second.errors] == made.errors
+    assert first.counts["created"] + second.counts["created"] == made.good
+    assert first.counts["unchanged"] + second.counts["unchanged"] == made.good
+    assert first.counts["updated"] == second.counts["updated"] == 0
+    assert len(stored) == len({row.email for row in stored}) == made.good
+    assert sorted(email for email, _ in tokens) == sorted(row.email for row in stored)
+    by_email = {row.email: row.token_hash for row in stored}
+    assert all(by_email[email] == hash_token(token) for email, token in tokens)
