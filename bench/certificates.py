@@ -33,8 +33,8 @@ from notifications.worker import DeliveryWorker
 from tests.factories import ended_session, job_context
 from tests.smtp import Recorder, free_port
 from tracker.db import Database
-from tracker.domain.mailings import issue_certificates
 from tracker.migrate import upgrade
+from tracker.services.certificates import issue_certificates
 from tracker.services.finalisation import finalize
 
 GRACE = timedelta(minutes=90)
@@ -55,8 +55,7 @@ async def _measure(url: str, attendees: int) -> dict[str, float]:
         assert await finalize(database, occurrence, now=now, grace=GRACE)
         context = job_context(database, None)
         began = time.perf_counter()
-        async with database.session() as session:
-            queued = await issue_certificates(session, context.mail, occurrence, now=now)
+        queued = await issue_certificates(database, context.mail, occurrence, now=now)
         queue = time.perf_counter() - began
         assert queued == attendees, queued
         async with database.session() as session:

@@ -28,7 +28,6 @@ from tracker.domain.awards import BATCH
 from tracker.domain.mailings import (
     MailSettings,
     enqueue_reminders,
-    issue_certificates,
     offsets,
     reminders_due,
     send_statements,
@@ -36,6 +35,7 @@ from tracker.domain.mailings import (
 from tracker.domain.models import JobState
 from tracker.http.keys import DATABASE, MAIL, SETTINGS, WORKER
 from tracker.services import horizons
+from tracker.services.certificates import issue_certificates
 from tracker.services.finalisation import (
     Lease,
     claim,
@@ -117,8 +117,7 @@ async def finalize_job(ctx: JobContext, occurrence_id: int) -> None:
     )
     if not done:
         return
-    async with database.session() as session:
-        await issue_certificates(session, ctx.mail, occurrence_id, now=utcnow())
+    await issue_certificates(database, ctx.mail, occurrence_id, now=utcnow())
     await complete(database, occurrence_id, lease=lease, now=utcnow())
     ctx.poke()
 

@@ -17,7 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
 from tracker.domain.awards import is_closed, recompute_awards, recompute_occurrence
-from tracker.domain.mailings import enqueue_notices, issue_certificates
+from tracker.domain.mailings import enqueue_notices
+from tracker.services.certificates import issue_certificates
 from tracker.services.context import Services
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ async def _in_transaction(
 
 async def _certify_closed(services: Services, occurrence_ids: set[int]) -> None:
     async with services.database.session() as session:
-        for occurrence_id in sorted(occurrence_ids):
-            if await is_closed(session, occurrence_id):
-                await issue_certificates(session, services.mail, occurrence_id, now=utcnow())
+        closed = [o for o in sorted(occurrence_ids) if await is_closed(session, o)]
+    for occurrence_id in closed:
+        await issue_certificates(services.database, services.mail, occurrence_id, now=utcnow())
     services.poke()
