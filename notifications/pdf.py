@@ -19,6 +19,7 @@ second) only for a document that holds a character only it has.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from notifications import pagewriter
+from notifications.pagewriter import Line
 from notifications.text import header_text
 
 if TYPE_CHECKING:  # fpdf2 and fontTools load when a document is made, not with the service
@@ -172,34 +175,73 @@ def _paragraphs(pdf: FPDF, text: str, *, size: float = 10, gap: float = 4) -> No
     pdf.ln(gap / 2)
 
 
-def certificate_pdf(data: CertificateData) -> bytes:
-    pdf = _document(data.language, _texts(data))
-    pdf.set_title(printable(f"{data.title} - {data.physician_name}"))
-    pdf.set_author(printable(data.provider))
-    _line(pdf, data.provider, size=12, bold=True, gap=6)
-    _line(pdf, data.title, size=20, bold=True, gap=8)
-    _line(pdf, data.physician_name, size=16, bold=True)
+class _Page:
+    """The lines of a one-page document, each with the space after it."""
+
+    def __init__(self) -> None:
+        self.lines: list[Line] = []
+
+    def line(self, text: str, *, size: float = 11, bold: bool = False, gap: float = 2) -> None:
+        self.lines.append(Line(printable(text), size, bold, gap))
+
+    def space(self, gap: float) -> None:
+        self.lines[-1] = dataclasses.replace(self.lines[-1], gap=self.lines[-1].gap + gap)
+
+    def paragraphs(self, text: str, *, size: float = 10, gap: float = 4) -> None:
+        for paragraph in text.splitlines():
+            if paragraph.strip():
+                self.line(paragraph, size=size, gap=gap / 2)
+        self.space(gap / 2)
+
+
+def _certificate_page(data: CertificateData) -> list[Line]:
+    page = _Page()
+    page.line(data.provider, size=12, bold=True, gap=6)
+    page.line(data.title, size=20, bold=True, gap=8)
+    page.line(data.physician_name, size=16, bold=True)
     if data.identifiers:
-        _line(pdf, " · ".join(data.identifiers), size=10, gap=6)
-    _line(pdf, data.series_title, size=13, bold=True)
-    _line(pdf, data.session_text)
-    _line(pdf, data.activity)
-    _line(pdf, data.location, gap=6)
-    _line(pdf, data.attendance, gap=4)
-    _line(pdf, data.credits_title, bold=True)
+        page.line(" · ".join(data.identifiers), size=10, gap=6)
+    page.line(data.series_title, size=13, bold=True)
+    page.line(data.session_text)
+    page.line(data.activity)
+    page.line(data.location, gap=6)
+    page.line(data.attendance, gap=4)
+    page.line(data.credits_title, bold=True)
     for line in data.credits:
-        _line(pdf, line, bold=True)
-    pdf.ln(4)
-    _paragraphs(pdf, data.statement)
-    _paragraphs(pdf, data.accreditation, gap=8)
+        page.line(line, bold=True)
+    page.space(4)
+    page.paragraphs(data.statement)
+    page.paragraphs(data.accreditation, gap=8)
     if data.signatory_name:
-        _line(pdf, data.signatory_name, bold=True, gap=1)
+        page.line(data.signatory_name, bold=True, gap=1)
         if data.signatory_title:
-            _line(pdf, data.signatory_title, size=10)
-        pdf.ln(6)
-    _line(pdf, data.code_line, size=10)
-    _line(pdf, data.verify_url, size=10)
-    _line(pdf, data.issued_text, size=9)
+            page.line(data.signatory_title, size=10)
+        page.space(6)
+    page.line(data.code_line, size=10)
+    page.line(data.verify_url, size=10)
+    page.line(data.issued_text, size=9)
+    return page.lines
+
+
+def certificate_pdf(data: CertificateData) -> bytes:
+    """The certificate, written directly when every character is in the reduced fonts and it
+    fits one page (:mod:`notifications.pagewriter`, about a millisecond), else by fpdf2."""
+    lines = _certificate_page(data)
+    title = printable(f"{data.title} - {data.physician_name}")
+    author = printable(data.provider)
+    files = font_files()
+    regular, bold, drawn = pagewriter.fonts(files[""], files["B"])
+    if set(title + author).union(*(line.text for line in lines)) <= drawn:
+        written = pagewriter.write_page(
+            lines, regular=regular, bold=bold, language=data.language, title=title, author=author
+        )
+        if written is not None:
+            return written
+    pdf = _document(data.language, _texts(data))
+    pdf.set_title(title)
+    pdf.set_author(author)
+    for line in lines:
+        _line(pdf, line.text, size=line.size, bold=line.bold, gap=line.gap)
     return bytes(pdf.output())
 
 
