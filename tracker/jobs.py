@@ -117,7 +117,7 @@ async def finalize_job(ctx: JobContext, occurrence_id: int) -> None:
     )
     if not done:
         return
-    await issue_certificates(database, ctx.mail, occurrence_id, now=utcnow())
+    await issue_certificates(database, ctx.mail, occurrence_id, now=utcnow(), poke=ctx.poke)
     await complete(database, occurrence_id, lease=lease, now=utcnow())
     ctx.poke()
 

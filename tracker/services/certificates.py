@@ -9,6 +9,7 @@ none is lost.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from tracker.db import Database
@@ -23,9 +24,12 @@ async def issue_certificates(
     *,
     now: datetime,
     batch_size: int = CERTIFICATE_BATCH,
+    poke: Callable[[], None] = lambda: None,
 ) -> int:
     """Certificates (and their emails) for every final award with credit at this occurrence
-    that has none queued yet; returns how many emails were queued."""
+    that has none queued yet; returns how many emails were queued. ``poke`` (the outbox
+    worker's) is called after each batch that queued some, so that sending starts with the
+    first batch rather than after the last."""
     queued, after = 0, 0
     while True:
         async with database.session() as session:
@@ -33,6 +37,8 @@ async def issue_certificates(
                 session, mail, occurrence_id, now=now, after=after, limit=batch_size
             )
             await session.commit()
+        if batch.queued:
+            poke()
         queued += batch.queued
         if batch.last is None:
             return queued

@@ -87,5 +87,7 @@ async def _certify_closed(services: Services, occurrence_ids: set[int]) -> None:
     async with services.database.session() as session:
         closed = [o for o in sorted(occurrence_ids) if await is_closed(session, o)]
     for occurrence_id in closed:
-        await issue_certificates(services.database, services.mail, occurrence_id, now=utcnow())
+        await issue_certificates(
+            services.database, services.mail, occurrence_id, now=utcnow(), poke=services.poke
+        )
     services.poke()

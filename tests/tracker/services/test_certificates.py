@@ -103,3 +103,22 @@ async def test_certificates_stored_by_a_run_that_died_before_queueing_keep_their
     stored = await _certificates(database)
     assert {pid: stored[pid] for pid in stored_then} == stored_then
     assert sorted((await _queued(database)).values()) == sorted(stored.values())
+
+
+async def test_the_outbox_worker_is_woken_after_each_batch_that_queued_some(
+    database: Database,
+) -> None:
+    occurrence = await ended_session(database, 30, ended=NOW - GRACE * 2, certified=25)
+    assert await finalize(database, occurrence, now=NOW, grace=GRACE)
+    mail = job_context(database, None).mail
+    woken: list[int] = []
+
+    def poke() -> None:
+        woken.append(1)
+
+    first = await issue_certificates(database, mail, occurrence, now=NOW, batch_size=10, poke=poke)
+    again = await issue_certificates(database, mail, occurrence, now=NOW, batch_size=10, poke=poke)
+
+    assert (first, again) == (25, 0)
+    assert len(woken) == 3  # 10, 10, 5 certified among the 30 in three batches; none the 2nd time
+    assert len(await _queued(database)) == 25
