@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 #: Characters of the reduced fonts (those Open Sans has of these ranges).
 RANGES = ((0x20, 0x7E), (0xA0, 0x24F), (0x2000, 0x206F), (0x20A0, 0x20CF), (0x2100, 0x214F))
@@ -65,8 +66,9 @@ class _Font:
         return sum(advances[cmap[ord(c)]] for c in text) * size / 1000 / _K
 
 
-def _closure(font: object, glyph_order: list[str]) -> list[tuple[int, ...]]:
-    glyf = font["glyf"]  # type: ignore[index]
+def _closure(font: Any, glyph_order: list[str]) -> list[tuple[int, ...]]:
+    """Per glyph id, every glyph a composite glyph draws (its components, theirs...)."""
+    glyf = font["glyf"]
     ids = {name: gid for gid, name in enumerate(glyph_order)}
     direct = []
     for name in glyph_order:
