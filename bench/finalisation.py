@@ -9,7 +9,9 @@ N attendees (a join and a leave each), then times, in the same run:
   (:func:`tracker.services.finalisation.finalize`).
 
 It prints both and their ratio, for each size, so that growth with attendance shows (a linear
-finalisation keeps the ratio flat).
+finalisation keeps the ratio flat). With ``--provisional``, every award is first computed
+provisional (as attendance recording leaves them in service), so that finalisation turns
+existing rows final instead of inserting them.
 
     .venv/bin/python bench/finalisation.py --sizes 1000 4000 --pg
 """
@@ -30,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.databases import database_url
 from tests.factories import ended_session
 from tracker.db import Database
+from tracker.domain.awards import recompute_occurrence
 from tracker.migrate import upgrade
 from tracker.services.finalisation import finalize
 
@@ -52,12 +55,16 @@ async def _plain_select(database: Database, occurrence_id: int) -> float:
     return best
 
 
-async def _measure(url: str, attendees: int) -> tuple[float, float]:
+async def _measure(url: str, attendees: int, *, provisional: bool) -> tuple[float, float]:
     await upgrade(url)
     database = Database(url)
     try:
         now = datetime.now(UTC)
         occurrence = await ended_session(database, attendees, ended=now - GRACE * 2)
+        if provisional:
+            async with database.session() as session:
+                await recompute_occurrence(session, occurrence, now=now)
+                await session.commit()
         baseline = await _plain_select(database, occurrence)
         began = time.perf_counter()
         assert await finalize(database, occurrence, now=now, grace=GRACE)
@@ -70,13 +77,18 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000])
     parser.add_argument("--pg", action="store_true", help="also on PostgreSQL at 127.0.0.1")
+    parser.add_argument(
+        "--provisional", action="store_true", help="awards exist, provisional, beforehand"
+    )
     args = parser.parse_args()
     print(f"{'engine':10} {'attendees':>9} {'SELECT':>10} {'finalise':>10} {'ratio':>7}")
     for attendees in args.sizes:
         results = []
         for engine in ("sqlite", "postgresql") if args.pg else ("sqlite",):
             async with database_url(engine) as url:
-                results.append((engine, await _measure(url, attendees)))
+                results.append(
+                    (engine, await _measure(url, attendees, provisional=args.provisional))
+                )
         for engine, (baseline, took) in results:
             print(
                 f"{engine:10} {attendees:9d} {baseline * 1000:8.1f}ms {took * 1000:8.0f}ms "

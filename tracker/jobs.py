@@ -25,10 +25,10 @@ from tracker.db import Database
 from tracker.domain.awards import BATCH
 from tracker.domain.mailings import (
     MailSettings,
-    issue_certificates,
 )
 from tracker.http.keys import DATABASE, MAIL, SETTINGS, WORKER
 from tracker.services import horizons, reminders, statements
+from tracker.services.certificates import issue_certificates
 from tracker.services.finalisation import (
     Lease,
     claim,
@@ -110,8 +110,7 @@ async def finalize_job(ctx: JobContext, occurrence_id: int) -> None:
     )
     if not done:
         return
-    async with database.session() as session:
-        await issue_certificates(session, ctx.mail, occurrence_id, now=utcnow())
+    await issue_certificates(database, ctx.mail, occurrence_id, now=utcnow(), poke=ctx.poke)
     await complete(database, occurrence_id, lease=lease, now=utcnow())
     ctx.poke()
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import date, datetime
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
+from sqlalchemy import Table, bindparam, insert, inspect, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -51,30 +51,45 @@ async def is_closed(session: AsyncSession, occurrence_id: int) -> bool:
     return await session.get(OccurrenceClosure, occurrence_id) is not None
 
 
+#: Above this many physicians, a read selects the range of their ids and keeps theirs in
+#: Python: one range predicate instead of a thousand bound parameters (finalisation batches
+#: are consecutive attendee ids, so the range holds nobody else).
+_RANGE_FROM = 64
+
+
+def _among(column: Any, physician_ids: Collection[int]) -> Any:
+    """``column IN physician_ids``, or the range covering them for a large batch (the caller
+    keeps only theirs)."""
+    if len(physician_ids) > _RANGE_FROM:
+        return col(column).between(min(physician_ids), max(physician_ids))
+    return col(column).in_(list(physician_ids))
+
+
 async def _facts(
     session: AsyncSession, occurrence_id: int, physician_ids: Collection[int] | None = None
 ) -> dict[int, list[Fact]]:
     """Each physician's facts at one occurrence (the platform's end events added to each's), in
     one read: every physician's, or only those of ``physician_ids``."""
-    query = select(
-        AttendanceEvent.physician_id,
-        AttendanceEvent.kind,
-        AttendanceEvent.at,
-        AttendanceEvent.connection_id,
-    ).where(AttendanceEvent.occurrence_id == occurrence_id)
+    query = sa_select(
+        col(AttendanceEvent.physician_id),
+        col(AttendanceEvent.kind),
+        col(AttendanceEvent.at),
+        col(AttendanceEvent.connection_id),
+    ).where(col(AttendanceEvent.occurrence_id) == occurrence_id)
+    wanted = None if physician_ids is None else frozenset(physician_ids)
     if physician_ids is not None:
         query = query.where(
             or_(
-                col(AttendanceEvent.physician_id).in_(list(physician_ids)),
-                AttendanceEvent.kind == "ended",
+                _among(AttendanceEvent.physician_id, physician_ids),
+                col(AttendanceEvent.kind) == "ended",
             )
         )
     ended: list[Fact] = []
     by_physician: dict[int, list[Fact]] = defaultdict(list)
-    for pid, kind, at, connection in (await session.exec(query)).all():
+    for pid, kind, at, connection in await (await session.connection()).execute(query):
         if kind == "ended":
             ended.append(Fact("ended", at))
-        elif pid is not None:
+        elif pid is not None and (wanted is None or pid in wanted):
             by_physician[pid].append(Fact(cast(Kind, kind), at, connection))
     return {pid: facts + ended for pid, facts in by_physician.items()}
 
@@ -105,6 +120,7 @@ class _Stored(NamedTuple):
     physician_id: int
     seconds: int
     credits: dict[str, float]
+    anomalies: list[str]
     final: bool
     version: int
 
@@ -128,24 +144,28 @@ async def recompute_awards(
     series = await session.get_one(Series, occurrence.series_id)
     final = await is_closed(session, occurrence_id)
     roundings = await _roundings(session)
-    facts = await _facts(session, occurrence_id, physician_ids)
+    wanted = frozenset(physician_ids)
+    facts = await _facts(session, occurrence_id, wanted)
     query = sa_select(
         col(Award.id),
         col(Award.physician_id),
         col(Award.seconds),
         col(Award.credits),
+        col(Award.anomalies),
         col(Award.final),
         col(Award.version),
     ).where(
         col(Award.occurrence_id) == occurrence_id,
-        col(Award.physician_id).in_(list(physician_ids)),
+        _among(Award.physician_id, wanted),
     )
     stored = {
         row.physician_id: row
         for row in map(_Stored._make, await (await session.connection()).execute(query))
+        if row.physician_id in wanted
     }
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
+    promoted: list[int] = []  # provisional awards that become final as they are
     for physician_id in physician_ids:
         attended, credits = _figures(
             facts.get(physician_id, []),
@@ -183,13 +203,87 @@ async def recompute_awards(
                 occurrence_id,
             )
         if final and not row.final:
+            if (row.seconds, row.credits, row.anomalies) == (
+                attended.seconds,
+                credits,
+                figures["anomalies"],
+            ):
+                promoted.append(row.id)
+                continue
             figures |= {"final": True, "finalized_at": now}
         updates.append(figures | {"id": row.id})
-    if inserts:
-        await session.exec(insert(Award), params=inserts)
-    if updates:
-        await session.exec(update(Award), params=updates)
-    return len(inserts) + len(updates)
+    await _execute_many(session, _insert_statement, inserts)
+    await _execute_many(session, _update_statement, updates)
+    if promoted:  # one statement for all of them
+        await (await session.connection()).execute(
+            update(_AWARD)
+            .where(_AWARD.c.id.in_(promoted))
+            .values(final=True, finalized_at=now, computed_at=now)
+        )
+    return len(inserts) + len(updates) + len(promoted)
+
+
+#: The award table as SQLAlchemy Core sees it.
+_AWARD: Table = inspect(Award).local_table  # type: ignore[assignment]
+
+
+def _insert_statement(keys: tuple[str, ...]) -> Any:
+    return insert(_AWARD).inline().values({key: bindparam(key) for key in keys})
+
+
+def _update_statement(keys: tuple[str, ...]) -> Any:
+    return (
+        update(_AWARD)
+        .where(_AWARD.c.id == bindparam("award_id"))
+        .values({key: bindparam(key) for key in keys if key != "id"})
+    )
+
+
+async def _execute_many(
+    session: AsyncSession,
+    statement: Callable[[tuple[str, ...]], Any],
+    rows: Sequence[dict[str, object]],
+) -> None:
+    """``statement`` (an INSERT or an UPDATE by id of the award table) for every row, as one
+    executemany per shape of row, at the driver: each column's value goes through its type's
+    bind processing once per distinct value (a batch's rows share their timestamps and mostly
+    their credits and anomalies), where SQLAlchemy's executemany would process, and encode as
+    JSON, every value of every row."""
+    if not rows:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    shapes: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
+    for row in rows:
+        shapes[tuple(sorted(row))].append(row)
+    for keys, group in shapes.items():
+        compiled = statement(keys).compile(dialect=dialect)
+        order = [("id" if name == "award_id" else name) for name in compiled.positiontup or ()]
+        processors = [_AWARD.c[name].type.bind_processor(dialect) for name in order]
+        caches: list[dict[object, object]] = [{} for _ in order]
+        params = []
+        for row in group:
+            values = []
+            for name, process, cache in zip(order, processors, caches, strict=True):
+                value = row[name]
+                if process is None:
+                    values.append(value)
+                    continue
+                key = _hashable(value)
+                if key not in cache:
+                    cache[key] = process(value)
+                values.append(cache[key])
+            params.append(tuple(values))
+        await connection.exec_driver_sql(compiled.string, params)
+
+
+def _hashable(value: object) -> object:
+    """A key for a value's processed form (type-tagged: ``1`` and ``True`` differ)."""
+    if isinstance(value, dict):
+        return (dict, tuple((key, type(item), item) for key, item in value.items()))
+    if isinstance(value, list):
+        return (list, tuple(value))
+    return (type(value), value)
 
 
 def _as_of(award: Award, attended: Attendance, credits: dict[str, float], now: datetime) -> Award:
@@ -224,14 +318,15 @@ async def _provisional_as_of(
 async def attendee_ids(session: AsyncSession, occurrence_id: int) -> list[int]:
     """Everyone with a matched fact at this occurrence, in id order."""
     query = (
-        select(AttendanceEvent.physician_id)
+        sa_select(col(AttendanceEvent.physician_id))
         .where(
-            AttendanceEvent.occurrence_id == occurrence_id,
+            col(AttendanceEvent.occurrence_id) == occurrence_id,
             col(AttendanceEvent.physician_id).is_not(None),
         )
         .distinct()
     )
-    return sorted(pid for pid in (await session.exec(query)).all() if pid is not None)
+    rows = await (await session.connection()).scalars(query)
+    return sorted(pid for pid in rows if pid is not None)
 
 
 #: How many awards one transaction computes and writes: short enough that other writers (the

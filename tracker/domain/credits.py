@@ -1,17 +1,19 @@
 """CME credit rules (SPEC 2 "Credits"), as pure functions over attendance facts.
 
 AMA PRA Category 1 for live activities: 60 minutes = 1 credit, claimed in quarter hours.
-Arithmetic is exact (``Fraction``) so that ties such as 7.5 and 37.5 minutes round the same
-way on every machine.
+Arithmetic is exact so that ties such as 7.5 and 37.5 minutes round the same way on every
+machine: whole seconds and integers per attendee (:func:`credits_for`), ``Fraction`` in the
+reference :func:`round_credit`.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from math import floor
 from typing import Literal
 
 Kind = Literal["join", "leave", "ended"]
@@ -106,8 +108,39 @@ def round_credit(
         return Fraction(0)
     if rounding == "all_or_nothing":
         return maximum
-    quarters = floor(hours * 4 + Fraction(1, 2)) if rounding == "quarter" else floor(hours * 4)
+    quarters = (
+        math.floor(hours * 4 + Fraction(1, 2)) if rounding == "quarter" else math.floor(hours * 4)
+    )
     return min(Fraction(quarters, 4), maximum)
+
+
+@functools.lru_cache(maxsize=1024)
+def _exact(value: str) -> tuple[Fraction, float]:
+    """A designated maximum (as written) exactly, and as the float stored."""
+    exact = Fraction(value)
+    return exact, float(exact)
+
+
+@functools.lru_cache(maxsize=1024)
+def needed_seconds(duration_minutes: int, percent: str) -> int:
+    """The fewest whole seconds that meet a minimum of ``percent`` % of ``duration_minutes``:
+    ``minutes >= duration * percent / 100`` holds for whole seconds exactly from this one on."""
+    return math.ceil(Fraction(duration_minutes) * Fraction(percent) * 60 / 100)
+
+
+def _amount(seconds: int, *, maximum: str, rounding: Rounding, threshold_met: bool) -> float:
+    """:func:`round_credit` of ``seconds / 3600`` hours as a float, in integers: a quarter hour is
+    900 s, so ``floor(hours * 4 + 1/2)`` is ``(seconds + 450) // 900`` and ``floor(hours * 4)``
+    is ``seconds // 900``; the cap compares ``quarters / 4`` with the exact maximum."""
+    if not threshold_met or seconds <= 0:
+        return 0.0
+    cap, cap_float = _exact(maximum)
+    if rounding == "all_or_nothing":
+        return cap_float
+    quarters = (seconds + 450) // 900 if rounding == "quarter" else seconds // 900
+    if quarters * cap.denominator <= 4 * cap.numerator:
+        return quarters / 4
+    return cap_float
 
 
 def credits_for(
@@ -118,20 +151,23 @@ def credits_for(
     designations: Sequence[Mapping[str, object]],
     roundings: Mapping[str, Rounding],
 ) -> dict[str, float]:
-    """Credits per type for one physician at one occurrence (SPEC 2 "Credits", steps 4 and 5)."""
-    minutes = attended.minutes
-    threshold_met = minutes > 0
+    """Credits per type for one physician at one occurrence (SPEC 2 "Credits", steps 4 and 5).
+
+    Whole seconds and integer arithmetic (the same results as :func:`round_credit` over exact
+    fractions, which a property test checks), since this runs once per attendee per
+    finalisation."""
+    seconds = attended.seconds
+    threshold_met = seconds > 0
     if min_attendance_percent is not None:
-        needed = Fraction(duration_minutes) * Fraction(str(min_attendance_percent)) / 100
-        threshold_met = threshold_met and minutes >= needed
+        needed = needed_seconds(duration_minutes, str(min_attendance_percent))
+        threshold_met = threshold_met and seconds >= needed
     result: dict[str, float] = {}
     for designation in designations:
         code = str(designation["type"])
-        amount = round_credit(
-            minutes / 60,
-            maximum=Fraction(str(designation["max"])),
+        result[code] = _amount(
+            seconds,
+            maximum=str(designation["max"]),
             rounding=roundings.get(code, "quarter"),
             threshold_met=threshold_met,
         )
-        result[code] = float(amount)
     return result

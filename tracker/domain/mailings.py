@@ -30,14 +30,15 @@ from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter
 from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from notifications.addresses import parse_mailbox
+from notifications.addresses import MAX_LENGTH, parse_mailbox
 from notifications.compose import Attachment, build_message, render
-from notifications.models import OutboxStatus
-from notifications.outbox import enqueue, exists, insert_once, record_unsendable
+from notifications.models import OutboxMessage, OutboxStatus
+from notifications.outbox import enqueue, exists, recipient_of, record_unsendable, serialise
 from notifications.pdf import certificate_pdf, statement_pdf
 from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
@@ -486,79 +487,195 @@ def _certificate(
     )
 
 
+#: Certificates one transaction queues: the calling service commits after each batch, so an
+#: interrupted run keeps what it committed and the next one resumes after it.
+CERTIFICATE_BATCH = 200
+
+
+@dataclass(frozen=True)
+class CertificateBatch:
+    """What one call of :func:`issue_certificates` did: ``queued`` emails, and the last
+    physician it looked at (``None``: no award was left after ``after``)."""
+
+    queued: int
+    last: int | None
+
+
+def _certificate_key(occurrence_id: int, physician_id: int, version: int) -> str:
+    return f"certificate:{occurrence_id}:{physician_id}:v{version}"
+
+
+def _outbox_values(
+    key: str,
+    physician: Physician,
+    occurrence_id: int,
+    compose: Callable[[], EmailMessage],
+    now: datetime,
+) -> dict[str, object]:
+    """The outbox row of one certificate email, as ``notifications.outbox.enqueue`` would store
+    it (a recipient that cannot be sent to, or a message that cannot be composed, gives a
+    ``failed`` row holding the reason), without its commit."""
+    values: dict[str, object] = {
+        "key": key,
+        "kind": "certificate",
+        "occurrence_id": occurrence_id,
+        "physician_id": physician.id,
+        "status": OutboxStatus.PENDING,
+        "last_error": None,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    try:
+        message = compose()
+    except Exception as exc:
+        log.exception("could not compose %s to %s", key, physician.email)
+        return values | {
+            "recipient": physician.email[:MAX_LENGTH],
+            "subject": "",
+            "message_id": "",
+            "raw": b"",
+            "status": OutboxStatus.FAILED,
+            "last_error": f"could not compose this message: {type(exc).__name__}: {exc}",
+        }
+    recipient, problem = recipient_of(message)
+    return values | {
+        "recipient": recipient,
+        "subject": str(message["Subject"] or "")[:500],
+        "message_id": str(message["Message-ID"]),
+        "raw": serialise(message),
+        "status": OutboxStatus.FAILED if problem else OutboxStatus.PENDING,
+        "last_error": problem,
+    }
+
+
+def _insert_ignoring(session: AsyncSession, table: Any, unique: list[str]) -> Any:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING`` for this session's engine."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=unique)
+
+
+async def _stored_certificates(
+    session: AsyncSession, occurrence_id: int, physician_ids: list[int]
+) -> dict[tuple[int, int], Certificate]:
+    """The certificates of these physicians at this occurrence, by (physician, version)."""
+    if not physician_ids:
+        return {}
+    rows = await session.exec(
+        select(Certificate).where(
+            Certificate.occurrence_id == occurrence_id,
+            col(Certificate.physician_id).in_(physician_ids),
+        )
+    )
+    return {(c.physician_id, c.version): c for c in rows.all()}
+
+
 async def issue_certificates(
-    session: AsyncSession, mail: MailSettings, occurrence_id: int, *, now: datetime
-) -> int:
-    """A certificate (and its email) for each final award with credit; a changed award, a new one."""
+    session: AsyncSession,
+    mail: MailSettings,
+    occurrence_id: int,
+    *,
+    now: datetime,
+    after: int = 0,
+    limit: int = CERTIFICATE_BATCH,
+) -> CertificateBatch:
+    """A certificate (and its email) for each final award with credit of the next ``limit``
+    physicians after ``after`` (by id); a changed award, a new one. Flushes; the caller commits.
+
+    Whatever the batch size, a batch reads its awards, the outbox keys already queued and the
+    certificates already stored in one query each, composes the emails before writing (so that
+    SQLite's write lock is held only for the two inserts), then writes the new certificates and
+    the emails in one statement each. Both inserts skip what another process stored first: a
+    certificate stored meanwhile is read back and its email composed anew with that code, so
+    every process sends the same code, and each key is queued once.
+    """
     occurrence = await session.get(Occurrence, occurrence_id)
     if occurrence is None:
-        return 0
+        return CertificateBatch(0, None)
     series = await session.get_one(Series, occurrence.series_id)
     rows = (
         await session.exec(
             select(Award, Physician)
             .join(Physician, col(Physician.id) == col(Award.physician_id))
-            .where(Award.occurrence_id == occurrence_id, col(Award.final).is_(True))
+            .where(
+                Award.occurrence_id == occurrence_id,
+                col(Award.final).is_(True),
+                col(Award.physician_id) > after,
+            )
+            .order_by(col(Award.physician_id))
+            .limit(limit)
         )
     ).all()
-    queued = 0
-    for award, physician in rows:
-        key = f"certificate:{occurrence_id}:{physician.id}:v{award.version}"
-        if not any(value > 0 for value in award.credits.values()) or await exists(session, key):
-            continue
-        certificate = (
-            await session.exec(
-                select(Certificate).where(
-                    Certificate.occurrence_id == occurrence_id,
-                    Certificate.physician_id == physician.id,
-                    Certificate.version == award.version,
-                )
-            )
-        ).first()
-        if certificate is None:
-            certificate = await _insert_certificate(
-                session,
-                Certificate(
-                    code=_new_code(),
-                    occurrence_id=occurrence_id,
-                    physician_id=physician.id or 0,
-                    version=award.version,
-                    minutes=round(award.seconds / 60, 2),
-                    credits=dict(award.credits),
-                    issued_at=now,
-                ),
-            )
-
-        compose = functools.partial(
-            _certificate, physician, mail, series, occurrence, certificate, award.version, now
+    if not rows:
+        return CertificateBatch(0, None)
+    last = rows[-1][0].physician_id
+    wanted = {
+        _certificate_key(occurrence_id, award.physician_id, award.version): (award, physician)
+        for award, physician in rows
+        if any(value > 0 for value in award.credits.values())
+    }
+    if wanted:
+        queued_keys = await session.exec(
+            select(OutboxMessage.key).where(col(OutboxMessage.key).in_(list(wanted)))
         )
-        queued += await _queue(
-            session,
-            compose,
-            key=key,
-            kind="certificate",
-            physician=physician,
+        for key in queued_keys.all():
+            del wanted[key]
+    if not wanted:
+        return CertificateBatch(0, last)
+    physician_ids = [award.physician_id for award, _ in wanted.values()]
+    stored = await _stored_certificates(session, occurrence_id, physician_ids)
+    certificates: dict[str, Certificate] = {}
+    for key, (award, _physician) in wanted.items():
+        certificates[key] = stored.get((award.physician_id, award.version)) or Certificate(
+            code=_new_code(),
             occurrence_id=occurrence_id,
-            now=now,
+            physician_id=award.physician_id,
+            version=award.version,
+            minutes=round(award.seconds / 60, 2),
+            credits=dict(award.credits),
+            issued_at=now,
         )
-    await session.commit()
-    return queued
 
+    def message(key: str) -> dict[str, object]:
+        award, physician = wanted[key]
+        compose = functools.partial(
+            _certificate,
+            physician,
+            mail,
+            series,
+            occurrence,
+            certificates[key],
+            award.version,
+            now,
+        )
+        return _outbox_values(key, physician, occurrence_id, compose, now)
 
-async def _insert_certificate(session: AsyncSession, certificate: Certificate) -> Certificate:
-    """Store ``certificate``, or read the one another process stored a moment earlier for the
-    same (occurrence, physician, version): both then send the same code."""
-    await insert_once(session, certificate, unique=["occurrence_id", "physician_id", "version"])
-    stored = (
+    messages: dict[str, dict[str, object]] = {}
+    for key in wanted:
+        messages[key] = message(key)
+        await asyncio.sleep(0)  # composing a batch takes a while: let the loop breathe
+    new = [c for c in certificates.values() if c.id is None]
+    if new:
         await session.exec(
-            select(Certificate).where(
-                Certificate.occurrence_id == certificate.occurrence_id,
-                Certificate.physician_id == certificate.physician_id,
-                Certificate.version == certificate.version,
-            )
+            _insert_ignoring(session, Certificate, ["occurrence_id", "physician_id", "version"]),
+            params=[c.model_dump(exclude={"id"}) for c in new],
         )
-    ).one()
-    return stored
+        stored = await _stored_certificates(session, occurrence_id, [c.physician_id for c in new])
+        for key, certificate in certificates.items():
+            if certificate.id is None:
+                winner = stored[(certificate.physician_id, certificate.version)]
+                certificates[key] = winner
+                if winner.code != certificate.code:  # another process stored it first
+                    messages[key] = message(key)
+    inserted = (
+        await session.exec(
+            _insert_ignoring(session, OutboxMessage, ["key"])
+            .values(list(messages.values()))
+            .returning(col(OutboxMessage.key))
+        )
+    ).all()
+    return CertificateBatch(len(inserted), last)
 
 
 # Monthly statements ---------------------------------------------------------------------------

@@ -18,12 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from schedules.clock import utcnow
 from schedules.models import Occurrence
 from tracker.domain.awards import is_closed, recompute_occurrence
-from tracker.domain.mailings import (
-    MAIL_BATCH,
-    enqueue_notices,
-    issue_certificates,
-    reminder_recipients,
-)
+from tracker.domain.mailings import MAIL_BATCH, enqueue_notices, reminder_recipients
+from tracker.services.certificates import issue_certificates
 from tracker.services.context import Services
 
 log = logging.getLogger(__name__)
@@ -72,7 +68,9 @@ async def certify_closed(services: Services, occurrence_ids: set[int]) -> None:
     """Queue the certificates of those of these occurrences that are closed (a final award that
     changed gets its new version; the outbox keys make the rest a no-op)."""
     async with services.database.session() as session:
-        for occurrence_id in sorted(occurrence_ids):
-            if await is_closed(session, occurrence_id):
-                await issue_certificates(session, services.mail, occurrence_id, now=utcnow())
+        closed = [o for o in sorted(occurrence_ids) if await is_closed(session, o)]
+    for occurrence_id in closed:
+        await issue_certificates(
+            services.database, services.mail, occurrence_id, now=utcnow(), poke=services.poke
+        )
     services.poke()

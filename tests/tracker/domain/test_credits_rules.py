@@ -7,8 +7,17 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tracker.domain.credits import Fact, attendance, credits_for, round_credit
+from tracker.domain.credits import (
+    Attendance,
+    Fact,
+    Rounding,
+    attendance,
+    credits_for,
+    round_credit,
+)
 
 START = datetime(2027, 3, 1, 11, 30, tzinfo=UTC)
 END = START + timedelta(minutes=60)
@@ -132,3 +141,84 @@ def test_threshold_applies_to_every_credit_type(
     )
 
     assert result == expected
+
+
+def _exact_credits(
+    seconds: int,
+    *,
+    duration_minutes: int,
+    min_attendance_percent: float | None,
+    designations: list[dict[str, object]],
+    roundings: dict[str, Rounding],
+) -> dict[str, float]:
+    """The credits as computed before integer arithmetic: minutes and hours as exact fractions,
+    every credit through :func:`round_credit` (the reference)."""
+    minutes = Fraction(seconds, 60)
+    threshold_met = minutes > 0
+    if min_attendance_percent is not None:
+        needed = Fraction(duration_minutes) * Fraction(str(min_attendance_percent)) / 100
+        threshold_met = threshold_met and minutes >= needed
+    return {
+        str(d["type"]): float(
+            round_credit(
+                minutes / 60,
+                maximum=Fraction(str(d["max"])),
+                rounding=roundings.get(str(d["type"]), "quarter"),
+                threshold_met=threshold_met,
+            )
+        )
+        for d in designations
+    }
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    seconds=st.one_of(
+        st.integers(min_value=0, max_value=6 * 3600),
+        # around every quarter-hour boundary and its half, where rounding turns
+        st.integers(min_value=0, max_value=24).flatmap(
+            lambda q: st.integers(min_value=q * 450 - 3, max_value=q * 450 + 3)
+        ),
+    ),
+    duration_minutes=st.integers(min_value=1, max_value=480),
+    percent=st.one_of(
+        st.none(),
+        st.sampled_from([0, 0.5, 12.5, 33.3, 50, 66.67, 75, 80.01, 99.99, 100]),
+        st.floats(min_value=0, max_value=100, allow_nan=False).map(lambda p: round(p, 2)),
+    ),
+    maxima=st.lists(
+        st.one_of(
+            st.sampled_from([0, 0.25, 0.5, 0.75, 1, 1.0, 1.5, 2.25, 3, 7.75]),
+            st.floats(min_value=0, max_value=10, allow_nan=False).map(lambda m: round(m, 2)),
+        ),
+        min_size=3,
+        max_size=3,
+    ),
+)
+def test_integer_credit_arithmetic_equals_the_exact_fractions(
+    seconds: int,
+    duration_minutes: int,
+    percent: float | None,
+    maxima: list[float],
+) -> None:
+    roundings: dict[str, Rounding] = {"A": "quarter", "B": "floor_quarter", "C": "all_or_nothing"}
+    designations: list[dict[str, object]] = [
+        {"type": code, "max": maximum} for code, maximum in zip("ABC", maxima, strict=True)
+    ]
+    designations.append({"type": "D", "max": maxima[0]})  # no rounding set: quarter
+
+    result = credits_for(
+        Attendance(max(seconds, 0), ()),
+        duration_minutes=duration_minutes,
+        min_attendance_percent=percent,
+        designations=designations,
+        roundings=roundings,
+    )
+
+    assert result == _exact_credits(
+        max(seconds, 0),
+        duration_minutes=duration_minutes,
+        min_attendance_percent=percent,
+        designations=designations,
+        roundings=roundings,
+    )

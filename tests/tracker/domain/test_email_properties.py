@@ -160,6 +160,7 @@ async def _every_kind(
             await session.commit()
     async with database.session() as session:
         await issue_certificates(session, MAIL, first_id, now=AFTER)
+        await session.commit()
     async with database.session() as session:
         await enqueue_statement(session, MAIL, world.physician_id, "2026-12", now=AFTER)
         await session.commit()

@@ -22,9 +22,10 @@ from notifications.worker import DeliveryWorker
 from tests.factories import CERTIFIED, ended_session, job_context, queue_messages
 from tests.processes import serve
 from tracker.db import Database
+from tracker.domain.awards import recompute_occurrence
 from tracker.domain.models import Award, OccurrenceClosure
 from tracker.jobs import plan_finalisations
-from tracker.services.finalisation import Lease, claim, finalize_awards
+from tracker.services.finalisation import Lease, claim, finalize, finalize_awards
 
 GRACE = timedelta(minutes=90)
 SENDER = "webinars@cme.example.org"
@@ -243,3 +244,32 @@ async def _sent(database: Database) -> int:
     async with database.session() as session:
         query = select(func.count()).where(col(OutboxMessage.status) == OutboxStatus.SENT)
         return int((await session.exec(query)).one())
+
+
+async def test_provisional_awards_become_final_as_they_are_and_changed_ones_are_rewritten(
+    database: Database,
+) -> None:
+    now = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
+    occurrence = await ended_session(database, 120, ended=now - GRACE - timedelta(minutes=1))
+    async with database.session() as session:
+        await recompute_occurrence(session, occurrence, now=now)
+        first = (await session.exec(select(Award).order_by(col(Award.physician_id)))).first()
+        assert first is not None
+        first.seconds, first.credits = 1, {"AMA_PRA_1": 0.0}  # as if computed too early
+        await session.commit()
+        changed = first.physician_id
+
+    assert await finalize(database, occurrence, now=now, grace=GRACE)
+
+    async with database.session() as session:
+        awards = (await session.exec(select(Award))).all()
+    assert len(awards) == 120
+    assert {(a.final, a.finalized_at, a.computed_at, a.version) for a in awards} == {
+        (True, now, now, 1)
+    }
+    by_physician = {a.physician_id: a for a in awards}
+    assert (by_physician[changed].seconds, by_physician[changed].credits) == (
+        3600,
+        {"AMA_PRA_1": 1.0},
+    )
+    assert sorted(a.seconds for a in awards) == [300] * (120 - CERTIFIED) + [3600] * CERTIFIED

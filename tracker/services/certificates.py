@@ -1,0 +1,45 @@
+"""Issuing an occurrence's certificates: batch by batch, each batch its own short transaction.
+
+A batch (:data:`~tracker.domain.mailings.CERTIFICATE_BATCH` physicians, in id order) stores its
+certificates and queues their emails in one commit. A run interrupted between two batches (an
+error, a stop, a killed process) keeps what it committed; the next run, here or in another
+process, skips every key already queued and goes on, so each certificate is queued once and
+none is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from tracker.db import Database
+from tracker.domain.mailings import CERTIFICATE_BATCH, MailSettings
+from tracker.domain.mailings import issue_certificates as issue_batch
+
+
+async def issue_certificates(
+    database: Database,
+    mail: MailSettings,
+    occurrence_id: int,
+    *,
+    now: datetime,
+    batch_size: int = CERTIFICATE_BATCH,
+    poke: Callable[[], None] = lambda: None,
+) -> int:
+    """Certificates (and their emails) for every final award with credit at this occurrence
+    that has none queued yet; returns how many emails were queued. ``poke`` (the outbox
+    worker's) is called after each batch that queued some, so that sending starts with the
+    first batch rather than after the last."""
+    queued, after = 0, 0
+    while True:
+        async with database.session() as session:
+            batch = await issue_batch(
+                session, mail, occurrence_id, now=now, after=after, limit=batch_size
+            )
+            await session.commit()
+        if batch.queued:
+            poke()
+        queued += batch.queued
+        if batch.last is None:
+            return queued
+        after = batch.last
