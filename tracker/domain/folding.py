@@ -42,7 +42,11 @@ _TRANSLATION = str.maketrans(FOLDS)
 
 def fold(text: str | None) -> str | None:
     """``text`` as searches compare it: see the module docstring."""
-    return None if text is None else text.translate(_TRANSLATION)
+    if text is None:
+        return None
+    if text.isascii():  # the common case, and the same result: the table's ASCII part is A-Z
+        return text.lower()
+    return text.translate(_TRANSLATION)
 
 
 class folded(FunctionElement[str]):

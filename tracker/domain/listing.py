@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from typing import cast as cast_type
 
-from sqlalchemy import String, and_, cast, or_
+from sqlalchemy import String, and_, cast, func, or_
 from sqlalchemy.orm import QueryableAttribute, defer
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
@@ -53,20 +53,31 @@ def search_words(text: str | None) -> list[str]:
     return (fold(text) or "").split()[:MAX_WORDS]
 
 
+def _physician_text() -> Any:
+    """What a physician search reads: names, email and identifiers, one space apart (a word of
+    a search holds no space, so it never spans two of them), folded once per row."""
+    parts = [
+        col(Physician.first_name),
+        col(Physician.last_name),
+        col(Physician.email),
+        func.coalesce(col(Physician.npi), ""),
+        func.coalesce(col(Physician.rpps), ""),
+        cast(col(Physician.board_ids), String()),
+    ]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + " " + part
+    return folded(text)
+
+
 def physician_matches(text: str | None) -> list[ColumnElement[bool]]:
     """One condition per word of ``text``: the word is part of the physician's first or last
     name, email, NPI, RPPS or a board id (case and accents folded)."""
-    return [
-        or_(
-            _contains(col(Physician.first_name), word),
-            _contains(col(Physician.last_name), word),
-            _contains(col(Physician.email), word),
-            _contains(col(Physician.npi), word),
-            _contains(col(Physician.rpps), word),
-            _contains(cast(col(Physician.board_ids), String()), word),
-        )
-        for word in search_words(text)
-    ]
+    words = search_words(text)
+    if not words:
+        return []
+    haystack = _physician_text()
+    return [haystack.like(_pattern(word), escape="\\") for word in words]
 
 
 @dataclass(frozen=True)

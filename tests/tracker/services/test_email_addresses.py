@@ -271,7 +271,7 @@ async def test_attendance_emails_are_matching_keys_and_are_not_refused(
     series = await create_series(client, auth)
     occurrence = (
         await (await client.get(f"/api/series/{series['id']}/occurrences", headers=auth)).json()
-    )[0]
+    )["items"][0]
 
     response = await client.post(
         "/api/attendance-events",

@@ -508,7 +508,7 @@ def test_hostile_physician_names_render_escaped_on_the_physician_and_organiser_p
         assert created.status == 201, await created.text()
         series = await created.json()
         rows = await site.client.get(f"/api/series/{series['id']}/occurrences", headers=site.auth)
-        occurrence_id: int = (await rows.json())[0]["id"]
+        occurrence_id: int = (await rows.json())["items"][0]["id"]
         return occurrence_id
 
     occurrence_id = site.run(setup())
