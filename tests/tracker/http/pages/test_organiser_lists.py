@@ -4,6 +4,7 @@ previous links that carry the cursor, a search box, labels in French and English
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html import unescape
 from html.parser import HTMLParser
 
@@ -11,11 +12,13 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import insert
 
 from notifications.models import OutboxMessage
+from schedules.models import Occurrence
 from tests.factories import create_series, occurrences
 from tests.tracker.http.api.test_paging import NOW, _physician_row, add_physicians
 from tests.tracker.http.pages.test_organiser_pages import organiser_cookie
 from tracker.db import Database
 from tracker.domain.models import AttendanceEvent, Award
+from tracker.http.pages.chart import connected_per_minute
 
 
 class Page(HTMLParser):
@@ -221,3 +224,39 @@ async def test_outbox_page_is_paged_and_filtered(client: TestClient, database: D
     assert [r[2] for r in failed.rows] == [f"S{i:03d}" for i in range(110, -1, -10)]
     assert failed.links == {}
     assert re.search(r'<option value="failed" selected>', html)
+
+
+async def test_the_chart_counts_each_minute_those_connected_at_its_middle(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    series = await create_series(client, auth)
+    occurrence_id = (await occurrences(client, auth, series["id"]))[0]["id"]
+    ids = await add_physicians(database, [_physician_row(i) for i in range(3)])
+    async with database.session() as session:
+        occurrence = await session.get_one(Occurrence, occurrence_id)
+        start = occurrence.start
+        facts = [
+            (ids[0], "join", start - timedelta(minutes=5)),
+            (ids[0], "leave", start + timedelta(minutes=10)),
+            (ids[1], "join", start + timedelta(minutes=5, seconds=31)),  # after minute 5's middle
+            (ids[2], "join", start + timedelta(minutes=20)),
+            (ids[2], "leave", start + timedelta(minutes=20, seconds=20)),  # no middle inside
+        ]
+        for index, (pid, kind, at) in enumerate(facts):
+            session.add(
+                AttendanceEvent(
+                    source="api",
+                    external_id=f"c{index}",
+                    kind=kind,
+                    at=at,
+                    occurrence_id=occurrence_id,
+                    physician_id=pid,
+                    payload={},
+                )
+            )
+        await session.commit()
+        counts = await connected_per_minute(
+            session, occurrence, now=occurrence.end + timedelta(hours=1)
+        )
+
+    assert counts == [int(m < 10) + int(m >= 6) for m in range(60)]
