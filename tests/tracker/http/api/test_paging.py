@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import event, insert
@@ -562,3 +563,49 @@ async def test_export_streams_batches_that_add_up_to_the_whole_file(
     assert [line.split(",")[2] for line in text.splitlines()[1:9]] == sorted(
         ["L0", "L0", "L1", "L1", "L2", "L2", "L2", "L3"]
     )
+
+
+async def test_an_export_that_fails_part_way_is_cut_not_ended(
+    client: TestClient, auth: dict[str, str], database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the answer has begun no problem document can follow: the connection is cut before
+    the last chunk, so that no client takes a truncated file for a whole one."""
+    from tracker.domain import exports
+    from tracker.http.api import attendance
+
+    series = await create_series(client, auth)
+    occurrence_id = (await occurrences(client, auth, series["id"]))[0]["id"]
+    rows = [_physician_row(i) for i in range(5)]
+    for row in rows:
+        row["consent_board_reporting"] = True
+    ids = await add_physicians(database, rows)
+    async with database.session() as session:
+        for pid in ids:
+            session.add(
+                Award(
+                    occurrence_id=occurrence_id,
+                    physician_id=pid,
+                    seconds=3600,
+                    credits={"AMA_PRA_1": 1.0},
+                    final=True,
+                )
+            )
+        await session.commit()
+    monkeypatch.setattr(exports, "BATCH", 2)
+    calls = 0
+    real = attendance.completion_batch
+
+    async def failing(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the database went away")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(attendance, "completion_batch", failing)
+
+    response = await client.get("/api/exports/completions.csv", headers=auth)
+
+    assert response.status == 200
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await response.read()
