@@ -26,7 +26,7 @@ from notifications.models import OutboxMessage
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
 from tracker.domain import awards
-from tracker.domain.folding import fold, folded
+from tracker.domain.folding import fold, folded, folded_regex
 from tracker.domain.models import AttendanceEvent, Award, Physician, Registration
 from tracker.domain.physicians import email_key
 
@@ -44,7 +44,14 @@ def _pattern(word: str) -> str:
     return f"%{escaped}%"
 
 
-def _contains(expression: Any, word: str) -> ColumnElement[bool]:
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+def _contains(dialect: str, expression: Any, word: str) -> ColumnElement[bool]:
+    """``word`` (folded) is part of ``expression`` once folded (see :mod:`.folding`)."""
+    if dialect == "postgresql":
+        return cast_type(ColumnElement[bool], expression.op("~")(folded_regex(word)))
     return folded(expression).like(_pattern(word), escape="\\")
 
 
@@ -55,7 +62,7 @@ def search_words(text: str | None) -> list[str]:
 
 def _physician_text() -> Any:
     """What a physician search reads: names, email and identifiers, one space apart (a word of
-    a search holds no space, so it never spans two of them), folded once per row."""
+    a search holds no space, so it never spans two of them): one text per row."""
     parts = [
         col(Physician.first_name),
         col(Physician.last_name),
@@ -67,17 +74,17 @@ def _physician_text() -> Any:
     text = parts[0]
     for part in parts[1:]:
         text = text + " " + part
-    return folded(text)
+    return text
 
 
-def physician_matches(text: str | None) -> list[ColumnElement[bool]]:
+def physician_matches(dialect: str, text: str | None) -> list[ColumnElement[bool]]:
     """One condition per word of ``text``: the word is part of the physician's first or last
     name, email, NPI, RPPS or a board id (case and accents folded)."""
     words = search_words(text)
     if not words:
         return []
     haystack = _physician_text()
-    return [haystack.like(_pattern(word), escape="\\") for word in words]
+    return [_contains(dialect, haystack, word) for word in words]
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,7 @@ async def physicians_page(
     query = select(Physician)
     if email:
         query = query.where(Physician.email == email_key(email))
-    query = query.where(*physician_matches(search))
+    query = query.where(*physician_matches(_dialect(session), search))
     return await keyset_page(session, query, BY_ID_PHYSICIAN, lambda p: (p.id,), request)
 
 
@@ -230,7 +237,7 @@ async def attendance_page(
     query = (
         select(Award, Physician)
         .join(Physician, col(Physician.id) == col(Award.physician_id))
-        .where(Award.occurrence_id == occurrence_id, *physician_matches(search))
+        .where(Award.occurrence_id == occurrence_id, *physician_matches(_dialect(session), search))
     )
     if physician_id is not None:
         query = query.where(Award.physician_id == physician_id)
@@ -280,7 +287,10 @@ async def unmatched_page(
     event's email address."""
     query = select(AttendanceEvent).where(
         _unmatched(),
-        *(_contains(col(AttendanceEvent.email), word) for word in search_words(search)),
+        *(
+            _contains(_dialect(session), col(AttendanceEvent.email), word)
+            for word in search_words(search)
+        ),
     )
     order: Order = ((col(AttendanceEvent.id), False),)
     return await keyset_page(session, query, order, lambda e: (e.id,), request)
