@@ -75,6 +75,7 @@ def html_calls(w: World) -> list[Call]:
         Call("POST", "/organizer/series/{id}", f"/organizer/series/{series}", org, oc),
         Call("POST", "/organizer/occurrences/{id}", f"/organizer/occurrences/{past}", org, oc),
         Call("GET", "/organizer/occurrences/{id}", f"/organizer/occurrences/{past}", org),
+        Call("GET", "/organizer/physicians", "/organizer/physicians", org),
         Call("GET", "/organizer/unmatched", "/organizer/unmatched", org),
         Call(
             "POST",
