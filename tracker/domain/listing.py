@@ -3,7 +3,9 @@
 Every list is read by *keyset*: rows in a stable order that ends with a unique column (an id),
 a page being the ``limit`` rows strictly after (or before) the key of the row a client last saw.
 A page costs one indexed range read of ``limit + 1`` rows whatever the list's length, and
-rows added or removed meanwhile never shift a page (as ``OFFSET`` would).
+rows added or removed meanwhile never shift a page (as ``OFFSET`` would). A search that few
+rows match reads on until it has ``limit + 1`` of them or the list ends (a scan, bounded in
+memory: rows are filtered in the database).
 
 Searches fold case and accents on both engines alike (:mod:`tracker.domain.folding`).
 """
@@ -32,7 +34,7 @@ from tracker.domain.physicians import email_key
 
 T = TypeVar("T")
 Key = tuple[Any, ...]
-#: The longest search text or text key accepted (longer matches no name, email or id).
+#: The longest search text accepted, and the longest text of a cursor's key (names hold 100).
 MAX_SEARCH = 200
 #: Words of a search beyond this many are ignored (each word is one more condition per row).
 MAX_WORDS = 6
