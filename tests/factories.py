@@ -35,13 +35,27 @@ async def create_series(
     return created
 
 
+async def every_item(
+    client: TestClient, auth: dict[str, str], url: str, **params: str
+) -> list[dict[str, Any]]:
+    """Every item of a paged list route, following ``next_cursor`` to the last page."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        query = {**params, "limit": "500", **({"cursor": cursor} if cursor else {})}
+        response = await client.get(url, params=query, headers=auth)
+        assert response.status == 200, await response.text()
+        page: dict[str, Any] = await response.json()
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
 async def occurrences(
     client: TestClient, auth: dict[str, str], series_id: int
 ) -> list[dict[str, Any]]:
-    response = await client.get(f"/api/series/{series_id}/occurrences", headers=auth)
-    assert response.status == 200, await response.text()
-    rows: list[dict[str, Any]] = await response.json()
-    return rows
+    return await every_item(client, auth, f"/api/series/{series_id}/occurrences")
 
 
 def physician_body(**overrides: Any) -> dict[str, Any]:

@@ -12,9 +12,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracker.domain.folding import FOLD_FUNCTION, fold
+
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets readers run beside the writer; foreign keys are off by default in SQLite."""
+    """WAL lets readers run beside the writer; foreign keys are off by default in SQLite.
+    Searches fold case and accents with :func:`tracker.domain.folding.fold`, as PostgreSQL's
+    ``translate`` does from the same table."""
+    dbapi_connection.create_function(FOLD_FUNCTION, 1, fold, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -12,7 +12,14 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
-from tests.factories import bearer, create_physician, create_series, job_context, occurrences
+from tests.factories import (
+    bearer,
+    create_physician,
+    create_series,
+    every_item,
+    job_context,
+    occurrences,
+)
 from tracker.db import Database
 from tracker.domain.mailings import MailSettings, unsubscribe_url
 from tracker.domain.models import Certificate, Registration
@@ -179,8 +186,8 @@ async def build_world(
                 select(Certificate.code).where(Certificate.physician_id == jeanne["id"])
             )
         ).one()
-    outbox = await (await client.get("/api/outbox", headers=auth)).json()
-    unmatched = await (await client.get("/api/attendance-events/unmatched", headers=auth)).json()
+    outbox = await every_item(client, auth, "/api/outbox")
+    unmatched = await every_item(client, auth, "/api/attendance-events/unmatched")
     requirements = (await requirement.json())["requirements"]
 
     revoked_cookie, _ = await physician_session(client, revoked["token"])

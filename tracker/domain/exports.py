@@ -25,6 +25,8 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import and_, or_
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -81,26 +83,68 @@ def _credit(code: str, board: str | None, credits: dict[str, float]) -> str:
     return f"{credits.get(code, 0.0):g}"
 
 
-async def completion_rows(
-    session: AsyncSession, *, start_from: datetime | None, until: datetime | None
-) -> tuple[list[str], list[list[str]]]:
-    """The header and the rows: final awards with some credit, for physicians who consented to
-    board reporting, one row per board id. ``start_from`` / ``until`` select sessions by start."""
+#: How many awards one read of the export takes: a batch's rows are written out before the next
+#: is read, so an export of any size holds one batch in memory.
+BATCH = 1000
+#: The export's order, ending with a unique pair (an award is one occurrence and one physician).
+ORDER = (
+    col(Occurrence.start),
+    col(Occurrence.id),
+    col(Physician.last_name),
+    col(Physician.id),
+)
+ExportKey = tuple[datetime, int, str, int]
+
+
+async def completion_header(session: AsyncSession) -> list[str]:
+    """The export's columns: the PARS fields, then one per credit type."""
     codes = sorted((await session.exec(select(CreditType.code))).all())
+    return [*BASE_COLUMNS, *codes]
+
+
+def _after(key: ExportKey) -> ColumnElement[bool]:
+    """Rows strictly after ``key`` in :data:`ORDER`."""
+    clause: ColumnElement[bool] = ORDER[-1] > key[-1]
+    for column, value in reversed(list(zip(ORDER[:-1], key[:-1], strict=True))):
+        clause = or_(column > value, and_(column == value, clause))
+    return clause
+
+
+async def completion_batch(
+    session: AsyncSession,
+    header: list[str],
+    *,
+    start_from: datetime | None,
+    until: datetime | None,
+    after: ExportKey | None = None,
+    limit: int | None = None,
+) -> tuple[list[list[str]], ExportKey | None]:
+    """The rows of the next ``limit`` awards after ``after`` (final, with some credit, for
+    physicians who consented to board reporting, one row per board id), and the key to read
+    the batch after them (``None``: this was the last); ``limit``: :data:`BATCH`. ``start_from`` / ``until`` select
+    sessions by start."""
+    codes = header[len(BASE_COLUMNS) :]
+    limit = limit or BATCH
     query = (
         select(Award, Occurrence, Series, Physician)
         .join(Occurrence, col(Occurrence.id) == col(Award.occurrence_id))
         .join(Series, col(Series.id) == col(Occurrence.series_id))
         .join(Physician, col(Physician.id) == col(Award.physician_id))
         .where(col(Award.final).is_(True), col(Physician.consent_board_reporting).is_(True))
-        .order_by(col(Occurrence.start), col(Physician.last_name), col(Physician.id))
+        .order_by(*ORDER)
+        .limit(limit + 1)
     )
     if start_from is not None:
         query = query.where(Occurrence.start >= start_from)
     if until is not None:
         query = query.where(Occurrence.start < until)
+    if after is not None:
+        query = query.where(_after(after))
+    found = list((await session.exec(query)).all())
+    more = len(found) > limit
+    found = found[:limit]
     rows: list[list[str]] = []
-    for award, occurrence, series, physician in (await session.exec(query)).all():
+    for award, occurrence, series, physician in found:
         if not any(amount > 0 for amount in award.credits.values()):
             continue
         local_end = occurrence.end.astimezone(ZoneInfo(series.timezone))
@@ -130,18 +174,23 @@ async def completion_rows(
                     *(_credit(code, board, award.credits) for code in codes),
                 ]
             )
-    return [*BASE_COLUMNS, *codes], rows
+    if not more:
+        return rows, None
+    _, occurrence, _, physician = found[-1]
+    return rows, (occurrence.start, occurrence.id or 0, physician.last_name, physician.id or 0)
 
 
-def render(header: list[str], rows: list[list[str]], layout: Layout) -> str:
-    """The file's text: see the module docstring for what each layout guarantees."""
+def render_header(header: list[str], layout: Layout) -> str:
+    """The file's first line (after a byte-order mark in CSV)."""
+    return (BOM if layout == "csv" else "") + render_rows([header], layout)
+
+
+def render_rows(rows: list[list[str]], layout: Layout) -> str:
+    """Lines of the file: see the module docstring for what each layout guarantees."""
     if layout == "tab":
-        lines = ["\t".join(_tab_cell(cell) for cell in row) for row in [header, *rows]]
-        return "".join(line + "\r\n" for line in lines)
+        return "".join("\t".join(_tab_cell(cell) for cell in row) + "\r\n" for row in rows)
     output = io.StringIO()
-    output.write(BOM)
     writer = csv.writer(output, lineterminator="\r\n")
-    writer.writerow(header)
     writer.writerows([_cell(cell) for cell in row] for row in rows)
     return output.getvalue()
 
@@ -153,6 +202,15 @@ async def completions_csv(
     until: datetime | None,
     layout: Layout = "csv",
 ) -> str:
-    """The completions export as text in ``layout``."""
-    header, rows = await completion_rows(session, start_from=start_from, until=until)
-    return render(header, rows, layout)
+    """The whole completions export as text in ``layout`` (the HTTP export streams the same
+    batches instead of building the text)."""
+    header = await completion_header(session)
+    parts = [render_header(header, layout)]
+    after: ExportKey | None = None
+    while True:
+        rows, after = await completion_batch(
+            session, header, start_from=start_from, until=until, after=after
+        )
+        parts.append(render_rows(rows, layout))
+        if after is None:
+            return "".join(parts)

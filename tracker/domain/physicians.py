@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notifications.addresses import InvalidAddressError, normalise_address
@@ -116,13 +116,6 @@ async def physician_by_email(session: AsyncSession, email: str) -> Physician | N
     return (
         await session.exec(select(Physician).where(Physician.email == email_key(email)))
     ).first()
-
-
-async def list_physicians(session: AsyncSession, *, email: str | None = None) -> list[Physician]:
-    query = select(Physician).order_by(col(Physician.id))
-    if email:
-        query = query.where(Physician.email == email_key(email))
-    return list((await session.exec(query)).all())
 
 
 # --- bulk import ---------------------------------------------------------------------------

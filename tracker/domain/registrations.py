@@ -65,16 +65,6 @@ async def unregister(session: AsyncSession, series_id: int, physician_id: int) -
     )
 
 
-async def list_registrations(session: AsyncSession, series_id: int) -> list[Registration]:
-    await get_series(session, series_id)
-    query = (
-        select(Registration)
-        .where(Registration.series_id == series_id)
-        .order_by(col(Registration.id))
-    )
-    return list((await session.exec(query)).all())
-
-
 async def registered_series_ids(session: AsyncSession, physician_id: int) -> list[int]:
     query = select(Registration.series_id).where(Registration.physician_id == physician_id)
     return sorted(set((await session.exec(query)).all()))

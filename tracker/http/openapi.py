@@ -47,6 +47,8 @@ def _error(route: Route, description: str, **extra: Any) -> dict[str, Any]:
 
 
 def _query_schema(q: QueryParam) -> dict[str, Any]:
+    if q.schema is not None:
+        return q.schema
     if q.enum:
         return {"type": "string", "enum": ["", *q.enum]}
     if q.format is None:

@@ -23,8 +23,6 @@ from tracker.domain.organizers import organizer_for_token
 from tracker.domain.physicians import physician_for_token
 from tracker.domain.schemas import (
     AttendanceBatch,
-    AttendanceEventPublic,
-    AttendancePublic,
     AwardPublic,
     CertificateCheck,
     CreditSummary,
@@ -43,6 +41,17 @@ from tracker.http.api import attendance, feeds, mail, physicians, registrations,
 from tracker.http.keys import DATABASE, ORGANIZER, PHYSICIAN, SETTINGS
 from tracker.http.pages import organiser, physician, public
 from tracker.http.pages.errors import HTML_ERRORS
+from tracker.http.paging import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    AttendancePage,
+    OccurrencePage,
+    OutboxPage,
+    PhysicianPage,
+    RegistrationPage,
+    SeriesPage,
+    UnmatchedPage,
+)
 from tracker.http.problems import HTTPProblem
 from tracker.http.ratelimit import LIMITER, FailureLimiter, client_address
 
@@ -59,6 +68,8 @@ class QueryParam:
     description: str
     format: str | None = "date-time"
     enum: tuple[str, ...] = ()
+    #: The whole JSON schema when it is neither a string format nor an enum (``?limit=``).
+    schema: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +144,25 @@ SESSIONS = (
     QueryParam("to", "Only sessions starting before this instant (ISO 8601, with offset)"),
 )
 
+PAGING = (
+    QueryParam(
+        "limit",
+        f"How many items per page (1 to {MAX_LIMIT}, default {DEFAULT_LIMIT})",
+        schema={"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    ),
+    QueryParam(
+        "cursor",
+        "Opaque: a page's next_cursor (or previous_cursor); absent for the first page",
+        None,
+    ),
+)
+SEARCH = QueryParam(
+    "q",
+    "Words that must each be part of a first or last name, the email or an identifier "
+    "(NPI, RPPS, board id); any case, accents folded",
+    None,
+)
+
 PAGE_DOORS = {
     ("GET", "/me/{token}"): "personal link",
     ("POST", "/organizer/login"): "organiser sign-in",
@@ -170,8 +200,9 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/series",
         series.list_series,
-        "List series",
-        response=list[SeriesPublic],
+        "List series, a page at a time",
+        response=SeriesPage,
+        query=PAGING,
         tags=("series",),
     ),
     Route(
@@ -196,9 +227,9 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/series/{id}/occurrences",
         series.list_occurrences,
-        "List a series' occurrences in a window",
-        response=list[OccurrencePublic],
-        query=WINDOW,
+        "List a series' occurrences in a window, in start order, a page at a time",
+        response=OccurrencePage,
+        query=(*WINDOW, *PAGING),
         tags=("series",),
     ),
     Route(
@@ -218,8 +249,14 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/occurrences/{id}/attendance",
         attendance.occurrence_attendance,
-        "Who attended one occurrence: minutes, credits, provisional or final",
-        response=list[AttendancePublic],
+        "Who attended one occurrence: minutes, credits, provisional or final; by name, "
+        "a page at a time",
+        response=AttendancePage,
+        query=(
+            *PAGING,
+            SEARCH,
+            QueryParam("physician_id", "Only this physician", None),
+        ),
         tags=("attendance",),
     ),
     Route(
@@ -236,9 +273,13 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/physicians",
         physicians.list_physicians,
-        "List physicians (?email= to find one)",
-        response=list[PhysicianPublic],
-        query=(QueryParam("email", "Exact email, any case (anything else matches no one)", None),),
+        "List physicians in id order, a page at a time (?q= to search, ?email= to find one)",
+        response=PhysicianPage,
+        query=(
+            *PAGING,
+            SEARCH,
+            QueryParam("email", "Exact email, any case (anything else matches no one)", None),
+        ),
         tags=("physicians",),
     ),
     Route(
@@ -306,8 +347,9 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/series/{id}/registrations",
         registrations.list_registrations,
-        "List a series' registrations",
-        response=list[RegistrationPublic],
+        "List a series' registrations, a page at a time",
+        response=RegistrationPage,
+        query=PAGING,
         tags=("registrations",),
     ),
     Route(
@@ -332,8 +374,12 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/attendance-events/unmatched",
         attendance.list_unmatched,
-        "Events not yet matched to a physician or occurrence, with the reason",
-        response=list[AttendanceEventPublic],
+        "Events not yet matched to a physician or occurrence, with the reason, a page at a time",
+        response=UnmatchedPage,
+        query=(
+            *PAGING,
+            QueryParam("q", "Words that must each be part of the event's email address", None),
+        ),
         tags=("attendance",),
     ),
     Route(
@@ -403,15 +449,17 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/outbox",
         mail.list_outbox,
-        "Outbox messages, newest first (?status=failed)",
-        response=list[OutboxMessagePublic],
+        "Outbox messages, newest first, a page at a time (?status=failed, ?kind=certificate)",
+        response=OutboxPage,
         query=(
+            *PAGING,
             QueryParam(
                 "status",
                 "Only messages in this state",
                 None,
                 ("pending", "sending", "sent", "failed", "skipped"),
             ),
+            QueryParam("kind", "Only messages of this kind (reminder, certificate, ...)", None),
         ),
         tags=("email",),
     ),
@@ -616,6 +664,13 @@ ROUTES: tuple[Route, ...] = (
         "/organizer/occurrences/{id}",
         organiser.organizer_occurrence,
         "Attendance table and chart",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "GET",
+        "/organizer/physicians",
+        organiser.organizer_physicians,
+        "Physicians, a page at a time, with a search",
         responses={303: TO_SIGN_IN},
     ),
     _page(

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.factories import create_physician, create_series, series_body
+from tests.factories import create_physician, create_series, every_item, series_body
 from tests.tracker.test_cli import run
 from tracker.adapters.zoom_report import parse_report, read_report
 from tracker.db import Database
@@ -273,7 +273,7 @@ async def test_cli_import_of_a_webinar_attendee_report_credits_the_attendees_onl
     result = await asyncio.to_thread(
         _import, path, database_url, tmp_path, "--series", str(series_id)
     )
-    unmatched = await (await client.get("/api/attendance-events/unmatched", headers=auth)).json()
+    unmatched = await every_item(client, auth, "/api/attendance-events/unmatched")
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-2:] == [

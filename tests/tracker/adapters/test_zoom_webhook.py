@@ -17,7 +17,14 @@ from aiohttp.test_utils import TestClient
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
 
-from tests.factories import bearer, create_physician, create_series, job_context, occurrences
+from tests.factories import (
+    bearer,
+    create_physician,
+    create_series,
+    every_item,
+    job_context,
+    occurrences,
+)
 from tracker.adapters.zoom_webhook import sign
 from tracker.app import create_app
 from tracker.db import Database
@@ -235,9 +242,7 @@ async def test_unmatched_event_is_listed_then_matched_when_the_physician_appears
     with time_machine.travel(DURING, tick=True):
         for payload in SEQUENCE:
             await deliver(zoom_client, payload)
-        unmatched = await (
-            await zoom_client.get("/api/attendance-events/unmatched", headers=auth)
-        ).json()
+        unmatched = await every_item(zoom_client, auth, "/api/attendance-events/unmatched")
         ghost = await create_physician(
             zoom_client,
             auth,
@@ -246,9 +251,7 @@ async def test_unmatched_event_is_listed_then_matched_when_the_physician_appears
             email="GHOST@example.org",
             npi=None,
         )
-        after = await (
-            await zoom_client.get("/api/attendance-events/unmatched", headers=auth)
-        ).json()
+        after = await every_item(zoom_client, auth, "/api/attendance-events/unmatched")
         credits = await _credits(zoom_client, ghost["token"])
 
     assert [(row["email"], row["reason"]) for row in unmatched] == [
@@ -265,9 +268,7 @@ async def test_event_for_unknown_webinar_waits_for_the_series(
         zoom_client, participant("joined", "a@example.org", "A", "2026-11-02T11:30:00Z")
     )
 
-    unmatched = await (
-        await zoom_client.get("/api/attendance-events/unmatched", headers=auth)
-    ).json()
+    unmatched = await every_item(zoom_client, auth, "/api/attendance-events/unmatched")
     assert (await response.json()) == {"status": "unmatched"}
     assert unmatched[0]["reason"].startswith(f"no occurrence of Zoom webinar {WEBINAR} around")
 
@@ -280,11 +281,9 @@ async def test_occurrence_attendance_lists_each_attendee(
         for payload in SEQUENCE:
             await deliver(zoom_client, payload)
 
-    rows = await (
-        await zoom_client.get(
-            f"/api/occurrences/{ctx['occurrence']['id']}/attendance", headers=auth
-        )
-    ).json()
+    rows = await every_item(
+        zoom_client, auth, f"/api/occurrences/{ctx['occurrence']['id']}/attendance"
+    )
 
     assert [(r["last_name"], r["minutes"], r["credits"], r["final"]) for r in rows] == [
         ("Durand", 55.0, {"AMA_PRA_1": 1.0}, False),

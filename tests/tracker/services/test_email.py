@@ -265,9 +265,9 @@ async def test_reminder_missed_after_the_session_started_is_skipped_and_recorded
         await plan_reminders(ctx)
         await worker(database, smtp_server).run_once()
 
-    skipped = await (
-        await client.get("/api/outbox", params={"status": "skipped"}, headers=auth)
-    ).json()
+    skipped = (
+        await (await client.get("/api/outbox", params={"status": "skipped"}, headers=auth)).json()
+    )["items"]
     assert smtp_server.recorder.messages == []
     assert len(skipped) == 4
     assert {row["last_error"] for row in skipped} == {
@@ -559,9 +559,9 @@ async def test_permanent_failure_is_marked_failed_shown_and_can_be_retried(
     smtp_server.recorder.replies = ["550 5.1.1 No such user"]
 
     await deliver(database, smtp_server)
-    failed = await (
-        await client.get("/api/outbox", params={"status": "failed"}, headers=auth)
-    ).json()
+    failed = (
+        await (await client.get("/api/outbox", params={"status": "failed"}, headers=auth)).json()
+    )["items"]
     retried = await client.post(f"/api/outbox/{failed[0]['id']}/retry", headers=auth)
     await deliver(database, smtp_server)
 

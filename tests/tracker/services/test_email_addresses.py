@@ -103,11 +103,13 @@ async def test_addresses_are_normalised_so_that_uniqueness_and_lookups_agree(
         json=physician_body(email="ZOE@xn--exmple-cua.org", npi=None),
         headers=auth,
     )
-    found = await (
-        await client.get(
-            "/api/physicians", params={"email": " Chloé.SIMON@example.org"}, headers=auth
-        )
-    ).json()
+    found = (
+        await (
+            await client.get(
+                "/api/physicians", params={"email": " Chloé.SIMON@example.org"}, headers=auth
+            )
+        ).json()
+    )["items"]
 
     assert (chloe["email"], zoe["email"]) == ("chloé.simon@example.org", "zoe@exämple.org")
     assert (again.status, punycode.status) == (422, 422)
@@ -272,7 +274,7 @@ async def test_attendance_emails_are_matching_keys_and_are_not_refused(
     series = await create_series(client, auth)
     occurrence = (
         await (await client.get(f"/api/series/{series['id']}/occurrences", headers=auth)).json()
-    )[0]
+    )["items"][0]
 
     response = await client.post(
         "/api/attendance-events",

@@ -95,9 +95,9 @@ async def test_accented_local_part_fails_alone_when_the_server_lacks_smtputf8(
 
     handled = await _deliver(database, SmtpTransport(smtp_server.url))
     rows = await _rows(database)
-    failed = await (
-        await client.get("/api/outbox", params={"status": "failed"}, headers=auth)
-    ).json()
+    failed = (
+        await (await client.get("/api/outbox", params={"status": "failed"}, headers=auth)).json()
+    )["items"]
 
     assert handled == 4
     assert sorted(smtp_server.recorder.recipients()) == [

@@ -9,9 +9,15 @@ from aiohttp import web
 
 from schedules.clock import utcnow
 from tracker.adapters.zoom_webhook import to_event, url_validation, verify
-from tracker.domain import awards
-from tracker.domain.attendance import NewEvent, unmatched_events, unmatched_reason
-from tracker.domain.exports import Layout, completions_csv
+from tracker.domain import listing
+from tracker.domain.attendance import NewEvent, unmatched_reason
+from tracker.domain.exports import (
+    Layout,
+    completion_batch,
+    completion_header,
+    render_header,
+    render_rows,
+)
 from tracker.domain.schemas import (
     AttendanceBatch,
     AttendanceEventPublic,
@@ -20,6 +26,16 @@ from tracker.domain.schemas import (
 )
 from tracker.errors import ZoomPayloadError, ZoomSignatureError
 from tracker.http.keys import DATABASE, SERVICES, SETTINGS
+from tracker.http.paging import (
+    ATTENDANCE,
+    UNMATCHED,
+    AttendancePage,
+    UnmatchedPage,
+    list_page,
+    page_request,
+    query_id,
+    query_text,
+)
 from tracker.http.parsing import json_response, parse_json, path_id, query_datetime, read_json
 from tracker.http.problems import HTTPProblem, problem_response
 from tracker.services.ingestion import Writer, record_batch, settle
@@ -110,64 +126,96 @@ def _event_name(payload: Any) -> str:
 
 
 async def list_unmatched(request: web.Request) -> web.Response:
+    """Events waiting for a match, a page at a time (``?q=``: words of the email)."""
+    asked = page_request(request, UNMATCHED, (int,))
+    search = query_text(request, "q")
     async with request.app[DATABASE].session() as session:
-        rows = await unmatched_events(session)
-    return json_response(
-        [
-            AttendanceEventPublic(
-                **row.model_dump(exclude={"payload"}), reason=unmatched_reason(row)
-            )
-            for row in rows
-        ]
-    )
+        page = await listing.unmatched_page(session, asked, search=search)
+    items = [
+        AttendanceEventPublic(**row.model_dump(exclude={"payload"}), reason=unmatched_reason(row))
+        for row in page.rows
+    ]
+    return json_response(list_page(UnmatchedPage, UNMATCHED, page, items))
 
 
 async def occurrence_attendance(request: web.Request) -> web.Response:
-    await settle(request.app[SERVICES], occurrence_id=path_id(request))  # pending awards first
+    """Attendees by name, a page at a time (``?q=`` words of a name, email or identifier;
+    ``?physician_id=`` one physician)."""
+    occurrence_id = path_id(request)
+    asked = page_request(request, ATTENDANCE, (str, str, int))
+    search, physician_id = query_text(request, "q"), query_id(request, "physician_id")
+    await settle(request.app[SERVICES], occurrence_id=occurrence_id)  # pending awards first
     async with request.app[DATABASE].session() as session:
-        rows = await awards.occurrence_attendance(session, path_id(request), now=utcnow())
-    return json_response(
-        [
-            AttendancePublic(
-                physician_id=physician.id or 0,
-                first_name=physician.first_name,
-                last_name=physician.last_name,
-                email=physician.email,
-                minutes=round(award.seconds / 60, 2),
-                final=award.final,
-                credits=award.credits,
-                anomalies=award.anomalies,
-            )
-            for award, physician in rows
-        ]
-    )
+        page = await listing.attendance_page(
+            session,
+            occurrence_id,
+            asked,
+            now=utcnow(),
+            search=search,
+            physician_id=physician_id,
+        )
+    items = [
+        AttendancePublic(
+            physician_id=physician.id or 0,
+            first_name=physician.first_name,
+            last_name=physician.last_name,
+            email=physician.email,
+            minutes=round(award.seconds / 60, 2),
+            final=award.final,
+            credits=award.credits,
+            anomalies=award.anomalies,
+        )
+        for award, physician in page.rows
+    ]
+    return json_response(list_page(AttendancePage, ATTENDANCE, page, items))
 
 
-async def export_completions(request: web.Request) -> web.Response:
+async def export_completions(request: web.Request) -> web.StreamResponse:
     """``completions.csv``: CSV, UTF-8 with a byte-order mark."""
     return await _export(request, "csv")
 
 
-async def export_completions_tab(request: web.Request) -> web.Response:
+async def export_completions_tab(request: web.Request) -> web.StreamResponse:
     """``completions.txt``: the same rows, tab-delimited (PARS batch upload)."""
     return await _export(request, "tab")
 
 
-async def _export(request: web.Request, layout: Layout) -> web.Response:
+async def _export(request: web.Request, layout: Layout) -> web.StreamResponse:
+    """Streamed: each batch of awards is read in its own short session, written out, then
+    the next one read after its key, so an export of any size holds one batch and no
+    database connection waits on a slow client. The first batch is read before the answer
+    starts, so that an unreachable database is still a 503."""
     start_from, until = query_datetime(request, "from"), query_datetime(request, "to")
-    async with request.app[DATABASE].session() as session:
-        text = await completions_csv(session, start_from=start_from, until=until, layout=layout)
+    database = request.app[DATABASE]
+    async with database.session() as session:
+        header = await completion_header(session)
+        rows, after = await completion_batch(session, header, start_from=start_from, until=until)
     name, media_type = (
         ("completions.txt", "text/tab-separated-values")
         if layout == "tab"
         else ("completions.csv", "text/csv")
     )
-    return web.Response(
-        text=text,
-        content_type=media_type,
-        charset="utf-8",
+    response = web.StreamResponse(
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
             "Cache-Control": "no-store",
         },
     )
+    response.content_type = media_type
+    response.charset = "utf-8"
+    await response.prepare(request)
+    await response.write((render_header(header, layout) + render_rows(rows, layout)).encode())
+    try:
+        while after is not None:
+            async with database.session() as session:
+                rows, after = await completion_batch(
+                    session, header, start_from=start_from, until=until, after=after
+                )
+            await response.write(render_rows(rows, layout).encode())
+    except Exception:  # the answer has begun: no problem document can follow it
+        log.exception("the %s export stopped part way; the connection is cut", name)
+        if request.transport is not None:
+            request.transport.abort()  # never the last chunk: the client sees a broken file
+        return response
+    await response.write_eof()
+    return response

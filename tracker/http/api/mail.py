@@ -6,9 +6,10 @@ from aiohttp import web
 from sqlmodel import col, select
 
 from notifications.models import OutboxMessage
-from notifications.outbox import list_messages, retry_failed
+from notifications.outbox import retry_failed
 from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
+from tracker.domain import listing
 from tracker.domain.bounds import parse_id
 from tracker.domain.localtime import amount, long_date, when
 from tracker.domain.mailings import latest_certificate_pdf
@@ -18,6 +19,7 @@ from tracker.http.keys import DATABASE, MAIL, SERVICES, WORKER, physician_of
 from tracker.http.pages.errors import prefers_html
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import page
+from tracker.http.paging import OUTBOX, OutboxPage, list_page, page_request, query_text
 from tracker.http.parsing import json_response, path_id, pdf_response
 from tracker.http.problems import HTTPProblem
 from tracker.services import registrations as registration_service
@@ -30,12 +32,16 @@ def _outbox_public(row: OutboxMessage) -> OutboxMessagePublic:
 
 
 async def list_outbox(request: web.Request) -> web.Response:
+    """Messages, newest first, a page at a time; ``?status=`` and ``?kind=`` filter."""
+    asked = page_request(request, OUTBOX, (int,))
     status = request.query.get("status") or None
     if status is not None and status not in STATUSES:
         raise HTTPProblem(400, f"status must be one of {', '.join(STATUSES)}")
+    kind = query_text(request, "kind")
     async with request.app[DATABASE].session() as session:
-        rows = await list_messages(session, status=status)
-    return json_response([_outbox_public(row) for row in rows])
+        page = await listing.outbox_page(session, asked, status=status, kind=kind)
+    items = [_outbox_public(row) for row in page.rows]
+    return json_response(list_page(OutboxPage, OUTBOX, page, items))
 
 
 async def retry_message(request: web.Request) -> web.Response:

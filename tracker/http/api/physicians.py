@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tracker.domain import physicians
+from tracker.domain import listing, physicians
 from tracker.domain.models import Physician
 from tracker.domain.schemas import (
     PhysicianCreate,
@@ -15,6 +15,7 @@ from tracker.domain.schemas import (
     TokenRotated,
 )
 from tracker.http.keys import DATABASE, SERVICES, SETTINGS, physician_of
+from tracker.http.paging import PHYSICIANS, PhysicianPage, list_page, page_request, query_text
 from tracker.http.parsing import json_response, path_id, read_json
 from tracker.http.problems import HTTPProblem
 from tracker.services import physicians as physician_service
@@ -43,12 +44,17 @@ async def create_physician(request: web.Request) -> web.Response:
 
 
 async def list_physicians(request: web.Request) -> web.Response:
+    """Physicians in id order, a page at a time; ``?email=`` one address exactly, ``?q=``
+    words of a name, email or identifier (any case, accents folded)."""
+    asked = page_request(request, PHYSICIANS, (int,))
     email = request.query.get("email")
     if email and "\x00" in email:
         raise HTTPProblem(400, "query parameter 'email': NUL characters are not accepted")
+    search = query_text(request, "q")
     async with request.app[DATABASE].session() as session:
-        rows = await physicians.list_physicians(session, email=email)
-    return json_response([physician_public(row) for row in rows])
+        page = await listing.physicians_page(session, asked, search=search, email=email)
+    items = [physician_public(row) for row in page.rows]
+    return json_response(list_page(PhysicianPage, PHYSICIANS, page, items))
 
 
 async def get_physician(request: web.Request) -> web.Response:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tracker.domain import registrations
+from tracker.domain import listing
 from tracker.domain.models import Registration
 from tracker.domain.schemas import RegistrationCreate, RegistrationPublic
 from tracker.http.keys import DATABASE, SERVICES
+from tracker.http.paging import REGISTRATIONS, RegistrationPage, list_page, page_request
 from tracker.http.parsing import json_response, path_id, read_json
 from tracker.services import registrations as registration_service
 
@@ -26,9 +27,13 @@ async def register(request: web.Request) -> web.Response:
 
 
 async def list_registrations(request: web.Request) -> web.Response:
+    """A series' registrations in the order they were made, a page at a time."""
+    series_id = path_id(request)
+    asked = page_request(request, REGISTRATIONS, (int,))
     async with request.app[DATABASE].session() as session:
-        rows = await registrations.list_registrations(session, path_id(request))
-    return json_response([_public(row) for row in rows])
+        page = await listing.registrations_page(session, series_id, asked)
+    items = [_public(row) for row in page.rows]
+    return json_response(list_page(RegistrationPage, REGISTRATIONS, page, items))
 
 
 async def unregister(request: web.Request) -> web.Response:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiohttp import web
 
-from schedules import occurrences as occurrence_domain
 from schedules import series as series_domain
 from schedules.models import Occurrence, Series
 from schedules.schemas import (
@@ -16,7 +17,16 @@ from schedules.schemas import (
     SeriesPublic,
     SeriesUpdate,
 )
+from tracker.domain import listing
 from tracker.http.keys import DATABASE, SERVICES, SETTINGS
+from tracker.http.paging import (
+    OCCURRENCES,
+    SERIES,
+    OccurrencePage,
+    SeriesPage,
+    list_page,
+    page_request,
+)
 from tracker.http.parsing import json_response, path_id, query_datetime, read_json
 from tracker.http.problems import HTTPProblem
 from tracker.services import series as series_service
@@ -66,9 +76,12 @@ async def create_series(request: web.Request) -> web.Response:
 
 
 async def list_series(request: web.Request) -> web.Response:
+    """Series in id order, a page at a time."""
+    asked = page_request(request, SERIES, (int,))
     async with request.app[DATABASE].session() as session:
-        rows = await series_domain.list_series(session)
-    return json_response([series_public(request, series) for series in rows])
+        page = await listing.series_page(session, asked)
+    items = [series_public(request, series) for series in page.rows]
+    return json_response(list_page(SeriesPage, SERIES, page, items))
 
 
 async def get_series(request: web.Request) -> web.Response:
@@ -89,12 +102,13 @@ async def list_occurrences(request: web.Request) -> web.Response:
     start_from, until = query_datetime(request, "from"), query_datetime(request, "to")
     if start_from and until and until <= start_from:
         raise HTTPProblem(400, "'to' must be later than 'from'")
+    asked = page_request(request, OCCURRENCES, (datetime, int))
     async with request.app[DATABASE].session() as session:
-        await series_domain.get_series(session, series_id)
-        rows = await occurrence_domain.list_occurrences(
-            session, series_id, start_from=start_from, until=until
+        page = await listing.occurrences_page(
+            session, series_id, asked, start_from=start_from, until=until
         )
-    return json_response([occurrence_public(occurrence) for occurrence in rows])
+    items = [occurrence_public(occurrence) for occurrence in page.rows]
+    return json_response(list_page(OccurrencePage, OCCURRENCES, page, items))
 
 
 async def update_occurrence(request: web.Request) -> web.Response:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from notifications.outbox import list_messages, retry_failed
+from notifications.outbox import retry_failed
 from schedules import occurrences as occurrence_domain
 from schedules import series as series_domain
 from schedules.clock import utcnow
@@ -23,21 +24,30 @@ from schedules.models import Occurrence, Series, StoredCredit
 from schedules.recurrence import expand, normalise_rule, resolve_timezone
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
 from schedules.window import check_local
-from tracker.domain import awards
-from tracker.domain.attendance import (
-    unmatched_events,
-    unmatched_reason,
-)
+from tracker.domain import listing
+from tracker.domain.attendance import unmatched_reason
+from tracker.domain.listing import Page
 from tracker.domain.localtime import amount, long_date, when
 from tracker.domain.models import WebSession
 from tracker.domain.occurrences import holding_final_credits
 from tracker.domain.validation import validation_messages
+from tracker.http.api.mail import STATUSES
 from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS, WORKER
 from tracker.http.pages import sessions
 from tracker.http.pages.chart import connected_per_minute, svg
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
+from tracker.http.paging import (
+    ATTENDANCE,
+    OUTBOX,
+    PHYSICIANS,
+    UNMATCHED,
+    cursors,
+    page_request,
+    query_text,
+)
 from tracker.http.parsing import path_id, read_form
+from tracker.http.problems import HTTPProblem
 from tracker.services import attendance as attendance_service
 from tracker.services import ingestion, web_sessions
 from tracker.services import series as series_service
@@ -371,19 +381,42 @@ async def _confirm_cancel(request: web.Request, occurrence_id: int, csrf: str) -
     )
 
 
+def _pager(request: web.Request, name: str, page: Page[Any]) -> dict[str, str | None]:
+    """Links to the next and previous pages: this page's query (search, filters, language)
+    with the other page's cursor."""
+    after, before = cursors(name, page)
+    kept = {k: v for k, v in request.query.items() if k != "cursor"}
+
+    def link(cursor: str | None) -> str | None:
+        return None if cursor is None else f"{request.path}?{urlencode({**kept, 'cursor': cursor})}"
+
+    first = f"{request.path}?{urlencode(kept)}" if kept else request.path
+    return {
+        "next": link(after),
+        "previous": link(before),
+        "first": first if request.query.get("cursor") else None,
+    }
+
+
 async def organizer_occurrence(request: web.Request) -> web.Response:
+    """The attendance of one session: its chart, then its attendees by name, a page at a time
+    (a search by name, email or identifier finds one among thousands)."""
     await _organizer_session(request)
     lang = language(request)
     labels = request.app[MAIL].labels
     occurrence_id = path_id(request)
     await ingestion.settle(request.app[SERVICES], occurrence_id=occurrence_id)
+    asked = page_request(request, ATTENDANCE, (str, str, int))
+    search = query_text(request, "q")
     async with request.app[DATABASE].session() as session:
         occurrence = await session.get(Occurrence, occurrence_id)
         if occurrence is None:
             raise web.HTTPNotFound()
         series = await session.get_one(Series, occurrence.series_id)
         now = utcnow()
-        rows = await awards.occurrence_attendance(session, occurrence_id, now=now)
+        attendees = await listing.attendance_page(
+            session, occurrence_id, asked, now=now, search=search
+        )
         counts = await connected_per_minute(session, occurrence, now=now)
     return page(
         request,
@@ -391,30 +424,66 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
         title=series.title,
         when=when(occurrence.start, series.timezone, lang),
         chart=svg(counts, title=translator(lang)["org.connected"], start=occurrence.start),
+        q=search or "",
+        pager=_pager(request, ATTENDANCE, attendees),
         rows=[
             {
                 "name": f"{p.first_name} {p.last_name}",
+                "email": p.email,
                 "minutes": amount(round(a.seconds / 60, 2)),
                 "final": a.final,
                 "credits": ", ".join(
                     f"{labels.get(c, c)} {amount(v)}" for c, v in sorted(a.credits.items())
                 ),
             }
-            for a, p in rows
+            for a, p in attendees.rows
+        ],
+    )
+
+
+async def organizer_physicians(request: web.Request) -> web.Response:
+    """Physicians in the order they were added, a page at a time, with a search box (any
+    part of a name, email, NPI, RPPS or board id; any case, accents folded)."""
+    await _organizer_session(request)
+    asked = page_request(request, PHYSICIANS, (int,))
+    search = query_text(request, "q")
+    async with request.app[DATABASE].session() as session:
+        found = await listing.physicians_page(session, asked, search=search)
+    return page(
+        request,
+        "org_physicians.html",
+        q=search or "",
+        pager=_pager(request, PHYSICIANS, found),
+        physicians=[
+            {
+                "name": f"{p.first_name} {p.last_name}",
+                "email": p.email,
+                "identifiers": ", ".join(
+                    [f"NPI {p.npi}"] * bool(p.npi)
+                    + [f"RPPS {p.rpps}"] * bool(p.rpps)
+                    + [f"{board} {number}" for board, number in sorted(p.board_ids.items())]
+                ),
+                "language": p.language,
+            }
+            for p in found.rows
         ],
     )
 
 
 async def organizer_unmatched(request: web.Request, *, error: str | None = None) -> web.Response:
     row = await _organizer_session(request)
+    asked = page_request(request, UNMATCHED, (int,))
+    search = query_text(request, "q")
     async with request.app[DATABASE].session() as session:
-        events = await unmatched_events(session, limit=200)
+        events = await listing.unmatched_page(session, asked, search=search)
     return page(
         request,
         "org_unmatched.html",
         status=422 if error else 200,
         csrf=row.csrf,
         error=error,
+        q=search or "",
+        pager=_pager(request, UNMATCHED, events),
         events=[
             {
                 "id": e.id,
@@ -424,7 +493,7 @@ async def organizer_unmatched(request: web.Request, *, error: str | None = None)
                 "reason": unmatched_reason(e),
                 "needs_physician": e.kind != "ended" and e.physician_id is None,
             }
-            for e in events
+            for e in events.rows
         ],
     )
 
@@ -444,12 +513,27 @@ async def organizer_match(request: web.Request) -> web.StreamResponse:
 
 
 async def organizer_outbox(request: web.Request) -> web.Response:
+    """The outbox, newest first, a page at a time, filtered by status and kind."""
     row = await _organizer_session(request)
+    asked = page_request(request, OUTBOX, (int,))
+    status = request.query.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise HTTPProblem(400, f"status must be one of {', '.join(STATUSES)}")
+    kind = query_text(request, "kind")
     async with request.app[DATABASE].session() as session:
-        messages = await list_messages(
-            session, status=request.query.get("status") or None, limit=200
-        )
-    return page(request, "org_outbox.html", csrf=row.csrf, messages=messages)
+        messages = await listing.outbox_page(session, asked, status=status, kind=kind)
+        kinds = await listing.outbox_kinds(session)
+    return page(
+        request,
+        "org_outbox.html",
+        csrf=row.csrf,
+        messages=messages.rows,
+        statuses=STATUSES,
+        chosen_status=status or "",
+        kinds=kinds,
+        kind=kind or "",
+        pager=_pager(request, OUTBOX, messages),
+    )
 
 
 async def organizer_retry(request: web.Request) -> web.StreamResponse:

@@ -397,9 +397,11 @@ async def test_provisional_minutes_count_open_connections_up_to_now(
         summary = await (
             await client.get(f"/api/physicians/{w['paul']['id']}/credits", headers=auth)
         ).json()
-        rows = await (
-            await client.get(f"/api/occurrences/{occurrence}/attendance", headers=auth)
-        ).json()
+        rows = (
+            await (
+                await client.get(f"/api/occurrences/{occurrence}/attendance", headers=auth)
+            ).json()
+        )["items"]
         (award,) = summary["awards"]
         (row,) = rows
         return (award["minutes"], award["credits"]["AMA_PRA_1"], award["final"], row["minutes"])

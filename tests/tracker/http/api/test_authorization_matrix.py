@@ -159,6 +159,7 @@ TABLE: dict[tuple[str, str], Row] = {
         page("/organizer/occurrences/{future}", *SIGNED_OUT, 303, 303, 303, form={"action": "restore"}),
     ("GET", "/organizer/occurrences/{id}"):
         page("/organizer/occurrences/{past}", *SIGNED_OUT, 200, 303, 303),
+    ("GET", "/organizer/physicians"): page("/organizer/physicians", *SIGNED_OUT, 200, 303, 303),
     ("GET", "/organizer/unmatched"): page("/organizer/unmatched", *SIGNED_OUT, 200, 303, 303),
     ("POST", "/organizer/unmatched/{id}"):
         page("/organizer/unmatched/{event}", *SIGNED_OUT, 422, 303, 303, form={"email": "nobody@example.org"}),

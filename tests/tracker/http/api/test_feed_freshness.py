@@ -98,7 +98,7 @@ async def test_a_changed_series_renders_the_feed_anew(
     url = await feed(client, auth)
     before = await client.get(url)
     etag = before.headers["ETag"]
-    series = (await (await client.get("/api/series", headers=auth)).json())[0]
+    series = (await (await client.get("/api/series", headers=auth)).json())["items"][0]
     edited = await client.patch(
         f"/api/series/{series['id']}", json={"title": "Les lundis, saison 2"}, headers=auth
     )
@@ -116,7 +116,7 @@ async def test_a_renamed_physician_gets_a_new_personal_feed(
 ) -> None:
     url = await _personal(client, auth)
     etag = (await client.get(url)).headers["ETag"]
-    physician = (await (await client.get("/api/physicians", headers=auth)).json())[0]
+    physician = (await (await client.get("/api/physicians", headers=auth)).json())["items"][0]
     await client.patch(
         f"/api/physicians/{physician['id']}", json={"last_name": "Durand-Martin"}, headers=auth
     )

@@ -21,6 +21,7 @@ from tests.factories import (
     bearer,
     create_physician,
     create_series,
+    every_item,
     occurrences,
     physician_body,
     series_body,
@@ -377,7 +378,7 @@ async def test_signed_but_malformed_zoom_event_is_4xx_never_500(
         await response.read()
         after = await _deliver(zoom_client, _joined(participant_uuid=f"after {case}"))
         answers.append((case, response.status, media, after.status))
-    stored = await (await zoom_client.get("/api/attendance-events/unmatched", headers=auth)).json()
+    stored = await every_item(zoom_client, auth, "/api/attendance-events/unmatched")
 
     assert answers == [
         (case, status, "application/json" if status < 400 else "application/problem+json", 200)

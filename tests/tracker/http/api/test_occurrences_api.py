@@ -57,7 +57,7 @@ async def test_window_selects_overlapping_occurrences(
         headers=auth,
     )
 
-    assert [row["start"] for row in await response.json()] == [
+    assert [row["start"] for row in (await response.json())["items"]] == [
         "2027-03-08T11:30:00Z",
         "2027-03-15T11:30:00Z",
     ]

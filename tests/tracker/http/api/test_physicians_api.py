@@ -156,7 +156,7 @@ async def test_find_physician_by_email(client: TestClient, auth: dict[str, str])
         "/api/physicians", params={"email": "JEANNE.durand@example.org"}, headers=auth
     )
 
-    assert [row["id"] for row in await response.json()] == [created["id"]]
+    assert [row["id"] for row in (await response.json())["items"]] == [created["id"]]
 
 
 async def test_unknown_physician_is_404(client: TestClient, auth: dict[str, str]) -> None:

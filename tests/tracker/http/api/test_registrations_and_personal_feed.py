@@ -26,9 +26,9 @@ async def test_register_by_id_then_by_email_is_idempotent(
     )
 
     assert (first.status, again.status) == (201, 200)
-    listed = await (
-        await client.get(f"/api/series/{series['id']}/registrations", headers=auth)
-    ).json()
+    listed = (
+        await (await client.get(f"/api/series/{series['id']}/registrations", headers=auth)).json()
+    )["items"]
     assert [row["physician_id"] for row in listed] == [physician["id"]]
 
 

@@ -141,6 +141,16 @@ def test_the_document_tested_is_the_one_served(live: Any) -> None:
     assert {**served, "servers": []} == {**DOCUMENT, "servers": []}
 
 
+def map_query(_context: Any, query: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A list's ``cursor`` is opaque: only one the service handed out is valid, and any other
+    string, schema-valid or not, is rightly a 400 (tested in test_paging.py). Generated
+    requests start at the first page."""
+    if query and "cursor" in query:
+        return {key: value for key, value in query.items() if key != "cursor"}
+    return query
+
+
+@schema.hooks.apply(map_query)
 @schema.parametrize()
 def test_every_answer_conforms_to_the_document(case: Any, live: Any) -> None:
     url, organiser, physician = live

@@ -54,7 +54,7 @@ async def test_list_series_in_creation_order(client: TestClient, auth: dict[str,
 
     response = await client.get("/api/series", headers=auth)
 
-    assert [row["id"] for row in await response.json()] == [first["id"], second["id"]]
+    assert [row["id"] for row in (await response.json())["items"]] == [first["id"], second["id"]]
 
 
 async def test_single_session_without_rrule_has_one_occurrence(
@@ -221,7 +221,7 @@ async def test_refused_create_stores_nothing(client: TestClient, auth: dict[str,
 
     response = await client.get("/api/series", headers=auth)
 
-    assert await response.json() == []
+    assert (await response.json())["items"] == []
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ async def test_create_series_refuses_a_start_outside_ten_years_of_now(
     body = await _problem(response)
     assert body["errors"][0]["field"] == "start"
     assert "within 10 years of now" in body["errors"][0]["message"]
-    assert await (await client.get("/api/series", headers=auth)).json() == []
+    assert (await (await client.get("/api/series", headers=auth)).json())["items"] == []
 
 
 @pytest.mark.parametrize("start", [_in_years(-9), _in_years(9)])
@@ -167,7 +167,7 @@ async def test_a_rule_with_several_sessions_a_day_is_422(
     body = await _problem(response)
     assert body["errors"][0]["field"] == "rrule"
     assert "one session per day" in body["errors"][0]["message"]
-    assert await (await client.get("/api/series", headers=auth)).json() == []
+    assert (await (await client.get("/api/series", headers=auth)).json())["items"] == []
 
 
 async def test_patching_in_a_sub_daily_rule_is_422(
@@ -233,7 +233,7 @@ async def test_six_impossible_rules_at_once_are_refused_as_impossible_and_store_
         body = await _problem(response)
         assert body["errors"][0]["field"] == "rrule"
         assert "produces no occurrence" in body["errors"][0]["message"]
-    assert await (await client.get("/api/series", headers=auth)).json() == []
+    assert (await (await client.get("/api/series", headers=auth)).json())["items"] == []
 
 
 class _HeldExpansion:

@@ -46,7 +46,7 @@ async def test_creating_a_series_whose_start_is_off_its_rule_is_422_naming_the_f
             "or change the rule",
         }
     ]
-    assert await (await client.get("/api/series", headers=auth)).json() == []
+    assert (await (await client.get("/api/series", headers=auth)).json())["items"] == []
 
 
 async def test_editing_the_start_or_the_rule_off_each_other_is_422(

@@ -341,3 +341,38 @@ async def test_a_sign_in_form_posted_by_another_site_does_not_sign_the_browser_i
     assert response.status == 403
     assert [c for c in cookies if c["name"] == "tracker_session"] == []
     assert await page.get_by_role("heading", level=1).inner_text() == "Organiser"
+
+
+async def test_organiser_pages_through_2000_physicians_and_searches_on_a_phone(
+    browser: Browser, site: str, database: Database
+) -> None:
+    from tests.tracker.http.api.test_paging import _physician_row, add_physicians
+
+    rows = [_physician_row(i, "Anne", f"Lambert{i:04d}") for i in range(2000)]
+    rows[1500].update(first_name="Hélène", last_name="Lefèvre")
+    await add_physicians(database, rows)
+    async with database.session() as session:
+        _, token = await create_organizer(session, name="Camille", email="camille@example.org")
+    page = await browser.new_page(locale="fr-FR", viewport={"width": 390, "height": 844})
+    wide = "() => document.scrollingElement.scrollWidth"
+
+    await page.goto(f"{site}/organizer/login")
+    await page.get_by_label("Jeton d'organisateur").fill(token)
+    await page.get_by_role("button", name="Se connecter").click()
+    await page.wait_for_url("**/organizer")
+    await page.get_by_role("link", name="Médecins").click()
+    await page.wait_for_url("**/organizer/physicians")
+    assert await accessibility_basics(page) == []
+    first_rows = await page.locator("tbody tr").count()
+    await page.get_by_role("link", name="Page suivante").click()
+    await expect(page.locator("tbody tr").first).to_contain_text("Lambert0050")
+    await page.get_by_label("Rechercher par nom, courriel, NPI, RPPS ou identifiant d'ordre").fill(
+        "helene lef"
+    )
+    await page.get_by_role("button", name="Rechercher").click()
+    await expect(page.locator("tbody tr")).to_have_count(1)
+    await shot(page, "organiser-physicians-phone")
+
+    assert first_rows == 50
+    assert "Hélène Lefèvre" in await page.locator("tbody").inner_text()
+    assert await page.evaluate(wide) <= 390

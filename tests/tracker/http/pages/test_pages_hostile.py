@@ -77,6 +77,7 @@ def html_calls(w: World) -> list[Call]:
         Call("POST", "/organizer/series/{id}", f"/organizer/series/{series}", org, oc),
         Call("POST", "/organizer/occurrences/{id}", f"/organizer/occurrences/{past}", org, oc),
         Call("GET", "/organizer/occurrences/{id}", f"/organizer/occurrences/{past}", org),
+        Call("GET", "/organizer/physicians", "/organizer/physicians", org),
         Call("GET", "/organizer/unmatched", "/organizer/unmatched", org),
         Call(
             "POST",
@@ -509,7 +510,7 @@ def test_hostile_physician_names_render_escaped_on_the_physician_and_organiser_p
         assert created.status == 201, await created.text()
         series = await created.json()
         rows = await site.client.get(f"/api/series/{series['id']}/occurrences", headers=site.auth)
-        occurrence_id: int = (await rows.json())[0]["id"]
+        occurrence_id: int = (await rows.json())["items"][0]["id"]
         return occurrence_id
 
     occurrence_id = site.run(setup())
