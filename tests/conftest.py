@@ -115,7 +115,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' init-only argument
+        _env_file=None,  # pydantic-settings' init-only argument
         database_url=database_url,
         scheduler="off",
         base_url="https://cme.example.org",

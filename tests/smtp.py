@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import socket
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default
@@ -89,7 +89,7 @@ class SmtpServer:
         return f"smtp://mailer:s3cret@127.0.0.1:{self.port}"
 
 
-def run_server(*, smtputf8: bool = False, port: int | None = None) -> Iterator[SmtpServer]:
+def run_server(*, smtputf8: bool = False, port: int | None = None) -> Generator[SmtpServer]:
     """A server on ``port`` (a free one by default) that offers SMTPUTF8 only when asked to."""
     recorder = Recorder()
     port = port or free_port()

@@ -62,7 +62,7 @@ async def test_a_kept_connection_the_server_closed_is_reopened_without_losing_th
     worker = DeliveryWorker(database.session, transport, sender=SENDER, rate_per_second=0)
     await transport.send(b"Subject: first\r\n\r\nbody\r\n", sender=SENDER, recipient="a@x.org")
     assert transport._client is not None
-    transport._client.transport.close()  # type: ignore[union-attr]  # the server hung up
+    transport._client.transport.close()  # the server hung up
 
     await worker.run_once()
 

@@ -157,9 +157,9 @@ def test_invitation_round_trips_any_text(
     assert (
         str(event["ORGANIZER"].params["CN"]) == " ".join(clean_text(provider).split("\n")).strip()
     )
-    assert event.start == datetime(2027, 3, 9, 17, 0, tzinfo=UTC)
+    assert event.start == datetime(2027, 3, 9, 17, 0, tzinfo=UTC)  # type: ignore[attr-defined]  # walk() types Events as Component
     assert [e.start for e in of(calendar).between(date(2027, 1, 1), date(2028, 1, 1))] == [
-        event.start
+        event.start  # type: ignore[attr-defined]  # walk() types Events as Component
     ]
 
 

@@ -111,8 +111,8 @@ def test_rounding_policies(minutes: float, rounding: str, maximum: float, expect
     amount = round_credit(
         Fraction(str(minutes)) / 60,
         maximum=Fraction(str(maximum)),
-        rounding=rounding,
-        threshold_met=True,  # type: ignore[arg-type]
+        rounding=rounding,  # type: ignore[arg-type]  # parametrised with the policies' names
+        threshold_met=True,
     )
 
     assert amount == Fraction(str(expected))

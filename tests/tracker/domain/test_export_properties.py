@@ -36,7 +36,7 @@ from tracker.settings import Settings
 pytestmark = pytest.mark.any_engine
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-TEXT = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+TEXT = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 HOSTILE = st.sampled_from(["=", "+", "-", "@", "\t", "\r", "\n", "\r\n", '"', "'", ",", "\u2028"])
 NAME = st.one_of(
     st.text(TEXT, min_size=1, max_size=40),
@@ -117,7 +117,7 @@ def served(database_url: str, tmp_path: Any) -> Iterator[tuple[str, str, str, in
     token, occurrence_id = asyncio.run(_world(database_url))
     port = free_port()
     settings_ = Settings(
-        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' init-only argument
+        _env_file=None,  # pydantic-settings' init-only argument
         database_url=database_url,
         scheduler="off",
         base_url=f"http://127.0.0.1:{port}",

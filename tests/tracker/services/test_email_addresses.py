@@ -171,7 +171,7 @@ async def test_a_mail_from_with_a_display_name_names_the_sender_and_sends_from_i
     scheduler: Any,
 ) -> None:
     named = Settings(
-        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' init-only argument
+        _env_file=None,  # pydantic-settings' init-only argument
         **settings.model_dump()
         | {
             "mail_from": '"Institut du Numérique, Paris" <Webinars@CME.example.org>',

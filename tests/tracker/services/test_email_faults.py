@@ -8,7 +8,7 @@ may be sent twice, and nothing may be given up on.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 
 import time_machine
@@ -69,7 +69,7 @@ async def test_an_hour_without_smtp_then_the_queue_catches_up_and_sends_each_mes
             await _queue(database, range(10, 15), START + minute * MINUTE)
         await _minute(worker, START + minute * MINUTE)
     during = await _rows(database)
-    server: Iterator[SmtpServer] = run_server(port=port)
+    server: Generator[SmtpServer] = run_server(port=port)
     smtp = next(server)
     try:
         for minute in range(60, 130):

@@ -43,7 +43,7 @@ async def test_every_invitation_kind_names_its_organiser_and_time_as_every_reade
     scheduler: Any,
 ) -> None:
     named = Settings(
-        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' init-only argument
+        _env_file=None,  # pydantic-settings' init-only argument
         **settings.model_dump() | {"mail_from": MAIL_FROM, "smtp_url": smtp_server.url},
     )
     client: TestClient = await aiohttp_client(create_app(named))

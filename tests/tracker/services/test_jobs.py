@@ -75,7 +75,7 @@ async def test_service_start_registers_jobs_with_fixed_ids(
         create_app(settings.model_copy(update={"scheduler": "on"}))
     )
 
-    scheduler = client.app[SCHEDULER]  # type: ignore[index]
+    scheduler = client.app[SCHEDULER]
 
     assert {job.id for job in scheduler.get_jobs()} >= {
         "extend-horizons",

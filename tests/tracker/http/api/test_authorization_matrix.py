@@ -70,7 +70,7 @@ def secret(path: str, *expected: int, unsubscribe: bool = False) -> Row:
 
 
 def everyone(style: Style, path: str, status: int, body: Any = None) -> Row:
-    return Row(style, path, (status,) * 6, body)  # type: ignore[arg-type]
+    return Row(style, path, (status,) * 6, body)
 
 
 ORG_ONLY = (401, 401, 401)  # none, malformed, revoked
@@ -249,8 +249,8 @@ async def _call(client: TestClient, w: World, method: str, row: Row, column: str
     headers.update(BROWSER)
     if cookie:
         headers["Cookie"] = cookie
-    data = {**row.body, "csrf": csrf} if row.body is not None else None
-    return await client.request(method, path, data=data, headers=headers, allow_redirects=False)
+    posted = {**row.body, "csrf": csrf} if row.body is not None else None
+    return await client.request(method, path, data=posted, headers=headers, allow_redirects=False)
 
 
 async def _renew_physicians(client: TestClient, w: World) -> None:

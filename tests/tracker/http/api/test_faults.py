@@ -52,7 +52,7 @@ API_ROUTES = {(method, path) for method, path, _ in ROUTES if path.startswith(("
 
 def _settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' init-only argument
+        _env_file=None,  # pydantic-settings' init-only argument
         database_url=database_url,
         scheduler="off",
         base_url="https://cme.example.org",
@@ -130,7 +130,7 @@ async def test_sqlite_out_of_reach_is_503_with_retry_after_then_recovers(
     sqlite_client: tuple[TestClient, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     client, folder = sqlite_client
-    database = client.app[DATABASE]  # type: ignore[index]
+    database = client.app[DATABASE]
     auth = await _organiser(database)
 
     @asynccontextmanager
@@ -197,7 +197,7 @@ async def test_failing_query_that_is_not_about_reaching_the_database_is_still_50
 ) -> None:
     """A table gone is a bug (SQLite reports it as an OperationalError too): 500, no Retry-After."""
     physician = await create_physician(client, auth)
-    async with client.app[DATABASE].engine.begin() as connection:  # type: ignore[index]
+    async with client.app[DATABASE].engine.begin() as connection:
         await connection.execute(text("DROP TABLE award"))
 
     response = await client.get(f"/api/physicians/{physician['id']}/credits", headers=auth)

@@ -139,7 +139,7 @@ async def test_a_feed_request_that_finds_no_free_connection_gets_503(
     pool = engine.pool
     held = []
     try:
-        for _ in range(pool.size() + max(pool._max_overflow, 0)):  # type: ignore[attr-defined]
+        for _ in range(pool.size() + max(pool._max_overflow, 0)):
             held.append(await engine.connect())
         answer = await asyncio.wait_for(client.get(url), timeout=20)
         problem = await answer.json()

@@ -252,7 +252,7 @@ async def test_single_session_is_one_event_without_rule(
     (event,) = (await _feed(client)).walk("VEVENT")
 
     assert "RRULE" not in event
-    assert event.start == datetime(2027, 3, 2, 9, 0, tzinfo=PARIS)
+    assert event.start == datetime(2027, 3, 2, 9, 0, tzinfo=PARIS)  # type: ignore[attr-defined]  # walk() types Events as Component
 
 
 async def test_cancelled_single_session_is_a_cancelled_event(

@@ -87,12 +87,12 @@ def live(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     organiser, physician = asyncio.run(_tokens(url))
     port = free_port()
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' init-only argument
+        _env_file=None,  # pydantic-settings' init-only argument
         database_url=url,
         scheduler="off",
         base_url=f"http://127.0.0.1:{port}",
         maildir=folder / "mail",
-        zoom_webhook_secret="zoom-secret",  # type: ignore[arg-type]  # a str is read as SecretStr
+        zoom_webhook_secret="zoom-secret",  # a str is read as SecretStr
         # schemathesis sends wrong credentials on purpose, far more than the failure limit;
         # the limit has its own tests (test_security.py), here every answer must be checked.
         auth_failure_limit=100_000,

@@ -351,8 +351,7 @@ async def test_organiser_pages_through_2000_physicians_and_searches_on_a_phone(
     rows = [_physician_row(i, "Anne", f"Lambert{i:04d}") for i in range(2000)]
     rows[1500].update(first_name="Hélène", last_name="Lefèvre")
     await add_physicians(database, rows)
-    async with database.session() as session:
-        _, token = await create_organizer(session, name="Camille", email="camille@example.org")
+    _, token = await create_organizer(database, name="Camille", email="camille@example.org")
     page = await browser.new_page(locale="fr-FR", viewport={"width": 390, "height": 844})
     wide = "() => document.scrollingElement.scrollWidth"
 

@@ -117,8 +117,8 @@ async def test_saving_the_series_form_shows_and_keeps_every_credit_designation(
     assert _shown_credits(form) == {"AMA_PRA_1": 1.0, "DPC_HOURS": 1.5, "ABIM_MOC": 0.75}
     assert saved.status == 303, await saved.text()
     assert series["description"] == "Une heure, chaque lundi. Désormais avec un quiz."
-    assert sorted(series["credits"], key=lambda c: c["type"]) == sorted(
-        CREDITS, key=lambda c: c["type"]
+    assert sorted(series["credits"], key=lambda c: str(c["type"])) == sorted(
+        CREDITS, key=lambda c: str(c["type"])
     )
 
 
