@@ -171,7 +171,7 @@ def _exact_credits(
     }
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     seconds=st.one_of(
         st.integers(min_value=0, max_value=6 * 3600),
