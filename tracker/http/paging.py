@@ -99,10 +99,11 @@ def decode_cursor(text: str, name: str, types: tuple[KeyType, ...]) -> tuple[Dir
 
 
 def page_request(request: web.Request, name: str, types: tuple[KeyType, ...]) -> PageRequest:
-    """``?limit=`` (1 to 500, default 50; empty is absent) and ``?cursor=``, or 400."""
-    text = request.query.get("limit", "")
+    """``?limit=`` (1 to 500, default 50 when absent) and ``?cursor=`` (empty: the first page),
+    or 400. An empty ``limit=`` is refused like any other non-number: the document says integer."""
+    text = request.query.get("limit")
     limit = DEFAULT_LIMIT
-    if text != "":
+    if text is not None:
         value = parse_id(text)
         if value is None or value > MAX_LIMIT:
             raise HTTPProblem(
