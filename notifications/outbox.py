@@ -270,12 +270,3 @@ async def retry_failed(
         row.status, row.attempts, row.next_attempt_at = OutboxStatus.PENDING, 0, now
         await session.commit()
     return row
-
-
-async def list_messages(
-    session: AsyncSession, *, status: str | None, limit: int = 500
-) -> list[OutboxMessage]:
-    query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
-    if status:
-        query = query.where(OutboxMessage.status == status)
-    return list((await session.exec(query)).all())

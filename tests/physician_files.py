@@ -13,23 +13,10 @@ import random
 import unicodedata
 from dataclasses import dataclass
 
+from tracker.adapters.physicians_csv import PHYSICIAN_COLUMNS
 from tracker.domain.identifiers import luhn_check_digit
 
-HEADER = (
-    "first_name",
-    "last_name",
-    "email",
-    "timezone",
-    "language",
-    "npi",
-    "rpps",
-    "board_ids",
-    "birth_month",
-    "birth_day",
-    "license_state",
-    "license_number",
-    "consent_board_reporting",
-)
+HEADER = PHYSICIAN_COLUMNS
 FRENCH_FIRST = (
     "Jeanne", "Inès", "Chloé", "Hélène", "Éloïse", "Anaïs", "Zoé", "Maëlle", "Léa", "Noémie",
     "François", "Jérôme", "Benoît", "Gaëtan", "Loïc", "Raphaël", "Noël", "Côme", "Théo", "Hervé",

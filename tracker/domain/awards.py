@@ -136,7 +136,7 @@ async def recompute_awards(
     are plain values, not ORM objects, which would cost more than the arithmetic.
     A final award whose credits change gets a new ``version`` (its certificate is re-issued).
     A provisional one is stored as of ``now``; readers bring it up to their own now
-    (:func:`credit_summary`, :func:`occurrence_attendance`).
+    (:func:`credit_summary`, ``listing.attendance_page``).
     """
     occurrence = await session.get(Occurrence, occurrence_id)
     if occurrence is None or not physician_ids:
@@ -438,40 +438,3 @@ async def credit_summary(
         awards=awards,
         requirements=progress,
     )
-
-
-async def occurrence_attendance(
-    session: AsyncSession, occurrence_id: int, *, now: datetime | None = None
-) -> list[tuple[Award, Physician]]:
-    """Everyone's award at one occurrence; with ``now``, provisional ones as of ``now`` (one
-    read of the occurrence's facts), final ones as stored."""
-    occurrence = await session.get(Occurrence, occurrence_id)
-    if occurrence is None:
-        raise NotFoundError("occurrence", occurrence_id)
-    query = (
-        select(Award, Physician)
-        .join(Physician, col(Physician.id) == col(Award.physician_id))
-        .where(Award.occurrence_id == occurrence_id)
-        .order_by(col(Physician.last_name), col(Physician.first_name))
-    )
-    rows = [(a, p) for a, p in (await session.exec(query)).all()]
-    if now is None or all(award.final for award, _ in rows):
-        return rows
-    series = await session.get_one(Series, occurrence.series_id)
-    roundings = await _roundings(session)
-    facts = await _facts(session, occurrence_id)
-    return [
-        (
-            award
-            if award.final
-            else _as_of(
-                award,
-                *_figures(
-                    facts.get(award.physician_id, []), occurrence, series, roundings, now=now
-                ),
-                now,
-            ),
-            physician,
-        )
-        for award, physician in rows
-    ]
