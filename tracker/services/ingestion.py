@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
 from tracker.db import Database
@@ -45,6 +45,7 @@ from tracker.domain.attendance import (
 from tracker.domain.awards import batches, recompute_awards, recompute_occurrence
 from tracker.services import projections
 from tracker.services.context import Services
+from tracker.services.transactions import retried_once
 
 log = logging.getLogger(__name__)
 
@@ -262,22 +263,17 @@ async def _recompute(database: Database, claimed: Sequence[Claimed], *, owner: s
     for c in claimed:
         if c.physician_id != EVERY_ATTENDEE and c.occurrence_id not in ended:
             physicians[c.occurrence_id].append(c.physician_id)
-    for attempt in (1, 2):  # another process may insert the same award first: redo once
-        async with database.session() as session:
-            try:
-                now = utcnow()
-                for occurrence_id in sorted(ended):
-                    await recompute_occurrence(session, occurrence_id, now=now)
-                for occurrence_id, ids in sorted(physicians.items()):
-                    for batch in batches(sorted(ids)):
-                        await recompute_awards(session, occurrence_id, batch, now=now)
-                await finish_pending(session, claimed, owner=owner)
-                await session.commit()
-                return
-            except IntegrityError:
-                await session.rollback()
-                if attempt == 2:
-                    raise
+
+    async def work(session: AsyncSession) -> None:
+        now = utcnow()
+        for occurrence_id in sorted(ended):
+            await recompute_occurrence(session, occurrence_id, now=now)
+        for occurrence_id, ids in sorted(physicians.items()):
+            for batch in batches(sorted(ids)):
+                await recompute_awards(session, occurrence_id, batch, now=now)
+        await finish_pending(session, claimed, owner=owner)
+
+    await retried_once(database, work)  # another process may insert the same award first
 
 
 async def project_all(services: Services) -> int:

@@ -14,7 +14,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from schedules.models import Occurrence, Series
 from tracker.db import Database
 from tracker.domain.mailings import (
-    MAIL_BATCH,
     MailSettings,
     enqueue_reminders,
     offsets,
@@ -22,6 +21,7 @@ from tracker.domain.mailings import (
     reminders_due,
 )
 from tracker.domain.models import JobState
+from tracker.services.transactions import queue_in_batches
 
 #: A reminder job that fires this much before its time still sends (clocks and timers drift).
 EARLY = timedelta(seconds=5)
@@ -50,7 +50,7 @@ async def advance_watermark(database: Database, name: str, now: datetime) -> dat
     return since
 
 
-async def _queue_in_batches(
+async def _queue_reminders(
     session: AsyncSession,
     mail: MailSettings,
     occurrence: Occurrence,
@@ -60,20 +60,13 @@ async def _queue_in_batches(
     now: datetime,
 ) -> int:
     """Queue one occurrence's reminders at one offset, one commit per :data:`MAIL_BATCH`."""
-    recipients = await reminder_recipients(session, series.id or 0)
-    queued = 0
-    for first in range(0, len(recipients), MAIL_BATCH):
-        queued += await enqueue_reminders(
-            session,
-            mail,
-            occurrence,
-            series,
-            offset,
-            now=now,
-            recipients=recipients[first : first + MAIL_BATCH],
-        )
-        await session.commit()
-    return queued
+    return await queue_in_batches(
+        session,
+        await reminder_recipients(session, series.id or 0),
+        lambda batch: enqueue_reminders(
+            session, mail, occurrence, series, offset, now=now, recipients=batch
+        ),
+    )
 
 
 async def send_reminders(
@@ -89,7 +82,7 @@ async def send_reminders(
         due = {text: occurrence.start - delta for text, delta in offsets(series)}.get(offset)
         if due is None or due > now + EARLY:
             return 0
-        return await _queue_in_batches(session, mail, occurrence, series, offset, now=now)
+        return await _queue_reminders(session, mail, occurrence, series, offset, now=now)
 
 
 async def catch_up_reminders(
@@ -102,7 +95,7 @@ async def catch_up_reminders(
     async with database.session() as session:
         overdue = await reminders_due(session, after=since, until=now)
         for occurrence, series, offset, _due in overdue:
-            await _queue_in_batches(session, mail, occurrence, series, offset, now=now)
+            await _queue_reminders(session, mail, occurrence, series, offset, now=now)
         upcoming = await reminders_due(session, after=now, until=now + window)
     return len(overdue), [
         DueReminder(occurrence.id or 0, offset, due)
