@@ -65,6 +65,37 @@ async def add_physicians(database: Database, rows: list[dict[str, Any]]) -> list
         return sorted(pid for pid in found.all() if pid is not None)
 
 
+async def add_awards(
+    database: Database,
+    occurrence_id: int,
+    physician_ids: list[int],
+    *,
+    seconds: int,
+    credits: dict[str, float],
+    final: Callable[[int], bool] = lambda _index: True,
+) -> None:
+    """One award per physician at the occurrence, written in bulk; ``final(index)`` says which
+    are final."""
+    async with database.session() as session:
+        await session.exec(
+            insert(Award),
+            params=[
+                {
+                    "occurrence_id": occurrence_id,
+                    "physician_id": pid,
+                    "seconds": seconds,
+                    "credits": credits,
+                    "anomalies": [],
+                    "final": final(index),
+                    "version": 1,
+                    "computed_at": NOW,
+                }
+                for index, pid in enumerate(physician_ids)
+            ],
+        )
+        await session.commit()
+
+
 async def _json(client: TestClient, url: str, auth: dict[str, str], **params: str) -> Any:
     response = await client.get(url, params=params, headers=auth)
     assert response.status == 200, await response.text()
@@ -493,24 +524,14 @@ async def test_a_page_of_a_1500_attendee_session_is_bounded(
     series = await create_series(client, auth)
     occurrence_id = (await occurrences(client, auth, series["id"]))[0]["id"]
     ids = await add_physicians(database, [_physician_row(i, last=f"N{i:04d}") for i in range(1500)])
-    async with database.session() as session:
-        await session.exec(
-            insert(Award),
-            params=[
-                {
-                    "occurrence_id": occurrence_id,
-                    "physician_id": pid,
-                    "seconds": 3000,
-                    "credits": {"AMA_PRA_1": 0.75},
-                    "anomalies": [],
-                    "final": index % 2 == 0,  # half provisional: recomputed for the page only
-                    "version": 1,
-                    "computed_at": NOW,
-                }
-                for index, pid in enumerate(ids)
-            ],
-        )
-        await session.commit()
+    await add_awards(  # half provisional: recomputed for the page only
+        database,
+        occurrence_id,
+        ids,
+        seconds=3000,
+        credits={"AMA_PRA_1": 0.75},
+        final=lambda index: index % 2 == 0,
+    )
     url = f"/api/occurrences/{occurrence_id}/attendance"
 
     response = await client.get(url, headers=auth)

@@ -9,15 +9,14 @@ from html import unescape
 from html.parser import HTMLParser
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import insert
 
 from notifications.models import OutboxMessage
 from schedules.models import Occurrence
 from tests.factories import create_series, occurrences
-from tests.tracker.http.api.test_paging import NOW, _physician_row, add_physicians
+from tests.tracker.http.api.test_paging import NOW, _physician_row, add_awards, add_physicians
 from tests.tracker.http.pages.test_organiser_pages import organiser_cookie
 from tracker.db import Database
-from tracker.domain.models import AttendanceEvent, Award
+from tracker.domain.models import AttendanceEvent
 from tracker.http.pages.chart import connected_per_minute
 
 
@@ -139,24 +138,7 @@ async def test_attendance_page_of_1500_attendees_is_paged_and_searchable(
     rows = [_physician_row(i, "Jean", f"A{i:04d}") for i in range(1500)]
     rows[777].update(first_name="Zoé", last_name="Éluard")
     ids = await add_physicians(database, rows)
-    async with database.session() as session:
-        await session.exec(
-            insert(Award),
-            params=[
-                {
-                    "occurrence_id": occurrence_id,
-                    "physician_id": pid,
-                    "seconds": 3600,
-                    "credits": {"AMA_PRA_1": 1.0},
-                    "anomalies": [],
-                    "final": True,
-                    "version": 1,
-                    "computed_at": NOW,
-                }
-                for pid in ids
-            ],
-        )
-        await session.commit()
+    await add_awards(database, occurrence_id, ids, seconds=3600, credits={"AMA_PRA_1": 1.0})
     cookie = await organiser_cookie(database)
     path = f"/organizer/occurrences/{occurrence_id}"
 
