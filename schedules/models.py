@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Column, DateTime, Enum, String, Text, UniqueConstra
 from sqlmodel import Field, SQLModel
 from typing_extensions import TypedDict
 
+from schedules import limits
 from schedules.clock import UTCDateTime, utcnow
 
 
@@ -32,25 +33,27 @@ class Series(SQLModel, table=True):
     __tablename__ = "series"
 
     id: int | None = Field(default=None, primary_key=True)
-    uid: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
-    slug: str = Field(sa_column=Column(String(120), nullable=False, unique=True))
-    title: str = Field(sa_column=Column(String(200), nullable=False))
+    uid: str = Field(sa_column=Column(String(limits.UID), nullable=False, unique=True))
+    slug: str = Field(sa_column=Column(String(limits.SLUG), nullable=False, unique=True))
+    title: str = Field(sa_column=Column(String(limits.TITLE), nullable=False))
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
-    timezone: str = Field(sa_column=Column(String(64), nullable=False))
+    timezone: str = Field(sa_column=Column(String(limits.TIMEZONE), nullable=False))
     start_local: datetime = Field(sa_column=Column(DateTime(timezone=False), nullable=False))
     duration_minutes: int
-    rrule: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
-    join_url: str = Field(sa_column=Column(String(2000), nullable=False))
+    rrule: str | None = Field(default=None, sa_column=Column(String(limits.RRULE), nullable=True))
+    join_url: str = Field(sa_column=Column(String(limits.JOIN_URL), nullable=False))
     credits: list[StoredCredit] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     min_attendance_percent: float | None = None
     reminders: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    language: str = Field(default="en", sa_column=Column(String(8), nullable=False))
+    language: str = Field(default="en", sa_column=Column(String(limits.LANGUAGE), nullable=False))
     zoom_webinar_id: str | None = Field(
-        default=None, sa_column=Column(String(32), nullable=True, index=True)
+        default=None, sa_column=Column(String(limits.ZOOM_WEBINAR_ID), nullable=True, index=True)
     )
-    pars_activity_id: str | None = Field(default=None, sa_column=Column(String(50), nullable=True))
+    pars_activity_id: str | None = Field(
+        default=None, sa_column=Column(String(limits.PARS_ACTIVITY_ID), nullable=True)
+    )
     public: bool = True
     sequence: int = 0
     horizon_end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

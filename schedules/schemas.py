@@ -16,6 +16,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from schedules import limits
 from schedules.errors import UnknownTimezoneError
 from schedules.recurrence import resolve_timezone
 
@@ -48,18 +49,19 @@ def _check_reminder(value: str) -> str:
 
 
 _HTTP_URL = TypeAdapter(AnyHttpUrl)
-JOIN_URL_LENGTH = 2000
 
 
 def _check_url(value: str) -> str:
     url = str(_HTTP_URL.validate_python(value))
-    if len(url) > JOIN_URL_LENGTH:  # normalising adds a "/" or punycode: it must still fit
-        raise ValueError(f"is longer than {JOIN_URL_LENGTH} characters once normalised")
+    if len(url) > limits.JOIN_URL:  # normalising adds a "/" or punycode: it must still fit
+        raise ValueError(f"is longer than {limits.JOIN_URL} characters once normalised")
     return url
 
 
 TimezoneName = Annotated[
-    str, Field(max_length=64, examples=["Europe/Paris"]), AfterValidator(_check_timezone)
+    str,
+    Field(max_length=limits.TIMEZONE, examples=["Europe/Paris"]),
+    AfterValidator(_check_timezone),
 ]
 #: A local wall-clock time is a date-time without an offset, which JSON Schema's "date-time"
 #: format does not allow: the document says what the API really reads and writes.
@@ -81,19 +83,19 @@ RULE_DESCRIPTION = (
     "at most 1,000 within the horizon, UNTIL within 10 years of now; omit for a single session"
 )
 ReminderOffset = Annotated[
-    str, Field(max_length=20, examples=["P1D"]), AfterValidator(_check_reminder)
+    str, Field(max_length=limits.REMINDER_OFFSET, examples=["P1D"]), AfterValidator(_check_reminder)
 ]
 JoinUrl = Annotated[
     str,
     Field(
-        max_length=JOIN_URL_LENGTH,
+        max_length=limits.JOIN_URL,
         json_schema_extra={"format": "uri"},
         examples=["https://zoom.us/j/81234567890"],
     ),
     AfterValidator(_check_url),
 ]
-Title = Annotated[str, Field(min_length=1, max_length=200)]
-Description = Annotated[str, Field(max_length=20_000)]
+Title = Annotated[str, Field(min_length=1, max_length=limits.TITLE)]
+Description = Annotated[str, Field(max_length=limits.DESCRIPTION)]
 Duration = Annotated[int, Field(ge=5, le=24 * 60, description="Minutes")]
 #: A Zoom id as people type it: 9 to 12 digits, groups split by single spaces or hyphens
 #: ("812 3456 7890", as Zoom prints it); stored as its digits.
@@ -117,7 +119,7 @@ ZoomId = Annotated[
 ParsActivityId = Annotated[
     str,
     Field(
-        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,48}[A-Za-z0-9])?$",
+        pattern=rf"^[A-Za-z0-9](?:[A-Za-z0-9._/-]{{0,{limits.PARS_ACTIVITY_ID - 2}}}[A-Za-z0-9])?$",
         description="ACCME PARS activity id, written in the completions export",
         examples=["202612345"],
     ),
@@ -165,7 +167,7 @@ class SeriesCreate(BaseModel):
     duration_minutes: Duration
     rrule: str | None = Field(
         default=None,
-        max_length=500,
+        max_length=limits.RRULE,
         description=RULE_DESCRIPTION,
         examples=["FREQ=WEEKLY;BYDAY=MO"],
     )
@@ -189,7 +191,7 @@ class SeriesUpdate(BaseModel):
     timezone: TimezoneName | None = None
     start: LocalDateTime | None = None
     duration_minutes: Duration | None = None
-    rrule: str | None = Field(default=None, max_length=500, description=RULE_DESCRIPTION)
+    rrule: str | None = Field(default=None, max_length=limits.RRULE, description=RULE_DESCRIPTION)
     join_url: JoinUrl | None = None
     credits: Credits | None = None
     min_attendance_percent: Percent | None = None

@@ -60,6 +60,19 @@ def test_organizers_add_refuses_a_bad_email_in_one_line(database_url: str, tmp_p
     )
 
 
+def test_organizers_add_refuses_a_name_longer_than_its_column_in_one_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    result = run(
+        ["organizers", "add", "--name", "C" * 201, "--email", "camille@example.org"],
+        cwd=tmp_path,
+        TRACKER_DATABASE_URL=database_url,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: the name is longer than 200 characters"
+
+
 def test_demo_loads_once(database_url: str, tmp_path: Path) -> None:
     first = run(["demo"], cwd=tmp_path, TRACKER_DATABASE_URL=database_url)
     second = run(["demo"], cwd=tmp_path, TRACKER_DATABASE_URL=database_url)

@@ -13,13 +13,13 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from tracker.domain import limits
 from tracker.domain.attendance import NewEvent
 from tracker.domain.bounds import event_time_problem
 from tracker.errors import ZoomPayloadError, ZoomSignatureError
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 #: Sizes of the attendance_event columns these values go to.
-EXTERNAL_ID_LENGTH, EMAIL_LENGTH, CONNECTION_LENGTH, WEBINAR_ID_LENGTH = 300, 320, 200, 32
 KINDS = {
     "webinar.participant_joined": "join",
     "meeting.participant_joined": "join",
@@ -102,7 +102,7 @@ def _external_id(*parts: object) -> str:
     """The deduplication key: readable when it fits its column and is printable, else a digest
     of the same parts (so a retry of the same event still finds it)."""
     joined = "|".join(str(part) for part in parts)
-    if len(joined) <= EXTERNAL_ID_LENGTH and joined.isprintable():
+    if len(joined) <= limits.EXTERNAL_ID and joined.isprintable():
         return joined
     return "sha256:" + hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -122,7 +122,7 @@ def to_event(payload: dict[str, Any]) -> NewEvent | None:
     obj = body.get("object") if isinstance(body, dict) else None
     if not isinstance(obj, dict):
         raise ZoomPayloadError("payload.object is missing")
-    webinar_id = _text(obj.get("id"), "payload.object.id", WEBINAR_ID_LENGTH)
+    webinar_id = _text(obj.get("id"), "payload.object.id", limits.ZOOM_WEBINAR_ID)
     if webinar_id is None:
         raise ZoomPayloadError("payload.object.id (the webinar id) is missing")
     instance = obj.get("uuid", "")
@@ -142,11 +142,11 @@ def to_event(payload: dict[str, Any]) -> NewEvent | None:
         raise ZoomPayloadError("payload.object.participant is missing")
     field = "join_time" if kind == "join" else "leave_time"
     at = _time(participant.get(field), f"participant.{field}")
-    email = _text(participant.get("email"), "participant.email", EMAIL_LENGTH)
+    email = _text(participant.get("email"), "participant.email", limits.EMAIL)
     connection = _text(
         participant.get("participant_uuid") or participant.get("user_id") or participant.get("id"),
         "participant.participant_uuid",
-        CONNECTION_LENGTH,
+        limits.CONNECTION_ID,
     )
     who = connection or email or participant.get("user_name", "")
     return NewEvent(

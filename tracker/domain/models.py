@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from notifications.models import OutboxMessage
 from schedules.clock import UTCDateTime, utcnow
 from schedules.models import FeedState, Occurrence, Series
+from tracker.domain import limits
 
 __all__ = [
     "AttendanceEvent",
@@ -38,8 +39,8 @@ class Organizer(SQLModel, table=True):
     __tablename__ = "organizer"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(sa_column=Column(String(200), nullable=False))
-    email: str = Field(sa_column=Column(String(320), nullable=False))
+    name: str = Field(sa_column=Column(String(limits.ORGANIZER_NAME), nullable=False))
+    email: str = Field(sa_column=Column(String(limits.EMAIL), nullable=False))
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
@@ -63,18 +64,26 @@ class Physician(SQLModel, table=True):
     __tablename__ = "physician"
 
     id: int | None = Field(default=None, primary_key=True)
-    first_name: str = Field(sa_column=Column(String(100), nullable=False))
-    last_name: str = Field(sa_column=Column(String(100), nullable=False))
-    email: str = Field(sa_column=Column(String(320), nullable=False, unique=True))
-    timezone: str = Field(default="UTC", sa_column=Column(String(64), nullable=False))
-    language: str = Field(default="en", sa_column=Column(String(8), nullable=False))
-    npi: str | None = Field(default=None, sa_column=Column(String(10), nullable=True, index=True))
-    rpps: str | None = Field(default=None, sa_column=Column(String(11), nullable=True, index=True))
+    first_name: str = Field(sa_column=Column(String(limits.PERSON_NAME), nullable=False))
+    last_name: str = Field(sa_column=Column(String(limits.PERSON_NAME), nullable=False))
+    email: str = Field(sa_column=Column(String(limits.EMAIL), nullable=False, unique=True))
+    timezone: str = Field(default="UTC", sa_column=Column(String(limits.TIMEZONE), nullable=False))
+    language: str = Field(default="en", sa_column=Column(String(limits.LANGUAGE), nullable=False))
+    npi: str | None = Field(
+        default=None, sa_column=Column(String(limits.NPI), nullable=True, index=True)
+    )
+    rpps: str | None = Field(
+        default=None, sa_column=Column(String(limits.RPPS), nullable=True, index=True)
+    )
     board_ids: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     birth_month: int | None = None
     birth_day: int | None = None
-    license_state: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
-    license_number: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
+    license_state: str | None = Field(
+        default=None, sa_column=Column(String(limits.LICENSE_STATE), nullable=True)
+    )
+    license_number: str | None = Field(
+        default=None, sa_column=Column(String(limits.LICENSE_NUMBER), nullable=True)
+    )
     consent_board_reporting: bool = False
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     created_at: datetime = Field(
@@ -113,15 +122,17 @@ class AttendanceEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(sa_column=Column(String(16), nullable=False))
-    external_id: str = Field(sa_column=Column(String(300), nullable=False))
+    external_id: str = Field(sa_column=Column(String(limits.EXTERNAL_ID), nullable=False))
     kind: str = Field(sa_column=Column(String(8), nullable=False))
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     email: str | None = Field(
-        default=None, sa_column=Column(String(320), nullable=True, index=True)
+        default=None, sa_column=Column(String(limits.EMAIL), nullable=True, index=True)
     )
-    connection_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    connection_id: str | None = Field(
+        default=None, sa_column=Column(String(limits.CONNECTION_ID), nullable=True)
+    )
     zoom_webinar_id: str | None = Field(
-        default=None, sa_column=Column(String(32), nullable=True, index=True)
+        default=None, sa_column=Column(String(limits.ZOOM_WEBINAR_ID), nullable=True, index=True)
     )
     series_id: int | None = Field(
         default=None, foreign_key="series.id", index=True, ondelete="SET NULL"
@@ -267,7 +278,7 @@ class WebSession(SQLModel, table=True):
     kind: str = Field(sa_column=Column(String(16), nullable=False))
     subject_id: int
     csrf: str = Field(sa_column=Column(String(64), nullable=False))
-    language: str = Field(default="en", sa_column=Column(String(8), nullable=False))
+    language: str = Field(default="en", sa_column=Column(String(limits.LANGUAGE), nullable=False))
     credential_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

@@ -6,6 +6,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notifications.addresses import InvalidAddressError, normalise_address
+from tracker.domain import limits
 from tracker.domain.models import Organizer
 from tracker.domain.tokens import hash_token, new_token
 from tracker.errors import InvalidOrganizerError
@@ -17,6 +18,8 @@ async def add_organizer(session: AsyncSession, *, name: str, email: str) -> tupl
     name = name.strip()
     if not name:
         raise InvalidOrganizerError("the name cannot be empty")
+    if len(name) > limits.ORGANIZER_NAME:
+        raise InvalidOrganizerError(f"the name is longer than {limits.ORGANIZER_NAME} characters")
     try:
         address = normalise_address(email)
     except InvalidAddressError as exc:

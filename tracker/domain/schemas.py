@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, mo
 
 from notifications.addresses import normalise_address
 from schedules.schemas import Language, TimezoneName
+from tracker.domain import limits
 from tracker.domain.bounds import RowId, event_time_problem
 from tracker.domain.identifiers import (
     LICENSE_STATES,
@@ -71,7 +72,7 @@ def _event_time(value: datetime) -> datetime:
 Email = Annotated[
     str,
     Field(
-        max_length=320,
+        max_length=limits.EMAIL,
         examples=["jeanne.durand@example.org"],
         description="Exactly one address (internationalised ones accepted)",
     ),
@@ -79,7 +80,7 @@ Email = Annotated[
 ]
 MatchingEmail = Annotated[
     str,
-    Field(max_length=320, examples=["jeanne.durand@example.org"]),
+    Field(max_length=limits.EMAIL, examples=["jeanne.durand@example.org"]),
     AfterValidator(_check_matching_email),
 ]
 Npi = Annotated[str, Field(examples=["1234567893"]), AfterValidator(_check_npi)]
@@ -102,16 +103,19 @@ LicenseState = Annotated[
 LicenseNumber = Annotated[
     str,
     Field(
-        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9./-]{0,28}[A-Za-z0-9])?$",
+        pattern=rf"^[A-Za-z0-9](?:[A-Za-z0-9./-]{{0,{limits.LICENSE_NUMBER - 2}}}[A-Za-z0-9])?$",
         examples=["MD123456"],
         description="Medical licence number as the state board gave it",
     ),
 ]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+Name = Annotated[str, Field(min_length=1, max_length=limits.PERSON_NAME)]
 EventTime = Annotated[datetime, AfterValidator(_aware), AfterValidator(_event_time)]
 BoardIds = Annotated[
-    dict[Annotated[str, Field(max_length=32)], Annotated[str, Field(max_length=64)]],
-    Field(max_length=10),
+    dict[
+        Annotated[str, Field(max_length=limits.BOARD_NAME)],
+        Annotated[str, Field(max_length=limits.BOARD_ID)],
+    ],
+    Field(max_length=limits.BOARDS),
 ]
 
 
@@ -197,13 +201,13 @@ class RegistrationPublic(BaseModel):
 class AttendanceEventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    event_id: str = Field(min_length=1, max_length=200)
+    event_id: str = Field(min_length=1, max_length=limits.EVENT_ID)
     occurrence_id: RowId
     physician_id: RowId | None = None
     email: MatchingEmail | None = None
     kind: Literal["join", "leave"]
     at: EventTime
-    connection_id: str | None = Field(default=None, max_length=200)
+    connection_id: str | None = Field(default=None, max_length=limits.CONNECTION_ID)
 
     @model_validator(mode="after")
     def _who(self) -> AttendanceEventIn:

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from schedules import limits
 from tracker.domain.models import WebSession
 from tracker.http.keys import SETTINGS
 from tracker.http.pages.i18n import language, translator
@@ -22,6 +23,8 @@ _environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+#: Forms give the same ``maxlength`` as the columns and the API (declared once, in limits).
+_environment.globals["limits"] = limits
 #: Every HTML response carries these (set in one place, :func:`security_headers`).
 HTML_SECURITY_HEADERS = {
     # Tokens never travel in Referer: pages holding one are never linked from, and no page sends it.

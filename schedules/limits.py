@@ -1,0 +1,17 @@
+"""How long each stored text of a series may be: the one place the column widths and the API's
+``max_length`` checks both read, so the two can never disagree."""
+
+from __future__ import annotations
+
+UID = 64
+SLUG = 120
+TITLE = 200
+DESCRIPTION = 20_000
+TIMEZONE = 64
+RRULE = 500
+JOIN_URL = 2000
+LANGUAGE = 8
+ZOOM_WEBINAR_ID = 32
+PARS_ACTIVITY_ID = 50
+CREDIT_TYPE = 32
+REMINDER_OFFSET = 20
