@@ -10,9 +10,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import click
 from aiohttp import web
@@ -20,34 +18,27 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from schedules.clock import utcnow
 from schedules.errors import InvalidInputError, NotFoundError
-from schedules.occurrences import list_occurrences
-from schedules.recurrence import resolve_timezone
-from schedules.series import get_series
 from tracker.adapters.physicians_csv import physician_rows
 from tracker.adapters.zoom_report import (
     DateOrder,
     Report,
-    digits_only,
-    fits_schedule,
-    read_report,
-    stay_events,
 )
 from tracker.app import create_app
 from tracker.db import Database
 from tracker.domain.attendance import Recorded
 from tracker.domain.bounds import is_row_id
 from tracker.errors import (
-    AmbiguousDatesError,
     ConfigError,
     InvalidOrganizerError,
     ReportFormatError,
+    ReportMismatchError,
     RowError,
     SchemaOutdatedError,
 )
 from tracker.jobs import previous_month
 from tracker.logs import RedactingAccessLogger, install_redaction
 from tracker.migrate import upgrade
-from tracker.services import imports, ingestion
+from tracker.services import imports, reports
 from tracker.services.context import load_mail_settings, load_services
 from tracker.services.demo import load_demo
 from tracker.services.imports import ImportReport
@@ -167,8 +158,7 @@ def demo() -> None:
     settings = _settings()
 
     async def work(database: Database) -> str:
-        async with database.session() as session:
-            series = await load_demo(session, now=utcnow())
+        series = await load_demo(database, now=utcnow())
         if series is None:
             return "demo data already present"
         return f"demo series loaded: {settings.base_url}/series/{series.slug}.ics"
@@ -250,40 +240,16 @@ def import_zoom_report(
     text = _read_text(file)
 
     async def work(database: Database) -> tuple[Recorded, Report]:
-        async with database.session() as session:
-            try:
-                series = await get_series(session, series_id)
-                tz = resolve_timezone(timezone or series.timezone)
-            except (NotFoundError, InvalidInputError) as exc:
-                raise CLIError(str(exc)) from None
-            occurrences = await list_occurrences(session, series_id)
-            windows = [(o.start, o.end) for o in occurrences]
-            try:
-                report = _read_report(text, tz, order, windows)
-            except ReportFormatError as exc:
-                raise CLIError(f"{file}: {exc}") from None
-            expected = digits_only(series.zoom_webinar_id or "")
-            if report.webinar_id and expected and report.webinar_id != expected:
-                raise CLIError(
-                    f"{file}: the report is for Zoom webinar {report.webinar_id}, "
-                    f"series {series_id} is webinar {expected}"
+        services = await load_services(database, settings)
+        try:
+            with ProgressBar("stays") as bar:
+                return await reports.import_zoom_report(
+                    services, series_id, text, timezone=timezone, order=order, progress=bar
                 )
-            stays = report.stays
-            total = Recorded()
-            with click.progressbar(length=len(stays), label="stays", file=sys.stderr) as bar:
-                for start in range(0, len(stays), 250):
-                    chunk = stays[start : start + 250]
-                    events = [
-                        event for stay in chunk for event in stay_events(stay, series_id=series_id)
-                    ]
-                    recorded = await ingestion.record(database, events)
-                    total.accepted += recorded.accepted
-                    total.duplicates += recorded.duplicates
-                    total.unmatched += recorded.unmatched
-                    total.pairs |= recorded.pairs
-                    bar.update(len(chunk))
-        await ingestion.project_all(await load_services(database, settings))
-        return total, report
+        except (NotFoundError, InvalidInputError) as exc:
+            raise CLIError(str(exc)) from None
+        except (ReportFormatError, ReportMismatchError) as exc:
+            raise CLIError(f"{file}: {exc}") from None
 
     recorded, report = _run(lambda: _with_database(settings, work))
     for row in report.bad:
@@ -306,21 +272,6 @@ _LEFT_OUT = {
 
 def _left_out(counts: Counter[str]) -> list[str]:
     return [f"{counts[key]} {label}" for key, label in _LEFT_OUT.items() if counts[key]]
-
-
-def _read_report(
-    text: str, tz: ZoneInfo, order: DateOrder | None, windows: list[tuple[datetime, datetime]]
-) -> Report:
-    """The report read with the given date order, else the file's, else the only one that
-    lands every stay on a session of the series; refused when none of them decides."""
-    try:
-        return read_report(text, tz, order=order)
-    except AmbiguousDatesError:
-        readings = [read_report(text, tz, order=candidate) for candidate in ("mdy", "dmy")]
-        fitting = [reading for reading in readings if fits_schedule(reading.stays, windows)]
-        if len(fitting) == 1:
-            return fitting[0]
-        raise
 
 
 class ProgressBar:

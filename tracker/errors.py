@@ -78,6 +78,15 @@ class AmbiguousDatesError(ReportFormatError):
         )
 
 
+class ReportMismatchError(ValueError):
+    """The report is of another Zoom webinar than the series'."""
+
+    def __init__(self, found: str, series_id: int, expected: str) -> None:
+        super().__init__(
+            f"the report is for Zoom webinar {found}, series {series_id} is webinar {expected}"
+        )
+
+
 class ConfigError(Exception):
     """The configuration cannot start the service; the message is one line for a human."""
 

@@ -119,10 +119,9 @@ async def finalize_job(ctx: JobContext, occurrence_id: int) -> None:
 async def plan_finalisations(ctx: JobContext) -> int:
     """Finalise what is overdue and put a job at ``end + grace`` for what is due within a day."""
     now = utcnow()
-    async with ctx.database.session() as session:
-        due = await due_for_finalisation(
-            session, now=now, grace=ctx.grace, until=now + PLANNING_WINDOW
-        )
+    due = await due_for_finalisation(
+        ctx.database, now=now, grace=ctx.grace, until=now + PLANNING_WINDOW
+    )
     for occurrence_id, when in due:
         if ctx.stopping.is_set():
             break

@@ -9,8 +9,9 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.errors import InvalidInputError, NotFoundError
+from schedules.models import Series
 from schedules.series import get_series
-from tracker.domain.models import Registration
+from tracker.domain.models import Physician, Registration
 from tracker.domain.physicians import get_physician, physician_by_email
 
 
@@ -68,3 +69,18 @@ async def unregister(session: AsyncSession, series_id: int, physician_id: int) -
 async def registered_series_ids(session: AsyncSession, physician_id: int) -> list[int]:
     query = select(Registration.series_id).where(Registration.physician_id == physician_id)
     return sorted(set((await session.exec(query)).all()))
+
+
+async def by_unsubscribe_token(
+    session: AsyncSession, token: str
+) -> tuple[Registration, Series, Physician] | None:
+    """The registration a reminder's unsubscribe link names, with its series and physician."""
+    row = (
+        await session.exec(
+            select(Registration, Series, Physician)
+            .join(Series, col(Series.id) == col(Registration.series_id))
+            .join(Physician, col(Physician.id) == col(Registration.physician_id))
+            .where(Registration.unsubscribe_token == token)
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row else None

@@ -8,7 +8,6 @@ from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.schemas import (
     OccurrencePublic,
@@ -18,9 +17,8 @@ from schedules.schemas import (
     SeriesPublic,
     SeriesUpdate,
 )
+from tracker.db import Database
 from tracker.domain.models import Organizer, Physician
-from tracker.domain.organizers import organizer_for_token
-from tracker.domain.physicians import physician_for_token
 from tracker.domain.schemas import (
     AttendanceBatch,
     AwardPublic,
@@ -54,6 +52,7 @@ from tracker.http.paging import (
 )
 from tracker.http.problems import HTTPProblem
 from tracker.http.ratelimit import LIMITER, FailureLimiter, client_address
+from tracker.services import web_sessions
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Auth = Literal["none", "organizer", "physician", "zoom"]
@@ -751,7 +750,7 @@ Subject = TypeVar("Subject", Organizer, Physician)
 def _bearer_guard(
     handler: Handler,
     who: str,
-    lookup: Callable[[AsyncSession, str], Awaitable[Subject | None]],
+    lookup: Callable[[Database, str], Awaitable[Subject | None]],
     key: web.RequestKey[Subject],
 ) -> Handler:
     door = f"{who} bearer token"
@@ -759,8 +758,7 @@ def _bearer_guard(
     async def bearer_handler(request: web.Request) -> web.StreamResponse:
         _refuse_if_blocked(request, door)
         token = _bearer(request, who)
-        async with request.app[DATABASE].session() as session:
-            subject = await lookup(session, token)
+        subject = await lookup(request.app[DATABASE], token)
         if subject is None:
             _count_failure(request, door)
             raise _invalid_token(who)
@@ -806,9 +804,9 @@ def guarded(route: Route) -> Handler:
     (Zoom checks its own signature)."""
     handler = route.handler
     if route.auth == "organizer":
-        handler = _bearer_guard(handler, "organiser", organizer_for_token, ORGANIZER)
+        handler = _bearer_guard(handler, "organiser", web_sessions.organizer_holding, ORGANIZER)
     elif route.auth == "physician":
-        handler = _bearer_guard(handler, "physician", physician_for_token, PHYSICIAN)
+        handler = _bearer_guard(handler, "physician", web_sessions.physician_holding, PHYSICIAN)
     if route.door is not None:
         handler = _counted(handler, route.door)
     if route.page:

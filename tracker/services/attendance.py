@@ -1,11 +1,20 @@
-"""Attendance use cases beyond recording: an organiser matching a kept event by hand."""
+"""Attendance use cases beyond recording: an organiser matching a kept event by hand, the
+attendance of one session as its page shows it, and the completions export."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from datetime import datetime
+
+from schedules.clock import utcnow
 from schedules.errors import NotFoundError
-from tracker.domain import physicians
+from schedules.models import Occurrence, Series
+from tracker.domain import exports, listing, physicians
 from tracker.domain.attendance import mark_pending, match
-from tracker.domain.models import AttendanceEvent
+from tracker.domain.listing import Page, PageRequest
+from tracker.domain.models import AttendanceEvent, Award, Physician
+from tracker.domain.presence import connected_per_minute
 from tracker.services import ingestion
 from tracker.services.context import Services
 
@@ -29,3 +38,59 @@ async def match_by_hand(services: Services, event_id: int, email: str) -> bool:
     if occurrence_id is not None and physician_id is not None:
         await ingestion.project_soon(services)
     return True
+
+
+@dataclass(frozen=True)
+class OccurrenceAttendance:
+    """One session as its organiser page shows it: who attended (a page of them, by name)
+    and how many were connected in each minute."""
+
+    occurrence: Occurrence
+    series: Series
+    attendees: Page[tuple[Award, Physician]]
+    per_minute: list[int]
+
+
+async def occurrence_attendance(
+    services: Services, occurrence_id: int, asked: PageRequest, *, search: str | None = None
+) -> OccurrenceAttendance:
+    """Raises ``NotFoundError`` for an unknown occurrence; pending awards are recomputed first."""
+    await ingestion.settle(services, occurrence_id=occurrence_id)
+    now = utcnow()
+    async with services.database.session() as session:
+        occurrence = await session.get(Occurrence, occurrence_id)
+        if occurrence is None:
+            raise NotFoundError("occurrence", occurrence_id)
+        series = await session.get_one(Series, occurrence.series_id)
+        attendees = await listing.attendance_page(
+            session, occurrence_id, asked, now=now, search=search
+        )
+        per_minute = await connected_per_minute(session, occurrence, now=now)
+    return OccurrenceAttendance(occurrence, series, attendees, per_minute)
+
+
+@dataclass(frozen=True)
+class CompletionBatch:
+    #: The export's columns (the same in every batch).
+    header: list[str]
+    rows: list[list[str]]
+
+
+async def completions(
+    services: Services, *, start_from: datetime | None, until: datetime | None
+) -> AsyncGenerator[CompletionBatch, None]:
+    """The completions export, batch after batch, each read in its own short session (after
+    the last one's key): an export of any size holds one batch, and no connection waits on a
+    slow reader between two batches."""
+    async with services.database.session() as session:
+        header = await exports.completion_header(session)
+        rows, after = await exports.completion_batch(
+            session, header, start_from=start_from, until=until
+        )
+    yield CompletionBatch(header, rows)
+    while after is not None:
+        async with services.database.session() as session:
+            rows, after = await exports.completion_batch(
+                session, header, start_from=start_from, until=until, after=after
+            )
+        yield CompletionBatch(header, rows)

@@ -13,8 +13,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from tracker.db import Database
-from tracker.domain.mailings import CERTIFICATE_BATCH, MailSettings
+from tracker.domain import verification
+from tracker.domain.mailings import CERTIFICATE_BATCH, MailSettings, latest_certificate_pdf
 from tracker.domain.mailings import issue_certificates as issue_batch
+from tracker.domain.models import Physician
+from tracker.domain.schemas import CertificateCheck
+from tracker.services.context import Services
 
 
 async def issue_certificates(
@@ -43,3 +47,17 @@ async def issue_certificates(
         if batch.last is None:
             return queued
         after = batch.last
+
+
+async def check_certificate(services: Services, code: str) -> tuple[CertificateCheck, str] | None:
+    """The public check of a certificate code, with the session's timezone; ``None``: unknown."""
+    async with services.database.session() as session:
+        return await verification.check_certificate(session, code)
+
+
+async def certificate_pdf(
+    services: Services, physician: Physician, occurrence_id: int
+) -> tuple[str, bytes] | None:
+    """The physician's newest certificate for a session as (code, PDF), if they have one."""
+    async with services.database.session() as session:
+        return await latest_certificate_pdf(session, services.mail, physician, occurrence_id)

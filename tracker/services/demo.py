@@ -12,6 +12,7 @@ from schedules.occurrences import list_occurrences, update_occurrence
 from schedules.recurrence import resolve_timezone
 from schedules.schemas import OccurrenceUpdate, SeriesCreate
 from schedules.series import create_series
+from tracker.db import Database
 from tracker.domain.credit_types import credit_labels
 
 DEMO_TITLE = "Les lundis de la santé numérique"
@@ -24,11 +25,16 @@ def _demo_start(now: datetime) -> datetime:
     return datetime.combine(monday, time(12, 30))  # naive on purpose: series start is local
 
 
-async def load_demo(session: AsyncSession, *, now: datetime) -> Series | None:
+async def load_demo(database: Database, *, now: datetime) -> Series | None:
     """Create the demo series unless it exists; returns it, or ``None`` when already there.
 
     The second upcoming session is cancelled and the third moved to Tuesday 18:00.
     """
+    async with database.session() as session:
+        return await _load(session, now=now)
+
+
+async def _load(session: AsyncSession, *, now: datetime) -> Series | None:
     if (await session.exec(select(Series).where(Series.title == DEMO_TITLE))).first():
         return None
     data = SeriesCreate.model_validate(

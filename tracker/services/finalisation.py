@@ -165,7 +165,7 @@ async def _let_go(database: Database, occurrence_id: int, lease: Lease, **values
 
 
 async def due_for_finalisation(
-    session: AsyncSession, *, now: datetime, grace: timedelta, until: datetime | None = None
+    database: Database, *, now: datetime, grace: timedelta, until: datetime | None = None
 ) -> list[tuple[int, datetime]]:
     """Occurrences to finalise with the time to do it, by ``until`` (default: ``now``): those not
     closed yet at ``end + grace``; unfinished ones when their lease runs out (at once if it has,
@@ -183,8 +183,10 @@ async def due_for_finalisation(
         )
         .order_by(col(Occurrence.end))
     )
+    async with database.session() as session:
+        rows = (await session.exec(query)).all()
     due = []
-    for occurrence_id, end, lease_until in (await session.exec(query)).all():
+    for occurrence_id, end, lease_until in rows:
         # a timer may fire a hair early: a second after the lease runs out, it surely has
         when = max(end + grace, lease_until + timedelta(seconds=1)) if lease_until else end + grace
         if occurrence_id is not None and when <= until:

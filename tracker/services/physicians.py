@@ -67,3 +67,9 @@ async def delete_requirement(services: Services, physician_id: int, requirement_
     async with services.database.session() as session:
         await requirements.delete_requirement(session, physician_id, requirement_id)
         await session.commit()
+
+
+async def get_physician(services: Services, physician_id: int) -> Physician:
+    """Raises ``NotFoundError`` for an unknown physician."""
+    async with services.database.session() as session:
+        return await physicians.get_physician(session, physician_id)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlmodel import select
 
 from schedules.clock import utcnow
+from schedules.models import Series
 from tracker.domain import registrations
-from tracker.domain.models import Registration
+from tracker.domain.models import Physician, Registration
 from tracker.services.context import Services
 
 
@@ -43,3 +44,11 @@ async def choose_reminders(services: Services, physician_id: int, wanted: set[in
         for registration in (await session.exec(query)).all():
             registration.reminders = registration.series_id in wanted
         await session.commit()
+
+
+async def unsubscribe_link(
+    services: Services, token: str
+) -> tuple[Registration, Series, Physician] | None:
+    """What a reminder's unsubscribe link stands for; ``None`` for an unknown link."""
+    async with services.database.session() as session:
+        return await registrations.by_unsubscribe_token(session, token)

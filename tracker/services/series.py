@@ -7,9 +7,14 @@ added while the service runs is accepted at once by the API and the pages alike.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from schedules import series as series_domain
 from schedules.clock import utcnow
+from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
+from schedules.occurrences import list_occurrences
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
 from tracker.domain import occurrences
 from tracker.domain.attendance import occurrences_with_attendance
@@ -57,3 +62,46 @@ async def change_occurrence(
     if changed:
         await projections.occurrence_changed(services, occurrence_id)
     return occurrence
+
+
+async def get_series(services: Services, series_id: int) -> Series:
+    """Raises ``NotFoundError`` for an unknown series."""
+    async with services.database.session() as session:
+        return await series_domain.get_series(session, series_id)
+
+
+async def all_series(services: Services) -> list[Series]:
+    async with services.database.session() as session:
+        return await series_domain.list_series(session)
+
+
+@dataclass(frozen=True)
+class SeriesOverview:
+    """A series as its organiser page shows it: the series, its sessions from five weeks ago
+    on (at most ``limit``), and which of them already hold final credits."""
+
+    series: Series
+    occurrences: list[Occurrence]
+    final: set[int]
+
+
+async def series_overview(
+    services: Services, series_id: int, *, since: datetime, limit: int = 30
+) -> SeriesOverview:
+    """Raises ``NotFoundError`` for an unknown series."""
+    async with services.database.session() as session:
+        series = await series_domain.get_series(session, series_id)
+        rows = (await list_occurrences(session, series_id, start_from=since))[:limit]
+        final = await occurrences.holding_final_credits(
+            session, [o.id for o in rows if o.id is not None]
+        )
+    return SeriesOverview(series, rows, final)
+
+
+async def occurrence_of(services: Services, occurrence_id: int) -> tuple[Occurrence, Series]:
+    """An occurrence with its series; raises ``NotFoundError`` for an unknown occurrence."""
+    async with services.database.session() as session:
+        occurrence = await session.get(Occurrence, occurrence_id)
+        if occurrence is None:
+            raise NotFoundError("occurrence", occurrence_id)
+        return occurrence, await session.get_one(Series, occurrence.series_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from schedules.clock import utcnow
 from tracker.db import Database
 from tracker.domain import physicians, web_sessions
-from tracker.domain.models import Organizer, Physician
+from tracker.domain.models import Organizer, Physician, WebSession
 from tracker.domain.organizers import organizer_for_token
 
 
@@ -62,3 +62,36 @@ async def rotate_token_here(
         _, new_raw = await web_sessions.open_session(session, subject=rotated, now=utcnow())
         await session.commit()
     return token, new_raw
+
+
+async def current_session(database: Database, raw: str | None, *, kind: str) -> WebSession | None:
+    """The live session of ``kind`` whose secret is ``raw``: not expired, its token not
+    rotated since; ``None`` otherwise."""
+    if not raw:
+        return None
+    async with database.session() as session:
+        return await web_sessions.live_session(session, raw, kind=kind, now=utcnow())
+
+
+async def organizer_holding(database: Database, token: str) -> Organizer | None:
+    """The organiser whose API bearer token this is, if any."""
+    async with database.session() as session:
+        return await organizer_for_token(session, token)
+
+
+async def physician_holding(database: Database, token: str) -> Physician | None:
+    """The physician whose personal token this is, if any."""
+    async with database.session() as session:
+        return await physicians.physician_for_token(session, token)
+
+
+async def physician_session(
+    database: Database, raw: str | None
+) -> tuple[WebSession, Physician] | None:
+    """The live physician session whose secret is ``raw``, with its physician."""
+    if not raw:
+        return None
+    async with database.session() as session:
+        row = await web_sessions.live_session(session, raw, kind="physician", now=utcnow())
+        physician = await session.get(Physician, row.subject_id) if row else None
+    return (row, physician) if row is not None and physician is not None else None

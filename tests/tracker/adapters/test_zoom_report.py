@@ -71,8 +71,7 @@ def _load_demo(database_url: str) -> None:
     async def work() -> None:
         database = Database(database_url)
         try:
-            async with database.session() as session:
-                assert await load_demo(session, now=DEMO_LOADED) is not None
+            assert await load_demo(database, now=DEMO_LOADED) is not None
         finally:
             await database.close()
 

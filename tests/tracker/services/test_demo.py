@@ -23,8 +23,7 @@ async def test_demo_feed_shows_mondays_at_half_past_twelve_but_one_cancelled_and
     client: TestClient, database: Database
 ) -> None:
     now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday
-    async with database.session() as session:
-        series = await load_demo(session, now=now)
+    series = await load_demo(database, now=now)
     assert series is not None
 
     calendar = Calendar.from_ical(await (await client.get("/calendar.ics")).read())
@@ -44,8 +43,7 @@ async def test_demo_feed_shows_mondays_at_half_past_twelve_but_one_cancelled_and
 
 
 async def test_demo_is_loaded_once(database: Database) -> None:
-    async with database.session() as session:
-        first = await load_demo(session, now=utcnow())
-        second = await load_demo(session, now=utcnow())
+    first = await load_demo(database, now=utcnow())
+    second = await load_demo(database, now=utcnow())
 
     assert (first is not None, second) == (True, None)

@@ -9,15 +9,8 @@ from aiohttp import web
 
 from schedules.clock import utcnow
 from tracker.adapters.zoom_webhook import to_event, url_validation, verify
-from tracker.domain import listing
 from tracker.domain.attendance import NewEvent, unmatched_reason
-from tracker.domain.exports import (
-    Layout,
-    completion_batch,
-    completion_header,
-    render_header,
-    render_rows,
-)
+from tracker.domain.exports import Layout, render_header, render_rows
 from tracker.domain.schemas import (
     AttendanceBatch,
     AttendanceEventPublic,
@@ -25,7 +18,7 @@ from tracker.domain.schemas import (
     IngestResult,
 )
 from tracker.errors import ZoomPayloadError, ZoomSignatureError
-from tracker.http.keys import DATABASE, SERVICES, SETTINGS
+from tracker.http.keys import SERVICES, SETTINGS
 from tracker.http.paging import (
     ATTENDANCE,
     UNMATCHED,
@@ -38,7 +31,9 @@ from tracker.http.paging import (
 )
 from tracker.http.parsing import json_response, parse_json, path_id, query_datetime, read_json
 from tracker.http.problems import HTTPProblem, problem_response
-from tracker.services.ingestion import Writer, record_batch, settle
+from tracker.services import attendance as attendance_service
+from tracker.services import lists
+from tracker.services.ingestion import Writer, record_batch
 
 log = logging.getLogger(__name__)
 #: This process's attendance writer (group commit; see :mod:`tracker.services.ingestion`).
@@ -129,8 +124,7 @@ async def list_unmatched(request: web.Request) -> web.Response:
     """Events waiting for a match, a page at a time (``?q=``: words of the email)."""
     asked = page_request(request, UNMATCHED, (int,))
     search = query_text(request, "q")
-    async with request.app[DATABASE].session() as session:
-        page = await listing.unmatched_page(session, asked, search=search)
+    page = await lists.unmatched_page(request.app[SERVICES], asked, search=search)
     items = [
         AttendanceEventPublic(**row.model_dump(exclude={"payload"}), reason=unmatched_reason(row))
         for row in page.rows
@@ -144,16 +138,14 @@ async def occurrence_attendance(request: web.Request) -> web.Response:
     occurrence_id = path_id(request)
     asked = page_request(request, ATTENDANCE, (str, str, int))
     search, physician_id = query_text(request, "q"), query_id(request, "physician_id")
-    await settle(request.app[SERVICES], occurrence_id=occurrence_id)  # pending awards first
-    async with request.app[DATABASE].session() as session:
-        page = await listing.attendance_page(
-            session,
-            occurrence_id,
-            asked,
-            now=utcnow(),
-            search=search,
-            physician_id=physician_id,
-        )
+    page = await lists.attendance_page(
+        request.app[SERVICES],
+        occurrence_id,
+        asked,
+        now=utcnow(),
+        search=search,
+        physician_id=physician_id,
+    )
     items = [
         AttendancePublic(
             physician_id=physician.id or 0,
@@ -181,15 +173,14 @@ async def export_completions_tab(request: web.Request) -> web.StreamResponse:
 
 
 async def _export(request: web.Request, layout: Layout) -> web.StreamResponse:
-    """Streamed: each batch of awards is read in its own short session, written out, then
-    the next one read after its key, so an export of any size holds one batch and no
-    database connection waits on a slow client. The first batch is read before the answer
-    starts, so that an unreachable database is still a 503."""
+    """Streamed batch by batch (:func:`tracker.services.attendance.completions`): an export of
+    any size holds one batch, and no database connection waits on a slow client. The first
+    batch is read before the answer starts, so that an unreachable database is still a 503."""
     start_from, until = query_datetime(request, "from"), query_datetime(request, "to")
-    database = request.app[DATABASE]
-    async with database.session() as session:
-        header = await completion_header(session)
-        rows, after = await completion_batch(session, header, start_from=start_from, until=until)
+    batches = attendance_service.completions(
+        request.app[SERVICES], start_from=start_from, until=until
+    )
+    first = await anext(batches)
     name, media_type = (
         ("completions.txt", "text/tab-separated-values")
         if layout == "tab"
@@ -204,18 +195,17 @@ async def _export(request: web.Request, layout: Layout) -> web.StreamResponse:
     response.content_type = media_type
     response.charset = "utf-8"
     await response.prepare(request)
-    await response.write((render_header(header, layout) + render_rows(rows, layout)).encode())
+    head = render_header(first.header, layout) + render_rows(first.rows, layout)
+    await response.write(head.encode())
     try:
-        while after is not None:
-            async with database.session() as session:
-                rows, after = await completion_batch(
-                    session, header, start_from=start_from, until=until, after=after
-                )
-            await response.write(render_rows(rows, layout).encode())
+        async for batch in batches:
+            await response.write(render_rows(batch.rows, layout).encode())
     except Exception:  # the answer has begun: no problem document can follow it
         log.exception("the %s export stopped part way; the connection is cut", name)
         if request.transport is not None:
             request.transport.abort()  # never the last chunk: the client sees a broken file
         return response
+    finally:
+        await batches.aclose()
     await response.write_eof()
     return response

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlmodel import col, select
 
 from notifications.models import OutboxMessage
-from notifications.outbox import retry_failed
-from schedules.clock import utcnow
-from schedules.models import Occurrence, Series
-from tracker.domain import listing
 from tracker.domain.bounds import parse_id
 from tracker.domain.localtime import amount, long_date, when
-from tracker.domain.mailings import latest_certificate_pdf
-from tracker.domain.models import Certificate, Physician, Registration
 from tracker.domain.schemas import CertificateCheck, OutboxMessagePublic
-from tracker.http.keys import DATABASE, MAIL, SERVICES, WORKER, physician_of
+from tracker.http.keys import MAIL, SERVICES, physician_of
 from tracker.http.pages.errors import prefers_html
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import page
 from tracker.http.paging import OUTBOX, OutboxPage, list_page, page_request, query_text
 from tracker.http.parsing import json_response, path_id, pdf_response
 from tracker.http.problems import HTTPProblem
+from tracker.services import certificates as certificate_service
+from tracker.services import lists
+from tracker.services import outbox as outbox_service
 from tracker.services import registrations as registration_service
 
 STATUSES = ("pending", "sending", "sent", "failed", "skipped")
@@ -38,35 +34,17 @@ async def list_outbox(request: web.Request) -> web.Response:
     if status is not None and status not in STATUSES:
         raise HTTPProblem(400, f"status must be one of {', '.join(STATUSES)}")
     kind = query_text(request, "kind")
-    async with request.app[DATABASE].session() as session:
-        page = await listing.outbox_page(session, asked, status=status, kind=kind)
+    view = await lists.outbox_page(request.app[SERVICES], asked, status=status, kind=kind)
+    page = view.page
     items = [_outbox_public(row) for row in page.rows]
     return json_response(list_page(OutboxPage, OUTBOX, page, items))
 
 
 async def retry_message(request: web.Request) -> web.Response:
-    async with request.app[DATABASE].session() as session:
-        row = await retry_failed(session, path_id(request), now=utcnow())
+    row = await outbox_service.retry_message(request.app[SERVICES], path_id(request))
     if row is None:
         raise HTTPProblem(404, f"no outbox message {request.match_info['id']}")
-    request.app[WORKER].poke()
     return json_response(_outbox_public(row))
-
-
-async def _registration(
-    request: web.Request,
-) -> tuple[Registration, Series, Physician] | None:
-    token = request.match_info["token"]
-    async with request.app[DATABASE].session() as session:
-        row = (
-            await session.exec(
-                select(Registration, Series, Physician)
-                .join(Series, col(Series.id) == col(Registration.series_id))
-                .join(Physician, col(Physician.id) == col(Registration.physician_id))
-                .where(Registration.unsubscribe_token == token)
-            )
-        ).first()
-    return (row[0], row[1], row[2]) if row else None
 
 
 def _unknown_link(request: web.Request) -> web.Response:
@@ -83,7 +61,9 @@ def _unknown_link(request: web.Request) -> web.Response:
 
 async def unsubscribe_page(request: web.Request) -> web.Response:
     """The link in every reminder: a confirm page, in the physician's language."""
-    found = await _registration(request)
+    found = await registration_service.unsubscribe_link(
+        request.app[SERVICES], request.match_info["token"]
+    )
     if found is None:
         return _unknown_link(request)
     _, series, physician = found
@@ -98,7 +78,9 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
 
 async def unsubscribe(request: web.Request) -> web.Response:
     """RFC 8058 one-click: a POST (``List-Unsubscribe=One-Click``) turns reminders off."""
-    found = await _registration(request)
+    found = await registration_service.unsubscribe_link(
+        request.app[SERVICES], request.match_info["token"]
+    )
     if found is None:
         return _unknown_link(request)
     registration, series, physician = found
@@ -120,41 +102,14 @@ async def verify_certificate(request: web.Request) -> web.Response:
     """
     code = request.match_info["code"].strip().upper()
     browser = prefers_html(request.headers.get("Accept", ""))
-    async with request.app[DATABASE].session() as session:
-        certificate = (
-            await session.exec(select(Certificate).where(Certificate.code == code))
-        ).first()
-        if certificate is None:
-            if browser:
-                return _certificate_page(request, None, status=404)
-            raise HTTPProblem(404, f"no certificate with code {code}")
-        physician = await session.get_one(Physician, certificate.physician_id)
-        occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
-        series = await session.get_one(Series, occurrence.series_id)
-        newer = (
-            await session.exec(
-                select(Certificate.code)
-                .where(
-                    Certificate.occurrence_id == certificate.occurrence_id,
-                    Certificate.physician_id == certificate.physician_id,
-                    Certificate.version > certificate.version,
-                )
-                .order_by(col(Certificate.version).desc())
-            )
-        ).first()
-    check = CertificateCheck(
-        code=certificate.code,
-        valid=newer is None,
-        superseded_by=newer,
-        physician=f"{physician.first_name} {physician.last_name}",
-        series_title=series.title,
-        session_start=occurrence.start,
-        minutes=certificate.minutes,
-        credits=certificate.credits,
-        issued_at=certificate.issued_at,
-    )
+    found = await certificate_service.check_certificate(request.app[SERVICES], code)
+    if found is None:
+        if browser:
+            return _certificate_page(request, None, status=404)
+        raise HTTPProblem(404, f"no certificate with code {code}")
+    check, timezone = found
     if browser:
-        return _certificate_page(request, check, timezone=series.timezone)
+        return _certificate_page(request, check, timezone=timezone)
     response = json_response(check)
     response.headers["Vary"] = "Accept"
     return response
@@ -191,14 +146,13 @@ async def my_certificate(request: web.Request) -> web.Response:
     """The latest certificate of this physician for that occurrence, as PDF."""
     raw = request.match_info["occurrence_id"]
     occurrence_id = parse_id(raw)
-    async with request.app[DATABASE].session() as session:
-        found = (
-            await latest_certificate_pdf(
-                session, request.app[MAIL], physician_of(request), occurrence_id
-            )
-            if occurrence_id is not None
-            else None
+    found = (
+        await certificate_service.certificate_pdf(
+            request.app[SERVICES], physician_of(request), occurrence_id
         )
+        if occurrence_id is not None
+        else None
+    )
     if found is None:
         raise HTTPProblem(404, f"you have no certificate for occurrence {raw}")
     return pdf_response(*found, disposition="inline")

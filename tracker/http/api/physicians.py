@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tracker.domain import listing, physicians
 from tracker.domain.models import Physician
 from tracker.domain.schemas import (
     PhysicianCreate,
@@ -14,10 +13,11 @@ from tracker.domain.schemas import (
     RequirementCreate,
     TokenRotated,
 )
-from tracker.http.keys import DATABASE, SERVICES, SETTINGS, physician_of
+from tracker.http.keys import SERVICES, SETTINGS, physician_of
 from tracker.http.paging import PHYSICIANS, PhysicianPage, list_page, page_request, query_text
 from tracker.http.parsing import json_response, path_id, read_json
 from tracker.http.problems import HTTPProblem
+from tracker.services import lists
 from tracker.services import physicians as physician_service
 
 
@@ -51,15 +51,13 @@ async def list_physicians(request: web.Request) -> web.Response:
     if email and "\x00" in email:
         raise HTTPProblem(400, "query parameter 'email': NUL characters are not accepted")
     search = query_text(request, "q")
-    async with request.app[DATABASE].session() as session:
-        page = await listing.physicians_page(session, asked, search=search, email=email)
+    page = await lists.physicians_page(request.app[SERVICES], asked, search=search, email=email)
     items = [physician_public(row) for row in page.rows]
     return json_response(list_page(PhysicianPage, PHYSICIANS, page, items))
 
 
 async def get_physician(request: web.Request) -> web.Response:
-    async with request.app[DATABASE].session() as session:
-        physician = await physicians.get_physician(session, path_id(request))
+    physician = await physician_service.get_physician(request.app[SERVICES], path_id(request))
     return json_response(physician_public(physician))
 
 

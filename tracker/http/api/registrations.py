@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tracker.domain import listing
 from tracker.domain.models import Registration
 from tracker.domain.schemas import RegistrationCreate, RegistrationPublic
-from tracker.http.keys import DATABASE, SERVICES
+from tracker.http.keys import SERVICES
 from tracker.http.paging import REGISTRATIONS, RegistrationPage, list_page, page_request
 from tracker.http.parsing import json_response, path_id, read_json
+from tracker.services import lists
 from tracker.services import registrations as registration_service
 
 
@@ -30,8 +30,7 @@ async def list_registrations(request: web.Request) -> web.Response:
     """A series' registrations in the order they were made, a page at a time."""
     series_id = path_id(request)
     asked = page_request(request, REGISTRATIONS, (int,))
-    async with request.app[DATABASE].session() as session:
-        page = await listing.registrations_page(session, series_id, asked)
+    page = await lists.registrations_page(request.app[SERVICES], series_id, asked)
     items = [_public(row) for row in page.rows]
     return json_response(list_page(RegistrationPage, REGISTRATIONS, page, items))
 

@@ -6,7 +6,6 @@ from datetime import datetime
 
 from aiohttp import web
 
-from schedules import series as series_domain
 from schedules.models import Occurrence, Series
 from schedules.schemas import (
     CreditDesignation,
@@ -17,8 +16,7 @@ from schedules.schemas import (
     SeriesPublic,
     SeriesUpdate,
 )
-from tracker.domain import listing
-from tracker.http.keys import DATABASE, SERVICES, SETTINGS
+from tracker.http.keys import SERVICES, SETTINGS
 from tracker.http.paging import (
     OCCURRENCES,
     SERIES,
@@ -29,6 +27,7 @@ from tracker.http.paging import (
 )
 from tracker.http.parsing import json_response, path_id, query_datetime, read_json
 from tracker.http.problems import HTTPProblem
+from tracker.services import lists
 from tracker.services import series as series_service
 
 
@@ -78,15 +77,13 @@ async def create_series(request: web.Request) -> web.Response:
 async def list_series(request: web.Request) -> web.Response:
     """Series in id order, a page at a time."""
     asked = page_request(request, SERIES, (int,))
-    async with request.app[DATABASE].session() as session:
-        page = await listing.series_page(session, asked)
+    page = await lists.series_page(request.app[SERVICES], asked)
     items = [series_public(request, series) for series in page.rows]
     return json_response(list_page(SeriesPage, SERIES, page, items))
 
 
 async def get_series(request: web.Request) -> web.Response:
-    async with request.app[DATABASE].session() as session:
-        series = await series_domain.get_series(session, path_id(request))
+    series = await series_service.get_series(request.app[SERVICES], path_id(request))
     return json_response(series_public(request, series))
 
 
@@ -103,10 +100,9 @@ async def list_occurrences(request: web.Request) -> web.Response:
     if start_from and until and until <= start_from:
         raise HTTPProblem(400, "'to' must be later than 'from'")
     asked = page_request(request, OCCURRENCES, (datetime, int))
-    async with request.app[DATABASE].session() as session:
-        page = await listing.occurrences_page(
-            session, series_id, asked, start_from=start_from, until=until
-        )
+    page = await lists.occurrences_page(
+        request.app[SERVICES], series_id, asked, start_from=start_from, until=until
+    )
     items = [occurrence_public(occurrence) for occurrence in page.rows]
     return json_response(list_page(OccurrencePage, OCCURRENCES, page, items))
 

@@ -10,9 +10,6 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import ValidationError
 
-from notifications.outbox import retry_failed
-from schedules import occurrences as occurrence_domain
-from schedules import series as series_domain
 from schedules.clock import utcnow
 from schedules.errors import (
     InvalidInputError,
@@ -20,21 +17,19 @@ from schedules.errors import (
     OccurrenceConflictError,
     StartOffRuleError,
 )
-from schedules.models import Occurrence, Series, StoredCredit
+from schedules.models import Series, StoredCredit
 from schedules.recurrence import expand, normalise_rule, resolve_timezone
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
 from schedules.window import check_local
-from tracker.domain import listing
 from tracker.domain.attendance import unmatched_reason
 from tracker.domain.listing import Page
 from tracker.domain.localtime import amount, long_date, when
 from tracker.domain.models import WebSession
-from tracker.domain.occurrences import holding_final_credits
 from tracker.domain.validation import validation_messages
 from tracker.http.api.mail import STATUSES
-from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS, WORKER
+from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
-from tracker.http.pages.chart import connected_per_minute, svg
+from tracker.http.pages.chart import svg
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.paging import (
@@ -49,7 +44,8 @@ from tracker.http.paging import (
 from tracker.http.parsing import path_id, read_form
 from tracker.http.problems import HTTPProblem
 from tracker.services import attendance as attendance_service
-from tracker.services import ingestion, web_sessions
+from tracker.services import lists, web_sessions
+from tracker.services import outbox as outbox_service
 from tracker.services import series as series_service
 
 
@@ -86,8 +82,7 @@ async def organizer_login(request: web.Request) -> web.StreamResponse:
 
 
 async def _organizer_session(request: web.Request) -> WebSession:
-    async with request.app[DATABASE].session() as session:
-        row = await sessions.current(session, request, kind="organizer", now=utcnow())
+    row = await sessions.current(request, kind="organizer")
     if row is None:
         raise web.HTTPSeeOther("/organizer/login")
     return row
@@ -213,8 +208,7 @@ async def organizer_home(
     request: web.Request, *, error: str | None = None, values: dict[str, Any] | None = None
 ) -> web.Response:
     row = await _organizer_session(request)
-    async with request.app[DATABASE].session() as session:
-        rows = await series_domain.list_series(session)
+    rows = await series_service.all_series(request.app[SERVICES])
     return page(
         request,
         "org_series.html",
@@ -248,17 +242,13 @@ async def organizer_series(
     row = await _organizer_session(request)
     lang = language(request)
     series_id = path_id(request)
-    async with request.app[DATABASE].session() as session:
-        try:
-            series = await series_domain.get_series(session, series_id)
-        except NotFoundError:
-            raise web.HTTPNotFound() from None
-        rows = (
-            await occurrence_domain.list_occurrences(
-                session, series_id, start_from=utcnow() - timedelta(days=35)
-            )
-        )[:30]
-        final = await holding_final_credits(session, [o.id for o in rows if o.id is not None])
+    try:
+        overview = await series_service.series_overview(
+            request.app[SERVICES], series_id, since=utcnow() - timedelta(days=35)
+        )
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    series, rows, final = overview.series, overview.occurrences, overview.final
     tz = ZoneInfo(series.timezone)
     occurrences = [
         {
@@ -290,9 +280,8 @@ async def organizer_update_series(request: web.Request) -> web.StreamResponse:
     form = await form_with_csrf(request, row)
     series_id = path_id(request)
     try:
-        async with request.app[DATABASE].session() as session:
-            current = await series_domain.get_series(session, series_id)
-            data = SeriesUpdate.model_validate(_series_payload(form, keep=current.credits))
+        current = await series_service.get_series(request.app[SERVICES], series_id)
+        data = SeriesUpdate.model_validate(_series_payload(form, keep=current.credits))
         await series_service.update_series(request.app[SERVICES], series_id, data)
     except NotFoundError:
         raise web.HTTPNotFound() from None
@@ -365,11 +354,12 @@ async def organizer_occurrence_action(request: web.Request) -> web.StreamRespons
 async def _confirm_cancel(request: web.Request, occurrence_id: int, csrf: str) -> web.Response:
     """The question before a cancel, as a page with one form: it works without JavaScript."""
     lang = language(request)
-    async with request.app[DATABASE].session() as session:
-        occurrence = await session.get(Occurrence, occurrence_id)
-        if occurrence is None:
-            raise web.HTTPNotFound()
-        series = await session.get_one(Series, occurrence.series_id)
+    try:
+        occurrence, series = await series_service.occurrence_of(
+            request.app[SERVICES], occurrence_id
+        )
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
     return page(
         request,
         "org_occurrence_confirm.html",
@@ -405,19 +395,16 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
     lang = language(request)
     labels = request.app[MAIL].labels
     occurrence_id = path_id(request)
-    await ingestion.settle(request.app[SERVICES], occurrence_id=occurrence_id)
     asked = page_request(request, ATTENDANCE, (str, str, int))
     search = query_text(request, "q")
-    async with request.app[DATABASE].session() as session:
-        occurrence = await session.get(Occurrence, occurrence_id)
-        if occurrence is None:
-            raise web.HTTPNotFound()
-        series = await session.get_one(Series, occurrence.series_id)
-        now = utcnow()
-        attendees = await listing.attendance_page(
-            session, occurrence_id, asked, now=now, search=search
+    try:
+        view = await attendance_service.occurrence_attendance(
+            request.app[SERVICES], occurrence_id, asked, search=search
         )
-        counts = await connected_per_minute(session, occurrence, now=now)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    occurrence, series, attendees = view.occurrence, view.series, view.attendees
+    counts = view.per_minute
     return page(
         request,
         "org_occurrence.html",
@@ -447,8 +434,7 @@ async def organizer_physicians(request: web.Request) -> web.Response:
     await _organizer_session(request)
     asked = page_request(request, PHYSICIANS, (int,))
     search = query_text(request, "q")
-    async with request.app[DATABASE].session() as session:
-        found = await listing.physicians_page(session, asked, search=search)
+    found = await lists.physicians_page(request.app[SERVICES], asked, search=search)
     return page(
         request,
         "org_physicians.html",
@@ -474,8 +460,7 @@ async def organizer_unmatched(request: web.Request, *, error: str | None = None)
     row = await _organizer_session(request)
     asked = page_request(request, UNMATCHED, (int,))
     search = query_text(request, "q")
-    async with request.app[DATABASE].session() as session:
-        events = await listing.unmatched_page(session, asked, search=search)
+    events = await lists.unmatched_page(request.app[SERVICES], asked, search=search)
     return page(
         request,
         "org_unmatched.html",
@@ -520,9 +505,10 @@ async def organizer_outbox(request: web.Request) -> web.Response:
     if status is not None and status not in STATUSES:
         raise HTTPProblem(400, f"status must be one of {', '.join(STATUSES)}")
     kind = query_text(request, "kind")
-    async with request.app[DATABASE].session() as session:
-        messages = await listing.outbox_page(session, asked, status=status, kind=kind)
-        kinds = await listing.outbox_kinds(session)
+    view = await lists.outbox_page(
+        request.app[SERVICES], asked, status=status, kind=kind, with_kinds=True
+    )
+    messages, kinds = view.page, view.kinds
     return page(
         request,
         "org_outbox.html",
@@ -540,7 +526,5 @@ async def organizer_retry(request: web.Request) -> web.StreamResponse:
     row = await _organizer_session(request)
     await form_with_csrf(request, row)
     message_id = path_id(request)
-    async with request.app[DATABASE].session() as session:
-        await retry_failed(session, message_id, now=utcnow())
-    request.app[WORKER].poke()
+    await outbox_service.retry_message(request.app[SERVICES], message_id)
     raise web.HTTPSeeOther("/organizer/outbox")

@@ -42,12 +42,10 @@ async def physician_sign_in(request: web.Request) -> web.StreamResponse:
 
 
 async def _physician_session(request: web.Request) -> tuple[WebSession, Physician]:
-    async with request.app[DATABASE].session() as session:
-        row = await sessions.current(session, request, kind="physician", now=utcnow())
-        physician = await session.get(Physician, row.subject_id) if row else None
-    if row is None or physician is None:
+    found = await web_sessions.physician_session(request.app[DATABASE], sessions.cookie_of(request))
+    if found is None:
         raise web.HTTPUnauthorized()  # answered as a localised page (tracker.http.pages.errors)
-    return row, physician
+    return found
 
 
 async def me(request: web.Request) -> web.Response:

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracker.domain.models import WebSession
-from tracker.domain.web_sessions import LIFETIME, live_session
+from tracker.domain.web_sessions import LIFETIME
+from tracker.http.keys import DATABASE
+from tracker.services import web_sessions
 
 COOKIE = "tracker_session"
 
@@ -40,12 +41,9 @@ def cookie_of(request: web.Request) -> str | None:
     return request.cookies.get(COOKIE) or None
 
 
-async def current(
-    session: AsyncSession, request: web.Request, *, kind: str, now: datetime
-) -> WebSession | None:
+async def current(request: web.Request, *, kind: str) -> WebSession | None:
     """This browser's live session of ``kind``: not expired, its token not rotated since."""
-    raw = cookie_of(request)
-    return await live_session(session, raw, kind=kind, now=now) if raw else None
+    return await web_sessions.current_session(request.app[DATABASE], cookie_of(request), kind=kind)
 
 
 def csrf_ok(row: WebSession, submitted: str | None) -> bool:

@@ -267,8 +267,7 @@ async def test_public_home_lists_series_with_subscribe_links(
 ) -> None:
     from tracker.services.demo import load_demo
 
-    async with database.session() as session:
-        await load_demo(session, now=datetime.now(UTC))
+    await load_demo(database, now=datetime.now(UTC))
     page = await browser.new_page(locale="en-GB", viewport={"width": 390, "height": 844})
 
     await page.goto(f"{site}/")

@@ -17,7 +17,7 @@ from tests.tracker.http.api.test_paging import NOW, _physician_row, add_awards, 
 from tests.tracker.http.pages.test_organiser_pages import organiser_cookie
 from tracker.db import Database
 from tracker.domain.models import AttendanceEvent
-from tracker.http.pages.chart import connected_per_minute
+from tracker.domain.presence import connected_per_minute
 
 
 class Page(HTMLParser):

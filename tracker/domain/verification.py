@@ -1,0 +1,47 @@
+"""What anyone holding a certificate can check: is its code ours, and is it still the latest?"""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from schedules.models import Occurrence, Series
+from tracker.domain.models import Certificate, Physician
+from tracker.domain.schemas import CertificateCheck
+
+
+async def check_certificate(
+    session: AsyncSession, code: str
+) -> tuple[CertificateCheck, str] | None:
+    """The check of the certificate with this code and its series' timezone (to show the
+    session's time where it took place); ``None`` when no certificate has it. A certificate
+    that a newer version replaced is not valid and names its successor."""
+    certificate = (await session.exec(select(Certificate).where(Certificate.code == code))).first()
+    if certificate is None:
+        return None
+    physician = await session.get_one(Physician, certificate.physician_id)
+    occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
+    series = await session.get_one(Series, occurrence.series_id)
+    newer = (
+        await session.exec(
+            select(Certificate.code)
+            .where(
+                Certificate.occurrence_id == certificate.occurrence_id,
+                Certificate.physician_id == certificate.physician_id,
+                Certificate.version > certificate.version,
+            )
+            .order_by(col(Certificate.version).desc())
+        )
+    ).first()
+    check = CertificateCheck(
+        code=certificate.code,
+        valid=newer is None,
+        superseded_by=newer,
+        physician=f"{physician.first_name} {physician.last_name}",
+        series_title=series.title,
+        session_start=occurrence.start,
+        minutes=certificate.minutes,
+        credits=certificate.credits,
+        issued_at=certificate.issued_at,
+    )
+    return check, series.timezone
