@@ -85,6 +85,7 @@ def session_item(
         "iso": iso_z(occurrence.start),
         "status": occurrence.status.value,
         "live": joinable(occurrence, now),
+        "started": occurrence.start <= now,
         "join_url": series.join_url,
         "ics": ics,
         "google": google_event(

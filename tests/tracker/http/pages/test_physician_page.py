@@ -95,17 +95,17 @@ def _upcoming(html: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("now", "shown"),
+    ("now", "badge"),
     [
-        (START - timedelta(minutes=16), False),
-        (START - timedelta(minutes=14), True),
-        (START + timedelta(minutes=59), True),
-        (END, False),
-        (END + timedelta(minutes=1), False),
+        (START - timedelta(minutes=16), None),
+        (START - timedelta(minutes=14), "commence bientôt"),
+        (START + timedelta(minutes=59), "en direct"),
+        (END, None),
+        (END + timedelta(minutes=1), None),
     ],
 )
 async def test_the_join_button_shows_from_15_minutes_before_the_start_to_the_end(
-    client: TestClient, auth: dict[str, str], now: datetime, shown: bool
+    client: TestClient, auth: dict[str, str], now: datetime, badge: str | None
 ) -> None:
     with time_machine.travel(BEFORE, tick=False) as traveller:
         _, _, cookie, _ = await _world(client, auth)
@@ -113,7 +113,9 @@ async def test_the_join_button_shows_from_15_minutes_before_the_start_to_the_end
         html = await _page(client, cookie)
 
     joins = Links(_upcoming(html)).hrefs("Rejoindre la session")
-    assert joins == ([JOIN_URL] if shown else [])
+    badges = [b for b in ("commence bientôt", "en direct") if f"· {b}</strong>" in html]
+    assert joins == ([JOIN_URL] if badge else [])
+    assert badges == ([badge] if badge else [])
 
 
 async def test_next_sessions_come_first_in_the_physicians_zone_with_the_zone_named(
@@ -197,7 +199,7 @@ async def test_the_feed_is_shown_again_with_subscribe_buttons_without_a_new_toke
     client: TestClient, auth: dict[str, str], database: Database
 ) -> None:
     with time_machine.travel(BEFORE, tick=False):
-        series, created, cookie, _ = await _world(client, auth)
+        _, created, cookie, _ = await _world(client, auth)
         first = Links(await _page(client, cookie))
         again = Links(await _page(client, cookie))
         async with database.session() as session:
