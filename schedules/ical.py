@@ -432,7 +432,8 @@ def build_occurrence_file(series: Series, occurrence: Occurrence, meta: FeedMeta
         stamp=stamp,
         cancelled=occurrence.status == OccurrenceStatus.CANCELLED,
     )
-    calendar = Calendar.new(prodid=PRODID)
+    seed = f"{series.uid}/{occurrence.recurrence_id.isoformat()}"
+    calendar = Calendar.new(prodid=PRODID, uid=uuid.uuid5(uuid.NAMESPACE_URL, seed))
     calendar.add("CALSCALE", "GREGORIAN")
     calendar.add("METHOD", "PUBLISH")
     calendar.add_component(event)

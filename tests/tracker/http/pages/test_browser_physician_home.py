@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, ViewportSize, expect
 
 from tests.axe import axe_violations, require_axe
 from tests.tracker.http.pages.test_browser import accessibility_basics, shot
@@ -22,8 +22,8 @@ from tracker.services.organizers import create_organizer
 
 pytestmark = [pytest.mark.browser, pytest.mark.any_engine]
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE = ViewportSize(width=390, height=844)
+DESKTOP = ViewportSize(width=1280, height=900)
 WIDE = "() => document.scrollingElement.scrollWidth"
 JOIN_URL = "https://zoom.us/j/81234567890"
 
@@ -76,7 +76,7 @@ async def _world(site: str, database: Database) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("size", "name"), [(PHONE, "phone"), (DESKTOP, "desktop")])
 async def test_physician_page_is_accessible_joins_and_copies_the_feed(
-    browser: Browser, site: str, database: Database, size: dict[str, int], name: str
+    browser: Browser, site: str, database: Database, size: ViewportSize, name: str
 ) -> None:
     require_axe()
     physician = await _world(site, database)
@@ -112,7 +112,7 @@ async def test_physician_page_is_accessible_joins_and_copies_the_feed(
 
 @pytest.mark.parametrize(("size", "name"), [(PHONE, "phone"), (DESKTOP, "desktop")])
 async def test_public_home_is_accessible_and_offers_join_and_subscribe(
-    browser: Browser, site: str, database: Database, size: dict[str, int], name: str
+    browser: Browser, site: str, database: Database, size: ViewportSize, name: str
 ) -> None:
     require_axe()
     await _world(site, database)

@@ -359,3 +359,20 @@ async def test_saving_preferences_redirects_to_the_page_with_a_confirmation(
     assert message not in before
     assert f'<p class="notice" role="status">{message}</p>' in after
     assert hidden_csrf(after) == csrf
+
+
+async def test_the_feed_key_opens_the_feed_and_nothing_else(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    with time_machine.travel(BEFORE, tick=False):
+        _, created, _, _ = await _world(client, auth)
+        async with database.session() as session:
+            stored = await session.get(Physician, created["id"])
+        key = stored.feed_secret if stored else ""
+        answers = {
+            "feed": (await client.get(f"/feeds/{key}.ics")).status,
+            "personal link": (await client.get(f"/me/{key}", allow_redirects=False)).status,
+            "api": (await client.get("/api/me", headers={"Authorization": f"Bearer {key}"})).status,
+        }
+
+    assert answers == {"feed": 200, "personal link": 404, "api": 401}
