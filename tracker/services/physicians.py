@@ -49,10 +49,15 @@ async def rotate_token(services: Services, physician_id: int) -> tuple[str, str]
     return token, feed_secret
 
 
-async def feed_secret(services: Services, physician_id: int) -> str:
-    """The physician's read-only feed key (given one if their row has none yet)."""
+async def prepare_page(services: Services, physician: Physician) -> str:
+    """Before the physician's page is read: their pending awards settled (the page shows them
+    as of now) and their read-only feed key, given one first if their row has none. Returns the
+    feed key."""
+    await ingestion.settle(services, physician_id=physician.id or 0)
+    if physician.feed_secret is not None:
+        return physician.feed_secret
     async with services.database.session() as session:
-        secret = await physicians.ensure_feed_secret(session, physician_id)
+        secret = await physicians.ensure_feed_secret(session, physician.id or 0)
         await session.commit()
     return secret
 

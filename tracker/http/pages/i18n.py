@@ -11,8 +11,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "home.title": "Upcoming webinars",
         "home.empty": "No session is scheduled.",
         "subscribe": "Subscribe",
-        "subscribe.help": "Google Calendar: Other calendars, +, From URL. Outlook: Add calendar, Subscribe from web. "
-        "Apple Calendar: open the webcal link.",
         "join": "Join",
         "cancelled": "cancelled",
         "moved": "moved",
@@ -31,7 +29,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "certificate": "Certificate",
         "download": "Download PDF",
         "feed": "Personal calendar feed",
-        "feed.help": "Your feed link holds your secret key; get a new one here (the old link stops working).",
         "rotate": "Get a new personal link",
         "emails": "Email reminders",
         "reminders.on": "Reminders on",
@@ -176,8 +173,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "home.title": "Prochains webinaires",
         "home.empty": "Aucune session n'est programmée.",
         "subscribe": "S'abonner",
-        "subscribe.help": "Google Agenda : Autres agendas, +, À partir de l'URL. Outlook : Ajouter un calendrier, "
-        "S'abonner à partir du web. Calendrier Apple : ouvrez le lien webcal.",
         "join": "Rejoindre",
         "cancelled": "annulée",
         "moved": "déplacée",
@@ -196,7 +191,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "certificate": "Attestation",
         "download": "Télécharger le PDF",
         "feed": "Agenda personnel",
-        "feed.help": "Le lien de votre agenda contient votre clé secrète ; obtenez-en un nouveau ici (l'ancien cesse de fonctionner).",
         "rotate": "Obtenir un nouveau lien personnel",
         "emails": "Rappels par courriel",
         "reminders.on": "Rappels activés",

@@ -22,9 +22,9 @@ from tracker.http.pages.calendar_links import session_item, subscribe_links, web
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.parsing import pdf_response, read_form
-from tracker.services import ingestion, web_sessions
 from tracker.services import physicians as physician_service
 from tracker.services import registrations as registration_service
+from tracker.services import web_sessions
 
 
 async def physician_sign_in(request: web.Request) -> web.StreamResponse:
@@ -73,10 +73,7 @@ async def me(request: web.Request) -> web.Response:
     mail, settings = request.app[MAIL], request.app[SETTINGS]
     labels = mail.labels
     pid = physician.id or 0
-    await ingestion.settle(request.app[SERVICES], physician_id=pid)
-    feed_key = physician.feed_secret or await physician_service.feed_secret(
-        request.app[SERVICES], pid
-    )
+    feed_key = await physician_service.prepare_page(request.app[SERVICES], physician)
     now = utcnow()
     async with request.app[DATABASE].session() as session:
         summary = await awards.credit_summary(session, pid, now=now)

@@ -376,3 +376,23 @@ async def test_the_feed_key_opens_the_feed_and_nothing_else(
         }
 
     assert answers == {"feed": 200, "personal link": 404, "api": 401}
+
+
+async def test_a_physician_stored_without_a_feed_key_gets_one_when_their_page_opens(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    with time_machine.travel(BEFORE, tick=False):
+        _, created, cookie, _ = await _world(client, auth)
+        async with database.session() as session:
+            row = await session.get(Physician, created["id"])
+            assert row is not None
+            row.feed_secret = None  # as a bulk insert around the ORM leaves it
+            session.add(row)
+            await session.commit()
+        first = Links(await _page(client, cookie)).hrefs("Ajouter au Calendrier Apple")
+        second = Links(await _page(client, cookie)).hrefs("Ajouter au Calendrier Apple")
+        async with database.session() as session:
+            stored = await session.get(Physician, created["id"])
+
+    assert stored is not None and stored.feed_secret is not None
+    assert first == second == [f"webcal://cme.example.org/feeds/{stored.feed_secret}.ics"]
