@@ -126,7 +126,7 @@ async def test_public_home_is_accessible_and_offers_join_and_subscribe(
     subscribe = await page.get_by_role("link", name="Subscribe in my calendar").get_attribute(
         "href"
     )
-    await shot(page, f"home-{name}")
+    await shot(page, f"home-live-{name}")
     await page.get_by_role("link", name="Français").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Prochains webinaires")
     french = await axe_violations(page)
