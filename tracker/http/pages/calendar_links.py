@@ -4,6 +4,9 @@
   the ``.ics`` file is served by the service itself;
 - a feed: ``webcal://`` (Apple Calendar, and whatever the system hands webcal links to), Google
   Calendar's ``r?cid=`` with the webcal URL, Outlook on the web's ``addfromweb``.
+
+:func:`session_item` is one session as the pages list it (``session_item.html``): the physician's
+page, the public home.
 """
 
 from __future__ import annotations

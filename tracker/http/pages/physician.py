@@ -1,4 +1,6 @@
-"""The physician's pages: sign-in by link, credits, certificates, preferences. Thin handlers: parse, call one service, render."""
+"""The physician's pages: sign-in by link, the next sessions (Join, add to calendar), the
+personal feed, credits, certificates, preferences. Thin handlers: parse, call one service,
+render."""
 
 from __future__ import annotations
 
