@@ -5,11 +5,44 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from schedules.wording import quantity
+from schedules.wording import credit_amount, quantity
+
+#: A French rendering of the AMA designation, for French pages: the verbatim English statement
+#: is shown beside it (:func:`designation_lines`), and stays alone in feeds and certificates.
+AMA_FRENCH = (
+    "{provider} désigne cette activité en direct pour un maximum de {amount} "
+    "AMA PRA Category 1 Credit(s)™. Les médecins ne doivent déclarer que les crédits "
+    "correspondant à leur participation effective à l’activité."
+)
 
 
 def _amount(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.1f}"
+
+
+def designation_lines(
+    credits: Sequence[Mapping[str, Any]],
+    *,
+    provider: str,
+    labels: Mapping[str, str],
+    language: str,
+) -> list[tuple[str, str]]:
+    """The statement for a page in ``language``, as ``(sentence, language of the sentence)``:
+    every sentence in the page's language, and for AMA PRA Category 1 on a French page the
+    French rendering followed by the verbatim English statement the AMA requires."""
+    lines: list[tuple[str, str]] = []
+    for credit in credits:
+        code, maximum = str(credit["type"]), float(credit["max"])
+        if code == "AMA_PRA_1" and language == "fr":
+            lines.append(
+                (AMA_FRENCH.format(provider=provider, amount=credit_amount(maximum, "fr")), "fr")
+            )
+        english = code == "AMA_PRA_1"
+        sentence = designation_statement(
+            [credit], provider=provider, labels=labels, language="en" if english else language
+        )
+        lines.append((sentence, "en" if english else language))
+    return lines
 
 
 def designation_statement(

@@ -393,6 +393,54 @@ def render_calendar(entries: Sequence[FeedEntry], meta: FeedMeta) -> bytes:
         return serialize(build_calendar(entries, meta, serialise_each=True))
 
 
+def _occurrence_event(
+    series: Series, occurrence: Occurrence, meta: FeedMeta, *, stamp: datetime, cancelled: bool
+) -> tuple[Event, tuple[date, date]]:
+    """One occurrence as its own VEVENT (the series' UID, RECURRENCE-ID for a recurring series),
+    and the days its VTIMEZONE must cover; :class:`UnshowableDateError` when no calendar can
+    show it."""
+    instants = (occurrence.start, occurrence.end, occurrence.recurrence_id)
+    span = _day_span(instants)
+    if span is None or not all(shown(value) for value in instants):
+        raise UnshowableDateError(f"occurrence {occurrence.id} ({occurrence.start.isoformat()})")
+    event = _event(
+        series,
+        meta,
+        start=occurrence.start,
+        end=occurrence.end,
+        stamp=stamp,
+        sequence=occurrence.sequence,
+        recurrence_id=occurrence.recurrence_id if series.rrule else None,
+        cancelled=cancelled,
+    )
+    return event, span
+
+
+def build_occurrence_file(series: Series, occurrence: Occurrence, meta: FeedMeta) -> bytes:
+    """One session as a ``.ics`` file to add to a calendar (``METHOD:PUBLISH``).
+
+    The event is the one the reminder invitations carry (same UID and RECURRENCE-ID), so a
+    calendar that received an invitation, or a moved-session notice, updates the same event
+    rather than showing two. DTSTAMP is the occurrence's last change: the same data gives the
+    same bytes. :class:`UnshowableDateError` when no calendar can show the session.
+    """
+    stamp = max(series.updated_at, occurrence.updated_at)
+    event, span = _occurrence_event(
+        series,
+        occurrence,
+        meta,
+        stamp=stamp,
+        cancelled=occurrence.status == OccurrenceStatus.CANCELLED,
+    )
+    seed = f"{series.uid}/{occurrence.recurrence_id.isoformat()}"
+    calendar = Calendar.new(prodid=PRODID, uid=uuid.uuid5(uuid.NAMESPACE_URL, seed))
+    calendar.add("CALSCALE", "GREGORIAN")
+    calendar.add("METHOD", "PUBLISH")
+    calendar.add_component(event)
+    _add_timezones(calendar, {series.timezone: ZoneRange(*span)})
+    return serialize(calendar)
+
+
 def build_invitation(
     series: Series,
     occurrence: Occurrence,
@@ -410,19 +458,8 @@ def build_invitation(
     a calendar that also subscribes to the feed sees one event, not two. An occurrence stored
     with a date no calendar can show raises :class:`UnshowableDateError`.
     """
-    instants = (occurrence.start, occurrence.end, occurrence.recurrence_id)
-    span = _day_span(instants)
-    if span is None or not all(shown(value) for value in instants):
-        raise UnshowableDateError(f"occurrence {occurrence.id} ({occurrence.start.isoformat()})")
-    event = _event(
-        series,
-        meta,
-        start=occurrence.start,
-        end=occurrence.end,
-        stamp=stamp,
-        sequence=occurrence.sequence,
-        recurrence_id=occurrence.recurrence_id if series.rrule else None,
-        cancelled=method == "CANCEL",
+    event, span = _occurrence_event(
+        series, occurrence, meta, stamp=stamp, cancelled=method == "CANCEL"
     )
     # ORGANIZER is a bare mailto: URI; the sender's name goes in CN (RFC 5545 3.8.4.3).
     event.add(

@@ -151,7 +151,7 @@ async def ended_session(
                     last_name=f"Attendee {n:05d}",
                     email=f"a{n}@example.org",
                     token_hash=token_hash,
-                ).model_dump(exclude={"id"})
+                ).model_dump(exclude={"id", "feed_secret"})  # migration tests run it on 0006
                 for n, token_hash in enumerate(hashes)
             ],
         )

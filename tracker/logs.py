@@ -23,10 +23,12 @@ from tracker.domain.tokens import TOKEN_PREFIXES
 MASK = "…"
 _URLSAFE = r"A-Za-z0-9_\-"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # Paths whose next segments are a secret (a personal certificate download is not, nor the
+    # Paths whose next segments are a secret (a personal certificate or session download is not, nor the
     # API's ``/api/me/…`` routes, nor a route pattern such as ``/feeds/{token}.ics``).
     (
-        re.compile(r"(?<!/api)/(me|feeds|unsubscribe)/(?!certificates/|\{)[^\s?#'\"<>]+"),
+        re.compile(
+            r"(?<!/api)/(me|feeds|unsubscribe)/(?!certificates/|occurrences/|\{)[^\s?#'\"<>]+"
+        ),
         rf"/\1/{MASK}",
     ),
     # Credentials in headers, well-formed or not: ``Bearer x``, ``Authorization Bearer x``.

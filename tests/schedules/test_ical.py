@@ -174,3 +174,43 @@ def test_an_invitation_for_a_date_no_calendar_can_show_is_refused_by_name() -> N
             attendee="jeanne@example.org",
             stamp=STAMP,
         )
+
+
+# One session as a file to add to a calendar ----------------------------------------------------
+
+
+def test_a_session_file_is_one_event_every_reader_shows_at_its_time() -> None:
+    from schedules.ical import build_occurrence_file
+    from tests.calendar_readers import Instance, read_with_every_reader
+
+    moved = _occurrence(datetime(2027, 3, 9, 17, 0, tzinfo=UTC), status=OccurrenceStatus.MOVED)
+    body = build_occurrence_file(_series(), moved, META)
+
+    calendar = Calendar.from_ical(body)
+    (event,) = calendar.walk("VEVENT")
+    shown = read_with_every_reader(
+        body, start=datetime(2027, 3, 1, tzinfo=UTC), end=datetime(2027, 4, 1, tzinfo=UTC)
+    )
+    expected = Instance(moved.start, moved.end, "u-1@cme-tracker")
+    assert str(calendar["METHOD"]) == "PUBLISH"
+    assert str(event["UID"]) == "u-1@cme-tracker"  # the invitations' event, not a second one
+    assert event.decoded("RECURRENCE-ID") == moved.recurrence_id
+    assert {reader: [i.start for i in found] for reader, found in shown.items()} == {
+        reader: [expected.start] for reader in shown
+    }
+    assert body == build_occurrence_file(_series(), moved, META)  # same rows, same bytes
+
+
+def test_a_cancelled_session_file_says_so_and_an_unshowable_one_is_refused() -> None:
+    from schedules.ical import build_occurrence_file
+
+    cancelled = _occurrence(
+        datetime(2027, 3, 8, 11, 30, tzinfo=UTC), status=OccurrenceStatus.CANCELLED
+    )
+    (event,) = Calendar.from_ical(build_occurrence_file(_series(), cancelled, META)).walk("VEVENT")
+
+    assert str(event["STATUS"]) == "CANCELLED"
+    with pytest.raises(UnshowableDateError, match="occurrence 9"):
+        build_occurrence_file(
+            _series(), _occurrence(datetime(9999, 12, 31, 22, 59, tzinfo=UTC)), META
+        )

@@ -11,6 +11,9 @@ from tracker.logs import redact
     ("path", "logged"),
     [
         ("/feeds/phy_s3cr3t.ics", "/feeds/…"),
+        ("/feeds/cal_s3cr3t.ics", "/feeds/…"),
+        ("/cal_s3cr3t", "/cal_…"),
+        ("/me/occurrences/12.ics", "/me/occurrences/12.ics"),
         ("/me/phy_s3cr3t", "/me/…"),
         ("/unsubscribe/abc123", "/unsubscribe/…"),
         ("/me/certificates/12.pdf", "/me/certificates/12.pdf"),

@@ -90,3 +90,16 @@ async def test_migration_0007_leaves_a_half_finalised_closure_for_the_planner(
         )
         completed = {occurrence: at is not None for occurrence, at in rows}
     assert completed == {done: True, half: False}
+
+
+async def test_migration_0012_gives_every_physician_their_own_feed_key(database: Database) -> None:
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_downgrade, "0009")
+    await ended_session(database, 3, ended=datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
+
+    await upgrade(database.url)
+
+    async with database.engine.connect() as connection:
+        keys = (await connection.execute(text("SELECT feed_secret FROM physician"))).scalars().all()
+    assert len(keys) == len(set(keys)) == 3
+    assert all(key.startswith("cal_") and len(key) >= 4 + 43 for key in keys)

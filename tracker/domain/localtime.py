@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
+from babel.dates import format_date, get_timezone, get_timezone_location
 
 from schedules.wording import locale_of
+
+#: Zones with no city to name: shown by their own name (``UTC``).
+_CITYLESS = ("UTC", "Etc/", "GMT")
 
 
 def long_date(value: date, language: str) -> str:
@@ -21,6 +24,32 @@ def when(value: datetime, timezone: str, language: str) -> str:
     if language == "fr":
         return f"le {long_date(local.date(), 'fr')} à {local:%H:%M}"
     return f"on {long_date(local.date(), 'en')} at {local:%H:%M}"
+
+
+def zone_name(timezone: str, language: str) -> str:
+    """The zone as a reader names it, from CLDR's city: ``heure de Paris``, ``heure d'Amsterdam``,
+    ``heure du Caire`` / ``Paris time``; ``UTC`` for UTC and the ``Etc/`` zones."""
+    if timezone.startswith(_CITYLESS):
+        return timezone.removeprefix("Etc/")
+    city = str(get_timezone_location(get_timezone(timezone), locale_of(language), return_city=True))
+    if language != "fr":
+        return f"{city} time"
+    for article, contracted in (("Le ", "du "), ("Les ", "des ")):
+        if city.startswith(article):
+            return "heure " + contracted + city.removeprefix(article)
+    if city[:1].lower() in "aeéèêiîoôuhy":  # an elided "de": heure d'Amsterdam
+        return f"heure d’{city}"
+    return f"heure de {city}"
+
+
+def when_zoned(value: datetime, timezone: str, language: str) -> str:
+    """``lundi 7 décembre 2026 à 12:30 (heure de Paris)`` / ``Monday 7 December 2026 at 12:30
+    (Paris time)``: the instant in ``timezone``, the zone named."""
+    local = value.astimezone(ZoneInfo(timezone))
+    at = "à" if language == "fr" else "at"
+    return (
+        f"{long_date(local.date(), language)} {at} {local:%H:%M} ({zone_name(timezone, language)})"
+    )
 
 
 def month_label(year: int, month: int, language: str) -> str:

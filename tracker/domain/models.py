@@ -12,6 +12,7 @@ from notifications.models import OutboxMessage
 from schedules.clock import UTCDateTime, utcnow
 from schedules.models import FeedState, Occurrence, Series
 from tracker.domain import limits
+from tracker.domain.tokens import FEED_PREFIX, new_token
 
 __all__ = [
     "AttendanceEvent",
@@ -86,6 +87,13 @@ class Physician(SQLModel, table=True):
     )
     consent_board_reporting: bool = False
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    #: The read-only key of the personal calendar feed (``cal_…``), kept as it is so that the
+    #: physician's page can show the feed link again; renewed with the personal token.
+    #: Null only for rows written around the ORM: the page gives them one when first shown.
+    feed_secret: str | None = Field(
+        default_factory=lambda: new_token(FEED_PREFIX),
+        sa_column=Column(String(64), nullable=True, unique=True),
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

@@ -21,7 +21,7 @@ from notifications.addresses import InvalidAddressError, normalise_address
 from schedules.errors import InvalidInputError, NotFoundError
 from tracker.domain.models import Physician
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate
-from tracker.domain.tokens import hash_token, new_token
+from tracker.domain.tokens import FEED_PREFIX, hash_token, new_token
 from tracker.domain.validation import validation_messages
 from tracker.errors import EmailTakenError, RowError
 
@@ -91,10 +91,12 @@ async def update_physician(
 async def rotate_token(
     session: AsyncSession, physician_id: int, *, now: datetime
 ) -> tuple[Physician, str]:
-    """Replace the token: the old one (and every URL holding it) stops working at once."""
+    """Replace the token and the feed key: the old ones (and every URL holding them) stop
+    working at once."""
     physician = await get_physician(session, physician_id)
     token = new_token("phy_")
     physician.token_hash = hash_token(token)
+    physician.feed_secret = new_token(FEED_PREFIX)
     physician.updated_at = now
     await session.flush()
     return physician, token
@@ -110,6 +112,25 @@ async def get_physician(session: AsyncSession, physician_id: int) -> Physician:
 async def physician_for_token(session: AsyncSession, token: str) -> Physician | None:
     query = select(Physician).where(Physician.token_hash == hash_token(token))
     return (await session.exec(query)).first()
+
+
+async def physician_for_feed(session: AsyncSession, key: str) -> Physician | None:
+    """The owner of a personal feed URL's key: the read-only feed key (``cal_…``) or, for the
+    feed URLs handed out before it existed, the personal token itself."""
+    if key.startswith(FEED_PREFIX):
+        query = select(Physician).where(Physician.feed_secret == key)
+        return (await session.exec(query)).first()
+    return await physician_for_token(session, key)
+
+
+async def ensure_feed_secret(session: AsyncSession, physician_id: int) -> str:
+    """The physician's feed key, given one first if their row has none (a row written around
+    the ORM); flushes."""
+    physician = await get_physician(session, physician_id)
+    if physician.feed_secret is None:
+        physician.feed_secret = new_token(FEED_PREFIX)
+        await session.flush()
+    return physician.feed_secret
 
 
 async def physician_by_email(session: AsyncSession, email: str) -> Physician | None:
@@ -244,7 +265,13 @@ async def _insert_new(
         return {}
     tokens = {row["email"]: new_token("phy_") for row in rows}
     params = [
-        row | {"token_hash": hash_token(tokens[row["email"]]), "created_at": now, "updated_at": now}
+        row
+        | {
+            "token_hash": hash_token(tokens[row["email"]]),
+            "feed_secret": new_token(FEED_PREFIX),
+            "created_at": now,
+            "updated_at": now,
+        }
         for row in rows
     ]
     dialect = (await session.connection()).dialect.name

@@ -176,7 +176,10 @@ class PhysicianPublic(BaseModel):
 
 class PhysicianWithToken(PhysicianPublic):
     token: str = Field(description="The personal secret token; shown once, only its hash is kept")
-    feed_url: str
+    feed_url: str = Field(
+        description="The personal calendar feed, opened by a read-only key (not the token): "
+        "the physician's page shows it again"
+    )
 
 
 class RegistrationCreate(BaseModel):
@@ -301,7 +304,7 @@ class CreditSummary(BaseModel):
 
 class TokenRotated(BaseModel):
     token: str
-    feed_url: str
+    feed_url: str = Field(description="The personal calendar feed's new URL (a new read-only key)")
 
 
 class OutboxMessagePublic(BaseModel):

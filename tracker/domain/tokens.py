@@ -11,11 +11,14 @@ import secrets
 
 TOKEN_BYTES = 32
 #: Every kind of token has its prefix here, so that the log redaction (``tracker.logs``) knows it.
-TOKEN_PREFIXES = ("org_", "phy_")
+TOKEN_PREFIXES = ("org_", "phy_", "cal_")
+#: A physician's read-only calendar feed key: stored as it is (shown again on their page),
+#: it opens their personal feed and nothing else (see README, "The personal calendar feed").
+FEED_PREFIX = "cal_"
 
 
 def new_token(prefix: str) -> str:
-    """A fresh token; the prefix (``org_``, ``phy_``) tells a reader which kind leaked."""
+    """A fresh token; the prefix (``org_``, ``phy_``, ``cal_``) tells a reader which kind leaked."""
     if prefix not in TOKEN_PREFIXES:
         raise ValueError(f"unknown token prefix {prefix!r}: add it to TOKEN_PREFIXES")
     return prefix + secrets.token_urlsafe(TOKEN_BYTES)

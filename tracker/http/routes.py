@@ -540,6 +540,24 @@ ROUTES: tuple[Route, ...] = (
         tags=("feeds",),
         door="personal feed",
     ),
+    # physician page and public home (issue 10, points 4 and 5): one session as a .ics file
+    Route(
+        "GET",
+        "/occurrences/{id}.ics",
+        feeds.occurrence_file,
+        "One session of a public series, as a .ics file to add to a calendar",
+        auth="none",
+        response="text/calendar",
+        tags=("feeds",),
+    ),
+    _page(
+        "GET",
+        "/me/occurrences/{occurrence_id}.ics",
+        physician.me_occurrence_file,
+        "One session of a series I am registered to, as a .ics file (signed in)",
+        response="text/calendar",
+        responses={401: NOT_SIGNED_IN},
+    ),
     _page("GET", "/", public.home, "Public home: upcoming sessions and subscribe links"),
     _page(
         "GET",

@@ -39,12 +39,27 @@ async def update_physician(
     return physician
 
 
-async def rotate_token(services: Services, physician_id: int) -> str:
-    """A new personal token; the old one, and every session opened with it, stop working."""
+async def rotate_token(services: Services, physician_id: int) -> tuple[str, str]:
+    """A new personal token and feed key; the old ones, and every session opened with the old
+    token, stop working. Returns (token, feed key)."""
     async with services.database.session() as session:
-        _, token = await physicians.rotate_token(session, physician_id, now=utcnow())
+        physician, token = await physicians.rotate_token(session, physician_id, now=utcnow())
+        feed_secret = physician.feed_secret or ""
         await session.commit()
-    return token
+    return token, feed_secret
+
+
+async def prepare_page(services: Services, physician: Physician) -> str:
+    """Before the physician's page is read: their pending awards settled (the page shows them
+    as of now) and their read-only feed key, given one first if their row has none. Returns the
+    feed key."""
+    await ingestion.settle(services, physician_id=physician.id or 0)
+    if physician.feed_secret is not None:
+        return physician.feed_secret
+    async with services.database.session() as session:
+        secret = await physicians.ensure_feed_secret(session, physician.id or 0)
+        await session.commit()
+    return secret
 
 
 async def credit_summary(services: Services, physician_id: int) -> CreditSummary:

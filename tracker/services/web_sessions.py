@@ -51,17 +51,18 @@ async def sign_out(database: Database, raw: str) -> None:
 
 async def rotate_token_here(
     database: Database, physician_id: int, raw: str | None
-) -> tuple[str, str]:
-    """A new personal token for the physician signed in with ``raw``: every session opened with
-    the old token ends, and this browser gets a fresh one bound to the new token, in one
-    transaction. Returns (new token, the new session's secret)."""
+) -> tuple[str, str, str]:
+    """A new personal token and feed key for the physician signed in with ``raw``: every session
+    opened with the old token ends, and this browser gets a fresh one bound to the new token,
+    in one transaction. Returns (new token, new feed key, the new session's secret)."""
     async with database.session() as session:
         rotated, token = await physicians.rotate_token(session, physician_id, now=utcnow())
+        feed_key = rotated.feed_secret or ""
         if raw:
             await web_sessions.close_session(session, raw)
         _, new_raw = await web_sessions.open_session(session, subject=rotated, now=utcnow())
         await session.commit()
-    return token, new_raw
+    return token, feed_key, new_raw
 
 
 async def current_session(database: Database, raw: str | None, *, kind: str) -> WebSession | None:

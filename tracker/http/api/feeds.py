@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
+from schedules.errors import UnshowableDateError
 from schedules.feeds import (
     FeedCache,
     FeedDocument,
@@ -27,10 +28,14 @@ from schedules.feeds import (
     public_series_ids,
     settle_feed,
 )
-from schedules.ical import FeedMeta, render_calendar
+from schedules.ical import FeedMeta, build_occurrence_file, render_calendar
+from schedules.models import Occurrence, Series
 from schedules.series import get_public_series_by_slug
-from tracker.domain.physicians import physician_for_token
+from tracker.domain import agenda
+from tracker.domain.bounds import parse_id
+from tracker.domain.physicians import physician_for_feed
 from tracker.domain.registrations import registered_series_ids
+from tracker.domain.tokens import FEED_PREFIX
 from tracker.http.keys import DATABASE, MAIL, SETTINGS
 from tracker.http.problems import HTTPProblem
 
@@ -146,11 +151,12 @@ async def series_feed(request: web.Request) -> web.Response:
 
 
 async def personal_feed(request: web.Request) -> web.Response:
-    """The series a physician is registered to; the URL's token is the only credential."""
+    """The series a physician is registered to; the URL's key is the only credential: the
+    read-only feed key (``cal_…``), or the personal token of feed URLs handed out before."""
     settings = request.app[SETTINGS]
     token = request.match_info["token"]
     async with request.app[DATABASE].session() as session:
-        physician = await physician_for_token(session, token)
+        physician = await physician_for_feed(session, token)
         if physician is None:
             raise HTTPProblem(404, "no such feed")
         title = "Mes webinaires" if physician.language == "fr" else "My webinars"
@@ -164,8 +170,10 @@ async def personal_feed(request: web.Request) -> web.Response:
             provider=settings.provider_name,
             credit_labels=request.app[MAIL].labels,  # seeded by migrations: read at start-up
         )
+        # the bytes name their own URL (SOURCE): one stored version per kind of key
+        kind = "feed" if token.startswith(FEED_PREFIX) else "token"
         feed = Feed(
-            f"physician:{physician.id}",
+            f"physician:{physician.id}:{kind}",
             await registered_series_ids(session, physician.id or 0),
             meta,
             "webinars.ics",
@@ -173,3 +181,45 @@ async def personal_feed(request: web.Request) -> web.Response:
         )
         stamp, known = await _freshness(session, feed)
     return await _serve(request, feed, stamp, known)
+
+
+def occurrence_file_response(
+    request: web.Request, occurrence: Occurrence, series: Series, *, private: bool
+) -> web.Response:
+    """One session as a ``.ics`` file to download and add to a calendar (404 for a session no
+    calendar can show)."""
+    settings = request.app[SETTINGS]
+    meta = FeedMeta(
+        name=series.title,
+        description=series.description,
+        source_url=f"{settings.base_url}/occurrences/{occurrence.id}.ics",
+        provider=settings.provider_name,
+        credit_labels=request.app[MAIL].labels,
+    )
+    try:
+        body = build_occurrence_file(series, occurrence, meta)
+    except UnshowableDateError:
+        raise HTTPProblem(404, "this session cannot be shown in a calendar") from None
+    return web.Response(
+        body=body,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{series.slug}-{occurrence.id}.ics"',
+            "Cache-Control": "private, no-store" if private else "public, max-age=300",
+        },
+    )
+
+
+async def occurrence_file(request: web.Request) -> web.Response:
+    """One session of a public series as a ``.ics`` file (the public home's "add to calendar")."""
+    occurrence_id = parse_id(request.match_info["id"])
+    async with request.app[DATABASE].session() as session:
+        found = (
+            await agenda.public_occurrence(session, occurrence_id)
+            if occurrence_id is not None
+            else None
+        )
+    if found is None:
+        raise HTTPProblem(404, "no such public session")
+    return occurrence_file_response(request, *found, private=False)

@@ -25,8 +25,9 @@ def physician_public(physician: Physician) -> PhysicianPublic:
     return PhysicianPublic.model_validate(physician, from_attributes=True)
 
 
-def personal_feed_url(request: web.Request, token: str) -> str:
-    return f"{request.app[SETTINGS].base_url}/feeds/{token}.ics"
+def personal_feed_url(request: web.Request, key: str) -> str:
+    """The personal feed's URL for ``key``: the read-only feed key (or a personal token)."""
+    return f"{request.app[SETTINGS].base_url}/feeds/{key}.ics"
 
 
 async def create_physician(request: web.Request) -> web.Response:
@@ -35,7 +36,7 @@ async def create_physician(request: web.Request) -> web.Response:
     body = PhysicianWithToken(
         **physician_public(physician).model_dump(),
         token=token,
-        feed_url=personal_feed_url(request, token),
+        feed_url=personal_feed_url(request, physician.feed_secret or token),
     )
     response = json_response(body, status=201)
     response.headers["Location"] = f"/api/physicians/{physician.id}"
@@ -69,8 +70,8 @@ async def update_physician(request: web.Request) -> web.Response:
 
 
 async def _rotate(request: web.Request, physician_id: int) -> web.Response:
-    token = await physician_service.rotate_token(request.app[SERVICES], physician_id)
-    response = json_response(TokenRotated(token=token, feed_url=personal_feed_url(request, token)))
+    token, feed = await physician_service.rotate_token(request.app[SERVICES], physician_id)
+    response = json_response(TokenRotated(token=token, feed_url=personal_feed_url(request, feed)))
     response.headers["Cache-Control"] = "no-store"
     return response
 

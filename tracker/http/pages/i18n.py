@@ -11,8 +11,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "home.title": "Upcoming webinars",
         "home.empty": "No session is scheduled.",
         "subscribe": "Subscribe",
-        "subscribe.help": "Google Calendar: Other calendars, +, From URL. Outlook: Add calendar, Subscribe from web. "
-        "Apple Calendar: open the webcal link.",
         "join": "Join",
         "cancelled": "cancelled",
         "moved": "moved",
@@ -31,7 +29,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "certificate": "Certificate",
         "download": "Download PDF",
         "feed": "Personal calendar feed",
-        "feed.help": "Your feed link holds your secret key; get a new one here (the old link stops working).",
         "rotate": "Get a new personal link",
         "emails": "Email reminders",
         "reminders.on": "Reminders on",
@@ -134,13 +131,48 @@ STRINGS: dict[str, dict[str, str]] = {
         "next": "Next page",
         "previous": "Previous page",
         "first": "First page",
+        # physician page and public home (issue 10, points 4 and 5)
+        "me.upcoming": "Your next sessions",
+        "me.no_upcoming": "No session ahead in the series you are registered to.",
+        "me.saved": "Your email preferences have been saved.",
+        "join.session": "Join the session",
+        "join.soon": "The Join button appears 15 minutes before the start.",
+        "live": "live now",
+        "soon": "starting soon",
+        "calendar.add": "Add to my calendar",
+        "calendar.ics": "Download (.ics)",
+        "calendar.google": "Google Calendar",
+        "feed.intro": "Subscribe once: every session of the series you are registered to appears "
+        "in your calendar and stays up to date (moves, cancellations).",
+        "feed.google": "Add to Google Calendar",
+        "feed.apple": "Add to Apple Calendar",
+        "feed.outlook": "Add to Outlook",
+        "feed.link": "Calendar link (for any other application)",
+        "feed.private": "This link shows only your sessions' calendar; keep it to yourself all "
+        "the same.",
+        "copy": "Copy the link",
+        "copied": "Link copied.",
+        "copy.failed": "Could not copy: select the link and copy it.",
+        "links.title": "Your links",
+        "links.help": "If one of your links got into the wrong hands, get new ones: your personal "
+        "link and your calendar link change and the old ones stop working (a calendar "
+        "subscribed with the old link must subscribe again).",
+        "note.no_designation": "This session carries no credit.",
+        "note.in_progress": "Session in progress: credits are counted at the end.",
+        "note.absent": "No connection was recorded during the session.",
+        "note.below_threshold": "Below the minimum attendance: {minutes} min attended, "
+        "{needed} min needed ({percent}% of the session).",
+        "note.too_short": "Left early: {minutes} min attended, too short for a quarter hour of "
+        "credit.",
+        "subscribe.series": "Subscribe in my calendar",
+        "subscribe.download": "download the .ics file",
+        "subscribe.or": "or",
+        "statement.official": "Official statement:",
     },
     "fr": {
         "home.title": "Prochains webinaires",
         "home.empty": "Aucune session n'est programmée.",
         "subscribe": "S'abonner",
-        "subscribe.help": "Google Agenda : Autres agendas, +, À partir de l'URL. Outlook : Ajouter un calendrier, "
-        "S'abonner à partir du web. Calendrier Apple : ouvrez le lien webcal.",
         "join": "Rejoindre",
         "cancelled": "annulée",
         "moved": "déplacée",
@@ -159,7 +191,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "certificate": "Attestation",
         "download": "Télécharger le PDF",
         "feed": "Agenda personnel",
-        "feed.help": "Le lien de votre agenda contient votre clé secrète ; obtenez-en un nouveau ici (l'ancien cesse de fonctionner).",
         "rotate": "Obtenir un nouveau lien personnel",
         "emails": "Rappels par courriel",
         "reminders.on": "Rappels activés",
@@ -262,6 +293,44 @@ STRINGS: dict[str, dict[str, str]] = {
         "next": "Page suivante",
         "previous": "Page précédente",
         "first": "Première page",
+        # physician page and public home (issue 10, points 4 and 5)
+        "me.upcoming": "Vos prochaines sessions",
+        "me.no_upcoming": "Aucune session à venir dans les séries auxquelles vous êtes inscrit(e).",
+        "me.saved": "Vos préférences de rappels ont été enregistrées.",
+        "join.session": "Rejoindre la session",
+        "join.soon": "Le bouton « Rejoindre » apparaît 15 minutes avant le début.",
+        "live": "en direct",
+        "soon": "commence bientôt",
+        "calendar.add": "Ajouter à mon agenda",
+        "calendar.ics": "Télécharger (.ics)",
+        "calendar.google": "Google Agenda",
+        "feed.intro": "Abonnez-vous une fois pour toutes : chaque session des séries auxquelles "
+        "vous êtes inscrit(e) apparaît dans votre agenda et reste à jour (déplacements, "
+        "annulations).",
+        "feed.google": "Ajouter à Google Agenda",
+        "feed.apple": "Ajouter au Calendrier Apple",
+        "feed.outlook": "Ajouter à Outlook",
+        "feed.link": "Lien de l'agenda (pour toute autre application)",
+        "feed.private": "Ce lien ne montre que l'agenda de vos sessions ; gardez-le tout de même "
+        "pour vous.",
+        "copy": "Copier le lien",
+        "copied": "Lien copié.",
+        "copy.failed": "Copie impossible : sélectionnez le lien et copiez-le.",
+        "links.title": "Vos liens",
+        "links.help": "Si l'un de vos liens est tombé entre de mauvaises mains, obtenez-en de "
+        "nouveaux : votre lien personnel et le lien de votre agenda changent et les anciens "
+        "cessent de fonctionner (un agenda abonné avec l'ancien lien doit s'abonner à nouveau).",
+        "note.no_designation": "Cette session ne donne pas droit à des crédits.",
+        "note.in_progress": "Session en cours : les crédits sont comptés à la fin.",
+        "note.absent": "Aucune connexion n'a été enregistrée pendant la session.",
+        "note.below_threshold": "Présence insuffisante : {minutes} min de présence, {needed} min "
+        "requises ({percent}\u00a0% de la session).",
+        "note.too_short": "Départ anticipé : {minutes} min de présence, trop peu pour un quart "
+        "d'heure de crédit.",
+        "subscribe.series": "M'abonner dans mon agenda",
+        "subscribe.download": "télécharger le fichier .ics",
+        "subscribe.or": "ou",
+        "statement.official": "Texte officiel :",
     },
 }
 

@@ -1,4 +1,6 @@
-"""The physician's pages: sign-in by link, credits, certificates, preferences. Thin handlers: parse, call one service, render."""
+"""The physician's pages: sign-in by link, the next sessions (Join, add to calendar), the
+personal feed, credits, certificates, preferences. Thin handlers: parse, call one service,
+render."""
 
 from __future__ import annotations
 
@@ -6,19 +8,25 @@ from aiohttp import web
 from sqlmodel import col, select
 
 from schedules.clock import utcnow
+from schedules.designation import designation_statement
 from schedules.models import Series
-from tracker.domain import awards
+from schedules.wording import number
+from tracker.domain import agenda, awards
+from tracker.domain.agenda import NoCredit
 from tracker.domain.bounds import parse_id
-from tracker.domain.localtime import amount, when
+from tracker.domain.localtime import long_date, when_zoned
 from tracker.domain.mailings import latest_certificate_pdf
 from tracker.domain.models import Certificate, Physician, Registration, WebSession
+from tracker.http.api.feeds import occurrence_file_response
 from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
+from tracker.http.pages.calendar_links import session_item, subscribe_links, webcal
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.parsing import pdf_response, read_form
-from tracker.services import ingestion, web_sessions
+from tracker.services import physicians as physician_service
 from tracker.services import registrations as registration_service
+from tracker.services import web_sessions
 
 
 async def physician_sign_in(request: web.Request) -> web.StreamResponse:
@@ -48,13 +56,27 @@ async def _physician_session(request: web.Request) -> tuple[WebSession, Physicia
     return found
 
 
+def _note(t: dict[str, str], note: NoCredit | None, lang: str) -> str:
+    if note is None:
+        return ""
+    return t[f"note.{note.reason}"].format(
+        minutes=number(note.minutes, lang),
+        needed=number(note.needed_minutes, lang),
+        percent=number(note.percent, lang),
+    )
+
+
 async def me(request: web.Request) -> web.Response:
     row, physician = await _physician_session(request)
     lang = language(request, physician.language)
-    labels = request.app[MAIL].labels
-    await ingestion.settle(request.app[SERVICES], physician_id=physician.id or 0)
+    t = translator(lang)
+    mail, settings = request.app[MAIL], request.app[SETTINGS]
+    labels = mail.labels
+    pid = physician.id or 0
+    feed_key = await physician_service.prepare_page(request.app[SERVICES], physician)
+    now = utcnow()
     async with request.app[DATABASE].session() as session:
-        summary = await awards.credit_summary(session, physician.id or 0, now=utcnow())
+        summary = await awards.credit_summary(session, pid, now=now)
         certified = set(
             (
                 await session.exec(
@@ -72,47 +94,96 @@ async def me(request: web.Request) -> web.Response:
                 .order_by(col(Series.title))
             )
         ).all()
+        upcoming = await agenda.upcoming_for(session, pid, now=now)
+        attended = await agenda.series_by_id(session, [a.series_id for a in summary.awards])
+    feed_name = f"{t['feed']} – {settings.provider_name}"
     return page(
         request,
         "me.html",
         lang=lang,
         physician=physician,
         csrf=row.csrf,
+        saved=request.query.get("saved") == "1",
+        upcoming=[
+            session_item(
+                occurrence,
+                series,
+                timezone=physician.timezone,
+                lang=lang,
+                now=now,
+                ics=f"/me/occurrences/{occurrence.id}.ics",
+                statement=designation_statement(
+                    series.credits, provider=mail.provider, labels=labels, language=lang
+                ),
+            )
+            for occurrence, series in upcoming
+        ],
+        feed=subscribe_links(f"{settings.base_url}/feeds/{feed_key}.ics", name=feed_name),
         totals=[
-            (labels.get(code, code), amount(value))
+            (labels.get(code, code), number(value, lang))
             for code, value in sorted(summary.totals.items())
         ],
         requirements=[
             {
                 "id": r.id,
                 "label": labels.get(r.type, r.type),
-                "from": r.from_,
-                "to": r.to,
-                "earned": amount(r.earned),
+                "from": long_date(r.from_, lang),
+                "to": long_date(r.to, lang),
+                "earned": number(r.earned, lang),
                 "earned_value": min(r.earned, r.required),
-                "required": amount(r.required),
+                "required": number(r.required, lang),
+                "required_value": r.required,
             }
             for r in summary.requirements
         ],
         awards=[
             {
                 "occurrence_id": a.occurrence_id,
-                "when": when(a.start, physician.timezone, lang),
+                "when": when_zoned(a.start, physician.timezone, lang),
                 "title": a.series_title,
-                "minutes": amount(a.minutes),
+                "minutes": number(a.minutes, lang),
                 "final": a.final,
                 "certificate": a.occurrence_id in certified,
                 "credits": ", ".join(
-                    f"{labels.get(c, c)} {amount(v)}" for c, v in sorted(a.credits.items())
+                    f"{labels.get(c, c)} {number(v, lang)}" for c, v in sorted(a.credits.items())
+                ),
+                "note": _note(
+                    t,
+                    agenda.why_no_credit(
+                        seconds=a.minutes * 60,
+                        credits=a.credits,
+                        start=a.start,
+                        end=a.end,
+                        series=attended[a.series_id],
+                        now=now,
+                    )
+                    if a.series_id in attended
+                    else None,
+                    lang,
                 ),
             }
-            for a in summary.awards
+            for a in sorted(summary.awards, key=lambda a: a.start, reverse=True)
         ],
         registrations=[
             {"series_id": s.id, "title": s.title, "reminders": r.reminders}
             for r, s in registrations
         ],
     )
+
+
+async def me_occurrence_file(request: web.Request) -> web.Response:
+    """One session of a series the physician is registered to, as a ``.ics`` file."""
+    _, physician = await _physician_session(request)
+    occurrence_id = parse_id(request.match_info["occurrence_id"])
+    async with request.app[DATABASE].session() as session:
+        found = (
+            await agenda.registered_occurrence(session, physician.id or 0, occurrence_id)
+            if occurrence_id is not None
+            else None
+        )
+    if found is None:
+        raise web.HTTPNotFound()
+    return occurrence_file_response(request, *found, private=True)
 
 
 async def me_certificate(request: web.Request) -> web.Response:
@@ -137,7 +208,7 @@ async def me_preferences(request: web.Request) -> web.StreamResponse:
     chosen = (parse_id(v) for v in form.getall("series", []))
     wanted = {series_id for series_id in chosen if series_id is not None}
     await registration_service.choose_reminders(request.app[SERVICES], physician.id or 0, wanted)
-    raise web.HTTPSeeOther("/me")
+    raise web.HTTPSeeOther("/me?saved=1")  # the page then confirms the change
 
 
 async def me_token(request: web.Request) -> web.Response:
@@ -146,17 +217,17 @@ async def me_token(request: web.Request) -> web.Response:
     row, physician = await _physician_session(request)
     await form_with_csrf(request, row)
     base = request.app[SETTINGS].base_url
-    token, raw = await web_sessions.rotate_token_here(
+    token, feed_key, raw = await web_sessions.rotate_token_here(
         request.app[DATABASE], physician.id or 0, sessions.cookie_of(request)
     )
-    feed = f"{base}/feeds/{token}.ics"
+    feed = f"{base}/feeds/{feed_key}.ics"
     response = page(
         request,
         "token.html",
         lang=language(request, physician.language),
         page_url=f"{base}/me/{token}",
         feed_url=feed,
-        webcal_url="webcal://" + feed.split("://", 1)[1],
+        webcal_url=webcal(feed),
     )
     sessions.set_cookie(response, raw, secure=secure_cookies(request))
     return response

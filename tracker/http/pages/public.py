@@ -9,9 +9,9 @@ from aiohttp import web
 from schedules import occurrences as occurrence_domain
 from schedules import series as series_domain
 from schedules.clock import utcnow
-from schedules.designation import designation_statement
-from tracker.domain.localtime import when
+from schedules.designation import designation_lines, designation_statement
 from tracker.http.keys import DATABASE, MAIL, SETTINGS
+from tracker.http.pages.calendar_links import session_item, subscribe_links
 from tracker.http.pages.i18n import language
 from tracker.http.pages.render import TEMPLATES, page
 
@@ -27,24 +27,35 @@ async def home(request: web.Request) -> web.Response:
             upcoming = await occurrence_domain.list_occurrences(
                 session, series.id or 0, start_from=now, until=now + timedelta(days=60)
             )
-            https = f"{settings.base_url}/series/{series.slug}.ics"
+            statement = designation_statement(
+                series.credits, provider=mail.provider, labels=mail.labels, language=lang
+            )
             items.append(
                 {
                     "id": series.id,
                     "title": series.title,
                     "description": series.description,
-                    "statement": designation_statement(
+                    "statement": designation_lines(
                         series.credits, provider=mail.provider, labels=mail.labels, language=lang
                     ),
-                    "https": https,
-                    "webcal": "webcal://" + https.split("://", 1)[1],
+                    "subscribe": subscribe_links(
+                        f"{settings.base_url}/series/{series.slug}.ics", name=series.title
+                    ),
                     "upcoming": [
-                        {"when": when(o.start, series.timezone, lang), "status": o.status}
+                        session_item(
+                            o,
+                            series,
+                            timezone=series.timezone,
+                            lang=lang,
+                            now=now,
+                            ics=f"/occurrences/{o.id}.ics",
+                            statement=statement,
+                        )
                         for o in upcoming[:6]
                     ],
                 }
             )
-    return page(request, "home.html", series=items)
+    return page(request, "home.html", series=items, lang=lang)
 
 
 #: The few static files, read once (small; no file handle is held while serving).

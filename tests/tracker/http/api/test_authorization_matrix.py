@@ -137,6 +137,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/calendar.ics"): everyone("api", "/calendar.ics", 200),
     ("GET", "/series/{slug}.ics"): everyone("api", "/series/{slug}.ics", 200),
     ("GET", "/feeds/{token}.ics"): secret("/feeds/{secret}.ics", 404, 404, 404, 404, 200, 200),
+    ("GET", "/occurrences/{id}.ics"): everyone("api", "/occurrences/{past}.ics", 200),
+    ("GET", "/me/occurrences/{occurrence_id}.ics"):
+        page("/me/occurrences/{future}.ics", *NO_SESSION, 200, 200),
     ("GET", "/"): everyone("page", "/", 200),
     ("GET", "/static/{name}"): everyone("page", "/static/preview.js", 200),
     ("GET", "/me/{token}"): secret("/me/{secret}", 404, 404, 404, 404, 303, 303),

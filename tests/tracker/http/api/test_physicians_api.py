@@ -24,7 +24,9 @@ async def test_create_returns_the_token_once_and_stores_only_its_hash(
     assert stored is not None and stored.token_hash == hash_token(created["token"])
     assert created["token"] not in str(stored.model_dump())
     assert "token" not in read
-    assert created["feed_url"] == f"https://cme.example.org/feeds/{created['token']}.ics"
+    # the feed URL holds the read-only feed key, stored as it is, never the token
+    assert created["feed_url"] == f"https://cme.example.org/feeds/{stored.feed_secret}.ics"
+    assert stored.feed_secret.startswith("cal_") and created["token"] not in created["feed_url"]
     assert len(created["token"]) >= 4 + 43  # prefix + 32 bytes url-safe
 
 

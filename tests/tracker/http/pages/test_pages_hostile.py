@@ -372,7 +372,7 @@ PAGE_TAGS = {
     "h1", "h2", "h3", "section", "p", "ul", "li", "table", "thead", "tbody", "tr", "th", "td",
     "form", "input", "label", "textarea", "select", "option", "button", "script", "div",
     "figure", "figcaption", "svg", "rect", "line", "text", "g", "path", "polyline",
-    "progress", "span", "dl", "dt", "dd", "code", "br", "fieldset", "legend",
+    "progress", "span", "dl", "dt", "dd", "code", "br", "fieldset", "legend", "time",
 }  # fmt: skip
 
 
@@ -393,7 +393,7 @@ def assert_safe_page(html: str, *values: str) -> None:
     scripts = [attrs.get("src") for tag, attrs in parser.tags if tag == "script"]
     handlers = [a for _, attrs in parser.tags for a in attrs if a.startswith("on")]
     assert names <= PAGE_TAGS, names - PAGE_TAGS
-    assert set(scripts) <= {"/static/preview.js"}
+    assert set(scripts) <= {"/static/preview.js", "/static/copy.js"}
     assert handlers == []
     for value in values:
         assert str(escape(value)) in html
