@@ -9,48 +9,24 @@ changed is loaded and rendered, and no database connection is held while it is r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from email.utils import format_datetime
 
 from aiohttp import web
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from schedules.clock import utcnow
 from schedules.errors import UnshowableDateError
 from schedules.feeds import (
     FeedCache,
     FeedDocument,
     FeedValidators,
-    content_time,
-    feed_stamp,
-    known_validators,
-    load_entries,
-    public_series_ids,
-    settle_feed,
 )
-from schedules.ical import FeedMeta, build_occurrence_file, render_calendar
+from schedules.ical import build_occurrence_file
 from schedules.models import Occurrence, Series
-from schedules.series import get_public_series_by_slug
-from tracker.domain import agenda
 from tracker.domain.bounds import parse_id
-from tracker.domain.physicians import physician_for_feed
-from tracker.domain.registrations import registered_series_ids
-from tracker.domain.tokens import FEED_PREFIX
-from tracker.http.keys import DATABASE, MAIL, SETTINGS
+from tracker.http.keys import SERVICES
 from tracker.http.problems import HTTPProblem
+from tracker.services import feeds
 
 FEED_CACHE = web.AppKey("feed_cache", FeedCache)
-
-
-@dataclass(frozen=True)
-class Feed:
-    """One feed as a request selects it: what it shows and how it is served."""
-
-    key: str
-    series_ids: list[int]
-    meta: FeedMeta
-    filename: str
-    private: bool
 
 
 def _not_modified(request: web.Request, document: FeedValidators) -> bool:
@@ -87,100 +63,36 @@ def feed_response(
     )
 
 
-async def _freshness(session: AsyncSession, feed: Feed) -> tuple[str, FeedValidators | None]:
-    """The feed's stamp, and the validators of its stored bytes if they are still current."""
-    stamp = await feed_stamp(session, feed.series_ids, feed.meta)
-    return stamp, await known_validators(session, feed.key, stamp)
-
-
-async def _serve(
-    request: web.Request, feed: Feed, stamp: str, known: FeedValidators | None
-) -> web.Response:
+async def _serve(request: web.Request, fresh: feeds.Freshness) -> web.Response:
     """304 from the stored validators, 200 from this process's cache, or load and render."""
+    feed, stamp, known = fresh.feed, fresh.stamp, fresh.known
     if known is not None and _not_modified(request, known):
         return web.Response(status=304, headers=_headers(known, private=feed.private))
     cache = request.app[FEED_CACHE]
     document = cache.get(feed.key, stamp)
     if document is None:
-        database = request.app[DATABASE]
-        async with database.session() as session:
-            entries = await load_entries(session, feed.series_ids)
-        body = render_calendar(entries, feed.meta)  # with no connection held
-        async with database.session() as session:
-            document = await settle_feed(
-                session,
-                key=feed.key,
-                body=body,
-                stamp=stamp,
-                changed=content_time(entries),
-                now=utcnow(),
-            )
+        document = await feeds.render(request.app[SERVICES], feed, stamp)
         cache.put(feed.key, stamp, document)
     return feed_response(request, document, filename=feed.filename, private=feed.private)
 
 
 async def calendar_feed(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    async with request.app[DATABASE].session() as session:
-        meta = FeedMeta(
-            name=f"{settings.provider_name} webinars",
-            description="Every public webinar series",
-            source_url=f"{settings.base_url}/calendar.ics",
-            provider=settings.provider_name,
-            credit_labels=request.app[MAIL].labels,  # seeded by migrations: read at start-up
-        )
-        feed = Feed("calendar", await public_series_ids(session), meta, "calendar.ics", False)
-        stamp, known = await _freshness(session, feed)
-    return await _serve(request, feed, stamp, known)
+    return await _serve(request, await feeds.calendar(request.app[SERVICES]))
 
 
 async def series_feed(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    async with request.app[DATABASE].session() as session:
-        series = await get_public_series_by_slug(session, request.match_info["slug"])
-        meta = FeedMeta(
-            name=series.title,
-            description=series.description,
-            source_url=f"{settings.base_url}/series/{series.slug}.ics",
-            provider=settings.provider_name,
-            credit_labels=request.app[MAIL].labels,  # seeded by migrations: read at start-up
-        )
-        feed = Feed(f"series:{series.id}", [series.id or 0], meta, f"{series.slug}.ics", False)
-        stamp, known = await _freshness(session, feed)
-    return await _serve(request, feed, stamp, known)
+    return await _serve(
+        request, await feeds.series(request.app[SERVICES], request.match_info["slug"])
+    )
 
 
 async def personal_feed(request: web.Request) -> web.Response:
     """The series a physician is registered to; the URL's key is the only credential: the
     read-only feed key (``cal_…``), or the personal token of feed URLs handed out before."""
-    settings = request.app[SETTINGS]
-    token = request.match_info["token"]
-    async with request.app[DATABASE].session() as session:
-        physician = await physician_for_feed(session, token)
-        if physician is None:
-            raise HTTPProblem(404, "no such feed")
-        title = "Mes webinaires" if physician.language == "fr" else "My webinars"
-        meta = FeedMeta(
-            name=f"{title} – {settings.provider_name}",
-            description=f"{physician.first_name} {physician.last_name}",
-            # RFC 7986 SOURCE: where this very feed is served, so its secret token too (the
-            # feed is the physician's own; anyone holding it could fetch it again anyway).
-            source_url=f"{settings.base_url}/feeds/{token}.ics",
-            uid_seed=f"{settings.base_url}/feeds/{physician.id}.ics",
-            provider=settings.provider_name,
-            credit_labels=request.app[MAIL].labels,  # seeded by migrations: read at start-up
-        )
-        # the bytes name their own URL (SOURCE): one stored version per kind of key
-        kind = "feed" if token.startswith(FEED_PREFIX) else "token"
-        feed = Feed(
-            f"physician:{physician.id}:{kind}",
-            await registered_series_ids(session, physician.id or 0),
-            meta,
-            "webinars.ics",
-            True,
-        )
-        stamp, known = await _freshness(session, feed)
-    return await _serve(request, feed, stamp, known)
+    fresh = await feeds.personal(request.app[SERVICES], request.match_info["token"])
+    if fresh is None:
+        raise HTTPProblem(404, "no such feed")
+    return await _serve(request, fresh)
 
 
 def occurrence_file_response(
@@ -188,14 +100,7 @@ def occurrence_file_response(
 ) -> web.Response:
     """One session as a ``.ics`` file to download and add to a calendar (404 for a session no
     calendar can show)."""
-    settings = request.app[SETTINGS]
-    meta = FeedMeta(
-        name=series.title,
-        description=series.description,
-        source_url=f"{settings.base_url}/occurrences/{occurrence.id}.ics",
-        provider=settings.provider_name,
-        credit_labels=request.app[MAIL].labels,
-    )
+    meta = feeds.occurrence_meta(request.app[SERVICES], occurrence, series)
     try:
         body = build_occurrence_file(series, occurrence, meta)
     except UnshowableDateError:
@@ -214,12 +119,11 @@ def occurrence_file_response(
 async def occurrence_file(request: web.Request) -> web.Response:
     """One session of a public series as a ``.ics`` file (the public home's "add to calendar")."""
     occurrence_id = parse_id(request.match_info["id"])
-    async with request.app[DATABASE].session() as session:
-        found = (
-            await agenda.public_occurrence(session, occurrence_id)
-            if occurrence_id is not None
-            else None
-        )
+    found = (
+        await feeds.public_occurrence(request.app[SERVICES], occurrence_id)
+        if occurrence_id is not None
+        else None
+    )
     if found is None:
         raise HTTPProblem(404, "no such public session")
     return occurrence_file_response(request, *found, private=False)

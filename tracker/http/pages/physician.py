@@ -15,7 +15,6 @@ from tracker.domain import agenda, awards
 from tracker.domain.agenda import NoCredit
 from tracker.domain.bounds import parse_id
 from tracker.domain.localtime import long_date, when_zoned
-from tracker.domain.mailings import latest_certificate_pdf
 from tracker.domain.models import Certificate, Physician, Registration, WebSession
 from tracker.http.api.feeds import occurrence_file_response
 from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
@@ -24,9 +23,10 @@ from tracker.http.pages.calendar_links import session_item, subscribe_links, web
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, page, secure_cookies
 from tracker.http.parsing import pdf_response, read_form
+from tracker.services import certificates as certificate_service
+from tracker.services import feeds, web_sessions
 from tracker.services import physicians as physician_service
 from tracker.services import registrations as registration_service
-from tracker.services import web_sessions
 
 
 async def physician_sign_in(request: web.Request) -> web.StreamResponse:
@@ -175,12 +175,11 @@ async def me_occurrence_file(request: web.Request) -> web.Response:
     """One session of a series the physician is registered to, as a ``.ics`` file."""
     _, physician = await _physician_session(request)
     occurrence_id = parse_id(request.match_info["occurrence_id"])
-    async with request.app[DATABASE].session() as session:
-        found = (
-            await agenda.registered_occurrence(session, physician.id or 0, occurrence_id)
-            if occurrence_id is not None
-            else None
-        )
+    found = (
+        await feeds.registered_occurrence(request.app[SERVICES], physician.id or 0, occurrence_id)
+        if occurrence_id is not None
+        else None
+    )
     if found is None:
         raise web.HTTPNotFound()
     return occurrence_file_response(request, *found, private=True)
@@ -189,12 +188,11 @@ async def me_occurrence_file(request: web.Request) -> web.Response:
 async def me_certificate(request: web.Request) -> web.Response:
     _, physician = await _physician_session(request)
     occurrence_id = parse_id(request.match_info["occurrence_id"])
-    async with request.app[DATABASE].session() as session:
-        found = (
-            await latest_certificate_pdf(session, request.app[MAIL], physician, occurrence_id)
-            if occurrence_id is not None
-            else None
-        )
+    found = (
+        await certificate_service.certificate_pdf(request.app[SERVICES], physician, occurrence_id)
+        if occurrence_id is not None
+        else None
+    )
     if found is None:
         raise web.HTTPNotFound()
     return pdf_response(*found, disposition="attachment")

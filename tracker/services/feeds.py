@@ -1,0 +1,175 @@
+"""The three calendar feeds and the one-session files as read-only use cases.
+
+A feed is served in two steps (the HTTP layer decides between them): :func:`calendar`,
+:func:`series` or :func:`personal` find what the feed shows and its version in one short visit
+to the database (:func:`schedules.feeds.feed_stamp`) with the validators of the bytes stored
+for that version; only when those are not enough (no 304, nothing cached) does :func:`render`
+load the entries, render them with no connection held, and store the new bytes' validators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from schedules.clock import utcnow
+from schedules.feeds import (
+    FeedDocument,
+    FeedValidators,
+    content_time,
+    feed_stamp,
+    known_validators,
+    load_entries,
+    public_series_ids,
+    settle_feed,
+)
+from schedules.ical import FeedMeta, render_calendar
+from schedules.models import Occurrence, Series
+from schedules.series import get_public_series_by_slug
+from tracker.domain import agenda
+from tracker.domain.physicians import physician_for_feed
+from tracker.domain.registrations import registered_series_ids
+from tracker.domain.tokens import FEED_PREFIX
+from tracker.services.context import Services
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One feed as a request selects it: what it shows and how it is served."""
+
+    key: str
+    series_ids: list[int]
+    meta: FeedMeta
+    filename: str
+    private: bool
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """A feed, its current version, and the validators of its stored bytes when they are of
+    that version (``None``: it must be rendered before anyone can be told it is unchanged)."""
+
+    feed: Feed
+    stamp: str
+    known: FeedValidators | None
+
+
+def _meta(
+    services: Services, *, name: str, description: str, path: str, uid_seed: str | None = None
+) -> FeedMeta:
+    settings = services.settings
+    return FeedMeta(
+        name=name,
+        description=description,
+        source_url=f"{settings.base_url}{path}",
+        provider=settings.provider_name,
+        credit_labels=services.mail.labels,  # seeded by migrations: read at start-up
+        uid_seed=uid_seed,
+    )
+
+
+async def _fresh(session: AsyncSession, feed: Feed) -> Freshness:
+    stamp = await feed_stamp(session, feed.series_ids, feed.meta)
+    return Freshness(feed, stamp, await known_validators(session, feed.key, stamp))
+
+
+async def calendar(services: Services) -> Freshness:
+    """Every public series."""
+    meta = _meta(
+        services,
+        name=f"{services.settings.provider_name} webinars",
+        description="Every public webinar series",
+        path="/calendar.ics",
+    )
+    async with services.database.session() as session:
+        feed = Feed("calendar", await public_series_ids(session), meta, "calendar.ics", False)
+        return await _fresh(session, feed)
+
+
+async def series(services: Services, slug: str) -> Freshness:
+    """One public series; raises ``NotFoundError`` for a slug no public series has."""
+    async with services.database.session() as session:
+        found = await get_public_series_by_slug(session, slug)
+        meta = _meta(
+            services,
+            name=found.title,
+            description=found.description,
+            path=f"/series/{found.slug}.ics",
+        )
+        feed = Feed(f"series:{found.id}", [found.id or 0], meta, f"{found.slug}.ics", False)
+        return await _fresh(session, feed)
+
+
+async def personal(services: Services, key: str) -> Freshness | None:
+    """The series a physician is registered to; ``key`` is the only credential: the read-only
+    feed key (``cal_…``), or the personal token of feed URLs handed out before. ``None`` when
+    no physician holds it."""
+    base_url = services.settings.base_url
+    async with services.database.session() as session:
+        physician = await physician_for_feed(session, key)
+        if physician is None:
+            return None
+        title = "Mes webinaires" if physician.language == "fr" else "My webinars"
+        meta = _meta(
+            services,
+            name=f"{title} – {services.settings.provider_name}",
+            description=f"{physician.first_name} {physician.last_name}",
+            # RFC 7986 SOURCE: where this very feed is served, so its secret key too (the
+            # feed is the physician's own; anyone holding it could fetch it again anyway).
+            path=f"/feeds/{key}.ics",
+            uid_seed=f"{base_url}/feeds/{physician.id}.ics",
+        )
+        # the bytes name their own URL (SOURCE): one stored version per kind of key
+        kind = "feed" if key.startswith(FEED_PREFIX) else "token"
+        feed = Feed(
+            f"physician:{physician.id}:{kind}",
+            await registered_series_ids(session, physician.id or 0),
+            meta,
+            "webinars.ics",
+            True,
+        )
+        return await _fresh(session, feed)
+
+
+async def render(services: Services, feed: Feed, stamp: str) -> FeedDocument:
+    """Load and render the feed (no connection held while rendering), then store the
+    validators of the new bytes under ``stamp``."""
+    async with services.database.session() as session:
+        entries = await load_entries(session, feed.series_ids)
+    body = render_calendar(entries, feed.meta)
+    async with services.database.session() as session:
+        return await settle_feed(
+            session,
+            key=feed.key,
+            body=body,
+            stamp=stamp,
+            changed=content_time(entries),
+            now=utcnow(),
+        )
+
+
+def occurrence_meta(services: Services, occurrence: Occurrence, series: Series) -> FeedMeta:
+    """What a one-session ``.ics`` file says of itself."""
+    return _meta(
+        services,
+        name=series.title,
+        description=series.description,
+        path=f"/occurrences/{occurrence.id}.ics",
+    )
+
+
+async def public_occurrence(
+    services: Services, occurrence_id: int
+) -> tuple[Occurrence, Series] | None:
+    """One session of a public series (else ``None``)."""
+    async with services.database.session() as session:
+        return await agenda.public_occurrence(session, occurrence_id)
+
+
+async def registered_occurrence(
+    services: Services, physician_id: int, occurrence_id: int
+) -> tuple[Occurrence, Series] | None:
+    """One session of a series the physician is registered to (else ``None``)."""
+    async with services.database.session() as session:
+        return await agenda.registered_occurrence(session, physician_id, occurrence_id)
