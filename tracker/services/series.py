@@ -8,7 +8,7 @@ added while the service runs is accepted at once by the API and the pages alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from schedules import series as series_domain
 from schedules.clock import utcnow
@@ -105,3 +105,23 @@ async def occurrence_of(services: Services, occurrence_id: int) -> tuple[Occurre
         if occurrence is None:
             raise NotFoundError("occurrence", occurrence_id)
         return occurrence, await session.get_one(Series, occurrence.series_id)
+
+
+async def public_upcoming(
+    services: Services, *, now: datetime, within: timedelta, per_series: int
+) -> list[tuple[Series, list[Occurrence]]]:
+    """Every public series with its next sessions (at most ``per_series``, starting before
+    ``now + within``): what the public home shows."""
+    async with services.database.session() as session:
+        shown = [s for s in await series_domain.list_series(session) if s.public]
+        return [
+            (
+                series,
+                (
+                    await list_occurrences(
+                        session, series.id or 0, start_from=now, until=now + within
+                    )
+                )[:per_series],
+            )
+            for series in shown
+        ]

@@ -6,55 +6,52 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from schedules import occurrences as occurrence_domain
-from schedules import series as series_domain
 from schedules.clock import utcnow
 from schedules.designation import designation_lines, designation_statement
-from tracker.http.keys import DATABASE, MAIL, SETTINGS
+from tracker.http.keys import MAIL, SERVICES, SETTINGS
 from tracker.http.pages.calendar_links import session_item, subscribe_links
 from tracker.http.pages.i18n import language
 from tracker.http.pages.render import TEMPLATES, page
+from tracker.services import series as series_service
 
 
 async def home(request: web.Request) -> web.Response:
     lang = language(request)
     settings, mail = request.app[SETTINGS], request.app[MAIL]
     now = utcnow()
-    async with request.app[DATABASE].session() as session:
-        rows = await series_domain.list_series(session)
-        items = []
-        for series in (s for s in rows if s.public):
-            upcoming = await occurrence_domain.list_occurrences(
-                session, series.id or 0, start_from=now, until=now + timedelta(days=60)
-            )
-            statement = designation_statement(
-                series.credits, provider=mail.provider, labels=mail.labels, language=lang
-            )
-            items.append(
-                {
-                    "id": series.id,
-                    "title": series.title,
-                    "description": series.description,
-                    "statement": designation_lines(
-                        series.credits, provider=mail.provider, labels=mail.labels, language=lang
-                    ),
-                    "subscribe": subscribe_links(
-                        f"{settings.base_url}/series/{series.slug}.ics", name=series.title
-                    ),
-                    "upcoming": [
-                        session_item(
-                            o,
-                            series,
-                            timezone=series.timezone,
-                            lang=lang,
-                            now=now,
-                            ics=f"/occurrences/{o.id}.ics",
-                            statement=statement,
-                        )
-                        for o in upcoming[:6]
-                    ],
-                }
-            )
+    programme = await series_service.public_upcoming(
+        request.app[SERVICES], now=now, within=timedelta(days=60), per_series=6
+    )
+    items = []
+    for series, upcoming in programme:
+        statement = designation_statement(
+            series.credits, provider=mail.provider, labels=mail.labels, language=lang
+        )
+        items.append(
+            {
+                "id": series.id,
+                "title": series.title,
+                "description": series.description,
+                "statement": designation_lines(
+                    series.credits, provider=mail.provider, labels=mail.labels, language=lang
+                ),
+                "subscribe": subscribe_links(
+                    f"{settings.base_url}/series/{series.slug}.ics", name=series.title
+                ),
+                "upcoming": [
+                    session_item(
+                        o,
+                        series,
+                        timezone=series.timezone,
+                        lang=lang,
+                        now=now,
+                        ics=f"/occurrences/{o.id}.ics",
+                        statement=statement,
+                    )
+                    for o in upcoming
+                ],
+            }
+        )
     return page(request, "home.html", series=items, lang=lang)
 
 
