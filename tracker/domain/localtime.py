@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
+from babel.dates import format_date, get_timezone_location
 
 from schedules.wording import locale_of
 
@@ -31,3 +31,23 @@ def month_label(year: int, month: int, language: str) -> str:
 def amount(value: float) -> str:
     """Credits as people write them: 1, 0.75, 1.5."""
     return f"{value:g}"
+
+
+# self-registration
+
+
+def zone_label(timezone: str, language: str) -> str:
+    """The zone as a reader names it, from CLDR's exemplar city: ``heure de Paris`` /
+    ``Paris time``; ``UTC`` for UTC and the like."""
+    if timezone in ("UTC", "Etc/UTC", "GMT", "Etc/GMT"):
+        return "UTC"
+    city = get_timezone_location(timezone, locale=locale_of(language), return_city=True)
+    if language == "fr":
+        return f"heure {'d’' if city[:1] in 'AEIOUÉÈÎYaeiou' else 'de '}{city}"
+    return f"{city} time"
+
+
+def when_zoned(value: datetime, timezone: str, language: str) -> str:
+    """:func:`when` with the zone named: ``le lundi 7 décembre 2026 à 12:30 (heure de Paris)``
+    / ``on Monday 7 December 2026 at 12:30 (Paris time)``."""
+    return f"{when(value, timezone, language)} ({zone_label(timezone, language)})"

@@ -11,7 +11,7 @@ from schedules import series as series_domain
 from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
-from tracker.domain import occurrences
+from tracker.domain import occurrences, self_registrations
 from tracker.domain.attendance import occurrences_with_attendance
 from tracker.domain.credit_types import credit_labels
 from tracker.services import projections
@@ -27,7 +27,9 @@ async def create_series(services: Services, data: SeriesCreate) -> Series:
 
 
 async def update_series(services: Services, series_id: int, data: SeriesUpdate) -> Series:
-    """Edit a series; occurrences that hold attendance keep their window (the guard refuses)."""
+    """Edit a series; occurrences that hold attendance keep their window (the guard refuses).
+    Seats a new capacity adds go to those on the waitlist, in order, in the same transaction."""
+    promoted = []
     async with services.database.session() as session:
         labels = await credit_labels(session)
         series = await series_domain.update_series(
@@ -38,7 +40,15 @@ async def update_series(services: Services, series_id: int, data: SeriesUpdate) 
             now=utcnow(),
             guard=occurrences_with_attendance,
         )
+        if "capacity" in data.model_fields_set:
+            await session.flush()
+            series = await self_registrations.lock_series(session, series_id)
+            promoted = await self_registrations.fill_seats(
+                session, services.mail, series, now=utcnow()
+            )
         await session.commit()
+    if promoted:
+        services.poke()
     return series
 
 

@@ -33,6 +33,7 @@ from tracker.domain.occurrences import holding_final_credits
 from tracker.domain.validation import validation_messages
 from tracker.http.api.mail import STATUSES
 from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS, WORKER
+from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sessions
 from tracker.http.pages.chart import connected_per_minute, svg
 from tracker.http.pages.i18n import language, translator
@@ -120,6 +121,8 @@ def _form_values(series: Series | None = None) -> dict[str, Any]:
             "language": "fr",
             "zoom_webinar_id": "",
             "pars_activity_id": "",
+            "registration": "closed",
+            "capacity": "",
         }
     return {
         "title": series.title,
@@ -136,6 +139,8 @@ def _form_values(series: Series | None = None) -> dict[str, Any]:
         "language": series.language,
         "zoom_webinar_id": series.zoom_webinar_id or "",
         "pars_activity_id": series.pars_activity_id or "",
+        "registration": series.registration,
+        "capacity": series.capacity if series.capacity is not None else "",
     }
 
 
@@ -179,6 +184,8 @@ def _series_payload(form: dict[str, str], keep: list[StoredCredit] | None = None
         "language": form.get("language", "en"),
         "zoom_webinar_id": form.get("zoom_webinar_id", "").strip() or None,
         "pars_activity_id": form.get("pars_activity_id", "").strip() or None,
+        "registration": form.get("registration", "closed"),
+        "capacity": form.get("capacity", "").strip() or None,
     }
 
 
@@ -259,6 +266,7 @@ async def organizer_series(
             )
         )[:30]
         final = await holding_final_credits(session, [o.id for o in rows if o.id is not None])
+    registrations = await self_registration_pages.organiser_registrations(request, series)
     tz = ZoneInfo(series.timezone)
     occurrences = [
         {
@@ -276,6 +284,7 @@ async def organizer_series(
         status=422 if error else 200,
         series=series,
         occurrences=occurrences,
+        reg=registrations,
         csrf=row.csrf,
         error=error,
         values={**_form_values(series), **(values or {})},

@@ -7,7 +7,7 @@ from sqlmodel import col, select
 
 from schedules.clock import utcnow
 from schedules.models import Series
-from tracker.domain import awards
+from tracker.domain import awards, self_registrations
 from tracker.domain.bounds import parse_id
 from tracker.domain.localtime import amount, when
 from tracker.domain.mailings import latest_certificate_pdf
@@ -74,6 +74,7 @@ async def me(request: web.Request) -> web.Response:
                 .order_by(col(Series.title))
             )
         ).all()
+        waitlist = await self_registrations.waitlisted_for(session, physician.id or 0)
     return page(
         request,
         "me.html",
@@ -113,6 +114,9 @@ async def me(request: web.Request) -> web.Response:
         registrations=[
             {"series_id": s.id, "title": s.title, "reminders": r.reminders}
             for r, s in registrations
+        ],
+        waitlisted=[  # self-registration
+            {"series_id": s.id, "title": s.title, "position": place} for _, s, place in waitlist
         ],
     )
 
