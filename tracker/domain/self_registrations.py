@@ -104,7 +104,7 @@ async def request_registration(
     now: datetime,
 ) -> SelfRegistration:
     """Store a pending request and queue its confirmation email (key
-    ``self-registration:{request}``): the same for every address, known or not, registered or
+    ``self-registration:{request}:{code hash head}``): the same for every address, known or not, registered or
     not, so that the answer tells nothing about who is here. The caller commits."""
     series = await open_series(session, series_id)
     code = secrets.token_urlsafe(CODE_BYTES)
@@ -139,7 +139,8 @@ async def request_registration(
         mail,
         row,
         functools.partial(_compose, mail, row, "self_registration", context, now),
-        key=f"self-registration:{row.id}",
+        # The hash's head too: a row id can come back after a series (and its rows) is deleted.
+        key=f"self-registration:{row.id}:{(row.code_hash or '')[:16]}",
         kind="self_registration",
         now=now,
     )
@@ -273,7 +274,7 @@ async def fill_seats(
     session: AsyncSession, mail: MailSettings, series: Series, *, now: datetime
 ) -> list[SelfRegistration]:
     """Move the first in line up while seats are free, each with a "you are in" email (key
-    ``waitlist-promoted:{request}``). Call it under :func:`lock_series`; the caller commits."""
+    ``waitlist-promoted:{request}:{physician}:{when}``). Call it under :func:`lock_series`; the caller commits."""
     promoted: list[SelfRegistration] = []
     while True:
         free = await _free_seats(session, series)
@@ -338,7 +339,7 @@ async def _queue_promotion(
         mail,
         shown,
         functools.partial(_compose, mail, shown, "waitlist_promoted", context, now),
-        key=f"waitlist-promoted:{row.id}",
+        key=f"waitlist-promoted:{row.id}:{physician.id}:{now:%Y%m%dT%H%M%S}",
         kind="waitlist_promoted",
         now=now,
     )

@@ -69,6 +69,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("self_registration")
-    with op.batch_alter_table("series") as batch_op:
-        batch_op.drop_column("capacity")
-        batch_op.drop_column("registration")
+    # Not a batch: on SQLite a batch recreates the table, and dropping the old ``series`` with
+    # foreign keys on would cascade to every occurrence. SQLite 3.35+ drops a column in place.
+    op.execute("ALTER TABLE series DROP COLUMN capacity")
+    op.execute("ALTER TABLE series DROP COLUMN registration")
