@@ -170,7 +170,13 @@ async def public_register(request: web.Request) -> web.Response:
         return await series_page(request, status=422, errors=_form_errors(exc, lang), values=shown)
     except RegistrationClosedError:
         return await series_page(request, status=409)
-    return page(request, "message.html", heading=t["selfreg.sent.title"], text=t["selfreg.sent"])
+    return page(
+        request,
+        "message.html",
+        heading=t["selfreg.sent.title"],
+        text=t["selfreg.sent"],
+        error=False,
+    )
 
 
 def _unknown_link(request: web.Request) -> web.Response:
