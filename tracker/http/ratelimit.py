@@ -123,7 +123,7 @@ LIMITER = web.AppKey("failure_limiter", FailureLimiter)
 
 
 # self-registration
-#: Requests (not failures) per client on the unauthenticated self-registration door: each one
-#: sends an email, so a client may ask this many times per window, then gets 429.
+#: Self-registration requests per client (the API and the form together): each one accepted
+#: sends an email, so a client may have this many accepted per window, then gets 429.
 SELF_REGISTRATION_LIMIT, SELF_REGISTRATION_WINDOW = 10, 600.0
 REQUEST_LIMITER = web.AppKey("request_limiter", FailureLimiter)

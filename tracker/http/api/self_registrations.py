@@ -32,15 +32,18 @@ from tracker.services import self_registrations as self_registration_service
 DOOR = "self-registration"
 
 
+def _client(request: web.Request) -> str:
+    return client_address(request, trusted=request.app[SETTINGS].trusted_proxy_list)
+
+
 def wait_before_request(request: web.Request) -> int | None:
-    """Seconds this client must wait before asking again, or ``None``; a request that may go
-    on is counted (every request sends an email, answered or refused)."""
-    limiter = request.app[REQUEST_LIMITER]
-    client = client_address(request, trusted=request.app[SETTINGS].trusted_proxy_list)
-    wait = limiter.retry_after(DOOR, client)
-    if wait is None:
-        limiter.failed(DOOR, client)
-    return wait
+    """Seconds this client must wait before asking again, or ``None`` if it may."""
+    return request.app[REQUEST_LIMITER].retry_after(DOOR, _client(request))
+
+
+def count_request(request: web.Request) -> None:
+    """Count a request that sent a confirmation email (refused ones send nothing)."""
+    request.app[REQUEST_LIMITER].failed(DOOR, _client(request))
 
 
 async def self_register(request: web.Request) -> web.Response:
@@ -57,6 +60,7 @@ async def self_register(request: web.Request) -> web.Response:
         await self_registration_service.request_registration(request.app[SERVICES], series_id, data)
     except RegistrationClosedError as exc:
         raise HTTPProblem(409, str(exc)) from None
+    count_request(request)
     return json_response(SelfRegistrationAccepted(), status=202)
 
 

@@ -23,7 +23,7 @@ from tracker.domain import self_registrations
 from tracker.domain.localtime import long_date, when_zoned, zone_label
 from tracker.domain.schemas import SelfRegistrationCreate
 from tracker.errors import RegistrationClosedError
-from tracker.http.api.self_registrations import wait_before_request
+from tracker.http.api.self_registrations import count_request, wait_before_request
 from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
 from tracker.http.pages.i18n import language, translator
@@ -147,6 +147,8 @@ async def public_register(request: web.Request) -> web.Response:
     lang = language(request)
     t = translator(lang)
     series = await _public_series(request)
+    if series.registration != "open":
+        return await series_page(request, status=409)
     form = dict((await read_form(request)).items())
     payload = _posted(form)
     shown = {
@@ -170,6 +172,7 @@ async def public_register(request: web.Request) -> web.Response:
         return await series_page(request, status=422, errors=_form_errors(exc, lang), values=shown)
     except RegistrationClosedError:
         return await series_page(request, status=409)
+    count_request(request)
     return page(
         request,
         "message.html",

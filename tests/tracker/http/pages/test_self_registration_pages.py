@@ -220,3 +220,25 @@ async def test_the_organiser_sees_who_is_registered_waiting_or_yet_to_confirm(
     assert "chloe@example.org" in pending
     assert (form["registration"], saved.status) == ("open", 303)
     assert "Registered: 2 of 2 seats. Waitlisted: 0." in after
+
+
+async def test_the_form_is_rate_limited_per_client_with_a_localised_page(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    series = await open_series(client, auth)
+
+    statuses = [
+        (
+            await client.post(
+                f"/series/{series['slug']}?lang=fr", data={**FORM, "email": f"p{i}@example.org"}
+            )
+        ).status
+        for i in range(10)
+    ]
+    refused = await client.post(f"/series/{series['slug']}?lang=fr", data=FORM)
+
+    assert statuses == [200] * 10
+    assert refused.status == 429 and int(refused.headers["Retry-After"]) > 0
+    text = unescape(await refused.text())
+    assert "Trop de demandes depuis votre adresse" in text
+    assert Forms(text).by_id("selfreg-form")["email"] == "ines.moreau@example.org"
