@@ -813,6 +813,12 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+#: Paths the router must match more narrowly than their template says (self-registration: a
+#: slug never holds a dot, so ``/series/{slug}`` never claims ``/series/x.ics``, not even in the
+#: ``Allow`` header of a 405).
+ROUTER_PATTERNS = {"/series/{slug}": r"/series/{slug:[^/.]+}"}
+
+
 def _bearer(request: web.Request, who: str) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -935,6 +941,6 @@ def setup_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_route(
             route.method,
-            route.path,
+            ROUTER_PATTERNS.get(route.path, route.path),
             guarded(route),
         )
