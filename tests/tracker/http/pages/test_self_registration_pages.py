@@ -213,13 +213,13 @@ async def test_the_organiser_sees_who_is_registered_waiting_or_yet_to_confirm(
     after = await (await client.get(f"{path}?lang=en", headers=cookie)).text()
 
     assert (
-        "Inscrits : 1 sur 1 places. En liste d'attente : 1. En attente de confirmation : 1." in fr
+        "Inscrits : 1 (capacité : 1). En liste d'attente : 1. En attente de confirmation : 1." in fr
     )
     assert "anna@example.org" in fr and "bruno@example.org" not in fr
     assert "bruno@example.org" in waiting and "chloe@example.org" not in waiting
     assert "chloe@example.org" in pending
     assert (form["registration"], saved.status) == ("open", 303)
-    assert "Registered: 2 of 2 seats. Waitlisted: 0." in after
+    assert "Registered: 2 (capacity: 2). Waitlisted: 0." in after
 
 
 async def test_the_form_is_rate_limited_per_client_with_a_localised_page(
