@@ -55,6 +55,12 @@ class Series(SQLModel, table=True):
         default=None, sa_column=Column(String(limits.PARS_ACTIVITY_ID), nullable=True)
     )
     public: bool = True
+    #: Self-registration (SPEC 6): ``open`` (the public form), ``closed``, ``invite`` (organisers
+    #: register people); ``capacity``: seats before the waitlist (none: unlimited).
+    registration: str = Field(
+        default="closed", sa_column=Column(String(8), nullable=False, server_default="closed")
+    )
+    capacity: int | None = None
     sequence: int = 0
     horizon_end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_at: datetime = Field(

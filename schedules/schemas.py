@@ -125,6 +125,12 @@ ParsActivityId = Annotated[
     ),
 ]
 Percent = Annotated[float, Field(ge=0, le=100)]
+#: Who may register to a series: anyone through the public page (``open``), nobody on their own
+#: (``closed``), or only those an organiser registers (``invite``).
+RegistrationMode = Literal["open", "closed", "invite"]
+Capacity = Annotated[
+    int, Field(ge=1, le=1_000_000, description="Seats; past them, confirmed requests wait in order")
+]
 
 
 def _whole_quarters(value: float) -> float:
@@ -179,6 +185,8 @@ class SeriesCreate(BaseModel):
     zoom_webinar_id: ZoomId | None = None
     pars_activity_id: ParsActivityId | None = None
     public: bool = True
+    registration: RegistrationMode = "closed"
+    capacity: Capacity | None = None
 
 
 class SeriesUpdate(BaseModel):
@@ -200,6 +208,8 @@ class SeriesUpdate(BaseModel):
     zoom_webinar_id: ZoomId | None = None
     pars_activity_id: ParsActivityId | None = None
     public: bool | None = None
+    registration: RegistrationMode | None = None
+    capacity: Capacity | None = None
 
 
 class SeriesPublic(BaseModel):
@@ -224,6 +234,8 @@ class SeriesPublic(BaseModel):
     zoom_webinar_id: str | None
     pars_activity_id: str | None
     public: bool
+    registration: RegistrationMode
+    capacity: int | None
     sequence: int
     feed_url: str
     created_at: datetime

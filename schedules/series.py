@@ -21,8 +21,10 @@ from schedules.window import check_local, check_until
 
 #: Fields that may be cleared with an explicit ``null`` in a PATCH.
 NULLABLE_FIELDS = frozenset(
-    {"rrule", "min_attendance_percent", "zoom_webinar_id", "pars_activity_id"}
+    {"rrule", "min_attendance_percent", "zoom_webinar_id", "pars_activity_id", "capacity"}
 )
+#: Fields no feed shows: their change leaves the series' sequence alone.
+UNPUBLISHED_FIELDS = frozenset({"registration", "capacity"})
 #: Fields whose change moves occurrences.
 SCHEDULE_FIELDS = frozenset({"timezone", "start_local", "duration_minutes", "rrule"})
 
@@ -110,6 +112,8 @@ async def create_series(
         zoom_webinar_id=data.zoom_webinar_id,
         pars_activity_id=data.pars_activity_id,
         public=data.public,
+        registration=data.registration,
+        capacity=data.capacity,
         horizon_end=schedule.horizon_end,
         created_at=now,
         updated_at=now,
@@ -163,7 +167,8 @@ async def update_series(
         )
     for field in changed:
         setattr(series, field, changes[field])
-    series.sequence += 1
+    if changed - UNPUBLISHED_FIELDS:
+        series.sequence += 1
     series.updated_at = now
     if schedule is not None:
         await apply_schedule(session, series, schedule, now=now, guard=guard)

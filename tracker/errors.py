@@ -18,6 +18,7 @@ __all__ = [
     "InvalidOrganizerError",
     "NotFoundError",
     "OccurrenceConflictError",
+    "RegistrationClosedError",
     "ReportFormatError",
     "RowError",
     "SchemaOutdatedError",
@@ -100,3 +101,17 @@ class SchemaOutdatedError(Exception):
     def __init__(self, current: str | None, head: str) -> None:
         found = f"at revision {current}" if current else "empty"
         super().__init__(f"the database is {found}, not {head}; run `tracker db upgrade` first")
+
+
+# self-registration
+
+
+class RegistrationClosedError(ValueError):
+    """The series takes no self-registration (``closed`` or ``invite``): 409 on the API."""
+
+    def __init__(self, series_id: int, mode: str) -> None:
+        self.series_id = series_id
+        self.mode = mode
+        super().__init__(
+            f"series {series_id} takes no registration on its own page (registration: {mode})"
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from notifications.models import OutboxMessage
@@ -29,6 +29,7 @@ __all__ = [
     "Physician",
     "Registration",
     "Requirement",
+    "SelfRegistration",
     "Series",
     "WebSession",
 ]
@@ -290,3 +291,47 @@ class WebSession(SQLModel, table=True):
     credential_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class SelfRegistration(SQLModel, table=True):
+    """A request to register made on the public series page or its API (SPEC 6).
+
+    ``pending`` until the address confirms it with the emailed one-time link (only the SHA-256 of
+    its code is kept, cleared once used); then ``registered`` (a :class:`Registration` exists) or
+    ``waitlisted`` past the series' capacity, in ``confirmed_at`` order, until a seat frees up;
+    ``cancelled`` when the physician leaves the waitlist (or was already on it). A pending request
+    past ``expires_at`` is dead: its link no longer works.
+    """
+
+    __tablename__ = "self_registration"
+    __table_args__ = (
+        Index("ix_self_registration_queue", "series_id", "status", "confirmed_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(foreign_key="series.id", ondelete="CASCADE")
+    email: str = Field(sa_column=Column(String(320), nullable=False, index=True))
+    first_name: str = Field(sa_column=Column(String(100), nullable=False))
+    last_name: str = Field(sa_column=Column(String(100), nullable=False))
+    language: str = Field(default="en", sa_column=Column(String(8), nullable=False))
+    timezone: str = Field(default="UTC", sa_column=Column(String(64), nullable=False))
+    npi: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
+    rpps: str | None = Field(default=None, sa_column=Column(String(11), nullable=True))
+    consent_board_reporting: bool = False
+    status: str = Field(default="pending", sa_column=Column(String(16), nullable=False))
+    code_hash: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, unique=True)
+    )
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    physician_id: int | None = Field(
+        default=None, foreign_key="physician.id", index=True, ondelete="SET NULL"
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    confirmed_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    registered_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )

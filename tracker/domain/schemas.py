@@ -334,3 +334,57 @@ class CertificateCheck(BaseModel):
     minutes: float
     credits: dict[str, float]
     issued_at: datetime
+
+
+# self-registration ---------------------------------------------------------------------------
+
+SelfRegistrationStatus = Literal["pending", "waitlisted", "registered", "cancelled"]
+
+
+class SelfRegistrationCreate(BaseModel):
+    """Body of ``POST /api/series/{id}/self-registrations`` (no auth): who asks to register.
+    Nothing is registered until the address confirms the emailed link."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: Name
+    last_name: Name
+    email: Email
+    language: Language = "en"
+    timezone: TimezoneName = "UTC"
+    npi: Npi | None = None
+    rpps: Rpps | None = None
+    consent_board_reporting: bool = False
+
+
+class SelfRegistrationAccepted(BaseModel):
+    """The same answer whether the address is known, registered already, or new."""
+
+    status: Literal["accepted"] = "accepted"
+    detail: str = Field(
+        default="If the address can receive mail, a confirmation link is on its way; "
+        "the registration is made once the link is opened."
+    )
+
+
+class SelfRegistrationPublic(BaseModel):
+    """A self-registration request as organisers see it; ``position`` on the waitlist (1: next
+    to get a seat) for a waitlisted one."""
+
+    id: int
+    series_id: int
+    status: SelfRegistrationStatus
+    email: str
+    first_name: str
+    last_name: str
+    language: str
+    timezone: str
+    npi: str | None
+    rpps: str | None
+    consent_board_reporting: bool
+    physician_id: int | None
+    created_at: datetime
+    expires_at: datetime = Field(description="A pending request's link stops working then")
+    confirmed_at: datetime | None
+    registered_at: datetime | None
+    position: int | None = None

@@ -28,6 +28,7 @@ from tracker.domain.schemas import (
     OutboxMessagePublic,
     PhysicianPublic,
     RegistrationPublic,
+    SelfRegistrationPublic,
 )
 from tracker.http.problems import HTTPProblem
 
@@ -196,3 +197,11 @@ P = TypeVar("P", bound=ListPage[Any])
 def list_page(model: type[P], name: str, page: Page[Any], items: list[Any]) -> P:
     after, before = cursors(name, page)
     return model(items=items, next_cursor=after, previous_cursor=before)
+
+
+# self-registration
+SELF_REGISTRATIONS, WAITLIST = "self-registrations", "waitlist"
+
+
+class SelfRegistrationPage(ListPage[SelfRegistrationPublic]):
+    """Self-registration requests: waitlisted ones in line order, the others as made."""

@@ -120,3 +120,10 @@ def client_address(request: web.BaseRequest, *, trusted: Iterable[str] = ()) -> 
 
 
 LIMITER = web.AppKey("failure_limiter", FailureLimiter)
+
+
+# self-registration
+#: Self-registration requests per client (the API and the form together): each one accepted
+#: sends an email, so a client may have this many accepted per window, then gets 429.
+SELF_REGISTRATION_LIMIT, SELF_REGISTRATION_WINDOW = 10, 600.0
+REQUEST_LIMITER = web.AppKey("request_limiter", FailureLimiter)

@@ -33,11 +33,23 @@ from tracker.domain.schemas import (
     RegistrationCreate,
     RegistrationPublic,
     RequirementCreate,
+    SelfRegistrationAccepted,
+    SelfRegistrationCreate,
     TokenRotated,
 )
-from tracker.http.api import attendance, feeds, mail, physicians, registrations, series, system
+from tracker.http.api import (
+    attendance,
+    feeds,
+    mail,
+    physicians,
+    registrations,
+    self_registrations,
+    series,
+    system,
+)
 from tracker.http.keys import DATABASE, ORGANIZER, PHYSICIAN, SETTINGS
 from tracker.http.pages import organiser, physician, public
+from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages.errors import HTML_ERRORS
 from tracker.http.paging import (
     DEFAULT_LIMIT,
@@ -47,11 +59,19 @@ from tracker.http.paging import (
     OutboxPage,
     PhysicianPage,
     RegistrationPage,
+    SelfRegistrationPage,
     SeriesPage,
     UnmatchedPage,
 )
 from tracker.http.problems import HTTPProblem
-from tracker.http.ratelimit import LIMITER, FailureLimiter, client_address
+from tracker.http.ratelimit import (
+    LIMITER,
+    REQUEST_LIMITER,
+    SELF_REGISTRATION_LIMIT,
+    SELF_REGISTRATION_WINDOW,
+    FailureLimiter,
+    client_address,
+)
 from tracker.services import web_sessions
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -165,6 +185,9 @@ SEARCH = QueryParam(
 PAGE_DOORS = {
     ("GET", "/me/{token}"): "personal link",
     ("POST", "/organizer/login"): "organiser sign-in",
+    # self-registration
+    ("GET", "/registration/{code}"): "registration link",
+    ("POST", "/registration/{code}"): "registration link",
 }
 
 ROUTES: tuple[Route, ...] = (
@@ -720,7 +743,97 @@ ROUTES: tuple[Route, ...] = (
         status=303,
         responses={403: FORGED},
     ),
+    # self-registration (SPEC 6) ------------------------------------------------------------
+    Route(
+        "POST",
+        "/api/series/{id}/self-registrations",
+        self_registrations.self_register,
+        "Ask to register to an open series (no auth): a confirmation link is emailed; the "
+        "answer is the same whether the address is known or not",
+        auth="none",
+        body=SelfRegistrationCreate,
+        response=SelfRegistrationAccepted,
+        status=202,
+        tags=("registrations",),
+        responses={
+            409: "The series takes no self-registration (registration closed or by invitation)",
+            429: "Too many requests from this client; retry after Retry-After seconds",
+        },
+    ),
+    Route(
+        "GET",
+        "/api/series/{id}/self-registrations",
+        self_registrations.list_self_registrations,
+        "Self-registration requests of a series (?status=pending, waitlisted in line order, "
+        "registered, cancelled), a page at a time",
+        response=SelfRegistrationPage,
+        query=(
+            *PAGING,
+            QueryParam(
+                "status",
+                "Only requests in this state",
+                None,
+                ("pending", "waitlisted", "registered", "cancelled"),
+            ),
+        ),
+        tags=("registrations",),
+    ),
+    _page(
+        "GET",
+        "/series/{slug}",
+        self_registration_pages.public_series,
+        "A public series: its sessions to come and, when open, the registration form",
+        responses={404: "No public series has this slug"},
+    ),
+    _page(
+        "POST",
+        "/series/{slug}",
+        self_registration_pages.public_register,
+        "The registration form: the same page for every address (check your inbox)",
+        responses={
+            404: "No public series has this slug",
+            409: "The series takes no self-registration (the page again)",
+            422: "The form again, with the errors",
+            429: "Too many requests from this client (the form again)",
+        },
+    ),
+    _page(
+        "GET",
+        "/registration/{code}",
+        self_registration_pages.confirm_page,
+        "The emailed confirmation link: a page with the button that confirms",
+        responses={404: "Unknown, used or expired link"},
+    ),
+    _page(
+        "POST",
+        "/registration/{code}",
+        self_registration_pages.confirm,
+        "Confirm: registered or waitlisted, and signed in on this browser",
+        responses={404: "Unknown, used or expired link"},
+    ),
+    _page(
+        "POST",
+        "/me/registrations/{series_id}/unregister",
+        self_registration_pages.me_unregister,
+        "Unregister from a series (its seat goes to the first on the waitlist)",
+        status=303,
+        responses={401: NOT_SIGNED_IN, 403: FORGED},
+    ),
+    _page(
+        "POST",
+        "/me/waitlist/{series_id}/leave",
+        self_registration_pages.me_leave_waitlist,
+        "Leave a series' waitlist",
+        status=303,
+        responses={401: NOT_SIGNED_IN, 403: FORGED},
+    ),
 )
+
+
+#: Paths the router must match more narrowly than their template says (self-registration: a
+#: slug never holds a dot, so ``/series/{slug}`` never claims ``/series/x.ics``, not even in the
+#: ``Allow`` header of a 405).
+ROUTER_PATTERNS = {"/series/{slug}": r"/series/{slug:[^/.]+}"}
 
 
 def _bearer(request: web.Request, who: str) -> str:
@@ -837,9 +950,13 @@ def setup_routes(app: web.Application) -> None:
     app[LIMITER] = FailureLimiter(
         limit=settings.auth_failure_limit, window=settings.auth_failure_window_seconds
     )
+    # self-registration: requests per client on the unauthenticated door
+    app[REQUEST_LIMITER] = FailureLimiter(
+        limit=SELF_REGISTRATION_LIMIT, window=SELF_REGISTRATION_WINDOW
+    )
     for route in ROUTES:
         app.router.add_route(
             route.method,
-            route.path,
+            ROUTER_PATTERNS.get(route.path, route.path),
             guarded(route),
         )

@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from schedules.clock import utcnow
 from schedules.models import Series
-from tracker.domain import registrations
+from tracker.domain import registrations, self_registrations
 from tracker.domain.models import Physician, Registration
 from tracker.services.context import Services
 
@@ -23,10 +23,17 @@ async def register(
     return registration, created
 
 
-async def unregister(services: Services, series_id: int, physician_id: int) -> None:
+async def unregister(services: Services, series_id: int, physician_id: int) -> int:
+    """Take a physician off a series (organiser API or their own page); a seat it frees goes
+    to the first in line, who is told. Returns how many moved up."""
     async with services.database.session() as session:
+        series = await self_registrations.lock_series(session, series_id)
         await registrations.unregister(session, series_id, physician_id)
+        promoted = await self_registrations.fill_seats(session, services.mail, series, now=utcnow())
         await session.commit()
+    if promoted:
+        services.poke()
+    return len(promoted)
 
 
 async def stop_reminders(services: Services, registration_id: int) -> None:

@@ -16,7 +16,7 @@ from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
 from schedules.occurrences import list_occurrences
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
-from tracker.domain import occurrences
+from tracker.domain import occurrences, self_registrations
 from tracker.domain.attendance import occurrences_with_attendance
 from tracker.domain.credit_types import credit_labels
 from tracker.services import projections
@@ -32,7 +32,9 @@ async def create_series(services: Services, data: SeriesCreate) -> Series:
 
 
 async def update_series(services: Services, series_id: int, data: SeriesUpdate) -> Series:
-    """Edit a series; occurrences that hold attendance keep their window (the guard refuses)."""
+    """Edit a series; occurrences that hold attendance keep their window (the guard refuses).
+    Seats a new capacity adds go to those on the waitlist, in order, in the same transaction."""
+    promoted = []
     async with services.database.session() as session:
         labels = await credit_labels(session)
         series = await series_domain.update_series(
@@ -43,7 +45,15 @@ async def update_series(services: Services, series_id: int, data: SeriesUpdate) 
             now=utcnow(),
             guard=occurrences_with_attendance,
         )
+        if "capacity" in data.model_fields_set:
+            await session.flush()
+            series = await self_registrations.lock_series(session, series_id)
+            promoted = await self_registrations.fill_seats(
+                session, services.mail, series, now=utcnow()
+            )
         await session.commit()
+    if promoted:
+        services.poke()
     return series
 
 

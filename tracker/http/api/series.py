@@ -54,6 +54,8 @@ def series_public(request: web.Request, series: Series) -> SeriesPublic:
         zoom_webinar_id=series.zoom_webinar_id,
         pars_activity_id=series.pars_activity_id,
         public=series.public,
+        registration=series.registration,
+        capacity=series.capacity,
         sequence=series.sequence,
         feed_url=feed_url(request, series),
         created_at=series.created_at,

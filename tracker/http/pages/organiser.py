@@ -28,6 +28,7 @@ from tracker.domain.models import WebSession
 from tracker.domain.validation import validation_messages
 from tracker.http.api.mail import STATUSES
 from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
+from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sessions
 from tracker.http.pages.chart import svg
 from tracker.http.pages.i18n import language, translator
@@ -115,6 +116,8 @@ def _form_values(series: Series | None = None) -> dict[str, Any]:
             "language": "fr",
             "zoom_webinar_id": "",
             "pars_activity_id": "",
+            "registration": "closed",
+            "capacity": "",
         }
     return {
         "title": series.title,
@@ -131,6 +134,8 @@ def _form_values(series: Series | None = None) -> dict[str, Any]:
         "language": series.language,
         "zoom_webinar_id": series.zoom_webinar_id or "",
         "pars_activity_id": series.pars_activity_id or "",
+        "registration": series.registration,
+        "capacity": series.capacity if series.capacity is not None else "",
     }
 
 
@@ -174,6 +179,8 @@ def _series_payload(form: dict[str, str], keep: list[StoredCredit] | None = None
         "language": form.get("language", "en"),
         "zoom_webinar_id": form.get("zoom_webinar_id", "").strip() or None,
         "pars_activity_id": form.get("pars_activity_id", "").strip() or None,
+        "registration": form.get("registration", "closed"),
+        "capacity": form.get("capacity", "").strip() or None,
     }
 
 
@@ -249,6 +256,7 @@ async def organizer_series(
     except NotFoundError:
         raise web.HTTPNotFound() from None
     series, rows, final = overview.series, overview.occurrences, overview.final
+    registrations = await self_registration_pages.organiser_registrations(request, series)
     tz = ZoneInfo(series.timezone)
     occurrences = [
         {
@@ -266,6 +274,7 @@ async def organizer_series(
         status=422 if error else 200,
         series=series,
         occurrences=occurrences,
+        reg=registrations,
         csrf=row.csrf,
         error=error,
         values={**_form_values(series), **(values or {})},

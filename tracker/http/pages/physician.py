@@ -11,7 +11,7 @@ from schedules.clock import utcnow
 from schedules.designation import designation_statement
 from schedules.models import Series
 from schedules.wording import number
-from tracker.domain import agenda, awards
+from tracker.domain import agenda, awards, self_registrations
 from tracker.domain.agenda import NoCredit
 from tracker.domain.bounds import parse_id
 from tracker.domain.localtime import long_date, when_zoned
@@ -96,6 +96,7 @@ async def me(request: web.Request) -> web.Response:
         ).all()
         upcoming = await agenda.upcoming_for(session, pid, now=now)
         attended = await agenda.series_by_id(session, [a.series_id for a in summary.awards])
+        waitlist = await self_registrations.waitlisted_for(session, physician.id or 0)
     feed_name = f"{t['feed']} – {settings.provider_name}"
     return page(
         request,
@@ -167,6 +168,9 @@ async def me(request: web.Request) -> web.Response:
         registrations=[
             {"series_id": s.id, "title": s.title, "reminders": r.reminders}
             for r, s in registrations
+        ],
+        waitlisted=[  # self-registration
+            {"series_id": s.id, "title": s.title, "position": place} for _, s, place in waitlist
         ],
     )
 

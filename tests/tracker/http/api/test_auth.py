@@ -1,4 +1,5 @@
-"""Every /api route needs a token (organiser, or physician for /api/me); feeds and health do not."""
+"""Every /api route needs a token (organiser, or physician for /api/me), except the public
+self-registration request; feeds and health do not."""
 
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ pytestmark = pytest.mark.any_engine
 API_ROUTES = [
     (route.method, re.sub(r"\{\w+\}", "1", route.path))
     for route in ROUTES
-    if route.path.startswith("/api")
+    if route.path.startswith("/api") and route.auth != "none"
 ]
+
+
+def test_the_only_public_api_route_is_the_self_registration_request() -> None:
+    public = [(r.method, r.path) for r in ROUTES if r.path.startswith("/api") and r.auth == "none"]
+
+    assert public == [("POST", "/api/series/{id}/self-registrations")]
 
 
 @pytest.mark.parametrize(("method", "path"), API_ROUTES)

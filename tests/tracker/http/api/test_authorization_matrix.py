@@ -169,6 +169,20 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/organizer/outbox"): page("/organizer/outbox", *SIGNED_OUT, 200, 303, 303),
     ("POST", "/organizer/outbox/{id}/retry"):
         page("/organizer/outbox/{outbox}/retry", *SIGNED_OUT, 303, 303, 303, form={}),
+    # self-registration (the world's series is closed: its form and API refuse alike, 409)
+    ("POST", "/api/series/{id}/self-registrations"):
+        everyone("api", "/api/series/{series}/self-registrations", 409, body={"first_name": "A", "last_name": "B", "email": "a@example.org"}),
+    ("GET", "/api/series/{id}/self-registrations"):
+        api("/api/series/{series}/self-registrations", *ORG_ONLY, 200, 401, 401),
+    ("GET", "/series/{slug}"): everyone("page", "/series/{slug}", 200),
+    ("POST", "/series/{slug}"): everyone("page", "/series/{slug}", 409, body={}),
+    ("GET", "/registration/{code}"): everyone("page", "/registration/{code}", 404),
+    ("POST", "/registration/{code}"): everyone("page", "/registration/{code}", 404, body={}),
+    ("POST", "/me/waitlist/{series_id}/leave"):
+        page("/me/waitlist/{series}/leave", *NO_SESSION, 303, 303, form={}),
+    # last: it takes the physicians off the world's series
+    ("POST", "/me/registrations/{series_id}/unregister"):
+        page("/me/registrations/{series}/unregister", *NO_SESSION, 303, 303, form={}),
 }
 # fmt: on
 

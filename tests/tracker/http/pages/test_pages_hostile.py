@@ -96,6 +96,12 @@ def html_calls(w: World) -> list[Call]:
         Call("POST", "/unsubscribe/{token}", "/unsubscribe/unknown"),
         Call("GET", "/certificates/{code}", f"/certificates/{w.certificate_code}"),
         Call("GET", "/certificates/{code}", "/certificates/NOPE"),
+        # self-registration
+        Call("GET", "/series/{slug}", f"/series/{w.slug}"),
+        Call("GET", "/series/{slug}", "/series/nope"),
+        Call("POST", "/series/{slug}", f"/series/{w.slug}", "", {}),
+        Call("GET", "/registration/{code}", "/registration/unknown"),
+        Call("POST", "/registration/{code}", "/registration/unknown", "", {}),
     ]
 
 

@@ -1,0 +1,90 @@
+"""Self-registration (SPEC 6): the public request (no auth, rate-limited per client, the same
+202 for every address) and the organiser's list of requests by status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+
+from schedules.clock import utcnow
+from tracker.domain import self_registrations
+from tracker.domain.models import SelfRegistration
+from tracker.domain.schemas import (
+    SelfRegistrationAccepted,
+    SelfRegistrationCreate,
+    SelfRegistrationPublic,
+)
+from tracker.errors import RegistrationClosedError
+from tracker.http.keys import DATABASE, SERVICES, SETTINGS
+from tracker.http.paging import (
+    SELF_REGISTRATIONS,
+    WAITLIST,
+    SelfRegistrationPage,
+    list_page,
+    page_request,
+)
+from tracker.http.parsing import json_response, path_id, read_json
+from tracker.http.problems import HTTPProblem
+from tracker.http.ratelimit import REQUEST_LIMITER, client_address
+from tracker.services import self_registrations as self_registration_service
+
+DOOR = "self-registration"
+
+
+def _client(request: web.Request) -> str:
+    return client_address(request, trusted=request.app[SETTINGS].trusted_proxy_list)
+
+
+def wait_before_request(request: web.Request) -> int | None:
+    """Seconds this client must wait before asking again, or ``None`` if it may."""
+    return request.app[REQUEST_LIMITER].retry_after(DOOR, _client(request))
+
+
+def count_request(request: web.Request) -> None:
+    """Count a request that sent a confirmation email (refused ones send nothing)."""
+    request.app[REQUEST_LIMITER].failed(DOOR, _client(request))
+
+
+async def self_register(request: web.Request) -> web.Response:
+    series_id = path_id(request)
+    wait = wait_before_request(request)
+    if wait is not None:
+        raise HTTPProblem(
+            429,
+            f"too many registration requests from your address; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    data = await read_json(request, SelfRegistrationCreate)
+    try:
+        await self_registration_service.request_registration(request.app[SERVICES], series_id, data)
+    except RegistrationClosedError as exc:
+        raise HTTPProblem(409, str(exc)) from None
+    count_request(request)
+    return json_response(SelfRegistrationAccepted(), status=202)
+
+
+def request_public(row: SelfRegistration, place: int | None) -> SelfRegistrationPublic:
+    return SelfRegistrationPublic.model_validate(
+        {**row.model_dump(), "position": place}, from_attributes=False
+    )
+
+
+async def list_self_registrations(request: web.Request) -> web.Response:
+    """A series' requests, optionally of one status, a page at a time."""
+    series_id = path_id(request)
+    status = request.query.get("status") or None
+    if status is not None and status not in self_registrations.STATUSES:
+        raise HTTPProblem(
+            400, f"query parameter 'status' must be one of {', '.join(self_registrations.STATUSES)}"
+        )
+    if status == self_registrations.WAITLISTED:
+        name, asked = WAITLIST, page_request(request, WAITLIST, (datetime, int))
+    else:
+        name, asked = SELF_REGISTRATIONS, page_request(request, SELF_REGISTRATIONS, (int,))
+    async with request.app[DATABASE].session() as session:
+        page = await self_registrations.requests_page(
+            session, series_id, asked, status=status, now=utcnow()
+        )
+    items = [request_public(row, place) for row, place in page.rows]
+    return json_response(list_page(SelfRegistrationPage, name, page, items))

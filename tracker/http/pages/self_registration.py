@@ -1,0 +1,330 @@
+"""Self-registration pages (SPEC 6): the public series page with its form, the confirmation
+link's page, leaving a series or its waitlist from the physician's page, and the organiser's
+view of who is registered, waiting, or yet to confirm. Thin handlers: parse, call one service,
+render."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import zoneinfo
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from schedules import series as series_domain
+from schedules.clock import utcnow
+from schedules.designation import designation_statement
+from schedules.errors import NotFoundError
+from schedules.models import Series
+from tracker.domain import self_registrations
+from tracker.domain.localtime import long_date, when_zoned, zone_name
+from tracker.domain.schemas import SelfRegistrationCreate
+from tracker.errors import RegistrationClosedError
+from tracker.http.api.self_registrations import count_request, wait_before_request
+from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
+from tracker.http.pages import sessions
+from tracker.http.pages.i18n import language, translator
+from tracker.http.pages.physician import _physician_session
+from tracker.http.pages.render import form_with_csrf, page, secure_cookies
+from tracker.http.paging import SELF_REGISTRATIONS, WAITLIST, cursors, page_request
+from tracker.http.parsing import path_id, read_form
+from tracker.services import registrations as registration_service
+from tracker.services import self_registrations as self_registration_service
+
+#: Regions whose zones people live in (no ``Etc/``, ``US/``, ``SystemV/`` aliases).
+_REGIONS = (
+    "Africa/",
+    "America/",
+    "Antarctica/",
+    "Asia/",
+    "Atlantic/",
+    "Australia/",
+    "Europe/",
+    "Indian/",
+    "Pacific/",
+)
+
+
+@functools.cache
+def timezone_choices() -> tuple[str, ...]:
+    """The timezones the form offers, by name: UTC and every zone of a region."""
+    names = sorted(z for z in zoneinfo.available_timezones() if z.startswith(_REGIONS))
+    return ("UTC", *names)
+
+
+async def _public_series(request: web.Request) -> Series:
+    async with request.app[DATABASE].session() as session:
+        try:
+            return await series_domain.get_public_series_by_slug(
+                session, request.match_info["slug"]
+            )
+        except NotFoundError:
+            raise web.HTTPNotFound() from None
+
+
+async def series_page(
+    request: web.Request,
+    *,
+    status: int = 200,
+    errors: list[str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> web.Response:
+    """The public page of a series: its sessions to come, the zone named, and the form when
+    anyone may register."""
+    lang = language(request)
+    series = await _public_series(request)
+    now = utcnow()
+    async with request.app[DATABASE].session() as session:
+        upcoming = await self_registrations.next_sessions(session, series.id or 0, now=now)
+        taken = await self_registrations.seats_taken(session, series.id or 0)
+    mail = request.app[MAIL]
+    feed = f"{request.app[SETTINGS].base_url}/series/{series.slug}.ics"
+    shown = {
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "language": lang,
+        "timezone": series.timezone,
+        "npi": "",
+        "rpps": "",
+        "consent": False,
+        "chosen": False,
+        **(values or {}),
+    }
+    return page(
+        request,
+        "series_public.html",
+        status=status,
+        series=series,
+        statement=designation_statement(
+            series.credits, provider=mail.provider, labels=mail.labels, language=lang
+        ),
+        feed=feed,
+        webcal="webcal://" + feed.split("://", 1)[1],
+        zone=zone_name(series.timezone, lang),
+        sessions=[
+            {"when": when_zoned(o.start, series.timezone, lang), "status": o.status}
+            for o in upcoming
+        ],
+        seats=None if series.capacity is None else max(0, series.capacity - taken),
+        zones=timezone_choices(),
+        errors=errors or [],
+        values=shown,
+    )
+
+
+async def public_series(request: web.Request) -> web.Response:
+    return await series_page(request)
+
+
+def _posted(form: dict[str, str]) -> dict[str, Any]:
+    return {
+        "first_name": form.get("first_name", "").strip(),
+        "last_name": form.get("last_name", "").strip(),
+        "email": form.get("email", "").strip(),
+        "language": form.get("language", "en"),
+        "timezone": form.get("timezone", "UTC"),
+        "npi": form.get("npi", "").strip() or None,
+        "rpps": form.get("rpps", "").strip() or None,
+        "consent_board_reporting": form.get("consent_board_reporting") == "yes",
+    }
+
+
+def _form_errors(exc: ValidationError, lang: str) -> list[str]:
+    """One localised sentence per field in error, in the form's order."""
+    t = translator(lang)
+    fields = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+    order = ["first_name", "last_name", "email", "language", "timezone", "npi", "rpps"]
+    found = [t[f"selfreg.bad.{name}"] for name in order if name in fields]
+    return found or [t["selfreg.bad.other"]]
+
+
+async def public_register(request: web.Request) -> web.Response:
+    """The form: the same answer for every address (a page saying to check the inbox)."""
+    lang = language(request)
+    t = translator(lang)
+    series = await _public_series(request)
+    if series.registration != "open":
+        return await series_page(request, status=409)
+    form = dict((await read_form(request)).items())
+    payload = _posted(form)
+    shown = {
+        **{k: v or "" for k, v in payload.items()},
+        "consent": payload["consent_board_reporting"],
+        "chosen": True,
+    }
+    wait = wait_before_request(request)
+    if wait is not None:
+        response = await series_page(
+            request, status=429, errors=[t["selfreg.too_many"].format(wait=wait)], values=shown
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    try:
+        data = SelfRegistrationCreate.model_validate(payload)
+        await self_registration_service.request_registration(
+            request.app[SERVICES], series.id or 0, data
+        )
+    except ValidationError as exc:
+        return await series_page(request, status=422, errors=_form_errors(exc, lang), values=shown)
+    except RegistrationClosedError:
+        return await series_page(request, status=409)
+    count_request(request)
+    return page(
+        request,
+        "message.html",
+        heading=t["selfreg.sent.title"],
+        text=t["selfreg.sent"],
+        error=False,
+    )
+
+
+def _unknown_link(request: web.Request) -> web.Response:
+    t = translator(language(request))
+    return page(
+        request,
+        "message.html",
+        status=404,
+        heading=t["selfreg.unknown.title"],
+        text=t["selfreg.unknown"],
+        error=True,
+    )
+
+
+async def confirm_page(request: web.Request) -> web.Response:
+    """The link from the email shows a button: opening a link (a mail scanner does) uses
+    nothing; pressing the button confirms."""
+    code = request.match_info["code"]
+    async with request.app[DATABASE].session() as session:
+        found = await self_registrations.pending_for_code(session, code, now=utcnow())
+    if found is None:
+        return _unknown_link(request)
+    row, series = found
+    return page(
+        request,
+        "selfreg_confirm.html",
+        lang=language(request, row.language),
+        name=f"{row.first_name} {row.last_name}",
+        email=row.email,
+        title=series.title,
+        action=request.path,
+    )
+
+
+async def confirm(request: web.Request) -> web.Response:
+    """Use the link: registered or waitlisted, and signed in on this browser."""
+    done = await self_registration_service.confirm(
+        request.app[SERVICES], request.match_info["code"]
+    )
+    if done is None:
+        return _unknown_link(request)
+    result = done.confirmation
+    lang = language(request, result.physician.language)
+    t = translator(lang)
+    title = result.series.title
+    heading, text = {
+        "registered": (t["selfreg.registered.title"], t["selfreg.registered"]),
+        "already_registered": (t["selfreg.registered.title"], t["selfreg.already_registered"]),
+        "waitlisted": (t["selfreg.waitlisted.title"], t["selfreg.waitlisted"]),
+        "already_waitlisted": (t["selfreg.waitlisted.title"], t["selfreg.waitlisted"]),
+    }[result.outcome]
+    response = page(
+        request,
+        "selfreg_done.html",
+        lang=lang,
+        heading=heading,
+        text=text.format(title=title, position=result.position),
+        title=title,
+        slug=result.series.slug,
+    )
+    sessions.set_cookie(response, done.session_secret, secure=secure_cookies(request))
+    return response
+
+
+# The physician's page ------------------------------------------------------------------------
+
+
+async def me_unregister(request: web.Request) -> web.StreamResponse:
+    row, physician = await _physician_session(request)
+    await form_with_csrf(request, row)
+    with contextlib.suppress(NotFoundError):  # gone already (a second click): the page says
+        await registration_service.unregister(
+            request.app[SERVICES], path_id(request, "series_id"), physician.id or 0
+        )
+    raise web.HTTPSeeOther("/me#my-series")
+
+
+async def me_leave_waitlist(request: web.Request) -> web.StreamResponse:
+    row, physician = await _physician_session(request)
+    await form_with_csrf(request, row)
+    await self_registration_service.leave_waitlist(
+        request.app[SERVICES], path_id(request, "series_id"), physician.id or 0
+    )
+    raise web.HTTPSeeOther("/me#my-series")
+
+
+# The organiser's series page -----------------------------------------------------------------
+
+ORGANISER_LISTS = ("registered", "waitlisted", "pending")
+
+
+def _at(value: datetime | None, timezone: str, lang: str) -> str:
+    return long_date(value.astimezone(zoneinfo.ZoneInfo(timezone)).date(), lang) if value else ""
+
+
+async def organiser_registrations(request: web.Request, series: Series) -> dict[str, Any]:
+    """Who is registered, waitlisted or yet to confirm (``?status=``), a page at a time."""
+    lang = language(request)
+    status = request.query.get("status", "registered")
+    if status not in ORGANISER_LISTS:
+        status = "registered"
+    now = utcnow()
+    series_id = series.id or 0
+    rows: list[dict[str, Any]] = []
+    async with request.app[DATABASE].session() as session:
+        counts = await self_registrations.counts(session, series_id, now=now)
+        if status == "registered":
+            name = SELF_REGISTRATIONS + "-registered"
+            seats = await self_registrations.registered_page(
+                session, series_id, page_request(request, name, (int,))
+            )
+            found: Any = seats
+            rows = [
+                {
+                    "name": f"{p.first_name} {p.last_name}",
+                    "email": p.email,
+                    "at": _at(r.created_at, series.timezone, lang),
+                }
+                for r, p in seats.rows
+            ]
+        else:
+            name = WAITLIST if status == "waitlisted" else SELF_REGISTRATIONS
+            types: tuple[Any, ...] = (datetime, int) if status == "waitlisted" else (int,)
+            requests = await self_registrations.requests_page(
+                session, series_id, page_request(request, name, types), status=status, now=now
+            )
+            found = requests
+            rows = [
+                {
+                    "position": place,
+                    "name": f"{r.first_name} {r.last_name}",
+                    "email": r.email,
+                    "at": _at(r.created_at, series.timezone, lang),
+                }
+                for r, place in requests.rows
+            ]
+    after, before = cursors(name, found)
+    base = f"{request.path}?status={status}"
+    return {
+        "status": status,
+        "counts": counts,
+        "rows": rows,
+        "pager": {
+            "next": f"{base}&cursor={after}#registrations" if after else None,
+            "previous": f"{base}&cursor={before}#registrations" if before else None,
+            "first": f"{base}#registrations" if request.query.get("cursor") else None,
+        },
+    }

@@ -1,0 +1,70 @@
+"""Self-registration use cases (SPEC 6): a request from the public page or its API, the
+confirmation link, leaving a waitlist, seats added by a larger capacity. (Leaving a series is
+``tracker.services.registrations.unregister``: the seat it frees goes to the first in line.)
+
+Each function is one transaction; the outbox worker is woken after a commit that queued mail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schedules.clock import utcnow
+from tracker.domain import self_registrations, web_sessions
+from tracker.domain.schemas import SelfRegistrationCreate
+from tracker.domain.self_registrations import Confirmation
+from tracker.errors import EmailTakenError
+from tracker.services import ingestion
+from tracker.services.context import Services
+
+
+async def request_registration(
+    services: Services, series_id: int, data: SelfRegistrationCreate
+) -> None:
+    """Queue the confirmation email of a new request; answers nothing about the address."""
+    async with services.database.session() as session:
+        await self_registrations.request_registration(
+            session, services.mail, series_id, data, now=utcnow()
+        )
+        await session.commit()
+    services.poke()
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """A used link: what it did, and the page session it opened for the physician (the link
+    came to their address, as a sign-in link would)."""
+
+    confirmation: Confirmation
+    session_secret: str
+
+
+async def confirm(services: Services, code: str) -> Confirmed | None:
+    """Use a confirmation link; ``None`` if it opens nothing (unknown, used, expired). Done
+    again once if another request created the same physician at the same moment."""
+    for attempt in (1, 2):
+        async with services.database.session() as session:
+            try:
+                now = utcnow()
+                done = await self_registrations.confirm(session, services.mail, code, now=now)
+                if done is None:
+                    return None
+                _, raw = await web_sessions.open_session(session, subject=done.physician, now=now)
+                await session.commit()
+            except EmailTakenError:
+                await session.rollback()
+                if attempt == 2:
+                    raise
+                continue
+        services.poke()
+        if done.created:  # attendance that arrived before them is theirs now
+            await ingestion.match_later_events(services)
+        return Confirmed(done, raw)
+    return None  # pragma: no cover  # the loop returns or raises
+
+
+async def leave_waitlist(services: Services, series_id: int, physician_id: int) -> int:
+    async with services.database.session() as session:
+        left = await self_registrations.leave_waitlist(session, series_id, physician_id)
+        await session.commit()
+    return left
