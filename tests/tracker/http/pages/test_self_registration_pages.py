@@ -43,9 +43,9 @@ async def test_the_public_page_names_the_zone_in_each_language(
 
     french, english = await fr.text(), await en.text()
     assert (fr.status, en.status) == (200, 200)
-    assert "le lundi 1 mars 2027 à 12:30 (heure de Paris)" in french
-    assert "le lundi 29 mars 2027 à 12:30 (heure de Paris)" in french  # after the DST change
-    assert "on Monday 1 March 2027 at 12:30 (Paris time)" in english
+    assert "lundi 1 mars 2027 à 12:30 (heure de Paris)" in french
+    assert "lundi 29 mars 2027 à 12:30 (heure de Paris)" in french  # after the DST change
+    assert "Monday 1 March 2027 at 12:30 (Paris time)" in english
     assert "Places restantes : 30." in french and "Seats left: 30." in english
     assert Forms(french).by_id("selfreg-form")["timezone"] == "Europe/Paris"
     assert Forms(english).by_id("selfreg-form")["language"] == "en"
