@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schedules.clock import utcnow
+from schedules.models import Occurrence, Series
+from schedules.series import get_public_series_by_slug
 from tracker.domain import self_registrations, web_sessions
+from tracker.domain.listing import Page, PageRequest
+from tracker.domain.models import Physician, Registration, SelfRegistration
 from tracker.domain.schemas import SelfRegistrationCreate
 from tracker.domain.self_registrations import Confirmation
 from tracker.errors import EmailTakenError
@@ -68,3 +72,60 @@ async def leave_waitlist(services: Services, series_id: int, physician_id: int) 
         left = await self_registrations.leave_waitlist(session, series_id, physician_id)
         await session.commit()
     return left
+
+
+# What the pages and the API read (read-only: nothing here commits) ----------------------------
+
+
+@dataclass(frozen=True)
+class PublicSeries:
+    """A public series as its page shows it: the sessions to come and the seats taken."""
+
+    series: Series
+    upcoming: list[Occurrence]
+    seats_taken: int
+
+
+async def public_series(services: Services, slug: str) -> PublicSeries:
+    """Raises ``NotFoundError`` for a slug no public series has."""
+    async with services.database.session() as session:
+        series = await get_public_series_by_slug(session, slug)
+        upcoming = await self_registrations.next_sessions(session, series.id or 0, now=utcnow())
+        taken = await self_registrations.seats_taken(session, series.id or 0)
+    return PublicSeries(series, upcoming, taken)
+
+
+async def pending_for_code(services: Services, code: str) -> tuple[SelfRegistration, Series] | None:
+    """The request a confirmation link stands for, while it can still be confirmed."""
+    async with services.database.session() as session:
+        return await self_registrations.pending_for_code(session, code, now=utcnow())
+
+
+@dataclass(frozen=True)
+class SeriesRequests:
+    """A series' self-registration counts and one page of one of its lists."""
+
+    counts: self_registrations.Counts
+    registered: Page[tuple[Registration, Physician]] | None = None
+    requests: Page[tuple[SelfRegistration, int | None]] | None = None
+
+
+async def registered_page(services: Services, series_id: int, asked: PageRequest) -> SeriesRequests:
+    """The counts, and the physicians holding a seat, a page at a time."""
+    async with services.database.session() as session:
+        counts = await self_registrations.counts(session, series_id, now=utcnow())
+        page = await self_registrations.registered_page(session, series_id, asked)
+    return SeriesRequests(counts, registered=page)
+
+
+async def requests_page(
+    services: Services, series_id: int, asked: PageRequest, *, status: str | None
+) -> SeriesRequests:
+    """The counts, and the requests of ``status`` (any when ``None``), a page at a time."""
+    now = utcnow()
+    async with services.database.session() as session:
+        counts = await self_registrations.counts(session, series_id, now=now)
+        page = await self_registrations.requests_page(
+            session, series_id, asked, status=status, now=now
+        )
+    return SeriesRequests(counts, requests=page)

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from aiohttp import web
 
-from schedules.clock import utcnow
 from tracker.domain import self_registrations
 from tracker.domain.models import SelfRegistration
 from tracker.domain.schemas import (
@@ -16,7 +15,7 @@ from tracker.domain.schemas import (
     SelfRegistrationPublic,
 )
 from tracker.errors import RegistrationClosedError
-from tracker.http.keys import DATABASE, SERVICES, SETTINGS
+from tracker.http.keys import SERVICES, SETTINGS
 from tracker.http.paging import (
     SELF_REGISTRATIONS,
     WAITLIST,
@@ -82,9 +81,10 @@ async def list_self_registrations(request: web.Request) -> web.Response:
         name, asked = WAITLIST, page_request(request, WAITLIST, (datetime, int))
     else:
         name, asked = SELF_REGISTRATIONS, page_request(request, SELF_REGISTRATIONS, (int,))
-    async with request.app[DATABASE].session() as session:
-        page = await self_registrations.requests_page(
-            session, series_id, asked, status=status, now=utcnow()
-        )
+    found = await self_registration_service.requests_page(
+        request.app[SERVICES], series_id, asked, status=status
+    )
+    page = found.requests
+    assert page is not None
     items = [request_public(row, place) for row, place in page.rows]
     return json_response(list_page(SelfRegistrationPage, name, page, items))

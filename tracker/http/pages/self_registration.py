@@ -14,17 +14,14 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from schedules import series as series_domain
-from schedules.clock import utcnow
 from schedules.designation import designation_statement
 from schedules.errors import NotFoundError
 from schedules.models import Series
-from tracker.domain import self_registrations
 from tracker.domain.localtime import long_date, when_zoned, zone_name
 from tracker.domain.schemas import SelfRegistrationCreate
 from tracker.errors import RegistrationClosedError
 from tracker.http.api.self_registrations import count_request, wait_before_request
-from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
+from tracker.http.keys import MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.physician import _physician_session
@@ -55,14 +52,13 @@ def timezone_choices() -> tuple[str, ...]:
     return ("UTC", *names)
 
 
-async def _public_series(request: web.Request) -> Series:
-    async with request.app[DATABASE].session() as session:
-        try:
-            return await series_domain.get_public_series_by_slug(
-                session, request.match_info["slug"]
-            )
-        except NotFoundError:
-            raise web.HTTPNotFound() from None
+async def _public_series(request: web.Request) -> self_registration_service.PublicSeries:
+    try:
+        return await self_registration_service.public_series(
+            request.app[SERVICES], request.match_info["slug"]
+        )
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
 
 
 async def series_page(
@@ -75,11 +71,8 @@ async def series_page(
     """The public page of a series: its sessions to come, the zone named, and the form when
     anyone may register."""
     lang = language(request)
-    series = await _public_series(request)
-    now = utcnow()
-    async with request.app[DATABASE].session() as session:
-        upcoming = await self_registrations.next_sessions(session, series.id or 0, now=now)
-        taken = await self_registrations.seats_taken(session, series.id or 0)
+    shown_series = await _public_series(request)
+    series, upcoming, taken = shown_series.series, shown_series.upcoming, shown_series.seats_taken
     mail = request.app[MAIL]
     feed = f"{request.app[SETTINGS].base_url}/series/{series.slug}.ics"
     shown = {
@@ -146,7 +139,7 @@ async def public_register(request: web.Request) -> web.Response:
     """The form: the same answer for every address (a page saying to check the inbox)."""
     lang = language(request)
     t = translator(lang)
-    series = await _public_series(request)
+    series = (await _public_series(request)).series
     if series.registration != "open":
         return await series_page(request, status=409)
     form = dict((await read_form(request)).items())
@@ -198,8 +191,7 @@ async def confirm_page(request: web.Request) -> web.Response:
     """The link from the email shows a button: opening a link (a mail scanner does) uses
     nothing; pressing the button confirms."""
     code = request.match_info["code"]
-    async with request.app[DATABASE].session() as session:
-        found = await self_registrations.pending_for_code(session, code, now=utcnow())
+    found = await self_registration_service.pending_for_code(request.app[SERVICES], code)
     if found is None:
         return _unknown_link(request)
     row, series = found
@@ -281,41 +273,41 @@ async def organiser_registrations(request: web.Request, series: Series) -> dict[
     status = request.query.get("status", "registered")
     if status not in ORGANISER_LISTS:
         status = "registered"
-    now = utcnow()
     series_id = series.id or 0
     rows: list[dict[str, Any]] = []
-    async with request.app[DATABASE].session() as session:
-        counts = await self_registrations.counts(session, series_id, now=now)
-        if status == "registered":
-            name = SELF_REGISTRATIONS + "-registered"
-            seats = await self_registrations.registered_page(
-                session, series_id, page_request(request, name, (int,))
-            )
-            found: Any = seats
-            rows = [
-                {
-                    "name": f"{p.first_name} {p.last_name}",
-                    "email": p.email,
-                    "at": _at(r.created_at, series.timezone, lang),
-                }
-                for r, p in seats.rows
-            ]
-        else:
-            name = WAITLIST if status == "waitlisted" else SELF_REGISTRATIONS
-            types: tuple[Any, ...] = (datetime, int) if status == "waitlisted" else (int,)
-            requests = await self_registrations.requests_page(
-                session, series_id, page_request(request, name, types), status=status, now=now
-            )
-            found = requests
-            rows = [
-                {
-                    "position": place,
-                    "name": f"{r.first_name} {r.last_name}",
-                    "email": r.email,
-                    "at": _at(r.created_at, series.timezone, lang),
-                }
-                for r, place in requests.rows
-            ]
+    services = request.app[SERVICES]
+    found: Any
+    if status == "registered":
+        name = SELF_REGISTRATIONS + "-registered"
+        listed = await self_registration_service.registered_page(
+            services, series_id, page_request(request, name, (int,))
+        )
+        found = listed.registered
+        rows = [
+            {
+                "name": f"{p.first_name} {p.last_name}",
+                "email": p.email,
+                "at": _at(r.created_at, series.timezone, lang),
+            }
+            for r, p in found.rows
+        ]
+    else:
+        name = WAITLIST if status == "waitlisted" else SELF_REGISTRATIONS
+        types: tuple[Any, ...] = (datetime, int) if status == "waitlisted" else (int,)
+        listed = await self_registration_service.requests_page(
+            services, series_id, page_request(request, name, types), status=status
+        )
+        found = listed.requests
+        rows = [
+            {
+                "position": place,
+                "name": f"{r.first_name} {r.last_name}",
+                "email": r.email,
+                "at": _at(r.created_at, series.timezone, lang),
+            }
+            for r, place in found.rows
+        ]
+    counts = listed.counts
     after, before = cursors(name, found)
     base = f"{request.path}?status={status}"
     return {
