@@ -6,9 +6,15 @@ that arrived before them: those are matched after the commit and their awards re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+
 from schedules.clock import utcnow
-from tracker.domain import awards, physicians, requirements
-from tracker.domain.models import Physician
+from schedules.models import Occurrence, Series
+from tracker.domain import agenda, awards, physicians, requirements, self_registrations
+from tracker.domain.models import Certificate, Physician, Registration, SelfRegistration
 from tracker.domain.schemas import (
     CreditSummary,
     PhysicianCreate,
@@ -49,17 +55,63 @@ async def rotate_token(services: Services, physician_id: int) -> tuple[str, str]
     return token, feed_secret
 
 
-async def prepare_page(services: Services, physician: Physician) -> str:
-    """Before the physician's page is read: their pending awards settled (the page shows them
-    as of now) and their read-only feed key, given one first if their row has none. Returns the
-    feed key."""
-    await ingestion.settle(services, physician_id=physician.id or 0)
-    if physician.feed_secret is not None:
-        return physician.feed_secret
+@dataclass(frozen=True)
+class PhysicianPage:
+    """Everything the physician's own page shows, read in one visit."""
+
+    feed_key: str
+    summary: CreditSummary
+    #: Occurrences the physician holds a certificate of.
+    certified: set[int]
+    registrations: list[tuple[Registration, Series]]
+    upcoming: list[tuple[Occurrence, Series]]
+    #: The series of the sessions in ``summary``, by id.
+    attended: dict[int, Series]
+    #: (request, series, place in line) of each waitlist the physician is on.
+    waitlist: list[tuple[SelfRegistration, Series, int]]
+
+
+async def physician_page(
+    services: Services, physician: Physician, *, now: datetime
+) -> PhysicianPage:
+    """The physician's page as of ``now``: pending awards settled first, and a feed key given
+    to a row that has none (rows written around the ORM)."""
+    pid = physician.id or 0
+    await ingestion.settle(services, physician_id=pid)
+    feed_key = physician.feed_secret
+    if feed_key is None:
+        async with services.database.session() as session:
+            feed_key = await physicians.ensure_feed_secret(session, pid)
+            await session.commit()
     async with services.database.session() as session:
-        secret = await physicians.ensure_feed_secret(session, physician.id or 0)
-        await session.commit()
-    return secret
+        summary = await awards.credit_summary(session, pid, now=now)
+        certified = set(
+            (
+                await session.exec(
+                    select(Certificate.occurrence_id).where(Certificate.physician_id == pid)
+                )
+            ).all()
+        )
+        registrations = (
+            await session.exec(
+                select(Registration, Series)
+                .join(Series, col(Series.id) == col(Registration.series_id))
+                .where(Registration.physician_id == pid)
+                .order_by(col(Series.title))
+            )
+        ).all()
+        upcoming = await agenda.upcoming_for(session, pid, now=now)
+        attended = await agenda.series_by_id(session, [a.series_id for a in summary.awards])
+        waitlist = await self_registrations.waitlisted_for(session, pid)
+    return PhysicianPage(
+        feed_key,
+        summary,
+        certified,
+        [(r, s) for r, s in registrations],
+        list(upcoming),
+        attended,
+        list(waitlist),
+    )
 
 
 async def credit_summary(services: Services, physician_id: int) -> CreditSummary:

@@ -5,17 +5,15 @@ render."""
 from __future__ import annotations
 
 from aiohttp import web
-from sqlmodel import col, select
 
 from schedules.clock import utcnow
 from schedules.designation import designation_statement
-from schedules.models import Series
 from schedules.wording import number
-from tracker.domain import agenda, awards, self_registrations
+from tracker.domain import agenda
 from tracker.domain.agenda import NoCredit
 from tracker.domain.bounds import parse_id
 from tracker.domain.localtime import long_date, when_zoned
-from tracker.domain.models import Certificate, Physician, Registration, WebSession
+from tracker.domain.models import Physician, WebSession
 from tracker.http.api.feeds import occurrence_file_response
 from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
@@ -72,31 +70,11 @@ async def me(request: web.Request) -> web.Response:
     t = translator(lang)
     mail, settings = request.app[MAIL], request.app[SETTINGS]
     labels = mail.labels
-    pid = physician.id or 0
-    feed_key = await physician_service.prepare_page(request.app[SERVICES], physician)
     now = utcnow()
-    async with request.app[DATABASE].session() as session:
-        summary = await awards.credit_summary(session, pid, now=now)
-        certified = set(
-            (
-                await session.exec(
-                    select(Certificate.occurrence_id).where(
-                        Certificate.physician_id == physician.id
-                    )
-                )
-            ).all()
-        )
-        registrations = (
-            await session.exec(
-                select(Registration, Series)
-                .join(Series, col(Series.id) == col(Registration.series_id))
-                .where(Registration.physician_id == physician.id)
-                .order_by(col(Series.title))
-            )
-        ).all()
-        upcoming = await agenda.upcoming_for(session, pid, now=now)
-        attended = await agenda.series_by_id(session, [a.series_id for a in summary.awards])
-        waitlist = await self_registrations.waitlisted_for(session, physician.id or 0)
+    view = await physician_service.physician_page(request.app[SERVICES], physician, now=now)
+    feed_key, summary, certified = view.feed_key, view.summary, view.certified
+    registrations, upcoming, attended = view.registrations, view.upcoming, view.attended
+    waitlist = view.waitlist
     feed_name = f"{t['feed']} – {settings.provider_name}"
     return page(
         request,
