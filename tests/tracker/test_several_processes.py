@@ -21,7 +21,7 @@ from sqlmodel import col, func, select
 
 from notifications.models import OutboxMessage
 from tests.factories import create_physician, create_series, occurrences
-from tests.processes import serve, stop
+from tests.processes import serve_logged, stop
 from tests.smtp import SmtpServer, free_port
 from tracker.adapters.zoom_webhook import sign, to_event
 from tracker.db import Database
@@ -183,7 +183,7 @@ async def test_two_processes_on_one_port_lose_nothing_and_repeat_nothing_when_on
         "scheduler": "on",
     }
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
-    first, second = (serve(tmp_path, "--reuse-port", log=log, **settings) for log in logs)
+    first, second = (serve_logged(log, tmp_path, "--reuse-port", **settings) for log in logs)
     processes = [first, second]
     storm = attendance(STORM, start)
     again = storm[::4]  # Zoom's own retries: a quarter of the events twice
