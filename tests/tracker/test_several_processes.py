@@ -33,7 +33,8 @@ pytestmark = pytest.mark.parametrize(
 )
 
 SECRET = "zoom-secret-token"
-STORM, CALM = "81234567890", "89876543210"
+STORM, CALM, API = "81234567890", "89876543210", "80000000001"
+API_BATCH = 8
 PEOPLE = 24
 #: From the series' creation to the end of both sessions (grace 0: then they are finalised).
 #: Long enough for a loaded 2-core machine to start two processes and run the storm first.
@@ -98,6 +99,42 @@ async def deliver(http: aiohttp.ClientSession, url: str, payload: dict[str, Any]
     raise AssertionError(f"no answer for {payload}")
 
 
+def api_events(occurrence_id: int, start: datetime) -> list[dict[str, Any]]:
+    """The same attendance as ``POST /api/attendance-events`` items."""
+    items = []
+    for payload in attendance(API, start):
+        who = payload["payload"]["object"]["participant"]
+        kind = "join" if payload["event"].endswith("joined") else "leave"
+        at = who[f"{kind}_time"]
+        items.append(
+            {
+                "event_id": f"{who['participant_uuid']}-{kind}-{at}",
+                "occurrence_id": occurrence_id,
+                "email": who["email"],
+                "kind": kind,
+                "at": at,
+                "connection_id": who["participant_uuid"],
+            }
+        )
+    return items
+
+
+async def deliver_batch(
+    http: aiohttp.ClientSession, url: str, batch: list[dict[str, Any]], auth: dict[str, str]
+) -> dict[str, int]:
+    """POST one attendance batch until it is answered 202 (retrying a reset connection)."""
+    for _ in range(100):
+        try:
+            async with http.post(url, json=batch, headers=auth) as response:
+                if response.status == 202:
+                    counts: dict[str, int] = await response.json()
+                    return counts
+        except (aiohttp.ClientError, TimeoutError):
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no answer for {batch}")
+
+
 async def _awards(database: Database, occurrence_id: int) -> dict[int, tuple[int, str, bool]]:
     async with database.session() as session:
         rows = (await session.exec(select(Award).where(Award.occurrence_id == occurrence_id))).all()
@@ -128,8 +165,13 @@ async def _progress(database: Database) -> tuple[int, int, int]:
     return int(closed), int(queued), int(by_status.get("sent", 0))
 
 
-def _posts(log: Path) -> int:
-    return sum("POST /webhooks/zoom" in line for line in log.read_text().splitlines())
+def _posts(log: Path) -> tuple[int, int]:
+    """(webhooks, attendance batches) this process answered, from its access log."""
+    lines = log.read_text().splitlines()
+    return (
+        sum("POST /webhooks/zoom" in line for line in lines),
+        sum("POST /api/attendance-events" in line for line in lines),
+    )
 
 
 async def test_two_processes_on_one_port_lose_nothing_and_repeat_nothing_when_one_is_killed(
@@ -147,7 +189,7 @@ async def test_two_processes_on_one_port_lose_nothing_and_repeat_nothing_when_on
     end = (datetime.now(UTC) + LEAD).replace(microsecond=0)
     start = end - timedelta(hours=1)
     occurrence_of = {}
-    for webinar in (STORM, CALM):
+    for webinar in (STORM, CALM, API):
         series = await create_series(
             client,
             auth,
@@ -189,32 +231,50 @@ async def test_two_processes_on_one_port_lose_nothing_and_repeat_nothing_when_on
     again = storm[::4]  # Zoom's own retries: a quarter of the events twice
     deliveries = storm + again
     random.Random(8).shuffle(deliveries)
-    url = f"http://127.0.0.1:{port}/webhooks/zoom"
+    items = api_events(occurrence_of[API], start)
+    batches = [items[i : i + API_BATCH] for i in range(0, len(items), API_BATCH)]
+    batches += batches[::4]  # a client's own retries: a quarter of the batches twice
+    random.Random(9).shuffle(batches)
+    base = f"http://127.0.0.1:{port}"
     try:
         await _until_both_listen(port, logs)
         answered: list[str] = []
+        batch_answers: list[dict[str, int]] = []
         killed_after = -1
+        total = len(deliveries) + len(batches)
         gate = asyncio.Semaphore(12)
         # a new connection per request: the kernel spreads them over both processes
         connector = aiohttp.TCPConnector(force_close=True)
         timeout = aiohttp.ClientTimeout(total=20)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
 
-            async def one(payload: dict[str, Any]) -> None:
+            def done() -> None:
                 nonlocal killed_after
-                async with gate:
-                    answered.append(await deliver(http, url, payload))
-                if len(answered) >= len(deliveries) // 3 and killed_after < 0:
-                    killed_after = len(answered)
+                count = len(answered) + len(batch_answers)
+                if count >= total // 3 and killed_after < 0:
+                    killed_after = count
                     first.send_signal(signal.SIGKILL)  # mid-storm: requests in flight
 
-            await asyncio.gather(*(one(payload) for payload in deliveries))
+            async def one(payload: dict[str, Any]) -> None:
+                async with gate:
+                    answered.append(await deliver(http, f"{base}/webhooks/zoom", payload))
+                done()
+
+            async def many(batch: list[dict[str, Any]]) -> None:
+                async with gate:
+                    url = f"{base}/api/attendance-events"
+                    batch_answers.append(await deliver_batch(http, url, batch, auth))
+                done()
+
+            sends = [one(payload) for payload in deliveries] + [many(batch) for batch in batches]
+            random.Random(10).shuffle(sends)  # webhooks and batches interleaved
+            await asyncio.gather(*sends)
         stormed = datetime.now(UTC)
         first.wait(timeout=10)
-        first_posts, second_posts = _posts(logs[0]), _posts(logs[1])
+        posts = [_posts(log) for log in logs]
         assert stormed < end, f"the storm ended {stormed - end} after the sessions"
 
-        expected_certificates = 2 * sum(
+        expected_certificates = 3 * sum(
             1
             for seconds, credits, _ in (await _awards(database, occurrence_of[CALM])).values()
             if any(v > 0 for v in json.loads(credits).values())
@@ -222,7 +282,7 @@ async def test_two_processes_on_one_port_lose_nothing_and_repeat_nothing_when_on
         deadline = time.monotonic() + (end - datetime.now(UTC)).total_seconds() + 90
         while time.monotonic() < deadline:
             closed, queued, sent = await _progress(database)
-            if closed == 2 and sent == queued == expected_certificates:
+            if closed == 3 and sent == queued == expected_certificates:
                 break
             await asyncio.sleep(0.5)
     finally:
@@ -242,24 +302,28 @@ async def test_two_processes_on_one_port_lose_nothing_and_repeat_nothing_when_on
         )
         outbox = (await session.exec(select(OutboxMessage))).all()
     storm_awards = await _awards(database, occurrence_of[STORM])
+    api_awards = await _awards(database, occurrence_of[API])
     calm_awards = await _awards(database, occurrence_of[CALM])
 
     # both processes took part before the kill, the survivor after it
-    assert 0 < killed_after < len(deliveries)
+    assert 0 < killed_after < total
     assert first.returncode == -signal.SIGKILL
-    assert first_posts > 0 and second_posts > 0, (first_posts, second_posts)
+    assert all(webhooks > 0 and api > 0 for webhooks, api in posts), posts
     # every event once (the retried and twice-sent ones too)
     statuses = Counter(answered)
     assert sum(statuses.values()) == len(deliveries)
     assert statuses["duplicate"] >= len(again)  # more where a killed process stored, unanswered
-    assert stored == {STORM: len(storm), CALM: len(calm)}
+    assert stored == {STORM: len(storm), CALM: len(calm), None: len(items)}
+    assert len(batch_answers) == len(batches)
+    assert sum(a["accepted"] for a in batch_answers) <= len(items)  # less where killed, unanswered
     # every credit right: what the same events give computed directly, and final
     assert len(storm_awards) == PEOPLE
     assert storm_awards == calm_awards
+    assert api_awards == calm_awards
     assert {final for _, _, final in storm_awards.values()} == {True}
     assert len({seconds for seconds, _, _ in storm_awards.values()}) > 5  # not all alike
     # every email once: each certificate queued once, sent once
-    assert (closed, queued, sent) == (2, expected_certificates, expected_certificates)
+    assert (closed, queued, sent) == (3, expected_certificates, expected_certificates)
     assert expected_certificates > 10
     assert {row.kind for row in outbox} == {"certificate"}
     received = Counter(smtp_server.recorder.message_ids())
