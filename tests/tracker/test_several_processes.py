@@ -34,7 +34,7 @@ pytestmark = pytest.mark.parametrize(
 
 SECRET = "zoom-secret-token"
 STORM, CALM, API = "81234567890", "89876543210", "80000000001"
-API_BATCH = 8
+API_BATCH = 4
 PEOPLE = 24
 #: From the series' creation to the end of both sessions (grace 0: then they are finalised).
 #: Long enough for a loaded 2-core machine to start two processes and run the storm first.
@@ -308,7 +308,9 @@ async def test_two_processes_on_one_port_lose_nothing_and_repeat_nothing_when_on
     # both processes took part before the kill, the survivor after it
     assert 0 < killed_after < total
     assert first.returncode == -signal.SIGKILL
-    assert all(webhooks > 0 and api > 0 for webhooks, api in posts), posts
+    # the kernel chose the process of each connection: the killed one took webhooks at least
+    (killed_webhooks, _killed_batches), (webhooks, batches_answered) = posts
+    assert killed_webhooks > 0 and webhooks > 0 and batches_answered > 0, posts
     # every event once (the retried and twice-sent ones too)
     statuses = Counter(answered)
     assert sum(statuses.values()) == len(deliveries)
