@@ -16,7 +16,6 @@ README): nothing here coordinates their work.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import signal
 import subprocess
@@ -59,11 +58,14 @@ def child_command(host: str, port: int) -> list[str]:
     ]
 
 
+#: The C library's ``prctl`` on Linux (looked up here: between fork and exec nothing may load).
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Linux: the kernel sends this child SIGTERM when its parent dies, even by SIGKILL."""
-    name = ctypes.util.find_library("c")
-    if sys.platform.startswith("linux") and name:
-        ctypes.CDLL(name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass

@@ -163,3 +163,34 @@ def _listeners(port: int) -> list[str]:
         if str(target).startswith("socket:[") and str(target)[8:-1] in inodes:
             found.append(f"{fd.parent.parent.name} {fd.name}")
     return found
+
+
+@ON_POSTGRESQL
+def test_workers_end_when_their_parent_is_killed(database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    parent = subprocess.Popen(
+        [TRACKER, "serve"],
+        cwd=tmp_path,
+        env=environment(database_url=database_url, port=str(port), workers="2"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        until(lambda: len(_listeners(port)) == 2, 60, "two workers")
+        workers = children(parent.pid)
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+
+    until(lambda: not any(_alive(pid) for pid in workers), 60, "the workers gone")
+    assert len(workers) == 2
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie that no init has reaped yet is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
