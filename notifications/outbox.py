@@ -4,7 +4,8 @@ A claim is a compare-and-set on the row (``status`` pending and due, or ``sendin
 ran out), so two processes never both own a row; on PostgreSQL the candidates are also read
 ``FOR UPDATE SKIP LOCKED`` so that workers do not queue behind each other. A row whose sender
 died mid-send is claimed again when its lease ends and sent with the same bytes (same
-Message-ID).
+Message-ID). A worker checks that a row is still its own (:func:`still_mine`) before sending
+it, so rows it claimed but reached only after its lease ran out are not sent twice.
 
 Enqueueing is ``INSERT … ON CONFLICT (key) DO NOTHING``: when another process queued the same
 key a moment earlier, this one's transaction is neither broken nor rolled back, so the caller's
@@ -202,6 +203,34 @@ async def claim(
         return []
     rows = await session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(claimed)))
     return list(rows.all())
+
+
+async def still_mine(
+    session: AsyncSession, row: OutboxMessage, *, now: datetime, lease: timedelta = LEASE
+) -> bool:
+    """Just before sending a claimed row: whether this worker still holds it, with at least
+    half a lease left to hand it over; commits a renewal when less is left.
+
+    A worker sends its claimed rows one after the other; past the lease (a slow or rate-limited
+    server, a long batch) another process may have claimed and sent the rows it has not reached
+    yet. ``claimed_until`` is the claim's token: a row whose value changed is another's now."""
+    if row.claimed_until is not None and row.claimed_until - now >= lease / 2:
+        return True
+    renewed = now + lease
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == row.id,
+            col(OutboxMessage.status) == OutboxStatus.SENDING,
+            col(OutboxMessage.claimed_until) == row.claimed_until,
+        )
+        .values(claimed_until=renewed)
+    )
+    await session.commit()
+    if result.rowcount != 1:
+        return False
+    row.claimed_until = renewed
+    return True
 
 
 async def _settle(session: AsyncSession, row_id: int, **values: object) -> None:

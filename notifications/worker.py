@@ -22,7 +22,15 @@ from notifications.addresses import (
     parse_mailbox,
 )
 from notifications.models import OutboxMessage
-from notifications.outbox import LEASE, claim, mark_failed, mark_retry, mark_sent, release
+from notifications.outbox import (
+    LEASE,
+    claim,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    release,
+    still_mine,
+)
 from notifications.transports import PermanentFailure, TemporaryFailure, Transport
 from schedules.clock import utcnow
 
@@ -84,6 +92,9 @@ class DeliveryWorker:
                         await release(session, rows[index:])
                     return handled
                 async with self._sessions() as session:
+                    if not await still_mine(session, row, now=utcnow(), lease=self._lease):
+                        log.info("message %s is another worker's now (lease ran out)", row.key)
+                        continue
                     try:
                         await self._send(row)
                     except PermanentFailure as exc:

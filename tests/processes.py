@@ -20,16 +20,28 @@ def environment(**settings: str) -> dict[str, str]:
     return kept | {f"TRACKER_{name.upper()}": value for name, value in settings.items()}
 
 
-def serve(cwd: Path, **settings: str) -> subprocess.Popen[bytes]:
-    """``tracker serve`` in ``cwd`` with these settings only (see :func:`environment`), on a
-    free port unless ``port`` is given."""
+def serve(cwd: Path, *args: str, **settings: str) -> subprocess.Popen[bytes]:
+    """``tracker serve ARGS`` in ``cwd`` with these settings only (see :func:`environment`), on
+    a free port unless ``port`` is given; its output is dropped."""
     return subprocess.Popen(
-        [TRACKER, "serve"],
+        [TRACKER, "serve", *args],
         cwd=cwd,
         env=environment(**{"port": str(free_port())} | settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def serve_logged(log: Path, cwd: Path, *args: str, **settings: str) -> subprocess.Popen[bytes]:
+    """:func:`serve`, its output (the access log too) appended to ``log``."""
+    with open(log, "ab") as output:  # the child has its own copy of the file once started
+        return subprocess.Popen(
+            [TRACKER, "serve", *args],
+            cwd=cwd,
+            env=environment(**{"port": str(free_port())} | settings),
+            stdout=output,
+            stderr=output,
+        )
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -7,6 +7,7 @@ import csv
 import logging
 import os
 import re
+import socket
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -37,7 +38,7 @@ from tracker.errors import (
 )
 from tracker.jobs import previous_month
 from tracker.logs import RedactingAccessLogger, install_redaction
-from tracker.migrate import upgrade
+from tracker.migrate import check_schema, upgrade
 from tracker.services import imports, reports
 from tracker.services.context import load_mail_settings, load_services
 from tracker.services.demo import load_demo
@@ -45,6 +46,7 @@ from tracker.services.imports import ImportReport
 from tracker.services.organizers import create_organizer
 from tracker.services.statements import send_statements
 from tracker.settings import Settings, load_settings
+from tracker.workers import WorkersFailedError, child_command, supervise
 
 T = TypeVar("T")
 
@@ -91,14 +93,29 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", help="Bind address (default TRACKER_HOST or 127.0.0.1)")
 @click.option("--port", type=int, help="Port (default TRACKER_PORT or 8080)")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=int,
+    help="Service processes sharing the port (default TRACKER_WORKERS or 1; PostgreSQL only "
+    "above 1)",
+)
+@click.option(
+    "--reuse-port",
+    is_flag=True,
+    help="Bind with SO_REUSEPORT, so that other processes can serve the same port",
+)
+def serve(host: str | None, port: int | None, workers: int | None, reuse_port: bool) -> None:
     """Serve the HTTP API and feeds, and run the background jobs."""
-    settings = _settings(host=host, port=port)
+    settings = _settings(host=host, port=port, workers=workers)
+    if settings.workers > 1:
+        _serve_workers(settings)
+        return
     try:
         web.run_app(
             create_app(settings),
             host=settings.host,
             port=settings.port,
+            reuse_port=reuse_port or None,
             shutdown_timeout=15,
             access_log_class=RedactingAccessLogger,
             print=lambda text: click.echo(text.strip()),
@@ -111,6 +128,45 @@ def serve(host: str | None, port: int | None) -> None:
         raise CLIError(
             f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
         ) from None
+
+
+def _serve_workers(settings: Settings) -> None:
+    """``--workers N``: check what every child would trip on once, then supervise them."""
+    if settings.is_sqlite:
+        raise CLIError(
+            f"{settings.workers} workers need PostgreSQL: an SQLite database serves one "
+            "process (use --workers 1, or TRACKER_DATABASE_URL=postgresql+asyncpg://...)"
+        )
+    try:
+        _run(lambda: _with_database(settings, lambda database: check_schema(database.engine)))
+    except SchemaOutdatedError as exc:
+        raise CLIError(str(exc)) from None
+    try:
+        _check_port(settings.host, settings.port)
+    except OSError as exc:
+        raise CLIError(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
+        ) from None
+    click.echo(
+        f"serving http://{settings.host}:{settings.port} with {settings.workers} processes "
+        "(SIGTERM or Ctrl-C stops them all)"
+    )
+    try:
+        supervise(child_command(settings.host, settings.port), settings.workers)
+    except WorkersFailedError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind the address as the children will (``SO_REUSEPORT``) and let it go: a port that a
+    process without that option holds fails here, once, rather than in every child."""
+    family, kind, proto, _name, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
 
 
 @cli.group()

@@ -28,11 +28,10 @@ from tracker.domain.mailings import (
 )
 from tracker.http.keys import DATABASE, MAIL, SETTINGS, WORKER
 from tracker.services import horizons, reminders, statements
-from tracker.services.certificates import issue_certificates
 from tracker.services.finalisation import (
     Lease,
+    certify,
     claim,
-    complete,
     due_for_finalisation,
     finalize_awards,
 )
@@ -110,8 +109,9 @@ async def finalize_job(ctx: JobContext, occurrence_id: int) -> None:
     )
     if not done:
         return
-    await issue_certificates(database, ctx.mail, occurrence_id, now=utcnow(), poke=ctx.poke)
-    await complete(database, occurrence_id, lease=lease, now=utcnow())
+    await certify(
+        database, ctx.mail, occurrence_id, lease=lease, stopping=ctx.stopping, poke=ctx.poke
+    )
     ctx.poke()
 
 

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     zoom_webhook_secret: SecretStr | None = None
     credit_grace_minutes: int = Field(default=90, ge=0, le=7 * 24 * 60)
     scheduler: Literal["on", "off"] = "on"
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Service processes sharing the port (tracker serve --workers); PostgreSQL only above 1",
+    )
     provider_name: str = Field(default="CME Webinar Tracker", min_length=1, max_length=200)
     accreditation_statement: str | None = Field(
         default=None,

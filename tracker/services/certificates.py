@@ -9,7 +9,7 @@ none is lost.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from tracker.db import Database
@@ -29,13 +29,17 @@ async def issue_certificates(
     now: datetime,
     batch_size: int = CERTIFICATE_BATCH,
     poke: Callable[[], None] = lambda: None,
+    still_ours: Callable[[], Awaitable[bool]] | None = None,
 ) -> int:
     """Certificates (and their emails) for every final award with credit at this occurrence
     that has none queued yet; returns how many emails were queued. ``poke`` (the outbox
     worker's) is called after each batch that queued some, so that sending starts with the
-    first batch rather than after the last."""
+    first batch rather than after the last. ``still_ours`` (a finalisation's lease renewal) is
+    awaited before each batch: when it answers False, the run stops there."""
     queued, after = 0, 0
     while True:
+        if still_ours is not None and not await still_ours():
+            return queued
         async with database.session() as session:
             batch = await issue_batch(
                 session, mail, occurrence_id, now=now, after=after, limit=batch_size

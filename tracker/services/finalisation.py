@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,7 +27,9 @@ from schedules.clock import utcnow
 from schedules.models import Occurrence
 from tracker.db import Database
 from tracker.domain.awards import BATCH, attendee_ids, batches, recompute_awards
+from tracker.domain.mailings import MailSettings
 from tracker.domain.models import OccurrenceClosure
+from tracker.services.certificates import issue_certificates
 from tracker.services.ingestion import settle_occurrence
 
 log = logging.getLogger(__name__)
@@ -138,6 +141,50 @@ async def finalize(
     if not await claim(database, occurrence_id, now=now, grace=grace, lease=lease):
         return False
     return await finalize_awards(database, occurrence_id, now=now, lease=lease, stopping=stopping)
+
+
+async def certify(
+    database: Database,
+    mail: MailSettings,
+    occurrence_id: int,
+    *,
+    lease: Lease,
+    stopping: asyncio.Event | None = None,
+    poke: Callable[[], None] = lambda: None,
+) -> bool:
+    """After :func:`finalize_awards`: queue the certificates, renewing the lease before each
+    batch, then mark the closure complete; True when it is. Issuing a large session's
+    certificates takes longer than a lease: without the renewal, every other process's planner
+    would take the closure over and compose the same certificates again. Stops between two
+    batches when ``stopping`` is set (giving the lease back) or the lease was lost."""
+    held = True
+
+    async def still_ours() -> bool:
+        nonlocal held
+        if stopping is not None and stopping.is_set():
+            await release(database, occurrence_id, lease=lease)
+            log.info("certificates of occurrence %s paused by shutdown", occurrence_id)
+            held = False
+        elif not await keep(database, occurrence_id, lease=lease, now=utcnow()):
+            log.info("certificates of occurrence %s are another process's now", occurrence_id)
+            held = False
+        return held
+
+    await issue_certificates(
+        database, mail, occurrence_id, now=utcnow(), poke=poke, still_ours=still_ours
+    )
+    if not held:
+        return False
+    await complete(database, occurrence_id, lease=lease, now=utcnow())
+    return True
+
+
+async def keep(database: Database, occurrence_id: int, *, lease: Lease, now: datetime) -> bool:
+    """Renew this process's lease on an unfinished closure; False when it is not ours any more."""
+    async with database.session() as session:
+        renewed = await _renew(session, occurrence_id, lease=lease, now=now)
+        await session.commit()
+    return renewed
 
 
 async def complete(database: Database, occurrence_id: int, *, lease: Lease, now: datetime) -> None:

@@ -1,0 +1,5 @@
+"""``python -m tracker``: the ``tracker`` command (how ``serve --workers`` starts its children)."""
+
+from tracker.cli import main
+
+main()
