@@ -11,7 +11,7 @@ import secrets
 
 TOKEN_BYTES = 32
 #: Every kind of token has its prefix here, so that the log redaction (``tracker.logs``) knows it.
-TOKEN_PREFIXES = ("org_", "phy_")
+TOKEN_PREFIXES = ("org_", "phy_", "sil_")
 
 
 def new_token(prefix: str) -> str:
