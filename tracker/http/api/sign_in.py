@@ -36,19 +36,20 @@ def new_limiter() -> FailureLimiter:
     return FailureLimiter(limit=CLIENT_LIMIT, window=CLIENT_WINDOW)
 
 
+def _client(request: web.Request) -> str:
+    return client_address(request, trusted=request.app[SETTINGS].trusted_proxy_list)
+
+
 def client_wait(request: web.Request) -> int | None:
-    """Seconds this client must wait before asking again, or None; counts this request when it
-    may go on."""
-    client = client_address(request, trusted=request.app[SETTINGS].trusted_proxy_list)
-    limiter = request.app[SIGN_IN_LIMITER]
-    wait = limiter.retry_after(DOOR, client)
-    if wait is None:
-        limiter.failed(DOOR, client)
-    return wait
+    """Seconds this client must wait before asking again, or None if it may ask now."""
+    return request.app[SIGN_IN_LIMITER].retry_after(DOOR, _client(request))
 
 
 def ask_for_link(request: web.Request, email: str) -> None:
-    """Start the lookup and the email; returns at once (see the module's docstring)."""
+    """Count the request against its client, then start the lookup and the email; returns at
+    once (see the module's docstring). Only valid requests count: an invalid one sends
+    nothing."""
+    request.app[SIGN_IN_LIMITER].failed(DOOR, _client(request))
     request.app[BACKGROUND].spawn(
         sign_in_links.request_link(request.app[SERVICES], email), name="sign-in link"
     )

@@ -50,12 +50,19 @@ async def test_document_lists_exactly_the_served_routes(client: TestClient) -> N
     }
 
 
+#: API routes anyone may call: said so (``security: []``), and rate-limited per client.
+PUBLIC_API = {"/api/sign-in-links"}
+
+
 async def test_api_routes_declare_bearer_security_and_problems(client: TestClient) -> None:
     document = await _document(client)
 
     for path, item in document["paths"].items():
         for operation in item.values():
-            if path.startswith("/api/me"):
+            if path in PUBLIC_API:
+                assert operation["security"] == []
+                assert "429" in operation["responses"]
+            elif path.startswith("/api/me"):
                 assert operation["security"] == [{"physicianToken": []}]
             elif path.startswith("/api"):
                 assert operation["security"] == [{"organizerToken": []}]
@@ -202,4 +209,13 @@ async def test_unreachable_database_is_documented_on_every_route_that_reads_it(
         if "503" not in operation["responses"]
     )
 
-    assert without == ["GET /openapi.json", "GET /organizer/login", "GET /static/{name}"]
+    assert without == [
+        "GET /openapi.json",
+        "GET /organizer/login",
+        "GET /sign-in",
+        "GET /signed-out",
+        "GET /static/{name}",
+        # the answer comes before the lookup (the address must not show in it)
+        "POST /api/sign-in-links",
+        "POST /sign-in",
+    ]
