@@ -96,6 +96,12 @@ def html_calls(w: World) -> list[Call]:
         Call("POST", "/unsubscribe/{token}", "/unsubscribe/unknown"),
         Call("GET", "/certificates/{code}", f"/certificates/{w.certificate_code}"),
         Call("GET", "/certificates/{code}", "/certificates/NOPE"),
+        Call("GET", "/sign-in", "/sign-in"),
+        Call("POST", "/sign-in", "/sign-in", "", {"email": "nobody@example.org"}),
+        Call("POST", "/sign-in", "/sign-in", "", {"email": "not an address"}),
+        Call("GET", "/signed-out", "/signed-out"),
+        Call("GET", "/me/sign-in/{code}", "/me/sign-in/sil_unknown"),
+        Call("POST", "/me/sign-in/{code}", "/me/sign-in/sil_unknown"),
     ]
 
 
