@@ -50,8 +50,8 @@ async def test_a_created_physician_is_welcomed_in_their_language_with_working_li
 
     assert await worker.run_once() == 2
     french, other = smtp_server.recorder.messages
-    text = french.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    html = french.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = french.get_body(("plain",)).get_content()
+    html = french.get_body(("html",)).get_content()
     token = created["token"]
     page, feed = f"{BASE}/me/{token}", f"{BASE}/feeds/{token}.ics"
     webcal = f"webcal://cme.example.org/feeds/{token}.ics"

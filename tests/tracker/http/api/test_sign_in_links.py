@@ -24,8 +24,8 @@ from tracker.domain.models import Physician
 from tracker.domain.tokens import hash_token
 from tracker.http.api.sign_in import CLIENT_LIMIT
 from tracker.http.background import BACKGROUND
-from tracker.http.pages.sign_in import LINK_COOKIE
 from tracker.http.pages.sessions import COOKIE
+from tracker.http.pages.sign_in import LINK_COOKIE
 
 LINK = re.compile(r"https://cme\.example\.org/me/sign-in/(sil_[A-Za-z0-9_-]+)")
 
@@ -84,9 +84,7 @@ async def test_known_and_unknown_addresses_get_the_same_answer(
 
     assert (known.status, unknown.status) == (202, 202)
     assert await known.json() == await unknown.json()
-    assert [row.recipient for row in await sign_in_rows(database)] == [
-        "jeanne.durand@example.org"
-    ]
+    assert [row.recipient for row in await sign_in_rows(database)] == ["jeanne.durand@example.org"]
 
 
 async def test_the_emailed_link_signs_in_once_without_changing_the_token(
