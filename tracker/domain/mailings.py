@@ -882,7 +882,8 @@ def sign_in_message(
 ) -> EmailMessage:
     """The email carrying a one-time sign-in link (also composed, and dropped, for an unknown
     address, so that answering takes as long whether the address is known or not)."""
-    return _sign_in(physician, mail, f"{mail.base_url}/me/sign-in/{code}", minutes, now)
+    link = f"{mail.base_url}/me/sign-in/{code}?lang={physician.language}"
+    return _sign_in(physician, mail, link, minutes, now)
 
 
 async def enqueue_sign_in(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,7 +29,14 @@ ADDRESS_WINDOW = timedelta(minutes=15)
 async def create_link(
     session: AsyncSession, physician: Physician, *, now: datetime
 ) -> tuple[SignInLink, str]:
-    """A new link for ``physician``: the row (flushed) and the code, which only the email holds."""
+    """A new link for ``physician``: the row (flushed) and the code, which only the email holds.
+    The physician's links expired for a day go (nothing reads them any more)."""
+    await session.exec(
+        delete(SignInLink).where(
+            col(SignInLink.physician_id) == physician.id,
+            col(SignInLink.expires_at) < now - timedelta(days=1),
+        )
+    )
     code = new_token("sil_")
     link = SignInLink(
         code_hash=hash_token(code),
