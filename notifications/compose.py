@@ -61,6 +61,11 @@ def make_msgid(*, domain: str) -> str:
     return f"<{time.time_ns() // 10_000}.{os.getpid()}.{secrets.randbits(64)}@{domain}>"
 
 
+def _boundary() -> str:
+    """A MIME boundary in the ``email`` package's format, from ``secrets``."""
+    return f"==============={secrets.randbelow(10**19):019d}=="
+
+
 @dataclass(frozen=True)
 class Attachment:
     filename: str
@@ -146,6 +151,9 @@ def build_message(
             subtype=attachment.subtype,
             filename=header_text(attachment.filename),
         )
+    for part in message.walk():  # the generator would draw them from ``random`` (see make_msgid)
+        if part.is_multipart() and part.get_boundary() is None:
+            part.set_boundary(_boundary())
     return message
 
 
@@ -242,7 +250,7 @@ def alternative_bytes(
     needs SMTPUTF8 is written in UTF-8 (RFC 6532), as ``serialise`` does."""
     to = Mailbox(recipient, recipient_name)
     message_id = make_msgid(domain=domain)
-    boundary = f"==============={secrets.randbelow(10**19):019d}=="
+    boundary = _boundary()
     headers = (
         ("Subject", _subject_value(rendered.subject)),
         ("From", _mailbox_value("From", sender)),

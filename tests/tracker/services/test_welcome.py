@@ -63,9 +63,9 @@ async def test_a_created_physician_is_welcomed_in_their_language_with_working_li
         f"welcome:{english['id']}:1",
     ]
     assert str(french["Subject"]) == (
-        "Bienvenue aux webinaires de formation continue de Institut du Numérique en Santé"
+        "Bienvenue aux webinaires de formation continue – Institut du Numérique en Santé"
     )
-    assert str(other["Subject"]).startswith("Welcome to the CME webinars of")
+    assert str(other["Subject"]).startswith("Welcome to the CME webinars – ")
     assert str(french["To"]) == "Jeanne Durand <jeanne.durand@example.org>"
     assert sorted(french.keys()) == [
         "Content-Type",
