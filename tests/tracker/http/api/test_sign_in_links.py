@@ -209,3 +209,13 @@ async def _code(client: TestClient, database: Database) -> str:
     await ask(client, "jeanne.durand@example.org")
     [row] = await sign_in_rows(database)
     return link_in(parse(row.raw))
+
+
+def test_a_sign_in_link_never_reaches_a_log_line() -> None:
+    from tracker.domain.tokens import new_token
+    from tracker.logs import redact_text
+
+    code = new_token("sil_")
+
+    assert code not in redact_text(f'"GET /me/sign-in/{code}?lang=fr HTTP/1.1" 200')
+    assert code not in redact_text(f"queued sign-in link {code}")
