@@ -240,8 +240,15 @@ def _read_text(path: str) -> str:
     type=click.Path(dir_okay=False),
     help="Write email,token,feed_url of newly created physicians to this file (mode 600)",
 )
-def import_physicians(file: str, tokens_path: str | None) -> None:
-    """Create or update physicians from a CSV (first_name,last_name,email,... header)."""
+@click.option(
+    "--no-welcome",
+    "no_welcome",
+    is_flag=True,
+    help="Do not email a welcome (personal page and calendar links) to the physicians created",
+)
+def import_physicians(file: str, tokens_path: str | None, no_welcome: bool) -> None:
+    """Create or update physicians from a CSV (first_name,last_name,email,... header); each
+    physician created gets a welcome email unless --no-welcome."""
     settings = _settings()
     text = _read_text(file)
     try:
@@ -252,7 +259,9 @@ def import_physicians(file: str, tokens_path: str | None) -> None:
     async def work(database: Database) -> ImportReport:
         services = await load_services(database, settings)
         with click.progressbar(length=len(rows), label="physicians", file=sys.stderr) as bar:
-            return await imports.import_physicians(services, rows, progress=bar.update)
+            return await imports.import_physicians(
+                services, rows, progress=bar.update, send_welcome=not no_welcome
+            )
 
     report = _run(lambda: _with_database(settings, work))
     if tokens_path and report.tokens:
@@ -265,6 +274,8 @@ def import_physicians(file: str, tokens_path: str | None) -> None:
     for error in report.errors:
         click.echo(str(error), err=True)
     counts = report.counts
+    if report.welcomes:
+        click.echo(f"{report.welcomes} welcome emails queued (sent by the running service)")
     click.echo(
         f"{counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged, "
         f"{len(report.errors)} bad rows"

@@ -4,7 +4,8 @@ monthly statements. Composition and delivery live in ``notifications``; this mod
 Keys say what a message is, so asking twice enqueues once:
 ``reminder:{occurrence}:{physician}:{offset}:{start}`` (a moved session gets new reminders),
 ``notice:{occurrence}:{physician}:{sequence}``, ``certificate:{occurrence}:{physician}:v{version}``,
-``statement:{physician}:{YYYY-MM}``.
+``statement:{physician}:{YYYY-MM}``, ``welcome:{physician}:{token generation}`` (a new token
+may be welcomed anew; a re-import of the same physician is not), ``sign-in:{link}``.
 
 Several processes may run the same job at the same moment (SPEC 5): the outbox inserts each key
 once without breaking the loser's transaction, certificates are inserted the same way, and an
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import TypeAdapter
 from sqlalchemy import update
@@ -35,8 +36,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from notifications.addresses import MAX_LENGTH, parse_mailbox
-from notifications.compose import Attachment, build_message, render
+from notifications.addresses import MAX_LENGTH, Mailbox, envelope_address, parse_mailbox
+from notifications.compose import (
+    Attachment,
+    Stencil,
+    alternative_bytes,
+    build_message,
+    render,
+    stencil,
+)
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.outbox import enqueue, exists, recipient_of, record_unsendable, serialise
 from notifications.pdf import certificate_pdf, statement_pdf
@@ -53,6 +61,7 @@ from tracker.domain.documents import (
 )
 from tracker.domain.localtime import month_label, when
 from tracker.domain.models import Award, Certificate, Physician, Registration
+from tracker.domain.physicians import Newcomer
 
 log = logging.getLogger(__name__)
 _DURATION = TypeAdapter(timedelta)
@@ -750,6 +759,149 @@ async def enqueue_statement(
         compose,
         key=key,
         kind="statement",
+        physician=physician,
+        occurrence_id=None,
+        now=now,
+    )
+
+
+# Welcome ----------------------------------------------------------------------------------------
+
+
+def welcome_key(physician_id: int, generation: int) -> str:
+    return f"welcome:{physician_id}:{generation}"
+
+
+def personal_links(base_url: str, token: str, *, name: str) -> dict[str, str]:
+    """The personal page, the personal feed, and the feed's subscribe links: ``webcal:`` (Apple
+    Calendar, and any client that registers the scheme), Google Calendar's and Outlook.com's
+    "add by URL" pages (``name`` is the calendar's name in Outlook)."""
+    feed = f"{base_url}/feeds/{token}.ics"
+    webcal = "webcal://" + feed.split("://", 1)[1]
+    return {
+        "page_url": f"{base_url}/me/{token}",
+        "feed_url": feed,
+        "webcal_url": webcal,
+        "google_url": "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe=""),
+        "outlook_url": "https://outlook.live.com/calendar/0/addfromweb?"
+        + urlencode({"url": feed, "name": name}),
+    }
+
+
+_WELCOME_VALUES = (
+    "first_name",
+    "last_name",
+    "page_url",
+    "feed_url",
+    "webcal_url",
+    "google_url",
+    "outlook_url",
+)
+
+
+def _welcome_row(
+    newcomer: Newcomer, mail: MailSettings, sender: Mailbox, template: Stencil, now: datetime
+) -> dict[str, object]:
+    """The outbox row of one welcome, as :func:`notifications.outbox.enqueue` would store it."""
+    key = welcome_key(newcomer.physician_id, newcomer.generation)
+    values = {
+        "first_name": newcomer.first_name,
+        "last_name": newcomer.last_name,
+        **personal_links(mail.base_url, newcomer.token, name=mail.provider),
+    }
+    rendered = template.fill(values)
+    message_id, raw = alternative_bytes(
+        rendered,
+        sender=sender,
+        recipient=newcomer.email,
+        recipient_name=f"{newcomer.first_name} {newcomer.last_name}",
+        domain=mail.domain,
+        now=now,
+    )
+    return {
+        "key": key,
+        "kind": "welcome",
+        "recipient": envelope_address(newcomer.email),
+        "subject": rendered.subject[:500],
+        "message_id": message_id,
+        "raw": raw,
+        "physician_id": newcomer.physician_id,
+        "occurrence_id": None,
+        "status": OutboxStatus.PENDING,
+        "last_error": None,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+async def enqueue_welcomes(
+    session: AsyncSession, mail: MailSettings, newcomers: Sequence[Newcomer], *, now: datetime
+) -> int:
+    """A welcome for each newcomer (personal page, calendar feed, how to subscribe), in their
+    language, queued with one ``INSERT … ON CONFLICT (key) DO NOTHING``; returns how many were
+    new. Flushes; the caller commits.
+
+    An import queues a thousand at a time, so each language's templates are rendered once and
+    filled per physician, and the message bytes are written directly
+    (:func:`notifications.compose.alternative_bytes`)."""
+    if not newcomers:
+        return 0
+    stencils: dict[str, Stencil] = {}
+    sender = parse_mailbox(mail.sender)
+    rows = []
+    for newcomer in newcomers:
+        template = stencils.get(newcomer.language)
+        if template is None:
+            template = stencils[newcomer.language] = stencil(
+                "welcome",
+                newcomer.language,
+                {"provider": mail.provider, "home_url": f"{mail.base_url}/"},
+                _WELCOME_VALUES,
+            )
+        rows.append(_welcome_row(newcomer, mail, sender, template, now))
+    # one executemany (sent as multi-row VALUES): compiled once, unlike ``.values(rows)``
+    inserted = await session.exec(
+        _insert_ignoring(session, OutboxMessage, ["key"]).returning(col(OutboxMessage.key)),
+        params=rows,
+    )
+    return len(inserted.all())
+
+
+# Sign-in links ------------------------------------------------------------------------------------
+
+
+def _sign_in(
+    physician: Physician, mail: MailSettings, link: str, minutes: int, now: datetime
+) -> EmailMessage:
+    return _message_for(physician, mail, "sign_in", {"link": link, "minutes": minutes}, now=now)
+
+
+def sign_in_message(
+    physician: Physician, mail: MailSettings, code: str, minutes: int, *, now: datetime
+) -> EmailMessage:
+    """The email carrying a one-time sign-in link (also composed, and dropped, for an unknown
+    address, so that answering takes as long whether the address is known or not)."""
+    link = f"{mail.base_url}/me/sign-in/{code}?lang={physician.language}"
+    return _sign_in(physician, mail, link, minutes, now)
+
+
+async def enqueue_sign_in(
+    session: AsyncSession,
+    mail: MailSettings,
+    physician: Physician,
+    link_id: int,
+    code: str,
+    minutes: int,
+    *,
+    now: datetime,
+) -> bool:
+    """The sign-in link email for one link. Flushes; the caller commits."""
+    return await _queue(
+        session,
+        functools.partial(sign_in_message, physician, mail, code, minutes, now=now),
+        key=f"sign-in:{link_id}",
+        kind="sign-in",
         physician=physician,
         occurrence_id=None,
         now=now,

@@ -31,6 +31,7 @@ __all__ = [
     "Requirement",
     "SelfRegistration",
     "Series",
+    "SignInLink",
     "WebSession",
 ]
 
@@ -94,6 +95,10 @@ class Physician(SQLModel, table=True):
     feed_secret: str | None = Field(
         default_factory=lambda: new_token(FEED_PREFIX),
         sa_column=Column(String(64), nullable=True, unique=True),
+    )
+    #: 1 for the first personal token, one more at each rotation (the welcome's outbox key).
+    token_generation: int = Field(
+        default=1, sa_column=Column(Integer, nullable=False, server_default="1")
     )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
@@ -335,3 +340,22 @@ class SelfRegistration(SQLModel, table=True):
     registered_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
+
+
+class SignInLink(SQLModel, table=True):
+    """A one-time sign-in link sent by email: only the SHA-256 of its code is stored. It opens
+    one page session before ``expires_at``; ``used_at`` is set by the one ``UPDATE`` that
+    consumes it, so two clicks at the same moment open one session."""
+
+    __tablename__ = "sign_in_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    physician_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("physician.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

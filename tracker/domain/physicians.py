@@ -97,6 +97,7 @@ async def rotate_token(
     token = new_token("phy_")
     physician.token_hash = hash_token(token)
     physician.feed_secret = new_token(FEED_PREFIX)
+    physician.token_generation += 1
     physician.updated_at = now
     await session.flush()
     return physician, token
@@ -162,14 +163,42 @@ class ImportRow:
     given: frozenset[str]
 
 
+@dataclass(frozen=True)
+class Newcomer:
+    """A physician just given a personal token, with what their welcome email needs (the token
+    is known only now: it is stored as a hash)."""
+
+    physician_id: int
+    generation: int
+    email: str
+    first_name: str
+    last_name: str
+    language: str
+    token: str
+
+    @classmethod
+    def of(cls, physician: Physician, token: str) -> Newcomer:
+        return cls(
+            physician.id or 0,
+            physician.token_generation,
+            physician.email,
+            physician.first_name,
+            physician.last_name,
+            physician.language,
+            token,
+        )
+
+
 @dataclass
 class ImportResult:
     """What one batch of rows did, in line order; ``lost`` holds the keys another transaction
-    created between the read and the insert (the batch must be rolled back and done again)."""
+    created between the read and the insert (the batch must be rolled back and done again);
+    ``created`` the physicians this batch inserted, in file order."""
 
     outcomes: list[tuple[int, RowOutcome]] = dataclasses.field(default_factory=list)
     tokens: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     lost: set[str] = dataclasses.field(default_factory=set)
+    created: list[Newcomer] = dataclasses.field(default_factory=list)
 
 
 def import_key(email: str) -> str:
@@ -243,9 +272,23 @@ async def import_physicians(
         if row.key not in new:
             changed.setdefault(row.key, {"id": current["id"]}).update(differing)
         planned.append((row, "updated"))
-    tokens = await _insert_new(session, [new[key] for key in sorted(new)], now=now)
-    result.lost = set(new) - set(tokens)
-    result.tokens = [(key, tokens[key]) for key in new if key in tokens]
+    inserted = await _insert_new(session, [new[key] for key in sorted(new)], now=now)
+    result.lost = set(new) - set(inserted)
+    result.tokens = [(key, inserted[key][1]) for key in new if key in inserted]
+    result.created = [
+        Newcomer(
+            physician_id,
+            1,
+            key,
+            new[key]["first_name"],
+            new[key]["last_name"],
+            new[key]["language"],
+            token,
+        )
+        for key in new
+        if key in inserted
+        for physician_id, token in (inserted[key],)
+    ]
     result.outcomes = [
         (row.line, "lost" if row.key in result.lost else outcome) for row, outcome in planned
     ]
@@ -258,9 +301,9 @@ async def import_physicians(
 
 async def _insert_new(
     session: AsyncSession, rows: list[dict[str, Any]], *, now: datetime
-) -> dict[str, str]:
-    """Insert the physicians of ``rows`` whose email nobody holds yet; ``{email: token}`` of
-    those inserted."""
+) -> dict[str, tuple[int, str]]:
+    """Insert the physicians of ``rows`` whose email nobody holds yet; ``{email: (id, token)}``
+    of those inserted."""
     if not rows:
         return {}
     tokens = {row["email"]: new_token("phy_") for row in rows}
@@ -278,7 +321,9 @@ async def _insert_new(
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     # a Core statement on the table: SQLAlchemy sends the rows as multi-row VALUES
     statement = (
-        insert(_TABLE).on_conflict_do_nothing(index_elements=["email"]).returning(_COLUMNS.email)
+        insert(_TABLE)
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(_COLUMNS.email, _COLUMNS.id)
     )
-    inserted = (await session.exec(statement, params=params)).scalars().all()
-    return {email: tokens[email] for email in inserted}
+    inserted = (await session.exec(statement, params=params)).all()
+    return {email: (physician_id, tokens[email]) for email, physician_id in inserted}

@@ -388,3 +388,36 @@ class SelfRegistrationPublic(BaseModel):
     confirmed_at: datetime | None
     registered_at: datetime | None
     position: int | None = None
+
+
+# Welcome and sign-in links (issue 10)
+
+
+class PhysicianCreateRequest(PhysicianCreate):
+    """``POST /api/physicians``: a physician, and whether to email them a welcome."""
+
+    send_welcome: bool = Field(
+        default=True,
+        description="Email the physician a welcome with their personal page and calendar feed "
+        "links and how to subscribe (false: no email)",
+    )
+
+    def physician(self) -> PhysicianCreate:
+        return PhysicianCreate.model_validate(self.model_dump(exclude={"send_welcome"}))
+
+
+class SignInLinkRequest(BaseModel):
+    """``POST /api/sign-in-links``: the address to send a one-time sign-in link to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+
+
+class SignInLinkAccepted(BaseModel):
+    """The same answer whether the address is known or not."""
+
+    status: Literal["accepted"] = "accepted"
+    detail: str = Field(
+        description="Always the same text: if the address belongs to a physician, a link was sent"
+    )

@@ -148,6 +148,8 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         }
     if route.auth in ("organizer", "physician"):
         operation["security"] = [{f"{route.auth}Token": []}]
+    elif route.path.startswith("/api/"):
+        operation["security"] = []  # an API route anyone may call (a sign-in link request)
     operation["responses"] = _responses(route, components)
     return operation
 

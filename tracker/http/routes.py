@@ -26,7 +26,7 @@ from tracker.domain.schemas import (
     CreditSummary,
     IngestResult,
     OutboxMessagePublic,
-    PhysicianCreate,
+    PhysicianCreateRequest,
     PhysicianPublic,
     PhysicianUpdate,
     PhysicianWithToken,
@@ -35,6 +35,8 @@ from tracker.domain.schemas import (
     RequirementCreate,
     SelfRegistrationAccepted,
     SelfRegistrationCreate,
+    SignInLinkAccepted,
+    SignInLinkRequest,
     TokenRotated,
 )
 from tracker.http.api import (
@@ -45,11 +47,13 @@ from tracker.http.api import (
     registrations,
     self_registrations,
     series,
+    sign_in,
     system,
 )
 from tracker.http.keys import DATABASE, ORGANIZER, PHYSICIAN, SETTINGS
 from tracker.http.pages import organiser, physician, public
 from tracker.http.pages import self_registration as self_registration_pages
+from tracker.http.pages import sign_in as sign_in_pages
 from tracker.http.pages.errors import HTML_ERRORS
 from tracker.http.paging import (
     DEFAULT_LIMIT,
@@ -184,6 +188,8 @@ SEARCH = QueryParam(
 
 PAGE_DOORS = {
     ("GET", "/me/{token}"): "personal link",
+    ("GET", "/me/sign-in/{code}"): "sign-in link",
+    ("POST", "/me/sign-in/{code}"): "sign-in link",
     ("POST", "/organizer/login"): "organiser sign-in",
     # self-registration
     ("GET", "/registration/{code}"): "registration link",
@@ -285,8 +291,9 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/physicians",
         physicians.create_physician,
-        "Create a physician (the token is shown once)",
-        body=PhysicianCreate,
+        "Create a physician (the token is shown once) and email them a welcome "
+        '(unless "send_welcome": false)',
+        body=PhysicianCreateRequest,
         response=PhysicianWithToken,
         status=201,
         tags=("physicians",),
@@ -826,6 +833,65 @@ ROUTES: tuple[Route, ...] = (
         "Leave a series' waitlist",
         status=303,
         responses={401: NOT_SIGNED_IN, 403: FORGED},
+    ),
+    # sign-in links by email (issue 10) ----------------------------------------------------
+    Route(
+        "POST",
+        "/api/sign-in-links",
+        sign_in.request_sign_in_link,
+        "Email a one-time sign-in link (valid 30 minutes) to the physician holding this "
+        "address; the same 202 whether the address is known or not",
+        auth="none",
+        body=SignInLinkRequest,
+        response=SignInLinkAccepted,
+        status=202,
+        tags=("me",),
+        responses={429: "Too many requests from this client; see Retry-After"},
+        database=False,
+    ),
+    _page(
+        "GET",
+        "/sign-in",
+        sign_in_pages.sign_in_form,
+        "The form asking for a sign-in link by email",
+        database=False,
+    ),
+    _page(
+        "POST",
+        "/sign-in",
+        sign_in_pages.send_sign_in_link,
+        "Ask for a sign-in link: the same message whether the address is known or not",
+        responses={
+            403: "Not posted from this site",
+            422: "Not one valid address (the form again, with the error)",
+            429: "Too many requests from this client",
+        },
+        database=False,
+    ),
+    _page(
+        "GET",
+        "/signed-out",
+        sign_in_pages.signed_out,
+        "Signed out, with the sign-in link form",
+        database=False,
+    ),
+    _page(
+        "GET",
+        "/me/sign-in/{code}",
+        sign_in_pages.sign_in_link_page,
+        "A sign-in link from an email: a page whose button uses it (scanners do not press it)",
+        responses={404: "Unknown, expired or used link (with the form to ask for a new one)"},
+    ),
+    _page(
+        "POST",
+        "/me/sign-in/{code}",
+        sign_in_pages.sign_in_with_link,
+        "Use a sign-in link once: opens a page session, then /me",
+        status=303,
+        responses={
+            403: "Not posted from the link's page (login CSRF check failed)",
+            404: "Unknown, expired or used link (with the form to ask for a new one)",
+        },
     ),
 )
 

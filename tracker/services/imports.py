@@ -17,6 +17,7 @@ from itertools import islice
 from schedules.clock import utcnow
 from tracker.adapters.physicians_csv import physician_values
 from tracker.domain import physicians
+from tracker.domain.mailings import enqueue_welcomes
 from tracker.domain.physicians import ImportResult, ImportRow
 from tracker.errors import RowError
 from tracker.services.context import Services
@@ -42,6 +43,8 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     #: ``(email, token)`` of every physician this import created, in file order
     tokens: list[tuple[str, str]] = field(default_factory=list)
+    #: welcome emails queued (one per physician created, unless the import was told not to)
+    welcomes: int = 0
 
 
 def _nothing(_rows: int) -> None:
@@ -60,10 +63,12 @@ async def import_physicians(
     *,
     chunk_rows: int = CHUNK_ROWS,
     progress: Callable[[int], None] = _nothing,
+    send_welcome: bool = True,
 ) -> ImportReport:
     """Create or update the physicians of ``items`` (from
     :func:`tracker.adapters.physicians_csv.physician_rows`); ``progress`` is called with the
-    number of items done after each committed chunk."""
+    number of items done after each committed chunk. Each physician created gets a welcome
+    email, queued in the chunk's transaction (``send_welcome=False``: none)."""
     report = ImportReport()
     for chunk in _chunks(items, chunk_rows):
         rows: list[ImportRow] = []
@@ -76,7 +81,10 @@ async def import_physicians(
                 rows.append(physicians.import_row(line, physician_values(row)))
             except RowError as exc:
                 report.errors.append(exc)
-        result = await _import_chunk(services, rows)
+        result, welcomes = await _import_chunk(services, rows, send_welcome=send_welcome)
+        report.welcomes += welcomes
+        if welcomes:
+            services.poke()
         for line, outcome in result.outcomes:
             if outcome == "lost":
                 report.errors.append(RowError(line, RACED))
@@ -89,17 +97,25 @@ async def import_physicians(
     return report
 
 
-async def _import_chunk(services: Services, rows: Sequence[ImportRow]) -> ImportResult:
-    """One transaction for the chunk. When a concurrent import created some of its physicians
+async def _import_chunk(
+    services: Services, rows: Sequence[ImportRow], *, send_welcome: bool
+) -> tuple[ImportResult, int]:
+    """One transaction for the chunk (its welcome emails too: a physician is never created
+    without theirs, nor welcomed twice). When a concurrent import created some of its physicians
     between our read and our insert, the chunk is done again (the next read finds them); after
-    :data:`ATTEMPTS` such races the chunk is kept and only those rows are reported."""
+    :data:`ATTEMPTS` such races the chunk is kept and only those rows are reported. Returns the
+    result and how many welcomes were queued."""
     for attempt in range(1, ATTEMPTS + 1):
         async with services.database.session() as session:
-            result = await physicians.import_physicians(session, rows, now=utcnow())
+            now = utcnow()
+            result = await physicians.import_physicians(session, rows, now=now)
             if result.lost and attempt < ATTEMPTS:
                 await session.rollback()
                 log.info("import: %d physicians created elsewhere meanwhile", len(result.lost))
                 continue
+            welcomes = 0
+            if send_welcome:
+                welcomes = await enqueue_welcomes(session, services.mail, result.created, now=now)
             await session.commit()
-            return result
+            return result, welcomes
     raise AssertionError("unreachable: the last attempt commits")

@@ -14,7 +14,9 @@ from sqlmodel import col, select
 from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
 from tracker.domain import agenda, awards, physicians, requirements, self_registrations
+from tracker.domain.mailings import enqueue_welcomes
 from tracker.domain.models import Certificate, Physician, Registration, SelfRegistration
+from tracker.domain.physicians import Newcomer
 from tracker.domain.schemas import (
     CreditSummary,
     PhysicianCreate,
@@ -25,11 +27,19 @@ from tracker.services import ingestion
 from tracker.services.context import Services
 
 
-async def create_physician(services: Services, data: PhysicianCreate) -> tuple[Physician, str]:
-    """Store a physician; returns them with their personal token, shown this once."""
+async def create_physician(
+    services: Services, data: PhysicianCreate, *, send_welcome: bool = True
+) -> tuple[Physician, str]:
+    """Store a physician and, unless told not to, queue their welcome email in the same
+    transaction; returns them with their personal token, shown this once."""
+    now = utcnow()
     async with services.database.session() as session:
-        physician, token = await physicians.create_physician(session, data, now=utcnow())
+        physician, token = await physicians.create_physician(session, data, now=now)
+        if send_welcome:
+            await enqueue_welcomes(session, services.mail, [Newcomer.of(physician, token)], now=now)
         await session.commit()
+    if send_welcome:
+        services.poke()
     await ingestion.match_later_events(services)
     return physician, token
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from tracker.domain.models import Physician
 from tracker.domain.schemas import (
-    PhysicianCreate,
+    PhysicianCreateRequest,
     PhysicianPublic,
     PhysicianUpdate,
     PhysicianWithToken,
@@ -31,8 +31,10 @@ def personal_feed_url(request: web.Request, key: str) -> str:
 
 
 async def create_physician(request: web.Request) -> web.Response:
-    data = await read_json(request, PhysicianCreate)
-    physician, token = await physician_service.create_physician(request.app[SERVICES], data)
+    data = await read_json(request, PhysicianCreateRequest)
+    physician, token = await physician_service.create_physician(
+        request.app[SERVICES], data.physician(), send_welcome=data.send_welcome
+    )
     body = PhysicianWithToken(
         **physician_public(physician).model_dump(),
         token=token,

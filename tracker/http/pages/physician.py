@@ -39,6 +39,7 @@ async def physician_sign_in(request: web.Request) -> web.StreamResponse:
             heading=t["error"],
             text=t["signin.bad"],
             error=True,
+            sign_in_form=True,
         )
     response = web.HTTPSeeOther(
         "/me", headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
@@ -216,7 +217,7 @@ async def me_token(request: web.Request) -> web.Response:
 async def me_sign_out(request: web.Request) -> web.StreamResponse:
     row, _ = await _physician_session(request)
     await form_with_csrf(request, row)
-    response = web.HTTPSeeOther("/")
+    response = web.HTTPSeeOther("/signed-out")
     raw = sessions.cookie_of(request)
     if raw:
         await web_sessions.sign_out(request.app[DATABASE], raw)

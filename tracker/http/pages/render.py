@@ -80,6 +80,8 @@ def error_page(request: web.Request, status: int) -> web.Response:
         heading=t["error.title"].format(status=status),
         text=t.get(f"error.{status}", t["error.other"]),
         error=True,
+        # not signed in on a physician's page: the way back is a sign-in link by email
+        sign_in_form=status == 401 and request.path.startswith("/me"),
     )
 
 

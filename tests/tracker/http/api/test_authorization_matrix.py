@@ -169,6 +169,13 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/organizer/outbox"): page("/organizer/outbox", *SIGNED_OUT, 200, 303, 303),
     ("POST", "/organizer/outbox/{id}/retry"):
         page("/organizer/outbox/{outbox}/retry", *SIGNED_OUT, 303, 303, 303, form={}),
+    # sign-in links (issue 10): anyone may ask; a link is the credential, the session is not
+    ("POST", "/api/sign-in-links"): everyone("api", "/api/sign-in-links", 422, body={}),
+    ("GET", "/sign-in"): everyone("page", "/sign-in", 200),
+    ("POST", "/sign-in"): everyone("page", "/sign-in", 422, body={}),
+    ("GET", "/signed-out"): everyone("page", "/signed-out", 200),
+    ("GET", "/me/sign-in/{code}"): everyone("page", "/me/sign-in/{code}", 404),
+    ("POST", "/me/sign-in/{code}"): everyone("page", "/me/sign-in/{code}", 403, body={}),
     # self-registration (the world's series is closed: its form and API refuse alike, 409)
     ("POST", "/api/series/{id}/self-registrations"):
         everyone("api", "/api/series/{series}/self-registrations", 409, body={"first_name": "A", "last_name": "B", "email": "a@example.org"}),

@@ -50,8 +50,8 @@ async def test_document_lists_exactly_the_served_routes(client: TestClient) -> N
     }
 
 
-#: The API operations anyone may call (self-registration: it only sends a confirmation link).
-PUBLIC_API = {("post", "/api/series/{id}/self-registrations")}
+#: API operations anyone may call: said so (``security: []``), and rate-limited per client.
+PUBLIC_API = {("post", "/api/sign-in-links"), ("post", "/api/series/{id}/self-registrations")}
 
 
 async def test_api_routes_declare_bearer_security_and_problems(client: TestClient) -> None:
@@ -60,7 +60,8 @@ async def test_api_routes_declare_bearer_security_and_problems(client: TestClien
     for path, item in document["paths"].items():
         for method, operation in item.items():
             if (method, path) in PUBLIC_API:
-                assert "security" not in operation
+                assert operation["security"] == []
+                assert "429" in operation["responses"]
             elif path.startswith("/api/me"):
                 assert operation["security"] == [{"physicianToken": []}]
             elif path.startswith("/api"):
@@ -208,4 +209,13 @@ async def test_unreachable_database_is_documented_on_every_route_that_reads_it(
         if "503" not in operation["responses"]
     )
 
-    assert without == ["GET /openapi.json", "GET /organizer/login", "GET /static/{name}"]
+    assert without == [
+        "GET /openapi.json",
+        "GET /organizer/login",
+        "GET /sign-in",
+        "GET /signed-out",
+        "GET /static/{name}",
+        # the answer comes before the lookup (the address must not show in it)
+        "POST /api/sign-in-links",
+        "POST /sign-in",
+    ]

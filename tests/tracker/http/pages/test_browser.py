@@ -302,7 +302,7 @@ async def test_physician_signs_out_and_their_page_then_shows_a_page_not_json(
     page = await browser.new_page(locale="fr-FR")
     await page.goto(f"{site}/me/{physician['token']}")
     await page.get_by_role("button", name="Se déconnecter").click()
-    await page.wait_for_url(f"{site}/")
+    await page.wait_for_url(f"{site}/signed-out")
 
     answer = await page.goto(f"{site}/me")
     assert answer is not None

@@ -102,6 +102,12 @@ def html_calls(w: World) -> list[Call]:
         Call("POST", "/series/{slug}", f"/series/{w.slug}", "", {}),
         Call("GET", "/registration/{code}", "/registration/unknown"),
         Call("POST", "/registration/{code}", "/registration/unknown", "", {}),
+        Call("GET", "/sign-in", "/sign-in"),
+        Call("POST", "/sign-in", "/sign-in", "", {"email": "nobody@example.org"}),
+        Call("POST", "/sign-in", "/sign-in", "", {"email": "not an address"}),
+        Call("GET", "/signed-out", "/signed-out"),
+        Call("GET", "/me/sign-in/{code}", "/me/sign-in/sil_unknown"),
+        Call("POST", "/me/sign-in/{code}", "/me/sign-in/sil_unknown"),
     ]
 
 
