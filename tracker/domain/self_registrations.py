@@ -59,6 +59,8 @@ class Confirmation:
     outcome: Outcome
     created: bool
     position: int | None = None
+    #: The personal token of a physician created here (for their welcome email), else None.
+    token: str | None = None
 
 
 def confirm_url(mail: MailSettings, code: str) -> str:
@@ -396,9 +398,9 @@ async def confirm(
         return None
     series = await lock_series(session, row.series_id)
     physician = await physicians.physician_by_email(session, row.email)
-    created = physician is None
+    created, token = physician is None, None
     if physician is None:
-        physician, _token = await physicians.create_physician(
+        physician, token = await physicians.create_physician(
             session,
             PhysicianCreate(
                 first_name=row.first_name,
@@ -417,7 +419,7 @@ async def confirm(
     if await _registration(session, series.id or 0, pid) is not None:
         row.status, row.registered_at = REGISTERED, now
         await session.flush()
-        return Confirmation(series, physician, "already_registered", created)
+        return Confirmation(series, physician, "already_registered", created, token=token)
     waiting = (
         await session.exec(
             _waitlist(series.id or 0).where(
@@ -429,16 +431,18 @@ async def confirm(
         row.status = CANCELLED
         await session.flush()
         place = await position(session, waiting)
-        return Confirmation(series, physician, "already_waitlisted", created, place)
+        return Confirmation(series, physician, "already_waitlisted", created, place, token)
     await fill_seats(session, mail, series, now=now)  # those already in line go first
     if await _free_seats(session, series) != 0:
         session.add(Registration(series_id=series.id or 0, physician_id=pid, created_at=now))
         row.status, row.registered_at = REGISTERED, now
         await session.flush()
-        return Confirmation(series, physician, "registered", created)
+        return Confirmation(series, physician, "registered", created, token=token)
     row.status = WAITLISTED
     await session.flush()
-    return Confirmation(series, physician, "waitlisted", created, await position(session, row))
+    return Confirmation(
+        series, physician, "waitlisted", created, await position(session, row), token
+    )
 
 
 async def leave_waitlist(session: AsyncSession, series_id: int, physician_id: int) -> int:

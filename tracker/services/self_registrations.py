@@ -14,7 +14,9 @@ from schedules.models import Occurrence, Series
 from schedules.series import get_public_series_by_slug
 from tracker.domain import self_registrations, web_sessions
 from tracker.domain.listing import Page, PageRequest
+from tracker.domain.mailings import enqueue_welcomes
 from tracker.domain.models import Physician, Registration, SelfRegistration
+from tracker.domain.physicians import Newcomer
 from tracker.domain.schemas import SelfRegistrationCreate
 from tracker.domain.self_registrations import Confirmation
 from tracker.errors import EmailTakenError
@@ -53,6 +55,9 @@ async def confirm(services: Services, code: str) -> Confirmed | None:
                 done = await self_registrations.confirm(session, services.mail, code, now=now)
                 if done is None:
                     return None
+                if done.token is not None:  # a new physician: welcomed as one created by hand
+                    newcomer = Newcomer.of(done.physician, done.token)
+                    await enqueue_welcomes(session, services.mail, [newcomer], now=now)
                 _, raw = await web_sessions.open_session(session, subject=done.physician, now=now)
                 await session.commit()
             except EmailTakenError:

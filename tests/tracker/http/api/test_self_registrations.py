@@ -155,6 +155,9 @@ async def test_confirmation_by_email_creates_and_registers_once(
     async with database.session() as session:
         row = (await session.exec(select(SelfRegistration))).one()
     assert (row.status, row.code_hash) == ("registered", None)
+    [(key, welcome)] = await queued(database, "welcome")  # new here: welcomed like any newcomer
+    assert key == f"welcome:{found['id']}:1"
+    assert welcome["To"].addresses[0].addr_spec == "ines.moreau@example.org"
 
 
 async def test_a_known_address_is_matched_in_any_case_and_not_duplicated(
@@ -173,6 +176,7 @@ async def test_a_known_address_is_matched_in_any_case_and_not_duplicated(
     assert [(p.id, p.first_name) for p in physicians] == [(jeanne["id"], "Jeanne")]
     registered = await every_item(client, auth, f"/api/series/{series['id']}/registrations")
     assert [r["physician_id"] for r in registered] == [jeanne["id"]]
+    assert await queued(database, "welcome") == []  # known already: no second welcome
 
 
 async def test_an_expired_link_opens_nothing(
