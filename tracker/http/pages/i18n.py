@@ -9,6 +9,7 @@ LANGUAGES = ("fr", "en")
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "home.title": "Upcoming webinars",
+        "home.register": "Register",
         "home.empty": "No session is scheduled.",
         "subscribe": "Subscribe",
         "join": "Join",
@@ -250,6 +251,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "fr": {
         "home.title": "Prochains webinaires",
+        "home.register": "S’inscrire",
         "home.empty": "Aucune session n'est programmée.",
         "subscribe": "S'abonner",
         "join": "Rejoindre",

@@ -31,6 +31,8 @@ async def home(request: web.Request) -> web.Response:
             {
                 "id": series.id,
                 "title": series.title,
+                "page": f"/series/{series.slug}",
+                "open": series.registration == "open",
                 "description": series.description,
                 "statement": designation_lines(
                     series.credits, provider=mail.provider, labels=mail.labels, language=lang

@@ -175,3 +175,21 @@ async def test_the_designation_statement_is_in_the_page_language(
         assert (
             f'<p class="muted" lang="en"><span lang="fr">Texte officiel :</span> {english}' in html
         )
+
+
+@pytest.mark.parametrize(("lang", "register"), [("fr", "S’inscrire"), ("en", "Register")])
+async def test_a_series_open_to_registration_links_its_page_and_form(
+    client: TestClient, auth: dict[str, str], lang: str, register: str
+) -> None:
+    with time_machine.travel(BEFORE, tick=False):
+        await _series(client, auth, registration="open")
+        await _series(client, auth, title="Sur invitation", registration="invite")
+        html = await _home(client, lang)
+        links = Links(html)
+        page = await client.get(urlsplit(links.hrefs(TITLE)[0]).path)
+
+    slug = "les-lundis-de-la-sante-numerique"
+    assert links.hrefs(TITLE) == [f"/series/{slug}"]
+    assert links.hrefs("Sur invitation") == ["/series/sur-invitation"]
+    assert links.hrefs(register) == [f"/series/{slug}#selfreg-form"]  # only the open one
+    assert page.status == 200 and 'id="selfreg-form"' in await page.text()
