@@ -28,13 +28,7 @@ from tracker.domain.mailings import (
 )
 from tracker.http.keys import DATABASE, MAIL, SETTINGS, WORKER
 from tracker.services import horizons, reminders, statements
-from tracker.services.finalisation import (
-    Lease,
-    certify,
-    claim,
-    due_for_finalisation,
-    finalize_awards,
-)
+from tracker.services.finalisation import Lease, due_for_finalisation, finalise_session
 
 log = logging.getLogger(__name__)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
@@ -95,24 +89,17 @@ async def extend_horizons_job(database: Database, _ctx: JobContext | None = None
 async def finalize_job(ctx: JobContext, occurrence_id: int) -> None:
     """Make one occurrence's credits final and send its certificates; resumable (see
     :mod:`tracker.services.finalisation`): a run stopped half-way is picked up by the next planner run."""
-    now = utcnow()
-    database, lease = ctx.database, ctx.lease
-    if not await claim(database, occurrence_id, now=now, grace=ctx.grace, lease=lease):
-        return
-    done = await finalize_awards(
-        database,
+    await finalise_session(
+        ctx.database,
+        ctx.mail,
         occurrence_id,
-        now=now,
-        lease=lease,
+        now=utcnow(),
+        grace=ctx.grace,
+        lease=ctx.lease,
         stopping=ctx.stopping,
         batch_size=ctx.batch_size,
+        poke=ctx.poke,
     )
-    if not done:
-        return
-    await certify(
-        database, ctx.mail, occurrence_id, lease=lease, stopping=ctx.stopping, poke=ctx.poke
-    )
-    ctx.poke()
 
 
 @tracked

@@ -179,6 +179,36 @@ async def certify(
     return True
 
 
+async def finalise_session(
+    database: Database,
+    mail: MailSettings,
+    occurrence_id: int,
+    *,
+    now: datetime,
+    grace: timedelta,
+    lease: Lease,
+    stopping: asyncio.Event | None = None,
+    batch_size: int = BATCH,
+    poke: Callable[[], None] = lambda: None,
+) -> bool:
+    """The planner's use case: claim the occurrence once ``end + grace`` has passed, make every
+    award final, then issue its certificates; True when all of it is done. Resumable: a run
+    stopped half-way (a stop, a crash, a lost lease) is picked up by the next planner run, here
+    or in another process."""
+    if not await claim(database, occurrence_id, now=now, grace=grace, lease=lease):
+        return False
+    done = await finalize_awards(
+        database, occurrence_id, now=now, lease=lease, stopping=stopping, batch_size=batch_size
+    )
+    if not done:
+        return False
+    certified = await certify(
+        database, mail, occurrence_id, lease=lease, stopping=stopping, poke=poke
+    )
+    poke()
+    return certified
+
+
 async def keep(database: Database, occurrence_id: int, *, lease: Lease, now: datetime) -> bool:
     """Renew this process's lease on an unfinished closure; False when it is not ours any more."""
     async with database.session() as session:
