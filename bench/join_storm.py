@@ -264,7 +264,7 @@ def _start_bare(url: str, port: int) -> subprocess.Popen[bytes]:
     )
 
 
-def _start_service(url: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
+def _start_service(url: str, port: int, folder: Path, workers: int = 1) -> subprocess.Popen[bytes]:
     kept = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
     settings = {
         "TRACKER_DATABASE_URL": url,
@@ -275,7 +275,7 @@ def _start_service(url: str, port: int, folder: Path) -> subprocess.Popen[bytes]
         "TRACKER_BASE_URL": "https://cme.example.org",
     }
     return subprocess.Popen(
-        [TRACKER, "serve"],
+        [TRACKER, "serve", *(["--workers", str(workers)] if workers > 1 else [])],
         cwd=folder,
         env=kept | settings,
         stdout=subprocess.DEVNULL,
@@ -467,7 +467,8 @@ async def _run(engine: str, args: argparse.Namespace) -> None:
         world = await _world(url, args.participants)
         folder = Path(tempfile.mkdtemp(prefix="join-storm-"))
         bare_port, service_port = free_port(), free_port()
-        bare, service = _start_bare(url, bare_port), _start_service(url, service_port, folder)
+        bare = _start_bare(url, bare_port)
+        service = _start_service(url, service_port, folder, args.workers)
         profiler: subprocess.Popen[bytes] | None = None
         try:
             bare_base = f"http://127.0.0.1:{bare_port}"
@@ -477,8 +478,8 @@ async def _run(engine: str, args: argparse.Namespace) -> None:
             bodies = _storm_bodies(world, args.participants)
             print(
                 f"{engine}: {len(bodies)} signed join/leave events of {args.participants} "
-                f"participants, {args.connections} connections, {datetime.now(UTC):%Y-%m-%d}, "
-                f"load average {os.getloadavg()[0]:.1f}"
+                f"participants, {args.connections} connections, {args.workers} service "
+                f"process(es), {datetime.now(UTC):%Y-%m-%d}, load average {os.getloadavg()[0]:.1f}"
             )
             warm = _signed(bodies[:200])  # connections, imports, caches of both
             await _storm(bare_base, warm, args.connections, args.seconds)
@@ -489,11 +490,15 @@ async def _run(engine: str, args: argparse.Namespace) -> None:
                 profiler = _start_profiler(service.pid, args.profile)
                 await asyncio.sleep(1)
             service_load = await _storm(
-                service_base, _signed(bodies), args.connections, args.seconds, service.pid
+                service_base,
+                _signed(bodies),
+                args.connections,
+                args.seconds,
+                service.pid if args.workers == 1 else 0,  # the parent of workers does no work
             )
             print(bare_load.line("bare"))
             print(service_load.line("service", bare_load))
-            before = cpu_seconds(service.pid)
+            before = cpu_seconds(service.pid)  # with --workers: the parent's, about nothing
             print(await _count(url, service_load, args.settle_seconds))
             print(
                 f"  projection after the storm: {cpu_seconds(service.pid) - before:.2f} s of the "
@@ -532,6 +537,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--pg", action="store_true", help="on PostgreSQL at 127.0.0.1")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="service processes on one port (PostgreSQL only)"
+    )
     parser.add_argument("--profile", help="write py-spy's raw stacks of the service here")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bare-url", help=argparse.SUPPRESS)

@@ -20,10 +20,14 @@ API_ROUTES = [
 ]
 
 
-def test_the_only_public_api_route_is_the_self_registration_request() -> None:
+def test_the_only_public_api_routes_ask_for_an_email_link() -> None:
+    """A self-registration request and a sign-in link request: each only sends an email."""
     public = [(r.method, r.path) for r in ROUTES if r.path.startswith("/api") and r.auth == "none"]
 
-    assert public == [("POST", "/api/series/{id}/self-registrations")]
+    assert sorted(public) == [
+        ("POST", "/api/series/{id}/self-registrations"),
+        ("POST", "/api/sign-in-links"),
+    ]
 
 
 @pytest.mark.parametrize(("method", "path"), API_ROUTES)

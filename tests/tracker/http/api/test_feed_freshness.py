@@ -50,8 +50,8 @@ def _no_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("the feed was loaded or rendered")
 
-    monkeypatch.setattr("tracker.http.api.feeds.load_entries", refuse)
-    monkeypatch.setattr("tracker.http.api.feeds.render_calendar", refuse)
+    monkeypatch.setattr("tracker.services.feeds.load_entries", refuse)
+    monkeypatch.setattr("tracker.services.feeds.render_calendar", refuse)
 
 
 @FEEDS

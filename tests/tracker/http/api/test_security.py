@@ -232,7 +232,7 @@ async def test_a_failure_on_the_personal_feed_logs_no_token(
         # Fault injection: a library that fails while echoing its input, as some do.
         raise RuntimeError(f"cannot load entries for /feeds/{token}.ics")
 
-    monkeypatch.setattr("tracker.http.api.feeds.load_entries", broken)
+    monkeypatch.setattr("tracker.services.feeds.load_entries", broken)
     caplog.set_level(logging.DEBUG)
 
     response = await client.get(f"/feeds/{token}.ics")
