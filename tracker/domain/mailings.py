@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import TypeAdapter
@@ -180,8 +180,17 @@ def _invitation(
     )
 
 
-def _message_for(
-    physician: Physician,
+class Addressee(Protocol):
+    """Whom a message is written to: a physician, or someone asking to register."""
+
+    first_name: str
+    last_name: str
+    email: str
+    language: str
+
+
+def message_for(
+    person: Addressee,
     mail: MailSettings,
     kind: str,
     context: dict[str, Any],
@@ -189,31 +198,32 @@ def _message_for(
     now: datetime,
     **options: Any,
 ) -> EmailMessage:
-    """``kind`` rendered for one physician (their name, their language), as a whole message."""
+    """``kind`` rendered for one person (their name, their language), as a whole message."""
     rendered = render(
         kind,
-        physician.language,
-        {"first_name": physician.first_name, "last_name": physician.last_name, **context},
+        person.language,
+        {"first_name": person.first_name, "last_name": person.last_name, **context},
     )
     return build_message(
         rendered,
         sender=mail.sender,
-        recipient=physician.email,
-        recipient_name=f"{physician.first_name} {physician.last_name}",
+        recipient=person.email,
+        recipient_name=f"{person.first_name} {person.last_name}",
         domain=mail.domain,
         now=now,
         **options,
     )
 
 
-async def _queue(
+async def queue_message(
     session: AsyncSession,
     compose: Callable[[], EmailMessage],
     *,
     key: str,
     kind: str,
-    physician: Physician,
-    occurrence_id: int | None,
+    recipient: str,
+    physician_id: int | None,
+    occurrence_id: int | None = None,
     now: datetime,
     status: OutboxStatus = OutboxStatus.PENDING,
     note: str | None = None,
@@ -223,15 +233,15 @@ async def _queue(
     try:
         message = compose()
     except Exception as exc:
-        log.exception("could not compose %s to %s", key, physician.email)
+        log.exception("could not compose %s to %s", key, recipient)
         return await record_unsendable(
             session,
             key=key,
             kind=kind,
-            recipient=physician.email,
+            recipient=recipient,
             reason=f"could not compose this message: {type(exc).__name__}: {exc}",
             occurrence_id=occurrence_id,
-            physician_id=physician.id,
+            physician_id=physician_id,
             now=now,
         )
     return await enqueue(
@@ -240,10 +250,23 @@ async def _queue(
         kind=kind,
         message=message,
         occurrence_id=occurrence_id,
-        physician_id=physician.id,
+        physician_id=physician_id,
         now=now,
         status=status,
         note=note,
+    )
+
+
+async def _queue(
+    session: AsyncSession,
+    compose: Callable[[], EmailMessage],
+    *,
+    physician: Physician,
+    **fields: Any,
+) -> bool:
+    """:func:`queue_message` to a physician."""
+    return await queue_message(
+        session, compose, recipient=physician.email, physician_id=physician.id, **fields
     )
 
 
@@ -284,7 +307,7 @@ def _reminder(
     link: str,
     now: datetime,
 ) -> EmailMessage:
-    return _message_for(
+    return message_for(
         physician,
         mail,
         "reminder",
@@ -360,7 +383,7 @@ def _notice(
 ) -> EmailMessage:
     change = _change(occurrence)
     method = "CANCEL" if change == "cancelled" else "REQUEST"
-    return _message_for(
+    return message_for(
         physician,
         mail,
         "notice",
@@ -478,7 +501,7 @@ def _certificate(
     now: datetime,
 ) -> EmailMessage:
     pdf = certificate_document(certificate, physician, occurrence, series, mail)
-    return _message_for(
+    return message_for(
         physician,
         mail,
         "certificate",
@@ -741,7 +764,7 @@ async def enqueue_statement(
         pdf = statement_pdf(
             statement_data(physician, mail, label, totals, summary.requirements, awards)
         )
-        return _message_for(
+        return message_for(
             physician,
             mail,
             "statement",
@@ -874,7 +897,7 @@ async def enqueue_welcomes(
 def _sign_in(
     physician: Physician, mail: MailSettings, link: str, minutes: int, now: datetime
 ) -> EmailMessage:
-    return _message_for(physician, mail, "sign_in", {"link": link, "minutes": minutes}, now=now)
+    return message_for(physician, mail, "sign_in", {"link": link, "minutes": minutes}, now=now)
 
 
 def sign_in_message(

@@ -16,24 +16,20 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from notifications.compose import build_message, render
-from notifications.outbox import enqueue, record_unsendable
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from tracker.domain import physicians
 from tracker.domain.listing import Order, Page, PageRequest, keyset_page
 from tracker.domain.localtime import when_zoned
-from tracker.domain.mailings import MailSettings
+from tracker.domain.mailings import MailSettings, message_for, queue_message
 from tracker.domain.models import Physician, Registration, SelfRegistration
 from tracker.domain.schemas import PhysicianCreate, SelfRegistrationCreate
 from tracker.domain.tokens import hash_token
@@ -136,67 +132,17 @@ async def request_registration(
         "expires_text": when_zoned(row.expires_at, row.timezone, row.language),
         "next_text": when_zoned(first.start, row.timezone, row.language) if first else "",
     }
-    await _queue(
+    await queue_message(
         session,
-        mail,
-        row,
-        functools.partial(_compose, mail, row, "self_registration", context, now),
+        functools.partial(message_for, row, mail, "self_registration", context, now=now),
+        recipient=row.email,
+        physician_id=row.physician_id,
         # The hash's head too: a row id can come back after a series (and its rows) is deleted.
         key=f"self-registration:{row.id}:{(row.code_hash or '')[:16]}",
         kind="self_registration",
         now=now,
     )
     return row
-
-
-def _compose(
-    mail: MailSettings,
-    row: SelfRegistration,
-    kind: str,
-    context: dict[str, Any],
-    now: datetime,
-) -> EmailMessage:
-    rendered = render(
-        kind,
-        row.language,
-        {"first_name": row.first_name, "last_name": row.last_name, **context},
-    )
-    return build_message(
-        rendered,
-        sender=mail.sender,
-        recipient=row.email,
-        recipient_name=f"{row.first_name} {row.last_name}",
-        domain=mail.domain,
-        now=now,
-    )
-
-
-async def _queue(
-    session: AsyncSession,
-    mail: MailSettings,
-    row: SelfRegistration,
-    compose: Callable[[], EmailMessage],
-    *,
-    key: str,
-    kind: str,
-    now: datetime,
-) -> bool:
-    try:
-        message = compose()
-    except Exception as exc:
-        log.exception("could not compose %s", key)
-        return await record_unsendable(
-            session,
-            key=key,
-            kind=kind,
-            recipient=row.email,
-            reason=f"could not compose this message: {type(exc).__name__}: {exc}",
-            physician_id=row.physician_id,
-            now=now,
-        )
-    return await enqueue(
-        session, key=key, kind=kind, message=message, physician_id=row.physician_id, now=now
-    )
 
 
 # Seats --------------------------------------------------------------------------------------
@@ -336,11 +282,11 @@ async def _queue_promotion(
         expires_at=row.expires_at,
         physician_id=physician.id,
     )
-    await _queue(
+    await queue_message(
         session,
-        mail,
-        shown,
-        functools.partial(_compose, mail, shown, "waitlist_promoted", context, now),
+        functools.partial(message_for, shown, mail, "waitlist_promoted", context, now=now),
+        recipient=shown.email,
+        physician_id=shown.physician_id,
         key=f"waitlist-promoted:{row.id}:{physician.id}:{now:%Y%m%dT%H%M%S}",
         kind="waitlist_promoted",
         now=now,
