@@ -11,7 +11,7 @@ from tracker.domain.schemas import CertificateCheck, OutboxMessagePublic
 from tracker.http.keys import MAIL, SERVICES, physician_of
 from tracker.http.pages.errors import prefers_html
 from tracker.http.pages.i18n import language, translator
-from tracker.http.pages.render import page
+from tracker.http.pages.render import message_page, page
 from tracker.http.paging import OUTBOX, OutboxPage, list_page, page_request, query_text
 from tracker.http.parsing import json_response, path_id, pdf_response
 from tracker.http.problems import HTTPProblem
@@ -49,13 +49,8 @@ async def retry_message(request: web.Request) -> web.Response:
 
 def _unknown_link(request: web.Request) -> web.Response:
     t = translator(language(request))
-    return page(
-        request,
-        "message.html",
-        status=404,
-        heading=t["unsubscribe.unknown.title"],
-        text=t["unsubscribe.unknown"],
-        error=True,
+    return message_page(
+        request, t["unsubscribe.unknown.title"], t["unsubscribe.unknown"], status=404
     )
 
 

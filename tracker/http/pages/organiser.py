@@ -32,7 +32,7 @@ from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sessions
 from tracker.http.pages.chart import svg
 from tracker.http.pages.i18n import language, translator
-from tracker.http.pages.render import form_with_csrf, page, secure_cookies
+from tracker.http.pages.render import form_with_csrf, message_page, page, secure_cookies
 from tracker.http.paging import (
     ATTENDANCE,
     OUTBOX,
@@ -349,13 +349,11 @@ async def organizer_occurrence_action(request: web.Request) -> web.StreamRespons
         raise web.HTTPNotFound() from None
     except (ValidationError, InvalidInputError, OccurrenceConflictError) as exc:
         t = translator(language(request))
-        return page(
+        return message_page(
             request,
-            "message.html",
+            t["error"],
+            _first_error(exc),
             status=409 if isinstance(exc, OccurrenceConflictError) else 422,
-            heading=t["error"],
-            text=_first_error(exc),
-            error=True,
         )
     raise web.HTTPSeeOther(f"/organizer/series/{occurrence.series_id}#occurrence-{occurrence_id}")
 

@@ -19,7 +19,7 @@ from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
 from tracker.http.pages.calendar_links import session_item, subscribe_links, webcal
 from tracker.http.pages.i18n import language, translator
-from tracker.http.pages.render import form_with_csrf, page, secure_cookies
+from tracker.http.pages.render import form_with_csrf, message_page, page, secure_cookies
 from tracker.http.parsing import pdf_response, read_form
 from tracker.services import certificates as certificate_service
 from tracker.services import feeds, web_sessions
@@ -32,15 +32,7 @@ async def physician_sign_in(request: web.Request) -> web.StreamResponse:
     raw = await web_sessions.sign_in_physician(request.app[DATABASE], request.match_info["token"])
     if raw is None:
         t = translator(language(request))
-        return page(
-            request,
-            "message.html",
-            status=404,
-            heading=t["error"],
-            text=t["signin.bad"],
-            error=True,
-            sign_in_form=True,
-        )
+        return message_page(request, t["error"], t["signin.bad"], status=404, sign_in_form=True)
     response = web.HTTPSeeOther(
         "/me", headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
     )

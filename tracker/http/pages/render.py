@@ -70,16 +70,37 @@ def page(
     return response
 
 
-def error_page(request: web.Request, status: int) -> web.Response:
-    """A localised page for an error ``status`` (the layout, the language, the status kept)."""
-    t = translator(language(request))
+def message_page(
+    request: web.Request,
+    heading: str,
+    text: str,
+    *,
+    status: int = 200,
+    lang: str | None = None,
+    **extra: Any,
+) -> web.Response:
+    """A page that says one thing (a heading and a paragraph), shown as an error from 400 on;
+    ``extra`` for ``message.html`` (``sign_in_form``, its error and value)."""
     return page(
         request,
         "message.html",
         status=status,
-        heading=t["error.title"].format(status=status),
-        text=t.get(f"error.{status}", t["error.other"]),
-        error=True,
+        lang=lang,
+        heading=heading,
+        text=text,
+        error=status >= 400,
+        **extra,
+    )
+
+
+def error_page(request: web.Request, status: int) -> web.Response:
+    """A localised page for an error ``status`` (the layout, the language, the status kept)."""
+    t = translator(language(request))
+    return message_page(
+        request,
+        t["error.title"].format(status=status),
+        t.get(f"error.{status}", t["error.other"]),
+        status=status,
         # not signed in on a physician's page: the way back is a sign-in link by email
         sign_in_form=status == 401 and request.path.startswith("/me"),
     )

@@ -25,7 +25,7 @@ from tracker.http.keys import MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.physician import _physician_session
-from tracker.http.pages.render import form_with_csrf, page, secure_cookies
+from tracker.http.pages.render import form_with_csrf, message_page, page, secure_cookies
 from tracker.http.paging import SELF_REGISTRATIONS, WAITLIST, cursors, page_request
 from tracker.http.parsing import path_id, read_form
 from tracker.services import registrations as registration_service
@@ -166,25 +166,12 @@ async def public_register(request: web.Request) -> web.Response:
     except RegistrationClosedError:
         return await series_page(request, status=409)
     count_request(request)
-    return page(
-        request,
-        "message.html",
-        heading=t["selfreg.sent.title"],
-        text=t["selfreg.sent"],
-        error=False,
-    )
+    return message_page(request, t["selfreg.sent.title"], t["selfreg.sent"])
 
 
 def _unknown_link(request: web.Request) -> web.Response:
     t = translator(language(request))
-    return page(
-        request,
-        "message.html",
-        status=404,
-        heading=t["selfreg.unknown.title"],
-        text=t["selfreg.unknown"],
-        error=True,
-    )
+    return message_page(request, t["selfreg.unknown.title"], t["selfreg.unknown"], status=404)
 
 
 async def confirm_page(request: web.Request) -> web.Response:

@@ -19,12 +19,13 @@ import secrets
 from aiohttp import web
 from pydantic import ValidationError
 
+from tracker.domain import limits
 from tracker.domain.schemas import SignInLinkRequest
 from tracker.http.api.sign_in import ask_for_link, client_wait
 from tracker.http.keys import SERVICES, SETTINGS
 from tracker.http.pages import sessions
 from tracker.http.pages.i18n import language, translator
-from tracker.http.pages.render import page, secure_cookies
+from tracker.http.pages.render import message_page, page, secure_cookies
 from tracker.http.parsing import read_form
 from tracker.services import sign_in_links
 
@@ -36,45 +37,16 @@ def _form_language(request: web.Request, form: dict[str, str]) -> str:
     return chosen if chosen in ("fr", "en") else language(request)
 
 
-def _message(
-    request: web.Request, lang: str, heading: str, text: str, *, status: int = 200, **extra: object
-) -> web.Response:
-    return page(
-        request,
-        "message.html",
-        status=status,
-        lang=lang,
-        heading=heading,
-        text=text,
-        error=status >= 400,
-        **extra,
-    )
-
-
 async def sign_in_form(request: web.Request) -> web.Response:
     """The form alone (where a page links to "get a sign-in link")."""
     t = translator(language(request))
-    return page(
-        request,
-        "message.html",
-        heading=t["signin.link.title"],
-        text=t["signin.link.intro"],
-        error=False,
-        sign_in_form=True,
-    )
+    return message_page(request, t["signin.link.title"], t["signin.link.intro"], sign_in_form=True)
 
 
 async def signed_out(request: web.Request) -> web.Response:
     """Where signing out lands: said so, with the form to come back."""
     t = translator(language(request))
-    return page(
-        request,
-        "message.html",
-        heading=t["signedout.title"],
-        text=t["signedout"],
-        error=False,
-        sign_in_form=True,
-    )
+    return message_page(request, t["signedout.title"], t["signedout"], sign_in_form=True)
 
 
 async def send_sign_in_link(request: web.Request) -> web.Response:
@@ -86,12 +58,12 @@ async def send_sign_in_link(request: web.Request) -> web.Response:
     t = translator(lang)
     wait = client_wait(request)
     if wait is not None:
-        response = _message(
+        response = message_page(
             request,
-            lang,
             t["error.title"].format(status=429),
             t["signin.link.busy"].format(minutes=max(1, -(-wait // 60))),
             status=429,
+            lang=lang,
         )
         response.headers["Retry-After"] = str(wait)
         return response
@@ -99,30 +71,30 @@ async def send_sign_in_link(request: web.Request) -> web.Response:
     try:
         data = SignInLinkRequest(email=email)
     except ValidationError:
-        return _message(
+        return message_page(
             request,
-            lang,
             t["signin.link.title"],
             t["signin.link.intro"],
             status=422,
+            lang=lang,
             sign_in_form=True,
             form_error=t["signin.link.invalid"],
-            email_value=email[:320],
+            email_value=email[: limits.EMAIL],
         )
     ask_for_link(request, data.email)
-    return _message(request, lang, t["signin.link.sent.title"], t["signin.link.sent"])
+    return message_page(request, t["signin.link.sent.title"], t["signin.link.sent"], lang=lang)
 
 
 def _spent(request: web.Request, lang: str | None = None) -> web.Response:
     """A link unknown, expired or used: said so, with the form to ask for a new one."""
     lang = lang or language(request)
     t = translator(lang)
-    return _message(
+    return message_page(
         request,
-        lang,
         t["signin.link.expired.title"],
         t["signin.link.expired"],
         status=404,
+        lang=lang,
         sign_in_form=True,
     )
 
