@@ -15,7 +15,6 @@ from schedules.feeds import FeedCache
 from tracker.db import Database
 from tracker.http.api.attendance import WRITER
 from tracker.http.api.feeds import FEED_CACHE
-from tracker.http.api.sign_in import SIGN_IN_LIMITER, new_limiter
 from tracker.http.background import BACKGROUND, Background, drain_background
 from tracker.http.keys import DATABASE, MAIL, OPENAPI, SERVICES, SETTINGS, WORKER
 from tracker.http.openapi import build_openapi
@@ -108,7 +107,6 @@ def create_app(settings: Settings) -> web.Application:
     app[FEED_CACHE] = FeedCache()
     app[PROJECTOR] = Projector()
     app[BACKGROUND] = Background()
-    app[SIGN_IN_LIMITER] = new_limiter()
     app.on_shutdown.append(signal_stopping)
     app.on_shutdown.append(drain_background)
     app.cleanup_ctx.append(database_ctx)

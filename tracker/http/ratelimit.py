@@ -23,8 +23,11 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from aiohttp import web
+
+from tracker.http.keys import SETTINGS
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -122,8 +125,39 @@ def client_address(request: web.BaseRequest, *, trusted: Iterable[str] = ()) -> 
 LIMITER = web.AppKey("failure_limiter", FailureLimiter)
 
 
-# self-registration
+def requester(request: web.Request) -> str:
+    """The client a request counts against (behind the configured trusted proxies)."""
+    return client_address(request, trusted=request.app[SETTINGS].trusted_proxy_list)
+
+
+@dataclass(frozen=True)
+class ClientDoor:
+    """A door where each client may pass ``limit`` times per ``window`` seconds (a sliding
+    window, in this process), whatever the outcome: for requests that send an email to an
+    address anyone may type. Each door has its own limiter in the app (:meth:`install`)."""
+
+    name: str
+    limit: int
+    window: float
+    key: web.AppKey[FailureLimiter]
+
+    def install(self, app: web.Application) -> None:
+        app[self.key] = FailureLimiter(limit=self.limit, window=self.window)
+
+    def wait(self, request: web.Request) -> int | None:
+        """Seconds this client must wait before passing again, or ``None`` if it may now."""
+        return request.app[self.key].retry_after(self.name, requester(request))
+
+    def count(self, request: web.Request) -> None:
+        request.app[self.key].failed(self.name, requester(request))
+
+
 #: Self-registration requests per client (the API and the form together): each one accepted
 #: sends an email, so a client may have this many accepted per window, then gets 429.
-SELF_REGISTRATION_LIMIT, SELF_REGISTRATION_WINDOW = 10, 600.0
-REQUEST_LIMITER = web.AppKey("request_limiter", FailureLimiter)
+SELF_REGISTRATION = ClientDoor(
+    "self-registration", 10, 600.0, web.AppKey("request_limiter", FailureLimiter)
+)
+#: Sign-in link requests per client (the API and the form together; only valid ones count).
+SIGN_IN = ClientDoor(
+    "sign-in link request", 10, 15 * 60.0, web.AppKey("sign_in_limiter", FailureLimiter)
+)

@@ -70,11 +70,10 @@ from tracker.http.paging import (
 from tracker.http.problems import HTTPProblem
 from tracker.http.ratelimit import (
     LIMITER,
-    REQUEST_LIMITER,
-    SELF_REGISTRATION_LIMIT,
-    SELF_REGISTRATION_WINDOW,
+    SELF_REGISTRATION,
+    SIGN_IN,
     FailureLimiter,
-    client_address,
+    requester,
 )
 from tracker.services import web_sessions
 
@@ -922,13 +921,9 @@ def _invalid_token(who: str) -> HTTPProblem:
     )
 
 
-def _client(request: web.Request) -> str:
-    return client_address(request, trusted=request.app[SETTINGS].trusted_proxy_list)
-
-
 def _refuse_if_blocked(request: web.Request, door: str) -> None:
     """429 while this client has failed too often at this door (right credential or not)."""
-    wait = request.app[LIMITER].retry_after(door, _client(request))
+    wait = request.app[LIMITER].retry_after(door, requester(request))
     if wait is not None:
         raise HTTPProblem(
             429,
@@ -938,7 +933,7 @@ def _refuse_if_blocked(request: web.Request, door: str) -> None:
 
 
 def _count_failure(request: web.Request, door: str) -> None:
-    request.app[LIMITER].failed(door, _client(request))
+    request.app[LIMITER].failed(door, requester(request))
 
 
 Subject = TypeVar("Subject", Organizer, Physician)
@@ -1016,10 +1011,9 @@ def setup_routes(app: web.Application) -> None:
     app[LIMITER] = FailureLimiter(
         limit=settings.auth_failure_limit, window=settings.auth_failure_window_seconds
     )
-    # self-registration: requests per client on the unauthenticated door
-    app[REQUEST_LIMITER] = FailureLimiter(
-        limit=SELF_REGISTRATION_LIMIT, window=SELF_REGISTRATION_WINDOW
-    )
+    # the two unauthenticated doors that send an email: requests per client
+    SELF_REGISTRATION.install(app)
+    SIGN_IN.install(app)
     for route in ROUTES:
         app.router.add_route(
             route.method,

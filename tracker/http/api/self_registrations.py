@@ -15,7 +15,7 @@ from tracker.domain.schemas import (
     SelfRegistrationPublic,
 )
 from tracker.errors import RegistrationClosedError
-from tracker.http.keys import SERVICES, SETTINGS
+from tracker.http.keys import SERVICES
 from tracker.http.paging import (
     SELF_REGISTRATIONS,
     WAITLIST,
@@ -25,29 +25,13 @@ from tracker.http.paging import (
 )
 from tracker.http.parsing import json_response, path_id, read_json
 from tracker.http.problems import HTTPProblem
-from tracker.http.ratelimit import REQUEST_LIMITER, client_address
+from tracker.http.ratelimit import SELF_REGISTRATION
 from tracker.services import self_registrations as self_registration_service
-
-DOOR = "self-registration"
-
-
-def _client(request: web.Request) -> str:
-    return client_address(request, trusted=request.app[SETTINGS].trusted_proxy_list)
-
-
-def wait_before_request(request: web.Request) -> int | None:
-    """Seconds this client must wait before asking again, or ``None`` if it may."""
-    return request.app[REQUEST_LIMITER].retry_after(DOOR, _client(request))
-
-
-def count_request(request: web.Request) -> None:
-    """Count a request that sent a confirmation email (refused ones send nothing)."""
-    request.app[REQUEST_LIMITER].failed(DOOR, _client(request))
 
 
 async def self_register(request: web.Request) -> web.Response:
     series_id = path_id(request)
-    wait = wait_before_request(request)
+    wait = SELF_REGISTRATION.wait(request)
     if wait is not None:
         raise HTTPProblem(
             429,
@@ -59,7 +43,7 @@ async def self_register(request: web.Request) -> web.Response:
         await self_registration_service.request_registration(request.app[SERVICES], series_id, data)
     except RegistrationClosedError as exc:
         raise HTTPProblem(409, str(exc)) from None
-    count_request(request)
+    SELF_REGISTRATION.count(request)  # only requests that sent an email count
     return json_response(SelfRegistrationAccepted(), status=202)
 
 

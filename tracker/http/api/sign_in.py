@@ -8,8 +8,8 @@ second click.
 
 Two limits: per address (in the database, across processes: at most
 :data:`~tracker.domain.sign_in_links.ADDRESS_LIMIT` links per window, silently: still 202), and
-per client (in this process: past :data:`CLIENT_LIMIT` requests within :data:`CLIENT_WINDOW`
-seconds, 429 with ``Retry-After``; it says nothing about any address).
+per client (in this process: past :data:`~tracker.http.ratelimit.SIGN_IN`'s limit within its window
+of seconds, 429 with ``Retry-After``; it says nothing about any address).
 """
 
 from __future__ import annotations
@@ -18,45 +18,27 @@ from aiohttp import web
 
 from tracker.domain.schemas import SignInLinkAccepted, SignInLinkRequest
 from tracker.http.background import BACKGROUND
-from tracker.http.keys import SERVICES, SETTINGS
+from tracker.http.keys import SERVICES
 from tracker.http.parsing import json_response, read_json
 from tracker.http.problems import HTTPProblem
-from tracker.http.ratelimit import FailureLimiter, client_address
+from tracker.http.ratelimit import SIGN_IN
 from tracker.services import sign_in_links
 
-CLIENT_LIMIT = 10
-CLIENT_WINDOW = 15 * 60.0
-DOOR = "sign-in link request"
 ACCEPTED = "If this address belongs to a physician, a sign-in link valid 30 minutes was sent to it."
-#: Every request for a link counts here (not only failures): the limiter's sliding window.
-SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", FailureLimiter)
-
-
-def new_limiter() -> FailureLimiter:
-    return FailureLimiter(limit=CLIENT_LIMIT, window=CLIENT_WINDOW)
-
-
-def _client(request: web.Request) -> str:
-    return client_address(request, trusted=request.app[SETTINGS].trusted_proxy_list)
-
-
-def client_wait(request: web.Request) -> int | None:
-    """Seconds this client must wait before asking again, or None if it may ask now."""
-    return request.app[SIGN_IN_LIMITER].retry_after(DOOR, _client(request))
 
 
 def ask_for_link(request: web.Request, email: str) -> None:
     """Count the request against its client, then start the lookup and the email; returns at
     once (see the module's docstring). Only valid requests count: an invalid one sends
     nothing."""
-    request.app[SIGN_IN_LIMITER].failed(DOOR, _client(request))
+    SIGN_IN.count(request)
     request.app[BACKGROUND].spawn(
         sign_in_links.request_link(request.app[SERVICES], email), name="sign-in link"
     )
 
 
 async def request_sign_in_link(request: web.Request) -> web.Response:
-    wait = client_wait(request)
+    wait = SIGN_IN.wait(request)
     if wait is not None:
         raise HTTPProblem(
             429,

@@ -20,7 +20,6 @@ from schedules.models import Series
 from tracker.domain.localtime import long_date, when_zoned, zone_name
 from tracker.domain.schemas import SelfRegistrationCreate
 from tracker.errors import RegistrationClosedError
-from tracker.http.api.self_registrations import count_request, wait_before_request
 from tracker.http.keys import MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
 from tracker.http.pages.i18n import language, translator
@@ -28,6 +27,7 @@ from tracker.http.pages.physician import _physician_session
 from tracker.http.pages.render import form_with_csrf, message_page, page, secure_cookies
 from tracker.http.paging import SELF_REGISTRATIONS, WAITLIST, cursors, page_request
 from tracker.http.parsing import path_id, read_form
+from tracker.http.ratelimit import SELF_REGISTRATION
 from tracker.services import registrations as registration_service
 from tracker.services import self_registrations as self_registration_service
 
@@ -149,7 +149,7 @@ async def public_register(request: web.Request) -> web.Response:
         "consent": payload["consent_board_reporting"],
         "chosen": True,
     }
-    wait = wait_before_request(request)
+    wait = SELF_REGISTRATION.wait(request)
     if wait is not None:
         response = await series_page(
             request, status=429, errors=[t["selfreg.too_many"].format(wait=wait)], values=shown
@@ -165,7 +165,7 @@ async def public_register(request: web.Request) -> web.Response:
         return await series_page(request, status=422, errors=_form_errors(exc, lang), values=shown)
     except RegistrationClosedError:
         return await series_page(request, status=409)
-    count_request(request)
+    SELF_REGISTRATION.count(request)
     return message_page(request, t["selfreg.sent.title"], t["selfreg.sent"])
 
 

@@ -21,12 +21,13 @@ from pydantic import ValidationError
 
 from tracker.domain import limits
 from tracker.domain.schemas import SignInLinkRequest
-from tracker.http.api.sign_in import ask_for_link, client_wait
+from tracker.http.api.sign_in import ask_for_link
 from tracker.http.keys import SERVICES, SETTINGS
 from tracker.http.pages import sessions
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import message_page, page, secure_cookies
 from tracker.http.parsing import read_form
+from tracker.http.ratelimit import SIGN_IN
 from tracker.services import sign_in_links
 
 LINK_COOKIE = "tracker_link"
@@ -56,7 +57,7 @@ async def send_sign_in_link(request: web.Request) -> web.Response:
     form = dict((await read_form(request)).items())
     lang = _form_language(request, form)
     t = translator(lang)
-    wait = client_wait(request)
+    wait = SIGN_IN.wait(request)
     if wait is not None:
         response = message_page(
             request,

@@ -22,10 +22,10 @@ from tests.smtp import SmtpServer
 from tracker.db import Database
 from tracker.domain.models import Physician
 from tracker.domain.tokens import hash_token
-from tracker.http.api.sign_in import CLIENT_LIMIT
 from tracker.http.background import BACKGROUND
 from tracker.http.pages.sessions import COOKIE
 from tracker.http.pages.sign_in import LINK_COOKIE
+from tracker.http.ratelimit import SIGN_IN
 
 LINK = re.compile(r"https://cme\.example\.org/me/sign-in/(sil_[A-Za-z0-9_-]+)")
 
@@ -184,10 +184,10 @@ async def test_an_address_gets_three_links_per_window_and_the_same_answer_after(
 
 
 async def test_a_client_asking_too_often_gets_429(client: TestClient) -> None:
-    answers = [await ask(client, f"someone{n}@example.org") for n in range(CLIENT_LIMIT + 1)]
+    answers = [await ask(client, f"someone{n}@example.org") for n in range(SIGN_IN.limit + 1)]
 
     last = answers[-1]
-    assert [answer.status for answer in answers[:-1]] == [202] * CLIENT_LIMIT
+    assert [answer.status for answer in answers[:-1]] == [202] * SIGN_IN.limit
     assert last.status == 429
     assert last.content_type == "application/problem+json"
     assert int(last.headers["Retry-After"]) > 0
