@@ -123,14 +123,12 @@ async def request_registration(
     )
     session.add(row)
     await session.flush()
-    upcoming = [o for o in await next_sessions(session, series_id, now=now, limit=5)]
-    first = next((o for o in upcoming if o.status != OccurrenceStatus.CANCELLED), None)
     context = {
         "series_title": series.title,
         "confirm_url": confirm_url(mail, code),
         "series_url": series_url(mail, series),
         "expires_text": when_zoned(row.expires_at, row.timezone, row.language),
-        "next_text": when_zoned(first.start, row.timezone, row.language) if first else "",
+        "next_text": await _next_text(session, series_id, row.timezone, row.language, now=now),
     }
     await queue_message(
         session,
@@ -161,6 +159,15 @@ async def lock_series(session: AsyncSession, series_id: int) -> Series:
     series = await session.get(Series, series_id, populate_existing=True)
     assert series is not None
     return series
+
+
+async def _next_text(
+    session: AsyncSession, series_id: int, timezone: str, language: str, *, now: datetime
+) -> str:
+    """When the series' next session that takes place is, for an email ("" if none is)."""
+    upcoming = await next_sessions(session, series_id, now=now, limit=5)
+    first = next((o for o in upcoming if o.status != OccurrenceStatus.CANCELLED), None)
+    return when_zoned(first.start, timezone, language) if first else ""
 
 
 async def seats_taken(session: AsyncSession, series_id: int) -> int:
@@ -260,33 +267,21 @@ async def _queue_promotion(
     *,
     now: datetime,
 ) -> None:
-    upcoming = await next_sessions(session, series.id or 0, now=now, limit=5)
-    first = next((o for o in upcoming if o.status != OccurrenceStatus.CANCELLED), None)
     context = {
         "series_title": series.title,
         "series_url": series_url(mail, series),
         "page_url": f"{mail.base_url}/me",
         "join_url": series.join_url,
-        "next_text": (
-            when_zoned(first.start, physician.timezone, physician.language) if first else ""
+        "next_text": await _next_text(
+            session, series.id or 0, physician.timezone, physician.language, now=now
         ),
     }
-    # The physician's name and language, as they are now (not as the request typed them).
-    shown = SelfRegistration(
-        series_id=row.series_id,
-        email=physician.email,
-        first_name=physician.first_name,
-        last_name=physician.last_name,
-        language=physician.language,
-        timezone=physician.timezone,
-        expires_at=row.expires_at,
-        physician_id=physician.id,
-    )
+    # Written to the physician as they are now (not as the request typed their name).
     await queue_message(
         session,
-        functools.partial(message_for, shown, mail, "waitlist_promoted", context, now=now),
-        recipient=shown.email,
-        physician_id=shown.physician_id,
+        functools.partial(message_for, physician, mail, "waitlist_promoted", context, now=now),
+        recipient=physician.email,
+        physician_id=physician.id,
         key=f"waitlist-promoted:{row.id}:{physician.id}:{now:%Y%m%dT%H%M%S}",
         kind="waitlist_promoted",
         now=now,
