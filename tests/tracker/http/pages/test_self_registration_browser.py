@@ -4,13 +4,11 @@ signed in with the series on their page."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.axe import axe_violations
 from tests.factories import series_body
 from tests.tracker.http.pages.test_browser import (  # noqa: F401  # fixtures
     accessibility_basics,
@@ -24,20 +22,6 @@ from tracker.db import Database
 from tracker.services.organizers import create_organizer
 
 pytestmark = [pytest.mark.browser, pytest.mark.any_engine]
-AXE = Path(__file__).resolve().parents[3] / "js" / "node_modules" / "axe-core" / "axe.min.js"
-
-
-async def serious_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page (WCAG 2 A and AA rules)."""
-    if not AXE.exists():
-        pytest.fail(f"axe-core is missing at {AXE}: run npm ci in tests/js")
-    await page.evaluate(AXE.read_text(encoding="utf-8"))
-    found: list[dict[str, Any]] = await page.evaluate(
-        """async () => (await axe.run(document, {runOnly: {type: "tag",
-              values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})).violations
-              .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length}))"""
-    )
-    return [f"{v['id']} ({v['nodes']})" for v in found if v["impact"] in ("serious", "critical")]
 
 
 async def fits_the_screen(page: Page) -> bool:
@@ -68,7 +52,7 @@ async def test_a_newcomer_registers_confirms_and_lands_on_their_page_on_a_phone(
     )
     assert await page.get_by_text("lundi 1 mars 2027 à 12:30 (heure de Paris)").count() == 1
     assert await accessibility_basics(page) == []
-    assert await serious_violations(page) == []
+    assert await axe_violations(page) == []
     assert await fits_the_screen(page)
     await shot(page, "selfreg-series-page-390")
     await page.get_by_label("Prénom").fill("Inès")
@@ -79,14 +63,14 @@ async def test_a_newcomer_registers_confirms_and_lands_on_their_page_on_a_phone(
     await page.get_by_label("J'accepte que mes participations").check()
     await page.get_by_role("button", name="S'inscrire").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Consultez votre messagerie")
-    assert await serious_violations(page) == []
+    assert await axe_violations(page) == []
 
     [(_, message)] = await queued(database, "self_registration")
     await page.goto(f"{site}/registration/{code_in(message)}")
-    assert await serious_violations(page) == []
+    assert await axe_violations(page) == []
     await page.get_by_role("button", name="Confirmer mon inscription").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Vous êtes inscrit(e)")
-    assert await serious_violations(page) == []
+    assert await axe_violations(page) == []
     await shot(page, "selfreg-confirmed-390")
     await page.get_by_role("link", name="Aller à ma page").click()
     await expect(page.get_by_role("heading", name="Mes séries")).to_be_visible()

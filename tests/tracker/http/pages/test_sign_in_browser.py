@@ -4,11 +4,8 @@ axe-core (no serious or critical violation)."""
 
 from __future__ import annotations
 
-import functools
-import os
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,6 +15,7 @@ from playwright.async_api import Browser, Page, expect
 from sqlmodel import select
 
 from notifications.models import OutboxMessage
+from tests.axe import axe_violations
 from tests.smtp import parse
 from tests.tracker.http.pages.test_browser import (  # the same browser and checks
     accessibility_basics,
@@ -34,38 +32,12 @@ from tracker.settings import Settings
 __all__ = ["browser", "chromium"]  # fixtures, imported to be found
 pytestmark = [pytest.mark.browser, pytest.mark.any_engine]
 
-AXE = Path(__file__).resolve().parents[3] / "js" / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
-
-
-@functools.cache
-def _axe_source() -> str:
-    if not AXE.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"axe-core is required under CI=true ({AXE} is missing)")
-        pytest.skip(f"no axe-core at {AXE}: npm ci --prefix tests/js")
-    return AXE.read_text(encoding="utf-8")
-
-
-async def serious_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical violations (WCAG 2.1 A/AA and best practices)."""
-    await page.evaluate(_axe_source())
-    result: dict[str, Any] = await page.evaluate(
-        """async () => await window.axe.run(document, {
-            runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
-            resultTypes: ["violations"],
-        })"""
-    )
-    return [
-        f"{v['id']} ({v['impact']}): " + "; ".join(" ".join(n["target"]) for n in v["nodes"][:3])
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 async def checked(page: Page, name: str) -> None:
     assert await accessibility_basics(page) == []
-    assert await serious_violations(page) == []
+    assert await axe_violations(page) == []
     await shot(page, name)
 
 
