@@ -10,29 +10,18 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from notifications.compose import Rendered, build_message
 from notifications.models import OutboxMessage
-from notifications.outbox import enqueue
 from notifications.transports import SmtpTransport
 from notifications.worker import DeliveryWorker
-from schedules.clock import utcnow
+from tests.factories import queue_messages
 from tests.smtp import SmtpServer
 from tracker.db import Database
 
 
 async def _queue(database: Database, count: int) -> list[str]:
-    now = utcnow()  # the workers' clock (to the second): due at once
+    """``count`` messages due now (:func:`tests.factories.queue_messages`); their Message-IDs."""
+    await queue_messages(database, count)
     async with database.session() as session:
-        for n in range(count):
-            message = build_message(
-                Rendered(f"Message {n}", f"Body {n}\n", f"<p>Body {n}</p>"),
-                sender="webinars@cme.example.org",
-                recipient=f"physician{n}@example.org",
-                domain="cme.example.org",
-                now=now,
-            )
-            await enqueue(session, key=f"lease:{n}", kind="test", message=message, now=now)
-        await session.commit()
         return list((await session.exec(select(OutboxMessage.message_id))).all())
 
 
