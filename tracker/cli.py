@@ -269,8 +269,9 @@ def import_physicians(file: str, tokens_path: str | None, no_welcome: bool) -> N
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["email", "token", "feed_url"])
-            for email, token in report.tokens:
-                writer.writerow([email, token, f"{settings.base_url}/feeds/{token}.ics"])
+            for newcomer in report.created:
+                feed = f"{settings.base_url}/feeds/{newcomer.feed_key}.ics"
+                writer.writerow([newcomer.email, newcomer.token, feed])
     for error in report.errors:
         click.echo(str(error), err=True)
     counts = report.counts

@@ -795,11 +795,13 @@ def welcome_key(physician_id: int, generation: int) -> str:
     return f"welcome:{physician_id}:{generation}"
 
 
-def personal_links(base_url: str, token: str, *, name: str) -> dict[str, str]:
-    """The personal page, the personal feed, and the feed's subscribe links: ``webcal:`` (Apple
-    Calendar, and any client that registers the scheme), Google Calendar's and Outlook.com's
-    "add by URL" pages (``name`` is the calendar's name in Outlook)."""
-    feed = f"{base_url}/feeds/{token}.ics"
+def personal_links(base_url: str, token: str, feed_key: str, *, name: str) -> dict[str, str]:
+    """The personal page (``token``), the personal feed (the read-only ``feed_key``: the feed
+    URL goes to calendar services, which must not hold a key that signs in), and the feed's
+    subscribe links: ``webcal:`` (Apple Calendar, and any client that registers the scheme),
+    Google Calendar's and Outlook.com's "add by URL" pages (``name``: the calendar's name in
+    Outlook)."""
+    feed = f"{base_url}/feeds/{feed_key}.ics"
     webcal = "webcal://" + feed.split("://", 1)[1]
     return {
         "page_url": f"{base_url}/me/{token}",
@@ -830,7 +832,7 @@ def _welcome_row(
     values = {
         "first_name": newcomer.first_name,
         "last_name": newcomer.last_name,
-        **personal_links(mail.base_url, newcomer.token, name=mail.provider),
+        **personal_links(mail.base_url, newcomer.token, newcomer.feed_key, name=mail.provider),
     }
     rendered = template.fill(values)
     message_id, raw = alternative_bytes(

@@ -175,9 +175,12 @@ class Newcomer:
     last_name: str
     language: str
     token: str
+    #: The read-only key of their calendar feed: the feed link a calendar service is given.
+    feed_key: str
 
     @classmethod
     def of(cls, physician: Physician, token: str) -> Newcomer:
+        assert physician.feed_secret is not None  # every row the ORM writes is given one
         return cls(
             physician.id or 0,
             physician.token_generation,
@@ -186,6 +189,7 @@ class Newcomer:
             physician.last_name,
             physician.language,
             token,
+            physician.feed_secret,
         )
 
 
@@ -196,9 +200,13 @@ class ImportResult:
     ``created`` the physicians this batch inserted, in file order."""
 
     outcomes: list[tuple[int, RowOutcome]] = dataclasses.field(default_factory=list)
-    tokens: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     lost: set[str] = dataclasses.field(default_factory=set)
     created: list[Newcomer] = dataclasses.field(default_factory=list)
+
+    @property
+    def tokens(self) -> list[tuple[str, str]]:
+        """``(email, token)`` of the physicians created, in file order."""
+        return [(newcomer.email, newcomer.token) for newcomer in self.created]
 
 
 def import_key(email: str) -> str:
@@ -274,7 +282,6 @@ async def import_physicians(
         planned.append((row, "updated"))
     inserted = await _insert_new(session, [new[key] for key in sorted(new)], now=now)
     result.lost = set(new) - set(inserted)
-    result.tokens = [(key, inserted[key][1]) for key in new if key in inserted]
     result.created = [
         Newcomer(
             physician_id,
@@ -284,10 +291,11 @@ async def import_physicians(
             new[key]["last_name"],
             new[key]["language"],
             token,
+            feed_key,
         )
         for key in new
         if key in inserted
-        for physician_id, token in (inserted[key],)
+        for physician_id, token, feed_key in (inserted[key],)
     ]
     result.outcomes = [
         (row.line, "lost" if row.key in result.lost else outcome) for row, outcome in planned
@@ -301,17 +309,18 @@ async def import_physicians(
 
 async def _insert_new(
     session: AsyncSession, rows: list[dict[str, Any]], *, now: datetime
-) -> dict[str, tuple[int, str]]:
-    """Insert the physicians of ``rows`` whose email nobody holds yet; ``{email: (id, token)}``
-    of those inserted."""
+) -> dict[str, tuple[int, str, str]]:
+    """Insert the physicians of ``rows`` whose email nobody holds yet; ``{email: (id, token,
+    feed key)}`` of those inserted."""
     if not rows:
         return {}
     tokens = {row["email"]: new_token("phy_") for row in rows}
+    feed_keys = {row["email"]: new_token(FEED_PREFIX) for row in rows}
     params = [
         row
         | {
             "token_hash": hash_token(tokens[row["email"]]),
-            "feed_secret": new_token(FEED_PREFIX),
+            "feed_secret": feed_keys[row["email"]],
             "created_at": now,
             "updated_at": now,
         }
@@ -326,4 +335,6 @@ async def _insert_new(
         .returning(_COLUMNS.email, _COLUMNS.id)
     )
     inserted = (await session.exec(statement, params=params)).all()
-    return {email: (physician_id, tokens[email]) for email, physician_id in inserted}
+    return {
+        email: (physician_id, tokens[email], feed_keys[email]) for email, physician_id in inserted
+    }

@@ -18,7 +18,7 @@ from schedules.clock import utcnow
 from tracker.adapters.physicians_csv import physician_values
 from tracker.domain import physicians
 from tracker.domain.mailings import enqueue_welcomes
-from tracker.domain.physicians import ImportResult, ImportRow
+from tracker.domain.physicians import ImportResult, ImportRow, Newcomer
 from tracker.errors import RowError
 from tracker.services.context import Services
 from tracker.services.ingestion import match_later_events
@@ -41,10 +41,15 @@ class ImportReport:
         default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0}
     )
     errors: list[RowError] = field(default_factory=list)
-    #: ``(email, token)`` of every physician this import created, in file order
-    tokens: list[tuple[str, str]] = field(default_factory=list)
+    #: every physician this import created (with their token and feed key), in file order
+    created: list[Newcomer] = field(default_factory=list)
     #: welcome emails queued (one per physician created, unless the import was told not to)
     welcomes: int = 0
+
+    @property
+    def tokens(self) -> list[tuple[str, str]]:
+        """``(email, token)`` of every physician this import created, in file order."""
+        return [(newcomer.email, newcomer.token) for newcomer in self.created]
 
 
 def _nothing(_rows: int) -> None:
@@ -90,7 +95,7 @@ async def import_physicians(
                 report.errors.append(RowError(line, RACED))
             else:
                 report.counts[outcome] += 1
-        report.tokens += result.tokens
+        report.created += result.created
         progress(len(chunk))
     report.errors.sort(key=lambda error: error.line)
     await match_later_events(services)

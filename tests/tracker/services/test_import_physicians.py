@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -53,6 +54,9 @@ def test_import_reports_bad_rows_and_is_idempotent(database_url: str, tmp_path: 
         "paul@example.org",
         "ines.moreau@example.org",
     ]
+    assert all(row["token"].startswith("phy_") for row in tokens)
+    # the feed link is the read-only feed key's, never the token's (it goes to calendar services)
+    assert all(re.fullmatch(r"http://\S+/feeds/cal_\S+\.ics", row["feed_url"]) for row in tokens)
     assert (tmp_path / "tokens.csv").stat().st_mode & 0o777 == 0o600
 
 

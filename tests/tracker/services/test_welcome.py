@@ -53,8 +53,8 @@ async def test_a_created_physician_is_welcomed_in_their_language_with_working_li
     text = french.get_body(("plain",)).get_content()
     html = french.get_body(("html",)).get_content()
     token = created["token"]
-    page, feed = f"{BASE}/me/{token}", f"{BASE}/feeds/{token}.ics"
-    webcal = f"webcal://cme.example.org/feeds/{token}.ics"
+    page, feed = f"{BASE}/me/{token}", created["feed_url"]  # the read-only feed key's URL
+    webcal = "webcal://" + feed.split("://", 1)[1]
     google = re.search(r"https://calendar\.google\.com/\S+", text)
     outlook = re.search(r"https://outlook\.live\.com/\S+", text)
 
@@ -77,7 +77,9 @@ async def test_a_created_physician_is_welcomed_in_their_language_with_working_li
         "To",
     ]
     assert "Bonjour Jeanne Durand," in text
+    assert feed.startswith(f"{BASE}/feeds/cal_")  # calendar services never get the token
     assert all(link in text for link in (page, feed, webcal))
+    assert text.count(token) == 1 and html.count(token) == 1  # the page link alone
     assert all(f'href="{link}"' in html for link in (page, webcal))
     assert google is not None and outlook is not None
     assert unquote(parse_qs(urlsplit(google.group(0)).query)["cid"][0]) == webcal
