@@ -57,8 +57,22 @@ def _mask_random(match: re.Match[str]) -> str:
     return run
 
 
+def _scoped(pattern: str) -> str:
+    """``pattern`` as an alternative of a larger one (its leading ``(?i)`` scoped to it)."""
+    return f"(?i:{pattern[4:]})" if pattern.startswith("(?i)") else f"(?:{pattern})"
+
+
+#: Any of the above, in one scan: most lines (every access log line of a webhook, say) hold no
+#: secret, and one search that finds nothing costs a fifth of the four substitutions.
+_ANYTHING = re.compile(
+    "|".join(_scoped(p.pattern) for p in (*(p for p, _ in _PATTERNS), _RANDOM_RUN))
+)
+
+
 def redact_text(text: str) -> str:
     """``text`` with every token, bearer credential and secret path segment replaced by ``…``."""
+    if _ANYTHING.search(text) is None:
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return _RANDOM_RUN.sub(_mask_random, text)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, delete, func, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, or_, select
@@ -135,28 +135,30 @@ _CANDIDATES = {
 }
 
 
-async def _existing(
-    session: AsyncSession, table: Literal["occurrence", "physician"], ids: set[int]
+def _existing(
+    connection: Connection, table: Literal["occurrence", "physician"], ids: set[int]
 ) -> set[int]:
     found: set[int] = set()
     if not ids:
         return found
-    connection = await session.connection()
     for chunk in _chunks(sorted(ids)):
-        result = await connection.execute(_EXISTING[table], {"ids": chunk})
+        result = connection.execute(_EXISTING[table], {"ids": chunk})
         found.update(i for i in result.scalars() if i is not None)
     return found
 
 
-async def _candidates(
-    session: AsyncSession, by: Literal["series", "zoom"], keys: set[Any], lo: datetime, hi: datetime
+def _candidates(
+    connection: Connection,
+    by: Literal["series", "zoom"],
+    keys: set[Any],
+    lo: datetime,
+    hi: datetime,
 ) -> dict[Any, list[_Candidate]]:
     """Occurrences of these series (or Zoom webinars) whose match window meets [lo, hi]."""
     found: dict[Any, list[_Candidate]] = defaultdict(list)
-    connection = await session.connection()
     window = {"hi": hi + MATCH_WINDOW, "lo": lo - MATCH_WINDOW}
     for chunk in _chunks(sorted(keys)):
-        rows = await connection.execute(_CANDIDATES[by], window | {"keys": chunk})
+        rows = connection.execute(_CANDIDATES[by], window | {"keys": chunk})
         for row in rows:
             key, oid, start, end, status = cast(tuple[int | str, int, datetime, datetime, str], row)
             found[key].append(
@@ -166,13 +168,18 @@ async def _candidates(
 
 
 async def match_all(session: AsyncSession, events: Sequence[_Matchable]) -> None:
+    """Fill in what can be matched now of these events (:func:`match_rows`)."""
+    await session.run_sync(lambda sync: match_rows(sync.connection(), events))
+
+
+def match_rows(connection: Connection, events: Sequence[_Matchable]) -> None:
     """Fill in what can be matched now, for every event at once: a handful of queries whatever
     their number. An occurrence is the one named, else the one of the series (or Zoom webinar)
     whose window holds the event, preferring a session not cancelled, then the nearest start;
     a physician the one named if they exist, else the one with the event's address."""
     wanted = [e for e in events if e.occurrence_id is None]
-    named = await _existing(
-        session,
+    named = _existing(
+        connection,
         "occurrence",
         {e.requested_occurrence_id for e in wanted if e.requested_occurrence_id is not None},
     )
@@ -188,7 +195,7 @@ async def match_all(session: AsyncSession, events: Sequence[_Matchable]) -> None
             keys = {e.series_id if by == "series" else e.zoom_webinar_id for e in group}
             lo, hi = min(e.at for e in group), max(e.at for e in group)
             kind: Literal["series", "zoom"] = "series" if by == "series" else "zoom"
-            for key, rows in (await _candidates(session, kind, keys, lo, hi)).items():
+            for key, rows in _candidates(connection, kind, keys, lo, hi).items():
                 found[(by, key)] = rows
     for event in wanted:
         if event.requested_occurrence_id is not None:
@@ -208,16 +215,15 @@ async def match_all(session: AsyncSession, events: Sequence[_Matchable]) -> None
                 near, key=lambda o: (o.cancelled, abs((o.start - at).total_seconds()), o.id)
             ).id
     who = [e for e in events if e.physician_id is None and e.kind != "ended"]
-    known = await _existing(
-        session,
+    known = _existing(
+        connection,
         "physician",
         {e.requested_physician_id for e in who if e.requested_physician_id is not None},
     )
     emails: dict[str, int] = {}
     addresses = sorted({e.email for e in who if e.email})
-    connection = await session.connection()
     for chunk in _chunks(addresses):
-        result = await connection.execute(_BY_EMAIL, {"keys": chunk})
+        result = connection.execute(_BY_EMAIL, {"keys": chunk})
         emails.update((email, pid) for email, pid in result if pid is not None)
     for event in who:
         if event.requested_physician_id in known:
@@ -286,7 +292,14 @@ def _inserts(dialect: str) -> tuple[Any, Any]:
 async def store_events(
     session: AsyncSession, events: Sequence[NewEvent], *, now: datetime
 ) -> Recorded:
-    """Store new facts, matched, and mark the awards they change as pending; flushes only.
+    """Store new facts in the session's transaction (:func:`store_rows`); flushes only."""
+    return await session.run_sync(lambda sync: store_rows(sync.connection(), events, now=now))
+
+
+def store_rows(connection: Connection, events: Sequence[NewEvent], *, now: datetime) -> Recorded:
+    """Store new facts, matched, and mark the awards they change as pending, in the
+    connection's transaction (the caller commits). Synchronous, so that a SQLite writer runs
+    the whole transaction in one trip to its thread (:meth:`tracker.db.Database.write`).
 
     The same source and external id twice (in this batch, or already stored, or stored by
     another process at the same moment) is stored once: ``INSERT ... ON CONFLICT DO NOTHING``
@@ -309,7 +322,7 @@ async def store_events(
         )
         for _, i in fresh
     ]
-    await match_all(session, matchables)
+    match_rows(connection, matchables)
     rows = [
         {
             "source": events[i].source,
@@ -329,9 +342,8 @@ async def store_events(
         }
         for (_, i), m in zip(fresh, matchables, strict=True)
     ]
-    connection = await session.connection()
     statement = _inserts(connection.dialect.name)[0]
-    inserted = {(s, x) for s, x in await connection.execute(statement, rows)}
+    inserted = {(s, x) for s, x in connection.execute(statement, rows)}
     for (key, index), matched in zip(fresh, matchables, strict=True):
         if key not in inserted:
             continue
@@ -339,22 +351,28 @@ async def store_events(
         result.note(matched)
         result.statuses[index] = "unmatched" if is_unmatched(matched) else "accepted"
     result.duplicates = len(events) - result.accepted
-    await mark_pending(session, result.pairs, result.ended)
+    pending_rows(connection, result.pairs, result.ended)
     return result
 
 
 async def mark_pending(
     session: AsyncSession, pairs: Collection[tuple[int, int]], ended: Collection[int] = ()
 ) -> None:
+    """These awards are to recompute (:func:`pending_rows`), in the session's transaction."""
+    await session.run_sync(lambda sync: pending_rows(sync.connection(), pairs, ended))
+
+
+def pending_rows(
+    connection: Connection, pairs: Collection[tuple[int, int]], ended: Collection[int] = ()
+) -> None:
     """These awards (``ended``: every award of these occurrences) are to recompute; in the
     caller's transaction, so that they are pending exactly when the facts are stored."""
     keys = sorted(set(pairs) | {(occurrence, EVERY_ATTENDEE) for occurrence in ended})
     if not keys:
         return
-    connection = await session.connection()
     statement = _inserts(connection.dialect.name)[1]
     rows = [{"occurrence_id": o, "physician_id": p, "generation": 1} for o, p in keys]
-    await connection.execute(statement, rows)
+    connection.execute(statement, rows)
 
 
 async def match_pending(session: AsyncSession) -> Recorded:

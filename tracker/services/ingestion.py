@@ -40,7 +40,7 @@ from tracker.domain.attendance import (
     match_pending,
     pending_count,
     release_pending,
-    store_events,
+    store_rows,
 )
 from tracker.domain.awards import batches, recompute_awards, recompute_occurrence
 from tracker.services import projections
@@ -62,10 +62,8 @@ WRITE_BATCH = 5000
 
 async def record(database: Database, events: Sequence[NewEvent]) -> Recorded:
     """Store these events in one transaction and commit; their awards are pending after it."""
-    async with database.session() as session:
-        recorded = await store_events(session, events, now=utcnow())
-        await session.commit()
-    return recorded
+    now = utcnow()
+    return await database.write(lambda connection: store_rows(connection, events, now=now))
 
 
 def _split(recorded: Recorded, sizes: Sequence[int]) -> list[Recorded]:
