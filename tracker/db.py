@@ -61,9 +61,11 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
-        # SQLite: a synchronous engine and one thread for :meth:`write` (made on first use).
+        # SQLite: a synchronous engine, one thread for :meth:`write` and a few for :meth:`read`
+        # (made on first use).
         self._thread_engine: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -80,18 +82,10 @@ class Database:
         of the GIL from one thread to the other, cost the event loop a fifth of its time. On
         PostgreSQL it runs on the async engine (asyncpg is in the event loop already).
         """
-        url = make_url(self.url)
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        engine = self._sqlite_engine()
+        if engine is None:
             async with self.engine.begin() as connection:
                 return await connection.run_sync(work)
-        if self._thread_engine is None or self._thread is None:
-            sync_url = url.set(drivername="sqlite+pysqlite")
-            self._thread_engine = create_engine(
-                sync_url, connect_args={"timeout": 10, "check_same_thread": False}
-            )
-            event.listen(self._thread_engine, "connect", _sqlite_on_connect)
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        engine = self._thread_engine
 
         def transaction() -> _T:
             with engine.begin() as connection:
@@ -99,15 +93,53 @@ class Database:
 
         return await asyncio.get_running_loop().run_in_executor(self._thread, transaction)
 
+    async def read(self, work: Callable[[Connection], _T]) -> _T:
+        """``work`` run on a connection and rolled back: a read-only use case in one trip to
+        the database (on SQLite, to a reading thread; see :meth:`write`)."""
+        engine = self._sqlite_engine()
+        if engine is None:
+            async with self.engine.connect() as connection:
+                return await connection.run_sync(work)
+
+        def transaction() -> _T:
+            with engine.connect() as connection:
+                return work(connection)
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, transaction)
+
+    def _sqlite_engine(self) -> Engine | None:
+        """The synchronous engine of a SQLite file (made on first use), else ``None``."""
+        url = make_url(self.url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        if self._thread_engine is None:
+            sync_url = url.set(drivername="sqlite+pysqlite")
+            self._thread_engine = create_engine(
+                sync_url, connect_args={"timeout": 10, "check_same_thread": False}
+            )
+            event.listen(self._thread_engine, "connect", _sqlite_on_connect)
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+            self._readers = ThreadPoolExecutor(4, thread_name_prefix="sqlite-reader")
+        return self._thread_engine
+
     async def ping(self) -> bool:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
         return True
 
+    async def dispose(self) -> None:
+        """Close every pooled connection (the next use opens new ones), the writing and
+        reading threads' included."""
+        await self.engine.dispose()
+        if self._thread_engine is not None:
+            self._thread_engine.dispose()
+
     async def close(self) -> None:
         await self.engine.dispose()
-        if self._thread is not None and self._thread_engine is not None:
+        if self._thread_engine is not None:
             engine = self._thread_engine
-            await asyncio.get_running_loop().run_in_executor(self._thread, engine.dispose)
-            self._thread.shutdown(wait=True)
-            self._thread, self._thread_engine = None, None
+            for pool in (self._readers, self._thread):
+                if pool is not None:
+                    pool.shutdown(wait=True)
+            engine.dispose()
+            self._thread, self._readers, self._thread_engine = None, None, None

@@ -7,19 +7,20 @@ import dataclasses
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import ValidationError
-from sqlalchemy import update
+from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notifications.addresses import InvalidAddressError, normalise_address
 from schedules.errors import InvalidInputError, NotFoundError
-from tracker.domain.models import Physician
+from tracker.domain.models import Physician, Registration
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate
 from tracker.domain.tokens import FEED_PREFIX, hash_token, new_token
 from tracker.domain.validation import validation_messages
@@ -115,13 +116,38 @@ async def physician_for_token(session: AsyncSession, token: str) -> Physician | 
     return (await session.exec(query)).first()
 
 
-async def physician_for_feed(session: AsyncSession, key: str) -> Physician | None:
-    """The owner of a personal feed URL's key: the read-only feed key (``cal_…``) or, for the
-    feed URLs handed out before it existed, the personal token itself."""
+class FeedOwner(NamedTuple):
+    """What a personal feed shows of its physician, and whose registrations it lists."""
+
+    id: int
+    language: str
+    first_name: str
+    last_name: str
+
+
+_FEED_OWNER = (col(Physician.id), col(Physician.language), col(Physician.first_name))
+_FEED_OWNER_BY = {
+    by: sa_select(*_FEED_OWNER, col(Physician.last_name)).where(column == bindparam("key"))
+    for by, column in (("feed", col(Physician.feed_secret)), ("token", col(Physician.token_hash)))
+}
+_REGISTERED = sa_select(col(Registration.series_id)).where(
+    col(Registration.physician_id) == bindparam("physician")
+)
+
+
+def feed_owner(connection: Connection, key: str) -> tuple[FeedOwner, list[int]] | None:
+    """The owner of a personal feed URL's key (the read-only feed key ``cal_…`` or, for the
+    feed URLs handed out before it existed, the personal token itself) and the series they
+    are registered to; synchronous, for a feed's one trip to the database."""
     if key.startswith(FEED_PREFIX):
-        query = select(Physician).where(Physician.feed_secret == key)
-        return (await session.exec(query)).first()
-    return await physician_for_token(session, key)
+        row = connection.execute(_FEED_OWNER_BY["feed"], {"key": key}).first()
+    else:
+        row = connection.execute(_FEED_OWNER_BY["token"], {"key": hash_token(key)}).first()
+    if row is None:
+        return None
+    owner = FeedOwner(*row)  # type: ignore[arg-type]  # a stored row has its id
+    series = connection.execute(_REGISTERED, {"physician": owner.id}).scalars()
+    return owner, sorted(set(series))
 
 
 async def ensure_feed_secret(session: AsyncSession, physician_id: int) -> str:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import Connection
 
 from schedules.clock import utcnow
+from schedules.errors import NotFoundError
 from schedules.feeds import (
     FeedDocument,
     FeedValidators,
@@ -21,15 +22,14 @@ from schedules.feeds import (
     feed_stamp,
     known_validators,
     load_entries,
+    public_series_by_slug,
     public_series_ids,
     settle_feed,
 )
 from schedules.ical import FeedMeta, render_calendar
 from schedules.models import Occurrence, Series
-from schedules.series import get_public_series_by_slug
 from tracker.domain import agenda
-from tracker.domain.physicians import physician_for_feed
-from tracker.domain.registrations import registered_series_ids
+from tracker.domain.physicians import feed_owner
 from tracker.domain.tokens import FEED_PREFIX
 from tracker.services.context import Services
 
@@ -69,9 +69,9 @@ def _meta(
     )
 
 
-async def _fresh(session: AsyncSession, feed: Feed) -> Freshness:
-    stamp = await feed_stamp(session, feed.series_ids, feed.meta)
-    return Freshness(feed, stamp, await known_validators(session, feed.key, stamp))
+def _fresh(connection: Connection, feed: Feed) -> Freshness:
+    stamp = feed_stamp(connection, feed.series_ids, feed.meta)
+    return Freshness(feed, stamp, known_validators(connection, feed.key, stamp))
 
 
 async def calendar(services: Services) -> Freshness:
@@ -82,23 +82,31 @@ async def calendar(services: Services) -> Freshness:
         description="Every public webinar series",
         path="/calendar.ics",
     )
-    async with services.database.session() as session:
-        feed = Feed("calendar", await public_series_ids(session), meta, "calendar.ics", False)
-        return await _fresh(session, feed)
+
+    def check(connection: Connection) -> Freshness:
+        ids = public_series_ids(connection)
+        return _fresh(connection, Feed("calendar", ids, meta, "calendar.ics", False))
+
+    return await services.database.read(check)
 
 
 async def series(services: Services, slug: str) -> Freshness:
     """One public series; raises ``NotFoundError`` for a slug no public series has."""
-    async with services.database.session() as session:
-        found = await get_public_series_by_slug(session, slug)
+
+    def check(connection: Connection) -> Freshness:
+        found = public_series_by_slug(connection, slug)
+        if found is None:
+            raise NotFoundError("series", slug)
         meta = _meta(
             services,
             name=found.title,
             description=found.description,
             path=f"/series/{found.slug}.ics",
         )
-        feed = Feed(f"series:{found.id}", [found.id or 0], meta, f"{found.slug}.ics", False)
-        return await _fresh(session, feed)
+        feed = Feed(f"series:{found.id}", [found.id], meta, f"{found.slug}.ics", False)
+        return _fresh(connection, feed)
+
+    return await services.database.read(check)
 
 
 async def personal(services: Services, key: str) -> Freshness | None:
@@ -106,10 +114,12 @@ async def personal(services: Services, key: str) -> Freshness | None:
     feed key (``cal_…``), or the personal token of feed URLs handed out before. ``None`` when
     no physician holds it."""
     base_url = services.settings.base_url
-    async with services.database.session() as session:
-        physician = await physician_for_feed(session, key)
-        if physician is None:
+
+    def check(connection: Connection) -> Freshness | None:
+        found = feed_owner(connection, key)
+        if found is None:
             return None
+        physician, series_ids = found
         title = "Mes webinaires" if physician.language == "fr" else "My webinars"
         meta = _meta(
             services,
@@ -122,14 +132,10 @@ async def personal(services: Services, key: str) -> Freshness | None:
         )
         # the bytes name their own URL (SOURCE): one stored version per kind of key
         kind = "feed" if key.startswith(FEED_PREFIX) else "token"
-        feed = Feed(
-            f"physician:{physician.id}:{kind}",
-            await registered_series_ids(session, physician.id or 0),
-            meta,
-            "webinars.ics",
-            True,
-        )
-        return await _fresh(session, feed)
+        feed = Feed(f"physician:{physician.id}:{kind}", series_ids, meta, "webinars.ics", True)
+        return _fresh(connection, feed)
+
+    return await services.database.read(check)
 
 
 async def render(services: Services, feed: Feed, stamp: str) -> FeedDocument:

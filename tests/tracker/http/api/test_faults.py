@@ -140,7 +140,7 @@ async def test_sqlite_out_of_reach_is_503_with_retry_after_then_recovers(
         SQLite keeps working on files it already holds open, so the pool is emptied first,
         as after any connection error: the next request has to open the file, and cannot.
         """
-        await database.engine.dispose()
+        await database.dispose()
         away = folder.with_name("data-away")
         folder.rename(away)
         folder.write_text("not a folder")
