@@ -1,7 +1,7 @@
 """No secret reaches a log: every record of the process is redacted when it is made.
 
 Tokens travel in paths (``/me/<token>``, ``/feeds/<token>.ics``, ``/unsubscribe/<token>``,
-``/registration/<code>``), in
+``/registration/<code>``, ``/claims/<code>``), in
 headers (``Authorization: Bearer ...``, the session cookie) and, when something fails, in the
 messages and tracebacks of exceptions (aiohttp quotes a malformed header line in full). Filtering
 at each call site would miss the next one, so :func:`install_redaction` wraps the log record
@@ -28,7 +28,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # API's ``/api/me/…`` routes, nor a route pattern such as ``/feeds/{token}.ics``).
     (
         re.compile(
-            r"(?<!/api)/(me|feeds|unsubscribe|registration)/(?!certificates/|occurrences/|\{)[^\s?#'\"<>]+"
+            r"(?<!/api)/(me|feeds|unsubscribe|registration|claims)/(?!certificates/|occurrences/|\{)[^\s?#'\"<>]+"
         ),
         rf"/\1/{MASK}",
     ),
