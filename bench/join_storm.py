@@ -12,8 +12,10 @@ session of a Zoom webinar and --participants registered physicians, then starts 
 
 Storm: one join and one leave per participant, signed as Zoom signs them, posted by
 --connections concurrent clients, first to the bare handler, then to the service (the same
-bodies, re-signed). It prints events per second, p50/p99/max latency and the service's rate as a
-share of the bare one; then counts what the database holds: every acknowledged event exactly
+bodies, re-signed), --rounds times in turn (each round's events new facts), so that a load coming
+and going on a shared machine weighs on both sides of the ratio. It prints events per second,
+p50/p99/max latency and the service's rate as a share of the bare one, each round and their
+median; then counts what the database holds: every acknowledged event exactly
 once, and how long the credit projection took to catch up behind the answers.
 
 Batches: --batches lists of --batch-size events to ``POST /api/attendance-events``, one after
@@ -43,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -154,14 +156,16 @@ def _zoom_event(kind: str, n: int, at: datetime) -> bytes:
     return json.dumps(payload).encode()
 
 
-def _storm_bodies(world: World, participants: int) -> list[bytes]:
-    """Everyone joins in the first minutes, then everyone leaves (a minute apart per tenth)."""
+def _storm_bodies(world: World, participants: int, round_: int = 0) -> list[bytes]:
+    """Everyone joins in the first minutes, then everyone leaves (a minute apart per tenth);
+    each round's events a few seconds later than the last round's (new facts, the same work)."""
+    shift = timedelta(seconds=3 * round_)
     joins = [
-        _zoom_event("joined", n, world.start + timedelta(seconds=n % 300))
+        _zoom_event("joined", n, world.start + shift + timedelta(seconds=n % 300))
         for n in range(participants)
     ]
     leaves = [
-        _zoom_event("left", n, world.start + timedelta(minutes=20 + n % 10))
+        _zoom_event("left", n, world.start + shift + timedelta(minutes=20 + n % 10))
         for n in range(participants)
     ]
     return joins + leaves
@@ -419,12 +423,18 @@ async def _post_batches(base: str, token: str, bodies: list[bytes]) -> list[tupl
 # After the storm: what the database holds -------------------------------------------------------
 
 
-async def _count(url: str, load: Load, within: float) -> str:
+def _fact(event: Mapping[str, Any]) -> tuple[str, str, str]:
+    participant = event["payload"]["object"]["participant"]
+    return (
+        event["event"],
+        participant["participant_uuid"],
+        participant.get("join_time") or participant["leave_time"],
+    )
+
+
+async def _count(url: str, acknowledged_bodies: list[bytes], within: float) -> str:
     """Every acknowledged event stored once; how long until every award was computed."""
-    acknowledged = {
-        (event["event"], event["payload"]["object"]["participant"]["participant_uuid"])
-        for event in map(json.loads, load.acknowledged)
-    }
+    acknowledged = {_fact(event) for event in map(json.loads, acknowledged_bodies)}
     database = Database(url)
     try:
         async with database.session() as session:
@@ -433,11 +443,8 @@ async def _count(url: str, load: Load, within: float) -> str:
                     select(AttendanceEvent.payload).where(AttendanceEvent.source == "zoom")
                 )
             ).all()
-        stored = [
-            (row["event"], row["payload"]["object"]["participant"]["participant_uuid"])
-            for row in rows
-        ]
-        participants = len({who for _event, who in acknowledged})
+        stored = [_fact(row) for row in rows]
+        participants = len({who for _event, who, _at in acknowledged})
         missing = len(acknowledged - set(stored))
         twice = len(stored) - len(set(stored))
         began = time.perf_counter()
@@ -479,27 +486,39 @@ async def _run(engine: str, args: argparse.Namespace) -> None:
             print(
                 f"{engine}: {len(bodies)} signed join/leave events of {args.participants} "
                 f"participants, {args.connections} connections, {args.workers} service "
-                f"process(es), {datetime.now(UTC):%Y-%m-%d}, load average {os.getloadavg()[0]:.1f}"
+                f"process(es), {args.rounds} round(s) of bare then service, "
+                f"{datetime.now(UTC):%Y-%m-%d}, load average {os.getloadavg()[0]:.1f}"
             )
             warm = _signed(bodies[:200])  # connections, imports, caches of both
             await _storm(bare_base, warm, args.connections, args.seconds)
-            bare_load = await _storm(
-                bare_base, _signed(bodies), args.connections, args.seconds, bare.pid
-            )
             if args.profile:
                 profiler = _start_profiler(service.pid, args.profile)
                 await asyncio.sleep(1)
-            service_load = await _storm(
-                service_base,
-                _signed(bodies),
-                args.connections,
-                args.seconds,
-                service.pid if args.workers == 1 else 0,  # the parent of workers does no work
-            )
-            print(bare_load.line("bare"))
-            print(service_load.line("service", bare_load))
+            shares, acknowledged = [], []
+            for round_ in range(args.rounds):  # interleaved: a load that comes and goes
+                # weighs on both sides of each ratio
+                bodies = _storm_bodies(world, args.participants, round_)
+                bare_load = await _storm(
+                    bare_base, _signed(bodies), args.connections, args.seconds, bare.pid
+                )
+                service_load = await _storm(
+                    service_base,
+                    _signed(bodies),
+                    args.connections,
+                    args.seconds,
+                    service.pid if args.workers == 1 else 0,  # the parent of workers does no work
+                )
+                print(bare_load.line("bare"))
+                print(service_load.line("service", bare_load))
+                shares.append(service_load.rate / bare_load.rate)
+                acknowledged += service_load.acknowledged
+            if args.rounds > 1:
+                print(
+                    f"  service/bare: {statistics.median(shares):.1%} of the bare rate (median of "
+                    f"{args.rounds} rounds: {', '.join(f'{share:.1%}' for share in shares)})"
+                )
             before = cpu_seconds(service.pid)  # with --workers: the parent's, about nothing
-            print(await _count(url, service_load, args.settle_seconds))
+            print(await _count(url, acknowledged, args.settle_seconds))
             print(
                 f"  projection after the storm: {cpu_seconds(service.pid) - before:.2f} s of the "
                 "service's CPU"
@@ -532,6 +551,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=3000)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="storms of each, interleaved")
     parser.add_argument("--seconds", type=float, default=60, help="at most, per phase")
     parser.add_argument("--settle-seconds", type=float, default=120)
     parser.add_argument("--batches", type=int, default=4)
