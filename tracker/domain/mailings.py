@@ -764,16 +764,13 @@ async def _invite(
     that process's) and queue an email with its link to each physician whose claim is new."""
     if not invitations:
         return 0
-    created = set(
-        (
-            await session.exec(
-                _insert_ignoring(session, Claim, ["occurrence_id", "physician_id"]).returning(
-                    col(Claim.physician_id)
-                ),
-                params=claims.new_claim_rows(invitations, occurrence, series, now),
-            )
-        ).all()
+    inserted = await session.exec(
+        _insert_ignoring(session, Claim, ["occurrence_id", "physician_id"]).returning(
+            col(Claim.physician_id)
+        ),
+        params=claims.new_claim_rows(invitations, occurrence, series, now),
     )
+    created = {row[0] for row in inserted.all()}
     queued = 0
     for invitation in invitations:
         physician = invitation.physician
