@@ -24,9 +24,7 @@ NULLABLE_FIELDS = frozenset(
     {"rrule", "min_attendance_percent", "zoom_webinar_id", "pars_activity_id", "capacity"}
 )
 #: Fields no feed shows: their change leaves the series' sequence alone.
-UNPUBLISHED_FIELDS = frozenset(
-    {"registration", "capacity", "claim_required", "claim_window_days"}
-)
+UNPUBLISHED_FIELDS = frozenset({"registration", "capacity", "claim_required", "claim_window_days"})
 #: Fields whose change moves occurrences.
 SCHEDULE_FIELDS = frozenset({"timezone", "start_local", "duration_minutes", "rrule"})
 

@@ -105,7 +105,7 @@ async def build_claim_world(
     with time_machine.travel(datetime(2026, 12, 1, 12, 40, tzinfo=UTC), tick=False):
         response = await client.post("/api/attendance-events", json=events, headers=auth)
         assert response.status == 202, await response.text()
-    return ClaimWorld(series["id"], occurrence["id"], ids, jeanne, paul)  # type: ignore[arg-type]
+    return ClaimWorld(series["id"], occurrence["id"], ids, jeanne, paul)
 
 
 async def finalise(database: Database, scheduler: Any) -> None:
@@ -137,7 +137,7 @@ def to(messages: list[EmailMessage], address: str) -> list[EmailMessage]:
 def text_of(message: EmailMessage) -> str:
     body = message.get_body(("plain",))
     assert body is not None
-    return str(body.get_content()).replace("\r\n", "\n")  # type: ignore[attr-defined]
+    return str(body.get_content()).replace("\r\n", "\n")
 
 
 def link_in(message: EmailMessage) -> tuple[str, str]:
@@ -145,5 +145,5 @@ def link_in(message: EmailMessage) -> tuple[str, str]:
     found = LINK.search(text_of(message))
     assert found is not None, text_of(message)
     html = message.get_body(("html",))
-    assert html is not None and found.group(1) in str(html.get_content())  # type: ignore[attr-defined]
+    assert html is not None and found.group(1) in str(html.get_content())
     return found.group(1), found.group(2)

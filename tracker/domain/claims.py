@@ -293,7 +293,7 @@ async def accept(
         )
         .values(claimed_at=now, claimed_minutes=minutes, claimed_credits=credits)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+    if result.rowcount != 1:
         return None
     session.add_all(
         EvaluationAnswer(
@@ -366,7 +366,7 @@ async def take_reminder(session: AsyncSession, claim: Claim) -> str | None:
         .where(col(Claim.id) == claim.id, col(Claim.reminder_code_hash).is_(None))
         .values(reminder_code_hash=hash_token(code))
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+    if result.rowcount != 1:
         return None
     return code
 
@@ -392,4 +392,3 @@ def claim_context(
         "link": link,
         "closes_text": when(closes, physician.timezone, lang),
     }
-

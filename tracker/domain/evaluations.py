@@ -106,7 +106,7 @@ def question_out(question: EvaluationQuestion) -> QuestionOut:
     return QuestionOut(
         id=question.id or 0,
         position=question.position,
-        kind=question.kind,  # type: ignore[arg-type]  # stored from QuestionKind
+        kind=question.kind,
         text_fr=question.text_fr,
         text_en=question.text_en,
     )
@@ -224,22 +224,22 @@ async def session_results(session: AsyncSession, occurrence_id: int) -> SessionR
     ).all()
     results = {q.id: QuestionResult(q) for q in shown}
     yes_case = case((col(EvaluationAnswer.yes).is_(True), 1), else_=0)
-    no_case = case((col(EvaluationAnswer.yes).is_(False), 1), else_=0)
     grouped = await session.exec(
         select(
-            EvaluationAnswer.question_id,
+            col(EvaluationAnswer.question_id),
             func.count(),
             func.avg(col(EvaluationAnswer.scale)),
             func.sum(yes_case),
-            func.sum(no_case),
         )
         .where(EvaluationAnswer.occurrence_id == occurrence_id)
         .group_by(col(EvaluationAnswer.question_id))
     )
-    for question_id, count, mean, yes, no in grouped.all():
+    for question_id, count, mean, yes in grouped.all():
         if question_id in results:
             row = results[question_id]
-            row.count, row.yes, row.no = int(count), int(yes or 0), int(no or 0)
+            row.count, row.yes = int(count), int(yes or 0)
+            if row.question.kind == "yes_no":  # every answer of one is a yes or a no
+                row.no = row.count - row.yes
             row.mean = round(float(mean), 2) if mean is not None else None
     spreads = await session.exec(
         select(EvaluationAnswer.question_id, EvaluationAnswer.scale, func.count())
@@ -303,14 +303,15 @@ async def answers_batch(
                 EvaluationQuestion,
                 col(EvaluationQuestion.id) == col(EvaluationAnswer.question_id),
             )
-            .where(EvaluationAnswer.occurrence_id == occurrence_id, col(EvaluationAnswer.id) > after)
+            .where(
+                EvaluationAnswer.occurrence_id == occurrence_id, col(EvaluationAnswer.id) > after
+            )
             .order_by(col(EvaluationAnswer.id))
             .limit(limit)
         )
     ).all()
     last = rows[-1][0].id if len(rows) == limit else None
     return rows, last
-
 
 
 class QuestionResultOut(BaseModel):
@@ -352,7 +353,7 @@ def results_out(results: SessionResults) -> SessionResultsOut:
             QuestionResultOut(
                 id=row.question.id or 0,
                 position=row.question.position,
-                kind=row.question.kind,  # type: ignore[arg-type]  # stored from QuestionKind
+                kind=row.question.kind,
                 text_fr=row.question.text_fr,
                 text_en=row.question.text_en,
                 retired=row.question.retired,

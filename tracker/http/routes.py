@@ -53,9 +53,9 @@ from tracker.http.api import (
     system,
 )
 from tracker.http.keys import DATABASE, ORGANIZER, PHYSICIAN, SETTINGS
-from tracker.http.pages import organiser, physician, public
 from tracker.http.pages import claims as claim_pages
 from tracker.http.pages import evaluations as evaluation_pages
+from tracker.http.pages import organiser, physician, public
 from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sign_in as sign_in_pages
 from tracker.http.pages.errors import HTML_ERRORS

@@ -43,9 +43,7 @@ async def submit_claim(services: Services, code: str, form: claims.ClaimForm) ->
         if view.status != "open":
             return ClaimOutcome(view.status, view)
         parsed, errors = claims.check(view, form)
-        if parsed is not None and not await claims.would_give_credit(
-            session, view, parsed.minutes
-        ):
+        if parsed is not None and not await claims.would_give_credit(session, view, parsed.minutes):
             parsed, errors = None, {"minutes": "claim.bad.nocredit"}
         if parsed is None:
             return ClaimOutcome("invalid", view, errors)

@@ -38,14 +38,14 @@ async def session_results(services: Services, occurrence_id: int) -> evaluations
 async def export_answers(
     services: Services, occurrence_id: int
 ) -> AsyncGenerator[list[list[str]], None]:
-    """A session's answers as CSV rows (the header first), a batch per short session; raises
+    """A session's answers as CSV rows (the header alone first), a batch per short session; raises
     :class:`NotFoundError` before the first row when the session does not exist."""
     async with services.database.session() as session:
         occurrence = await session.get(Occurrence, occurrence_id)
         if occurrence is None:
             raise NotFoundError("occurrence", occurrence_id)
     start = iso_z(occurrence.start)
-    yield list(evaluations.CSV_COLUMNS)
+    yield [list(evaluations.CSV_COLUMNS)]
     after: int | None = 0
     while after is not None:
         async with services.database.session() as session:

@@ -39,10 +39,19 @@ pytestmark = pytest.mark.any_engine
 KINDS = ("claim", "claim-reminder", "certificate")
 HEADERS = ["Content-Type", "Date", "From", "MIME-Version", "Message-ID", "Subject", "To"]
 SUBJECTS = {
-    ("claim", "jeanne"): "Vos crédits sont définitifs, demandez-les : {}, le mardi 1 décembre 2026 à 12:30",
-    ("claim", "paul"): "Your credits are final, claim them: {}, on Tuesday 1 December 2026 at 06:30",
+    (
+        "claim",
+        "jeanne",
+    ): "Vos crédits sont définitifs, demandez-les : {}, le mardi 1 décembre 2026 à 12:30",
+    (
+        "claim",
+        "paul",
+    ): "Your credits are final, claim them: {}, on Tuesday 1 December 2026 at 06:30",
     ("certificate", "jeanne"): "Votre attestation : {}, le mardi 1 décembre 2026 à 12:30",
-    ("claim-reminder", "paul"): "Reminder: claim your credits for {} (closing on Thursday 31 December 2026 at 07:30)",
+    (
+        "claim-reminder",
+        "paul",
+    ): "Reminder: claim your credits for {} (closing on Thursday 31 December 2026 at 07:30)",
 }
 HTML_TITLE = '<script>alert("x")</script> & Santé'
 
@@ -53,7 +62,10 @@ async def _rename(database: Database, world: ClaimWorld, title: str) -> None:
         series = await session.get_one(Series, world.series_id)
         series.title = title
         jeanne = await session.get_one(Physician, world.jeanne["id"])
-        jeanne.first_name, jeanne.last_name = "Jeanne\u2028Marie", "Durand\r\nBcc: attacker@evil.example"
+        jeanne.first_name, jeanne.last_name = (
+            "Jeanne\u2028Marie",
+            "Durand\r\nBcc: attacker@evil.example",
+        )
         paul = await session.get_one(Physician, world.paul["id"])
         paul.first_name, paul.last_name = 'Paul, "Doc"', "Martin <paul@evil.example>"
         await session.commit()
@@ -69,7 +81,7 @@ async def _every_claim_kind(
     rows = await outbox(database)
     (jeanne_row,) = [r for r in rows if r.recipient == "jeanne.durand@example.org"]
     path, _ = link_in(parse(jeanne_row.raw))
-    scale, yes_no, text = world.question_ids
+    scale, yes_no, _text = world.question_ids
     with time_machine.travel(FINAL + timedelta(hours=1), tick=False):
         done = await client.post(
             path,
@@ -98,7 +110,9 @@ async def test_hostile_titles_and_names_reach_every_claim_email_intact(
     received = await deliver(database, smtp_server, CLOSES - timedelta(days=2))
     rows = await outbox(database)
 
-    assert sorted(row.kind for row in rows) == sorted(["claim", "claim", "certificate", "claim-reminder"])
+    assert sorted(row.kind for row in rows) == sorted(
+        ["claim", "claim", "certificate", "claim-reminder"]
+    )
     assert {row.status for row in rows} == {"sent"}
     names = {
         "jeanne": "Jeanne Marie Durand Bcc: attacker@evil.example",
@@ -130,7 +144,7 @@ async def test_html_in_a_title_is_shown_as_text_in_the_claim_emails(
     received = await deliver(database, smtp_server, CLOSES - timedelta(days=2))
     assert len(received) == 4
     for message in received:
-        html = str(message.get_body(("html",)).get_content())  # type: ignore[union-attr]
+        html = str(message.get_body(("html",)).get_content())
         assert "<script>" not in html
         assert "&lt;script&gt;" in html
         assert HTML_TITLE in text_of(message)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import time_machine
@@ -68,7 +68,9 @@ async def test_the_whole_story_from_the_final_email_to_the_organisers_csv(
     assert sorted(row.kind for row in rows) == ["claim", "claim"]  # no certificate yet
     messages = await deliver(database, smtp_server, AFTER)
     (first,) = to(messages, "jeanne.durand@example.org")
-    assert str(first["Subject"]).startswith("Vos crédits sont définitifs, demandez-les : Les lundis")
+    assert str(first["Subject"]).startswith(
+        "Vos crédits sont définitifs, demandez-les : Les lundis"
+    )
     assert "Minutes de présence : 60" in text_of(first)
     assert "jusqu'à 1,0" in text_of(first)
     assert "les demandes ferment le jeudi 31 décembre 2026 à 13:30" in text_of(first)
@@ -90,7 +92,7 @@ async def test_the_whole_story_from_the_final_email_to_the_organisers_csv(
             "attest": "yes",
             f"q{scale}": "4",
             f"q{yes_no}": "yes",
-            f"q{text}": "=HYPERLINK(\"https://evil.example\")\nMerci !",
+            f"q{text}": '=HYPERLINK("https://evil.example")\nMerci !',
             "lang": "fr",
         }
         done = await client.post(path, data=form)
@@ -110,7 +112,9 @@ async def test_the_whole_story_from_the_final_email_to_the_organisers_csv(
     assert str(certificate_email["Subject"]).startswith("Votre attestation : Les lundis")
     assert "Minutes de présence : 45,5" in text_of(certificate_email)
     assert "0,75" in text_of(certificate_email)  # 45.5 minutes: three quarter hours
-    assert any(p.get_content_type() == "application/pdf" for p in certificate_email.iter_attachments())
+    assert any(
+        p.get_content_type() == "application/pdf" for p in certificate_email.iter_attachments()
+    )
     async with database.session() as session:
         (stored,) = (await session.exec(select(Certificate))).all()
     assert (stored.minutes, stored.credits) == (45.5, {"AMA_PRA_1": 0.75})
@@ -143,7 +147,7 @@ async def test_the_whole_story_from_the_final_email_to_the_organisers_csv(
     assert answers == {
         "scale": "4",
         "yes_no": "yes",
-        "text": "'=HYPERLINK(\"https://evil.example\")\nMerci !",  # never a formula
+        "text": '\'=HYPERLINK("https://evil.example")\nMerci !',  # never a formula
     }
     assert {row[1] for row in table[1:]} == {"2026-12-01T11:30:00Z"}
 
@@ -170,11 +174,23 @@ async def test_more_minutes_than_computed_no_attestation_or_missing_answers_are_
         ({"minutes": "NaN", "attest": "yes", **_answers(world)}, "as a number greater than 0"),
         ({"minutes": "1e3", "attest": "yes", **_answers(world)}, "at most 45 minutes"),
         ({"minutes": "45", **_answers(world)}, "Tick the attestation"),
-        ({"minutes": "45", "attest": "yes", **_answers(world, **{f"q{scale}": ""})}, "Choose an answer."),
-        ({"minutes": "45", "attest": "yes", **_answers(world, **{f"q{scale}": "9"})}, "Choose one of the answers"),
-        ({"minutes": "45", "attest": "yes", **_answers(world, **{f"q{yes_no}": "maybe"})}, "Choose one of the answers"),
+        (
+            {"minutes": "45", "attest": "yes", **_answers(world, **{f"q{scale}": ""})},
+            "Choose an answer.",
+        ),
+        (
+            {"minutes": "45", "attest": "yes", **_answers(world, **{f"q{scale}": "9"})},
+            "Choose one of the answers",
+        ),
+        (
+            {"minutes": "45", "attest": "yes", **_answers(world, **{f"q{yes_no}": "maybe"})},
+            "Choose one of the answers",
+        ),
         ({"minutes": "10", "attest": "yes", **_answers(world)}, "These minutes give no credit"),
-        ({"minutes": "45", "attest": "yes", **_answers(world, **{f"q{_text}": "x" * 2001})}, "too long"),
+        (
+            {"minutes": "45", "attest": "yes", **_answers(world, **{f"q{_text}": "x" * 2001})},
+            "too long",
+        ),
     ]
     with time_machine.travel(AFTER, tick=False):
         for form, message in cases:
@@ -305,7 +321,11 @@ async def test_without_claims_the_final_email_is_the_certificate_as_before(
 
 
 async def test_the_evaluation_api_keeps_questions_by_id_and_refuses_bad_lists(
-    client: TestClient, auth: dict[str, str], database: Database, scheduler: Any, smtp_server: SmtpServer
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
 ) -> None:
     world, links = await _claim_links(client, auth, database, scheduler, smtp_server)
     with time_machine.travel(AFTER, tick=False):
@@ -315,7 +335,7 @@ async def test_the_evaluation_api_keeps_questions_by_id_and_refuses_bad_lists(
             )
         ).status == 200
     url = f"/api/series/{world.series_id}/evaluation"
-    scale, yes_no, text = world.question_ids
+    scale, yes_no, _text = world.question_ids
     kept = {"id": scale, "kind": "scale", "text_fr": "Utile ?", "text_en": "Useful?"}
     response = await client.put(url, json={"questions": [kept]}, headers=auth)
     assert response.status == 200, await response.text()

@@ -62,7 +62,7 @@ async def stream_export(request: web.Request, occurrence_id: int) -> web.StreamR
     """The CSV of one session's answers (the API route's, and the organiser page's)."""
     batches = evaluation_service.export_answers(request.app[SERVICES], occurrence_id)
     try:
-        header = await anext(batches)
+        (header,) = await anext(batches)
     except NotFoundError:
         await batches.aclose()
         raise

@@ -171,4 +171,3 @@ async def submit_claim(request: web.Request) -> web.Response:
         ),
         lang=lang,
     )
-

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from schedules.errors import InvalidInputError, NotFoundError
 from schedules.schemas import SeriesUpdate
+from schedules.wording import number
 from tracker.domain import limits
 from tracker.domain.evaluations import KINDS, EvaluationIn, QuestionIn, clean_line
-from schedules.wording import number
 from tracker.domain.localtime import when
 from tracker.http.api.evaluations import stream_export
 from tracker.http.keys import SERVICES

@@ -37,7 +37,10 @@ def upgrade() -> None:
         "evaluation_question",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column(
-            "series_id", sa.Integer(), sa.ForeignKey("series.id", ondelete="CASCADE"), nullable=False
+            "series_id",
+            sa.Integer(),
+            sa.ForeignKey("series.id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),

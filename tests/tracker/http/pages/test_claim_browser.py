@@ -109,9 +109,11 @@ async def test_a_physician_claims_on_a_phone(
         await expect(minutes).to_have_value("60" if lang == "fr" else "45")
         await minutes.fill(words["claimed"])
         await page.get_by_role("group", name=words["scale"]).get_by_role("radio", name="4").check()
-        await page.get_by_role("group", name=words["yes_no"]).get_by_role(
-            "radio", name=words["yes"]
-        ).check()
+        await (
+            page.get_by_role("group", name=words["yes_no"])
+            .get_by_role("radio", name=words["yes"])
+            .check()
+        )
         await page.get_by_role("textbox", name=words["comments"]).fill("Très utile, merci.")
         await page.get_by_role("button", name=words["submit"]).click()  # no attestation yet
 
