@@ -48,9 +48,8 @@ async def submit_claim(services: Services, code: str, form: claims.ClaimForm) ->
         if parsed is None:
             return ClaimOutcome("invalid", view, errors)
         credits = await claims.accept(session, view, parsed, now=now)
-        if credits is None:
-            await session.rollback()
-            return ClaimOutcome("claimed", view)
+        if credits is None:  # another submit came first; closing the session rolls back
+            return ClaimOutcome("claimed", view)  # (a rollback would expire the view's rows)
         await issue_certificates(
             session,
             services.mail,

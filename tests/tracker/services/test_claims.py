@@ -5,6 +5,7 @@ credit claimed; the organiser reads the results and exports them."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import timedelta
@@ -374,3 +375,30 @@ async def test_the_evaluation_api_keeps_questions_by_id_and_refuses_bad_lists(
         f"/api/series/{world.series_id}", json={"claim_window_days": 0}, headers=auth
     )
     assert window.status == 422
+
+
+async def test_two_submits_at_the_same_moment_make_one_claim_and_one_certificate(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    """A double click, or two tabs: the one conditional UPDATE lets one submit claim."""
+    world, links = await _claim_links(client, auth, database, scheduler, smtp_server)
+    path, _ = links["jeanne"]
+    with time_machine.travel(AFTER, tick=False):
+        answers = await asyncio.gather(
+            *(
+                client.post(path, data={"minutes": m, "attest": "yes", **_answers(world)})
+                for m in ("50", "40")
+            )
+        )
+    assert sorted(a.status for a in answers) == [200, 409]
+    async with database.session() as session:
+        certificates = (await session.exec(select(Certificate))).all()
+        (claim,) = (
+            await session.exec(select(Claim).where(Claim.physician_id == world.jeanne["id"]))
+        ).all()
+    assert [c.minutes for c in certificates] == [claim.claimed_minutes]
+    assert [r.kind for r in await outbox(database)].count("certificate") == 1
