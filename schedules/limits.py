@@ -15,3 +15,6 @@ ZOOM_WEBINAR_ID = 32
 PARS_ACTIVITY_ID = 50
 CREDIT_TYPE = 32
 REMINDER_OFFSET = 20
+#: Claims (SPEC 7): how many days after a session its attendees may claim their credit.
+CLAIM_WINDOW_DAYS_MIN = 1
+CLAIM_WINDOW_DAYS_MAX = 365

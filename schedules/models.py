@@ -5,7 +5,18 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, DateTime, Enum, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Enum,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlmodel import Field, SQLModel
 from typing_extensions import TypedDict
 
@@ -61,6 +72,13 @@ class Series(SQLModel, table=True):
         default="closed", sa_column=Column(String(8), nullable=False, server_default="closed")
     )
     capacity: int | None = None
+    #: Claims (SPEC 7): certificates wait for the physician's claim, open this many days.
+    claim_required: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    claim_window_days: int = Field(
+        default=30, sa_column=Column(Integer, nullable=False, server_default="30")
+    )
     sequence: int = 0
     horizon_end: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_at: datetime = Field(

@@ -128,6 +128,14 @@ Percent = Annotated[float, Field(ge=0, le=100)]
 #: Who may register to a series: anyone through the public page (``open``), nobody on their own
 #: (``closed``), or only those an organiser registers (``invite``).
 RegistrationMode = Literal["open", "closed", "invite"]
+ClaimWindowDays = Annotated[
+    int,
+    Field(
+        ge=limits.CLAIM_WINDOW_DAYS_MIN,
+        le=limits.CLAIM_WINDOW_DAYS_MAX,
+        description="Days after a session during which its attendees may claim their credit",
+    ),
+]
 Capacity = Annotated[
     int, Field(ge=1, le=1_000_000, description="Seats; past them, confirmed requests wait in order")
 ]
@@ -187,6 +195,12 @@ class SeriesCreate(BaseModel):
     public: bool = True
     registration: RegistrationMode = "closed"
     capacity: Capacity | None = None
+    claim_required: bool = Field(
+        default=False,
+        description="Certificates wait for the physician's claim (attested minutes and the "
+        "evaluation), made from a link in the credits-are-final email",
+    )
+    claim_window_days: ClaimWindowDays = 30
 
 
 class SeriesUpdate(BaseModel):
@@ -210,6 +224,8 @@ class SeriesUpdate(BaseModel):
     public: bool | None = None
     registration: RegistrationMode | None = None
     capacity: Capacity | None = None
+    claim_required: bool | None = None
+    claim_window_days: ClaimWindowDays | None = None
 
 
 class SeriesPublic(BaseModel):
@@ -236,6 +252,8 @@ class SeriesPublic(BaseModel):
     public: bool
     registration: RegistrationMode
     capacity: int | None
+    claim_required: bool
+    claim_window_days: int
     sequence: int
     feed_url: str
     created_at: datetime

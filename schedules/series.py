@@ -24,7 +24,7 @@ NULLABLE_FIELDS = frozenset(
     {"rrule", "min_attendance_percent", "zoom_webinar_id", "pars_activity_id", "capacity"}
 )
 #: Fields no feed shows: their change leaves the series' sequence alone.
-UNPUBLISHED_FIELDS = frozenset({"registration", "capacity"})
+UNPUBLISHED_FIELDS = frozenset({"registration", "capacity", "claim_required", "claim_window_days"})
 #: Fields whose change moves occurrences.
 SCHEDULE_FIELDS = frozenset({"timezone", "start_local", "duration_minutes", "rrule"})
 
@@ -114,6 +114,8 @@ async def create_series(
         public=data.public,
         registration=data.registration,
         capacity=data.capacity,
+        claim_required=data.claim_required,
+        claim_window_days=data.claim_window_days,
         horizon_end=schedule.horizon_end,
         created_at=now,
         updated_at=now,

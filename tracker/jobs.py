@@ -27,7 +27,7 @@ from tracker.domain.mailings import (
     MailSettings,
 )
 from tracker.http.keys import DATABASE, MAIL, SETTINGS, WORKER
-from tracker.services import horizons, reminders, statements
+from tracker.services import claims, horizons, reminders, statements
 from tracker.services.finalisation import Lease, due_for_finalisation, finalise_session
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,20 @@ async def statements_job(ctx: JobContext) -> None:
     ctx.poke()
 
 
+#: How often the claim reminders are looked for (they go three days before a claim closes).
+CLAIM_REMINDERS_EVERY = timedelta(minutes=15)
+
+
+@tracked
+async def claim_reminders_job(ctx: JobContext) -> None:
+    """Remind those who have not claimed their credit, three days before claims close; once
+    each (outbox keys), whichever process runs it."""
+    queued = await claims.send_claim_reminders(ctx.database, ctx.mail, now=utcnow())
+    if queued:
+        log.info("claim reminders: %d queued", queued)
+        ctx.poke()
+
+
 async def signal_stopping(app: web.Application) -> None:
     """``on_shutdown``: long jobs stop after their current batch, without waiting for the
     server to drain its connections first."""
@@ -229,6 +243,15 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
             next_run_time=utcnow(),
             **every,
         )
+    scheduler.add_job(
+        claim_reminders_job,
+        "interval",
+        seconds=CLAIM_REMINDERS_EVERY.total_seconds(),
+        id="claim-reminders",
+        args=[ctx],
+        next_run_time=utcnow(),
+        **every,
+    )
     scheduler.add_job(
         statements_job,
         "cron",

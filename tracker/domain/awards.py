@@ -47,6 +47,11 @@ async def _roundings(session: AsyncSession) -> dict[str, Rounding]:
     return {row.code: row.rounding for row in rows if row.rounding in ROUNDINGS}
 
 
+async def credit_roundings(session: AsyncSession) -> dict[str, Rounding]:
+    """Each credit type's rounding policy (for credit recomputed from claimed minutes)."""
+    return await _roundings(session)
+
+
 async def is_closed(session: AsyncSession, occurrence_id: int) -> bool:
     return await session.get(OccurrenceClosure, occurrence_id) is not None
 

@@ -3,9 +3,21 @@ widths (``tracker.domain.models``) and the API's checks (``tracker.domain.schema
 
 from __future__ import annotations
 
-from schedules.limits import LANGUAGE, TIMEZONE, ZOOM_WEBINAR_ID
+from schedules.limits import (
+    CLAIM_WINDOW_DAYS_MAX,
+    CLAIM_WINDOW_DAYS_MIN,
+    LANGUAGE,
+    TIMEZONE,
+    ZOOM_WEBINAR_ID,
+)
 
-__all__ = ["LANGUAGE", "TIMEZONE", "ZOOM_WEBINAR_ID"]
+__all__ = [
+    "CLAIM_WINDOW_DAYS_MAX",
+    "CLAIM_WINDOW_DAYS_MIN",
+    "LANGUAGE",
+    "TIMEZONE",
+    "ZOOM_WEBINAR_ID",
+]
 
 #: RFC 5321: a path is at most 256 octets; 320 is the customary local part (64) + @ + domain (255).
 EMAIL = 320
@@ -22,3 +34,9 @@ BOARDS = 10
 EVENT_ID = 200
 EXTERNAL_ID = 300
 CONNECTION_ID = 200
+#: Evaluations and claims (SPEC 7): questions per series, the wording of one question (each
+#: language), a free-text answer, and the attested minutes a claim may hold.
+EVALUATION_QUESTIONS = 20
+QUESTION_TEXT = 300
+ANSWER_TEXT = 2000
+CLAIM_MINUTES_MAX = 100_000

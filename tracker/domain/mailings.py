@@ -51,6 +51,7 @@ from notifications.pdf import certificate_pdf, statement_pdf
 from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from schedules.wording import credit_amount, number
+from tracker.domain import claims
 from tracker.domain.awards import credit_summary
 from tracker.domain.documents import (
     CertificateIdentity,
@@ -60,7 +61,7 @@ from tracker.domain.documents import (
     statement_data,
 )
 from tracker.domain.localtime import month_label, when
-from tracker.domain.models import Award, Certificate, Physician, Registration
+from tracker.domain.models import Award, Certificate, Claim, Physician, Registration
 from tracker.domain.physicians import Newcomer
 
 log = logging.getLogger(__name__)
@@ -653,19 +654,24 @@ async def issue_certificates(
         )
         for key in queued_keys.all():
             del wanted[key]
+    overrides: dict[str, tuple[int, dict[str, float]]] = {}
+    invited = 0
+    if series.claim_required and wanted:
+        overrides, invited = await _claims_first(session, mail, series, occurrence, wanted, now)
     if not wanted:
-        return CertificateBatch(0, last)
+        return CertificateBatch(invited, last)
     physician_ids = [award.physician_id for award, _ in wanted.values()]
     stored = await _stored_certificates(session, occurrence_id, physician_ids)
     certificates: dict[str, Certificate] = {}
     for key, (award, _physician) in wanted.items():
+        seconds, credits = overrides.get(key, (award.seconds, award.credits))
         certificates[key] = stored.get((award.physician_id, award.version)) or Certificate(
             code=_new_code(),
             occurrence_id=occurrence_id,
             physician_id=award.physician_id,
             version=award.version,
-            minutes=round(award.seconds / 60, 2),
-            credits=dict(award.credits),
+            minutes=round(seconds / 60, 2),
+            credits=dict(credits),
             issued_at=now,
         )
 
@@ -707,7 +713,159 @@ async def issue_certificates(
             .returning(col(OutboxMessage.key))
         )
     ).all()
-    return CertificateBatch(len(inserted), last)
+    return CertificateBatch(len(inserted) + invited, last)
+
+
+# Claims (SPEC 7) ------------------------------------------------------------------------------
+
+
+async def _claims_first(
+    session: AsyncSession,
+    mail: MailSettings,
+    series: Series,
+    occurrence: Occurrence,
+    wanted: dict[str, tuple[Award, Physician]],
+    now: datetime,
+) -> tuple[dict[str, tuple[int, dict[str, float]]], int]:
+    """For a series that requires claims: takes out of ``wanted`` every award not claimed yet
+    (an attendee with no claim gets one, and the email with its link, here); a claimed one stays,
+    with the seconds and credit its certificate holds (the claim, at most the award as it is
+    now). Returns those, and how many claim emails were queued."""
+    found = await claims.claims_of(
+        session, occurrence.id or 0, [award.physician_id for award, _ in wanted.values()]
+    )
+    overrides: dict[str, tuple[int, dict[str, float]]] = {}
+    invitations: list[claims.Invitation] = []
+    for key, (award, physician) in list(wanted.items()):
+        claim = found.get(award.physician_id)
+        if claim is None or claim.claimed_at is None:
+            del wanted[key]
+            if claim is None:
+                invitations.append(claims.Invitation(physician, award, claims.new_code()))
+            continue
+        seconds = claims.certified_seconds(claim, award)
+        credits = await claims.credit_of(session, series, occurrence, seconds)
+        if claims.gives_credit(credits):
+            overrides[key] = (seconds, credits)
+        else:
+            del wanted[key]
+    return overrides, await _invite(session, mail, series, occurrence, invitations, now)
+
+
+async def _invite(
+    session: AsyncSession,
+    mail: MailSettings,
+    series: Series,
+    occurrence: Occurrence,
+    invitations: list[claims.Invitation],
+    now: datetime,
+) -> int:
+    """Store the claims (a claim another process stored first is left alone, and its email is
+    that process's) and queue an email with its link to each physician whose claim is new."""
+    if not invitations:
+        return 0
+    inserted = await session.exec(
+        _insert_ignoring(session, Claim, ["occurrence_id", "physician_id"]).returning(
+            col(Claim.physician_id)
+        ),
+        params=claims.new_claim_rows(invitations, occurrence, series, now),
+    )
+    created = {row[0] for row in inserted.all()}
+    queued = 0
+    for invitation in invitations:
+        physician = invitation.physician
+        if physician.id not in created:
+            continue
+        link = claims.claim_url(mail.base_url, invitation.code, physician.language)
+        compose = functools.partial(
+            _claim_message,
+            "claim",
+            physician,
+            mail,
+            series,
+            occurrence,
+            invitation.award,
+            link,
+            claims.closes_at(occurrence, series),
+            now,
+        )
+        queued += await _queue(
+            session,
+            compose,
+            key=claims.claim_key(occurrence.id or 0, physician.id or 0),
+            kind="claim",
+            physician=physician,
+            occurrence_id=occurrence.id,
+            now=now,
+        )
+    return queued
+
+
+def _claim_message(
+    kind: str,
+    physician: Physician,
+    mail: MailSettings,
+    series: Series,
+    occurrence: Occurrence,
+    award: Award,
+    link: str,
+    closes: datetime,
+    now: datetime,
+) -> EmailMessage:
+    """The credits-are-final email of a series that requires claims (``claim``), or its
+    reminder (``claim_reminder``): the computed minutes and credit, and the claim link."""
+    lines = _credit_lines(award.credits, mail.labels, physician.language)
+    context = claims.claim_context(
+        physician, series, occurrence, award.seconds, lines, link=link, closes=closes
+    )
+    return message_for(physician, mail, kind, context, now=now)
+
+
+async def enqueue_claim_reminder(
+    session: AsyncSession, mail: MailSettings, claim: Claim, *, now: datetime
+) -> bool:
+    """The reminder of one claim not made, three days before it closes, with a link of its
+    own; once (its outbox key, and the one ``UPDATE`` that stores the link's hash). Flushes."""
+    if not claims.worth_reminding(claim):
+        return False
+    award = (
+        await session.exec(
+            select(Award).where(
+                Award.occurrence_id == claim.occurrence_id,
+                Award.physician_id == claim.physician_id,
+            )
+        )
+    ).first()
+    if award is None:
+        return False
+    code = await claims.take_reminder(session, claim)
+    if code is None:
+        return False
+    physician = await session.get_one(Physician, claim.physician_id)
+    occurrence = await session.get_one(Occurrence, claim.occurrence_id)
+    series = await session.get_one(Series, occurrence.series_id)
+    link = claims.claim_url(mail.base_url, code, physician.language)
+    compose = functools.partial(
+        _claim_message,
+        "claim_reminder",
+        physician,
+        mail,
+        series,
+        occurrence,
+        award,
+        link,
+        claim.closes_at,
+        now,
+    )
+    return await _queue(
+        session,
+        compose,
+        key=claims.reminder_key(claim.id or 0),
+        kind="claim-reminder",
+        physician=physician,
+        occurrence_id=occurrence.id,
+        now=now,
+    )
 
 
 # Monthly statements ---------------------------------------------------------------------------

@@ -19,7 +19,10 @@ __all__ = [
     "Award",
     "AwardPending",
     "Certificate",
+    "Claim",
     "CreditType",
+    "EvaluationAnswer",
+    "EvaluationQuestion",
     "FeedState",
     "JobState",
     "Occurrence",
@@ -359,3 +362,98 @@ class SignInLink(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+# Claims and evaluations (SPEC 7, issue 11) ----------------------------------------------------
+
+
+class EvaluationQuestion(SQLModel, table=True):
+    """One question of a series' evaluation, worded in French and English.
+
+    Editing the evaluation keeps a question's row while its id is sent back; a question left out
+    is ``retired`` (kept, so that the answers already given keep their question), never deleted.
+    ``kind`` is ``scale`` (1 to 5), ``yes_no`` or ``text``.
+    """
+
+    __tablename__ = "evaluation_question"
+    __table_args__ = (Index("ix_evaluation_question_series", "series_id", "retired", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False)
+    )
+    position: int = 0
+    kind: str = Field(sa_column=Column(String(8), nullable=False))
+    text_fr: str = Field(sa_column=Column(String(limits.QUESTION_TEXT), nullable=False))
+    text_en: str = Field(sa_column=Column(String(limits.QUESTION_TEXT), nullable=False))
+    retired: bool = False
+
+
+class Claim(SQLModel, table=True):
+    """A physician's claim of credit for one session of a series that requires claims.
+
+    Made when the session's credits become final (with the email carrying its link); the link's
+    code is 256 random bits of which only the SHA-256 is kept (``code_hash``; the reminder's
+    link has its own, ``reminder_code_hash``). ``claimed_at`` is set by the one ``UPDATE`` that
+    accepts the claim (a second submit changes nothing); past ``closes_at`` nothing is accepted.
+    """
+
+    __tablename__ = "claim"
+    __table_args__ = (
+        UniqueConstraint("occurrence_id", "physician_id", name="uq_claim"),
+        Index("ix_claim_open", "claimed_at", "closes_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("occurrence.id", ondelete="CASCADE"), nullable=False)
+    )
+    physician_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("physician.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    code_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    reminder_code_hash: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, unique=True)
+    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    closes_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    claimed_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    #: The minutes attested (at most the computed ones) and the credit they give.
+    claimed_minutes: float | None = None
+    claimed_credits: dict[str, float] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+
+
+class EvaluationAnswer(SQLModel, table=True):
+    """One answer of one claim to one question; ``occurrence_id`` repeated for the per-session
+    results (counts and means in one grouped query). Answers are not linked to a name in the
+    results or the export, only to their claim."""
+
+    __tablename__ = "evaluation_answer"
+    __table_args__ = (
+        UniqueConstraint("claim_id", "question_id", name="uq_evaluation_answer"),
+        Index("ix_evaluation_answer_results", "occurrence_id", "question_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("claim.id", ondelete="CASCADE"), nullable=False)
+    )
+    occurrence_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("occurrence.id", ondelete="CASCADE"), nullable=False)
+    )
+    question_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("evaluation_question.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    scale: int | None = None
+    yes: bool | None = None
+    text: str | None = Field(
+        default=None, sa_column=Column(String(limits.ANSWER_TEXT), nullable=True)
+    )

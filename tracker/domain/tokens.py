@@ -11,7 +11,7 @@ import secrets
 
 TOKEN_BYTES = 32
 #: Every kind of token has its prefix here, so that the log redaction (``tracker.logs``) knows it.
-TOKEN_PREFIXES = ("org_", "phy_", "cal_", "sil_")
+TOKEN_PREFIXES = ("org_", "phy_", "cal_", "sil_", "clm_")
 #: A physician's read-only calendar feed key: stored as it is (shown again on their page),
 #: it opens their personal feed and nothing else (see README, "The personal calendar feed").
 FEED_PREFIX = "cal_"

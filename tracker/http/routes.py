@@ -18,6 +18,7 @@ from schedules.schemas import (
     SeriesUpdate,
 )
 from tracker.db import Database
+from tracker.domain.evaluations import EvaluationIn, EvaluationOut, SessionResultsOut
 from tracker.domain.models import Organizer, Physician
 from tracker.domain.schemas import (
     AttendanceBatch,
@@ -41,6 +42,7 @@ from tracker.domain.schemas import (
 )
 from tracker.http.api import (
     attendance,
+    evaluations,
     feeds,
     mail,
     physicians,
@@ -51,6 +53,8 @@ from tracker.http.api import (
     system,
 )
 from tracker.http.keys import DATABASE, ORGANIZER, PHYSICIAN, SETTINGS
+from tracker.http.pages import claims as claim_pages
+from tracker.http.pages import evaluations as evaluation_pages
 from tracker.http.pages import organiser, physician, public
 from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sign_in as sign_in_pages
@@ -193,6 +197,9 @@ PAGE_DOORS = {
     # self-registration
     ("GET", "/registration/{code}"): "registration link",
     ("POST", "/registration/{code}"): "registration link",
+    # claims (issue 11)
+    ("GET", "/claims/{code}"): "claim link",
+    ("POST", "/claims/{code}"): "claim link",
 }
 
 ROUTES: tuple[Route, ...] = (
@@ -891,6 +898,105 @@ ROUTES: tuple[Route, ...] = (
             403: "Not posted from the link's page (login CSRF check failed)",
             404: "Unknown, expired or used link (with the form to ask for a new one)",
         },
+    ),
+    # claims and evaluations (issue 11, points 1-3) ----------------------------------------
+    Route(
+        "GET",
+        "/api/series/{id}/evaluation",
+        evaluations.get_evaluation,
+        "A series' evaluation questions (fr/en), and whether its certificates wait for a claim",
+        response=EvaluationOut,
+        tags=("evaluations",),
+    ),
+    Route(
+        "PUT",
+        "/api/series/{id}/evaluation",
+        evaluations.put_evaluation,
+        "Replace a series' evaluation questions (the whole list, in order): a question sent "
+        "with its id is kept (its answers too); one left out, or whose kind changes, is retired",
+        body=EvaluationIn,
+        response=EvaluationOut,
+        tags=("evaluations",),
+    ),
+    Route(
+        "GET",
+        "/api/occurrences/{id}/evaluation",
+        evaluations.get_results,
+        "A session's evaluation results: claims made, and per question the answers' count, "
+        "mean and spread (scale), yes and no, and the first free-text answers",
+        response=SessionResultsOut,
+        tags=("evaluations",),
+    ),
+    Route(
+        "GET",
+        "/api/occurrences/{id}/evaluation.csv",
+        evaluations.export_results,
+        "A session's evaluation answers as CSV (UTF-8 with a byte-order mark), one row per "
+        "answer, responses numbered (not named); cells safe from spreadsheet formulas",
+        response="text/csv",
+        tags=("evaluations",),
+    ),
+    _page(
+        "GET",
+        "/claims/{code}",
+        claim_pages.claim_page,
+        "A claim link from the credits-are-final email: the claim form (opening it claims "
+        "nothing; mail scanners open links)",
+        responses={
+            404: "Unknown link",
+            410: "Claims for this session have closed",
+        },
+    ),
+    _page(
+        "POST",
+        "/claims/{code}",
+        claim_pages.submit_claim,
+        "Claim (once): the attested minutes (at most those computed) and the evaluation's "
+        "answers; the certificate is issued with the credit claimed and emailed",
+        responses={
+            404: "Unknown link",
+            409: "Already claimed with this link (a page saying so)",
+            410: "Claims for this session have closed",
+            422: "The form again, with the errors next to their fields",
+        },
+    ),
+    _page(
+        "GET",
+        "/organizer/series/{id}/evaluation",
+        evaluation_pages.evaluation_page,
+        "A series' claim settings and evaluation questions, editable",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/series/{id}/evaluation",
+        evaluation_pages.save_evaluation,
+        "Save a series' evaluation questions",
+        status=303,
+        responses={403: FORGED, 422: "The form again, with the errors"},
+    ),
+    _page(
+        "POST",
+        "/organizer/series/{id}/claims",
+        evaluation_pages.save_claim_settings,
+        "Save whether a series' certificates wait for a claim, and its claim window",
+        status=303,
+        responses={403: FORGED, 422: "The form again, with the error"},
+    ),
+    _page(
+        "GET",
+        "/organizer/occurrences/{id}/evaluation",
+        evaluation_pages.results_page,
+        "A session's evaluation results",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "GET",
+        "/organizer/occurrences/{id}/evaluation.csv",
+        evaluation_pages.results_csv,
+        "A session's evaluation answers as CSV (the API's export, for the signed-in organiser)",
+        response="text/csv",
+        responses={303: TO_SIGN_IN},
     ),
 )
 

@@ -56,6 +56,8 @@ def series_public(request: web.Request, series: Series) -> SeriesPublic:
         public=series.public,
         registration=series.registration,
         capacity=series.capacity,
+        claim_required=series.claim_required,
+        claim_window_days=series.claim_window_days,
         sequence=series.sequence,
         feed_url=feed_url(request, series),
         created_at=series.created_at,

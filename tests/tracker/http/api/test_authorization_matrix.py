@@ -187,6 +187,27 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/registration/{code}"): everyone("page", "/registration/{code}", 404, body={}),
     ("POST", "/me/waitlist/{series_id}/leave"):
         page("/me/waitlist/{series}/leave", *NO_SESSION, 303, 303, form={}),
+    # claims and evaluations (issue 11): the claim link is the credential, the session is not
+    ("GET", "/api/series/{id}/evaluation"):
+        api("/api/series/{series}/evaluation", *ORG_ONLY, 200, 401, 401),
+    ("PUT", "/api/series/{id}/evaluation"):
+        api("/api/series/{series}/evaluation", *ORG_ONLY, 422, 401, 401, body={}),
+    ("GET", "/api/occurrences/{id}/evaluation"):
+        api("/api/occurrences/{past}/evaluation", *ORG_ONLY, 200, 401, 401),
+    ("GET", "/api/occurrences/{id}/evaluation.csv"):
+        api("/api/occurrences/{past}/evaluation.csv", *ORG_ONLY, 200, 401, 401),
+    ("GET", "/claims/{code}"): everyone("page", "/claims/{code}", 404),
+    ("POST", "/claims/{code}"): everyone("page", "/claims/{code}", 404, body={}),
+    ("GET", "/organizer/series/{id}/evaluation"):
+        page("/organizer/series/{series}/evaluation", *SIGNED_OUT, 200, 303, 303),
+    ("POST", "/organizer/series/{id}/evaluation"):
+        page("/organizer/series/{series}/evaluation", *SIGNED_OUT, 303, 303, 303, form={}),
+    ("POST", "/organizer/series/{id}/claims"):
+        page("/organizer/series/{series}/claims", *SIGNED_OUT, 422, 303, 303, form={}),
+    ("GET", "/organizer/occurrences/{id}/evaluation"):
+        page("/organizer/occurrences/{past}/evaluation", *SIGNED_OUT, 200, 303, 303),
+    ("GET", "/organizer/occurrences/{id}/evaluation.csv"):
+        page("/organizer/occurrences/{past}/evaluation.csv", *SIGNED_OUT, 200, 303, 303),
     # last: it takes the physicians off the world's series
     ("POST", "/me/registrations/{series_id}/unregister"):
         page("/me/registrations/{series}/unregister", *NO_SESSION, 303, 303, form={}),

@@ -108,6 +108,21 @@ def html_calls(w: World) -> list[Call]:
         Call("GET", "/signed-out", "/signed-out"),
         Call("GET", "/me/sign-in/{code}", "/me/sign-in/sil_unknown"),
         Call("POST", "/me/sign-in/{code}", "/me/sign-in/sil_unknown"),
+        # claims and evaluations (issue 11)
+        Call("GET", "/claims/{code}", "/claims/clm_unknown"),
+        Call("POST", "/claims/{code}", "/claims/clm_unknown", "", {"minutes": "60"}),
+        Call(
+            "GET",
+            "/organizer/series/{id}/evaluation",
+            f"/organizer/series/{series}/evaluation",
+            org,
+        ),
+        Call(
+            "GET",
+            "/organizer/occurrences/{id}/evaluation",
+            f"/organizer/occurrences/{past}/evaluation",
+            org,
+        ),
     ]
 
 
