@@ -59,3 +59,30 @@ def pdffonts(pdf: bytes) -> list[dict[str, str]]:
         fonts.append(dict(zip(names, fields, strict=False)))
     assert header.startswith("name"), header
     return fonts
+
+
+def qr_codes(pdf: bytes) -> list[str]:
+    """The text of every QR code on every page: the PDF rasterised by poppler's ``pdftoppm``
+    (150 dpi), then read by ZXing (``zxing-cpp``), neither of them the code that drew it."""
+    import zxingcpp
+    from PIL import Image
+
+    tool = _tool("pdftoppm")
+    found: list[str] = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "document.pdf"
+        path.write_bytes(pdf)
+        subprocess.run(
+            [tool, "-r", "150", "-png", str(path), str(Path(folder) / "page")],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        for page in sorted(Path(folder).glob("page*.png")):
+            with Image.open(page) as image:
+                found += [
+                    barcode.text
+                    for barcode in zxingcpp.read_barcodes(image)
+                    if barcode.format == zxingcpp.BarcodeFormat.QRCode
+                ]
+    return found

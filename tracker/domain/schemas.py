@@ -324,10 +324,18 @@ class OutboxMessagePublic(BaseModel):
     sent_at: datetime | None
 
 
+CertificateStatus = Literal["valid", "superseded", "revoked"]
+
+
 class CertificateCheck(BaseModel):
     code: str
-    valid: bool = Field(description="False when a later certificate replaced this one")
+    valid: bool = Field(description="False when a later certificate replaced it or it was revoked")
+    status: CertificateStatus = Field(
+        description="revoked (by an organiser) wins over superseded (a later certificate "
+        "replaced it, named in superseded_by)"
+    )
     superseded_by: str | None
+    revoked_at: datetime | None = None
     physician: str
     series_title: str
     session_start: datetime

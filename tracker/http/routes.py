@@ -41,6 +41,7 @@ from tracker.domain.schemas import (
 )
 from tracker.http.api import (
     attendance,
+    credentials,
     feeds,
     mail,
     physicians,
@@ -518,6 +519,54 @@ ROUTES: tuple[Route, ...] = (
         tags=("email",),
         door="certificate code",
         also=("text/html",),
+    ),
+    # verifiable certificates (issue 11, points 4 and 5)
+    Route(
+        "GET",
+        "/api/me/certificates/{occurrence_id}.json",
+        credentials.my_credential,
+        "My certificate for a session as an Open Badges 3.0 credential (VC-JWT, Ed25519), "
+        "enveloped in JSON; the bare VC-JWT for Accept: application/vc+jwt",
+        auth="physician",
+        response="application/json",
+        tags=("me",),
+        also=("application/vc+jwt",),
+    ),
+    Route(
+        "POST",
+        "/api/certificates/{code}/revocation",
+        credentials.revoke_certificate,
+        "Revoke a certificate: its page says so and its credential's status bit is set",
+        response=CertificateCheck,
+        tags=("email",),
+    ),
+    Route(
+        "GET",
+        "/.well-known/did.json",
+        credentials.did_document,
+        "The issuer's did:web document (its Ed25519 public key)",
+        auth="none",
+        response="application/did+json",
+        tags=("credentials",),
+    ),
+    Route(
+        "GET",
+        "/did.json",
+        credentials.did_document_by_path,
+        "The same DID document, where did:web looks for it when TRACKER_BASE_URL has a path "
+        "(the proxy strips the path)",
+        auth="none",
+        response="application/did+json",
+        tags=("credentials",),
+    ),
+    Route(
+        "GET",
+        "/credentials/status/{number}",
+        credentials.status_list,
+        "A Bitstring Status List credential (VC-JWT): revoked and superseded certificates",
+        auth="none",
+        response="application/vc+jwt",
+        tags=("credentials",),
     ),
     Route(
         "GET",

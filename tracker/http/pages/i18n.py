@@ -248,6 +248,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "signin.link.expired": "This sign-in link has expired or was already used: each link works once, within 30 minutes. Ask for a new one below.",
         "signedout.title": "Signed out",
         "signedout": "You are signed out. To come back, open the personal link from your welcome email, or ask for a sign-in link below.",
+        # verification (issue 11, points 4 and 5)
+        "cert.revoked": "This certificate was revoked by its provider on {date}. It no longer attests to any credit.",
+        "cert.revoked.short": "Revoked",
+        "cert.status": "Status",
+        "cert.status.valid": "Valid",
+        "cert.status.superseded": "Replaced",
+        "cert.credential": "The same certificate exists as a signed digital credential (Open Badges 3.0), which its holder can download from their page.",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -491,6 +498,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "signin.link.expired": "Ce lien de connexion a expiré ou a déjà servi : chaque lien ne sert qu'une fois, dans les 30 minutes. Demandez-en un nouveau ci-dessous.",
         "signedout.title": "Vous êtes déconnecté(e)",
         "signedout": "Vous êtes déconnecté(e). Pour revenir, ouvrez le lien personnel de votre courriel de bienvenue, ou demandez un lien de connexion ci-dessous.",
+        # verification (issue 11, points 4 and 5)
+        "cert.revoked": "Cette attestation a été révoquée par son organisme le {date}. Elle n'atteste plus aucun crédit.",
+        "cert.revoked.short": "Révoquée",
+        "cert.status": "Statut",
+        "cert.status.valid": "Valide",
+        "cert.status.superseded": "Remplacée",
+        "cert.credential": "Cette attestation existe aussi sous forme de justificatif numérique signé (Open Badges 3.0), que son titulaire peut télécharger depuis sa page.",
     },
 }
 
