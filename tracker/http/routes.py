@@ -568,6 +568,15 @@ ROUTES: tuple[Route, ...] = (
         response="application/vc+jwt",
         tags=("credentials",),
     ),
+    # (issue 11, point 5) the credential from the physician's page
+    _page(
+        "GET",
+        "/me/certificates/{occurrence_id}.json",
+        physician.me_credential,
+        "Certificate as a signed Open Badges 3.0 credential, to download (signed in)",
+        response="application/json",
+        responses={401: NOT_SIGNED_IN},
+    ),
     Route(
         "GET",
         "/unsubscribe/{token}",

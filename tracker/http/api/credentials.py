@@ -45,6 +45,16 @@ async def my_credential(request: web.Request) -> web.Response:
     return response
 
 
+def credential_response(token: str, occurrence_id: int) -> web.Response:
+    """The enveloped credential as a JSON file to download (the physician's page)."""
+    response = json_response(enveloped(token))
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="credential-{occurrence_id}.json"'
+    )
+    return response
+
+
 async def did_document(request: web.Request) -> web.Response:
     """The issuer's ``did:web`` document: its Ed25519 public key."""
     document = await credential_service.did_document(request.app[SERVICES])

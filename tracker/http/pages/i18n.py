@@ -255,6 +255,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "cert.status.valid": "Valid",
         "cert.status.superseded": "Replaced",
         "cert.credential": "The same certificate exists as a signed digital credential (Open Badges 3.0), which its holder can download from their page.",
+        "cert.credential.download": "Digital credential (Open Badges)",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -505,6 +506,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "cert.status.valid": "Valide",
         "cert.status.superseded": "Remplacée",
         "cert.credential": "Cette attestation existe aussi sous forme de justificatif numérique signé (Open Badges 3.0), que son titulaire peut télécharger depuis sa page.",
+        "cert.credential.download": "Justificatif numérique (Open Badges)",
     },
 }
 

@@ -195,6 +195,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/.well-known/did.json"): everyone("api", "/.well-known/did.json", 200),
     ("GET", "/did.json"): everyone("api", "/did.json", 200),
     ("GET", "/credentials/status/{number}"): everyone("api", "/credentials/status/1", 200),
+    ("GET", "/me/certificates/{occurrence_id}.json"):
+        page("/me/certificates/{past}.json", *NO_SESSION, 200, 404),
     # last: it takes the physicians off the world's series
     ("POST", "/me/registrations/{series_id}/unregister"):
         page("/me/registrations/{series}/unregister", *NO_SESSION, 303, 303, form={}),
