@@ -30,15 +30,15 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc import jws
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import OKPKey
-from sqlalchemy import and_, exists
+from sqlalchemy import exists
 from sqlalchemy.orm import aliased
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schedules.models import Occurrence, Series
 from schedules.wording import number as format_number
 from schedules.wording import quantity
@@ -250,11 +250,9 @@ async def revoked_indexes(session: AsyncSession, number: int) -> list[int]:
     newer = aliased(Certificate)
     first = (number - 1) * LIST_SIZE
     superseded = exists().where(
-        and_(
-            newer.occurrence_id == Certificate.occurrence_id,
-            newer.physician_id == Certificate.physician_id,
-            newer.version > Certificate.version,
-        )
+        col(newer.occurrence_id) == col(Certificate.occurrence_id),
+        col(newer.physician_id) == col(Certificate.physician_id),
+        col(newer.version) > col(Certificate.version),
     )
     ids = await session.exec(
         select(Certificate.id).where(

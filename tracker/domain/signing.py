@@ -9,11 +9,11 @@ package makes and reads the key; nothing here is hand-written cryptography.
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schedules.clock import utcnow
 from tracker.domain.models import SigningKey
 from tracker.errors import ConfigError
@@ -52,7 +52,9 @@ async def signing_key(session: AsyncSession, name: str = CREDENTIALS) -> Ed25519
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         await session.exec(
             insert(SigningKey)
-            .values(name=name, private_key=pem_of(Ed25519PrivateKey.generate()), created_at=utcnow())
+            .values(
+                name=name, private_key=pem_of(Ed25519PrivateKey.generate()), created_at=utcnow()
+            )
             .on_conflict_do_nothing(index_elements=["name"])
         )
         stored = await session.get_one(SigningKey, name, populate_existing=True)

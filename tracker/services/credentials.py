@@ -47,9 +47,7 @@ async def did_document(services: Services) -> dict[str, Any]:
     return credentials.did_document(services.settings.base_url, await signing_key(services))
 
 
-async def my_credential(
-    services: Services, physician: Physician, occurrence_id: int
-) -> str | None:
+async def my_credential(services: Services, physician: Physician, occurrence_id: int) -> str | None:
     """The physician's latest certificate for the occurrence as a signed VC-JWT; ``None``
     when they have none."""
     async with services.database.session() as session:

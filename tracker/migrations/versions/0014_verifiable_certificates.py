@@ -27,9 +27,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "certificate", sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True)
-    )
+    op.add_column("certificate", sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "signing_key",
         sa.Column("name", sa.String(length=32), primary_key=True),

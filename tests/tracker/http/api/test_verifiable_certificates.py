@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import select
 
+from tests.credential_verifiers import verify_with_jose
 from tests.factories import bearer
 from tests.pdf_tools import pdftotext, qr_codes
 from tests.tracker.security_world import BASE, World, build_world
@@ -188,9 +189,7 @@ def settings(settings: Settings) -> Settings:
 async def test_guessing_codes_is_limited_with_a_localised_answer(
     client: TestClient, world: World
 ) -> None:
-    guesses = [
-        (await client.get(f"/certificates/GUESS{n}", headers=JSON)).status for n in range(3)
-    ]
+    guesses = [(await client.get(f"/certificates/GUESS{n}", headers=JSON)).status for n in range(3)]
     right_but_blocked = await client.get(f"/certificates/{world.certificate_code}", headers=JSON)
     page = await client.get(
         f"/certificates/{world.certificate_code}", headers={**BROWSER, "Accept-Language": "fr"}
@@ -251,9 +250,7 @@ async def test_a_tampered_credential_or_another_key_fails(client: TestClient, wo
     claims["credentialSubject"]["creditsEarned"] = 10.0
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     other = jwt.PyJWK.from_dict(
-        json.loads(
-            jwt.algorithms.OKPAlgorithm.to_jwk(Ed25519PrivateKey.generate().public_key())
-        ),
+        json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(Ed25519PrivateKey.generate().public_key())),
         algorithm="EdDSA",
     )
 
@@ -336,7 +333,11 @@ async def test_a_key_file_signs_instead_of_the_database(
     [
         ("https://cme.example.org", "did:web:cme.example.org", "/.well-known/did.json"),
         ("http://127.0.0.1:8080", "did:web:127.0.0.1%3A8080", "/.well-known/did.json"),
-        ("https://Example.org:8443/cme/fmc", "did:web:example.org%3A8443:cme:fmc", "/cme/fmc/did.json"),
+        (
+            "https://Example.org:8443/cme/fmc",
+            "did:web:example.org%3A8443:cme:fmc",
+            "/cme/fmc/did.json",
+        ),
     ],
 )
 def test_the_issuer_is_the_did_web_of_the_base_url(base_url: str, did: str, path: str) -> None:
@@ -359,3 +360,24 @@ async def test_the_physician_page_links_the_credential_to_download(
     assert download.headers["Content-Disposition"].startswith("attachment;")
     token = envelope["id"].removeprefix("data:application/vc+jwt,")
     assert _verified(token, key)["id"] == f"{BASE}/certificates/{world.certificate_code}"
+
+
+async def test_jose_in_node_verifies_the_credential_and_the_status_list_and_refuses_a_forgery(
+    client: TestClient, world: World
+) -> None:
+    """A second verifier, in another language: panva's ``jose`` with the served DID document."""
+    token = await _credential(client, world)
+    document = await (await client.get("/.well-known/did.json")).json()
+    status_list = await (await client.get("/credentials/status/1")).text()
+    header, payload, signature = token.split(".")
+    forged = payload[:-4] + ("AAAA" if not payload.endswith("AAAA") else "BBBB")
+
+    accepted = verify_with_jose(token, document)
+    listed = verify_with_jose(status_list, document)
+    refused = verify_with_jose(f"{header}.{forged}.{signature}", document)
+
+    assert accepted["verified"] is True
+    assert accepted["payload"]["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert listed["verified"] is True
+    assert listed["payload"]["credentialSubject"]["type"] == "BitstringStatusList"
+    assert refused == {"verified": False, "error": "ERR_JWS_SIGNATURE_VERIFICATION_FAILED"}
