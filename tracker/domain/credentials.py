@@ -42,6 +42,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from schedules.models import Occurrence, Series
 from schedules.wording import number as format_number
 from schedules.wording import quantity
+from tracker.domain.bounds import MAX_ID
 from tracker.domain.models import Certificate, Physician
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -52,6 +53,8 @@ KEY_FRAGMENT = "#key-1"
 ALGORITHM = "EdDSA"
 #: The Bitstring Status List's minimum length (16 KiB of bits), and the size of each of ours.
 LIST_SIZE = 131_072
+#: Lists enough for every row id (ids end at 2**31 - 1); a higher number is no list.
+LISTS = MAX_ID // LIST_SIZE + 1
 MEDIA_TYPE = "application/vc+jwt"
 
 
@@ -257,7 +260,7 @@ async def revoked_indexes(session: AsyncSession, number: int) -> list[int]:
     ids = await session.exec(
         select(Certificate.id).where(
             col(Certificate.id) >= first,
-            col(Certificate.id) < first + LIST_SIZE,
+            col(Certificate.id) <= min(first + LIST_SIZE - 1, MAX_ID),
             or_(col(Certificate.revoked_at).is_not(None), superseded),
         )
     )

@@ -429,3 +429,15 @@ class SignInLinkAccepted(BaseModel):
     detail: str = Field(
         description="Always the same text: if the address belongs to a physician, a link was sent"
     )
+
+
+# verifiable certificates (issue 11, point 5) -------------------------------------------------
+
+
+class EnvelopedCredential(BaseModel):
+    """VCDM 2.0's ``EnvelopedVerifiableCredential``: the VC-JWT in a ``data:`` URL (the
+    handler writes :func:`tracker.domain.credentials.enveloped`; this model documents it)."""
+
+    context: list[str] = Field(alias="@context")
+    id: str = Field(description="data:application/vc+jwt,<the signed credential>")
+    type: Literal["EnvelopedVerifiableCredential"] = "EnvelopedVerifiableCredential"

@@ -24,6 +24,7 @@ from tracker.domain.schemas import (
     AwardPublic,
     CertificateCheck,
     CreditSummary,
+    EnvelopedCredential,
     IngestResult,
     OutboxMessagePublic,
     PhysicianCreateRequest,
@@ -528,7 +529,7 @@ ROUTES: tuple[Route, ...] = (
         "My certificate for a session as an Open Badges 3.0 credential (VC-JWT, Ed25519), "
         "enveloped in JSON; the bare VC-JWT for Accept: application/vc+jwt",
         auth="physician",
-        response="application/json",
+        response=EnvelopedCredential,
         tags=("me",),
         also=("application/vc+jwt",),
     ),

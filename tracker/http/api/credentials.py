@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from tracker.domain.bounds import parse_id
-from tracker.domain.credentials import MEDIA_TYPE, enveloped
+from tracker.domain.credentials import LISTS, MEDIA_TYPE, enveloped
 from tracker.http.keys import SERVICES, physician_of
 from tracker.http.pages.errors import quality
 from tracker.http.parsing import json_response
@@ -67,7 +67,7 @@ async def did_document(request: web.Request) -> web.Response:
 async def status_list(request: web.Request) -> web.Response:
     """Bitstring Status List ``{number}`` as a VC-JWT (revoked and superseded certificates)."""
     number = parse_id(request.match_info["number"])
-    if number is None:
+    if number is None or number > LISTS:
         raise HTTPProblem(404, f"no status list {request.match_info['number']!r}")
     token = await credential_service.status_list(request.app[SERVICES], number)
     return web.Response(text=token, content_type=MEDIA_TYPE, headers=PUBLIC)

@@ -28,7 +28,7 @@ from tests.pdf_tools import pdftotext, qr_codes
 from tests.tracker.security_world import BASE, World, build_world
 from tracker.app import create_app
 from tracker.db import Database
-from tracker.domain.credentials import LIST_SIZE, did_document_path, did_web, status_position
+from tracker.domain.credentials import LIST_SIZE, LISTS, did_document_path, did_web, status_position
 from tracker.domain.models import Certificate
 from tracker.domain.signing import pem_of, signing_key
 from tracker.errors import ConfigError
@@ -281,6 +281,8 @@ async def test_the_status_list_revokes_superseded_and_revoked_certificates(
     assert sum(bin(byte).count("1") for byte in after_revocation) == 2
     assert _verified(token, key)["credentialStatus"]["statusListIndex"] == str(second[1])
     assert (await client.get("/credentials/status/0")).status == 404
+    assert (await client.get(f"/credentials/status/{LISTS}")).status == 200  # the last one
+    assert (await client.get(f"/credentials/status/{LISTS + 1}")).status == 404
 
 
 async def test_processes_starting_together_sign_with_one_key(settings: Settings) -> None:
