@@ -25,13 +25,14 @@ def modules(url: str) -> tuple[tuple[bool, ...], ...]:
     return tuple(tuple(bool(cell) for cell in row) for row in code.matrix)
 
 
-def draw_qr(pdf: FPDF, url: str, *, size: float = SIZE_MM) -> None:
+def draw_qr(pdf: FPDF, url: str, *, size: float = SIZE_MM, keep_with: float = 20.0) -> None:
     """Draw the QR code of ``url`` at the left margin below the current line, then move below
-    it (onto a new page when it would not fit on this one)."""
+    it. It starts a new page when it and the ``keep_with`` millimetres of lines that follow it
+    (the code and the URL it holds) would not fit on this one: the three stay together."""
     rows = modules(url)
     count = len(rows) + 2 * QUIET_ZONE
     module = size / count
-    if pdf.get_y() + size > pdf.page_break_trigger:
+    if pdf.get_y() + size + keep_with > pdf.page_break_trigger:
         pdf.add_page()
     left, top = pdf.l_margin, pdf.get_y()
     pdf.set_fill_color(0, 0, 0)

@@ -64,11 +64,16 @@ def pdffonts(pdf: bytes) -> list[dict[str, str]]:
 def qr_codes(pdf: bytes) -> list[str]:
     """The text of every QR code on every page: the PDF rasterised by poppler's ``pdftoppm``
     (150 dpi), then read by ZXing (``zxing-cpp``), neither of them the code that drew it."""
+    return [text for page in qr_codes_by_page(pdf) for text in page]
+
+
+def qr_codes_by_page(pdf: bytes) -> list[list[str]]:
+    """:func:`qr_codes`, page by page."""
     import zxingcpp
     from PIL import Image
 
     tool = _tool("pdftoppm")
-    found: list[str] = []
+    found: list[list[str]] = []
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "document.pdf"
         path.write_bytes(pdf)
@@ -80,9 +85,11 @@ def qr_codes(pdf: bytes) -> list[str]:
         )
         for page in sorted(Path(folder).glob("page*.png")):
             with Image.open(page) as image:
-                found += [
-                    barcode.text
-                    for barcode in zxingcpp.read_barcodes(image)
-                    if barcode.format == zxingcpp.BarcodeFormat.QRCode
-                ]
+                found.append(
+                    [
+                        barcode.text
+                        for barcode in zxingcpp.read_barcodes(image)
+                        if barcode.format == zxingcpp.BarcodeFormat.QRCode
+                    ]
+                )
     return found

@@ -207,9 +207,10 @@ def open_badge(
     if len(certificate.credits) == 1:
         (value,) = certificate.credits.values()
         subject["creditsEarned"] = value
+    credential_id = f"{base_url}/certificates/{certificate.code}"
     return {
         "@context": [VC_CONTEXT, OB_CONTEXT],
-        "id": f"{base_url}/certificates/{certificate.code}",
+        "id": credential_id,
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "issuer": {"id": did, "type": ["Profile"], "name": provider, "url": base_url},
         "name": series.title,
@@ -223,6 +224,10 @@ def open_badge(
             "statusListIndex": str(index),
             "statusListCredential": listed,
         },
+        # JWT's registered claims, for JOSE verifiers that read them (VC-JOSE-COSE allows them
+        # beside the credential's own properties, which they repeat)
+        "iss": did,
+        "jti": credential_id,
     }
 
 

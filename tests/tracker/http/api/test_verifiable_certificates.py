@@ -228,6 +228,7 @@ async def test_the_credential_is_an_open_badge_that_an_independent_verifier_acce
     assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
     assert credential["id"] == f"{BASE}/certificates/{world.certificate_code}"
     assert credential["issuer"]["id"] == "did:web:cme.example.org"
+    assert (credential["iss"], credential["jti"]) == (did_web(BASE), credential["id"])
     subject = credential["credentialSubject"]
     assert subject["type"] == ["AchievementSubject"]
     assert subject["achievement"]["type"] == ["Achievement"]
