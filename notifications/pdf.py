@@ -28,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from notifications.qr import draw_qr
 from notifications.text import header_text
 
 if TYPE_CHECKING:  # fpdf2 and fontTools load when a document is made, not with the service
@@ -197,6 +198,7 @@ def certificate_pdf(data: CertificateData) -> bytes:
         if data.signatory_title:
             _line(pdf, data.signatory_title, size=10)
         pdf.ln(6)
+    draw_qr(pdf, data.verify_url)
     _line(pdf, data.code_line, size=10)
     _line(pdf, data.verify_url, size=10)
     _line(pdf, data.issued_text, size=9)

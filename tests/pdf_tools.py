@@ -59,3 +59,37 @@ def pdffonts(pdf: bytes) -> list[dict[str, str]]:
         fonts.append(dict(zip(names, fields, strict=False)))
     assert header.startswith("name"), header
     return fonts
+
+
+def qr_codes(pdf: bytes) -> list[str]:
+    """The text of every QR code on every page: the PDF rasterised by poppler's ``pdftoppm``
+    (150 dpi), then read by ZXing (``zxing-cpp``), neither of them the code that drew it."""
+    return [text for page in qr_codes_by_page(pdf) for text in page]
+
+
+def qr_codes_by_page(pdf: bytes) -> list[list[str]]:
+    """:func:`qr_codes`, page by page."""
+    import zxingcpp
+    from PIL import Image
+
+    tool = _tool("pdftoppm")
+    found: list[list[str]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "document.pdf"
+        path.write_bytes(pdf)
+        subprocess.run(
+            [tool, "-r", "150", "-png", str(path), str(Path(folder) / "page")],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        for page in sorted(Path(folder).glob("page*.png")):
+            with Image.open(page) as image:
+                found.append(
+                    [
+                        barcode.text
+                        for barcode in zxingcpp.read_barcodes(image)
+                        if barcode.format == zxingcpp.BarcodeFormat.QRCode
+                    ]
+                )
+    return found

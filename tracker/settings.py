@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         description="Failed credentials per client and door, within the window, before 429",
     )
     auth_failure_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="PEM file (PKCS #8, unencrypted) of the Ed25519 key that signs the "
+        "certificates' credentials; unset: a key generated once and kept in the database",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses or networks of reverse proxies whose "
@@ -136,6 +141,30 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA timezone {value!r}") from None
+        return value
+
+    @field_validator("signing_key_file", mode="before")
+    @classmethod
+    def _empty_signing_key_file(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("signing_key_file")
+    @classmethod
+    def _check_signing_key_file(cls, value: Path | None) -> Path | None:
+        """The key must load now: a wrong file stops the start, not the first credential."""
+        if value is None:
+            return None
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        try:
+            key = serialization.load_pem_private_key(value.read_bytes(), password=None)
+        except OSError as exc:
+            raise ValueError(f"cannot read {value}: {exc.strerror}") from None
+        except (ValueError, TypeError):
+            raise ValueError(f"{value} is not an unencrypted PEM private key") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{value} must hold an Ed25519 key, not {type(key).__name__}")
         return value
 
     @field_validator("trusted_proxies")

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from notifications.models import OutboxMessage
@@ -35,6 +45,7 @@ __all__ = [
     "SelfRegistration",
     "Series",
     "SignInLink",
+    "SigningKey",
     "WebSession",
 ]
 
@@ -269,6 +280,23 @@ class Certificate(SQLModel, table=True):
     minutes: float = 0
     credits: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     issued_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    #: An organiser revoked it (issue 11): its page says so and its credential's status bit is set.
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+
+class SigningKey(SQLModel, table=True):
+    """The provider's Ed25519 key that signs credentials (PKCS #8 PEM), one row per ``name``:
+    the first process inserts it if absent, and every process reads the stored one."""
+
+    __tablename__ = "signing_key"
+
+    name: str = Field(sa_column=Column(String(32), primary_key=True))
+    private_key: str = Field(sa_column=Column(Text(), nullable=False))
+    created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
 

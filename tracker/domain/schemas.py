@@ -324,10 +324,18 @@ class OutboxMessagePublic(BaseModel):
     sent_at: datetime | None
 
 
+CertificateStatus = Literal["valid", "superseded", "revoked"]
+
+
 class CertificateCheck(BaseModel):
     code: str
-    valid: bool = Field(description="False when a later certificate replaced this one")
+    valid: bool = Field(description="False when a later certificate replaced it or it was revoked")
+    status: CertificateStatus = Field(
+        description="revoked (by an organiser) wins over superseded (a later certificate "
+        "replaced it, named in superseded_by)"
+    )
     superseded_by: str | None
+    revoked_at: datetime | None = None
     physician: str
     series_title: str
     session_start: datetime
@@ -421,3 +429,15 @@ class SignInLinkAccepted(BaseModel):
     detail: str = Field(
         description="Always the same text: if the address belongs to a physician, a link was sent"
     )
+
+
+# verifiable certificates (issue 11, point 5) -------------------------------------------------
+
+
+class EnvelopedCredential(BaseModel):
+    """VCDM 2.0's ``EnvelopedVerifiableCredential``: the VC-JWT in a ``data:`` URL (the
+    handler writes :func:`tracker.domain.credentials.enveloped`; this model documents it)."""
+
+    context: list[str] = Field(alias="@context")
+    id: str = Field(description="data:application/vc+jwt,<the signed credential>")
+    type: Literal["EnvelopedVerifiableCredential"] = "EnvelopedVerifiableCredential"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence, Series
 from tracker.domain.models import Certificate, Physician
-from tracker.domain.schemas import CertificateCheck
+from tracker.domain.schemas import CertificateCheck, CertificateStatus
 
 
 async def check_certificate(
@@ -33,10 +35,19 @@ async def check_certificate(
             .order_by(col(Certificate.version).desc())
         )
     ).first()
+    status: CertificateStatus = (
+        "revoked"
+        if certificate.revoked_at is not None
+        else "superseded"
+        if newer is not None
+        else "valid"
+    )
     check = CertificateCheck(
         code=certificate.code,
-        valid=newer is None,
+        valid=status == "valid",
+        status=status,
         superseded_by=newer,
+        revoked_at=certificate.revoked_at,
         physician=f"{physician.first_name} {physician.last_name}",
         series_title=series.title,
         session_start=occurrence.start,
@@ -45,3 +56,16 @@ async def check_certificate(
         issued_at=certificate.issued_at,
     )
     return check, series.timezone
+
+
+async def revoke_certificate(session: AsyncSession, code: str, now: datetime) -> bool:
+    """Mark the certificate with this code revoked (kept as it was if it already is); False
+    when no certificate has the code. Flushed; the service commits."""
+    certificate = (await session.exec(select(Certificate).where(Certificate.code == code))).first()
+    if certificate is None:
+        return False
+    if certificate.revoked_at is None:
+        certificate.revoked_at = now
+        session.add(certificate)
+        await session.flush()
+    return True

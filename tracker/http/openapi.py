@@ -26,6 +26,7 @@ def _schema(target: Any, components: dict[str, Any], mode: str) -> dict[str, Any
 
 PROBLEM = {"schema": {"$ref": REF.format(model="Problem")}}
 TEXT = {"schema": {"type": "string"}}
+OBJECT = {"schema": {"type": "object"}}  # a JSON document the service does not model
 #: Errors of pages: a page (HTML), a short text, or a problem document.
 PAGE_ERROR = {"text/html": TEXT, "text/plain": TEXT, "application/problem+json": PROBLEM}
 RETRY_AFTER = {
@@ -81,7 +82,8 @@ def _success(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     if route.status == 204:
         return {"description": "Done; no content"}
     if isinstance(route.response, str):
-        return {"description": "OK", "content": {route.response: TEXT}}
+        json = route.response == "application/json" or route.response.endswith("+json")
+        return {"description": "OK", "content": {route.response: OBJECT if json else TEXT}}
     if route.response is not None:
         schema = _schema(route.response, components, "serialization")
         content = {"application/json": {"schema": schema}, **{m: TEXT for m in route.also}}

@@ -119,11 +119,19 @@ def _certificate_page(
 ) -> web.Response:
     lang = language(request)
     labels = request.app[MAIL].labels
+    t = translator(lang)
+    status_text = ""
+    if check is not None:
+        status_text = t[
+            "cert.revoked.short" if check.status == "revoked" else f"cert.status.{check.status}"
+        ]
     response = page(
         request,
         "certificate.html",
         status=status,
         check=check,
+        status_text=status_text,
+        revoked_text=long_date(check.revoked_at.date(), lang) if check and check.revoked_at else "",
         session_text=when(check.session_start, timezone, lang) + f" ({timezone})" if check else "",
         issued_text=long_date(check.issued_at.date(), lang) if check else "",
         minutes=amount(check.minutes) if check else "",

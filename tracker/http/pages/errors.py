@@ -44,6 +44,11 @@ def _quality(accept: str, media_type: str) -> float:
     return best
 
 
+def quality(accept: str, media_type: str) -> float:
+    """The q ``Accept`` gives ``media_type`` (for handlers that negotiate other types)."""
+    return _quality(accept, media_type)
+
+
 def prefers_html(accept: str) -> bool:
     """True when ``Accept`` ranks HTML above JSON (a browser), not for ``*/*`` or none."""
     html = max(_quality(accept, "text/html"), _quality(accept, "application/xhtml+xml"))

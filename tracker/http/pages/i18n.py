@@ -318,6 +318,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "eval.more": "The first answers are shown; the CSV holds them all.",
         "eval.none": "This series has no evaluation questions.",
         "eval.yes_no": "Yes: {yes} · No: {no}",
+        # verification (issue 11, points 4 and 5)
+        "cert.revoked": "This certificate was revoked by its provider on {date}. It no longer attests to any credit.",
+        "cert.revoked.short": "Revoked",
+        "cert.status": "Status",
+        "cert.status.valid": "Valid",
+        "cert.status.superseded": "Replaced",
+        "cert.credential": "The same certificate exists as a signed digital credential (Open Badges 3.0), which its holder can download from their page.",
+        "cert.credential.download": "Digital credential (Open Badges)",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -631,6 +639,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "eval.more": "Les premières réponses sont affichées ; le CSV les contient toutes.",
         "eval.none": "Cette série n'a pas de questions d'évaluation.",
         "eval.yes_no": "Oui : {yes} · Non : {no}",
+        # verification (issue 11, points 4 and 5)
+        "cert.revoked": "Cette attestation a été révoquée par son organisme le {date}. Elle n'atteste plus aucun crédit.",
+        "cert.revoked.short": "Révoquée",
+        "cert.status": "Statut",
+        "cert.status.valid": "Valide",
+        "cert.status.superseded": "Remplacée",
+        "cert.credential": "Cette attestation existe aussi sous forme de justificatif numérique signé (Open Badges 3.0), que son titulaire peut télécharger depuis sa page.",
+        "cert.credential.download": "Justificatif numérique (Open Badges)",
     },
 }
 

@@ -14,6 +14,7 @@ from tracker.domain.agenda import NoCredit
 from tracker.domain.bounds import parse_id
 from tracker.domain.localtime import long_date, when_zoned
 from tracker.domain.models import Physician, WebSession
+from tracker.http.api.credentials import credential_response
 from tracker.http.api.feeds import occurrence_file_response
 from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
@@ -22,6 +23,7 @@ from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, message_page, page, secure_cookies
 from tracker.http.parsing import pdf_response, read_form
 from tracker.services import certificates as certificate_service
+from tracker.services import credentials as credential_service
 from tracker.services import feeds, web_sessions
 from tracker.services import physicians as physician_service
 from tracker.services import registrations as registration_service
@@ -171,6 +173,20 @@ async def me_certificate(request: web.Request) -> web.Response:
     if found is None:
         raise web.HTTPNotFound()
     return pdf_response(*found, disposition="attachment")
+
+
+async def me_credential(request: web.Request) -> web.Response:
+    """The certificate as a signed Open Badges credential (issue 11), to keep in a wallet."""
+    _, physician = await _physician_session(request)
+    occurrence_id = parse_id(request.match_info["occurrence_id"])
+    token = (
+        await credential_service.my_credential(request.app[SERVICES], physician, occurrence_id)
+        if occurrence_id is not None
+        else None
+    )
+    if token is None:
+        raise web.HTTPNotFound()
+    return credential_response(token, occurrence_id or 0)
 
 
 async def me_preferences(request: web.Request) -> web.StreamResponse:

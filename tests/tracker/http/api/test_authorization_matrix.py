@@ -208,6 +208,16 @@ TABLE: dict[tuple[str, str], Row] = {
         page("/organizer/occurrences/{past}/evaluation", *SIGNED_OUT, 200, 303, 303),
     ("GET", "/organizer/occurrences/{id}/evaluation.csv"):
         page("/organizer/occurrences/{past}/evaluation.csv", *SIGNED_OUT, 200, 303, 303),
+    # verifiable certificates (issue 11, points 4 and 5)
+    ("GET", "/api/me/certificates/{occurrence_id}.json"):
+        api("/api/me/certificates/{past}.json", *ORG_ONLY, 401, 200, 404),
+    ("POST", "/api/certificates/{code}/revocation"):
+        api("/api/certificates/{code}/revocation", *ORG_ONLY, 200, 401, 401),
+    ("GET", "/.well-known/did.json"): everyone("api", "/.well-known/did.json", 200),
+    ("GET", "/did.json"): everyone("api", "/did.json", 200),
+    ("GET", "/credentials/status/{number}"): everyone("api", "/credentials/status/1", 200),
+    ("GET", "/me/certificates/{occurrence_id}.json"):
+        page("/me/certificates/{past}.json", *NO_SESSION, 200, 404),
     # last: it takes the physicians off the world's series
     ("POST", "/me/registrations/{series_id}/unregister"):
         page("/me/registrations/{series}/unregister", *NO_SESSION, 303, 303, form={}),
