@@ -15,3 +15,8 @@ ZOOM_WEBINAR_ID = 32
 PARS_ACTIVITY_ID = 50
 CREDIT_TYPE = 32
 REMINDER_OFFSET = 20
+#: Certificate content per regime (issue 11 point 6): the French DPC action's reference
+#: (ANDPC's number of the action, e.g. ``99992625001``) and an Indian state medical council's
+#: accreditation reference of the event (e.g. ``MMC/MAC/2026/C-012345``).
+DPC_ACTION_REF = 20
+COUNCIL_ACCREDITATION_REF = 64

@@ -3,9 +3,21 @@ widths (``tracker.domain.models``) and the API's checks (``tracker.domain.schema
 
 from __future__ import annotations
 
-from schedules.limits import LANGUAGE, TIMEZONE, ZOOM_WEBINAR_ID
+from schedules.limits import (
+    COUNCIL_ACCREDITATION_REF,
+    DPC_ACTION_REF,
+    LANGUAGE,
+    TIMEZONE,
+    ZOOM_WEBINAR_ID,
+)
 
-__all__ = ["LANGUAGE", "TIMEZONE", "ZOOM_WEBINAR_ID"]
+__all__ = [
+    "COUNCIL_ACCREDITATION_REF",
+    "DPC_ACTION_REF",
+    "LANGUAGE",
+    "TIMEZONE",
+    "ZOOM_WEBINAR_ID",
+]
 
 #: RFC 5321: a path is at most 256 octets; 320 is the customary local part (64) + @ + domain (255).
 EMAIL = 320
@@ -22,3 +34,9 @@ BOARDS = 10
 EVENT_ID = 200
 EXTERNAL_ID = 300
 CONNECTION_ID = 200
+#: Certificate regimes (issue 11 point 6): a credit type's regime code; the provider's DPC
+#: name and ODPC number, an Indian state medical council's name and the board key under which
+#: physicians' registration numbers with it are kept (``board_ids``), as settings.
+REGIME = 16
+DPC_PROVIDER_NUMBER = 8
+COUNCIL_NAME = 200
