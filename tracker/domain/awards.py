@@ -366,6 +366,50 @@ async def _provisional_as_of(
     )
 
 
+async def award_receipt(
+    session: AsyncSession, occurrence_id: int, physician_id: int, *, now: datetime
+) -> tuple[Award, Occurrence, Series, dict[str, Any]] | None:
+    """One award with its receipt: the stored one of a final award; for a provisional award
+    (or a final one made before receipts were kept) one computed now from the stored facts
+    and never stored. None when the physician has no award at this occurrence."""
+    award = (
+        await session.exec(
+            select(Award).where(
+                Award.occurrence_id == occurrence_id, Award.physician_id == physician_id
+            )
+        )
+    ).first()
+    if award is None:
+        return None
+    occurrence = await session.get_one(Occurrence, occurrence_id)
+    series = await session.get_one(Series, occurrence.series_id)
+    if award.final and award.receipt is not None:
+        return award, occurrence, series, award.receipt
+    facts = (await _facts(session, occurrence_id, [physician_id])).get(physician_id, [])
+    roundings = await _roundings(session)
+    attended, part = explain(
+        facts, start=occurrence.start, end=occurrence.end, now=None if award.final else now
+    )
+    duration = _duration(occurrence)
+    credits = credits_for(
+        attended,
+        duration_minutes=duration,
+        min_attendance_percent=series.min_attendance_percent,
+        designations=series.credits,
+        roundings=roundings,
+    )
+    receipt = complete(
+        part,
+        duration_minutes=duration,
+        min_attendance_percent=series.min_attendance_percent,
+        designations=series.credits,
+        roundings=roundings,
+        credits=credits,
+        computed_at=now,
+    )
+    return award, occurrence, series, receipt
+
+
 async def attendee_ids(session: AsyncSession, occurrence_id: int) -> list[int]:
     """Everyone with a matched fact at this occurrence, in id order."""
     query = (

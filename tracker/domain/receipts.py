@@ -56,41 +56,50 @@ def _offset(value: datetime, start: datetime) -> int:
 
 
 def explain(
-    facts: Sequence[Fact], *, start: datetime, end: datetime, window: list[str] | None = None
+    facts: Sequence[Fact],
+    *,
+    start: datetime,
+    end: datetime,
+    window: list[str] | None = None,
+    now: datetime | None = None,
 ) -> tuple[Attendance, dict[str, Any]]:
     """The final attendance (as :func:`tracker.domain.credits.attendance` computes it) and the
     part of the receipt that comes from the facts; :func:`complete` adds the credits.
 
     Times are whole seconds from the window's start (negative before it), so that finalising
     a large session spends little on its receipts; ``window`` is the window as
-    ``[start, end]`` in ISO 8601, passed by a caller explaining many awards of one session."""
-    intervals, anomalies = stays(facts, end=end)
+    ``[start, end]`` in ISO 8601, passed by a caller explaining many awards of one session;
+    ``now`` for a provisional receipt (connections still open count up to now)."""
+    intervals, anomalies = stays(facts, end=end, now=now)
     merged = merge(intervals, start=start, end=end)
     seconds = sum(int((b - a).total_seconds()) for a, b in merged)
-    connections: dict[str, dict[str, Any]] = {}
+    found: dict[str, tuple[str | None, list[str]]] = {}  # key: (connection, its sources)
     for fact in facts:
         if fact.kind != "ended":
-            key = fact.connection or "-"
-            found = connections.get(key)
-            if found is None:
-                found = connections[key] = {
-                    "id": fact.connection,
-                    "sources": [],
-                    "intervals": [],
-                }
+            entry = found.setdefault(fact.connection or "-", (fact.connection, []))
             source = fact.source or "unknown"
-            if source not in found["sources"]:
-                found["sources"].append(source)
+            if source not in entry[1]:
+                entry[1].append(source)
+    connections: dict[str, dict[str, Any]] = {}  # in the order of their first interval
     counted_total = clipped = 0
     if len(intervals) > 1:
-        intervals.sort(key=lambda i: i[0])
+        intervals.sort(key=lambda i: (i[0], i[2]))
     for a, b, key, by_leave in intervals:
         counted = max(0, int((min(b, end) - max(a, start)).total_seconds()))
         counted_total += counted
         clipped += int((b - a).total_seconds()) - counted
-        connections[key]["intervals"].append(
-            [_offset(a, start), _offset(b, start), counted, by_leave]
-        )
+        connection = connections.get(key)
+        if connection is None:
+            identity, origins = found.get(key, (None, []))
+            connection = connections[key] = {
+                "id": identity,
+                "sources": sorted(origins),
+                "intervals": [],
+            }
+        connection["intervals"].append([_offset(a, start), _offset(b, start), counted, by_leave])
+    for key in sorted(found.keys() - connections.keys()):  # facts that opened no interval
+        identity, origins = found[key]
+        connections[key] = {"id": identity, "sources": sorted(origins), "intervals": []}
     sources: set[str] = set()
     for connection in connections.values():
         sources.update(connection["sources"])

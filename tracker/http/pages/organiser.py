@@ -425,6 +425,7 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
                 "name": f"{p.first_name} {p.last_name}",
                 "email": p.email,
                 "minutes": amount(round(a.seconds / 60, 2)),
+                "receipt": f"/organizer/occurrences/{occurrence_id}/receipts/{p.id}",
                 "final": a.final,
                 "credits": ", ".join(
                     f"{labels.get(c, c)} {amount(v)}" for c, v in sorted(a.credits.items())
