@@ -174,6 +174,22 @@ async def test_finalisation_keeps_how_the_credits_were_computed(
     assert RETENTION.days >= 6 * 365
 
 
+async def test_the_attendance_api_gives_one_physicians_receipt(
+    client: TestClient, auth: dict[str, str], database: Database, scheduler: Any
+) -> None:
+    occurrence_id, physician = await _attended(client, auth, database, scheduler)
+    url = f"/api/occurrences/{occurrence_id}/attendance"
+
+    one = await (
+        await client.get(url, params={"physician_id": str(physician["id"])}, headers=auth)
+    ).json()
+    every = await (await client.get(url, headers=auth)).json()
+    _, stored = await _receipt(database, occurrence_id)
+
+    assert [item["receipt"] for item in one["items"]] == [stored]
+    assert [item["receipt"] for item in every["items"]] == [None]
+
+
 async def test_the_physician_reads_the_receipt_in_french_and_english(
     client: TestClient, auth: dict[str, str], database: Database, scheduler: Any
 ) -> None:
@@ -193,8 +209,8 @@ async def test_the_physician_reads_the_receipt_in_french_and_english(
     for shown in (
         "Justificatif de crédits",
         "Horaires : heure de Paris. La session a eu lieu de 12:30 à 13:30.",
-        "12:20:00 → 12:50:00 (départ): 20 min comptées, 10 min hors de la session non comptées",
-        "13:25:00 → 13:45:00 (départ): 5 min comptées, 15 min hors de la session non comptées",
+        "12:20:00 → 12:50:00 (départ) : 20 min comptées, 10 min hors de la session non comptées",
+        "13:25:00 → 13:45:00 (départ) : 5 min comptées, 15 min hors de la session non comptées",
         "Connexion 3 (webhook Zoom)",
         '<dd id="receipt-minutes">45 min</dd>',
         '<dd id="receipt-clipped">25 min</dd>',

@@ -286,6 +286,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "receipt.computed": "Computed",
         "receipt.anomalies": "Facts ignored (a leave without a join, a second join)",
         "receipt.retention": "This receipt is kept for 6 years with your credits.",
+        "receipt.interval": "{start} → {end} ({closed}): {counted}",
+        "receipt.credit": "{label}: {awarded} ({max}); {rounding}",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -567,6 +569,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "receipt.computed": "Calculé",
         "receipt.anomalies": "Événements ignorés (départ sans arrivée, seconde arrivée)",
         "receipt.retention": "Ce justificatif est conservé 6 ans avec vos crédits.",
+        "receipt.interval": "{start} → {end} ({closed}) : {counted}",
+        "receipt.credit": "{label} : {awarded} ({max}) ; {rounding}",
     },
 }
 
