@@ -288,6 +288,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "receipt.retention": "This receipt is kept for 6 years with your credits.",
         "receipt.interval": "{start} → {end} ({closed}): {counted}",
         "receipt.credit": "{label}: {awarded} ({max}); {rounding}",
+        # certificate content per regime (issue 11 point 6) -----------------------------------
+        "regime.dpc_action_ref": "DPC action reference (ANDPC), printed on DPC certificates",
+        "regime.council_ref": "State medical council's accreditation reference, printed on its certificates",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -571,6 +574,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "receipt.retention": "Ce justificatif est conservé 6 ans avec vos crédits.",
         "receipt.interval": "{start} → {end} ({closed}) : {counted}",
         "receipt.credit": "{label} : {awarded} ({max}) ; {rounding}",
+        # certificate content per regime (issue 11 point 6) -----------------------------------
+        "regime.dpc_action_ref": "Référence de l'action DPC (ANDPC), imprimée sur les attestations DPC",
+        "regime.council_ref": "Référence d'accréditation du conseil médical d'État, imprimée sur ses attestations",
     },
 }
 
