@@ -91,6 +91,16 @@ def _needs_fallback(texts: Iterable[str]) -> bool:
 
 
 @dataclass(frozen=True)
+class CertificateSection:
+    """One accreditation regime's fields (AMA/ACCME, French DPC, an Indian council...): a
+    heading, ``label: value`` lines, then statements as paragraphs."""
+
+    heading: str
+    lines: tuple[str, ...] = ()
+    paragraphs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CertificateData:
     """What a certificate prints, every line already worded in its ``language``."""
 
@@ -113,6 +123,8 @@ class CertificateData:
     code_line: str
     verify_url: str
     issued_text: str
+    #: The fields of each regime the award carries (issue 11 point 6), after the credits.
+    sections: tuple[CertificateSection, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,19 +162,31 @@ def _document(language: str, texts: Iterable[str]) -> FPDF:
     return pdf
 
 
-def _texts(data: CertificateData | StatementData) -> Iterator[str]:
+def _texts(data: CertificateData | StatementData | CertificateSection) -> Iterator[str]:
     for value in vars(data).values():
         if isinstance(value, str):
             yield value
         elif isinstance(value, tuple):
-            yield from (item for item in value if isinstance(item, str))
+            for item in value:
+                if isinstance(item, str):
+                    yield item
+                elif isinstance(item, CertificateSection):
+                    yield from _texts(item)
 
 
-def _line(pdf: FPDF, text: str, *, size: float = 11, bold: bool = False, gap: float = 2) -> None:
+def _line(
+    pdf: FPDF,
+    text: str,
+    *,
+    size: float = 11,
+    bold: bool = False,
+    gap: float = 2,
+    leading: float = 0.5,
+) -> None:
     pdf.set_font(FAMILY, "B" if bold else "", size)
     from fpdf.enums import XPos, YPos
 
-    pdf.multi_cell(0, size * 0.5, printable(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, size * leading, printable(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(gap)
 
 
@@ -177,27 +201,29 @@ def certificate_pdf(data: CertificateData) -> bytes:
     pdf = _document(data.language, _texts(data))
     pdf.set_title(printable(f"{data.title} - {data.physician_name}"))
     pdf.set_author(printable(data.provider))
-    _line(pdf, data.provider, size=12, bold=True, gap=6)
-    _line(pdf, data.title, size=20, bold=True, gap=8)
+    _line(pdf, data.provider, size=12, bold=True, gap=4)
+    _line(pdf, data.title, size=20, bold=True, gap=5)
     _line(pdf, data.physician_name, size=16, bold=True)
     if data.identifiers:
-        _line(pdf, " · ".join(data.identifiers), size=10, gap=6)
+        _line(pdf, " · ".join(data.identifiers), size=10, gap=4)
     _line(pdf, data.series_title, size=13, bold=True)
     _line(pdf, data.session_text)
     _line(pdf, data.activity)
-    _line(pdf, data.location, gap=6)
+    _line(pdf, data.location, gap=4)
     _line(pdf, data.attendance, gap=4)
-    _line(pdf, data.credits_title, bold=True)
+    if data.credits:  # those of no regime (each regime's section states its own)
+        _line(pdf, data.credits_title, bold=True)
     for line in data.credits:
         _line(pdf, line, bold=True)
     pdf.ln(4)
+    _sections(pdf, data.sections)
     _paragraphs(pdf, data.statement)
-    _paragraphs(pdf, data.accreditation, gap=8)
+    _paragraphs(pdf, data.accreditation, gap=5)
     if data.signatory_name:
         _line(pdf, data.signatory_name, bold=True, gap=1)
         if data.signatory_title:
             _line(pdf, data.signatory_title, size=10)
-        pdf.ln(6)
+        pdf.ln(4)
     draw_qr(pdf, data.verify_url)
     _line(pdf, data.code_line, size=10)
     _line(pdf, data.verify_url, size=10)
@@ -205,11 +231,23 @@ def certificate_pdf(data: CertificateData) -> bytes:
     return bytes(pdf.output())
 
 
+def _sections(pdf: FPDF, sections: tuple[CertificateSection, ...]) -> None:
+    """Each regime's heading, fields and statements, a little smaller than the rest."""
+    for section in sections:
+        _line(pdf, section.heading, size=10, bold=True, gap=0.5)
+        for line in section.lines:
+            _line(pdf, line, size=9, gap=0, leading=0.45)
+        pdf.ln(1)
+        for paragraph in section.paragraphs:
+            _line(pdf, paragraph, size=8, gap=0.8, leading=0.45)
+        pdf.ln(1.5)
+
+
 def statement_pdf(data: StatementData) -> bytes:
     pdf = _document(data.language, _texts(data))
     pdf.set_title(printable(f"{data.title} - {data.physician_name}"))
     pdf.set_author(printable(data.provider))
-    _line(pdf, data.provider, size=12, bold=True, gap=6)
+    _line(pdf, data.provider, size=12, bold=True, gap=4)
     _line(pdf, data.title, size=18, bold=True, gap=6)
     _line(pdf, data.physician_name, size=14, bold=True, gap=6)
     _line(pdf, data.totals_title, size=12, bold=True)

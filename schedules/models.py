@@ -65,6 +65,14 @@ class Series(SQLModel, table=True):
     pars_activity_id: str | None = Field(
         default=None, sa_column=Column(String(limits.PARS_ACTIVITY_ID), nullable=True)
     )
+    #: Certificate content per regime (issue 11 point 6): printed when a DPC credit type or an
+    #: Indian state medical council's credit type is designated.
+    dpc_action_ref: str | None = Field(
+        default=None, sa_column=Column(String(limits.DPC_ACTION_REF), nullable=True)
+    )
+    council_accreditation_ref: str | None = Field(
+        default=None, sa_column=Column(String(limits.COUNCIL_ACCREDITATION_REF), nullable=True)
+    )
     public: bool = True
     #: Self-registration (SPEC 6): ``open`` (the public form), ``closed``, ``invite`` (organisers
     #: register people); ``capacity``: seats before the waitlist (none: unlimited).

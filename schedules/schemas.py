@@ -124,6 +124,26 @@ ParsActivityId = Annotated[
         examples=["202612345"],
     ),
 ]
+#: The reference ANDPC gave the DPC action (letters and digits, as printed on its record).
+DpcActionRef = Annotated[
+    str,
+    Field(
+        pattern=rf"^[A-Za-z0-9]{{5,{limits.DPC_ACTION_REF}}}$",
+        description="French DPC: the action's reference (ANDPC), printed on DPC certificates",
+        examples=["99992625001"],
+    ),
+]
+#: A state medical council's accreditation reference of the event (India).
+CouncilAccreditationRef = Annotated[
+    str,
+    Field(
+        pattern=rf"^[A-Za-z0-9](?:[A-Za-z0-9 ._/()-]{{0,{limits.COUNCIL_ACCREDITATION_REF - 2}}}"
+        r"[A-Za-z0-9)])?$",
+        description="Indian state medical council: the council's accreditation reference of the "
+        "event, printed on certificates carrying the council's credit hours",
+        examples=["MMC/MAC/2026/C-012345"],
+    ),
+]
 Percent = Annotated[float, Field(ge=0, le=100)]
 #: Who may register to a series: anyone through the public page (``open``), nobody on their own
 #: (``closed``), or only those an organiser registers (``invite``).
@@ -192,6 +212,8 @@ class SeriesCreate(BaseModel):
     language: Language = "en"
     zoom_webinar_id: ZoomId | None = None
     pars_activity_id: ParsActivityId | None = None
+    dpc_action_ref: DpcActionRef | None = None
+    council_accreditation_ref: CouncilAccreditationRef | None = None
     public: bool = True
     registration: RegistrationMode = "closed"
     capacity: Capacity | None = None
@@ -221,6 +243,8 @@ class SeriesUpdate(BaseModel):
     language: Language | None = None
     zoom_webinar_id: ZoomId | None = None
     pars_activity_id: ParsActivityId | None = None
+    dpc_action_ref: DpcActionRef | None = None
+    council_accreditation_ref: CouncilAccreditationRef | None = None
     public: bool | None = None
     registration: RegistrationMode | None = None
     capacity: Capacity | None = None
@@ -249,6 +273,8 @@ class SeriesPublic(BaseModel):
     language: str
     zoom_webinar_id: str | None
     pars_activity_id: str | None
+    dpc_action_ref: str | None = None
+    council_accreditation_ref: str | None = None
     public: bool
     registration: RegistrationMode
     capacity: int | None

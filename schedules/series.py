@@ -22,9 +22,13 @@ from schedules.window import check_local, check_until
 #: Fields that may be cleared with an explicit ``null`` in a PATCH.
 NULLABLE_FIELDS = frozenset(
     {"rrule", "min_attendance_percent", "zoom_webinar_id", "pars_activity_id", "capacity"}
+    | {"dpc_action_ref", "council_accreditation_ref"}
 )
 #: Fields no feed shows: their change leaves the series' sequence alone.
-UNPUBLISHED_FIELDS = frozenset({"registration", "capacity", "claim_required", "claim_window_days"})
+UNPUBLISHED_FIELDS = frozenset(
+    {"registration", "capacity", "claim_required", "claim_window_days"}
+    | {"dpc_action_ref", "council_accreditation_ref"}
+)
 #: Fields whose change moves occurrences.
 SCHEDULE_FIELDS = frozenset({"timezone", "start_local", "duration_minutes", "rrule"})
 
@@ -111,6 +115,8 @@ async def create_series(
         language=data.language,
         zoom_webinar_id=data.zoom_webinar_id,
         pars_activity_id=data.pars_activity_id,
+        dpc_action_ref=data.dpc_action_ref,
+        council_accreditation_ref=data.council_accreditation_ref,
         public=data.public,
         registration=data.registration,
         capacity=data.capacity,

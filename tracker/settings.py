@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from notifications.addresses import InvalidAddressError, parse_mailbox
+from tracker.domain import limits
 from tracker.errors import ConfigError
 
 SUPPORTED_DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -56,6 +57,29 @@ class Settings(BaseSettings):
     )
     certificate_signatory_name: str = Field(default="", max_length=200)
     certificate_signatory_title: str = Field(default="", max_length=200)
+    # certificate content per regime (issue 11 point 6)
+    dpc_provider_name: str = Field(
+        default="",
+        max_length=200,
+        description="French DPC certificates: the provider's name as ANDPC registered it "
+        "(default: TRACKER_PROVIDER_NAME)",
+    )
+    dpc_provider_number: str = Field(
+        default="",
+        pattern=rf"^[A-Za-z0-9]{{0,{limits.DPC_PROVIDER_NUMBER}}}$",
+        description="French DPC certificates: the provider's ODPC number",
+    )
+    council_name: str = Field(
+        default="",
+        max_length=limits.COUNCIL_NAME,
+        description="Indian state medical council certificates: the council's name",
+    )
+    council_board: str = Field(
+        default="SMC",
+        pattern=rf"^[A-Za-z0-9_-]{{1,{limits.BOARD_NAME}}}$",
+        description="The board id key under which physicians' registration numbers with the "
+        "council are kept (their board_ids)",
+    )
     default_timezone: str = "UTC"
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     outbox_lease_seconds: int = Field(default=120, ge=5, le=3600)

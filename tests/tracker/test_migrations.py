@@ -38,7 +38,7 @@ async def test_upgrade_twice_is_harmless_and_seeds_credit_types_once(database: D
             .all()
         )
 
-    assert codes == ["ABIM_MOC", "AMA_PRA_1", "DPC_HOURS"]
+    assert codes == ["ABIM_MOC", "AMA_PRA_1", "DPC_HOURS", "SMC_HOURS"]
 
 
 def _downgrade(connection: Connection, revision: str) -> None:

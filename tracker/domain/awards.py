@@ -37,6 +37,7 @@ from tracker.domain.models import (
     Physician,
     Requirement,
 )
+from tracker.domain.receipts import complete, explain, iso
 from tracker.domain.schemas import AwardPublic, CreditSummary, RequirementProgress
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ async def _facts(
         col(AttendanceEvent.kind),
         col(AttendanceEvent.at),
         col(AttendanceEvent.connection_id),
+        col(AttendanceEvent.source),
     ).where(col(AttendanceEvent.occurrence_id) == occurrence_id)
     wanted = None if physician_ids is None else frozenset(physician_ids)
     if physician_ids is not None:
@@ -91,11 +93,11 @@ async def _facts(
         )
     ended: list[Fact] = []
     by_physician: dict[int, list[Fact]] = defaultdict(list)
-    for pid, kind, at, connection in await (await session.connection()).execute(query):
+    for pid, kind, at, connection, source in await (await session.connection()).execute(query):
         if kind == "ended":
-            ended.append(Fact("ended", at))
+            ended.append(Fact("ended", at, source=source))
         elif pid is not None and (wanted is None or pid in wanted):
-            by_physician[pid].append(Fact(cast(Kind, kind), at, connection))
+            by_physician[pid].append(Fact(cast(Kind, kind), at, connection, source))
     return {pid: facts + ended for pid, facts in by_physician.items()}
 
 
@@ -112,12 +114,48 @@ def _figures(
     attended = attendance(facts, start=occurrence.start, end=occurrence.end, now=now)
     credits = credits_for(
         attended,
-        duration_minutes=int((occurrence.end - occurrence.start).total_seconds() // 60),
+        duration_minutes=_duration(occurrence),
         min_attendance_percent=series.min_attendance_percent,
         designations=series.credits,
         roundings=roundings,
     )
     return attended, credits
+
+
+def _duration(occurrence: Occurrence) -> int:
+    return int((occurrence.end - occurrence.start).total_seconds() // 60)
+
+
+def _final_figures(
+    facts: list[Fact],
+    occurrence: Occurrence,
+    series: Series,
+    roundings: dict[str, Rounding],
+    *,
+    now: datetime,
+    window: list[str],
+) -> tuple[Attendance, dict[str, float], dict[str, Any]]:
+    """Final minutes and credits, and the receipt of how they were computed (one pass over
+    the facts for both)."""
+    attended, part = explain(facts, start=occurrence.start, end=occurrence.end, window=window)
+    duration = _duration(occurrence)
+    credits = credits_for(
+        attended,
+        duration_minutes=duration,
+        min_attendance_percent=series.min_attendance_percent,
+        designations=series.credits,
+        roundings=roundings,
+    )
+    receipt = complete(
+        part,
+        duration_minutes=duration,
+        min_attendance_percent=series.min_attendance_percent,
+        designations=series.credits,
+        roundings=roundings,
+        credits=credits,
+        computed_at=now,
+    )
+    return attended, credits, receipt
 
 
 class _Stored(NamedTuple):
@@ -128,6 +166,7 @@ class _Stored(NamedTuple):
     anomalies: list[str]
     final: bool
     version: int
+    has_receipt: bool
 
 
 async def recompute_awards(
@@ -140,6 +179,7 @@ async def recompute_awards(
     that a session of any size is computed in one pass (in batches chosen by the caller); rows
     are plain values, not ORM objects, which would cost more than the arithmetic.
     A final award whose credits change gets a new ``version`` (its certificate is re-issued).
+    Every final computation writes the award's receipt (:mod:`tracker.domain.receipts`).
     A provisional one is stored as of ``now``; readers bring it up to their own now
     (:func:`credit_summary`, ``listing.attendance_page``).
     """
@@ -159,6 +199,7 @@ async def recompute_awards(
         col(Award.anomalies),
         col(Award.final),
         col(Award.version),
+        col(Award.receipt).is_not(None),
     ).where(
         col(Award.occurrence_id) == occurrence_id,
         _among(Award.physician_id, wanted),
@@ -170,21 +211,25 @@ async def recompute_awards(
     }
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
-    promoted: list[int] = []  # provisional awards that become final as they are
+    window = [iso(occurrence.start), iso(occurrence.end)]
     for physician_id in physician_ids:
-        attended, credits = _figures(
-            facts.get(physician_id, []),
-            occurrence,
-            series,
-            roundings,
-            now=None if final else now,
-        )
+        receipt = None
+        if final:
+            attended, credits, receipt = _final_figures(
+                facts.get(physician_id, []), occurrence, series, roundings, now=now, window=window
+            )
+        else:
+            attended, credits = _figures(
+                facts.get(physician_id, []), occurrence, series, roundings, now=now
+            )
         figures: dict[str, object] = {
             "seconds": attended.seconds,
             "credits": credits,
             "anomalies": list(attended.anomalies),
             "computed_at": now,
         }
+        if receipt is not None:
+            figures["receipt"] = receipt
         row = stored.get(physician_id)
         if row is None:
             inserts.append(
@@ -198,7 +243,13 @@ async def recompute_awards(
                 }
             )
             continue
-        if row.final and final and row.credits == credits and row.seconds == attended.seconds:
+        if (
+            row.final
+            and final
+            and row.credits == credits
+            and row.seconds == attended.seconds
+            and row.has_receipt
+        ):
             continue  # already final as computed: nothing to write
         if row.final and final and row.credits != credits:
             figures["version"] = row.version + 1
@@ -212,20 +263,17 @@ async def recompute_awards(
                 attended.seconds,
                 credits,
                 figures["anomalies"],
-            ):
-                promoted.append(row.id)
+            ):  # final as it was: only the flag, the times and the receipt change
+                updates.append(
+                    {"id": row.id, "final": True, "finalized_at": now, "computed_at": now}
+                    | ({"receipt": receipt} if receipt is not None else {})
+                )
                 continue
             figures |= {"final": True, "finalized_at": now}
         updates.append(figures | {"id": row.id})
     await _execute_many(session, _insert_statement, inserts)
     await _execute_many(session, _update_statement, updates)
-    if promoted:  # one statement for all of them
-        await (await session.connection()).execute(
-            update(_AWARD)
-            .where(_AWARD.c.id.in_(promoted))
-            .values(final=True, finalized_at=now, computed_at=now)
-        )
-    return len(inserts) + len(updates) + len(promoted)
+    return len(inserts) + len(updates)
 
 
 #: The award table as SQLAlchemy Core sees it.
@@ -274,6 +322,9 @@ async def _execute_many(
                 if process is None:
                     values.append(value)
                     continue
+                if name == "receipt":  # one of a kind per row: nothing to share
+                    values.append(process(value))
+                    continue
                 key = _hashable(value)
                 if key not in cache:
                     cache[key] = process(value)
@@ -318,6 +369,50 @@ async def _provisional_as_of(
     return _as_of(
         award, *_figures(facts, occurrence, series, await _roundings(session), now=now), now
     )
+
+
+async def award_receipt(
+    session: AsyncSession, occurrence_id: int, physician_id: int, *, now: datetime
+) -> tuple[Award, Occurrence, Series, dict[str, Any]] | None:
+    """One award with its receipt: the stored one of a final award; for a provisional award
+    (or a final one made before receipts were kept) one computed now from the stored facts
+    and never stored. None when the physician has no award at this occurrence."""
+    award = (
+        await session.exec(
+            select(Award).where(
+                Award.occurrence_id == occurrence_id, Award.physician_id == physician_id
+            )
+        )
+    ).first()
+    if award is None:
+        return None
+    occurrence = await session.get_one(Occurrence, occurrence_id)
+    series = await session.get_one(Series, occurrence.series_id)
+    if award.final and award.receipt is not None:
+        return award, occurrence, series, award.receipt
+    facts = (await _facts(session, occurrence_id, [physician_id])).get(physician_id, [])
+    roundings = await _roundings(session)
+    attended, part = explain(
+        facts, start=occurrence.start, end=occurrence.end, now=None if award.final else now
+    )
+    duration = _duration(occurrence)
+    credits = credits_for(
+        attended,
+        duration_minutes=duration,
+        min_attendance_percent=series.min_attendance_percent,
+        designations=series.credits,
+        roundings=roundings,
+    )
+    receipt = complete(
+        part,
+        duration_minutes=duration,
+        min_attendance_percent=series.min_attendance_percent,
+        designations=series.credits,
+        roundings=roundings,
+        credits=credits,
+        computed_at=now,
+    )
+    return award, occurrence, series, receipt
 
 
 async def attendee_ids(session: AsyncSession, occurrence_id: int) -> list[int]:

@@ -12,3 +12,9 @@ async def credit_labels(session: AsyncSession) -> dict[str, str]:
     """``{code: label}`` of every known credit type."""
     rows = (await session.exec(select(CreditType))).all()
     return {row.code: row.label for row in rows}
+
+
+async def credit_regimes(session: AsyncSession) -> dict[str, str]:
+    """``{code: regime}`` of every credit type that has one (:mod:`tracker.domain.regimes`)."""
+    rows = (await session.exec(select(CreditType))).all()
+    return {row.code: row.regime for row in rows if row.regime}

@@ -16,6 +16,11 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Literal
 
+#: The version of these rules, kept in every award's receipt (:mod:`tracker.domain.receipts`):
+#: raise it with any change to how facts become minutes or minutes become credits, so that a
+#: receipt read years later says which rules made it.
+RULES_VERSION = "2026.1"
+
 Kind = Literal["join", "leave", "ended"]
 Rounding = Literal["quarter", "floor_quarter", "all_or_nothing"]
 ROUNDINGS: tuple[Rounding, ...] = ("quarter", "floor_quarter", "all_or_nothing")
@@ -30,6 +35,8 @@ class Fact:
     kind: Kind
     at: datetime
     connection: str | None = None
+    #: Where the fact came from (``zoom``, ``api``, ``zoom_report``...), for the receipt.
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,14 +49,19 @@ class Attendance:
         return Fraction(self.seconds, 60)
 
 
+#: One connection's stay before clipping: from, to, the connection's key, and whether a leave
+#: closed it (else the end, the platform's end event, or now).
+Stay = tuple[datetime, datetime, str, bool]
+
+
 def _intervals(
     facts: Iterable[Fact], end: datetime, now: datetime | None
-) -> tuple[list[tuple[datetime, datetime]], list[str]]:
+) -> tuple[list[Stay], list[str]]:
     ordered = sorted(facts, key=lambda f: (f.at, _KIND_ORDER[f.kind], f.connection or ""))
     ended_at = min((f.at for f in ordered if f.kind == "ended"), default=None)
     close_at = min(t for t in (end, ended_at, now) if t is not None)
     open_since: dict[str, datetime] = {}
-    intervals: list[tuple[datetime, datetime]] = []
+    intervals: list[Stay] = []
     anomalies: list[str] = []
     for fact in ordered:
         key = fact.connection or "-"
@@ -63,10 +75,33 @@ def _intervals(
             if started is None:
                 anomalies.append(f"leave at {fact.at.isoformat()} without a join on {key}")
                 continue
-            intervals.append((started, fact.at))
-    for started in open_since.values():
-        intervals.append((started, max(started, close_at)))
+            intervals.append((started, fact.at, key, True))
+    for key, started in open_since.items():
+        intervals.append((started, max(started, close_at), key, False))
     return intervals, anomalies
+
+
+def stays(
+    facts: Iterable[Fact], *, end: datetime, now: datetime | None = None
+) -> tuple[list[Stay], list[str]]:
+    """Each connection's intervals as the facts give them, before clipping (the receipt)."""
+    return _intervals(facts, end, now)
+
+
+def merge(
+    intervals: Iterable[tuple[datetime, datetime, str, bool]], *, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """``intervals`` clipped to [start, end] and merged (overlapping connections count once)."""
+    clipped = sorted(
+        (max(a, start), min(b, end)) for a, b, _, _ in intervals if min(b, end) > max(a, start)
+    )
+    merged: list[tuple[datetime, datetime]] = []
+    for a, b in clipped:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def connected(
@@ -78,16 +113,7 @@ def connected(
     (provisional figures, while the session may still run) at ``now`` if that is earlier.
     """
     intervals, anomalies = _intervals(facts, end, now)
-    clipped = sorted(
-        (max(a, start), min(b, end)) for a, b in intervals if min(b, end) > max(a, start)
-    )
-    merged: list[tuple[datetime, datetime]] = []
-    for a, b in clipped:
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return merged, anomalies
+    return merge(intervals, start=start, end=end), anomalies
 
 
 def attendance(

@@ -10,7 +10,7 @@ the singular below two (``1,0 heure DPC``), dates written out by Babel.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -23,6 +23,8 @@ from schedules.models import Occurrence, Series
 from schedules.wording import credit_amount, labelled, locale_of, number, quantity
 from tracker.domain.localtime import long_date, when
 from tracker.domain.models import Certificate, Physician
+from tracker.domain.regimes import Award as RegimeAward
+from tracker.domain.regimes import RegimeSettings, carried, sections
 
 if TYPE_CHECKING:
     from tracker.domain.mailings import MailSettings
@@ -81,6 +83,8 @@ class CertificateIdentity:
     accreditation_fr: str | None = None
     signatory_name: str = ""
     signatory_title: str = ""
+    #: The provider's identifiers per regime (DPC, Indian council): :mod:`tracker.domain.regimes`.
+    regimes: RegimeSettings = field(default_factory=RegimeSettings)
 
     def accreditation(self, language: str, provider: str) -> str:
         if language == "fr" and self.accreditation_fr:
@@ -128,6 +132,23 @@ def certificate_data(
 ) -> CertificateData:
     lang = physician.language
     words = _words(lang)
+    accreditation = mail.certificate.accreditation(lang, mail.provider)
+    own = sections(
+        RegimeAward(certificate.credits, mail.provider, accreditation, mail.labels),
+        physician,
+        occurrence,
+        series,
+        regimes=mail.regimes,
+        settings=mail.certificate.regimes,
+        language=lang,
+    )
+    if "ama" in carried(certificate.credits, mail.regimes):
+        accreditation = ""  # printed in the AMA section
+    elif mail.regimes and not (
+        mail.certificate.accreditation_en or mail.certificate.accreditation_fr
+    ):
+        accreditation = ""  # ACCME's default statement speaks of AMA credit only
+    others = [c for c in series.credits if str(c["type"]) not in mail.regimes]
     identifiers = [f"NPI {physician.npi}"] if physician.npi else []
     identifiers += [f"RPPS {physician.rpps}"] if physician.rpps else []
     identifiers += [f"{board} {number}" for board, number in sorted(physician.board_ids.items())]
@@ -143,14 +164,21 @@ def certificate_data(
         location=labelled(words["location"], location(series, lang), lang),
         attendance=labelled(words["attended"], f"{number(certificate.minutes, lang)} min", lang),
         credits_title=words["credits"],
-        credits=credit_quantities(certificate.credits, mail.labels, lang),
-        statement=designation(series, mail, lang),
-        accreditation=mail.certificate.accreditation(lang, mail.provider),
+        credits=credit_quantities(
+            {c: v for c, v in certificate.credits.items() if c not in mail.regimes},
+            mail.labels,
+            lang,
+        ),
+        statement=designation_statement(
+            others, provider=mail.provider, labels=mail.labels, language=lang
+        ),
+        accreditation=accreditation,
         signatory_name=mail.certificate.signatory_name,
         signatory_title=mail.certificate.signatory_title,
         code_line=labelled(words["code"], certificate.code, lang),
         verify_url=f"{mail.base_url}/certificates/{certificate.code}",
         issued_text=words["issued"].format(long_date(certificate.issued_at.date(), lang)),
+        sections=own,
     )
 
 

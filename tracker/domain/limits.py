@@ -6,6 +6,8 @@ from __future__ import annotations
 from schedules.limits import (
     CLAIM_WINDOW_DAYS_MAX,
     CLAIM_WINDOW_DAYS_MIN,
+    COUNCIL_ACCREDITATION_REF,
+    DPC_ACTION_REF,
     LANGUAGE,
     TIMEZONE,
     ZOOM_WEBINAR_ID,
@@ -14,6 +16,8 @@ from schedules.limits import (
 __all__ = [
     "CLAIM_WINDOW_DAYS_MAX",
     "CLAIM_WINDOW_DAYS_MIN",
+    "COUNCIL_ACCREDITATION_REF",
+    "DPC_ACTION_REF",
     "LANGUAGE",
     "TIMEZONE",
     "ZOOM_WEBINAR_ID",
@@ -40,3 +44,9 @@ EVALUATION_QUESTIONS = 20
 QUESTION_TEXT = 300
 ANSWER_TEXT = 2000
 CLAIM_MINUTES_MAX = 100_000
+#: Certificate regimes (issue 11 point 6): a credit type's regime code; the provider's DPC
+#: name and ODPC number, an Indian state medical council's name and the board key under which
+#: physicians' registration numbers with it are kept (``board_ids``), as settings.
+REGIME = 16
+DPC_PROVIDER_NUMBER = 8
+COUNCIL_NAME = 200

@@ -78,6 +78,8 @@ class MailSettings:
     provider: str
     labels: dict[str, str] = field(default_factory=dict)
     certificate: CertificateIdentity = field(default_factory=CertificateIdentity)
+    #: ``{credit type: regime}`` (issue 11 point 6): whose certificate fields each type prints.
+    regimes: dict[str, str] = field(default_factory=dict)
 
     @property
     def domain(self) -> str:

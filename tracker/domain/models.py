@@ -73,6 +73,9 @@ class CreditType(SQLModel, table=True):
     label: str = Field(sa_column=Column(String(200), nullable=False))
     unit: str = Field(sa_column=Column(String(32), nullable=False))
     rounding: str = Field(default="quarter", sa_column=Column(String(32), nullable=False))
+    #: Whose certificate fields an award of this type prints (issue 11 point 6): ``ama``
+    #: (AMA/ACCME), ``dpc`` (French DPC), ``smc`` (an Indian state medical council), or none.
+    regime: str | None = Field(default=None, sa_column=Column(String(limits.REGIME), nullable=True))
 
 
 class Physician(SQLModel, table=True):
@@ -199,6 +202,9 @@ class Award(SQLModel, table=True):
     finalized_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
+    #: How the award was computed (SPEC 7 "Credit receipt", :mod:`tracker.domain.receipts`):
+    #: written with every final computation, kept 6 years; null while provisional.
+    receipt: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class AwardPending(SQLModel, table=True):

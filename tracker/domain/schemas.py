@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, model_validator
 
@@ -266,6 +266,12 @@ class AttendancePublic(BaseModel):
     final: bool
     credits: dict[str, float]
     anomalies: list[str]
+    receipt: dict[str, Any] | None = Field(
+        default=None,
+        description="How the credits were computed (SPEC 7 credit receipt: intervals per "
+        "connection in seconds from the window's start, clipping, rounding, rules version, "
+        "sources); given with ?physician_id= once the credits are final, else null",
+    )
 
 
 class RequirementCreate(BaseModel):

@@ -57,7 +57,7 @@ from tracker.http.api import (
 from tracker.http.keys import DATABASE, ORGANIZER, PHYSICIAN, SETTINGS
 from tracker.http.pages import claims as claim_pages
 from tracker.http.pages import evaluations as evaluation_pages
-from tracker.http.pages import organiser, physician, public
+from tracker.http.pages import organiser, physician, public, receipts
 from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sign_in as sign_in_pages
 from tracker.http.pages.errors import HTML_ERRORS
@@ -898,6 +898,21 @@ ROUTES: tuple[Route, ...] = (
         "Leave a series' waitlist",
         status=303,
         responses={401: NOT_SIGNED_IN, 403: FORGED},
+    ),
+    # credit receipts (issue 11 point 7) ---------------------------------------------------
+    _page(
+        "GET",
+        "/me/receipts/{occurrence_id}",
+        receipts.me_receipt,
+        "How my credits at one session were computed: intervals, clipping, rounding, sources",
+        responses={401: NOT_SIGNED_IN, 404: "No award of mine at this session"},
+    ),
+    _page(
+        "GET",
+        "/organizer/occurrences/{id}/receipts/{physician_id}",
+        receipts.organizer_receipt,
+        "How one physician's credits at one session were computed",
+        responses={303: TO_SIGN_IN, 404: "No award of this physician at this session"},
     ),
     # sign-in links by email (issue 10) ----------------------------------------------------
     Route(

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tracker.db import Database
-from tracker.domain.credit_types import credit_labels
+from tracker.domain.credit_types import credit_labels, credit_regimes
 from tracker.domain.documents import CertificateIdentity
 from tracker.domain.mailings import MailSettings
+from tracker.domain.regimes import RegimeSettings
 from tracker.settings import Settings
 
 
@@ -32,7 +33,9 @@ class Services:
     project_soon: Callable[[], None] | None = None
 
 
-def mail_settings(settings: Settings, labels: dict[str, str]) -> MailSettings:
+def mail_settings(
+    settings: Settings, labels: dict[str, str], regimes: dict[str, str] | None = None
+) -> MailSettings:
     return MailSettings(
         base_url=settings.base_url,
         sender=settings.mail_from,
@@ -43,7 +46,14 @@ def mail_settings(settings: Settings, labels: dict[str, str]) -> MailSettings:
             accreditation_fr=settings.accreditation_statement_fr or None,
             signatory_name=settings.certificate_signatory_name,
             signatory_title=settings.certificate_signatory_title,
+            regimes=RegimeSettings(
+                dpc_provider_name=settings.dpc_provider_name or settings.provider_name,
+                dpc_provider_number=settings.dpc_provider_number,
+                council_name=settings.council_name,
+                council_board=settings.council_board,
+            ),
         ),
+        regimes=regimes or {},
     )
 
 
@@ -51,7 +61,8 @@ async def load_mail_settings(database: Database, settings: Settings) -> MailSett
     """Mail settings with the credit types' labels as the database holds them now."""
     async with database.session() as session:
         labels = await credit_labels(session)
-    return mail_settings(settings, labels)
+        regimes = await credit_regimes(session)
+    return mail_settings(settings, labels, regimes)
 
 
 async def load_services(

@@ -156,6 +156,7 @@ async def occurrence_attendance(request: web.Request) -> web.Response:
             final=award.final,
             credits=award.credits,
             anomalies=award.anomalies,
+            receipt=award.receipt if physician_id is not None and award.final else None,
         )
         for award, physician in page.rows
     ]

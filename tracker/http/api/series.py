@@ -53,6 +53,8 @@ def series_public(request: web.Request, series: Series) -> SeriesPublic:
         language=series.language,
         zoom_webinar_id=series.zoom_webinar_id,
         pars_activity_id=series.pars_activity_id,
+        dpc_action_ref=series.dpc_action_ref,
+        council_accreditation_ref=series.council_accreditation_ref,
         public=series.public,
         registration=series.registration,
         capacity=series.capacity,

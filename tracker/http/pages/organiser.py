@@ -116,6 +116,8 @@ def _form_values(series: Series | None = None) -> dict[str, Any]:
             "language": "fr",
             "zoom_webinar_id": "",
             "pars_activity_id": "",
+            "dpc_action_ref": "",
+            "council_accreditation_ref": "",
             "registration": "closed",
             "capacity": "",
         }
@@ -134,6 +136,8 @@ def _form_values(series: Series | None = None) -> dict[str, Any]:
         "language": series.language,
         "zoom_webinar_id": series.zoom_webinar_id or "",
         "pars_activity_id": series.pars_activity_id or "",
+        "dpc_action_ref": series.dpc_action_ref or "",
+        "council_accreditation_ref": series.council_accreditation_ref or "",
         "registration": series.registration,
         "capacity": series.capacity if series.capacity is not None else "",
     }
@@ -179,6 +183,8 @@ def _series_payload(form: dict[str, str], keep: list[StoredCredit] | None = None
         "language": form.get("language", "en"),
         "zoom_webinar_id": form.get("zoom_webinar_id", "").strip() or None,
         "pars_activity_id": form.get("pars_activity_id", "").strip() or None,
+        "dpc_action_ref": form.get("dpc_action_ref", "").strip() or None,
+        "council_accreditation_ref": form.get("council_accreditation_ref", "").strip() or None,
         "registration": form.get("registration", "closed"),
         "capacity": form.get("capacity", "").strip() or None,
     }
@@ -425,6 +431,7 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
                 "name": f"{p.first_name} {p.last_name}",
                 "email": p.email,
                 "minutes": amount(round(a.seconds / 60, 2)),
+                "receipt": f"/organizer/occurrences/{occurrence_id}/receipts/{p.id}",
                 "final": a.final,
                 "credits": ", ".join(
                     f"{labels.get(c, c)} {amount(v)}" for c, v in sorted(a.credits.items())

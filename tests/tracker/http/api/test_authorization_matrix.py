@@ -47,7 +47,7 @@ COLUMNS = ("none", "malformed", "revoked", "organiser", "physician", "other phys
 @dataclass(frozen=True)
 class Row:
     style: Style
-    path: str  # {series} {slug} {past} {future} {target} {requirement} {outbox} {event}
+    path: str  # {series} {slug} {past} {future} {target} {jeanne} {requirement} {outbox} {event}
     #            {code} are the world's; {secret} is the credential itself (style "secret")
     expected: tuple[int, int, int, int, int, int]
     body: Any = None  # JSON for "api", form fields for "page" (the CSRF token is added)
@@ -218,6 +218,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/credentials/status/{number}"): everyone("api", "/credentials/status/1", 200),
     ("GET", "/me/certificates/{occurrence_id}.json"):
         page("/me/certificates/{past}.json", *NO_SESSION, 200, 404),
+    # credit receipts (issue 11 point 7): one's own; organisers any physician's
+    ("GET", "/me/receipts/{occurrence_id}"): page("/me/receipts/{past}", *NO_SESSION, 200, 404),
+    ("GET", "/organizer/occurrences/{id}/receipts/{physician_id}"):
+        page("/organizer/occurrences/{past}/receipts/{jeanne}", *SIGNED_OUT, 200, 303, 303),
     # last: it takes the physicians off the world's series
     ("POST", "/me/registrations/{series_id}/unregister"):
         page("/me/registrations/{series}/unregister", *NO_SESSION, 303, 303, form={}),
@@ -239,6 +243,7 @@ def _fill(path: str, w: World) -> str:
         past=w.past_occurrence_id,
         future=w.future_occurrence_id,
         target=w.target.id,
+        jeanne=w.jeanne.id,
         requirement=w.requirement_id,
         outbox=w.outbox_id,
         event=w.unmatched_event_id,

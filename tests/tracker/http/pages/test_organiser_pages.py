@@ -171,6 +171,7 @@ async def test_new_series_form_offers_every_credit_type(
         "credit:ABIM_MOC": "",
         "credit:AMA_PRA_1": "1",
         "credit:DPC_HOURS": "",
+        "credit:SMC_HOURS": "",  # seeded by migration 0015 (issue 11 point 6)
     }
 
 

@@ -1,0 +1,159 @@
+"""The credit receipt (SPEC 7): how one award was computed, kept with it for 6 years.
+
+A board, an auditor or the physician may ask, years later, why a session gave 0.75 credit and
+not 1. The events alone cannot answer once the rules have moved on, so each final award keeps
+its own account, written in the same statement as its figures (``award.receipt``, JSON):
+
+- ``rules``: :data:`~tracker.domain.credits.RULES_VERSION`, the version of the rules applied;
+- ``window``: the occurrence's [start, end] the minutes were clipped to;
+- ``connections``: each connection (Zoom's ``participant_uuid``, the API's ``connection_id``, or
+  ``null`` when the platform gave none) with the sources of its facts and its intervals as the
+  facts give them (``[from, to, counted seconds, closed by a leave]``, times in seconds from the
+  window's start: an interval not closed by a leave ran to the end or the platform's end event);
+- ``counted``: the intervals after clipping and merging (two devices count once), in seconds
+  from the window's start; ``seconds`` their length, ``clipped_seconds`` what fell outside the window, ``overlap_seconds`` what two
+  connections held at once;
+- ``threshold``: the minimum attendance (percent, seconds needed, met) when the series sets one;
+- ``credits``: per type its rounding policy, designated maximum and the amount awarded;
+- ``sources``: every source of the facts (``zoom`` webhook, ``api``, ``zoom_report``...).
+
+Retention: :data:`RETENTION`. Nothing in the service deletes an award: physicians are never
+deleted, a series edit refuses to remove an occurrence holding attendance, and a late fact
+rewrites the receipt of the award it changes (the award's current computation is the one kept).
+No job purges receipts; one added later must keep every receipt younger than :data:`RETENTION`
+(``award.computed_at`` is when it was written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tracker.domain.credits import (
+    RULES_VERSION,
+    Attendance,
+    Fact,
+    Rounding,
+    merge,
+    needed_seconds,
+    stays,
+)
+
+#: How long a receipt is kept: six years from the award's computation (2 leap days included).
+RETENTION = timedelta(days=6 * 365 + 2)
+
+#: How each stored source is named to people: the Zoom webhook, the generic API, a report.
+SOURCE_KINDS = {"zoom": "webhook", "api": "api", "zoom_report": "report", "report": "report"}
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _offset(value: datetime, start: datetime) -> int:
+    return int((value - start).total_seconds())
+
+
+def explain(
+    facts: Sequence[Fact],
+    *,
+    start: datetime,
+    end: datetime,
+    window: list[str] | None = None,
+    now: datetime | None = None,
+) -> tuple[Attendance, dict[str, Any]]:
+    """The final attendance (as :func:`tracker.domain.credits.attendance` computes it) and the
+    part of the receipt that comes from the facts; :func:`complete` adds the credits.
+
+    Times are whole seconds from the window's start (negative before it), so that finalising
+    a large session spends little on its receipts; ``window`` is the window as
+    ``[start, end]`` in ISO 8601, passed by a caller explaining many awards of one session;
+    ``now`` for a provisional receipt (connections still open count up to now)."""
+    intervals, anomalies = stays(facts, end=end, now=now)
+    merged = merge(intervals, start=start, end=end)
+    seconds = sum(int((b - a).total_seconds()) for a, b in merged)
+    found: dict[str, tuple[str | None, list[str]]] = {}  # key: (connection, its sources)
+    for fact in facts:
+        if fact.kind != "ended":
+            entry = found.setdefault(fact.connection or "-", (fact.connection, []))
+            source = fact.source or "unknown"
+            if source not in entry[1]:
+                entry[1].append(source)
+    connections: dict[str, dict[str, Any]] = {}  # in the order of their first interval
+    counted_total = clipped = 0
+    if len(intervals) > 1:
+        intervals.sort(key=lambda i: (i[0], i[2]))
+    for a, b, key, by_leave in intervals:
+        counted = max(0, int((min(b, end) - max(a, start)).total_seconds()))
+        counted_total += counted
+        clipped += int((b - a).total_seconds()) - counted
+        connection = connections.get(key)
+        if connection is None:
+            identity, origins = found.get(key, (None, []))
+            connection = connections[key] = {
+                "id": identity,
+                "sources": sorted(origins),
+                "intervals": [],
+            }
+        connection["intervals"].append([_offset(a, start), _offset(b, start), counted, by_leave])
+    for key in sorted(found.keys() - connections.keys()):  # facts that opened no interval
+        identity, origins = found[key]
+        connections[key] = {"id": identity, "sources": sorted(origins), "intervals": []}
+    sources: set[str] = set()
+    for connection in connections.values():
+        sources.update(connection["sources"])
+    part: dict[str, Any] = {
+        "rules": RULES_VERSION,
+        "window": window or [iso(start), iso(end)],
+        "connections": list(connections.values()),
+        "counted": [[_offset(a, start), _offset(b, start)] for a, b in merged],
+        "seconds": seconds,
+        "clipped_seconds": max(0, clipped),
+        "overlap_seconds": max(0, counted_total - seconds),
+        "sources": sorted(sources),
+        "anomalies": anomalies,
+    }
+    return Attendance(seconds, tuple(anomalies)), part
+
+
+def complete(
+    part: dict[str, Any],
+    *,
+    duration_minutes: int,
+    min_attendance_percent: float | None,
+    designations: Sequence[Mapping[str, object]],
+    roundings: Mapping[str, Rounding],
+    credits: Mapping[str, float],
+    computed_at: datetime,
+) -> dict[str, Any]:
+    """The whole receipt: ``part`` (from :func:`explain`) with the threshold and the credits."""
+    seconds = int(part["seconds"])
+    threshold = None
+    if min_attendance_percent is not None:
+        needed = needed_seconds(duration_minutes, str(min_attendance_percent))
+        threshold = {
+            "percent": min_attendance_percent,
+            "needed_seconds": needed,
+            "met": seconds > 0 and seconds >= needed,
+        }
+    return part | {
+        "computed_at": iso(computed_at),
+        "threshold": threshold,
+        "credits": [
+            {
+                "type": str(designation["type"]),
+                "rounding": roundings.get(str(designation["type"]), "quarter"),
+                "max": float(str(designation["max"])),
+                "awarded": credits.get(str(designation["type"]), 0.0),
+            }
+            for designation in designations
+        ],
+    }
+
+
+def source_kinds(sources: Iterable[str]) -> list[str]:
+    """``["webhook", "report"]`` from stored source names, each once, in that order."""
+    kinds = {SOURCE_KINDS.get(source, source) for source in sources}
+    order = ["webhook", "api", "report"]
+    return [kind for kind in order if kind in kinds] + sorted(kinds - set(order))
