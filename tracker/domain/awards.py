@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
 from tracker.domain.credits import (
+    REPORT_SOURCES,
     ROUNDINGS,
     Attendance,
     Fact,
@@ -75,6 +76,7 @@ async def _facts(
         col(AttendanceEvent.kind),
         col(AttendanceEvent.at),
         col(AttendanceEvent.connection_id),
+        col(AttendanceEvent.source),
     ).where(col(AttendanceEvent.occurrence_id) == occurrence_id)
     wanted = None if physician_ids is None else frozenset(physician_ids)
     if physician_ids is not None:
@@ -86,11 +88,12 @@ async def _facts(
         )
     ended: list[Fact] = []
     by_physician: dict[int, list[Fact]] = defaultdict(list)
-    for pid, kind, at, connection in await (await session.connection()).execute(query):
+    for pid, kind, at, connection, source in await (await session.connection()).execute(query):
         if kind == "ended":
             ended.append(Fact("ended", at))
         elif pid is not None and (wanted is None or pid in wanted):
-            by_physician[pid].append(Fact(cast(Kind, kind), at, connection))
+            reported = source in REPORT_SOURCES
+            by_physician[pid].append(Fact(cast(Kind, kind), at, connection, reported))
     return {pid: facts + ended for pid, facts in by_physician.items()}
 
 

@@ -3,9 +3,9 @@ widths (``tracker.domain.models``) and the API's checks (``tracker.domain.schema
 
 from __future__ import annotations
 
-from schedules.limits import LANGUAGE, TIMEZONE, ZOOM_WEBINAR_ID
+from schedules.limits import JOIN_URL, LANGUAGE, TIMEZONE, ZOOM_WEBINAR_ID
 
-__all__ = ["LANGUAGE", "TIMEZONE", "ZOOM_WEBINAR_ID"]
+__all__ = ["JOIN_URL", "LANGUAGE", "TIMEZONE", "ZOOM_WEBINAR_ID"]
 
 #: RFC 5321: a path is at most 256 octets; 320 is the customary local part (64) + @ + domain (255).
 EMAIL = 320
@@ -22,3 +22,6 @@ BOARDS = 10
 EVENT_ID = 200
 EXTERNAL_ID = 300
 CONNECTION_ID = 200
+#: Zoom's registrant ids (about 22 characters today) and the reason a Zoom call failed.
+ZOOM_REGISTRANT_ID = 64
+ZOOM_ERROR = 500

@@ -12,7 +12,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence
-from tracker.domain.credits import Fact, Kind, connected
+from tracker.domain.credits import REPORT_SOURCES, Fact, Kind, connected
 from tracker.domain.models import AttendanceEvent
 
 
@@ -27,14 +27,16 @@ async def connected_per_minute(
                 AttendanceEvent.kind,
                 AttendanceEvent.at,
                 AttendanceEvent.connection_id,
+                AttendanceEvent.source,
             ).where(AttendanceEvent.occurrence_id == occurrence.id)
         )
-    ).all()  # four columns, not the events' payloads: a big session has a hundred thousand
-    ended = [Fact("ended", at) for _, kind, at, _ in rows if kind == "ended"]
+    ).all()  # five columns, not the events' payloads: a big session has a hundred thousand
+    ended = [Fact("ended", at) for _, kind, at, _, _ in rows if kind == "ended"]
     facts: dict[int, list[Fact]] = defaultdict(list)
-    for physician_id, kind, at, connection_id in rows:
+    for physician_id, kind, at, connection_id, source in rows:
         if physician_id is not None and kind != "ended":
-            facts[physician_id].append(Fact(cast(Kind, kind), at, connection_id))
+            reported = source in REPORT_SOURCES
+            facts[physician_id].append(Fact(cast(Kind, kind), at, connection_id, reported))
     minutes = max(1, int((occurrence.end - occurrence.start).total_seconds() // 60))
     changes = [0] * (minutes + 1)  # +1 where a connection starts counting, -1 where it stops
     for physician_facts in facts.values():
