@@ -11,6 +11,7 @@ flushes only; the services commit.
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -286,9 +287,20 @@ async def plan_rounds(session: AsyncSession, *, now: datetime) -> None:
 
 
 async def ask_round(session: AsyncSession, occurrence_id: int, *, now: datetime) -> int:
-    """An organiser's (or the CLI's) run, due now; two asks in the same second are one."""
+    """An organiser's (or the CLI's) run, due now; while one is waiting or running, asking
+    again gives that one (a double click is one run)."""
     connection = await session.connection()
-    name = f"manual:{now:%Y-%m-%dT%H:%M:%S}"
+    waiting = await connection.execute(
+        sa_select(_RUN.c.id).where(
+            _RUN.c.occurrence_id == occurrence_id,
+            _RUN.c.round.like("manual:%"),
+            or_(_RUN.c.status == "due", and_(_RUN.c.status == "running", _RUN.c.lease_until >= now)),
+        )
+    )
+    found = waiting.scalars().first()
+    if found is not None:
+        return int(found)
+    name = f"manual:{now:%Y-%m-%dT%H:%M:%S}:{secrets.token_hex(4)}"  # utcnow() is to the second
     insert = _insert(connection.dialect.name)(_RUN).on_conflict_do_nothing(
         index_elements=["occurrence_id", "round"]
     )
@@ -296,10 +308,10 @@ async def ask_round(session: AsyncSession, occurrence_id: int, *, now: datetime)
         insert,
         [{"occurrence_id": occurrence_id, "round": name, "due_at": now, "status": "due"}],
     )
-    found = await connection.execute(
+    made = await connection.execute(
         sa_select(_RUN.c.id).where(_RUN.c.occurrence_id == occurrence_id, _RUN.c.round == name)
     )
-    return int(found.scalar_one())
+    return int(made.scalar_one())
 
 
 async def claim_rounds(
