@@ -59,6 +59,7 @@ from tracker.domain.documents import (
     designation,
     statement_data,
 )
+from tracker.domain import zoom
 from tracker.domain.localtime import month_label, when
 from tracker.domain.models import Award, Certificate, Physician, Registration
 from tracker.domain.physicians import Newcomer
@@ -351,12 +352,14 @@ async def enqueue_reminders(
     queued = 0
     if recipients is None:
         recipients = await reminder_recipients(session, series.id or 0)
+    personal = await zoom.personal_links(session, series.id or 0, [p.id or 0 for _, p in recipients])
     for registration, physician in recipients:
         key = f"reminder:{occurrence.id}:{physician.id}:{offset}:{occurrence.start:%Y%m%dT%H%M%SZ}"
         if await exists(session, key):
             continue
         link = await unsubscribe_url(session, mail, registration)
-        compose = functools.partial(_reminder, physician, mail, series, occurrence, link, now)
+        theirs = zoom.with_join_url(series, personal.get(physician.id or 0))  # Zoom link (SPEC 8)
+        compose = functools.partial(_reminder, physician, mail, theirs, occurrence, link, now)
         queued += await _queue(
             session,
             compose,

@@ -411,3 +411,30 @@ def nearest_instance(
     """The UUID of the instance that started nearest ``start`` (within ``within``)."""
     near = [(abs((at - start).total_seconds()), uuid) for uuid, at in instances if abs(at - start) <= within]
     return min(near)[1] if near else None
+
+
+def with_join_url(series: Series, url: str | None) -> Series:
+    """The series as one physician sees it: their personal Zoom link instead of the shared one
+    (a detached copy: the stored series is not touched)."""
+    if not url or url == series.join_url:
+        return series
+    copy = Series(**series.model_dump())  # table models do not validate: a plain copy
+    copy.join_url = url
+    return copy
+
+
+async def personal_series(
+    session: AsyncSession, physician_id: int, pairs: Sequence[tuple[Occurrence, Series]]
+) -> list[tuple[Occurrence, Series]]:
+    """These sessions of one physician with their personal join links, where Zoom gave one."""
+    if not pairs:
+        return list(pairs)
+    links = await links_of(session, physician_id)
+    copies: dict[int, Series] = {}
+    result: list[tuple[Occurrence, Series]] = []
+    for occurrence, series in pairs:
+        sid = series.id or 0
+        if sid not in copies:
+            copies[sid] = with_join_url(series, links.get(sid))
+        result.append((occurrence, copies[sid]))
+    return result

@@ -248,3 +248,25 @@ async def _read_report(
     if added:
         await ingestion.project_soon(services)
     return read.rows, added
+
+
+# The organiser's view ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OccurrenceZoom:
+    occurrence: Occurrence
+    series: Series
+    view: rows.ZoomView
+
+
+async def occurrence_zoom(services: Services, occurrence_id: int) -> OccurrenceZoom:
+    """An occurrence's facts by source and its reconciliation runs (read-only); raises
+    ``NotFoundError`` for an unknown occurrence."""
+    async with services.database.session() as session:
+        occurrence = await session.get(Occurrence, occurrence_id)
+        series = await session.get(Series, occurrence.series_id) if occurrence else None
+        if occurrence is None or series is None:
+            raise NotFoundError("occurrence", str(occurrence_id))
+        view = await rows.zoom_view(session, occurrence_id)
+    return OccurrenceZoom(occurrence, series, view)

@@ -88,6 +88,8 @@ def html_calls(w: World) -> list[Call]:
         ),
         Call("GET", "/organizer/outbox", "/organizer/outbox", org),
         Call("POST", "/organizer/outbox/{id}/retry", "/organizer/outbox/1/retry", org, {}),
+        Call("GET", "/organizer/occurrences/{id}/zoom", f"/organizer/occurrences/{past}/zoom", org),
+        Call("POST", "/organizer/occurrences/{id}/zoom", f"/organizer/occurrences/{past}/zoom", org, oc),
         Call("GET", "/organizer/preview", "/organizer/preview"),
         Call("GET", "/static/{name}", "/static/none.js"),
         Call("GET", "/unsubscribe/{token}", f"/unsubscribe/{w.paul.unsubscribe}"),
