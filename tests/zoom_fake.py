@@ -79,8 +79,14 @@ class FakeZoom:
             return None
         status, retry_after = queue.pop(0)
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
-        message = "You have reached the maximum per-second rate limit for this API." if status == 429 else "Internal error"
-        return web.json_response({"code": status, "message": message}, status=status, headers=headers)
+        message = (
+            "You have reached the maximum per-second rate limit for this API."
+            if status == 429
+            else "Internal error"
+        )
+        return web.json_response(
+            {"code": status, "message": message}, status=status, headers=headers
+        )
 
     def _authorized(self, request: web.Request) -> web.Response | None:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -92,9 +98,17 @@ class FakeZoom:
         await self._seen(request)
         expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
         if request.headers.get("Authorization") != f"Basic {expected}":
-            return web.json_response({"reason": "Invalid client_id or client_secret", "error": "invalid_client"}, status=400)
-        if request.query.get("grant_type") != "account_credentials" or request.query.get("account_id") != ACCOUNT:
-            return web.json_response({"reason": "Unsupported grant type", "error": "unsupported_grant_type"}, status=400)
+            return web.json_response(
+                {"reason": "Invalid client_id or client_secret", "error": "invalid_client"},
+                status=400,
+            )
+        if (
+            request.query.get("grant_type") != "account_credentials"
+            or request.query.get("account_id") != ACCOUNT
+        ):
+            return web.json_response(
+                {"reason": "Unsupported grant type", "error": "unsupported_grant_type"}, status=400
+            )
         self.tokens_issued += 1
         token = f"token-{self.tokens_issued}"
         self.valid_tokens.add(token)
@@ -123,7 +137,9 @@ class FakeZoom:
         for person in people:
             if not person.get("email") or not person.get("first_name"):
                 return web.json_response({"code": 300, "message": "Invalid field."}, status=400)
-            rid = next((r for r, (e, s) in known.items() if e == person["email"] and s == "approved"), None)
+            rid = next(
+                (r for r, (e, s) in known.items() if e == person["email"] and s == "approved"), None
+            )
             if rid is None:
                 rid = f"reg{next(self._ids):06d}x"
                 known[rid] = (person["email"], "approved")
@@ -142,7 +158,10 @@ class FakeZoom:
         if refused:
             return refused
         body = await request.json()
-        if body.get("action") not in ("approve", "deny", "cancel") or not 1 <= len(body.get("registrants") or []) <= 30:
+        if (
+            body.get("action") not in ("approve", "deny", "cancel")
+            or not 1 <= len(body.get("registrants") or []) <= 30
+        ):
             return web.json_response({"code": 300, "message": "Invalid action"}, status=400)
         known = self.registrants.setdefault(request.match_info["id"], {})
         for person in body["registrants"]:
@@ -157,7 +176,9 @@ class FakeZoom:
             return refused
         rows = self.instances.get(request.match_info["id"])
         if rows is None:
-            return web.json_response({"code": 3001, "message": "Webinar does not exist."}, status=404)
+            return web.json_response(
+                {"code": 3001, "message": "Webinar does not exist."}, status=404
+            )
         return web.json_response({"webinars": [{"uuid": u, "start_time": s} for u, s in rows]})
 
     async def participants(self, request: web.Request) -> web.Response:
@@ -171,11 +192,16 @@ class FakeZoom:
         segment = tail.removesuffix("/participants")
         once = unquote(segment)  # Zoom decodes the path once before routing: a leading "/" or
         if once.startswith("/") or "//" in once:  # a "//" left after it misroutes the call
-            return web.json_response({"code": 3001, "message": "Meeting does not exist"}, status=404)
+            return web.json_response(
+                {"code": 3001, "message": "Meeting does not exist"}, status=404
+            )
         uuid = unquote(once) if "%" in once else once
         rows = self.reports.get(uuid)
         if rows is None:
-            return web.json_response({"code": 3001, "message": "This webinar has not ended or is not a past webinar."}, status=404)
+            return web.json_response(
+                {"code": 3001, "message": "This webinar has not ended or is not a past webinar."},
+                status=404,
+            )
         size = min(int(request.query.get("page_size", "30")), 300)
         start = int(request.query.get("next_page_token") or 0)
         page = rows[start : start + size]

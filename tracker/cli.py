@@ -424,9 +424,7 @@ def zoom_reconcile(occurrence_id: int) -> None:
     outcome = _run(lambda: _with_database(settings, work))
     if outcome.reason:
         raise CLIError(f"occurrence {occurrence_id}: reconciliation failed: {outcome.reason}")
-    click.echo(
-        f"occurrence {occurrence_id}: {outcome.rows} report rows, {outcome.added} new facts"
-    )
+    click.echo(f"occurrence {occurrence_id}: {outcome.rows} report rows, {outcome.added} new facts")
 
 
 @zoom.command("sync-registrants")

@@ -271,7 +271,13 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
             ("zoom-reconcile", zoom_reconcile_job, 60),
         ):
             scheduler.add_job(
-                job, "interval", seconds=seconds, id=name, args=[ctx], next_run_time=utcnow(), **every
+                job,
+                "interval",
+                seconds=seconds,
+                id=name,
+                args=[ctx],
+                next_run_time=utcnow(),
+                **every,
             )
     scheduler.add_job(
         statements_job,

@@ -114,7 +114,9 @@ def participant_events(
             or f"row{number}"
         )
         key = _key(webinar_id, instance, who, join.isoformat(), leave.isoformat())
-        connection = "report:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        connection = (
+            "report:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        )
         payload: dict[str, Any] = {k: row.get(k) for k in _KEPT if k in row}
         payload["instance"] = instance
         for kind, at in (("join", join), ("leave", leave)):

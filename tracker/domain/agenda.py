@@ -13,8 +13,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence, OccurrenceStatus, Series
-from tracker.domain.credits import needed_seconds
 from tracker.domain import zoom
+from tracker.domain.credits import needed_seconds
 from tracker.domain.models import Registration
 
 #: The Join button shows from this long before a session's start until its end.
@@ -61,7 +61,9 @@ async def registered_occurrence(
     found = (await session.exec(query)).first()
     if not found:
         return None
-    [(occurrence, series)] = await zoom.personal_series(session, physician_id, [(found[0], found[1])])
+    [(occurrence, series)] = await zoom.personal_series(
+        session, physician_id, [(found[0], found[1])]
+    )
     return occurrence, series
 
 

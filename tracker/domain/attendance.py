@@ -231,7 +231,8 @@ async def match_all(session: AsyncSession, events: Sequence[_Matchable]) -> None
     named_registrants = sorted({e.registrant_id for e in who if e.registrant_id})
     for chunk in _chunks(named_registrants):
         result = await connection.execute(_BY_REGISTRANT, {"keys": chunk})
-        registrants.update(((w, r), p) for w, r, p in result)
+        named_rows = cast(Iterable[tuple[str, str, int]], result)
+        registrants.update(((webinar, rid), pid) for webinar, rid, pid in named_rows)
     for event in who:
         registrant = registrants.get((event.zoom_webinar_id or "", event.registrant_id or ""))
         if event.requested_physician_id in known:

@@ -51,6 +51,7 @@ from notifications.pdf import certificate_pdf, statement_pdf
 from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from schedules.wording import credit_amount, number
+from tracker.domain import zoom
 from tracker.domain.awards import credit_summary
 from tracker.domain.documents import (
     CertificateIdentity,
@@ -59,7 +60,6 @@ from tracker.domain.documents import (
     designation,
     statement_data,
 )
-from tracker.domain import zoom
 from tracker.domain.localtime import month_label, when
 from tracker.domain.models import Award, Certificate, Physician, Registration
 from tracker.domain.physicians import Newcomer
@@ -352,7 +352,9 @@ async def enqueue_reminders(
     queued = 0
     if recipients is None:
         recipients = await reminder_recipients(session, series.id or 0)
-    personal = await zoom.personal_links(session, series.id or 0, [p.id or 0 for _, p in recipients])
+    personal = await zoom.personal_links(
+        session, series.id or 0, [p.id or 0 for _, p in recipients]
+    )
     for registration, physician in recipients:
         key = f"reminder:{occurrence.id}:{physician.id}:{offset}:{occurrence.start:%Y%m%dT%H%M%SZ}"
         if await exists(session, key):

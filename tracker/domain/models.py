@@ -403,7 +403,9 @@ class ZoomRegistrant(SQLModel, table=True):
         default=None, sa_column=Column(String(limits.JOIN_URL), nullable=True)
     )
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
-    error: str | None = Field(default=None, sa_column=Column(String(limits.ZOOM_ERROR), nullable=True))
+    error: str | None = Field(
+        default=None, sa_column=Column(String(limits.ZOOM_ERROR), nullable=True)
+    )
     next_attempt_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
@@ -438,10 +440,14 @@ class ZoomReconciliation(SQLModel, table=True):
     round: str = Field(sa_column=Column(String(40), nullable=False))
     due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     status: str = Field(default="due", sa_column=Column(String(16), nullable=False))
-    reason: str | None = Field(default=None, sa_column=Column(String(limits.ZOOM_ERROR), nullable=True))
+    reason: str | None = Field(
+        default=None, sa_column=Column(String(limits.ZOOM_ERROR), nullable=True)
+    )
     rows: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     added: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
-    started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    started_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
     finished_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )

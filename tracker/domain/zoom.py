@@ -294,7 +294,9 @@ async def ask_round(session: AsyncSession, occurrence_id: int, *, now: datetime)
         sa_select(_RUN.c.id).where(
             _RUN.c.occurrence_id == occurrence_id,
             _RUN.c.round.like("manual:%"),
-            or_(_RUN.c.status == "due", and_(_RUN.c.status == "running", _RUN.c.lease_until >= now)),
+            or_(
+                _RUN.c.status == "due", and_(_RUN.c.status == "running", _RUN.c.lease_until >= now)
+            ),
         )
     )
     found = waiting.scalars().first()
@@ -409,7 +411,11 @@ def nearest_instance(
     instances: Sequence[tuple[str, datetime]], start: datetime, *, within: timedelta
 ) -> str | None:
     """The UUID of the instance that started nearest ``start`` (within ``within``)."""
-    near = [(abs((at - start).total_seconds()), uuid) for uuid, at in instances if abs(at - start) <= within]
+    near = [
+        (abs((at - start).total_seconds()), uuid)
+        for uuid, at in instances
+        if abs(at - start) <= within
+    ]
     return min(near)[1] if near else None
 
 

@@ -52,9 +52,9 @@ from tracker.http.api import (
 )
 from tracker.http.keys import DATABASE, ORGANIZER, PHYSICIAN, SETTINGS
 from tracker.http.pages import organiser, physician, public
-from tracker.http.pages import zoom as zoom_pages
 from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sign_in as sign_in_pages
+from tracker.http.pages import zoom as zoom_pages
 from tracker.http.pages.errors import HTML_ERRORS
 from tracker.http.paging import (
     DEFAULT_LIMIT,

@@ -50,9 +50,7 @@ class Synced:
     failed: int = 0
 
 
-async def sync_registrants(
-    services: Services, zoom: ZoomClient, *, budget: float = 50.0
-) -> Synced:
+async def sync_registrants(services: Services, zoom: ZoomClient, *, budget: float = 50.0) -> Synced:
     """Add new registrants and cancel old ones, 30 per Zoom call, until nothing is due or
     ``budget`` seconds have passed (the next run goes on)."""
     result = Synced()
@@ -214,9 +212,7 @@ class _NoInstanceError(LookupError):
     pass
 
 
-async def _read_report(
-    services: Services, zoom: ZoomClient, occurrence_id: int
-) -> tuple[int, int]:
+async def _read_report(services: Services, zoom: ZoomClient, occurrence_id: int) -> tuple[int, int]:
     """Read the occurrence's participant report into facts: (rows read, facts added)."""
     async with services.database.session() as session:
         occurrence = await session.get(Occurrence, occurrence_id)

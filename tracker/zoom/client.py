@@ -237,7 +237,9 @@ class ZoomClient:
                         last = _reason(status, body)
                         wait = _retry_after(response.headers.get("Retry-After"))
                     else:
-                        raise ZoomAPIError(f"Zoom answered {_reason(status, body)} to {what}", status=status)
+                        raise ZoomAPIError(
+                            f"Zoom answered {_reason(status, body)} to {what}", status=status
+                        )
             except (aiohttp.ClientError, TimeoutError) as exc:
                 last = f"{type(exc).__name__}: {exc}"[:200] or type(exc).__name__
             if attempt + 1 == self._attempts:
@@ -266,7 +268,9 @@ class ZoomClient:
         for _ in range(2):
             token = await self._token(stale=stale)
             headers = {"Authorization": f"Bearer {token}"}
-            answer = await self._send(method, url, params=params, json=json, headers=headers, what=what)
+            answer = await self._send(
+                method, url, params=params, json=json, headers=headers, what=what
+            )
             if isinstance(answer, _Unauthorized):
                 stale = token
                 continue
@@ -326,7 +330,9 @@ class ZoomClient:
             f"/webinars/{quote(webinar_id, safe='')}/registrants/status",
             json={
                 "action": "cancel",
-                "registrants": [{"id": rid, "email": email} for rid, email in people[:REGISTRANT_BATCH]],
+                "registrants": [
+                    {"id": rid, "email": email} for rid, email in people[:REGISTRANT_BATCH]
+                ],
             },
         )
 

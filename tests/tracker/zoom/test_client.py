@@ -17,7 +17,9 @@ __all__ = ["loopback_only"]
 
 
 @pytest.fixture
-async def fake(aiohttp_server: Any, loopback_only: list[Any]) -> AsyncIterator[tuple[FakeZoom, TestServer]]:
+async def fake(
+    aiohttp_server: Any, loopback_only: list[Any]
+) -> AsyncIterator[tuple[FakeZoom, TestServer]]:
     forget_tokens()
     zoom = FakeZoom()
     server = await aiohttp_server(zoom.app())
@@ -69,7 +71,9 @@ async def test_token_is_asked_once_and_shared_by_clients_of_the_process(fake: An
     assert [(s.method, s.query) for s in oauth] == [
         ("POST", {"grant_type": "account_credentials", "account_id": ACCOUNT})
     ]
-    assert {s.authorization for s in zoom.seen if s.raw_path != "/oauth/token"} == {"Bearer token-1"}
+    assert {s.authorization for s in zoom.seen if s.raw_path != "/oauth/token"} == {
+        "Bearer token-1"
+    }
 
 
 async def test_an_expired_token_is_renewed_on_401_and_the_call_goes_through(fake: Any) -> None:

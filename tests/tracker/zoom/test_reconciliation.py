@@ -39,7 +39,9 @@ INSTANCE = "/ajXp112QmuoKj4854875=="  # starts with "/": encoded twice
 
 
 @pytest.fixture
-async def fake(aiohttp_server: Any, loopback_only: list[Any]) -> AsyncIterator[tuple[FakeZoom, TestServer]]:
+async def fake(
+    aiohttp_server: Any, loopback_only: list[Any]
+) -> AsyncIterator[tuple[FakeZoom, TestServer]]:
     forget_tokens()
     zoom = FakeZoom()
     server = await aiohttp_server(zoom.app())
@@ -76,7 +78,13 @@ def z(at: datetime) -> str:
 
 
 def webhook(
-    joined: bool, at: datetime, *, connection: str, email: str, name: str, registrant: str | None = None
+    joined: bool,
+    at: datetime,
+    *,
+    connection: str,
+    email: str,
+    name: str,
+    registrant: str | None = None,
 ) -> dict[str, Any]:
     participant: dict[str, Any] = {
         "user_id": connection,
@@ -90,12 +98,21 @@ def webhook(
     return {
         "event": f"webinar.participant_{'joined' if joined else 'left'}",
         "event_ts": int(at.timestamp() * 1000),
-        "payload": {"account_id": "acct", "object": {"id": WEBINAR, "uuid": INSTANCE, "participant": participant}},
+        "payload": {
+            "account_id": "acct",
+            "object": {"id": WEBINAR, "uuid": INSTANCE, "participant": participant},
+        },
     }
 
 
 def report_row(
-    join: datetime, leave: datetime, *, user_id: str, email: str, name: str, registrant: str | None = None
+    join: datetime,
+    leave: datetime,
+    *,
+    user_id: str,
+    email: str,
+    name: str,
+    registrant: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": "",
@@ -132,7 +149,9 @@ async def awards(database: Database, occurrence_id: int) -> dict[int, tuple[int,
     return {a.physician_id: (a.seconds, a.credits) for a in rows}
 
 
-async def reconcile(database: Database, settings: Settings, occurrence_id: int) -> zoom_service.Outcome:
+async def reconcile(
+    database: Database, settings: Settings, occurrence_id: int
+) -> zoom_service.Outcome:
     services = await load_services(database, settings)
     client = client_for(settings)
     assert client is not None
@@ -148,19 +167,28 @@ STAYS = [
 
 
 async def test_a_session_missing_half_its_webhooks_ends_with_the_credits_of_one_with_all(
-    app_client: TestClient, auth: dict[str, str], database: Database, zoom_settings: Settings, fake: Any, loopback_only: list[Any]
+    app_client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    zoom_settings: Settings,
+    fake: Any,
+    loopback_only: list[Any],
 ) -> None:
     zoom, _ = fake
     series = await create_series(app_client, auth, zoom_webinar_id=WEBINAR)
     first = (await occurrences(app_client, auth, series["id"]))[0]
     people = {
-        key: await create_physician(app_client, auth, email=f"{key}@example.org", npi=None, first_name=key)
+        key: await create_physician(
+            app_client, auth, email=f"{key}@example.org", npi=None, first_name=key
+        )
         for key in ("all", "half", "none")
     }
     events: dict[str, list[dict[str, Any]]] = {}
     for key in people:
         events[key] = [
-            webhook(joined, at, connection=f"{key}-{n}", email=f"{key.upper()}@Example.org", name=key)
+            webhook(
+                joined, at, connection=f"{key}-{n}", email=f"{key.upper()}@Example.org", name=key
+            )
             for n, (join, leave) in enumerate(STAYS)
             for joined, at in ((True, join), (False, leave))
         ]
@@ -197,16 +225,36 @@ async def test_a_session_missing_half_its_webhooks_ends_with_the_credits_of_one_
 
 
 async def test_namesakes_with_hidden_emails_are_credited_by_registrant_id(
-    app_client: TestClient, auth: dict[str, str], database: Database, zoom_settings: Settings, fake: Any
+    app_client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    zoom_settings: Settings,
+    fake: Any,
 ) -> None:
     zoom, _ = fake
     series = await create_series(app_client, auth, zoom_webinar_id=WEBINAR)
     first = (await occurrences(app_client, auth, series["id"]))[0]
-    early = await create_physician(app_client, auth, email="martin.a@example.org", npi=None, first_name="Marie", last_name="Martin")
-    late = await create_physician(app_client, auth, email="martin.b@example.org", npi=None, first_name="Marie", last_name="Martin")
+    early = await create_physician(
+        app_client,
+        auth,
+        email="martin.a@example.org",
+        npi=None,
+        first_name="Marie",
+        last_name="Martin",
+    )
+    late = await create_physician(
+        app_client,
+        auth,
+        email="martin.b@example.org",
+        npi=None,
+        first_name="Marie",
+        last_name="Martin",
+    )
     for person in (early, late):
         response = await app_client.post(
-            f"/api/series/{series['id']}/registrations", json={"physician_id": person["id"]}, headers=auth
+            f"/api/series/{series['id']}/registrations",
+            json={"physician_id": person["id"]},
+            headers=auth,
         )
         assert response.status == 201
     services = await load_services(database, zoom_settings)
@@ -232,12 +280,33 @@ async def test_namesakes_with_hidden_emails_are_credited_by_registrant_id(
         ):
             status = await deliver(
                 app_client,
-                webhook(joined, at, connection=f"c{who['id']}", email="", name="Marie Martin", registrant=rid[who["id"]]),
+                webhook(
+                    joined,
+                    at,
+                    connection=f"c{who['id']}",
+                    email="",
+                    name="Marie Martin",
+                    registrant=rid[who["id"]],
+                ),
             )
             assert status == "accepted"
         zoom.reports[INSTANCE] = [
-            report_row(START, START + timedelta(hours=1), user_id="x1", email="m***@example.org", name="Marie Martin", registrant=rid[early["id"]]),
-            report_row(START + timedelta(minutes=45), START + timedelta(hours=1), user_id="x2", email="", name="Marie Martin", registrant=rid[late["id"]]),
+            report_row(
+                START,
+                START + timedelta(hours=1),
+                user_id="x1",
+                email="m***@example.org",
+                name="Marie Martin",
+                registrant=rid[early["id"]],
+            ),
+            report_row(
+                START + timedelta(minutes=45),
+                START + timedelta(hours=1),
+                user_id="x2",
+                email="",
+                name="Marie Martin",
+                registrant=rid[late["id"]],
+            ),
         ]
         outcome = await reconcile(database, zoom_settings, first["id"])
         credited = await awards(database, first["id"])
@@ -249,13 +318,19 @@ async def test_namesakes_with_hidden_emails_are_credited_by_registrant_id(
     }
     async with database.session() as session:
         unmatched = (
-            await session.exec(select(AttendanceEvent).where(col(AttendanceEvent.physician_id).is_(None)))
+            await session.exec(
+                select(AttendanceEvent).where(col(AttendanceEvent.physician_id).is_(None))
+            )
         ).all()
     assert unmatched == []
 
 
 async def test_a_failed_reconciliation_is_recorded_with_its_reason_and_a_retry_succeeds(
-    app_client: TestClient, auth: dict[str, str], database: Database, zoom_settings: Settings, fake: Any
+    app_client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    zoom_settings: Settings,
+    fake: Any,
 ) -> None:
     zoom, _ = fake
     series = await create_series(app_client, auth, zoom_webinar_id=WEBINAR)

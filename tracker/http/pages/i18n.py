@@ -248,7 +248,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "signin.link.expired": "This sign-in link has expired or was already used: each link works once, within 30 minutes. Ask for a new one below.",
         "signedout.title": "Signed out",
         "signedout": "You are signed out. To come back, open the personal link from your welcome email, or ask for a sign-in link below.",
-
         # issue 13: Zoom account (reconciliation) ----------------------------------------
         "zoom.link": "Zoom: sources of the facts and reconciliation",
         "zoom.title": "Zoom reconciliation",
@@ -519,7 +518,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "signin.link.expired": "Ce lien de connexion a expiré ou a déjà servi : chaque lien ne sert qu'une fois, dans les 30 minutes. Demandez-en un nouveau ci-dessous.",
         "signedout.title": "Vous êtes déconnecté(e)",
         "signedout": "Vous êtes déconnecté(e). Pour revenir, ouvrez le lien personnel de votre courriel de bienvenue, ou demandez un lien de connexion ci-dessous.",
-
         # issue 13: Zoom account (reconciliation) ----------------------------------------
         "zoom.link": "Zoom : sources des faits et rapprochement",
         "zoom.title": "Rapprochement Zoom",

@@ -26,7 +26,9 @@ async def _signed_in(request: web.Request) -> str:
 
 
 def _round(name: str, t: dict[str, str]) -> str:
-    return t["zoom.round.manual"] if name.startswith("manual:") else t.get(f"zoom.round.{name}", name)
+    return (
+        t["zoom.round.manual"] if name.startswith("manual:") else t.get(f"zoom.round.{name}", name)
+    )
 
 
 async def organizer_occurrence_zoom(request: web.Request) -> web.Response:

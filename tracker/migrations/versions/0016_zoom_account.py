@@ -29,7 +29,10 @@ def upgrade() -> None:
         "zoom_registrant",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column(
-            "series_id", sa.Integer(), sa.ForeignKey("series.id", ondelete="CASCADE"), nullable=False
+            "series_id",
+            sa.Integer(),
+            sa.ForeignKey("series.id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column(
             "physician_id",
