@@ -79,11 +79,10 @@ class FakeZoom:
             return None
         status, retry_after = queue.pop(0)
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
-        message = (
-            "You have reached the maximum per-second rate limit for this API."
-            if status == 429
-            else "Internal error"
-        )
+        message = {
+            429: "You have reached the maximum per-second rate limit for this API.",
+            404: "Webinar does not exist.",
+        }.get(status, "Internal error")
         return web.json_response(
             {"code": status, "message": message}, status=status, headers=headers
         )

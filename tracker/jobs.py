@@ -187,10 +187,13 @@ async def zoom_reconcile_job(ctx: JobContext) -> None:
     if ctx.zoom is None or ctx.services is None:
         return
     for outcome in await zoom.plan_and_run(ctx.services, ctx.zoom):
-        log.info(
+        log.log(
+            logging.WARNING if outcome.reason else logging.INFO,
             "Zoom reconciliation of occurrence %d: %s",
             outcome.occurrence_id,
-            outcome.reason or f"{outcome.rows} rows, {outcome.added} new facts",
+            f"failed: {outcome.reason}"
+            if outcome.reason
+            else f"{outcome.rows} rows, {outcome.added} new facts",
         )
 
 

@@ -387,7 +387,9 @@ class ZoomView:
 
     @property
     def latest(self) -> ZoomReconciliation | None:
-        return self.runs[0] if self.runs else None
+        """The run that ended last (its failure is what the organiser must see)."""
+        ended = [r for r in self.runs if r.finished_at is not None]
+        return max(ended, key=lambda r: (r.finished_at, r.id or 0)) if ended else None
 
 
 async def zoom_view(session: AsyncSession, occurrence_id: int, *, runs: int = 10) -> ZoomView:

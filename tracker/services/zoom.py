@@ -203,9 +203,7 @@ async def _run(
             added=outcome.added,
         )
         await session.commit()
-    if outcome.reason:
-        log.warning("reconciliation of occurrence %d failed: %s", occurrence_id, outcome.reason)
-    return outcome
+    return outcome  # the caller tells (the job logs it, the CLI prints it, the page shows it)
 
 
 class _NoInstanceError(LookupError):
