@@ -113,6 +113,22 @@ async def plan_registrants(session: AsyncSession, *, now: datetime) -> None:
     await connection.execute(
         update(_REG).where(_REG.c.state == "added", ~registered).values(state="cancel", **back)
     )
+    current = (  # the series' webinar now: an organiser may have changed it
+        sa_select(col(Series.zoom_webinar_id))
+        .where(col(Series.id) == _REG.c.series_id)
+        .scalar_subquery()
+    )
+    await connection.execute(  # a registrant of the old webinar: register with the new one
+        update(_REG)
+        .where(
+            _REG.c.state.in_(("add", "added")),
+            registered,
+            current.is_not(None),
+            current != "",
+            _REG.c.zoom_webinar_id != current,
+        )
+        .values(state="add", zoom_webinar_id=current, registrant_id=None, join_url=None, **back)
+    )
     await connection.execute(delete(_REG).where(_REG.c.state == "add", ~registered))
 
 
@@ -234,12 +250,22 @@ async def registrants_failed(
         )
 
 
+#: A personal link that holds: added, and for the webinar the series names now.
+_CURRENT_LINK = (
+    _REG.c.state == "added",
+    _REG.c.join_url.is_not(None),
+    exists().where(
+        col(Series.id) == _REG.c.series_id, col(Series.zoom_webinar_id) == _REG.c.zoom_webinar_id
+    ),
+)
+
+
 async def personal_links(
     session: AsyncSession, series_id: int, physician_ids: Collection[int] | None = None
 ) -> dict[int, str]:
     """The personal join links Zoom gave these physicians (all of the series' by default)."""
     query = sa_select(_REG.c.physician_id, _REG.c.join_url).where(
-        _REG.c.series_id == series_id, _REG.c.state == "added", _REG.c.join_url.is_not(None)
+        _REG.c.series_id == series_id, *_CURRENT_LINK
     )
     if physician_ids is not None:
         query = query.where(_REG.c.physician_id.in_(list(physician_ids)))
@@ -250,7 +276,7 @@ async def personal_links(
 async def links_of(session: AsyncSession, physician_id: int) -> dict[int, str]:
     """One physician's personal join links, by series."""
     query = sa_select(_REG.c.series_id, _REG.c.join_url).where(
-        _REG.c.physician_id == physician_id, _REG.c.state == "added", _REG.c.join_url.is_not(None)
+        _REG.c.physician_id == physician_id, *_CURRENT_LINK
     )
     connection = await session.connection()
     return {sid: url for sid, url in await connection.execute(query)}

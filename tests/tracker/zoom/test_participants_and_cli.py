@@ -33,11 +33,29 @@ __all__ = ["app_client", "fake", "loopback_only", "zoom_settings"]
 
 def test_report_rows_become_closed_stays_with_ids_that_do_not_change() -> None:
     rows = [
-        report_row(START, START + timedelta(minutes=30), user_id="16778240", email="Jeanne@Example.org", name="Jeanne", registrant="r1"),
-        report_row(START, START + timedelta(minutes=5), user_id="16778241", email="j***@example.org", name="J."),
+        report_row(
+            START,
+            START + timedelta(minutes=30),
+            user_id="16778240",
+            email="Jeanne@Example.org",
+            name="Jeanne",
+            registrant="r1",
+        ),
+        report_row(
+            START,
+            START + timedelta(minutes=5),
+            user_id="16778241",
+            email="j***@example.org",
+            name="J.",
+        ),
         {"user_id": "3", "name": "no times", "join_time": "", "leave_time": ""},
         report_row(START + timedelta(minutes=9), START, user_id="4", email="", name="backwards"),
-        {"user_id": "5", "name": "duration only", "join_time": "2027-03-01T11:30:00Z", "duration": 600},
+        {
+            "user_id": "5",
+            "name": "duration only",
+            "join_time": "2027-03-01T11:30:00Z",
+            "duration": 600,
+        },
     ]
 
     first = participant_events(rows, webinar_id=WEBINAR, instance=INSTANCE, occurrence_id=7)
@@ -46,10 +64,17 @@ def test_report_rows_become_closed_stays_with_ids_that_do_not_change() -> None:
     assert [e.external_id for e in first.events] == [e.external_id for e in again.events]
     assert len({e.external_id for e in first.events}) == 6
     assert first.rows == 5
-    assert first.bad == [(3, "no readable join_time and leave_time"), (4, "leave_time is before join_time")]
+    assert first.bad == [
+        (3, "no readable join_time and leave_time"),
+        (4, "leave_time is before join_time"),
+    ]
     jeanne_join, jeanne_leave = first.events[:2]
     assert (jeanne_join.kind, jeanne_leave.kind) == ("join", "leave")
-    assert (jeanne_join.source, jeanne_join.email, jeanne_join.registrant_id) == ("report", "jeanne@example.org", "r1")
+    assert (jeanne_join.source, jeanne_join.email, jeanne_join.registrant_id) == (
+        "report",
+        "jeanne@example.org",
+        "r1",
+    )
     assert jeanne_join.connection_id == jeanne_leave.connection_id
     assert jeanne_join.requested_occurrence_id == 7 and jeanne_join.zoom_webinar_id == WEBINAR
     assert first.events[2].email is None  # masked: never a guessed address
@@ -57,7 +82,9 @@ def test_report_rows_become_closed_stays_with_ids_that_do_not_change() -> None:
 
 
 def test_the_webhook_reads_the_registrant_id() -> None:
-    event = to_event(webhook(True, START, connection="9", email="", name="Marie", registrant="reg42"))
+    event = to_event(
+        webhook(True, START, connection="9", email="", name="Marie", registrant="reg42")
+    )
     assert event is not None
     assert (event.registrant_id, event.email, event.zoom_webinar_id) == ("reg42", None, WEBINAR)
 
@@ -65,8 +92,12 @@ def test_the_webhook_reads_the_registrant_id() -> None:
 async def tracker(args: list[str], cwd: Path, **env: str) -> tuple[int, str, str]:
     """``tracker ARGS`` as a process, without blocking this loop (the fake Zoom runs in it)."""
     process = await asyncio.create_subprocess_exec(
-        TRACKER, *args, cwd=cwd, env=environment() | env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        TRACKER,
+        *args,
+        cwd=cwd,
+        env=environment() | env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     return process.returncode or 0, out.decode(), err.decode()
@@ -74,13 +105,19 @@ async def tracker(args: list[str], cwd: Path, **env: str) -> tuple[int, str, str
 
 @pytest.mark.any_engine
 async def test_tracker_zoom_reconcile_prints_one_line(
-    app_client: TestClient, auth: dict[str, str], zoom_settings: Settings, fake: tuple[FakeZoom, Any], tmp_path: Path
+    app_client: TestClient,
+    auth: dict[str, str],
+    zoom_settings: Settings,
+    fake: tuple[FakeZoom, Any],
+    tmp_path: Path,
 ) -> None:
     zoom, _ = fake
     series = await create_series(app_client, auth, zoom_webinar_id=WEBINAR)
     first = (await occurrences(app_client, auth, series["id"]))[0]
     zoom.reports[INSTANCE] = [
-        report_row(START, START + timedelta(minutes=30), user_id="1", email="nobody@example.org", name="N")
+        report_row(
+            START, START + timedelta(minutes=30), user_id="1", email="nobody@example.org", name="N"
+        )
     ]
     env = {
         "TRACKER_DATABASE_URL": zoom_settings.database_url,

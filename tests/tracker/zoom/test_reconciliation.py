@@ -4,6 +4,7 @@ hidden emails, runs are recorded, and nothing reaches the network. Both engines.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -21,9 +22,16 @@ from tests.zoom_fake import ACCOUNT, CLIENT_ID, CLIENT_SECRET, FakeZoom, loopbac
 from tracker.adapters.zoom_webhook import sign
 from tracker.app import create_app
 from tracker.db import Database
-from tracker.domain.models import AttendanceEvent, Award, ZoomReconciliation, ZoomRegistrant
+from tracker.domain.models import (
+    AttendanceEvent,
+    Award,
+    Certificate,
+    ZoomReconciliation,
+    ZoomRegistrant,
+)
 from tracker.services import zoom as zoom_service
 from tracker.services.context import load_services
+from tracker.services.finalisation import Lease, finalise_session
 from tracker.settings import Settings
 from tracker.zoom import client_for
 from tracker.zoom.client import forget_tokens
@@ -368,3 +376,92 @@ async def test_a_failed_reconciliation_is_recorded_with_its_reason_and_a_retry_s
     assert runs[2].round.startswith("manual:")
     assert runs[0].reason == failed[0].reason
     assert retried.reason is None
+
+
+async def test_a_final_award_changed_by_the_report_reissues_its_certificate(
+    app_client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    zoom_settings: Settings,
+    fake: Any,
+) -> None:
+    zoom, _ = fake
+    series = await create_series(app_client, auth, zoom_webinar_id=WEBINAR)
+    first = (await occurrences(app_client, auth, series["id"]))[0]
+    person = await create_physician(app_client, auth, email="half@example.org", npi=None)
+    # Only the first join arrived: the session counts to its end (1 credit) until the report
+    # says the physician left after 50 minutes (0.75).
+    zoom.reports[INSTANCE] = [
+        report_row(
+            START, START + timedelta(minutes=50), user_id="1", email="half@example.org", name="H"
+        )
+    ]
+    services = await load_services(database, zoom_settings)
+    late = START + timedelta(hours=1, minutes=95)
+
+    with time_machine.travel(late, tick=True):
+        await deliver(
+            app_client, webhook(True, START, connection="1", email="half@example.org", name="H")
+        )
+        assert await finalise_session(
+            database,
+            services.mail,
+            first["id"],
+            now=late,
+            grace=timedelta(minutes=90),
+            lease=Lease(owner="test"),
+        )
+        before = await awards(database, first["id"])
+        outcome = await reconcile(database, zoom_settings, first["id"])
+        after = await awards(database, first["id"])
+    async with database.session() as session:
+        issued = (await session.exec(select(Certificate).order_by(col(Certificate.version)))).all()
+
+    assert before == {person["id"]: (3600, {"AMA_PRA_1": 1.0})}
+    assert outcome.reason is None
+    assert after == {person["id"]: (3000, {"AMA_PRA_1": 0.75})}
+    assert [(c.version, c.credits) for c in issued] == [
+        (1, {"AMA_PRA_1": 1.0}),
+        (2, {"AMA_PRA_1": 0.75}),
+    ]
+
+
+async def test_planned_rounds_run_once_whatever_the_number_of_runners(
+    app_client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    zoom_settings: Settings,
+    fake: Any,
+) -> None:
+    zoom, _ = fake
+    series = await create_series(app_client, auth, zoom_webinar_id=WEBINAR)
+    first = (await occurrences(app_client, auth, series["id"]))[0]
+    zoom.reports[INSTANCE] = [
+        report_row(
+            START, START + timedelta(minutes=30), user_id="1", email="x@example.org", name="X"
+        )
+    ]
+    services = await load_services(database, zoom_settings)
+    clients = [client_for(zoom_settings) for _ in range(3)]
+
+    with time_machine.travel(START + timedelta(hours=2, minutes=1), tick=True):
+        results = await asyncio.gather(
+            *(zoom_service.plan_and_run(services, c) for c in clients if c is not None)
+        )
+        again = await zoom_service.plan_and_run(services, clients[0])  # type: ignore[arg-type]
+    with time_machine.travel(START + timedelta(hours=25, minutes=1), tick=True):
+        day_after = await zoom_service.plan_and_run(services, clients[0])  # type: ignore[arg-type]
+    for c in clients:
+        assert c is not None
+        await c.close()
+    async with database.session() as session:
+        runs = (
+            await session.exec(select(ZoomReconciliation).order_by(col(ZoomReconciliation.id)))
+        ).all()
+
+    ran = [o for outcomes in results for o in outcomes]
+    assert [(o.occurrence_id, o.reason, o.added) for o in ran] == [(first["id"], None, 2)]
+    assert again == []
+    assert [(o.reason, o.rows, o.added) for o in day_after] == [(None, 1, 0)]
+    assert [(r.round, r.status) for r in runs] == [("1h", "ok"), ("24h", "ok")]
+    assert len([s for s in zoom.seen if s.raw_path.endswith("/participants")]) == 2

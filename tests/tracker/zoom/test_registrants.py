@@ -5,10 +5,10 @@ never wait for (nor fail with) Zoom; plus the organiser's Zoom page. Both engine
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 from datetime import timedelta
 from email import message_from_bytes, policy
 from typing import Any
+from urllib.parse import quote
 
 import time_machine
 from aiohttp.test_utils import TestClient
@@ -32,6 +32,7 @@ from tests.tracker.zoom.test_reconciliation import (
 from tests.zoom_fake import FakeZoom, loopback_only
 from tracker.db import Database
 from tracker.domain.models import OutboxMessage, ZoomRegistrant
+from tracker.domain.zoom import personal_links
 from tracker.http.background import BACKGROUND
 from tracker.services import reminders
 from tracker.services import zoom as zoom_service
@@ -105,7 +106,9 @@ async def test_registrations_become_registrants_thirty_per_call_with_personal_li
     email_of = {p["id"]: p["email"] for p in people}
     assert {r.registrant_id for r in rows} == set(by_email.values())
     assert all(r.registrant_id == by_email[email_of[r.physician_id]] for r in rows)
-    assert all(r.join_url == f"https://zoom.us/w/{WEBINAR}?tk=personal-{r.registrant_id}" for r in rows)
+    assert all(
+        r.join_url == f"https://zoom.us/w/{WEBINAR}?tk=personal-{r.registrant_id}" for r in rows
+    )
 
 
 async def test_reminders_and_the_physician_page_carry_the_personal_link(
@@ -135,7 +138,7 @@ async def test_reminders_and_the_physician_page_carry_the_personal_link(
     async with database.session() as session:
         [message] = (await session.exec(select(OutboxMessage))).all()
     mail = message_from_bytes(message.raw, policy=policy.default)
-    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = mail.get_body(("plain",)).get_content()
     invitation = next(
         part.get_content() for part in mail.walk() if part.get_content_type() == "text/calendar"
     )
@@ -212,7 +215,9 @@ async def test_unregistering_cancels_the_registrant(
         "registrants": [{"id": added.registrant_id, "email": "paul@example.org"}],
     }
     assert cancelled.state == "cancelled"
-    assert back.state == "added" and back.registrant_id and back.registrant_id != added.registrant_id
+    assert (
+        back.state == "added" and back.registrant_id and back.registrant_id != added.registrant_id
+    )
 
 
 async def test_the_organiser_page_shows_sources_a_failure_and_retries(
@@ -228,7 +233,13 @@ async def test_the_organiser_page_shows_sources_a_failure_and_retries(
     person = await create_physician(app_client, auth, email="jeanne@example.org", npi=None)
     zoom.failures["participants"] = [(404, None)]
     zoom.reports[INSTANCE] = [
-        report_row(START, START + timedelta(minutes=40), user_id="1", email="jeanne@example.org", name="<b>Jeanne</b>")
+        report_row(
+            START,
+            START + timedelta(minutes=40),
+            user_id="1",
+            email="jeanne@example.org",
+            name="<b>Jeanne</b>",
+        )
     ]
     url = f"/organizer/occurrences/{first['id']}/zoom"
 
@@ -243,8 +254,12 @@ async def test_the_organiser_page_shows_sources_a_failure_and_retries(
             await zoom_service.plan_and_run(services, client)
         failed_page = await (await app_client.get(url, headers=cookie)).text()
         csrf = re.search(r'name="csrf" value="([^"]+)"', failed_page).group(1)
-        forged = await app_client.post(url, data={"csrf": "nope"}, headers=cookie, allow_redirects=False)
-        asked = await app_client.post(url, data={"csrf": csrf}, headers=cookie, allow_redirects=False)
+        forged = await app_client.post(
+            url, data={"csrf": "nope"}, headers=cookie, allow_redirects=False
+        )
+        asked = await app_client.post(
+            url, data={"csrf": csrf}, headers=cookie, allow_redirects=False
+        )
         await app_client.app[BACKGROUND].drain()  # the run behind the answer
         done_page = await (await app_client.get(url, headers=cookie)).text()
         attendance = await (
@@ -252,7 +267,10 @@ async def test_the_organiser_page_shows_sources_a_failure_and_retries(
         ).text()
 
     assert person["id"]
-    assert "La dernière lecture du rapport Zoom a échoué : Zoom answered 404 Webinar does not exist." in failed_page
+    assert (
+        "La dernière lecture du rapport Zoom a échoué : Zoom answered 404 Webinar does not exist."
+        in failed_page
+    )
     assert "<td>Webhook Zoom</td><td>1</td>" in failed_page
     assert forged.status == 403
     assert (asked.status, asked.headers["Location"]) == (303, f"{url}?asked=1")
@@ -260,3 +278,30 @@ async def test_the_organiser_page_shows_sources_a_failure_and_retries(
     assert "<td>Rapport Zoom (API)</td><td>2</td>" in done_page
     assert "<td>Webhook Zoom</td><td>1</td>" in done_page
     assert f'href="/organizer/occurrences/{first["id"]}/zoom"' in attendance
+
+
+async def test_a_new_webinar_id_registers_again_and_the_old_link_is_not_used(
+    app_client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    zoom_settings: Settings,
+    fake: tuple[FakeZoom, Any],
+) -> None:
+    zoom, _ = fake
+    series = await create_series(app_client, auth, zoom_webinar_id=WEBINAR)
+    person = await create_physician(app_client, auth, email="paul@example.org", npi=None)
+    await register(app_client, auth, series["id"], person["id"])
+    await sync(database, zoom_settings)
+    response = await app_client.patch(
+        f"/api/series/{series['id']}", json={"zoom_webinar_id": "87654321098"}, headers=auth
+    )
+    assert response.status == 200, await response.text()
+    async with database.session() as session:
+        stale = await personal_links(session, series["id"])
+    await sync(database, zoom_settings)
+    [row] = await registrants(database)
+
+    assert stale == {}
+    assert (row.zoom_webinar_id, row.state) == ("87654321098", "added")
+    assert row.join_url == f"https://zoom.us/w/87654321098?tk=personal-{row.registrant_id}"
+    assert list(zoom.registrants["87654321098"]) == [row.registrant_id]
