@@ -267,7 +267,7 @@ async def personal_links(
     query = sa_select(_REG.c.physician_id, _REG.c.join_url).where(
         _REG.c.series_id == series_id, *_CURRENT_LINK
     )
-    if physician_ids is not None:
+    if physician_ids is not None and len(physician_ids) <= 1000:  # else all: no huge IN list
         query = query.where(_REG.c.physician_id.in_(list(physician_ids)))
     connection = await session.connection()
     return {pid: url for pid, url in await connection.execute(query)}

@@ -305,3 +305,31 @@ async def test_a_new_webinar_id_registers_again_and_the_old_link_is_not_used(
     assert (row.zoom_webinar_id, row.state) == ("87654321098", "added")
     assert row.join_url == f"https://zoom.us/w/87654321098?tk=personal-{row.registrant_id}"
     assert list(zoom.registrants["87654321098"]) == [row.registrant_id]
+
+
+async def test_the_personal_feed_carries_the_personal_link_once_zoom_gave_it(
+    app_client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    zoom_settings: Settings,
+    fake: tuple[FakeZoom, Any],
+) -> None:
+    series = await create_series(app_client, auth, zoom_webinar_id=WEBINAR)
+    person = await create_physician(app_client, auth, email="jeanne@example.org", npi=None)
+    await register(app_client, auth, series["id"], person["id"])
+    feed = "/feeds/" + person["feed_url"].rsplit("/feeds/", 1)[1]
+
+    shared = await app_client.get(feed)
+    etag = shared.headers["ETag"]
+    before = re.sub(r"\r?\n[ \t]", "", await shared.text())
+    await sync(database, zoom_settings)
+    [row] = await registrants(database)
+    fresh = await app_client.get(feed, headers={"If-None-Match": etag})
+    after = re.sub(r"\r?\n[ \t]", "", await fresh.text())
+    public = re.sub(r"\r?\n[ \t]", "", await (await app_client.get("/calendar.ics")).text())
+
+    assert "URL:https://zoom.us/j/81234567890" in before
+    assert fresh.status == 200  # a new version, not 304
+    assert row.join_url and f"URL:{row.join_url}" in after
+    assert "URL:https://zoom.us/j/81234567890" not in after
+    assert row.join_url not in public
