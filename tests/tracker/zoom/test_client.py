@@ -221,3 +221,33 @@ async def test_only_the_fake_was_reached(fake: Any, loopback_only: list[Any]) ->
         await client.past_instances("1")
     assert loopback_only
     assert {address[0] for address in loopback_only} == {"127.0.0.1"}
+
+
+def test_settings_take_all_three_credentials_or_none() -> None:
+    from tracker.errors import ConfigError
+    from tracker.settings import load_settings
+
+    off = load_settings(_env_file=None)
+    on = load_settings(
+        _env_file=None,
+        zoom_account_id=ACCOUNT,
+        zoom_client_id=CLIENT_ID,
+        zoom_client_secret=CLIENT_SECRET,
+    )
+    with pytest.raises(ConfigError) as partial:
+        load_settings(_env_file=None, zoom_client_id=CLIENT_ID)
+    with pytest.raises(ConfigError) as bad_url:
+        load_settings(_env_file=None, zoom_api_url="api.zoom.us/v2")
+
+    assert (off.zoom_enabled, on.zoom_enabled) == (False, True)
+    assert on.zoom_api_url == "https://api.zoom.us/v2"
+    assert on.zoom_oauth_url == "https://zoom.us/oauth/token"
+    assert CLIENT_SECRET not in repr(on)
+    assert str(partial.value) == (
+        "configuration error: TRACKER_ZOOM_ACCOUNT_ID, TRACKER_ZOOM_CLIENT_ID and "
+        "TRACKER_ZOOM_CLIENT_SECRET go together: set all three or none"
+    )
+    assert str(bad_url.value) == (
+        "configuration error: TRACKER_ZOOM_API_URL: must be an absolute http(s) URL, got "
+        "'api.zoom.us/v2'"
+    )
