@@ -275,6 +275,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "zoom.asked": "Zoom's report is being read; reload this page in a moment.",
         "zoom.off": "The Zoom account is not configured: facts come from the webhook and the imports only.",
         "zoom.no_webinar": "This series has no Zoom webinar id.",
+        "zoom.rows.n": "{n} report row(s)",
+        "zoom.added.n": "{n} new fact(s)",
+        "zoom.count.n": "{n} fact(s)",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -545,6 +548,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "zoom.asked": "Le rapport Zoom est en cours de lecture ; rechargez cette page dans un instant.",
         "zoom.off": "Le compte Zoom n'est pas configuré : les faits viennent du webhook et des imports seulement.",
         "zoom.no_webinar": "Cette série n'a pas d'identifiant de webinaire Zoom.",
+        "zoom.rows.n": "{n} ligne(s) du rapport",
+        "zoom.added.n": "{n} nouveau(x) fait(s)",
+        "zoom.count.n": "{n} fait(s)",
     },
 }
 
