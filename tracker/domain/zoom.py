@@ -64,10 +64,15 @@ def clip(text: str) -> str:
 
 
 async def plan_registrants(session: AsyncSession, *, now: datetime) -> None:
-    """Bring the registrant rows in line with the registrations, in three statements: a row
-    to add for each registration to a Zoom series that has none (or whose registrant was
-    cancelled), a cancel for each added registrant whose registration is gone; a row never
-    added whose registration is gone is forgotten."""
+    """Bring the registrant rows in line with the registrations: a row to add for each
+    registration to a Zoom series that has none (or whose registrant was cancelled, or was
+    registered to the series' former webinar), a cancel for each added registrant whose
+    registration is gone; a row never added whose registration is gone is forgotten.
+
+    Each change is looked for first with a read and written only when there is one: this runs
+    every 30 s in every process, and with nothing to do it takes no write lock (SQLite has one
+    writer; 42,000 registrations take about 0.2 s to compare, a lock that long would hold up
+    the webhooks' commits)."""
     connection = await session.connection()
     registered = exists().where(
         col(Registration.series_id) == _REG.c.series_id,
@@ -92,44 +97,56 @@ async def plan_registrants(session: AsyncSession, *, now: datetime) -> None:
             ),
         )
     )
-    insert = (
-        _insert(connection.dialect.name)(_REG)
-        .from_select(
-            ["series_id", "physician_id", "zoom_webinar_id", "state", "attempts", "updated_at"],
-            missing,
+    if (await connection.execute(sa_select(missing.exists()))).scalar():
+        await connection.execute(
+            _insert(connection.dialect.name)(_REG)
+            .from_select(
+                ["series_id", "physician_id", "zoom_webinar_id", "state", "attempts", "updated_at"],
+                missing,
+            )
+            .on_conflict_do_nothing(index_elements=["series_id", "physician_id"])
         )
-        .on_conflict_do_nothing(index_elements=["series_id", "physician_id"])
-    )
-    await connection.execute(insert)
     back = {"attempts": 0, "error": None, "next_attempt_at": None, "updated_at": now}
-    await connection.execute(  # registered again before the cancel went out: still registered
-        update(_REG)
-        .where(_REG.c.state == "cancel", _REG.c.registrant_id.is_not(None), registered)
-        .values(state="added", **back)
-    )
-    await connection.execute(  # registered again after a cancel: a new registrant
-        update(_REG).where(_REG.c.state == "cancelled", registered).values(state="add", **back)
-    )
-    await connection.execute(
-        update(_REG).where(_REG.c.state == "added", ~registered).values(state="cancel", **back)
-    )
     current = (  # the series' webinar now: an organiser may have changed it
         sa_select(col(Series.zoom_webinar_id))
         .where(col(Series.id) == _REG.c.series_id)
         .scalar_subquery()
     )
-    await connection.execute(  # a registrant of the old webinar: register with the new one
-        update(_REG)
-        .where(
-            _REG.c.state.in_(("add", "added")),
-            registered,
-            current.is_not(None),
-            current != "",
-            _REG.c.zoom_webinar_id != current,
-        )
-        .values(state="add", zoom_webinar_id=current, registrant_id=None, join_url=None, **back)
-    )
-    await connection.execute(delete(_REG).where(_REG.c.state == "add", ~registered))
+    changes: list[tuple[tuple[Any, ...], dict[str, Any] | None]] = [
+        # registered again before the cancel went out: still registered
+        (
+            (_REG.c.state == "cancel", _REG.c.registrant_id.is_not(None), registered),
+            {"state": "added", **back},
+        ),
+        # registered again after a cancel: a new registrant
+        ((_REG.c.state == "cancelled", registered), {"state": "add", **back}),
+        ((_REG.c.state == "added", ~registered), {"state": "cancel", **back}),
+        # a registrant of the series' former webinar: register with the new one
+        (
+            (
+                _REG.c.state.in_(("add", "added")),
+                registered,
+                current.is_not(None),
+                current != "",
+                _REG.c.zoom_webinar_id != current,
+            ),
+            {
+                "state": "add",
+                "zoom_webinar_id": current,
+                "registrant_id": None,
+                "join_url": None,
+                **back,
+            },
+        ),
+        ((_REG.c.state == "add", ~registered), None),  # None: forget the row
+    ]
+    for where, values in changes:
+        if (await connection.execute(sa_select(_REG.c.id).where(*where).limit(1))).first() is None:
+            continue
+        if values is None:
+            await connection.execute(delete(_REG).where(*where))
+        else:
+            await connection.execute(update(_REG).where(*where).values(**values))
 
 
 @dataclass(frozen=True)
