@@ -26,6 +26,8 @@ from tests.tracker.zoom.test_reconciliation import (
 from tests.zoom_fake import ACCOUNT, CLIENT_ID, CLIENT_SECRET, FakeZoom, loopback_only
 from tracker.adapters.zoom_participants import participant_events
 from tracker.adapters.zoom_webhook import to_event
+from tracker.app import create_app
+from tracker.http.keys import ZOOM
 from tracker.settings import Settings
 
 __all__ = ["app_client", "fake", "loopback_only", "zoom_settings"]
@@ -150,3 +152,22 @@ async def test_tracker_zoom_reconcile_prints_one_line(
     )
     assert failed[0] == 1
     assert failed[2].count("\n") == 1 and "reconciliation failed: Zoom answered 404" in failed[2]
+
+
+async def test_the_zoom_jobs_run_only_with_the_account_configured(
+    aiohttp_client: Any, settings: Settings, zoom_settings: Settings
+) -> None:
+    from tracker.jobs import SCHEDULER
+
+    plain = await aiohttp_client(create_app(settings.model_copy(update={"scheduler": "on"})))
+    configured = await aiohttp_client(
+        create_app(zoom_settings.model_copy(update={"scheduler": "on"}))
+    )
+
+    def zoom_jobs(client: TestClient) -> set[str]:
+        return {j.id for j in client.app[SCHEDULER].get_jobs() if j.id.startswith("zoom-")}
+
+    assert zoom_jobs(plain) == set()
+    assert ZOOM not in plain.app
+    assert zoom_jobs(configured) == {"zoom-registrants", "zoom-reconcile"}
+    assert ZOOM in configured.app
