@@ -97,15 +97,23 @@ class FeedMeta:
     #: What the calendar's UID is derived from, when not ``source_url`` (a personal feed's URL
     #: holds a token that a rotation changes; its UID stays the same).
     uid_seed: str | None = None
+    #: A physician's own join links by series id (their personal Zoom links), used instead of
+    #: the series' shared one; part of the feed's stamp, so a new link is a new version.
+    join_urls: tuple[tuple[int, str], ...] = ()
 
 
 def _local(value: datetime, tz: ZoneInfo) -> datetime:
     return value.astimezone(tz)
 
 
+def _join_url(series: Series, meta: FeedMeta) -> str:
+    """The series' join link, or the feed's reader's own one when the feed names it."""
+    return dict(meta.join_urls).get(series.id or 0, series.join_url)
+
+
 def _description(series: Series, meta: FeedMeta) -> vText:
     join = "Rejoindre" if series.language == "fr" else "Join"
-    parts = [clean_text(series.description).strip(), f"{join}: {series.join_url}"]
+    parts = [clean_text(series.description).strip(), f"{join}: {_join_url(series, meta)}"]
     parts.append(
         designation_statement(
             series.credits,
@@ -130,7 +138,7 @@ def _event(
 ) -> Event:
     tz = ZoneInfo(series.timezone)
     label = "Rejoindre le webinaire" if series.language == "fr" else "Join the webinar"
-    join_url = _one_line(series.join_url)
+    join_url = _one_line(_join_url(series, meta))
     event = Event.new(
         uid=_one_line(series.uid),
         summary=clean_text(series.title),

@@ -16,7 +16,7 @@ from tracker.db import Database
 from tracker.http.api.attendance import WRITER
 from tracker.http.api.feeds import FEED_CACHE
 from tracker.http.background import BACKGROUND, Background, drain_background
-from tracker.http.keys import DATABASE, MAIL, OPENAPI, SERVICES, SETTINGS, WORKER
+from tracker.http.keys import DATABASE, MAIL, OPENAPI, SERVICES, SETTINGS, WORKER, ZOOM
 from tracker.http.openapi import build_openapi
 from tracker.http.pages.errors import html_error_pages
 from tracker.http.pages.render import security_headers
@@ -28,6 +28,7 @@ from tracker.migrate import check_schema
 from tracker.services.context import Services, load_mail_settings
 from tracker.services.ingestion import Projector, Writer
 from tracker.settings import Settings
+from tracker.zoom import client_for
 
 PROJECTOR = web.AppKey("award_projector", Projector)
 
@@ -94,6 +95,18 @@ async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def zoom_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The Zoom account's client (SPEC 8), one per process so its token is shared; none
+    without the settings."""
+    client = client_for(app[SETTINGS])
+    if client is None:
+        yield
+        return
+    app[ZOOM] = client
+    yield
+    await client.close()
+
+
 def create_app(settings: Settings) -> web.Application:
     install_redaction()
     app = web.Application(
@@ -111,6 +124,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(drain_background)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(ingestion_ctx)
+    app.cleanup_ctx.append(zoom_ctx)
     app.cleanup_ctx.append(scheduler_ctx)
     app.cleanup_ctx.append(delivery_ctx)
     setup_routes(app)

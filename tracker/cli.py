@@ -35,11 +35,13 @@ from tracker.errors import (
     ReportMismatchError,
     RowError,
     SchemaOutdatedError,
+    ZoomNotConfiguredError,
 )
 from tracker.jobs import previous_month
 from tracker.logs import RedactingAccessLogger, install_redaction
 from tracker.migrate import check_schema, upgrade
 from tracker.services import imports, reports
+from tracker.services import zoom as zoom_service
 from tracker.services.context import load_mail_settings, load_services
 from tracker.services.demo import load_demo
 from tracker.services.imports import ImportReport
@@ -47,6 +49,7 @@ from tracker.services.organizers import create_organizer
 from tracker.services.statements import send_statements
 from tracker.settings import Settings, load_settings
 from tracker.workers import WorkersFailedError, child_command, supervise
+from tracker.zoom import client_for
 
 T = TypeVar("T")
 
@@ -388,6 +391,59 @@ def statements_send(period: str | None) -> None:
     queued, total = _run(lambda: _with_database(settings, work))
     click.echo(
         f"{queued} statements queued for {chosen} ({total - queued} already queued); the running service sends them"
+    )
+
+
+# Zoom account integration (SPEC 8) ---------------------------------------------------------------
+
+
+@cli.group()
+def zoom() -> None:
+    """The Zoom account: registrants and reconciliation from Zoom's reports."""
+
+
+@zoom.command("reconcile")
+@click.option("--occurrence", "occurrence_id", type=int, required=True, help="Occurrence id")
+def zoom_reconcile(occurrence_id: int) -> None:
+    """Read the occurrence's participant report from Zoom now and record its stays."""
+    settings = _settings()
+    client = client_for(settings)
+    if client is None:
+        raise CLIError(str(ZoomNotConfiguredError()))
+    if not is_row_id(occurrence_id):
+        raise CLIError(f"occurrence {occurrence_id} does not exist")
+
+    async def work(database: Database) -> zoom_service.Outcome:
+        services = await load_services(database, settings)
+        async with client:
+            try:
+                return await zoom_service.reconcile_now(services, client, occurrence_id)
+            except NotFoundError as exc:
+                raise CLIError(str(exc)) from None
+
+    outcome = _run(lambda: _with_database(settings, work))
+    if outcome.reason:
+        raise CLIError(f"occurrence {occurrence_id}: reconciliation failed: {outcome.reason}")
+    click.echo(f"occurrence {occurrence_id}: {outcome.rows} report rows, {outcome.added} new facts")
+
+
+@zoom.command("sync-registrants")
+def zoom_sync_registrants() -> None:
+    """Add registrations to their Zoom webinars and cancel removed ones, now."""
+    settings = _settings()
+    client = client_for(settings)
+    if client is None:
+        raise CLIError(str(ZoomNotConfiguredError()))
+
+    async def work(database: Database) -> zoom_service.Synced:
+        services = await load_services(database, settings)
+        async with client:
+            return await zoom_service.sync_registrants(services, client, budget=3600)
+
+    synced = _run(lambda: _with_database(settings, work))
+    click.echo(
+        f"{synced.added} added, {synced.cancelled} cancelled, {synced.failed} failed "
+        "(retried by the service)"
     )
 
 

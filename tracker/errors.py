@@ -22,6 +22,8 @@ __all__ = [
     "ReportFormatError",
     "RowError",
     "SchemaOutdatedError",
+    "ZoomAPIError",
+    "ZoomNotConfiguredError",
     "ZoomPayloadError",
     "ZoomSignatureError",
 ]
@@ -114,4 +116,24 @@ class RegistrationClosedError(ValueError):
         self.mode = mode
         super().__init__(
             f"series {series_id} takes no registration on its own page (registration: {mode})"
+        )
+
+
+# Zoom account integration (SPEC 8)
+
+
+class ZoomAPIError(RuntimeError):
+    """Zoom's API refused a request or could not be reached after the retries; the message is
+    one line, fit for an organiser's page and the CLI (never a credential)."""
+
+    def __init__(self, detail: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(detail)
+
+
+class ZoomNotConfiguredError(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "the Zoom account is not configured (TRACKER_ZOOM_ACCOUNT_ID, TRACKER_ZOOM_CLIENT_ID, "
+            "TRACKER_ZOOM_CLIENT_SECRET)"
         )

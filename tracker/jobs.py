@@ -26,9 +26,11 @@ from tracker.domain.awards import BATCH
 from tracker.domain.mailings import (
     MailSettings,
 )
-from tracker.http.keys import DATABASE, MAIL, SETTINGS, WORKER
-from tracker.services import claims, horizons, reminders, statements
+from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS, WORKER, ZOOM
+from tracker.services import claims, horizons, reminders, statements, zoom
+from tracker.services.context import Services
 from tracker.services.finalisation import Lease, due_for_finalisation, finalise_session
+from tracker.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
@@ -55,6 +57,9 @@ class JobContext:
     batch_size: int = BATCH
     #: Set at shutdown: long jobs stop between two batches and give their claims back.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The Zoom account's client and the services its jobs call (SPEC 8), when configured.
+    zoom: ZoomClient | None = None
+    services: Services | None = None
 
 
 def process_id() -> str:
@@ -160,6 +165,38 @@ async def plan_reminders(ctx: JobContext) -> int:
     return len(upcoming)
 
 
+@tracked
+async def zoom_registrants_job(ctx: JobContext) -> None:
+    """Add new registrations to their Zoom webinars and cancel removed ones (SPEC 8)."""
+    if ctx.zoom is None or ctx.services is None:
+        return
+    synced = await zoom.sync_registrants(ctx.services, ctx.zoom)
+    if synced.added or synced.cancelled or synced.failed:
+        log.info(
+            "Zoom registrants: %d added, %d cancelled, %d failed",
+            synced.added,
+            synced.cancelled,
+            synced.failed,
+        )
+
+
+@tracked
+async def zoom_reconcile_job(ctx: JobContext) -> None:
+    """Read the participant reports of occurrences that ended 1 h and 24 h ago (and the runs
+    organisers asked for); runs are rows, claimed once whatever the number of processes."""
+    if ctx.zoom is None or ctx.services is None:
+        return
+    for outcome in await zoom.plan_and_run(ctx.services, ctx.zoom):
+        log.log(
+            logging.WARNING if outcome.reason else logging.INFO,
+            "Zoom reconciliation of occurrence %d: %s",
+            outcome.occurrence_id,
+            f"failed: {outcome.reason}"
+            if outcome.reason
+            else f"{outcome.rows} rows, {outcome.added} new facts",
+        )
+
+
 def previous_month(now: datetime) -> str:
     first = now.replace(day=1)
     last_month = first - timedelta(days=1)
@@ -213,6 +250,8 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         ),
         batch_size=app[SETTINGS].finalisation_batch,
         stopping=app[STOPPING],
+        zoom=app.get(ZOOM),
+        services=app[SERVICES],
     )
     every = {
         "misfire_grace_time": None,
@@ -243,6 +282,20 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
             next_run_time=utcnow(),
             **every,
         )
+    if ctx.zoom is not None:  # Zoom account integration (SPEC 8)
+        for name, job, seconds in (
+            ("zoom-registrants", zoom_registrants_job, 30),
+            ("zoom-reconcile", zoom_reconcile_job, 60),
+        ):
+            scheduler.add_job(
+                job,
+                "interval",
+                seconds=seconds,
+                id=name,
+                args=[ctx],
+                next_run_time=utcnow(),
+                **every,
+            )
     scheduler.add_job(
         claim_reminders_job,
         "interval",

@@ -8,7 +8,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -105,6 +105,15 @@ class Settings(BaseSettings):
         description="PEM file (PKCS #8, unencrypted) of the Ed25519 key that signs the "
         "certificates' credentials; unset: a key generated once and kept in the database",
     )
+    # Zoom account integration (SPEC 8; README "Zoom account"): all three credentials or none.
+    zoom_account_id: str | None = None
+    zoom_client_id: str | None = None
+    zoom_client_secret: SecretStr | None = None
+    zoom_api_url: str = "https://api.zoom.us/v2"
+    zoom_oauth_url: str = Field(
+        default="https://zoom.us/oauth/token",
+        description="Server-to-Server OAuth token endpoint (tests point it at a local server)",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses or networks of reverse proxies whose "
@@ -191,6 +200,33 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} must hold an Ed25519 key, not {type(key).__name__}")
         return value
 
+    @field_validator("zoom_api_url", "zoom_oauth_url")
+    @classmethod
+    def _check_zoom_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_zoom_credentials(self) -> Settings:
+        given = [
+            bool(self.zoom_account_id),
+            bool(self.zoom_client_id),
+            bool(self.zoom_client_secret and self.zoom_client_secret.get_secret_value()),
+        ]
+        if any(given) and not all(given):
+            raise ValueError(
+                "TRACKER_ZOOM_ACCOUNT_ID, TRACKER_ZOOM_CLIENT_ID and TRACKER_ZOOM_CLIENT_SECRET "
+                "go together: set all three or none"
+            )
+        return self
+
+    @property
+    def zoom_enabled(self) -> bool:
+        """Whether the Zoom account integration (registrants, reconciliation) is on."""
+        return bool(self.zoom_account_id and self.zoom_client_id and self.zoom_client_secret)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _check_trusted_proxies(cls, value: str) -> str:
@@ -217,7 +253,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]  # overrides are validated here
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "settings"
         message = first["msg"].removeprefix("Value error, ")
         extra = f" ({len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        if not first["loc"]:  # a rule over several variables names them itself
+            raise ConfigError(f"{message}{extra}") from None
+        field = str(first["loc"][0])
         raise ConfigError(f"TRACKER_{field.upper()}: {message}{extra}") from None

@@ -149,6 +149,9 @@ def to_event(payload: dict[str, Any]) -> NewEvent | None:
         limits.CONNECTION_ID,
     )
     who = connection or email or participant.get("user_name", "")
+    registrant = _text(
+        participant.get("registrant_id"), "participant.registrant_id", limits.ZOOM_REGISTRANT_ID
+    )
     return NewEvent(
         source="zoom",
         external_id=_external_id(name, instance, who, at.isoformat()),
@@ -158,4 +161,5 @@ def to_event(payload: dict[str, Any]) -> NewEvent | None:
         email=email,
         connection_id=connection,
         zoom_webinar_id=webinar_id,
+        registrant_id=registrant,
     )

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence, OccurrenceStatus, Series
+from tracker.domain import zoom
 from tracker.domain.credits import needed_seconds
 from tracker.domain.models import Registration
 
@@ -43,7 +44,8 @@ async def upcoming_for(
         .order_by(col(Occurrence.start), col(Occurrence.id))
         .limit(limit)
     )
-    return [(o, s) for o, s in (await session.exec(query)).all()]
+    found = [(o, s) for o, s in (await session.exec(query)).all()]
+    return await zoom.personal_series(session, physician_id, found)  # their own Zoom link
 
 
 async def registered_occurrence(
@@ -57,7 +59,12 @@ async def registered_occurrence(
         .where(Occurrence.id == occurrence_id, Registration.physician_id == physician_id)
     )
     found = (await session.exec(query)).first()
-    return (found[0], found[1]) if found else None
+    if not found:
+        return None
+    [(occurrence, series)] = await zoom.personal_series(
+        session, physician_id, [(found[0], found[1])]
+    )
+    return occurrence, series
 
 
 async def public_occurrence(

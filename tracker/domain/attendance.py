@@ -26,7 +26,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence, OccurrenceStatus, Series
-from tracker.domain.models import AttendanceEvent, AwardPending, Physician
+from tracker.domain.models import AttendanceEvent, AwardPending, Physician, ZoomRegistrant
 from tracker.domain.physicians import email_key
 
 #: Zoom events match the occurrence whose [start - 60 min, end + 60 min] holds them.
@@ -56,6 +56,8 @@ class NewEvent:
     series_id: int | None = None
     requested_occurrence_id: int | None = None
     requested_physician_id: int | None = None
+    #: The Zoom registrant the event names (with ``zoom_webinar_id``): matched before the email.
+    registrant_id: str | None = None
 
 
 @dataclass
@@ -95,6 +97,7 @@ class _Matchable:
     occurrence_id: int | None = None
     physician_id: int | None = None
     id: int | None = None
+    registrant_id: str | None = None
 
 
 class _Candidate(NamedTuple):
@@ -123,6 +126,11 @@ _EXISTING = {
 _BY_EMAIL = sa_select(col(Physician.email), col(Physician.id)).where(
     col(Physician.email).in_(_keys("keys"))
 )
+_BY_REGISTRANT = sa_select(
+    col(ZoomRegistrant.zoom_webinar_id),
+    col(ZoomRegistrant.registrant_id),
+    col(ZoomRegistrant.physician_id),
+).where(col(ZoomRegistrant.registrant_id).in_(_keys("keys")))
 _NEAR = (col(Occurrence.start) <= bindparam("hi")) & (col(Occurrence.end) >= bindparam("lo"))
 _COLUMNS = (col(Occurrence.id), col(Occurrence.start), col(Occurrence.end), col(Occurrence.status))
 _CANDIDATES = {
@@ -225,9 +233,18 @@ def match_rows(connection: Connection, events: Sequence[_Matchable]) -> None:
     for chunk in _chunks(addresses):
         result = connection.execute(_BY_EMAIL, {"keys": chunk})
         emails.update((email, pid) for email, pid in result if pid is not None)
+    registrants: dict[tuple[str, str], int] = {}
+    named_registrants = sorted({e.registrant_id for e in who if e.registrant_id})
+    for chunk in _chunks(named_registrants):
+        result = await connection.execute(_BY_REGISTRANT, {"keys": chunk})
+        named_rows = cast(Iterable[tuple[str, str, int]], result)
+        registrants.update(((webinar, rid), pid) for webinar, rid, pid in named_rows)
     for event in who:
+        registrant = registrants.get((event.zoom_webinar_id or "", event.registrant_id or ""))
         if event.requested_physician_id in known:
             event.physician_id = event.requested_physician_id
+        elif registrant is not None:  # Zoom's own word for who joined (SPEC 8): before the email
+            event.physician_id = registrant
         elif event.email:
             event.physician_id = emails.get(event.email)
 
@@ -251,6 +268,7 @@ def _stored(event: AttendanceEvent) -> _Matchable:
         occurrence_id=event.occurrence_id,
         physician_id=event.physician_id,
         id=event.id,
+        registrant_id=event.registrant_id,
     )
 
 
@@ -319,6 +337,7 @@ def store_rows(connection: Connection, events: Sequence[NewEvent], *, now: datet
             series_id=events[i].series_id,
             requested_occurrence_id=events[i].requested_occurrence_id,
             requested_physician_id=events[i].requested_physician_id,
+            registrant_id=events[i].registrant_id,
         )
         for _, i in fresh
     ]
@@ -337,6 +356,7 @@ def store_rows(connection: Connection, events: Sequence[NewEvent], *, now: datet
             "physician_id": m.physician_id,
             "requested_occurrence_id": m.requested_occurrence_id,
             "requested_physician_id": m.requested_physician_id,
+            "registrant_id": m.registrant_id,
             "payload": events[i].payload,
             "received_at": now,
         }

@@ -26,6 +26,9 @@ Rounding = Literal["quarter", "floor_quarter", "all_or_nothing"]
 ROUNDINGS: tuple[Rounding, ...] = ("quarter", "floor_quarter", "all_or_nothing")
 #: Processing order of facts at the same instant: a leave then a join at 12:10 is a rejoin.
 _KIND_ORDER = {"leave": 0, "ended": 1, "join": 2}
+#: Sources whose facts are whole stays read from the platform's report after the session
+#: (the API's reconciliation, the CSV import): each join has its leave.
+REPORT_SOURCES = frozenset({"report", "zoom_report"})
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class Fact:
     connection: str | None = None
     #: Where the fact came from (``zoom``, ``api``, ``zoom_report``...), for the receipt.
     source: str | None = None
+
+    @property
+    def reported(self) -> bool:
+        """From a report (:data:`REPORT_SOURCES`), whose stays are closed."""
+        return self.source in REPORT_SOURCES
 
 
 @dataclass(frozen=True)
@@ -76,8 +84,13 @@ def _intervals(
                 anomalies.append(f"leave at {fact.at.isoformat()} without a join on {key}")
                 continue
             intervals.append((started, fact.at, key, True))
+    # A connection the webhooks left open (its leave was never delivered) would count up to the
+    # end; when the platform's report has this physician's stays, it knows when they left, so
+    # the open connection is left to the report's stays (SPEC 8: lost webhooks, right credits).
+    reported = any(f.reported for f in ordered)
     for key, started in open_since.items():
-        intervals.append((started, max(started, close_at), key, False))
+        if not reported:
+            intervals.append((started, max(started, close_at), key, False))
     return intervals, anomalies
 
 

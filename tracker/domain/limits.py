@@ -8,6 +8,7 @@ from schedules.limits import (
     CLAIM_WINDOW_DAYS_MIN,
     COUNCIL_ACCREDITATION_REF,
     DPC_ACTION_REF,
+    JOIN_URL,
     LANGUAGE,
     TIMEZONE,
     ZOOM_WEBINAR_ID,
@@ -18,6 +19,7 @@ __all__ = [
     "CLAIM_WINDOW_DAYS_MIN",
     "COUNCIL_ACCREDITATION_REF",
     "DPC_ACTION_REF",
+    "JOIN_URL",
     "LANGUAGE",
     "TIMEZONE",
     "ZOOM_WEBINAR_ID",
@@ -50,3 +52,6 @@ CLAIM_MINUTES_MAX = 100_000
 REGIME = 16
 DPC_PROVIDER_NUMBER = 8
 COUNCIL_NAME = 200
+#: Zoom's registrant ids (about 22 characters today) and the reason a Zoom call failed.
+ZOOM_REGISTRANT_ID = 64
+ZOOM_ERROR = 500

@@ -51,7 +51,7 @@ from notifications.pdf import certificate_pdf, statement_pdf
 from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from schedules.wording import credit_amount, number
-from tracker.domain import claims
+from tracker.domain import claims, zoom
 from tracker.domain.awards import credit_summary
 from tracker.domain.documents import (
     CertificateIdentity,
@@ -354,12 +354,16 @@ async def enqueue_reminders(
     queued = 0
     if recipients is None:
         recipients = await reminder_recipients(session, series.id or 0)
+    personal = await zoom.personal_links(
+        session, series.id or 0, [p.id or 0 for _, p in recipients]
+    )
     for registration, physician in recipients:
         key = f"reminder:{occurrence.id}:{physician.id}:{offset}:{occurrence.start:%Y%m%dT%H%M%SZ}"
         if await exists(session, key):
             continue
         link = await unsubscribe_url(session, mail, registration)
-        compose = functools.partial(_reminder, physician, mail, series, occurrence, link, now)
+        theirs = zoom.with_join_url(series, personal.get(physician.id or 0))  # Zoom link (SPEC 8)
+        compose = functools.partial(_reminder, physician, mail, theirs, occurrence, link, now)
         queued += await _queue(
             session,
             compose,

@@ -47,6 +47,8 @@ __all__ = [
     "SignInLink",
     "SigningKey",
     "WebSession",
+    "ZoomReconciliation",
+    "ZoomRegistrant",
 ]
 
 
@@ -176,6 +178,10 @@ class AttendanceEvent(SQLModel, table=True):
     )
     requested_occurrence_id: int | None = None
     requested_physician_id: int | None = None
+    #: The Zoom registrant the event names (webinars): matched before the email (SPEC 8).
+    registrant_id: str | None = Field(
+        default=None, sa_column=Column(String(limits.ZOOM_REGISTRANT_ID), nullable=True)
+    )
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     received_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
@@ -411,6 +417,23 @@ class EvaluationQuestion(SQLModel, table=True):
 
     __tablename__ = "evaluation_question"
     __table_args__ = (Index("ix_evaluation_question_series", "series_id", "retired", "position"),)
+# Zoom account integration (SPEC 8) -------------------------------------------------------------
+
+
+class ZoomRegistrant(SQLModel, table=True):
+    """A registration as a Zoom registrant of its series' webinar, kept in step behind the
+    registration's answer: ``state`` is ``add`` (to register), ``added`` (Zoom gave its
+    ``registrant_id`` and the personal ``join_url``), ``cancel`` (the registration is gone: to
+    cancel at Zoom) or ``cancelled``. A failed attempt keeps the state, counts ``attempts``,
+    says why in ``error`` and waits until ``next_attempt_at``; a worker claims rows
+    (``lease_owner`` until ``lease_until``) so that several processes share the work."""
+
+    __tablename__ = "zoom_registrant"
+    __table_args__ = (
+        UniqueConstraint("series_id", "physician_id", name="uq_zoom_registrant"),
+        Index("ix_zoom_registrant_registrant", "zoom_webinar_id", "registrant_id"),
+        Index("ix_zoom_registrant_state", "state", "next_attempt_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     series_id: int = Field(
@@ -490,4 +513,64 @@ class EvaluationAnswer(SQLModel, table=True):
     yes: bool | None = None
     text: str | None = Field(
         default=None, sa_column=Column(String(limits.ANSWER_TEXT), nullable=True)
+    zoom_webinar_id: str = Field(sa_column=Column(String(limits.ZOOM_WEBINAR_ID), nullable=False))
+    state: str = Field(default="add", sa_column=Column(String(16), nullable=False))
+    registrant_id: str | None = Field(
+        default=None, sa_column=Column(String(limits.ZOOM_REGISTRANT_ID), nullable=True)
+    )
+    join_url: str | None = Field(
+        default=None, sa_column=Column(String(limits.JOIN_URL), nullable=True)
+    )
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    error: str | None = Field(
+        default=None, sa_column=Column(String(limits.ZOOM_ERROR), nullable=True)
+    )
+    next_attempt_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    lease_owner: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    lease_until: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class ZoomReconciliation(SQLModel, table=True):
+    """One reading of an occurrence's participant report from Zoom: the rounds ``1h`` and
+    ``24h`` after its end (planned from the database, once each: the unique key), and
+    ``manual:…`` ones an organiser or the CLI asks for. ``status``: ``due``, ``running`` (under
+    ``lease_owner`` until ``lease_until``; a killed process's lease runs out), ``ok`` or
+    ``failed`` (``reason`` says why, for the organiser's retry)."""
+
+    __tablename__ = "zoom_reconciliation"
+    __table_args__ = (
+        UniqueConstraint("occurrence_id", "round", name="uq_zoom_reconciliation"),
+        Index("ix_zoom_reconciliation_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("occurrence.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    round: str = Field(sa_column=Column(String(40), nullable=False))
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    status: str = Field(default="due", sa_column=Column(String(16), nullable=False))
+    reason: str | None = Field(
+        default=None, sa_column=Column(String(limits.ZOOM_ERROR), nullable=True)
+    )
+    rows: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    added: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    started_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    finished_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    lease_owner: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    lease_until: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )

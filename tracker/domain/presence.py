@@ -8,7 +8,8 @@ from itertools import accumulate
 from math import ceil
 from typing import cast
 
-from sqlmodel import select
+from sqlalchemy import select as sa_select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence
@@ -20,21 +21,21 @@ async def connected_per_minute(
     session: AsyncSession, occurrence: Occurrence, *, now: datetime
 ) -> list[int]:
     """Physicians connected in each minute of the occurrence (open connections up to ``now``)."""
+    query = sa_select(
+        col(AttendanceEvent.physician_id),
+        col(AttendanceEvent.kind),
+        col(AttendanceEvent.at),
+        col(AttendanceEvent.connection_id),
+        col(AttendanceEvent.source),
+    ).where(col(AttendanceEvent.occurrence_id) == occurrence.id)
     rows = (
-        await session.exec(
-            select(
-                AttendanceEvent.physician_id,
-                AttendanceEvent.kind,
-                AttendanceEvent.at,
-                AttendanceEvent.connection_id,
-            ).where(AttendanceEvent.occurrence_id == occurrence.id)
-        )
-    ).all()  # four columns, not the events' payloads: a big session has a hundred thousand
-    ended = [Fact("ended", at) for _, kind, at, _ in rows if kind == "ended"]
+        await (await session.connection()).execute(query)
+    ).all()  # five columns, not the events' payloads: a big session has a hundred thousand
+    ended = [Fact("ended", at) for _, kind, at, _, _ in rows if kind == "ended"]
     facts: dict[int, list[Fact]] = defaultdict(list)
-    for physician_id, kind, at, connection_id in rows:
+    for physician_id, kind, at, connection_id, source in rows:
         if physician_id is not None and kind != "ended":
-            facts[physician_id].append(Fact(cast(Kind, kind), at, connection_id))
+            facts[physician_id].append(Fact(cast(Kind, kind), at, connection_id, source))
     minutes = max(1, int((occurrence.end - occurrence.start).total_seconds() // 60))
     changes = [0] * (minutes + 1)  # +1 where a connection starts counting, -1 where it stops
     for physician_facts in facts.values():

@@ -13,6 +13,7 @@ from tracker.domain.mailings import MailSettings
 from tracker.domain.models import Organizer, Physician
 from tracker.services.context import Services
 from tracker.settings import Settings
+from tracker.zoom.client import ZoomClient
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -20,6 +21,8 @@ OPENAPI = web.AppKey("openapi", dict[str, Any])
 SERVICES = web.AppKey("services", Services)
 MAIL = web.AppKey("mail", MailSettings)
 WORKER = web.AppKey("worker", DeliveryWorker)
+#: This process's Zoom API client, when the account is configured (SPEC 8).
+ZOOM = web.AppKey("zoom", ZoomClient)
 ORGANIZER = web.RequestKey("organizer", Organizer)
 PHYSICIAN = web.RequestKey("physician", Physician)
 

@@ -43,8 +43,8 @@ from tracker.domain.schemas import (
 )
 from tracker.http.api import (
     attendance,
-    evaluations,
     credentials,
+    evaluations,
     feeds,
     mail,
     physicians,
@@ -60,6 +60,7 @@ from tracker.http.pages import evaluations as evaluation_pages
 from tracker.http.pages import organiser, physician, public, receipts
 from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sign_in as sign_in_pages
+from tracker.http.pages import zoom as zoom_pages
 from tracker.http.pages.errors import HTML_ERRORS
 from tracker.http.paging import (
     DEFAULT_LIMIT,
@@ -812,6 +813,22 @@ ROUTES: tuple[Route, ...] = (
         "/organizer/outbox/{id}/retry",
         organiser.organizer_retry,
         "Retry a failed email",
+        status=303,
+        responses={403: FORGED},
+    ),
+    # issue 13: Zoom account (SPEC 8) --------------------------------------------------------
+    _page(
+        "GET",
+        "/organizer/occurrences/{id}/zoom",
+        zoom_pages.organizer_occurrence_zoom,
+        "An occurrence's facts by source and its readings of Zoom's report",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/occurrences/{id}/zoom",
+        zoom_pages.organizer_reconcile,
+        "Read Zoom's participant report of the occurrence again (behind the answer)",
         status=303,
         responses={403: FORGED},
     ),

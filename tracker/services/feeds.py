@@ -28,7 +28,7 @@ from schedules.feeds import (
 )
 from schedules.ical import FeedMeta, render_calendar
 from schedules.models import Occurrence, Series
-from tracker.domain import agenda
+from tracker.domain import agenda, zoom
 from tracker.domain.physicians import feed_owner
 from tracker.domain.tokens import FEED_PREFIX
 from tracker.services.context import Services
@@ -56,7 +56,13 @@ class Freshness:
 
 
 def _meta(
-    services: Services, *, name: str, description: str, path: str, uid_seed: str | None = None
+    services: Services,
+    *,
+    name: str,
+    description: str,
+    path: str,
+    uid_seed: str | None = None,
+    join_urls: tuple[tuple[int, str], ...] = (),
 ) -> FeedMeta:
     settings = services.settings
     return FeedMeta(
@@ -66,6 +72,7 @@ def _meta(
         provider=settings.provider_name,
         credit_labels=services.mail.labels,  # seeded by migrations: read at start-up
         uid_seed=uid_seed,
+        join_urls=join_urls,
     )
 
 
@@ -129,6 +136,8 @@ async def personal(services: Services, key: str) -> Freshness | None:
             # feed is the physician's own; anyone holding it could fetch it again anyway).
             path=f"/feeds/{key}.ics",
             uid_seed=f"{base_url}/feeds/{physician.id}.ics",
+            # their personal Zoom links (SPEC 8): a new one changes the stamp, so the feed too
+            join_urls=tuple(sorted(zoom.links_of(connection, physician.id).items())),
         )
         # the bytes name their own URL (SOURCE): one stored version per kind of key
         kind = "feed" if key.startswith(FEED_PREFIX) else "token"

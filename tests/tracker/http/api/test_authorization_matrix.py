@@ -169,6 +169,11 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/organizer/outbox"): page("/organizer/outbox", *SIGNED_OUT, 200, 303, 303),
     ("POST", "/organizer/outbox/{id}/retry"):
         page("/organizer/outbox/{outbox}/retry", *SIGNED_OUT, 303, 303, 303, form={}),
+    # Zoom account (issue 13): not configured here, so the POST goes back to the page
+    ("GET", "/organizer/occurrences/{id}/zoom"):
+        page("/organizer/occurrences/{past}/zoom", *SIGNED_OUT, 200, 303, 303),
+    ("POST", "/organizer/occurrences/{id}/zoom"):
+        page("/organizer/occurrences/{past}/zoom", *SIGNED_OUT, 303, 303, 303, form={}),
     # sign-in links (issue 10): anyone may ask; a link is the credential, the session is not
     ("POST", "/api/sign-in-links"): everyone("api", "/api/sign-in-links", 422, body={}),
     ("GET", "/sign-in"): everyone("page", "/sign-in", 200),

@@ -1,0 +1,173 @@
+"""Report rows as facts (deterministic ids, hidden emails, unreadable rows), the webhook's
+registrant id, and ``tracker zoom reconcile`` as a user runs it against the fake Zoom."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.factories import create_series, occurrences
+from tests.processes import TRACKER, environment
+from tests.tracker.zoom.test_reconciliation import (
+    INSTANCE,
+    START,
+    WEBINAR,
+    app_client,
+    fake,
+    report_row,
+    webhook,
+    zoom_settings,
+)
+from tests.zoom_fake import ACCOUNT, CLIENT_ID, CLIENT_SECRET, FakeZoom, loopback_only
+from tracker.adapters.zoom_participants import participant_events
+from tracker.adapters.zoom_webhook import to_event
+from tracker.app import create_app
+from tracker.http.keys import ZOOM
+from tracker.settings import Settings
+
+__all__ = ["app_client", "fake", "loopback_only", "zoom_settings"]
+
+
+def test_report_rows_become_closed_stays_with_ids_that_do_not_change() -> None:
+    rows = [
+        report_row(
+            START,
+            START + timedelta(minutes=30),
+            user_id="16778240",
+            email="Jeanne@Example.org",
+            name="Jeanne",
+            registrant="r1",
+        ),
+        report_row(
+            START,
+            START + timedelta(minutes=5),
+            user_id="16778241",
+            email="j***@example.org",
+            name="J.",
+        ),
+        {"user_id": "3", "name": "no times", "join_time": "", "leave_time": ""},
+        report_row(START + timedelta(minutes=9), START, user_id="4", email="", name="backwards"),
+        {
+            "user_id": "5",
+            "name": "duration only",
+            "join_time": "2027-03-01T11:30:00Z",
+            "duration": 600,
+        },
+    ]
+
+    first = participant_events(rows, webinar_id=WEBINAR, instance=INSTANCE, occurrence_id=7)
+    again = participant_events(rows, webinar_id=WEBINAR, instance=INSTANCE, occurrence_id=7)
+
+    assert [e.external_id for e in first.events] == [e.external_id for e in again.events]
+    assert len({e.external_id for e in first.events}) == 6
+    assert first.rows == 5
+    assert first.bad == [
+        (3, "no readable join_time and leave_time"),
+        (4, "leave_time is before join_time"),
+    ]
+    jeanne_join, jeanne_leave = first.events[:2]
+    assert (jeanne_join.kind, jeanne_leave.kind) == ("join", "leave")
+    assert (jeanne_join.source, jeanne_join.email, jeanne_join.registrant_id) == (
+        "report",
+        "jeanne@example.org",
+        "r1",
+    )
+    assert jeanne_join.connection_id == jeanne_leave.connection_id
+    assert jeanne_join.requested_occurrence_id == 7 and jeanne_join.zoom_webinar_id == WEBINAR
+    assert first.events[2].email is None  # masked: never a guessed address
+    assert first.events[5].at == datetime(2027, 3, 1, 11, 40, tzinfo=UTC)
+
+
+def test_the_webhook_reads_the_registrant_id() -> None:
+    event = to_event(
+        webhook(True, START, connection="9", email="", name="Marie", registrant="reg42")
+    )
+    assert event is not None
+    assert (event.registrant_id, event.email, event.zoom_webinar_id) == ("reg42", None, WEBINAR)
+
+
+async def tracker(args: list[str], cwd: Path, **env: str) -> tuple[int, str, str]:
+    """``tracker ARGS`` as a process, without blocking this loop (the fake Zoom runs in it)."""
+    process = await asyncio.create_subprocess_exec(
+        TRACKER,
+        *args,
+        cwd=cwd,
+        env=environment() | env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+@pytest.mark.any_engine
+async def test_tracker_zoom_reconcile_prints_one_line(
+    app_client: TestClient,
+    auth: dict[str, str],
+    zoom_settings: Settings,
+    fake: tuple[FakeZoom, Any],
+    tmp_path: Path,
+) -> None:
+    zoom, _ = fake
+    series = await create_series(app_client, auth, zoom_webinar_id=WEBINAR)
+    first = (await occurrences(app_client, auth, series["id"]))[0]
+    zoom.reports[INSTANCE] = [
+        report_row(
+            START, START + timedelta(minutes=30), user_id="1", email="nobody@example.org", name="N"
+        )
+    ]
+    env = {
+        "TRACKER_DATABASE_URL": zoom_settings.database_url,
+        "TRACKER_ZOOM_ACCOUNT_ID": ACCOUNT,
+        "TRACKER_ZOOM_CLIENT_ID": CLIENT_ID,
+        "TRACKER_ZOOM_CLIENT_SECRET": CLIENT_SECRET,
+        "TRACKER_ZOOM_API_URL": zoom_settings.zoom_api_url,
+        "TRACKER_ZOOM_OAUTH_URL": zoom_settings.zoom_oauth_url,
+    }
+
+    done = await tracker(["zoom", "reconcile", "--occurrence", str(first["id"])], tmp_path, **env)
+    unknown = await tracker(["zoom", "reconcile", "--occurrence", "999999"], tmp_path, **env)
+    missing = await tracker(
+        ["zoom", "reconcile", "--occurrence", str(first["id"])],
+        tmp_path,
+        TRACKER_DATABASE_URL=zoom_settings.database_url,
+    )
+    half = await tracker(
+        ["zoom", "reconcile", "--occurrence", "1"], tmp_path, TRACKER_ZOOM_ACCOUNT_ID=ACCOUNT
+    )
+    zoom.failures["participants"] = [(404, None)]
+    failed = await tracker(["zoom", "reconcile", "--occurrence", str(first["id"])], tmp_path, **env)
+
+    assert done == (0, f"occurrence {first['id']}: 1 report rows, 2 new facts\n", "")
+    assert unknown[0] == 1 and unknown[2] == "Error: occurrence 999999 does not exist\n"
+    assert missing[0] == 1 and missing[2].startswith("Error: the Zoom account is not configured")
+    assert half[0] == 1 and half[2] == (
+        "Error: configuration error: TRACKER_ZOOM_ACCOUNT_ID, TRACKER_ZOOM_CLIENT_ID and "
+        "TRACKER_ZOOM_CLIENT_SECRET go together: set all three or none\n"
+    )
+    assert failed[0] == 1
+    assert failed[2].count("\n") == 1 and "reconciliation failed: Zoom answered 404" in failed[2]
+
+
+async def test_the_zoom_jobs_run_only_with_the_account_configured(
+    aiohttp_client: Any, settings: Settings, zoom_settings: Settings
+) -> None:
+    from tracker.jobs import SCHEDULER
+
+    plain = await aiohttp_client(create_app(settings.model_copy(update={"scheduler": "on"})))
+    configured = await aiohttp_client(
+        create_app(zoom_settings.model_copy(update={"scheduler": "on"}))
+    )
+
+    def zoom_jobs(client: TestClient) -> set[str]:
+        return {j.id for j in client.app[SCHEDULER].get_jobs() if j.id.startswith("zoom-")}
+
+    assert zoom_jobs(plain) == set()
+    assert ZOOM not in plain.app
+    assert zoom_jobs(configured) == {"zoom-registrants", "zoom-reconcile"}
+    assert ZOOM in configured.app
