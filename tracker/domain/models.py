@@ -417,23 +417,6 @@ class EvaluationQuestion(SQLModel, table=True):
 
     __tablename__ = "evaluation_question"
     __table_args__ = (Index("ix_evaluation_question_series", "series_id", "retired", "position"),)
-# Zoom account integration (SPEC 8) -------------------------------------------------------------
-
-
-class ZoomRegistrant(SQLModel, table=True):
-    """A registration as a Zoom registrant of its series' webinar, kept in step behind the
-    registration's answer: ``state`` is ``add`` (to register), ``added`` (Zoom gave its
-    ``registrant_id`` and the personal ``join_url``), ``cancel`` (the registration is gone: to
-    cancel at Zoom) or ``cancelled``. A failed attempt keeps the state, counts ``attempts``,
-    says why in ``error`` and waits until ``next_attempt_at``; a worker claims rows
-    (``lease_owner`` until ``lease_until``) so that several processes share the work."""
-
-    __tablename__ = "zoom_registrant"
-    __table_args__ = (
-        UniqueConstraint("series_id", "physician_id", name="uq_zoom_registrant"),
-        Index("ix_zoom_registrant_registrant", "zoom_webinar_id", "registrant_id"),
-        Index("ix_zoom_registrant_state", "state", "next_attempt_at"),
-    )
 
     id: int | None = Field(default=None, primary_key=True)
     series_id: int = Field(
@@ -513,6 +496,36 @@ class EvaluationAnswer(SQLModel, table=True):
     yes: bool | None = None
     text: str | None = Field(
         default=None, sa_column=Column(String(limits.ANSWER_TEXT), nullable=True)
+    )
+
+
+# Zoom account integration (SPEC 8) -------------------------------------------------------------
+
+
+class ZoomRegistrant(SQLModel, table=True):
+    """A registration as a Zoom registrant of its series' webinar, kept in step behind the
+    registration's answer: ``state`` is ``add`` (to register), ``added`` (Zoom gave its
+    ``registrant_id`` and the personal ``join_url``), ``cancel`` (the registration is gone: to
+    cancel at Zoom) or ``cancelled``. A failed attempt keeps the state, counts ``attempts``,
+    says why in ``error`` and waits until ``next_attempt_at``; a worker claims rows
+    (``lease_owner`` until ``lease_until``) so that several processes share the work."""
+
+    __tablename__ = "zoom_registrant"
+    __table_args__ = (
+        UniqueConstraint("series_id", "physician_id", name="uq_zoom_registrant"),
+        Index("ix_zoom_registrant_registrant", "zoom_webinar_id", "registrant_id"),
+        Index("ix_zoom_registrant_state", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False)
+    )
+    physician_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("physician.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
     zoom_webinar_id: str = Field(sa_column=Column(String(limits.ZOOM_WEBINAR_ID), nullable=False))
     state: str = Field(default="add", sa_column=Column(String(16), nullable=False))
     registrant_id: str | None = Field(

@@ -1,7 +1,7 @@
 """verifiable certificates: revocation, and the provider's Ed25519 signing key
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-07 04:00:00
 
 ``certificate.revoked_at``: an organiser revoked the certificate (``POST
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """certificate content per regime, and the credit receipt of each award
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-07 04:00:00
 
 Issue 11, points 6 and 7:
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

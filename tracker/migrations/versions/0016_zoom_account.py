@@ -1,7 +1,7 @@
 """Zoom account integration: registrants kept in step, reconciliation runs, registrant ids on events
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 Create Date: 2026-12-07 04:00:00
 
 ``zoom_registrant``: each registration to a series with a Zoom webinar, as a Zoom registrant
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
