@@ -236,7 +236,7 @@ def match_rows(connection: Connection, events: Sequence[_Matchable]) -> None:
     registrants: dict[tuple[str, str], int] = {}
     named_registrants = sorted({e.registrant_id for e in who if e.registrant_id})
     for chunk in _chunks(named_registrants):
-        result = await connection.execute(_BY_REGISTRANT, {"keys": chunk})
+        result = connection.execute(_BY_REGISTRANT, {"keys": chunk})
         named_rows = cast(Iterable[tuple[str, str, int]], result)
         registrants.update(((webinar, rid), pid) for webinar, rid, pid in named_rows)
     for event in who:
