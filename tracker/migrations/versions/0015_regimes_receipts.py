@@ -29,15 +29,15 @@ REGIMES = {"AMA_PRA_1": "ama", "DPC_HOURS": "dpc", "SMC_HOURS": "smc"}
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("credit_type", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("regime", sa.String(length=16), nullable=True))
-    with op.batch_alter_table("series", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("dpc_action_ref", sa.String(length=20), nullable=True))
-        batch_op.add_column(
-            sa.Column("council_accreditation_ref", sa.String(length=64), nullable=True)
-        )
-    with op.batch_alter_table("award", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("receipt", sa.JSON(), nullable=True))
+    # Not batches (see 0013): on SQLite a batch may recreate a table, and dropping the old
+    # ``series`` with foreign keys on cascades to every occurrence. Both engines add and drop
+    # a nullable column in place.
+    op.add_column("credit_type", sa.Column("regime", sa.String(length=16), nullable=True))
+    op.add_column("series", sa.Column("dpc_action_ref", sa.String(length=20), nullable=True))
+    op.add_column(
+        "series", sa.Column("council_accreditation_ref", sa.String(length=64), nullable=True)
+    )
+    op.add_column("award", sa.Column("receipt", sa.JSON(), nullable=True))
     credit_type = sa.table(
         "credit_type",
         sa.column("code", sa.String),
@@ -76,10 +76,10 @@ def downgrade() -> None:
     ).first()
     if used is None:
         connection.execute(credit_type.delete().where(credit_type.c.code == "SMC_HOURS"))
-    with op.batch_alter_table("award", schema=None) as batch_op:
-        batch_op.drop_column("receipt")
-    with op.batch_alter_table("series", schema=None) as batch_op:
-        batch_op.drop_column("council_accreditation_ref")
-        batch_op.drop_column("dpc_action_ref")
-    with op.batch_alter_table("credit_type", schema=None) as batch_op:
-        batch_op.drop_column("regime")
+    for table, column in (
+        ("award", "receipt"),
+        ("series", "council_accreditation_ref"),
+        ("series", "dpc_action_ref"),
+        ("credit_type", "regime"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
