@@ -136,6 +136,29 @@ def new_code() -> str:
     return new_token(CODE_PREFIX)
 
 
+async def move_closing(session: AsyncSession, series: Series) -> int:
+    """After the series' claim window changed: every claim not made yet closes
+    ``claim_window_days`` after its session's end (a claim already closed may reopen, as the
+    organiser asked). Returns how many claims changed. Flushes."""
+    ends = (
+        await session.exec(
+            select(Occurrence.id, Occurrence.end)
+            .join(Claim, col(Claim.occurrence_id) == col(Occurrence.id))
+            .where(Occurrence.series_id == series.id, col(Claim.claimed_at).is_(None))
+            .distinct()
+        )
+    ).all()
+    changed = 0
+    for occurrence_id, end in ends:
+        result = await session.exec(
+            update(Claim)
+            .where(col(Claim.occurrence_id) == occurrence_id, col(Claim.claimed_at).is_(None))
+            .values(closes_at=end + timedelta(days=series.claim_window_days))
+        )
+        changed += result.rowcount
+    return changed
+
+
 # The claim page ------------------------------------------------------------------------------
 
 Status = Literal["open", "claimed", "closed"]

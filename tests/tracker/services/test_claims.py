@@ -271,6 +271,16 @@ async def test_after_the_window_the_link_says_claims_closed_in_the_physicians_la
     assert all(claim.claimed_at is None for claim in await database_claims(database))
     assert [r.kind for r in await outbox(database)].count("certificate") == 0
 
+    # the organiser extends the window: the claims not made close on the new date
+    longer = await client.patch(
+        f"/api/series/{world.series_id}", json={"claim_window_days": 60}, headers=auth
+    )
+    assert longer.status == 200
+    assert {c.closes_at for c in await database_claims(database)} == {CLOSES + timedelta(days=30)}
+    with time_machine.travel(CLOSES + timedelta(days=1), tick=False):
+        reopened = await client.get(links["jeanne"][0])
+        assert reopened.status == 200
+
 
 async def test_a_late_change_reissues_a_claimed_certificate_within_the_claim(
     client: TestClient,
