@@ -28,7 +28,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # API's ``/api/me/…`` routes, nor a route pattern such as ``/feeds/{token}.ics``).
     (
         re.compile(
-            r"(?<!/api)/(me|feeds|unsubscribe|registration)/(?!certificates/|occurrences/|\{)[^\s?#'\"<>]+"
+            r"(?<!/api)/(me|feeds|unsubscribe|registration|claims)/(?!certificates/|occurrences/|\{)[^\s?#'\"<>]+"
         ),
         rf"/\1/{MASK}",
     ),

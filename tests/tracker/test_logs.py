@@ -16,6 +16,8 @@ from tracker.logs import redact
         ("/me/occurrences/12.ics", "/me/occurrences/12.ics"),
         ("/me/phy_s3cr3t", "/me/…"),
         ("/unsubscribe/abc123", "/unsubscribe/…"),
+        ("/claims/clm_s3cr3t", "/claims/…"),
+        ("/claims/whatever", "/claims/…"),
         ("/me/certificates/12.pdf", "/me/certificates/12.pdf"),
         ("/me", "/me"),
         ("/api/series?from=2027", "/api/series"),
