@@ -43,6 +43,11 @@ HEADERS = {
         kind: ["Content-Type", "Date", "From", "MIME-Version", "Message-ID", "Subject", "To"]
         for kind in ("cancelled", "moved", "certificate", "statement")
     },
+    # claims (issue 11): queued in ``test_email_properties``; over SMTP in ``test_claim_emails``
+    **{
+        kind: ["Content-Type", "Date", "From", "MIME-Version", "Message-ID", "Subject", "To"]
+        for kind in ("claim", "claim-reminder")
+    },
 }
 
 #: What each kind's subject reads for Jeanne (French, Paris) and Paul (English, New York),

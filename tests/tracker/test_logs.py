@@ -18,6 +18,8 @@ from tracker.logs import redact
         ("/unsubscribe/abc123", "/unsubscribe/…"),
         ("/claims/Xy3_kL9qRt2mNw8vB4cD1e", "/claims/…"),
         ("/registration/Xy3_kL9qRt2mNw8vB4cD1e", "/registration/…"),
+        ("/claims/clm_s3cr3t", "/claims/…"),
+        ("/claims/whatever", "/claims/…"),
         ("/me/certificates/12.pdf", "/me/certificates/12.pdf"),
         ("/me", "/me"),
         ("/api/series?from=2027", "/api/series"),

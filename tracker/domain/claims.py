@@ -15,7 +15,7 @@ own (a second hash on the row, so that the first email's link keeps working).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -30,7 +30,7 @@ from schedules.models import Occurrence, Series
 from schedules.wording import number
 from tracker.domain import evaluations, limits
 from tracker.domain.awards import credit_roundings
-from tracker.domain.credits import Attendance, credits_for
+from tracker.domain.credits import Attendance, Rounding, credits_for
 from tracker.domain.localtime import when
 from tracker.domain.models import Award, Claim, EvaluationAnswer, EvaluationQuestion, Physician
 from tracker.domain.tokens import hash_token, new_token
@@ -73,8 +73,8 @@ def claimed_seconds(claimed: Decimal | float, computed_seconds: int) -> int:
     return min(computed_seconds, int((claimed * 60).to_integral_value()))
 
 
-async def credit_of(
-    session: AsyncSession, series: Series, occurrence: Occurrence, seconds: int
+def credit_for(
+    series: Series, occurrence: Occurrence, seconds: int, roundings: Mapping[str, Rounding]
 ) -> dict[str, float]:
     """The series' credit for ``seconds`` attended (its minimum, rounding and cap)."""
     return credits_for(
@@ -82,8 +82,37 @@ async def credit_of(
         duration_minutes=int((occurrence.end - occurrence.start).total_seconds() // 60),
         min_attendance_percent=series.min_attendance_percent,
         designations=series.credits,
-        roundings=await credit_roundings(session),
+        roundings=roundings,
     )
+
+
+async def credit_of(
+    session: AsyncSession, series: Series, occurrence: Occurrence, seconds: int
+) -> dict[str, float]:
+    """:func:`credit_for`, the credit types' rounding read from the database."""
+    return credit_for(series, occurrence, seconds, await credit_roundings(session))
+
+
+async def claims_among(
+    session: AsyncSession, pairs: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], Claim]:
+    """The claims of these (occurrence, physician) pairs, in one query."""
+    if not pairs:
+        return {}
+    occurrence_ids = sorted({o for o, _ in pairs})
+    physician_ids = sorted({p for _, p in pairs})
+    rows = await session.exec(
+        select(Claim).where(
+            col(Claim.occurrence_id).in_(occurrence_ids),
+            col(Claim.physician_id).in_(physician_ids),
+        )
+    )
+    wanted = set(pairs)
+    return {
+        (c.occurrence_id, c.physician_id): c
+        for c in rows.all()
+        if (c.occurrence_id, c.physician_id) in wanted
+    }
 
 
 # At finalisation ----------------------------------------------------------------------------
@@ -134,6 +163,29 @@ def new_claim_rows(
 
 def new_code() -> str:
     return new_token(CODE_PREFIX)
+
+
+async def move_closing(session: AsyncSession, series: Series) -> int:
+    """After the series' claim window changed: every claim not made yet closes
+    ``claim_window_days`` after its session's end (a claim already closed may reopen, as the
+    organiser asked). Returns how many claims changed. Flushes."""
+    ends = (
+        await session.exec(
+            select(Occurrence.id, Occurrence.end)
+            .join(Claim, col(Claim.occurrence_id) == col(Occurrence.id))
+            .where(Occurrence.series_id == series.id, col(Claim.claimed_at).is_(None))
+            .distinct()
+        )
+    ).all()
+    changed = 0
+    for occurrence_id, end in ends:
+        result = await session.exec(
+            update(Claim)
+            .where(col(Claim.occurrence_id) == occurrence_id, col(Claim.claimed_at).is_(None))
+            .values(closes_at=end + timedelta(days=series.claim_window_days))
+        )
+        changed += result.rowcount
+    return changed
 
 
 # The claim page ------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import iso_z
 from schedules.models import Occurrence, Series
+from tracker.domain import claims
+from tracker.domain.awards import credit_roundings
 from tracker.domain.models import Award, CreditType, Physician
 
 Layout = Literal["csv", "tab"]
@@ -110,6 +112,37 @@ def _after(key: ExportKey) -> ColumnElement[bool]:
     return clause
 
 
+async def _claimed(
+    session: AsyncSession, found: Sequence[tuple[Award, Occurrence, Series, Physician]]
+) -> dict[int, tuple[int, dict[str, float]]]:
+    """Awards of series that require claims, by id: the seconds and credit claimed (what the
+    certificate says), or nothing at all while the physician has not claimed (no completion
+    to report yet)."""
+    pairs = [
+        (award.occurrence_id, award.physician_id)
+        for award, _, series, _ in found
+        if series.claim_required
+    ]
+    if not pairs:
+        return {}
+    made = await claims.claims_among(session, pairs)
+    roundings = await credit_roundings(session)
+    result: dict[int, tuple[int, dict[str, float]]] = {}
+    for award, occurrence, series, _ in found:
+        if not series.claim_required:
+            continue
+        claim = made.get((award.occurrence_id, award.physician_id))
+        if claim is None or claim.claimed_at is None:
+            result[award.id or 0] = (0, {})
+            continue
+        seconds = claims.certified_seconds(claim, award)
+        result[award.id or 0] = (
+            seconds,
+            claims.credit_for(series, occurrence, seconds, roundings),
+        )
+    return result
+
+
 async def completion_batch(
     session: AsyncSession,
     header: list[str],
@@ -144,8 +177,10 @@ async def completion_batch(
     more = len(found) > limit
     found = found[:limit]
     rows: list[list[str]] = []
+    claimed = await _claimed(session, found)
     for award, occurrence, series, physician in found:
-        if not any(amount > 0 for amount in award.credits.values()):
+        seconds, credits = claimed.get(award.id or 0, (award.seconds, award.credits))
+        if not any(amount > 0 for amount in credits.values()):
             continue
         local_end = occurrence.end.astimezone(ZoneInfo(series.timezone))
         boards: Sequence[tuple[str | None, str]] = sorted(physician.board_ids.items()) or [
@@ -170,8 +205,8 @@ async def completion_batch(
                     series.title,
                     str(occurrence.id),
                     iso_z(occurrence.start),
-                    f"{award.seconds / 60:.2f}",
-                    *(_credit(code, board, award.credits) for code in codes),
+                    f"{seconds / 60:.2f}",
+                    *(_credit(code, board, credits) for code in codes),
                 ]
             )
     if not more:

@@ -662,7 +662,7 @@ async def issue_certificates(
             del wanted[key]
     overrides: dict[str, tuple[int, dict[str, float]]] = {}
     invited = 0
-    if series.claim_required and wanted:
+    if wanted:  # a claim made stands even if the series stopped requiring claims since
         overrides, invited = await _claims_first(session, mail, series, occurrence, wanted, now)
     if not wanted:
         return CertificateBatch(invited, last)
@@ -733,10 +733,10 @@ async def _claims_first(
     wanted: dict[str, tuple[Award, Physician]],
     now: datetime,
 ) -> tuple[dict[str, tuple[int, dict[str, float]]], int]:
-    """For a series that requires claims: takes out of ``wanted`` every award not claimed yet
-    (an attendee with no claim gets one, and the email with its link, here); a claimed one stays,
-    with the seconds and credit its certificate holds (the claim, at most the award as it is
-    now). Returns those, and how many claim emails were queued."""
+    """A claimed award stays in ``wanted`` with the seconds and credit its certificate holds
+    (the claim, at most the award as it is now). For a series that requires claims, every award
+    not claimed yet leaves ``wanted`` (an attendee with no claim gets one, and the email with
+    its link, here). Returns the claimed figures, and how many claim emails were queued."""
     found = await claims.claims_of(
         session, occurrence.id or 0, [award.physician_id for award, _ in wanted.values()]
     )
@@ -745,9 +745,10 @@ async def _claims_first(
     for key, (award, physician) in list(wanted.items()):
         claim = found.get(award.physician_id)
         if claim is None or claim.claimed_at is None:
-            del wanted[key]
-            if claim is None:
-                invitations.append(claims.Invitation(physician, award, claims.new_code()))
+            if series.claim_required:
+                del wanted[key]
+                if claim is None:
+                    invitations.append(claims.Invitation(physician, award, claims.new_code()))
             continue
         seconds = claims.certified_seconds(claim, award)
         credits = await claims.credit_of(session, series, occurrence, seconds)

@@ -16,7 +16,7 @@ from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
 from schedules.occurrences import list_occurrences
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
-from tracker.domain import occurrences, self_registrations
+from tracker.domain import claims, occurrences, self_registrations
 from tracker.domain.attendance import occurrences_with_attendance
 from tracker.domain.credit_types import credit_labels
 from tracker.services import projections
@@ -45,6 +45,8 @@ async def update_series(services: Services, series_id: int, data: SeriesUpdate) 
             now=utcnow(),
             guard=occurrences_with_attendance,
         )
+        if data.claim_window_days is not None:  # claims not made yet close on the new date
+            await claims.move_closing(session, series)
         if "capacity" in data.model_fields_set:
             await session.flush()
             series = await self_registrations.lock_series(session, series_id)

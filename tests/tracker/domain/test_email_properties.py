@@ -3,7 +3,7 @@ names, every kind of email is queued and reads back whole (issue 8, hardening su
 
 Hypothesis draws arbitrary Unicode with every kind of line break and control character, and
 values up to the longest each column holds. For each example, every kind of email (reminder,
-cancellation notice, move notice, certificate, monthly statement) is composed through the
+cancellation notice, move notice, claim, claim reminder, certificate, monthly statement) is composed through the
 service's own mailing functions against a real database, and the stored bytes are read back
 with Python's ``email`` package (``policy.default``), the invitations with icalendar and the PDFs
 with pypdf. The database is built once per test; examples loop inside it (deterministic:
@@ -16,7 +16,7 @@ import asyncio
 import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pytest
@@ -39,12 +39,13 @@ from tracker.db import Database
 from tracker.domain.credit_types import credit_labels
 from tracker.domain.mailings import (
     MailSettings,
+    enqueue_claim_reminder,
     enqueue_notices,
     enqueue_reminders,
     enqueue_statement,
     issue_certificates,
 )
-from tracker.domain.models import Award, Physician
+from tracker.domain.models import Award, Claim, Physician
 from tracker.domain.physicians import create_physician
 from tracker.domain.registrations import register
 from tracker.domain.schemas import PhysicianCreate
@@ -54,6 +55,9 @@ pytestmark = pytest.mark.any_engine
 T = TypeVar("T")
 NOW = datetime(2026, 11, 30, 11, 31, tzinfo=UTC)
 AFTER = datetime(2027, 1, 1, 6, 5, tzinfo=UTC)
+#: When the first session's credits become final, and how long before claims close the reminder goes.
+FINAL = datetime(2026, 12, 1, 14, 5, tzinfo=UTC)
+REMIND = timedelta(days=3)
 #: Characters a hostile or careless text holds, drawn often on top of arbitrary Unicode.
 NASTY = [*LINE_BREAKS, "\t", "\x1b", "\x7f", "\u200b", "\u202e", "\ufeff", "\x00"]
 MAIL = MailSettings(
@@ -158,6 +162,15 @@ async def _every_kind(
         async with database.session() as session:
             await enqueue_notices(session, MAIL, occurrence_id, now=NOW)
             await session.commit()
+    async with database.session() as session:  # a series that requires claims: the claim
+        await session.exec(delete(Claim))
+        series = await session.get_one(Series, world.series_id)
+        series.claim_required = True
+        await issue_certificates(session, MAIL, first_id, now=FINAL)
+        (claim,) = (await session.exec(select(Claim))).all()
+        await enqueue_claim_reminder(session, MAIL, claim, now=claim.closes_at - REMIND)
+        series.claim_required = False
+        await session.commit()
     async with database.session() as session:
         await issue_certificates(session, MAIL, first_id, now=AFTER)
         await session.commit()

@@ -271,6 +271,16 @@ async def test_after_the_window_the_link_says_claims_closed_in_the_physicians_la
     assert all(claim.claimed_at is None for claim in await database_claims(database))
     assert [r.kind for r in await outbox(database)].count("certificate") == 0
 
+    # the organiser extends the window: the claims not made close on the new date
+    longer = await client.patch(
+        f"/api/series/{world.series_id}", json={"claim_window_days": 60}, headers=auth
+    )
+    assert longer.status == 200
+    assert {c.closes_at for c in await database_claims(database)} == {CLOSES + timedelta(days=30)}
+    with time_machine.travel(CLOSES + timedelta(days=1), tick=False):
+        reopened = await client.get(links["jeanne"][0])
+        assert reopened.status == 200
+
 
 async def test_a_late_change_reissues_a_claimed_certificate_within_the_claim(
     client: TestClient,
@@ -402,3 +412,28 @@ async def test_two_submits_at_the_same_moment_make_one_claim_and_one_certificate
         ).all()
     assert [c.minutes for c in certificates] == [claim.claimed_minutes]
     assert [r.kind for r in await outbox(database)].count("certificate") == 1
+
+
+async def test_the_completions_export_reports_the_credit_claimed_and_nothing_before_a_claim(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    world, links = await _claim_links(client, auth, database, scheduler, smtp_server)
+    for who in (world.jeanne, world.paul):
+        consent = await client.patch(
+            f"/api/physicians/{who['id']}", json={"consent_board_reporting": True}, headers=auth
+        )
+        assert consent.status == 200
+    with time_machine.travel(AFTER, tick=False):
+        done = await client.post(
+            links["jeanne"][0], data={"minutes": "45,5", "attest": "yes", **_answers(world)}
+        )
+        assert done.status == 200
+    export = await client.get("/api/exports/completions.csv", headers=auth)
+    table = list(csv.DictReader(io.StringIO((await export.read()).decode("utf-8-sig"))))
+    assert [(r["email"], r["minutes"], r["AMA_PRA_1"]) for r in table] == [
+        ("jeanne.durand@example.org", "45.50", "0.75")  # Paul has not claimed: no completion
+    ]

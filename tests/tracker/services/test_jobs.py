@@ -82,4 +82,5 @@ async def test_service_start_registers_jobs_with_fixed_ids(
         "plan-finalisations",
         "plan-reminders",
         "monthly-statements",
+        "claim-reminders",
     }

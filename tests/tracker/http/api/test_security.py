@@ -359,6 +359,11 @@ DOORS: dict[str, tuple[Door, str]] = {
     "organiser login form": (_login, FORGED_ORG),
     "unsubscribe page": (lambda c, t: c.get(f"/unsubscribe/{t}"), "kD9sfj3KsL1mQ0aa"),
     "one-click unsubscribe": (lambda c, t: c.post(f"/unsubscribe/{t}"), "kD9sfj3KsL1mQ0aa"),
+    "claim link": (lambda c, t: c.get(f"/claims/{t}"), "clm_" + "kD9sfj3KsL1mQ0aa" * 3),
+    "claim form": (
+        lambda c, t: c.post(f"/claims/{t}", data={"minutes": "60"}),
+        "clm_" + "kD9sfj3KsL1mQ0aa" * 3,
+    ),
     "certificate verification": (
         lambda c, t: c.get(f"/certificates/{t}", headers={"Accept": "application/json"}),
         "ABCDEFG-HIJKLMN-OPQRSTU-VWXYZ23",
