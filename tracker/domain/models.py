@@ -5,17 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    Date,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from notifications.models import OutboxMessage
@@ -307,7 +297,8 @@ class SigningKey(SQLModel, table=True):
     __tablename__ = "signing_key"
 
     name: str = Field(sa_column=Column(String(32), primary_key=True))
-    private_key: str = Field(sa_column=Column(Text(), nullable=False))
+    #: An Ed25519 PKCS #8 PEM is 119 characters.
+    private_key: str = Field(sa_column=Column(String(200), nullable=False))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

@@ -31,7 +31,7 @@ def upgrade() -> None:
     op.create_table(
         "signing_key",
         sa.Column("name", sa.String(length=32), primary_key=True),
-        sa.Column("private_key", sa.Text(), nullable=False),
+        sa.Column("private_key", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
 
