@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules import occurrences as occurrence_domain
 from schedules.models import Occurrence, OccurrenceStatus
 from schedules.schemas import OccurrenceUpdate
-from tracker.domain.models import Award
+from tracker.domain.models import Award, Registration
 from tracker.errors import FinalCreditsError
 
 
@@ -31,6 +31,26 @@ async def holding_final_credits(session: AsyncSession, occurrence_ids: list[int]
         for occurrence_id, credits in (await session.exec(query)).all()
         if any(amount > 0 for amount in credits.values())
     }
+
+
+async def registered_count(session: AsyncSession, series_id: int) -> int:
+    """Physicians registered to the series (registration is per series, SPEC 3)."""
+    query = (
+        select(func.count()).select_from(Registration).where(Registration.series_id == series_id)
+    )
+    return int((await session.exec(query)).one())
+
+
+async def attended_counts(session: AsyncSession, occurrence_ids: list[int]) -> dict[int, int]:
+    """``{occurrence id: physicians with some attendance}``, in one grouped query."""
+    if not occurrence_ids:
+        return {}
+    query = (
+        select(Award.occurrence_id, func.count())
+        .where(col(Award.occurrence_id).in_(occurrence_ids), col(Award.seconds) > 0)
+        .group_by(col(Award.occurrence_id))
+    )
+    return {int(i): int(n) for i, n in (await session.exec(query)).all()}
 
 
 def _voids(before: tuple[str, datetime, datetime], after: Occurrence) -> bool:

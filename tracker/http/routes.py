@@ -749,6 +749,15 @@ ROUTES: tuple[Route, ...] = (
         status=303,
         responses={403: FORGED},
     ),
+    # issue 12: organiser console ----------------------------------------------------------
+    _page(
+        "POST",
+        "/organizer/signout",
+        organiser.organizer_sign_out,
+        "Sign out of the organiser pages",
+        status=303,
+        responses={403: FORGED},
+    ),
     # self-registration (SPEC 6) ------------------------------------------------------------
     Route(
         "POST",
