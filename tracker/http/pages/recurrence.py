@@ -130,10 +130,10 @@ def _until_date(value: str, timezone: str) -> str | None:
     """UNTIL as the local date the picker shows (a stored UNTIL is UTC: 20270630T215959Z)."""
     try:
         if "T" not in value:
-            return datetime.strptime(value, "%Y%m%d").date().isoformat()
-        moment = datetime.strptime(value.rstrip("Z"), "%Y%m%dT%H%M%S")
-        if value.endswith("Z"):
-            moment = moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(timezone))
+            return date.fromisoformat(value).isoformat()
+        moment = datetime.fromisoformat(value)  # 20270630T215959Z: aware; without Z: local
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(ZoneInfo(timezone))
         return moment.date().isoformat()
     except (ValueError, KeyError):
         return None

@@ -1,0 +1,147 @@
+"""The organiser console in Chromium (issue 12): the picker schedules "every second Tuesday at
+18:00 Europe/Paris until June" for an organiser who has never seen an RRULE, and every organiser
+page passes axe-core (no serious or critical violation) and fits a 390 px phone."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, BrowserContext, expect
+
+from tests.axe import axe_violations
+from tests.tracker.http.pages.test_browser import shot
+from tracker.db import Database
+from tracker.http.pages import sessions
+from tracker.services import web_sessions
+from tracker.services.organizers import create_organizer
+
+pytestmark = [pytest.mark.browser, pytest.mark.any_engine]
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+async def _signed_in(
+    browser: Browser, site: str, database: Database, *, locale: str, viewport: dict[str, int]
+) -> tuple[BrowserContext, str]:
+    """A browser context holding an organiser's session cookie, and the organiser's API token."""
+    organizer, token = await create_organizer(database, name="Camille", email="camille@example.org")
+    raw = await web_sessions.sign_in(database, organizer)
+    context = await browser.new_context(locale=locale, viewport=viewport)  # type: ignore[arg-type]
+    await context.add_cookies([{"name": sessions.COOKIE, "value": raw, "url": site}])
+    return context, token
+
+
+async def test_every_second_tuesday_at_18_paris_until_june_through_the_picker(
+    browser: Browser, site: str, database: Database
+) -> None:
+    context, _ = await _signed_in(browser, site, database, locale="en-GB", viewport=PHONE)
+    page = await context.new_page()
+    year = datetime.now(UTC).year + 1
+    # the second Tuesday of January next year
+    first = date(year, 1, 8)
+    first += timedelta(days=(1 - first.weekday()) % 7)
+
+    await page.goto(f"{site}/organizer?lang=en")
+    await page.get_by_label("Title").fill("Cardiology Tuesdays")
+    await page.get_by_label("Timezone").fill("Europe/Par")
+    await page.get_by_label("Timezone").fill("Europe/Paris")
+    await page.get_by_label("First start (local time)").fill(first.strftime("%Y-%m-%dT18:00"))
+    await page.get_by_label("Join URL").fill("https://zoom.us/j/81234567890")
+    await page.get_by_label("Repeats").select_option("monthly_nth")
+    await expect(page.get_by_label("On these days")).to_be_hidden()
+    await page.get_by_label("Which").select_option("2")
+    await page.get_by_label("Weekday").select_option("TU")
+    await page.get_by_label("Ends", exact=True).select_option("until")
+    await expect(page.get_by_label("Number of sessions")).to_be_hidden()
+    await page.get_by_label("Last date (included)").fill(f"{year}-06-30")
+    await expect(page.locator("#preview li")).to_have_count(6)
+    await expect(page.locator("#rule-made")).to_have_text(
+        f"FREQ=MONTHLY;BYDAY=2TU;UNTIL={year}0630"
+    )
+    preview = await page.locator("#preview li").all_inner_texts()
+    await shot(page, "organiser-picker-second-tuesday")
+    await page.get_by_role("button", name="Create").click()
+    await page.wait_for_url("**/organizer/series/*")
+    dates = await page.locator("table.occurrences tbody tr td:first-child").all_inner_texts()
+    width = await page.evaluate("document.documentElement.scrollWidth")
+
+    assert all(line.startswith("on Tuesday ") and line.endswith(" at 18:00") for line in preview)
+    assert [d.removeprefix("on ") for d in dates] == [p.removeprefix("on ") for p in preview]
+    assert f"8 June {year}" in dates[-1] or f"June {year}" in dates[-1]
+    assert width <= 390
+    await context.close()
+
+
+async def _pages(site: str, token: str) -> list[str]:
+    """One of each organiser page, with rows in it (a series, its sessions, a physician)."""
+    start = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT12:30:00")
+    auth = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(base_url=site) as http:
+        series = await (
+            await http.post(
+                "/api/series",
+                headers=auth,
+                json={
+                    "title": "Les lundis du numérique, une série au titre assez long pour un téléphone",
+                    "timezone": "America/Argentina/ComodRivadavia",
+                    "start": start,
+                    "duration_minutes": 60,
+                    "rrule": "FREQ=DAILY;COUNT=60",
+                    "join_url": "https://zoom.us/j/81234567890",
+                    "credits": [{"type": "AMA_PRA_1", "max": 1}, {"type": "DPC_HOURS", "max": 1.5}],
+                    "registration": "open",
+                    "capacity": 100,
+                },
+            )
+        ).json()
+        rows = await (
+            await http.get(f"/api/series/{series['id']}/occurrences", headers=auth)
+        ).json()
+        physician = await (
+            await http.post(
+                "/api/physicians",
+                headers=auth,
+                json={
+                    "first_name": "Jeanne-Marie-Évangéline",
+                    "last_name": "de La Tour d'Auvergne-Lauraguais",
+                    "email": "jeanne-marie.evangeline.de-la-tour-dauvergne@hopital-universitaire.example.org",
+                    "npi": "1234567893",
+                },
+            )
+        ).json()
+        await http.post(
+            f"/api/series/{series['id']}/registrations",
+            headers=auth,
+            json={"physician_id": physician["id"]},
+        )
+    return [
+        "/organizer",
+        f"/organizer/series/{series['id']}",
+        f"/organizer/occurrences/{rows['items'][0]['id']}",
+        "/organizer/physicians",
+        "/organizer/unmatched",
+        "/organizer/outbox",
+    ]
+
+
+@pytest.mark.parametrize(("viewport", "locale"), [(PHONE, "fr-FR"), (DESKTOP, "en-GB")])
+async def test_every_organiser_page_passes_axe_and_fits_the_screen(
+    browser: Browser, site: str, database: Database, viewport: dict[str, int], locale: str
+) -> None:
+    context, token = await _signed_in(browser, site, database, locale=locale, viewport=viewport)
+    page = await context.new_page()
+    problems: dict[str, list[str]] = {}
+    widths: dict[str, int] = {}
+    for path in await _pages(site, token):
+        await page.goto(f"{site}{path}")
+        await expect(page.locator("h1")).to_have_count(1)
+        problems[path] = await axe_violations(page)
+        widths[path] = await page.evaluate("document.documentElement.scrollWidth")
+        await shot(page, f"organiser-{viewport['width']}{path.replace('/', '-')}")
+
+    assert {p: v for p, v in problems.items() if v} == {}
+    assert {p: w for p, w in widths.items() if w > viewport["width"]} == {}
+    await context.close()
