@@ -51,7 +51,7 @@ from tracker.http.api import (
     system,
 )
 from tracker.http.keys import DATABASE, ORGANIZER, PHYSICIAN, SETTINGS
-from tracker.http.pages import organiser, physician, public
+from tracker.http.pages import organiser, organiser_physicians, physician, public
 from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sign_in as sign_in_pages
 from tracker.http.pages.errors import HTML_ERRORS
@@ -756,6 +756,46 @@ ROUTES: tuple[Route, ...] = (
         organiser.organizer_sign_out,
         "Sign out of the organiser pages",
         status=303,
+        responses={403: FORGED},
+    ),
+    _page(
+        "GET",
+        "/organizer/physicians/{id}",
+        organiser_physicians.organizer_physician,
+        "One physician: series, awards, requirements, emails",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/physicians/{id}",
+        organiser_physicians.organizer_physician_action,
+        "Email a physician a new welcome or a sign-in link",
+        status=303,
+        responses={403: FORGED},
+    ),
+    _page(
+        "GET",
+        "/organizer/import",
+        organiser_physicians.organizer_import_page,
+        "Import physicians from a CSV file",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/import",
+        organiser_physicians.organizer_import,
+        "Run a CSV import (multipart); the page shows its progress, then the report",
+        responses={
+            403: FORGED,
+            413: "The file is too large",
+            422: "No file, not UTF-8, or no header",
+        },
+    ),
+    _page(
+        "POST",
+        "/organizer/series/{id}/registrations",
+        organiser_physicians.organizer_register_list,
+        "Register a pasted list of addresses, or a CSV's, to a series",
         responses={403: FORGED},
     ),
     # self-registration (SPEC 6) ------------------------------------------------------------

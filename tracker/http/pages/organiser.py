@@ -116,6 +116,11 @@ async def _organizer_session(request: web.Request) -> WebSession:
     return row
 
 
+#: For the other organiser page modules: the signed-in organiser's session (else to sign-in).
+async def organizer_session(request: web.Request) -> WebSession:
+    return await _organizer_session(request)
+
+
 CREDIT_FIELD = "credit:"
 REMINDER_FIELD = "reminder:"
 _DURATION = TypeAdapter(timedelta)
@@ -499,6 +504,7 @@ async def organizer_series(
         occurrences=occurrences,
         occurrence_pager=_occurrence_pager(request, asked, overview.more),
         occurrence_filter=asked,
+        bulk_empty=request.query.get("bulk") == "empty",
         reg=registrations,
         csrf=row.csrf,
         credit_fields=_credit_fields(request.app[MAIL].labels, series),
@@ -691,6 +697,7 @@ async def organizer_physicians(request: web.Request) -> web.Response:
         pager=_pager(request, PHYSICIANS, found),
         physicians=[
             {
+                "id": p.id,
                 "name": f"{p.first_name} {p.last_name}",
                 "email": p.email,
                 "identifiers": ", ".join(

@@ -187,9 +187,20 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/registration/{code}"): everyone("page", "/registration/{code}", 404, body={}),
     ("POST", "/me/waitlist/{series_id}/leave"):
         page("/me/waitlist/{series}/leave", *NO_SESSION, 303, 303, form={}),
+    # issue 12: organiser console
+    ("GET", "/organizer/physicians/{id}"):
+        page("/organizer/physicians/{target}", *SIGNED_OUT, 200, 303, 303),
+    ("POST", "/organizer/physicians/{id}"):
+        page("/organizer/physicians/{target}", *SIGNED_OUT, 303, 303, 303, form={"action": "sign_in_link"}),
+    ("GET", "/organizer/import"): page("/organizer/import", *SIGNED_OUT, 200, 303, 303),
+    ("POST", "/organizer/import"): page("/organizer/import", *SIGNED_OUT, 400, 303, 303, form={}),
+    ("POST", "/organizer/series/{id}/registrations"):
+        page("/organizer/series/{series}/registrations", *SIGNED_OUT, 303, 303, 303, form={}),
     # last: it takes the physicians off the world's series
     ("POST", "/me/registrations/{series_id}/unregister"):
         page("/me/registrations/{series}/unregister", *NO_SESSION, 303, 303, form={}),
+    # very last: it ends the organiser's session
+    ("POST", "/organizer/signout"): page("/organizer/signout", *SIGNED_OUT, 303, 303, 303, form={}),
 }
 # fmt: on
 
