@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from pathlib import Path
+
 import aiohttp
 import pytest
 from playwright.async_api import Browser, BrowserContext, expect
@@ -144,4 +146,40 @@ async def test_every_organiser_page_passes_axe_and_fits_the_screen(
 
     assert {p: v for p, v in problems.items() if v} == {}
     assert {p: w for p, w in widths.items() if w > viewport["width"]} == {}
+    await context.close()
+
+
+async def test_import_2000_physicians_from_the_page_then_find_one_by_part_of_her_name(
+    browser: Browser, site: str, database: Database, tmp_path: Path
+) -> None:
+    lines = ["first_name,last_name,email,language,npi"]
+    lines += [f"Médecin{i},Nom{i:04d},medecin{i}@example.org,fr," for i in range(1999)]
+    lines += ["Évangéline,Delacroix-Moreau,e.delacroix@example.org,fr,1234567893"]
+    lines.insert(500, "Sans,Adresse,pas-une-adresse,fr,")  # a bad row, reported by its line
+    csv_file = tmp_path / "médecins.csv"
+    csv_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    context, _ = await _signed_in(browser, site, database, locale="fr-FR", viewport=PHONE)
+    page = await context.new_page()
+
+    await page.goto(f"{site}/organizer/physicians")
+    await page.get_by_role("link", name="Importer des médecins").first.click()
+    await page.get_by_label("Fichier CSV").set_input_files(str(csv_file))
+    await page.get_by_label("Envoyer un courriel de bienvenue à chaque médecin créé").uncheck()
+    await page.get_by_role("button", name="Importer", exact=True).click()
+    await expect(page.get_by_role("heading", name="Import terminé")).to_be_visible(timeout=60_000)
+    report = await page.locator("#import-report").inner_text()
+    await shot(page, "organiser-import-report")
+    await page.get_by_role("link", name="Médecins", exact=True).first.click()
+    await page.get_by_label("Rechercher par nom, courriel, NPI, RPPS ou identifiant d'ordre").fill("delacr")
+    await page.get_by_role("button", name="Rechercher").click()
+    rows = await page.locator("tbody tr").all_inner_texts()
+    await page.get_by_role("link", name="Évangéline Delacroix-Moreau").click()
+    heading = await page.get_by_role("heading", level=1).inner_text()
+    width = await page.evaluate("document.documentElement.scrollWidth")
+
+    assert "2000 créés, 0 mis à jour, 0 inchangés, 1 lignes en erreur" in report
+    assert "Ligne 501 :" in report
+    assert len(rows) == 1 and "e.delacroix@example.org" in rows[0]
+    assert heading == "Évangéline Delacroix-Moreau"
+    assert width <= 390
     await context.close()
