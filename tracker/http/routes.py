@@ -51,7 +51,13 @@ from tracker.http.api import (
     system,
 )
 from tracker.http.keys import DATABASE, ORGANIZER, PHYSICIAN, SETTINGS
-from tracker.http.pages import organiser, organiser_physicians, physician, public
+from tracker.http.pages import (
+    organiser,
+    organiser_attendance,
+    organiser_physicians,
+    physician,
+    public,
+)
 from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sign_in as sign_in_pages
 from tracker.http.pages.errors import HTML_ERRORS
@@ -797,6 +803,37 @@ ROUTES: tuple[Route, ...] = (
         organiser_physicians.organizer_register_list,
         "Register a pasted list of addresses, or a CSV's, to a series",
         responses={403: FORGED},
+    ),
+    _page(
+        "GET",
+        "/organizer/occurrences/{id}/attendance.csv",
+        organiser_attendance.organizer_attendance_csv,
+        "A session's attendance as CSV",
+        response="text/csv",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "GET",
+        "/organizer/exports",
+        organiser_attendance.organizer_exports,
+        "Exports: completions for a date range",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "GET",
+        "/organizer/exports/completions.csv",
+        organiser_attendance.organizer_export_completions,
+        "The completions export (CSV) for the page's dates",
+        response="text/csv",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "GET",
+        "/organizer/exports/completions.txt",
+        organiser_attendance.organizer_export_completions,
+        "The completions export (PARS tab-delimited text) for the page's dates",
+        response="text/tab-separated-values",
+        responses={303: TO_SIGN_IN},
     ),
     # self-registration (SPEC 6) ------------------------------------------------------------
     Route(

@@ -14,6 +14,7 @@ from tracker.domain import exports, listing, physicians
 from tracker.domain.attendance import mark_pending, match
 from tracker.domain.listing import Page, PageRequest
 from tracker.domain.models import AttendanceEvent, Award, Physician
+from tracker.domain.occurrences import SessionSummary, session_summary
 from tracker.domain.presence import connected_per_minute
 from tracker.services import ingestion
 from tracker.services.context import Services
@@ -49,6 +50,7 @@ class OccurrenceAttendance:
     series: Series
     attendees: Page[tuple[Award, Physician]]
     per_minute: list[int]
+    summary: SessionSummary | None = None
 
 
 async def occurrence_attendance(
@@ -66,7 +68,8 @@ async def occurrence_attendance(
             session, occurrence_id, asked, now=now, search=search
         )
         per_minute = await connected_per_minute(session, occurrence, now=now)
-    return OccurrenceAttendance(occurrence, series, attendees, per_minute)
+        summary = await session_summary(session, occurrence, series.min_attendance_percent)
+    return OccurrenceAttendance(occurrence, series, attendees, per_minute, summary)
 
 
 @dataclass(frozen=True)
@@ -94,3 +97,24 @@ async def completions(
                 session, header, start_from=start_from, until=until, after=after
             )
         yield CompletionBatch(header, rows)
+
+
+#: Attendees read per query for a session's CSV (the session is reopened between batches).
+ATTENDANCE_BATCH = 1000
+
+
+async def attendance_rows(
+    services: Services, occurrence_id: int
+) -> AsyncGenerator[list[tuple[Award, Physician]], None]:
+    """Every attendee of a session with their award, by name, batch after batch (each in its
+    own short session), provisional awards as of now: the organiser's CSV export. Raises
+    ``NotFoundError`` for an unknown occurrence (at the first batch)."""
+    await ingestion.settle(services, occurrence_id=occurrence_id)
+    asked = PageRequest(ATTENDANCE_BATCH)
+    while True:
+        async with services.database.session() as session:
+            page = await listing.attendance_page(session, occurrence_id, asked, now=utcnow())
+        yield page.rows
+        if page.next_key is None:
+            return
+        asked = PageRequest(ATTENDANCE_BATCH, page.next_key)

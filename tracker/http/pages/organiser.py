@@ -664,7 +664,20 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
         csrf=row.csrf,
         title=series.title,
         when=when(occurrence.start, series.timezone, lang),
-        chart=svg(counts, title=translator(lang)["org.connected"], start=occurrence.start),
+        chart=svg(
+            counts,
+            title=translator(lang)["org.connected"],
+            start=occurrence.start,
+            tz=series.timezone,
+        ),
+        occurrence_id=occurrence_id,
+        series_id=series.id,
+        summary=view.summary,
+        share=(
+            f"{view.summary.over_threshold / view.summary.attended:.0%}"
+            if view.summary and view.summary.attended and view.summary.threshold_minutes is not None
+            else "—"
+        ),
         q=search or "",
         pager=_pager(request, ATTENDANCE, attendees),
         rows=[

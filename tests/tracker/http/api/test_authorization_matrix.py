@@ -196,6 +196,13 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/organizer/import"): page("/organizer/import", *SIGNED_OUT, 400, 303, 303, form={}),
     ("POST", "/organizer/series/{id}/registrations"):
         page("/organizer/series/{series}/registrations", *SIGNED_OUT, 303, 303, 303, form={}),
+    ("GET", "/organizer/occurrences/{id}/attendance.csv"):
+        page("/organizer/occurrences/{past}/attendance.csv", *SIGNED_OUT, 200, 303, 303),
+    ("GET", "/organizer/exports"): page("/organizer/exports", *SIGNED_OUT, 200, 303, 303),
+    ("GET", "/organizer/exports/completions.csv"):
+        page("/organizer/exports/completions.csv", *SIGNED_OUT, 200, 303, 303),
+    ("GET", "/organizer/exports/completions.txt"):
+        page("/organizer/exports/completions.txt", *SIGNED_OUT, 200, 303, 303),
     # last: it takes the physicians off the world's series
     ("POST", "/me/registrations/{series_id}/unregister"):
         page("/me/registrations/{series}/unregister", *NO_SESSION, 303, 303, form={}),

@@ -5,7 +5,6 @@ page passes axe-core (no serious or critical violation) and fits a 390 px phone.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-
 from pathlib import Path
 
 import aiohttp
@@ -170,7 +169,9 @@ async def test_import_2000_physicians_from_the_page_then_find_one_by_part_of_her
     report = await page.locator("#import-report").inner_text()
     await shot(page, "organiser-import-report")
     await page.get_by_role("link", name="Médecins", exact=True).first.click()
-    await page.get_by_label("Rechercher par nom, courriel, NPI, RPPS ou identifiant d'ordre").fill("delacr")
+    await page.get_by_label("Rechercher par nom, courriel, NPI, RPPS ou identifiant d'ordre").fill(
+        "delacr"
+    )
     await page.get_by_role("button", name="Rechercher").click()
     rows = await page.locator("tbody tr").all_inner_texts()
     await page.get_by_role("link", name="Évangéline Delacroix-Moreau").click()

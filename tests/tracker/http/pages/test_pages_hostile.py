@@ -93,6 +93,7 @@ def html_calls(w: World) -> list[Call]:
         Call("GET", "/organizer/physicians/{id}", f"/organizer/physicians/{w.target.id}", org),
         Call("GET", "/organizer/physicians/{id}", "/organizer/physicians/999999", org),
         Call("GET", "/organizer/import", "/organizer/import", org),
+        Call("GET", "/organizer/exports", "/organizer/exports?from=<script>", org),
         Call("POST", "/organizer/import", "/organizer/import", org, oc),
         Call(
             "POST",
