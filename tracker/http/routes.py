@@ -835,6 +835,14 @@ ROUTES: tuple[Route, ...] = (
         response="text/tab-separated-values",
         responses={303: TO_SIGN_IN},
     ),
+    _page(
+        "POST",
+        "/organizer/outbox/retry-failed",
+        organiser.organizer_retry_failed,
+        "Retry every failed email (of one kind)",
+        status=303,
+        responses={403: FORGED},
+    ),
     # self-registration (SPEC 6) ------------------------------------------------------------
     Route(
         "POST",

@@ -782,6 +782,8 @@ async def organizer_outbox(request: web.Request) -> web.Response:
         request,
         "org_outbox.html",
         csrf=row.csrf,
+        counts=view.counts,
+        retried=request.query.get("retried", ""),
         messages=messages.rows,
         statuses=STATUSES,
         chosen_status=status or "",
@@ -797,3 +799,13 @@ async def organizer_retry(request: web.Request) -> web.StreamResponse:
     message_id = path_id(request)
     await outbox_service.retry_message(request.app[SERVICES], message_id)
     raise web.HTTPSeeOther("/organizer/outbox")
+
+
+async def organizer_retry_failed(request: web.Request) -> web.StreamResponse:
+    """Send every failed message (of the kind shown) again, in one action."""
+    row = await _organizer_session(request)
+    form = await form_with_csrf(request, row)
+    kind = form.get("kind", "").strip()[:64] or None
+    count = await outbox_service.retry_every_failed(request.app[SERVICES], kind=kind)
+    kept = {"kind": kind} if kind else {}
+    raise web.HTTPSeeOther(f"/organizer/outbox?{urlencode({**kept, 'retried': str(count)})}")

@@ -13,6 +13,7 @@ import pytest
 import time_machine
 from aiohttp.test_utils import TestClient
 
+from notifications.models import OutboxMessage
 from tests.factories import create_series, occurrences
 from tests.tracker.http.pages.test_organiser_pages import (
     AFTER_GRACE,
@@ -253,7 +254,15 @@ async def test_sign_out_needs_the_form_token_and_ends_the_session(
 
 
 @pytest.mark.parametrize(
-    "path", ["/organizer", "/organizer/physicians", "/organizer/unmatched", "/organizer/outbox"]
+    "path",
+    [
+        "/organizer",
+        "/organizer/physicians",
+        "/organizer/import",
+        "/organizer/unmatched",
+        "/organizer/exports",
+        "/organizer/outbox",
+    ],
 )
 async def test_the_menu_reaches_every_organiser_page(
     client: TestClient, database: Database, path: str
@@ -267,7 +276,9 @@ async def test_the_menu_reaches_every_organiser_page(
     assert re.findall(r'href="([^"]+)"', menu) == [
         "/organizer",
         "/organizer/physicians",
+        "/organizer/import",
         "/organizer/unmatched",
+        "/organizer/exports",
         "/organizer/outbox",
     ]
     assert 'action="/organizer/signout"' in menu
@@ -327,3 +338,41 @@ async def test_final_sessions_refuse_cancel_in_the_page_language_and_counts_show
     assert [re.sub(r"<[^>]+>[^<]*</span>", "", c).strip() for c in cells[2:4]] == ["1", "1"]
     assert refused.status == 409
     assert "définitifs" in await refused.text()
+
+
+async def test_the_outbox_counts_by_status_and_retries_every_failed_row_at_once(
+    client: TestClient, database: Database
+) -> None:
+    async with database.session() as session:
+        for index in range(60):
+            session.add(
+                OutboxMessage(
+                    key=f"k{index}",
+                    kind="certificate" if index % 2 else "reminder",
+                    recipient=f"r{index}@example.org",
+                    subject=f"S{index:03d}",
+                    message_id=f"<{index}@x>",
+                    raw=b"x",
+                    status="failed" if index % 10 == 0 else "sent",
+                )
+            )
+        await session.commit()
+    cookie = await organiser_cookie(database)
+
+    html = await (await client.get("/organizer/outbox?lang=fr", headers=cookie)).text()
+    reminders = await (
+        await client.get("/organizer/outbox?lang=fr&kind=reminder", headers=cookie)
+    ).text()
+    (retry,) = [f for a, f, _ in Forms(reminders).forms if a == "/organizer/outbox/retry-failed"]
+    done = await client.post(
+        "/organizer/outbox/retry-failed", data=retry, headers=cookie, allow_redirects=False
+    )
+    after = await (await client.get(done.headers["Location"] + "&lang=fr", headers=cookie)).text()
+
+    assert "en échec\u00a0: 6</a>" in html
+    assert "envoyés\u00a0: 54</a>" in html
+    assert retry["kind"] == "reminder"
+    assert "Renvoyer les 6 courriels en échec" in reminders
+    assert done.status == 303
+    assert "6 courriels en échec seront renvoyés." in after
+    assert "en échec\u00a0: 0</a>" in after
