@@ -843,6 +843,18 @@ ROUTES: tuple[Route, ...] = (
         status=303,
         responses={403: FORGED},
     ),
+    _page(
+        "POST",
+        "/organizer/unmatched/group",
+        organiser.organizer_unmatched_group,
+        "Match a group of unmatched events (one person, one session) by hand, or dismiss it",
+        status=303,
+        responses={
+            400: "The group is missing",
+            403: FORGED,
+            422: "No physician with that email (the list again)",
+        },
+    ),
     # self-registration (SPEC 6) ------------------------------------------------------------
     Route(
         "POST",

@@ -377,6 +377,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.outbox.status.skipped": "not sent",
         "org.outbox.retry_all": "Retry the {count} failed messages",
         "org.outbox.retried": "{count} failed messages will be sent again.",
+        "org.unmatched.help": "Events no physician or session matched, grouped per person and session: match a group to a physician by address, or dismiss it (the events are kept).",
+        "org.unmatched.session": "Session (first event, UTC)",
+        "org.unmatched.events": "Events",
+        "org.unmatched.dismiss": "Dismiss",
+        "org.unmatched.nobody": "No physician has the address {email}: create the physician first, or check the address.",
+        "org.unmatched.done.matched": "The events were matched; the credits follow within seconds.",
+        "org.unmatched.done.dismissed": "The events were taken off the list (they are kept).",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -749,6 +756,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.outbox.status.skipped": "non envoyés",
         "org.outbox.retry_all": "Renvoyer les {count} courriels en échec",
         "org.outbox.retried": "{count} courriels en échec seront renvoyés.",
+        "org.unmatched.help": "Événements qu'aucun médecin ni aucune session n'a reconnus, regroupés par personne et par session : rattachez un groupe à un médecin par son adresse, ou écartez-le (les événements sont conservés).",
+        "org.unmatched.session": "Session (premier événement, UTC)",
+        "org.unmatched.events": "Événements",
+        "org.unmatched.dismiss": "Écarter",
+        "org.unmatched.nobody": "Aucun médecin n'a l'adresse {email} : créez d'abord le médecin, ou vérifiez l'adresse.",
+        "org.unmatched.done.matched": "Les événements sont rattachés ; les crédits suivent dans quelques secondes.",
+        "org.unmatched.done.dismissed": "Les événements sont retirés de la liste (ils sont conservés).",
     },
 }
 

@@ -29,6 +29,7 @@ from tracker.domain.attendance import unmatched_reason
 from tracker.domain.listing import Page
 from tracker.domain.localtime import amount, long_date, when
 from tracker.domain.models import WebSession
+from tracker.domain.unmatched_groups import GroupKey
 from tracker.domain.validation import validation_messages
 from tracker.errors import FinalCreditsError
 from tracker.http.api.mail import STATUSES
@@ -52,7 +53,6 @@ from tracker.http.paging import (
     ATTENDANCE,
     OUTBOX,
     PHYSICIANS,
-    UNMATCHED,
     cursors,
     page_request,
     query_text,
@@ -725,31 +725,96 @@ async def organizer_physicians(request: web.Request) -> web.Response:
     )
 
 
-async def organizer_unmatched(request: web.Request, *, error: str | None = None) -> web.Response:
+UNMATCHED_GROUPS_PER_PAGE = 50
+
+
+def _group_key(form: dict[str, str]) -> GroupKey:
+    """The group a form names (its hidden fields), or 400."""
+
+    def number(name: str) -> int | None:
+        value = form.get(name, "")
+        if not value:
+            return None
+        if not value.isdigit() or len(value) > 18:
+            raise web.HTTPBadRequest(text=f"{name} must be a whole number")
+        return int(value)
+
+    who = form.get("who", "")
+    if not who or len(who) > 400:
+        raise web.HTTPBadRequest(text="the group is missing")
+    return GroupKey(
+        who, number("occurrence_id"), number("series_id"), form.get("zoom_webinar_id") or None
+    )
+
+
+async def organizer_unmatched(
+    request: web.Request, *, error: str | None = None, error_group: str | None = None
+) -> web.Response:
+    """Unmatched events grouped per person and session, oldest first, a page at a time: each
+    group is matched to a physician, or dismissed, in one action."""
     row = await _organizer_session(request)
-    asked = page_request(request, UNMATCHED, (int,))
+    lang = language(request)
     search = query_text(request, "q")
-    events = await lists.unmatched_page(request.app[SERVICES], asked, search=search)
+    page_text = request.query.get("page", "1")
+    number = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 10_000 else 1
+    groups, more = await attendance_service.unmatched_groups(
+        request.app[SERVICES],
+        offset=(number - 1) * UNMATCHED_GROUPS_PER_PAGE,
+        limit=UNMATCHED_GROUPS_PER_PAGE,
+        search=search,
+    )
+    kept = {k: v for k, v in request.query.items() if k != "page"}
+
+    def link(n: int) -> str:
+        return f"{request.path}?{urlencode({**kept, 'page': str(n)})}"
+
     return page(
         request,
         "org_unmatched.html",
         status=422 if error else 200,
         csrf=row.csrf,
         error=error,
+        error_group=error_group,
         q=search or "",
-        pager=_pager(request, UNMATCHED, events),
-        events=[
+        done=request.query.get("done", ""),
+        pager={
+            "next": link(number + 1) if more else None,
+            "previous": link(number - 1) if number > 1 else None,
+            "first": link(1) if number > 2 else None,
+        },
+        groups=[
             {
-                "id": e.id,
-                "kind": e.kind,
-                "at": e.at.isoformat(),
-                "email": e.email,
-                "reason": unmatched_reason(e),
-                "needs_physician": e.kind != "ended" and e.physician_id is None,
+                "id": f"g{g.sample_id}",
+                "key": g.key,
+                "email": g.email,
+                "events": g.events,
+                "first": when(g.first_at, "UTC", lang),
+                "last": when(g.last_at, "UTC", lang),
+                "reason": unmatched_reason(sample),
+                "needs_physician": sample.kind != "ended" and sample.physician_id is None,
             }
-            for e in events.rows
+            for g, sample in groups
         ],
     )
+
+
+async def organizer_unmatched_group(request: web.Request) -> web.StreamResponse:
+    """Match every event of a group to the physician with the address typed, or dismiss the
+    group (the events are kept, off the list)."""
+    row = await _organizer_session(request)
+    form = await form_with_csrf(request, row)
+    key = _group_key(form)
+    t = translator(language(request))
+    if form.get("action") == "dismiss":
+        await attendance_service.dismiss_group(request.app[SERVICES], key)
+        raise web.HTTPSeeOther("/organizer/unmatched?done=dismissed")
+    email = form.get("email", "").strip()[:320]
+    matched = await attendance_service.match_group_by_hand(request.app[SERVICES], key, email)
+    if matched is None:
+        return await organizer_unmatched(
+            request, error=t["org.unmatched.nobody"].format(email=email), error_group=key.who
+        )
+    raise web.HTTPSeeOther("/organizer/unmatched?done=matched")
 
 
 async def organizer_match(request: web.Request) -> web.StreamResponse:
@@ -762,7 +827,10 @@ async def organizer_match(request: web.Request) -> web.StreamResponse:
     except NotFoundError:
         raise web.HTTPNotFound() from None
     if not matched:
-        return await organizer_unmatched(request, error=f"no physician with email {email}")
+        t = translator(language(request))
+        return await organizer_unmatched(
+            request, error=t["org.unmatched.nobody"].format(email=email)
+        )
     raise web.HTTPSeeOther("/organizer/unmatched")
 
 

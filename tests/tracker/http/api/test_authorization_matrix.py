@@ -199,6 +199,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/organizer/occurrences/{id}/attendance.csv"):
         page("/organizer/occurrences/{past}/attendance.csv", *SIGNED_OUT, 200, 303, 303),
     ("GET", "/organizer/exports"): page("/organizer/exports", *SIGNED_OUT, 200, 303, 303),
+    ("POST", "/organizer/unmatched/group"):
+        page("/organizer/unmatched/group", *SIGNED_OUT, 400, 303, 303, form={}),
     ("POST", "/organizer/outbox/retry-failed"):
         page("/organizer/outbox/retry-failed", *SIGNED_OUT, 303, 303, 303, form={}),
     ("GET", "/organizer/exports/completions.csv"):

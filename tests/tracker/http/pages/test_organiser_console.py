@@ -14,7 +14,8 @@ import time_machine
 from aiohttp.test_utils import TestClient
 
 from notifications.models import OutboxMessage
-from tests.factories import create_series, occurrences
+from tests.conftest import ENGINES
+from tests.factories import create_physician, create_series, occurrences
 from tests.tracker.http.pages.test_organiser_pages import (
     AFTER_GRACE,
     Forms,
@@ -310,6 +311,8 @@ async def test_every_session_of_a_long_series_is_reachable_a_page_at_a_time_and_
     assert "année-mois-jour" in bad
 
 
+#: grouped queries: both engines
+@pytest.mark.parametrize("database_url", ENGINES, indirect=True)
 async def test_final_sessions_refuse_cancel_in_the_page_language_and_counts_show(
     client: TestClient, auth: dict[str, str], database: Database
 ) -> None:
@@ -340,6 +343,8 @@ async def test_final_sessions_refuse_cancel_in_the_page_language_and_counts_show
     assert "définitifs" in await refused.text()
 
 
+#: grouped queries: both engines
+@pytest.mark.parametrize("database_url", ENGINES, indirect=True)
 async def test_the_outbox_counts_by_status_and_retries_every_failed_row_at_once(
     client: TestClient, database: Database
 ) -> None:
@@ -376,3 +381,78 @@ async def test_the_outbox_counts_by_status_and_retries_every_failed_row_at_once(
     assert done.status == 303
     assert "6 courriels en échec seront renvoyés." in after
     assert "en échec\u00a0: 0</a>" in after
+
+
+#: grouped queries: both engines
+@pytest.mark.parametrize("database_url", ENGINES, indirect=True)
+async def test_unmatched_events_are_grouped_per_person_and_session_matched_or_dismissed_at_once(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    series = await create_series(client, auth, start="2026-11-02T12:30:00", rrule=None)
+    first = (await occurrences(client, auth, series["id"]))[0]
+    events = [
+        {
+            "event_id": f"u{i}",
+            "occurrence_id": first["id"],
+            "email": "j.durand@clinique.example.org",
+            "kind": kind,
+            "at": at,
+        }
+        for i, (kind, at) in enumerate(
+            [
+                ("join", "2026-11-02T11:30:00Z"),
+                ("leave", "2026-11-02T11:50:00Z"),
+                ("join", "2026-11-02T11:55:00Z"),
+                ("leave", "2026-11-02T12:30:00Z"),
+            ]
+        )
+    ] + [
+        {
+            "event_id": "g1",
+            "occurrence_id": first["id"],
+            "email": "guest@elsewhere.org",
+            "kind": "join",
+            "at": "2026-11-02T11:31:00Z",
+        }
+    ]
+    with time_machine.travel(datetime(2026, 11, 2, 13, 0, tzinfo=UTC), tick=False):
+        posted = await client.post("/api/attendance-events", json=events, headers=auth)
+        assert posted.status == 202, await posted.text()
+        jeanne = await create_physician(client, auth, email="jeanne@example.org", npi=None)
+        cookie = await organiser_cookie(database)
+        html = await (await client.get("/organizer/unmatched?lang=fr", headers=cookie)).text()
+        forms = [f for a, f, _ in Forms(html).forms if a == "/organizer/unmatched/group"]
+        match = next(f for f in forms if f["action"] == "match" and f["who"].startswith("j.durand"))
+        dismiss = next(
+            f for f in forms if f["action"] == "dismiss" and f["who"].startswith("guest")
+        )
+        nobody = await client.post(
+            "/organizer/unmatched/group?lang=fr",
+            data={**match, "email": "x@example.org"},
+            headers=cookie,
+        )
+        matched = await client.post(
+            "/organizer/unmatched/group",
+            data={**match, "email": "jeanne@example.org"},
+            headers=cookie,
+            allow_redirects=False,
+        )
+        dismissed = await client.post(
+            "/organizer/unmatched/group", data=dismiss, headers=cookie, allow_redirects=False
+        )
+        after = await (await client.get("/organizer/unmatched", headers=cookie)).text()
+        api = await (await client.get("/api/attendance-events/unmatched", headers=auth)).json()
+        attendance = await (
+            await client.get(f"/api/occurrences/{first['id']}/attendance", headers=auth)
+        ).json()
+
+    assert html.count('<tr id="g') == 2 and ">4</td>" in html.replace("</span>", "</span>")
+    assert (
+        nobody.status == 422
+        and "Aucun médecin n&#39;a l&#39;adresse x@example.org" in await nobody.text()
+    )
+    assert (matched.status, dismissed.status) == (303, 303)
+    assert '<tr id="g' not in after
+    assert [e["email"] for e in api["items"]] == ["guest@elsewhere.org"]  # dismissed, still a fact
+    (row,) = attendance["items"]
+    assert row["physician_id"] == jeanne["id"] and row["minutes"] == 55
