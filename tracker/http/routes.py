@@ -822,7 +822,7 @@ ROUTES: tuple[Route, ...] = (
     _page(
         "GET",
         "/organizer/exports/completions.csv",
-        organiser_attendance.organizer_export_completions,
+        organiser_attendance.organizer_export_completions_csv,
         "The completions export (CSV) for the page's dates",
         response="text/csv",
         responses={303: TO_SIGN_IN},
@@ -830,7 +830,7 @@ ROUTES: tuple[Route, ...] = (
     _page(
         "GET",
         "/organizer/exports/completions.txt",
-        organiser_attendance.organizer_export_completions,
+        organiser_attendance.organizer_export_completions_txt,
         "The completions export (PARS tab-delimited text) for the page's dates",
         response="text/tab-separated-values",
         responses={303: TO_SIGN_IN},

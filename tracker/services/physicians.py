@@ -26,7 +26,7 @@ from tracker.domain.schemas import (
     PhysicianUpdate,
     RequirementCreate,
 )
-from tracker.services import ingestion
+from tracker.services import ingestion, sign_in_links
 from tracker.services.context import Services
 
 
@@ -209,3 +209,11 @@ async def resend_welcome(services: Services, physician_id: int) -> None:
         await enqueue_welcomes(session, services.mail, [Newcomer.of(physician, token)], now=now)
         await session.commit()
     services.poke()
+
+
+async def send_sign_in_link(services: Services, physician_id: int) -> bool:
+    """A one-time sign-in link to the physician's address, as if they had asked for it (the
+    same per-address limit); returns whether one was queued. Raises ``NotFoundError``."""
+    async with services.database.session() as session:
+        email = (await physicians.get_physician(session, physician_id)).email
+    return await sign_in_links.request_link(services, email)

@@ -96,7 +96,15 @@ async def organizer_exports(request: web.Request) -> web.Response:
     return page(request, "org_exports.html", csrf=row.csrf, start=start, end=end, error=error)
 
 
-async def organizer_export_completions(request: web.Request) -> web.StreamResponse:
+async def organizer_export_completions_csv(request: web.Request) -> web.StreamResponse:
+    return await _export_completions(request)
+
+
+async def organizer_export_completions_txt(request: web.Request) -> web.StreamResponse:
+    return await _export_completions(request)
+
+
+async def _export_completions(request: web.Request) -> web.StreamResponse:
     """The API's completions export (the same rows and streaming) for the page's dates: from
     the start of ``from`` to the end of ``to``, in UTC."""
     await organizer_session(request)

@@ -21,7 +21,7 @@ from tracker.http.pages.organiser import organizer_session
 from tracker.http.pages.render import form_with_csrf, page, render_text
 from tracker.http.pages.sessions import csrf_ok
 from tracker.http.parsing import path_id
-from tracker.services import imports, sign_in_links
+from tracker.services import imports
 from tracker.services import physicians as physician_service
 from tracker.services import registrations as registration_service
 
@@ -102,8 +102,7 @@ async def organizer_physician_action(request: web.Request) -> web.StreamResponse
         if action == "welcome":
             await physician_service.resend_welcome(request.app[SERVICES], physician_id)
         elif action == "sign_in_link":
-            physician = await physician_service.get_physician(request.app[SERVICES], physician_id)
-            await sign_in_links.request_link(request.app[SERVICES], physician.email)
+            await physician_service.send_sign_in_link(request.app[SERVICES], physician_id)
         else:
             raise web.HTTPBadRequest(text="unknown action")
     except NotFoundError:

@@ -4,8 +4,10 @@ page passes axe-core (no serious or critical violation) and fits a 390 px phone.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -118,12 +120,28 @@ async def _pages(site: str, token: str) -> list[str]:
             headers=auth,
             json={"physician_id": physician["id"]},
         )
+        await http.post(
+            "/api/attendance-events",
+            headers=auth,
+            json=[
+                {
+                    "event_id": "guest-1",
+                    "occurrence_id": rows["items"][0]["id"],
+                    "email": "invité.très.long.nom@clinique-universitaire.example.org",
+                    "kind": "join",
+                    "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            ],
+        )
     return [
         "/organizer",
         f"/organizer/series/{series['id']}",
         f"/organizer/occurrences/{rows['items'][0]['id']}",
         "/organizer/physicians",
+        f"/organizer/physicians/{physician['id']}",
+        "/organizer/import",
         "/organizer/unmatched",
+        "/organizer/exports",
         "/organizer/outbox",
     ]
 
@@ -184,3 +202,76 @@ async def test_import_2000_physicians_from_the_page_then_find_one_by_part_of_her
     assert heading == "Évangéline Delacroix-Moreau"
     assert width <= 390
     await context.close()
+
+
+async def test_export_a_sessions_attendance_from_its_page(
+    browser: Browser, site: str, database: Database
+) -> None:
+    context, token = await _signed_in(browser, site, database, locale="en-GB", viewport=DESKTOP)
+    auth = {"Authorization": f"Bearer {token}"}
+    start = (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    async with aiohttp.ClientSession(base_url=site) as http:
+        series = await (
+            await http.post(
+                "/api/series",
+                headers=auth,
+                json={
+                    "title": "Grand rounds",
+                    "timezone": "Europe/Paris",
+                    "start": start.astimezone(ZoneInfo("Europe/Paris")).strftime(
+                        "%Y-%m-%dT%H:%M:%S"
+                    ),
+                    "duration_minutes": 60,
+                    "join_url": "https://zoom.us/j/81234567890",
+                    "credits": [{"type": "AMA_PRA_1", "max": 1}],
+                },
+            )
+        ).json()
+        occurrence = (
+            await (await http.get(f"/api/series/{series['id']}/occurrences", headers=auth)).json()
+        )["items"][0]
+        for n in range(3):
+            who = await (
+                await http.post(
+                    "/api/physicians",
+                    headers=auth,
+                    json={
+                        "first_name": f"P{n}",
+                        "last_name": f"Doe{n}",
+                        "email": f"p{n}@example.org",
+                        "send_welcome": False,
+                    },
+                )
+            ).json()
+            stay = [("join", start), ("leave", start + timedelta(minutes=20 * (n + 1)))]
+            await http.post(
+                "/api/attendance-events",
+                headers=auth,
+                json=[
+                    {
+                        "event_id": f"{kind}-{n}",
+                        "occurrence_id": occurrence["id"],
+                        "physician_id": who["id"],
+                        "kind": kind,
+                        "at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    }
+                    for kind, at in stay
+                ],
+            )
+    page = await context.new_page()
+    await page.goto(f"{site}/organizer/occurrences/{occurrence['id']}")
+    async with page.expect_download() as waiting:
+        await page.get_by_role("link", name="Download the attendance (CSV)").click()
+    download = await waiting.value
+    text = await asyncio.to_thread(Path(await download.path()).read_text, encoding="utf-8-sig")
+    await context.close()
+
+    lines = text.strip().splitlines()
+    assert download.suggested_filename == f"attendance-{occurrence['id']}.csv"
+    assert lines[0].startswith("last_name,first_name,email,npi,rpps,minutes,status")
+    assert [line.split(",")[2] for line in lines[1:]] == [
+        "p0@example.org",
+        "p1@example.org",
+        "p2@example.org",
+    ]
+    assert [line.split(",")[5] for line in lines[1:]] == ["20.00", "40.00", "60.00"]
