@@ -15,6 +15,14 @@ def _tick_minutes(length: int) -> int:
     return next((step for longest, step in _TICKS if length <= longest), 120)
 
 
+def _clock(start: datetime, minutes: int, zone: ZoneInfo) -> str:
+    """The wall-clock time ``minutes`` after ``start`` ("" past the calendar's last day)."""
+    try:
+        return f"{(start + timedelta(minutes=minutes)).astimezone(zone):%H:%M}"
+    except OverflowError:
+        return ""
+
+
 def svg(counts: list[int], *, title: str, start: datetime, tz: str = "UTC") -> str:
     """Bars, one per minute, under a time axis (local wall-clock times, every 5 to 60 minutes);
     the title and a text summary make it readable without sight."""
@@ -26,15 +34,14 @@ def svg(counts: list[int], *, title: str, start: datetime, tz: str = "UTC") -> s
     bars = "".join(
         f'<rect x="{pad + i * bar:.1f}" y="{base - (c / top) * (base - pad):.1f}" '
         f'width="{max(bar - 1, 1):.1f}" height="{(c / top) * (base - pad):.1f}" fill="#0b5394">'
-        f"<title>{(start + timedelta(minutes=i)).astimezone(zone):%H:%M}: {c}</title></rect>"
+        f"<title>{_clock(start, i, zone)}: {c}</title></rect>"
         for i, c in enumerate(counts)
     )
     step = _tick_minutes(len(counts))
     ticks = "".join(
         f'<line x1="{pad + i * bar:.1f}" y1="{base}" x2="{pad + i * bar:.1f}" y2="{base + 5}" '
         f'stroke="#555"/><text x="{pad + i * bar:.1f}" y="{base + 17}" font-size="11" '
-        f'text-anchor="middle" fill="#222">{(start + timedelta(minutes=i)).astimezone(zone):%H:%M}'
-        "</text>"
+        f'text-anchor="middle" fill="#222">{_clock(start, i, zone)}</text>'
         for i in range(0, len(counts) + 1, step)
     )
     summary = f"{escape(title)}: max {max(counts, default=0)}, {len(counts)} min"

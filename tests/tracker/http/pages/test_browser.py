@@ -363,7 +363,7 @@ async def test_organiser_pages_through_2000_physicians_and_searches_on_a_phone(
     await page.get_by_label("Jeton d'organisateur").fill(token)
     await page.get_by_role("button", name="Se connecter").click()
     await page.wait_for_url("**/organizer")
-    await page.get_by_role("link", name="Médecins").click()
+    await page.get_by_role("link", name="Médecins", exact=True).click()
     await page.wait_for_url("**/organizer/physicians")
     assert await accessibility_basics(page) == []
     first_rows = await page.locator("tbody tr").count()
