@@ -6,7 +6,7 @@ import functools
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -151,8 +151,13 @@ def _reminder_choices(lang: str, chosen: list[str]) -> list[tuple[str, str]]:
     for offset in offsets:
         try:
             delta = _DURATION.validate_python(offset)
+            seconds = int(delta.total_seconds())
+            # the exact amount in the largest whole unit (babel would round 90 min to 2 hours)
+            unit: Literal["day", "hour", "minute"] = (
+                "day" if seconds % 86400 == 0 else "hour" if seconds % 3600 == 0 else "minute"
+            )
             label = t["org.reminder.before"].format(
-                delta=format_timedelta(delta, threshold=2, locale=lang)
+                delta=format_timedelta(delta, granularity=unit, threshold=10**9, locale=lang)
             )
         except ValidationError:
             label = offset

@@ -160,6 +160,23 @@ async def test_every_organiser_page_passes_axe_and_fits_the_screen(
         problems[path] = await axe_violations(page)
         widths[path] = await page.evaluate("document.documentElement.scrollWidth")
         await shot(page, f"organiser-{viewport['width']}{path.replace('/', '-')}")
+    # the cancel confirmation, and the series form refused with its errors next to the fields
+    series_path = next(p for p in problems if p.startswith("/organizer/series/"))
+    await page.goto(f"{site}{series_path}")
+    await page.locator("table.occurrences button[aria-label]").first.click()
+    await expect(page.locator("h1")).to_have_count(1)
+    problems["cancel confirmation"] = await axe_violations(page)
+    widths["cancel confirmation"] = await page.evaluate("document.documentElement.scrollWidth")
+    await page.goto(f"{site}/organizer")
+    await page.locator("#title").fill("Une série")
+    await page.locator("#timezone").fill("Mars/Olympus_Mons")
+    await page.locator("#start").fill("2027-01-04T12:30")
+    await page.locator("#join_url").fill("https://zoom.us/j/81234567890")
+    await page.locator("#series-form button[type=submit]").click()
+    await expect(page.locator("#timezone-error")).to_be_visible()
+    problems["refused series form"] = await axe_violations(page)
+    widths["refused series form"] = await page.evaluate("document.documentElement.scrollWidth")
+    await shot(page, f"organiser-{viewport['width']}-refused-series-form")
 
     assert {p: v for p, v in problems.items() if v} == {}
     assert {p: w for p, w in widths.items() if w > viewport["width"]} == {}
