@@ -384,6 +384,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.unmatched.nobody": "No physician has the address {email}: create the physician first, or check the address.",
         "org.unmatched.done.matched": "The events were matched; the credits follow within seconds.",
         "org.unmatched.done.dismissed": "The events were taken off the list (they are kept).",
+        "org.unregister": "Unregister",
+        "org.requirement.add": "Add a requirement",
+        "org.requirement.required": "Credits required",
+        "org.requirement.delete": "Delete",
+        "org.requirement.bad": "Give a credit type, a number of credits above 0 and two dates, the second not before the first.",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -763,6 +768,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.unmatched.nobody": "Aucun médecin n'a l'adresse {email} : créez d'abord le médecin, ou vérifiez l'adresse.",
         "org.unmatched.done.matched": "Les événements sont rattachés ; les crédits suivent dans quelques secondes.",
         "org.unmatched.done.dismissed": "Les événements sont retirés de la liste (ils sont conservés).",
+        "org.unregister": "Désinscrire",
+        "org.requirement.add": "Ajouter un objectif",
+        "org.requirement.required": "Crédits requis",
+        "org.requirement.delete": "Supprimer",
+        "org.requirement.bad": "Donnez un type de crédit, un nombre de crédits supérieur à 0 et deux dates, la seconde pas avant la première.",
     },
 }
 

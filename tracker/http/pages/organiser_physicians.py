@@ -9,11 +9,13 @@ import asyncio
 import re
 
 from aiohttp import BodyPartReader, web
+from pydantic import ValidationError
 
 from notifications.addresses import normalise_address
-from schedules.errors import NotFoundError
+from schedules.errors import InvalidInputError, NotFoundError
 from tracker.adapters.physicians_csv import physician_rows
 from tracker.domain.localtime import amount, when
+from tracker.domain.schemas import RequirementCreate
 from tracker.errors import RowError
 from tracker.http.keys import MAIL, SERVICES
 from tracker.http.pages.i18n import language, translator
@@ -37,7 +39,15 @@ SHOWN_ERRORS = 1000
 _ADDRESS = re.compile(r"[^\s,;<>\"'()\[\]]+@[^\s,;<>\"'()\[\]]+")
 
 
-async def organizer_physician(request: web.Request) -> web.Response:
+def _number(text: str) -> int:
+    if not text.isdigit() or len(text) > 18:
+        raise web.HTTPBadRequest(text="a whole number is expected")
+    return int(text)
+
+
+async def organizer_physician(
+    request: web.Request, *, error: str | None = None, status: int = 200
+) -> web.Response:
     """One physician: who they are, their series, awards and requirements, their emails."""
     row = await organizer_session(request)
     lang = language(request)
@@ -50,6 +60,9 @@ async def organizer_physician(request: web.Request) -> web.Response:
     return page(
         request,
         "org_physician.html",
+        status=status,
+        error=error,
+        credit_types=sorted(labels.items()),
         csrf=row.csrf,
         physician=p,
         name=f"{p.first_name} {p.last_name}",
@@ -71,6 +84,7 @@ async def organizer_physician(request: web.Request) -> web.Response:
         totals=[(labels.get(c, c), amount(v)) for c, v in sorted(view.summary.totals.items())],
         requirements=[
             {
+                "id": r.id,
                 "type": labels.get(r.type, r.type),
                 "earned": amount(r.earned),
                 "required": amount(r.required),
@@ -98,8 +112,37 @@ async def organizer_physician_action(request: web.Request) -> web.StreamResponse
     form = await form_with_csrf(request, row)
     physician_id = path_id(request)
     action = form.get("action", "")
+    t = translator(language(request))
     try:
-        if action == "welcome":
+        if action == "requirement":
+            try:
+                data = RequirementCreate.model_validate(
+                    {
+                        "type": form.get("type", ""),
+                        "required": form.get("required", ""),
+                        "from": form.get("from", ""),
+                        "to": form.get("to", ""),
+                    }
+                )
+            except ValidationError:
+                return await organizer_physician(
+                    request, error=t["org.requirement.bad"], status=422
+                )
+            try:
+                await physician_service.add_requirement(request.app[SERVICES], physician_id, data)
+            except InvalidInputError:
+                return await organizer_physician(
+                    request, error=t["org.requirement.bad"], status=422
+                )
+        elif action == "delete_requirement":
+            await physician_service.delete_requirement(
+                request.app[SERVICES], physician_id, _number(form.get("requirement_id", ""))
+            )
+        elif action == "unregister":
+            await registration_service.unregister(
+                request.app[SERVICES], _number(form.get("series_id", "")), physician_id
+            )
+        elif action == "welcome":
             await physician_service.resend_welcome(request.app[SERVICES], physician_id)
         elif action == "sign_in_link":
             await physician_service.send_sign_in_link(request.app[SERVICES], physician_id)

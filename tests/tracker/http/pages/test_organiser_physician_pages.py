@@ -174,3 +174,76 @@ async def test_a_pasted_list_and_a_csv_register_physicians_to_a_series(
     assert sorted(r["physician_id"] for r in registered["items"]) == sorted(
         [jeanne["id"], paul["id"], claire["id"]]
     )
+
+
+async def test_requirements_and_registrations_are_managed_from_a_physicians_page(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    jeanne = await create_physician(client, auth)
+    series = await create_series(client, auth)
+    await client.post(
+        f"/api/series/{series['id']}/registrations",
+        json={"physician_id": jeanne["id"]},
+        headers=auth,
+    )
+    cookie = await organiser_cookie(database)
+    path = f"/organizer/physicians/{jeanne['id']}"
+    forms = Forms(await (await client.get(path, headers=cookie)).text())
+    add = forms.by_id("requirement-form")
+
+    added = await client.post(
+        path,
+        data={
+            **add,
+            "type": "AMA_PRA_1",
+            "required": "50",
+            "from": "2027-01-01",
+            "to": "2027-12-31",
+        },
+        headers=cookie,
+        allow_redirects=False,
+    )
+    backwards = await client.post(
+        f"{path}?lang=fr",
+        data={
+            **add,
+            "type": "AMA_PRA_1",
+            "required": "5",
+            "from": "2027-12-31",
+            "to": "2027-01-01",
+        },
+        headers=cookie,
+    )
+    unknown = await client.post(
+        path,
+        data={
+            **add,
+            "type": "NOT_A_TYPE",
+            "required": "5",
+            "from": "2027-01-01",
+            "to": "2027-02-01",
+        },
+        headers=cookie,
+    )
+    credits = await (
+        await client.get(f"/api/physicians/{jeanne['id']}/credits", headers=auth)
+    ).json()
+    after = Forms(await (await client.get(path, headers=cookie)).text())
+    (delete,) = [f for a, f, _ in after.forms if a == path and f["action"] == "delete_requirement"]
+    (unregister,) = [f for a, f, _ in after.forms if a == path and f["action"] == "unregister"]
+    deleted = await client.post(path, data=delete, headers=cookie, allow_redirects=False)
+    left = await client.post(path, data=unregister, headers=cookie, allow_redirects=False)
+    credits_after = await (
+        await client.get(f"/api/physicians/{jeanne['id']}/credits", headers=auth)
+    ).json()
+    registered = await (
+        await client.get(f"/api/series/{series['id']}/registrations", headers=auth)
+    ).json()
+
+    assert added.status == 303
+    assert backwards.status == 422 and "la seconde pas avant la première" in await backwards.text()
+    assert unknown.status == 422
+    assert [(r["type"], r["required"]) for r in credits["requirements"]] == [("AMA_PRA_1", 50.0)]
+    assert (deleted.status, left.status) == (303, 303)
+    assert credits_after["requirements"] == []
+    assert registered["items"] == []
