@@ -765,6 +765,14 @@ ROUTES: tuple[Route, ...] = (
         responses={403: FORGED},
     ),
     _page(
+        "POST",
+        "/organizer/physicians",
+        organiser_physicians.organizer_create_physician,
+        "Add one physician",
+        status=303,
+        responses={403: FORGED, 422: "The list again, the form's errors next to their fields"},
+    ),
+    _page(
         "GET",
         "/organizer/physicians/{id}",
         organiser_physicians.organizer_physician,

@@ -700,7 +700,12 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
     )
 
 
-async def organizer_physicians(request: web.Request) -> web.Response:
+async def organizer_physicians(
+    request: web.Request,
+    *,
+    new_errors: dict[str, str] | None = None,
+    new_values: dict[str, str] | None = None,
+) -> web.Response:
     """Physicians in the order they were added, a page at a time, with a search box (any
     part of a name, email, NPI, RPPS or board id; any case, accents folded)."""
     row = await _organizer_session(request)
@@ -710,6 +715,10 @@ async def organizer_physicians(request: web.Request) -> web.Response:
     return page(
         request,
         "org_physicians.html",
+        status=422 if new_errors else 200,
+        errors=new_errors or {},
+        new=new_values or {"language": "fr", "timezone": "Europe/Paris"},
+        zones=timezone_names(),
         csrf=row.csrf,
         q=search or "",
         pager=_pager(request, PHYSICIANS, found),

@@ -15,11 +15,11 @@ from notifications.addresses import normalise_address
 from schedules.errors import InvalidInputError, NotFoundError
 from tracker.adapters.physicians_csv import physician_rows
 from tracker.domain.localtime import amount, when
-from tracker.domain.schemas import RequirementCreate
+from tracker.domain.schemas import PhysicianCreate, RequirementCreate
 from tracker.errors import RowError
 from tracker.http.keys import MAIL, SERVICES
 from tracker.http.pages.i18n import language, translator
-from tracker.http.pages.organiser import organizer_session
+from tracker.http.pages.organiser import organizer_physicians, organizer_session
 from tracker.http.pages.render import form_with_csrf, page, render_text
 from tracker.http.pages.sessions import csrf_ok
 from tracker.http.parsing import path_id
@@ -313,3 +313,38 @@ async def organizer_register_list(request: web.Request) -> web.StreamResponse:
         text=message,
         back=f"/organizer/series/{series_id}#registrations",
     )
+
+
+PHYSICIAN_FIELDS = ("first_name", "last_name", "email", "language", "timezone", "npi", "rpps")
+
+
+async def organizer_create_physician(request: web.Request) -> web.StreamResponse:
+    """Add one physician from the physicians page (a welcome email unless unticked); a refused
+    value is said next to its field, in the page's language."""
+    row = await organizer_session(request)
+    form = await form_with_csrf(request, row)
+    t = translator(language(request))
+    values = {k: form.get(k, "").strip() for k in PHYSICIAN_FIELDS}
+    body = {k: v for k, v in values.items() if v or k in ("first_name", "last_name", "email")}
+    try:
+        data = PhysicianCreate.model_validate(body)
+        physician, _ = await physician_service.create_physician(
+            request.app[SERVICES], data, send_welcome=form.get("welcome") == "yes"
+        )
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for item in exc.errors():
+            field = str(item["loc"][0]) if item["loc"] else ""
+            errors.setdefault(field, t.get(f"org.physician.bad.{field}", t["org.bad.other"]))
+        return await organizer_physicians_page(request, errors=errors, values=values)
+    except InvalidInputError as exc:
+        errors = {exc.field: t.get(f"org.physician.bad.{exc.field}", t["org.bad.other"])}
+        return await organizer_physicians_page(request, errors=errors, values=values)
+    raise web.HTTPSeeOther(f"/organizer/physicians/{physician.id}")
+
+
+async def organizer_physicians_page(
+    request: web.Request, *, errors: dict[str, str], values: dict[str, str]
+) -> web.Response:
+    """The physicians list again, with the new physician's form refused (422)."""
+    return await organizer_physicians(request, new_errors=errors, new_values=values)

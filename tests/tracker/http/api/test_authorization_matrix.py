@@ -188,6 +188,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/me/waitlist/{series_id}/leave"):
         page("/me/waitlist/{series}/leave", *NO_SESSION, 303, 303, form={}),
     # issue 12: organiser console
+    ("POST", "/organizer/physicians"): page("/organizer/physicians", *SIGNED_OUT, 422, 303, 303, form={}),
     ("GET", "/organizer/physicians/{id}"):
         page("/organizer/physicians/{target}", *SIGNED_OUT, 200, 303, 303),
     ("POST", "/organizer/physicians/{id}"):

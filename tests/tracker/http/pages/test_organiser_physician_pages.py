@@ -247,3 +247,43 @@ async def test_requirements_and_registrations_are_managed_from_a_physicians_page
     assert (deleted.status, left.status) == (303, 303)
     assert credits_after["requirements"] == []
     assert registered["items"] == []
+
+
+async def test_one_physician_is_added_from_the_list_page_errors_next_to_fields(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    await create_physician(client, auth)  # jeanne.durand@example.org
+    cookie = await organiser_cookie(database)
+    form = Forms(await (await client.get("/organizer/physicians", headers=cookie)).text()).by_id(
+        "physician-form"
+    )
+    base = {**form, "first_name": "Paul", "last_name": "Martin", "welcome": "yes"}
+
+    refused = await client.post(
+        "/organizer/physicians?lang=fr",
+        data={
+            **base,
+            "email": "jeanne.durand@example.org",
+            "npi": "1234567890",
+            "timezone": "Mars/Olympus",
+        },
+        headers=cookie,
+    )
+    html = await refused.text()
+    added = await client.post(
+        "/organizer/physicians",
+        data={**base, "email": "paul.martin@example.org", "npi": ""},
+        headers=cookie,
+        allow_redirects=False,
+    )
+    found = await (
+        await client.get("/api/physicians", params={"q": "paul martin"}, headers=auth)
+    ).json()
+
+    assert refused.status == 422
+    assert 'id="new-npi-error">Un NPI compte 10 chiffres' in html
+    assert 'id="new-timezone-error">Choisissez un fuseau horaire' in html
+    assert 'value="Paul"' in html  # what was typed is kept
+    assert added.status == 303
+    assert [p["email"] for p in found["items"]] == ["paul.martin@example.org"]
+    assert added.headers["Location"] == f"/organizer/physicians/{found['items'][0]['id']}"
