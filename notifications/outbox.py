@@ -299,3 +299,18 @@ async def retry_failed(
         row.status, row.attempts, row.next_attempt_at = OutboxStatus.PENDING, 0, now
         await session.commit()
     return row
+
+
+async def retry_all_failed(session: AsyncSession, *, kind: str | None, now: datetime) -> int:
+    """An organiser's bulk retry: every failed row (of ``kind``, if given) goes back to
+    pending with a fresh attempt count, in one statement; returns how many."""
+    query = (
+        update(OutboxMessage)
+        .where(col(OutboxMessage.status) == OutboxStatus.FAILED)
+        .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now)
+    )
+    if kind:
+        query = query.where(col(OutboxMessage.kind) == kind)
+    result = await session.exec(query)
+    await session.commit()
+    return int(result.rowcount or 0)

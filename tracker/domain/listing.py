@@ -321,3 +321,11 @@ async def outbox_kinds(session: AsyncSession) -> list[str]:
     """The kinds of message the outbox holds (a handful), for a filter."""
     query = select(OutboxMessage.kind).distinct()
     return sorted((await session.exec(query)).all())
+
+
+async def outbox_counts(session: AsyncSession, *, kind: str | None = None) -> dict[str, int]:
+    """``{status: messages}`` of the outbox (of ``kind``), in one grouped query."""
+    query = select(OutboxMessage.status, func.count()).group_by(col(OutboxMessage.status))
+    if kind:
+        query = query.where(OutboxMessage.kind == kind)
+    return {str(status): int(n) for status, n in (await session.exec(query)).all()}

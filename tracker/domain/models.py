@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlmodel import Field, SQLModel
 
 from notifications.models import OutboxMessage
@@ -171,6 +182,10 @@ class AttendanceEvent(SQLModel, table=True):
     #: The Zoom registrant the event names (webinars): matched before the email (SPEC 8).
     registrant_id: str | None = Field(
         default=None, sa_column=Column(String(limits.ZOOM_REGISTRANT_ID), nullable=True)
+    )
+    #: Taken off the organiser's list of events to match (the fact is kept; issue 12).
+    dismissed: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     received_at: datetime = Field(

@@ -5,15 +5,17 @@ final (certificates may have gone out; boards may have been told).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from statistics import median
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules import occurrences as occurrence_domain
 from schedules.models import Occurrence, OccurrenceStatus
 from schedules.schemas import OccurrenceUpdate
-from tracker.domain.models import Award
+from tracker.domain.models import Award, Registration
 from tracker.errors import FinalCreditsError
 
 
@@ -31,6 +33,26 @@ async def holding_final_credits(session: AsyncSession, occurrence_ids: list[int]
         for occurrence_id, credits in (await session.exec(query)).all()
         if any(amount > 0 for amount in credits.values())
     }
+
+
+async def registered_count(session: AsyncSession, series_id: int) -> int:
+    """Physicians registered to the series (registration is per series, SPEC 3)."""
+    query = (
+        select(func.count()).select_from(Registration).where(Registration.series_id == series_id)
+    )
+    return int((await session.exec(query)).one())
+
+
+async def attended_counts(session: AsyncSession, occurrence_ids: list[int]) -> dict[int, int]:
+    """``{occurrence id: physicians with some attendance}``, in one grouped query."""
+    if not occurrence_ids:
+        return {}
+    query = (
+        select(Award.occurrence_id, func.count())
+        .where(col(Award.occurrence_id).in_(occurrence_ids), col(Award.seconds) > 0)
+        .group_by(col(Award.occurrence_id))
+    )
+    return {int(i): int(n) for i, n in (await session.exec(query)).all()}
 
 
 def _voids(before: tuple[str, datetime, datetime], after: Occurrence) -> bool:
@@ -55,3 +77,45 @@ async def change_occurrence(
         await session.rollback()
         raise FinalCreditsError(occurrence_id)
     return occurrence, occurrence.sequence != sequence
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One session's attendance in figures: registered to the series, attended (some time
+    connected), the median minutes of those who attended, those credited, and those who reached
+    the series' minimum attendance (``threshold_minutes`` None: the series sets none)."""
+
+    registered: int
+    attended: int
+    median_minutes: float | None
+    credited: int
+    over_threshold: int
+    threshold_minutes: float | None
+
+
+async def session_summary(
+    session: AsyncSession, occurrence: Occurrence, min_attendance_percent: float | None
+) -> SessionSummary:
+    """Two queries: the registrations' count and the session's awards (seconds, credits)."""
+    registered = await registered_count(session, occurrence.series_id)
+    rows = (
+        await session.exec(
+            select(Award.seconds, Award.credits).where(
+                Award.occurrence_id == occurrence.id, col(Award.seconds) > 0
+            )
+        )
+    ).all()
+    minutes = [seconds / 60 for seconds, _ in rows]
+    threshold = (
+        None
+        if min_attendance_percent is None
+        else (occurrence.end - occurrence.start).total_seconds() / 60 * min_attendance_percent / 100
+    )
+    return SessionSummary(
+        registered=registered,
+        attended=len(rows),
+        median_minutes=round(median(minutes), 1) if minutes else None,
+        credited=sum(1 for _, credits in rows if any(v > 0 for v in credits.values())),
+        over_threshold=sum(1 for m in minutes if threshold is not None and m >= threshold),
+        threshold_minutes=threshold,
+    )

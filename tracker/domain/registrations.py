@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -84,3 +85,51 @@ async def by_unsubscribe_token(
         )
     ).first()
     return (row[0], row[1], row[2]) if row else None
+
+
+@dataclass
+class BulkRegistration:
+    """What registering a list of addresses did: new registrations, those already there, and
+    the addresses no physician holds (in the order given)."""
+
+    added: int = 0
+    already: int = 0
+    unknown: list[str] = field(default_factory=list)
+
+
+async def register_emails(
+    session: AsyncSession, series_id: int, emails: list[str], *, now: datetime
+) -> BulkRegistration:
+    """Register the physicians holding ``emails`` (already normalised, at most a chunk of
+    them: the caller commits between chunks), with one query for the physicians, one for the
+    registrations already there and one insert. Flushes."""
+    result = BulkRegistration()
+    if not emails:
+        return result
+    await get_series(session, series_id)
+    found = dict(
+        (
+            await session.exec(
+                select(Physician.email, Physician.id).where(col(Physician.email).in_(emails))
+            )
+        ).all()
+    )
+    result.unknown = [e for e in emails if e not in found]
+    ids = {pid for pid in found.values() if pid is not None}
+    there = set(
+        (
+            await session.exec(
+                select(Registration.physician_id).where(
+                    Registration.series_id == series_id, col(Registration.physician_id).in_(ids)
+                )
+            )
+        ).all()
+    )
+    result.already = len(ids & there)
+    new = sorted(ids - there)
+    session.add_all(
+        [Registration(series_id=series_id, physician_id=pid, created_at=now) for pid in new]
+    )
+    await session.flush()
+    result.added = len(new)
+    return result

@@ -57,7 +57,14 @@ from tracker.http.api import (
 from tracker.http.keys import DATABASE, ORGANIZER, PHYSICIAN, SETTINGS
 from tracker.http.pages import claims as claim_pages
 from tracker.http.pages import evaluations as evaluation_pages
-from tracker.http.pages import organiser, physician, public, receipts
+from tracker.http.pages import (
+    organiser,
+    organiser_attendance,
+    organiser_physicians,
+    physician,
+    public,
+    receipts,
+)
 from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sign_in as sign_in_pages
 from tracker.http.pages import zoom as zoom_pages
@@ -815,6 +822,114 @@ ROUTES: tuple[Route, ...] = (
         "Retry a failed email",
         status=303,
         responses={403: FORGED},
+    ),
+    # issue 12: organiser console ----------------------------------------------------------
+    _page(
+        "POST",
+        "/organizer/signout",
+        organiser.organizer_sign_out,
+        "Sign out of the organiser pages",
+        status=303,
+        responses={403: FORGED},
+    ),
+    _page(
+        "POST",
+        "/organizer/physicians",
+        organiser_physicians.organizer_create_physician,
+        "Add one physician",
+        status=303,
+        responses={403: FORGED, 422: "The list again, the form's errors next to their fields"},
+    ),
+    _page(
+        "GET",
+        "/organizer/physicians/{id}",
+        organiser_physicians.organizer_physician,
+        "One physician: series, awards, requirements, emails",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/physicians/{id}",
+        organiser_physicians.organizer_physician_action,
+        "Email a physician a new welcome or a sign-in link",
+        status=303,
+        responses={403: FORGED},
+    ),
+    _page(
+        "GET",
+        "/organizer/import",
+        organiser_physicians.organizer_import_page,
+        "Import physicians from a CSV file",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/import",
+        organiser_physicians.organizer_import,
+        "Run a CSV import (multipart); the page shows its progress, then the report",
+        responses={
+            403: FORGED,
+            413: "The file is too large",
+            422: "No file, not UTF-8, or no header",
+        },
+    ),
+    _page(
+        "POST",
+        "/organizer/series/{id}/registrations",
+        organiser_physicians.organizer_register_list,
+        "Register a pasted list of addresses, or a CSV's, to a series",
+        responses={403: FORGED},
+    ),
+    _page(
+        "GET",
+        "/organizer/occurrences/{id}/attendance.csv",
+        organiser_attendance.organizer_attendance_csv,
+        "A session's attendance as CSV",
+        response="text/csv",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "GET",
+        "/organizer/exports",
+        organiser_attendance.organizer_exports,
+        "Exports: completions for a date range",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "GET",
+        "/organizer/exports/completions.csv",
+        organiser_attendance.organizer_export_completions_csv,
+        "The completions export (CSV) for the page's dates",
+        response="text/csv",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "GET",
+        "/organizer/exports/completions.txt",
+        organiser_attendance.organizer_export_completions_txt,
+        "The completions export (PARS tab-delimited text) for the page's dates",
+        response="text/tab-separated-values",
+        responses={303: TO_SIGN_IN},
+    ),
+    _page(
+        "POST",
+        "/organizer/outbox/retry-failed",
+        organiser.organizer_retry_failed,
+        "Retry every failed email (of one kind)",
+        status=303,
+        responses={403: FORGED},
+    ),
+    _page(
+        "POST",
+        "/organizer/unmatched/group",
+        organiser.organizer_unmatched_group,
+        "Match a group of unmatched events (one person, one session) by hand, or dismiss it",
+        status=303,
+        responses={
+            400: "The group is missing",
+            403: FORGED,
+            422: "No physician with that email (the list again)",
+        },
     ),
     # issue 13: Zoom account (SPEC 8) --------------------------------------------------------
     _page(

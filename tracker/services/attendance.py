@@ -7,14 +7,20 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlmodel import col, select
+
 from schedules.clock import utcnow
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
 from tracker.domain import exports, listing, physicians
+from tracker.domain import unmatched_groups as unmatched_groups_domain
 from tracker.domain.attendance import mark_pending, match
 from tracker.domain.listing import Page, PageRequest
 from tracker.domain.models import AttendanceEvent, Award, Physician
+from tracker.domain.occurrences import SessionSummary, session_summary
 from tracker.domain.presence import connected_per_minute
+from tracker.domain.unmatched_groups import GroupKey, UnmatchedGroup, group_events
+from tracker.domain.unmatched_groups import unmatched_groups as unmatched_groups_of
 from tracker.services import ingestion
 from tracker.services.context import Services
 
@@ -49,6 +55,7 @@ class OccurrenceAttendance:
     series: Series
     attendees: Page[tuple[Award, Physician]]
     per_minute: list[int]
+    summary: SessionSummary | None = None
 
 
 async def occurrence_attendance(
@@ -66,7 +73,8 @@ async def occurrence_attendance(
             session, occurrence_id, asked, now=now, search=search
         )
         per_minute = await connected_per_minute(session, occurrence, now=now)
-    return OccurrenceAttendance(occurrence, series, attendees, per_minute)
+        summary = await session_summary(session, occurrence, series.min_attendance_percent)
+    return OccurrenceAttendance(occurrence, series, attendees, per_minute, summary)
 
 
 @dataclass(frozen=True)
@@ -94,3 +102,74 @@ async def completions(
                 session, header, start_from=start_from, until=until, after=after
             )
         yield CompletionBatch(header, rows)
+
+
+#: Attendees read per query for a session's CSV (the session is reopened between batches).
+ATTENDANCE_BATCH = 1000
+
+
+async def attendance_rows(
+    services: Services, occurrence_id: int
+) -> AsyncGenerator[list[tuple[Award, Physician]], None]:
+    """Every attendee of a session with their award, by name, batch after batch (each in its
+    own short session), provisional awards as of now: the organiser's CSV export. Raises
+    ``NotFoundError`` for an unknown occurrence (at the first batch)."""
+    await ingestion.settle(services, occurrence_id=occurrence_id)
+    asked = PageRequest(ATTENDANCE_BATCH)
+    while True:
+        async with services.database.session() as session:
+            page = await listing.attendance_page(session, occurrence_id, asked, now=utcnow())
+        yield page.rows
+        if page.next_key is None:
+            return
+        asked = PageRequest(ATTENDANCE_BATCH, page.next_key)
+
+
+async def unmatched_groups(
+    services: Services, *, offset: int, limit: int, search: str | None = None
+) -> tuple[list[tuple[UnmatchedGroup, AttendanceEvent]], bool]:
+    """A page of unmatched events grouped per person and session, each with one of its events
+    (to say why it is unmatched), and whether another page follows."""
+    async with services.database.session() as session:
+        groups, more = await unmatched_groups_of(session, offset=offset, limit=limit, search=search)
+        samples = {
+            e.id: e
+            for e in (
+                await session.exec(
+                    select(AttendanceEvent).where(
+                        col(AttendanceEvent.id).in_([g.sample_id for g in groups])
+                    )
+                )
+            ).all()
+        }
+    return [(g, samples[g.sample_id]) for g in groups], more
+
+
+async def match_group_by_hand(services: Services, key: GroupKey, email: str) -> int | None:
+    """Give every event of the group the physician with this address; None when no physician
+    has it, else how many events were matched."""
+    async with services.database.session() as session:
+        physician = await physicians.physician_by_email(session, email)
+        if physician is None:
+            return None
+        events = await group_events(session, key)
+        pending: set[tuple[int, int]] = set()
+        for event in events:
+            event.physician_id = physician.id
+            await match(session, event)
+            if event.occurrence_id is not None and event.physician_id is not None:
+                pending.add((event.occurrence_id, event.physician_id))
+        if pending:
+            await mark_pending(session, sorted(pending))
+        await session.commit()
+    if pending:
+        await ingestion.project_soon(services)
+    return len(events)
+
+
+async def dismiss_group(services: Services, key: GroupKey) -> int:
+    """Take a group of unmatched events off the organiser's list; the facts are kept."""
+    async with services.database.session() as session:
+        count = await unmatched_groups_domain.dismiss_group(session, key)
+        await session.commit()
+    return count

@@ -6,7 +6,7 @@ Each function is one read-only use case: it opens a short session, reads one pag
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from notifications.models import OutboxMessage
@@ -91,6 +91,8 @@ class OutboxView:
     page: Page[OutboxMessage]
     #: Every kind present in the outbox, for a filter (empty unless asked for).
     kinds: list[str]
+    #: ``{status: messages}`` of the kind asked (empty unless kinds are asked for).
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 async def outbox_page(
@@ -104,4 +106,5 @@ async def outbox_page(
     async with services.database.session() as session:
         page = await listing.outbox_page(session, asked, status=status, kind=kind)
         kinds = await listing.outbox_kinds(session) if with_kinds else []
-    return OutboxView(page, kinds)
+        counts = await listing.outbox_counts(session, kind=kind) if with_kinds else {}
+    return OutboxView(page, kinds, counts)

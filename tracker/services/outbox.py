@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from notifications.models import OutboxMessage
-from notifications.outbox import retry_failed
+from notifications.outbox import retry_all_failed, retry_failed
 from schedules.clock import utcnow
 from tracker.services.context import Services
 
@@ -16,3 +16,12 @@ async def retry_message(services: Services, message_id: int) -> OutboxMessage | 
     if row is not None:
         services.poke()
     return row
+
+
+async def retry_every_failed(services: Services, *, kind: str | None = None) -> int:
+    """Send every failed message (of ``kind``) again, at once; returns how many."""
+    async with services.database.session() as session:
+        count = await retry_all_failed(session, kind=kind, now=utcnow())
+    if count:
+        services.poke()
+    return count

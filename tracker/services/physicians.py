@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import col, select
 
+from notifications.models import OutboxMessage
 from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
 from tracker.domain import agenda, awards, physicians, requirements, self_registrations
@@ -23,7 +26,7 @@ from tracker.domain.schemas import (
     PhysicianUpdate,
     RequirementCreate,
 )
-from tracker.services import ingestion
+from tracker.services import ingestion, sign_in_links
 from tracker.services.context import Services
 
 
@@ -150,3 +153,67 @@ async def get_physician(services: Services, physician_id: int) -> Physician:
     """Raises ``NotFoundError`` for an unknown physician."""
     async with services.database.session() as session:
         return await physicians.get_physician(session, physician_id)
+
+
+# issue 12: the organiser's page of one physician ---------------------------------------------
+
+#: The latest messages to a physician the organiser's page lists.
+RECENT_MESSAGES = 50
+
+
+@dataclass(frozen=True)
+class OrganiserPhysicianView:
+    """One physician as the organiser's page shows them: their series, awards and requirements
+    (pending awards settled first), and the latest emails queued for them (without bytes)."""
+
+    physician: Physician
+    summary: CreditSummary
+    registrations: list[Series]
+    messages: list[OutboxMessage]
+
+
+async def organiser_view(services: Services, physician_id: int) -> OrganiserPhysicianView:
+    """Raises ``NotFoundError`` for an unknown physician."""
+    async with services.database.session() as session:
+        await physicians.get_physician(session, physician_id)
+    await ingestion.settle(services, physician_id=physician_id)
+    async with services.database.session() as session:
+        physician = await physicians.get_physician(session, physician_id)
+        summary = await awards.credit_summary(session, physician_id, now=utcnow())
+        series = (
+            await session.exec(
+                select(Series)
+                .join(Registration, col(Series.id) == col(Registration.series_id))
+                .where(Registration.physician_id == physician_id)
+                .order_by(col(Series.title))
+            )
+        ).all()
+        messages = (
+            await session.exec(
+                select(OutboxMessage)
+                .options(defer(cast(QueryableAttribute[Any], OutboxMessage.raw)))
+                .where(OutboxMessage.physician_id == physician_id)
+                .order_by(col(OutboxMessage.id).desc())
+                .limit(RECENT_MESSAGES)
+            )
+        ).all()
+    return OrganiserPhysicianView(physician, summary, list(series), list(messages))
+
+
+async def resend_welcome(services: Services, physician_id: int) -> None:
+    """A new welcome email, with a new personal link: the token is stored as a hash, so the
+    old link cannot be sent again; it stops working, as after a rotation."""
+    now = utcnow()
+    async with services.database.session() as session:
+        physician, token = await physicians.rotate_token(session, physician_id, now=now)
+        await enqueue_welcomes(session, services.mail, [Newcomer.of(physician, token)], now=now)
+        await session.commit()
+    services.poke()
+
+
+async def send_sign_in_link(services: Services, physician_id: int) -> bool:
+    """A one-time sign-in link to the physician's address, as if they had asked for it (the
+    same per-address limit); returns whether one was queued. Raises ``NotFoundError``."""
+    async with services.database.session() as session:
+        email = (await physicians.get_physician(session, physician_id)).email
+    return await sign_in_links.request_link(services, email)

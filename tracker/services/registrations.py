@@ -59,3 +59,27 @@ async def unsubscribe_link(
     """What a reminder's unsubscribe link stands for; ``None`` for an unknown link."""
     async with services.database.session() as session:
         return await registrations.by_unsubscribe_token(session, token)
+
+
+#: Addresses per transaction when registering a list (one commit each: a short write lock).
+BULK_CHUNK = 1000
+
+
+async def register_emails(
+    services: Services, series_id: int, emails: list[str]
+) -> registrations.BulkRegistration:
+    """Register every physician of a pasted or uploaded list of addresses to a series; an
+    address twice, or already registered, is counted once. Raises ``NotFoundError`` for an
+    unknown series."""
+    unique = list(dict.fromkeys(emails))
+    total = registrations.BulkRegistration()
+    for start in range(0, max(len(unique), 1), BULK_CHUNK):
+        async with services.database.session() as session:
+            done = await registrations.register_emails(
+                session, series_id, unique[start : start + BULK_CHUNK], now=utcnow()
+            )
+            await session.commit()
+        total.added += done.added
+        total.already += done.already
+        total.unknown += done.unknown
+    return total

@@ -7,7 +7,7 @@ added while the service runs is accepted at once by the API and the pages alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from schedules import series as series_domain
@@ -89,25 +89,37 @@ async def all_series(services: Services) -> list[Series]:
 
 @dataclass(frozen=True)
 class SeriesOverview:
-    """A series as its organiser page shows it: the series, its sessions from five weeks ago
-    on (at most ``limit``), and which of them already hold final credits."""
+    """A series as its organiser page shows it: one page of its sessions (``more``: another
+    page follows), which of them already hold final credits, and per session the physicians
+    registered to the series and those who attended (``counts``, one grouped query)."""
 
     series: Series
     occurrences: list[Occurrence]
     final: set[int]
+    counts: dict[int, tuple[int, int]] = field(default_factory=dict)
+    more: bool = False
 
 
 async def series_overview(
-    services: Services, series_id: int, *, since: datetime, limit: int = 30
+    services: Services,
+    series_id: int,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    offset: int = 0,
+    limit: int = 30,
 ) -> SeriesOverview:
     """Raises ``NotFoundError`` for an unknown series."""
     async with services.database.session() as session:
         series = await series_domain.get_series(session, series_id)
-        rows = (await list_occurrences(session, series_id, start_from=since))[:limit]
-        final = await occurrences.holding_final_credits(
-            session, [o.id for o in rows if o.id is not None]
-        )
-    return SeriesOverview(series, rows, final)
+        shown = await list_occurrences(session, series_id, start_from=since, until=until)
+        rows = shown[offset : offset + limit]
+        ids = [o.id for o in rows if o.id is not None]
+        final = await occurrences.holding_final_credits(session, ids)
+        registered = await occurrences.registered_count(session, series_id)
+        attended = await occurrences.attended_counts(session, ids)
+    counts = {i: (registered, attended.get(i, 0)) for i in ids}
+    return SeriesOverview(series, rows, final, counts, more=len(shown) > offset + limit)
 
 
 async def occurrence_of(services: Services, occurrence_id: int) -> tuple[Occurrence, Series]:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+import functools
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import ValidationError
+from babel.dates import format_timedelta, get_day_names
+from pydantic import TypeAdapter, ValidationError
 
 from schedules.clock import utcnow
 from schedules.errors import (
@@ -25,19 +29,30 @@ from tracker.domain.attendance import unmatched_reason
 from tracker.domain.listing import Page
 from tracker.domain.localtime import amount, long_date, when
 from tracker.domain.models import WebSession
+from tracker.domain.unmatched_groups import GroupKey
 from tracker.domain.validation import validation_messages
+from tracker.errors import FinalCreditsError
 from tracker.http.api.mail import STATUSES
 from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
 from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sessions
 from tracker.http.pages.chart import svg
 from tracker.http.pages.i18n import language, translator
+from tracker.http.pages.recurrence import (
+    ENDS,
+    POSITIONS,
+    REPEATS,
+    WEEKDAYS,
+    PickerError,
+    picker_posted,
+    picker_values,
+    rule_from_picker,
+)
 from tracker.http.pages.render import form_with_csrf, message_page, page, secure_cookies
 from tracker.http.paging import (
     ATTENDANCE,
     OUTBOX,
     PHYSICIANS,
-    UNMATCHED,
     cursors,
     page_request,
     query_text,
@@ -82,6 +97,18 @@ async def organizer_login(request: web.Request) -> web.StreamResponse:
     raise response
 
 
+async def organizer_sign_out(request: web.Request) -> web.StreamResponse:
+    """Sign out (a POST with the session's CSRF token): the session row goes, the cookie too."""
+    row = await _organizer_session(request)
+    await form_with_csrf(request, row)
+    response = web.HTTPSeeOther("/organizer/login")
+    raw = sessions.cookie_of(request)
+    if raw:
+        await web_sessions.sign_out(request.app[DATABASE], raw)
+    sessions.forget_cookie(response)
+    raise response
+
+
 async def _organizer_session(request: web.Request) -> WebSession:
     row = await sessions.current(request, kind="organizer")
     if row is None:
@@ -89,7 +116,22 @@ async def _organizer_session(request: web.Request) -> WebSession:
     return row
 
 
+#: For the other organiser page modules: the signed-in organiser's session (else to sign-in).
+async def organizer_session(request: web.Request) -> WebSession:
+    return await _organizer_session(request)
+
+
 CREDIT_FIELD = "credit:"
+REMINDER_FIELD = "reminder:"
+_DURATION = TypeAdapter(timedelta)
+#: The reminder offsets the form offers (a series' own others are shown too).
+REMINDER_CHOICES = ("P7D", "P2D", "P1D", "PT2H", "PT1H", "PT30M", "PT15M")
+
+
+@functools.cache
+def timezone_names() -> tuple[str, ...]:
+    """Every IANA zone this installation knows: the timezone field's searchable list."""
+    return tuple(sorted(zoneinfo.available_timezones()))
 
 
 def _credit_fields(labels: dict[str, str], series: Series | None = None) -> list[tuple[str, str]]:
@@ -101,6 +143,28 @@ def _credit_fields(labels: dict[str, str], series: Series | None = None) -> list
     return sorted(shown.items())
 
 
+def _reminder_choices(lang: str, chosen: list[str]) -> list[tuple[str, str]]:
+    """``(offset, label)`` of each reminder box: the usual offsets and the series' own."""
+    offsets = list(REMINDER_CHOICES) + [r for r in chosen if r not in REMINDER_CHOICES]
+    t = translator(lang)
+    choices = []
+    for offset in offsets:
+        try:
+            delta = _DURATION.validate_python(offset)
+            seconds = int(delta.total_seconds())
+            # the exact amount in the largest whole unit (babel would round 90 min to 2 hours)
+            unit: Literal["day", "hour", "minute"] = (
+                "day" if seconds % 86400 == 0 else "hour" if seconds % 3600 == 0 else "minute"
+            )
+            label = t["org.reminder.before"].format(
+                delta=format_timedelta(delta, granularity=unit, threshold=10**9, locale=lang)
+            )
+        except ValidationError:
+            label = offset
+        choices.append((offset, label))
+    return choices
+
+
 def _form_values(series: Series | None = None) -> dict[str, Any]:
     if series is None:
         return {
@@ -109,17 +173,20 @@ def _form_values(series: Series | None = None) -> dict[str, Any]:
             "timezone": "Europe/Paris",
             "start": "",
             "duration_minutes": 60,
-            "rrule": "FREQ=WEEKLY;BYDAY=MO",
             "join_url": "",
             "credits": {"AMA_PRA_1": "1"},
             "min_attendance_percent": "",
+            "reminders": ["P1D", "PT1H"],
             "language": "fr",
             "zoom_webinar_id": "",
             "pars_activity_id": "",
             "dpc_action_ref": "",
             "council_accreditation_ref": "",
+            "public": True,
             "registration": "closed",
             "capacity": "",
+            **picker_values(None, None, "Europe/Paris"),
+            "repeat": "weekly",
         }
     return {
         "title": series.title,
@@ -127,28 +194,39 @@ def _form_values(series: Series | None = None) -> dict[str, Any]:
         "timezone": series.timezone,
         "start": series.start_local.strftime("%Y-%m-%dT%H:%M"),
         "duration_minutes": series.duration_minutes,
-        "rrule": series.rrule or "",
         "join_url": series.join_url,
         "credits": {str(c["type"]): f"{float(str(c['max'])):g}" for c in series.credits},
         "min_attendance_percent": series.min_attendance_percent
         if series.min_attendance_percent is not None
         else "",
+        "reminders": list(series.reminders),
         "language": series.language,
         "zoom_webinar_id": series.zoom_webinar_id or "",
         "pars_activity_id": series.pars_activity_id or "",
         "dpc_action_ref": series.dpc_action_ref or "",
         "council_accreditation_ref": series.council_accreditation_ref or "",
+        "public": series.public,
         "registration": series.registration,
         "capacity": series.capacity if series.capacity is not None else "",
+        **picker_values(series.rrule, series.start_local.date(), series.timezone),
     }
 
 
 def _posted_values(form: dict[str, str]) -> dict[str, Any]:
-    """What was typed, to show the form again with an error."""
+    """What was typed, to show the form again with its errors."""
     credits = {
         k.removeprefix(CREDIT_FIELD): v for k, v in form.items() if k.startswith(CREDIT_FIELD)
     }
-    return {**form, "credits": credits}
+    values: dict[str, Any] = {**form, "credits": credits, **picker_posted(form)}
+    if "reminders_shown" in form:
+        values["reminders"] = _posted_reminders(form)
+    if "public_shown" in form:
+        values["public"] = bool(form.get("public"))
+    return values
+
+
+def _posted_reminders(form: dict[str, str]) -> list[str]:
+    return [k.removeprefix(REMINDER_FIELD) for k in form if k.startswith(REMINDER_FIELD)]
 
 
 def _posted_credits(
@@ -156,11 +234,16 @@ def _posted_credits(
 ) -> list[dict[str, Any]]:
     """The designations typed in the form (an emptied or zero field removes its type), plus
     those of ``keep`` that the form had no field for: a save never drops what it did not show."""
-    credits: list[dict[str, Any]] = [
-        {"type": name.removeprefix(CREDIT_FIELD), "max": value.strip()}
-        for name, value in form.items()
-        if name.startswith(CREDIT_FIELD) and value.strip() and float(value) > 0
-    ]
+    credits: list[dict[str, Any]] = []
+    for name, value in form.items():
+        if not name.startswith(CREDIT_FIELD) or not value.strip():
+            continue
+        try:
+            amount_given = float(value)
+        except ValueError:
+            raise PickerError(name, "org.bad.credit") from None
+        if amount_given > 0:
+            credits.append({"type": name.removeprefix(CREDIT_FIELD), "max": value.strip()})
     credits += [
         {"type": c["type"], "max": c["max"]}
         for c in keep or []
@@ -170,13 +253,18 @@ def _posted_credits(
 
 
 def _series_payload(form: dict[str, str], keep: list[StoredCredit] | None = None) -> dict[str, Any]:
-    return {
+    """The API's body from the form: the rule from the picker (or the raw advanced field),
+    reminders and ``public`` only when the form showed them (an older page keeps them)."""
+    timezone = form.get("timezone", "").strip()
+    if timezone and timezone not in timezone_names():
+        raise PickerError("timezone", "org.bad.timezone")
+    payload: dict[str, Any] = {
         "title": form.get("title", ""),
         "description": form.get("description", ""),
-        "timezone": form.get("timezone", ""),
+        "timezone": timezone,
         "start": form.get("start", ""),
         "duration_minutes": form.get("duration_minutes") or 0,
-        "rrule": form.get("rrule", "").strip() or None,
+        "rrule": rule_from_picker(form),
         "join_url": form.get("join_url", ""),
         "credits": _posted_credits(form, keep),
         "min_attendance_percent": form.get("min_attendance_percent") or None,
@@ -188,6 +276,11 @@ def _series_payload(form: dict[str, str], keep: list[StoredCredit] | None = None
         "registration": form.get("registration", "closed"),
         "capacity": form.get("capacity", "").strip() or None,
     }
+    if "reminders_shown" in form:
+        payload["reminders"] = _posted_reminders(form)
+    if "public_shown" in form:
+        payload["public"] = bool(form.get("public"))
+    return payload
 
 
 def _off_rule_message(exc: StartOffRuleError, lang: str) -> str:
@@ -217,23 +310,150 @@ def _first_error(exc: Exception, lang: str = "en") -> str:
     return str(exc)
 
 
+def _bad(t: dict[str, str], field: str) -> str:
+    return t.get(f"org.bad.{field}", t["org.bad.other"])
+
+
+def field_errors(
+    exc: Exception, lang: str, form: dict[str, str], credits: list[str]
+) -> dict[str, str]:
+    """``{form field: message in the page's language}`` for a refused series form: each
+    message goes next to its field (``""``: the form as a whole). ``credits`` are the types
+    in the order they were sent, to place an error on ``credits.1.max``."""
+    t = translator(lang)
+    picked = form.get("repeat") not in (None, "custom")
+    if isinstance(exc, PickerError):
+        return {exc.field: t[exc.key]}
+    if isinstance(exc, StartOffRuleError):
+        return {"start": _off_rule_message(exc, lang)}
+    if isinstance(exc, InvalidInputError):
+        if exc.field == "rrule":
+            return {"repeat": _bad(t, "repeat")} if picked else {"rrule": _bad(t, "rrule")}
+        return {exc.field: _bad(t, exc.field)}
+    if isinstance(exc, ValidationError):
+        errors: dict[str, str] = {}
+        for item in exc.errors():
+            loc = [str(part) for part in item["loc"]]
+            field = loc[0] if loc else ""
+            if field == "credits" and len(loc) > 1 and loc[1].isdigit():
+                index = int(loc[1])
+                field = f"{CREDIT_FIELD}{credits[index]}" if index < len(credits) else "credits"
+                errors.setdefault(field, t["org.bad.credit"])
+            elif field == "rrule" and picked:
+                errors.setdefault("repeat", _bad(t, "repeat"))
+            else:
+                errors.setdefault(field, _bad(t, field))
+        return errors
+    if isinstance(exc, OccurrenceConflictError):
+        return {"": t["org.bad.conflict"]}
+    return {"": t["org.bad.other"]}
+
+
+OCCURRENCES_PER_PAGE = 50
+#: With no date asked, the series page starts five weeks back (recent sessions' attendance).
+RECENT = timedelta(days=35)
+
+
+@dataclass(frozen=True)
+class OccurrenceFilter:
+    """The series page's sessions asked: from and to dates (UTC days), a page number."""
+
+    since: datetime
+    until: datetime | None
+    page: int
+    start_text: str
+    end_text: str
+    error: str | None
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * OCCURRENCES_PER_PAGE
+
+
+def _occurrence_filter(request: web.Request) -> OccurrenceFilter:
+    """Read ``from``, ``to`` (YYYY-MM-DD) and ``page``; a bad value is ignored and said."""
+    t = translator(language(request))
+    q = request.query
+    start_text, end_text = q.get("from", "").strip()[:10], q.get("to", "").strip()[:10]
+    error = None
+    since, until = utcnow() - RECENT, None
+    try:
+        if start_text:
+            since = datetime.combine(date.fromisoformat(start_text), time(), UTC)
+        if end_text:
+            until = datetime.combine(date.fromisoformat(end_text), time(), UTC) + timedelta(days=1)
+    except ValueError:
+        error = t["org.bad.date"]
+    page_text = q.get("page", "1")
+    number = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 1000 else 1
+    return OccurrenceFilter(since, until, number, start_text, end_text, error)
+
+
+def _occurrence_pager(
+    request: web.Request, asked: OccurrenceFilter, more: bool
+) -> dict[str, str | None]:
+    kept = {k: v for k, v in request.query.items() if k != "page"}
+
+    def link(number: int) -> str:
+        return f"{request.path}?{urlencode({**kept, 'page': str(number)})}#occurrences"
+
+    return {
+        "next": link(asked.page + 1) if more else None,
+        "previous": link(asked.page - 1) if asked.page > 1 else None,
+        "first": link(1) if asked.page > 2 else None,
+    }
+
+
+def _form_context(
+    request: web.Request, values: dict[str, Any], errors: dict[str, str]
+) -> dict[str, Any]:
+    """What ``org_series_form.html`` needs beyond the values: the lists it offers."""
+    lang = language(request)
+    return {
+        "values": values,
+        "errors": errors,
+        "zones": timezone_names(),
+        "weekdays": [
+            (code, get_day_names("wide", locale=lang)[i]) for i, code in enumerate(WEEKDAYS)
+        ],
+        "repeats": REPEATS,
+        "ends_choices": ENDS,
+        "positions": POSITIONS,
+        "reminder_choices": _reminder_choices(lang, list(values.get("reminders", []))),
+    }
+
+
 async def organizer_home(
-    request: web.Request, *, error: str | None = None, values: dict[str, Any] | None = None
+    request: web.Request,
+    *,
+    error: str | None = None,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> web.Response:
     row = await _organizer_session(request)
     rows = await series_service.all_series(request.app[SERVICES])
+    errors = errors or ({"": error} if error else {})
     return page(
         request,
         "org_series.html",
-        status=422 if error else 200,
+        status=422 if errors else 200,
         series=rows,
         csrf=row.csrf,
-        error=error,
-        values={**_form_values(), **(values or {})},  # a partial form re-shows defaults
         credit_fields=_credit_fields(request.app[MAIL].labels),
         form_action="/organizer/series",
         submit=translator(language(request))["org.create"],
+        # a partial form re-shows defaults
+        **_form_context(request, {**_form_values(), **(values or {})}, errors),
     )
+
+
+def _refused(exc: Exception, request: web.Request, form: dict[str, str]) -> dict[str, str]:
+    sent = [k.removeprefix(CREDIT_FIELD) for k, v in form.items() if k.startswith(CREDIT_FIELD)]
+    try:
+        credits = [str(c["type"]) for c in _posted_credits(form)]
+    except PickerError:
+        credits = sent
+    return field_errors(exc, language(request), form, credits)
 
 
 async def organizer_create_series(request: web.Request) -> web.StreamResponse:
@@ -244,20 +464,30 @@ async def organizer_create_series(request: web.Request) -> web.StreamResponse:
         series = await series_service.create_series(request.app[SERVICES], data)
     except (ValidationError, InvalidInputError, ValueError) as exc:
         return await organizer_home(
-            request, error=_first_error(exc, language(request)), values=_posted_values(form)
+            request, errors=_refused(exc, request, form), values=_posted_values(form)
         )
     raise web.HTTPSeeOther(f"/organizer/series/{series.id}")
 
 
 async def organizer_series(
-    request: web.Request, *, error: str | None = None, values: dict[str, Any] | None = None
+    request: web.Request,
+    *,
+    error: str | None = None,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> web.Response:
     row = await _organizer_session(request)
     lang = language(request)
     series_id = path_id(request)
+    asked = _occurrence_filter(request)
     try:
         overview = await series_service.series_overview(
-            request.app[SERVICES], series_id, since=utcnow() - timedelta(days=35)
+            request.app[SERVICES],
+            series_id,
+            since=asked.since,
+            until=asked.until,
+            offset=asked.offset,
+            limit=OCCURRENCES_PER_PAGE,
         )
     except NotFoundError:
         raise web.HTTPNotFound() from None
@@ -271,22 +501,27 @@ async def organizer_series(
             "status": o.status,
             "final": o.id in final,
             "local_value": o.start.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
+            "registered": overview.counts.get(o.id or 0, (0, 0))[0],
+            "attended": overview.counts.get(o.id or 0, (0, 0))[1],
         }
         for o in rows
     ]
+    errors = errors or ({"": error} if error else {})
     return page(
         request,
         "org_series_edit.html",
-        status=422 if error else 200,
+        status=422 if errors else 200,
         series=series,
         occurrences=occurrences,
+        occurrence_pager=_occurrence_pager(request, asked, overview.more),
+        occurrence_filter=asked,
+        bulk_empty=request.query.get("bulk") == "empty",
         reg=registrations,
         csrf=row.csrf,
-        error=error,
-        values={**_form_values(series), **(values or {})},
         credit_fields=_credit_fields(request.app[MAIL].labels, series),
         form_action=f"/organizer/series/{series.id}",
         submit=translator(lang)["save"],
+        **_form_context(request, {**_form_values(series), **(values or {})}, errors),
     )
 
 
@@ -302,19 +537,23 @@ async def organizer_update_series(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound() from None
     except (ValidationError, InvalidInputError, OccurrenceConflictError, ValueError) as exc:
         return await organizer_series(
-            request, error=_first_error(exc, language(request)), values=_posted_values(form)
+            request, errors=_refused(exc, request, form), values=_posted_values(form)
         )
     raise web.HTTPSeeOther(f"/organizer/series/{series_id}")
 
 
 async def organizer_preview(request: web.Request) -> web.Response:
-    """The next occurrences of the series being typed (for the live preview)."""
+    """The next occurrences of the series being typed (for the live preview), and the rule
+    the picker makes of its fields."""
     await _organizer_session(request)
-    q = request.query
+    q = dict(request.query)
     lang = language(request)
+    t = translator(lang)
+    rule_text: str | None = None
     try:
         tz = resolve_timezone(q.get("timezone", ""))
-        rule = normalise_rule(q["rrule"], tz) if q.get("rrule") else None
+        rule_text = rule_from_picker(q)
+        rule = normalise_rule(rule_text, tz) if rule_text else None
         start = datetime.fromisoformat(q.get("start", ""))
         if start.tzinfo is not None:
             raise ValueError("local time expected")
@@ -324,12 +563,16 @@ async def organizer_preview(request: web.Request) -> web.Response:
             rule=rule,
             start_local=start,
             tz=tz,
-            until=max(now, start.replace(tzinfo=tz)) + timedelta(days=120),
+            until=max(now, start.replace(tzinfo=tz)) + timedelta(days=400),
         )
-        lines = [when(s, tz.key, lang) for s in starts if s >= now][:8]
-    except (ValueError, KeyError, InvalidInputError) as exc:
-        lines = [f"{translator(lang)['error']}: {exc}"]
-    return web.json_response({"lines": lines})
+        lines = [when(s, tz.key, lang) for s in starts if s >= now][:12]
+    except PickerError as exc:
+        lines = [f"{t['error']}: {t[exc.key]}"]
+    except InvalidInputError as exc:
+        lines = [f"{t['error']}: {_bad(t, exc.field)}"]
+    except (ValueError, KeyError):
+        lines = [f"{t['error']}: {t['org.preview.incomplete']}"]
+    return web.json_response({"lines": lines, "rule": rule_text or ""})
 
 
 async def organizer_occurrence_action(request: web.Request) -> web.StreamResponse:
@@ -355,10 +598,18 @@ async def organizer_occurrence_action(request: web.Request) -> web.StreamRespons
         raise web.HTTPNotFound() from None
     except (ValidationError, InvalidInputError, OccurrenceConflictError) as exc:
         t = translator(language(request))
+        if isinstance(exc, FinalCreditsError):
+            text = t["org.final.refused"]
+        elif isinstance(exc, OccurrenceConflictError):
+            text = t["org.bad.conflict"]
+        elif isinstance(exc, InvalidInputError):
+            text = _bad(t, exc.field)
+        else:
+            text = t["org.bad.start"]
         return message_page(
             request,
             t["error"],
-            _first_error(exc),
+            text,
             status=409 if isinstance(exc, OccurrenceConflictError) else 422,
         )
     raise web.HTTPSeeOther(f"/organizer/series/{occurrence.series_id}#occurrence-{occurrence_id}")
@@ -404,7 +655,7 @@ def _pager(request: web.Request, name: str, page: Page[Any]) -> dict[str, str | 
 async def organizer_occurrence(request: web.Request) -> web.Response:
     """The attendance of one session: its chart, then its attendees by name, a page at a time
     (a search by name, email or identifier finds one among thousands)."""
-    await _organizer_session(request)
+    row = await _organizer_session(request)
     lang = language(request)
     labels = request.app[MAIL].labels
     occurrence_id = path_id(request)
@@ -421,9 +672,23 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
     return page(
         request,
         "org_occurrence.html",
+        csrf=row.csrf,
         title=series.title,
         when=when(occurrence.start, series.timezone, lang),
-        chart=svg(counts, title=translator(lang)["org.connected"], start=occurrence.start),
+        chart=svg(
+            counts,
+            title=translator(lang)["org.connected"],
+            start=occurrence.start,
+            tz=series.timezone,
+        ),
+        occurrence_id=occurrence_id,
+        series_id=series.id,
+        summary=view.summary,
+        share=(
+            f"{view.summary.over_threshold / view.summary.attended:.0%}"
+            if view.summary and view.summary.attended and view.summary.threshold_minutes is not None
+            else "—"
+        ),
         q=search or "",
         pager=_pager(request, ATTENDANCE, attendees),
         rows=[
@@ -442,20 +707,31 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
     )
 
 
-async def organizer_physicians(request: web.Request) -> web.Response:
+async def organizer_physicians(
+    request: web.Request,
+    *,
+    new_errors: dict[str, str] | None = None,
+    new_values: dict[str, str] | None = None,
+) -> web.Response:
     """Physicians in the order they were added, a page at a time, with a search box (any
     part of a name, email, NPI, RPPS or board id; any case, accents folded)."""
-    await _organizer_session(request)
+    row = await _organizer_session(request)
     asked = page_request(request, PHYSICIANS, (int,))
     search = query_text(request, "q")
     found = await lists.physicians_page(request.app[SERVICES], asked, search=search)
     return page(
         request,
         "org_physicians.html",
+        status=422 if new_errors else 200,
+        errors=new_errors or {},
+        new=new_values or {"language": "fr", "timezone": "Europe/Paris"},
+        zones=timezone_names(),
+        csrf=row.csrf,
         q=search or "",
         pager=_pager(request, PHYSICIANS, found),
         physicians=[
             {
+                "id": p.id,
                 "name": f"{p.first_name} {p.last_name}",
                 "email": p.email,
                 "identifiers": ", ".join(
@@ -470,31 +746,96 @@ async def organizer_physicians(request: web.Request) -> web.Response:
     )
 
 
-async def organizer_unmatched(request: web.Request, *, error: str | None = None) -> web.Response:
+UNMATCHED_GROUPS_PER_PAGE = 50
+
+
+def _group_key(form: dict[str, str]) -> GroupKey:
+    """The group a form names (its hidden fields), or 400."""
+
+    def number(name: str) -> int | None:
+        value = form.get(name, "")
+        if not value:
+            return None
+        if not value.isdigit() or len(value) > 18:
+            raise web.HTTPBadRequest(text=f"{name} must be a whole number")
+        return int(value)
+
+    who = form.get("who", "")
+    if not who or len(who) > 400:
+        raise web.HTTPBadRequest(text="the group is missing")
+    return GroupKey(
+        who, number("occurrence_id"), number("series_id"), form.get("zoom_webinar_id") or None
+    )
+
+
+async def organizer_unmatched(
+    request: web.Request, *, error: str | None = None, error_group: str | None = None
+) -> web.Response:
+    """Unmatched events grouped per person and session, oldest first, a page at a time: each
+    group is matched to a physician, or dismissed, in one action."""
     row = await _organizer_session(request)
-    asked = page_request(request, UNMATCHED, (int,))
+    lang = language(request)
     search = query_text(request, "q")
-    events = await lists.unmatched_page(request.app[SERVICES], asked, search=search)
+    page_text = request.query.get("page", "1")
+    number = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 10_000 else 1
+    groups, more = await attendance_service.unmatched_groups(
+        request.app[SERVICES],
+        offset=(number - 1) * UNMATCHED_GROUPS_PER_PAGE,
+        limit=UNMATCHED_GROUPS_PER_PAGE,
+        search=search,
+    )
+    kept = {k: v for k, v in request.query.items() if k != "page"}
+
+    def link(n: int) -> str:
+        return f"{request.path}?{urlencode({**kept, 'page': str(n)})}"
+
     return page(
         request,
         "org_unmatched.html",
         status=422 if error else 200,
         csrf=row.csrf,
         error=error,
+        error_group=error_group,
         q=search or "",
-        pager=_pager(request, UNMATCHED, events),
-        events=[
+        done=request.query.get("done", ""),
+        pager={
+            "next": link(number + 1) if more else None,
+            "previous": link(number - 1) if number > 1 else None,
+            "first": link(1) if number > 2 else None,
+        },
+        groups=[
             {
-                "id": e.id,
-                "kind": e.kind,
-                "at": e.at.isoformat(),
-                "email": e.email,
-                "reason": unmatched_reason(e),
-                "needs_physician": e.kind != "ended" and e.physician_id is None,
+                "id": f"g{g.sample_id}",
+                "key": g.key,
+                "email": g.email,
+                "events": g.events,
+                "first": when(g.first_at, "UTC", lang),
+                "last": when(g.last_at, "UTC", lang),
+                "reason": unmatched_reason(sample),
+                "needs_physician": sample.kind != "ended" and sample.physician_id is None,
             }
-            for e in events.rows
+            for g, sample in groups
         ],
     )
+
+
+async def organizer_unmatched_group(request: web.Request) -> web.StreamResponse:
+    """Match every event of a group to the physician with the address typed, or dismiss the
+    group (the events are kept, off the list)."""
+    row = await _organizer_session(request)
+    form = await form_with_csrf(request, row)
+    key = _group_key(form)
+    t = translator(language(request))
+    if form.get("action") == "dismiss":
+        await attendance_service.dismiss_group(request.app[SERVICES], key)
+        raise web.HTTPSeeOther("/organizer/unmatched?done=dismissed")
+    email = form.get("email", "").strip()[:320]
+    matched = await attendance_service.match_group_by_hand(request.app[SERVICES], key, email)
+    if matched is None:
+        return await organizer_unmatched(
+            request, error=t["org.unmatched.nobody"].format(email=email), error_group=key.who
+        )
+    raise web.HTTPSeeOther("/organizer/unmatched?done=matched")
 
 
 async def organizer_match(request: web.Request) -> web.StreamResponse:
@@ -507,7 +848,10 @@ async def organizer_match(request: web.Request) -> web.StreamResponse:
     except NotFoundError:
         raise web.HTTPNotFound() from None
     if not matched:
-        return await organizer_unmatched(request, error=f"no physician with email {email}")
+        t = translator(language(request))
+        return await organizer_unmatched(
+            request, error=t["org.unmatched.nobody"].format(email=email)
+        )
     raise web.HTTPSeeOther("/organizer/unmatched")
 
 
@@ -527,6 +871,8 @@ async def organizer_outbox(request: web.Request) -> web.Response:
         request,
         "org_outbox.html",
         csrf=row.csrf,
+        counts=view.counts,
+        retried=request.query.get("retried", ""),
         messages=messages.rows,
         statuses=STATUSES,
         chosen_status=status or "",
@@ -542,3 +888,13 @@ async def organizer_retry(request: web.Request) -> web.StreamResponse:
     message_id = path_id(request)
     await outbox_service.retry_message(request.app[SERVICES], message_id)
     raise web.HTTPSeeOther("/organizer/outbox")
+
+
+async def organizer_retry_failed(request: web.Request) -> web.StreamResponse:
+    """Send every failed message (of the kind shown) again, in one action."""
+    row = await _organizer_session(request)
+    form = await form_with_csrf(request, row)
+    kind = form.get("kind", "").strip()[:64] or None
+    count = await outbox_service.retry_every_failed(request.app[SERVICES], kind=kind)
+    kept = {"kind": kind} if kind else {}
+    raise web.HTTPSeeOther(f"/organizer/outbox?{urlencode({**kept, 'retried': str(count)})}")

@@ -70,6 +70,18 @@ def page(
     return response
 
 
+def render_text(request: web.Request, template: str, **context: Any) -> str:
+    """A template as text, with the context :func:`page` gives (for a page written in parts)."""
+    chosen = language(request)
+    return _environment.get_template(template).render(
+        t=translator(chosen),
+        lang=chosen,
+        other_lang="en" if chosen == "fr" else "fr",
+        path=request.path,
+        **context,
+    )
+
+
 def message_page(
     request: web.Request,
     heading: str,

@@ -227,9 +227,32 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/me/receipts/{occurrence_id}"): page("/me/receipts/{past}", *NO_SESSION, 200, 404),
     ("GET", "/organizer/occurrences/{id}/receipts/{physician_id}"):
         page("/organizer/occurrences/{past}/receipts/{jeanne}", *SIGNED_OUT, 200, 303, 303),
+    # issue 12: organiser console
+    ("POST", "/organizer/physicians"): page("/organizer/physicians", *SIGNED_OUT, 422, 303, 303, form={}),
+    ("GET", "/organizer/physicians/{id}"):
+        page("/organizer/physicians/{target}", *SIGNED_OUT, 200, 303, 303),
+    ("POST", "/organizer/physicians/{id}"):
+        page("/organizer/physicians/{target}", *SIGNED_OUT, 303, 303, 303, form={"action": "sign_in_link"}),
+    ("GET", "/organizer/import"): page("/organizer/import", *SIGNED_OUT, 200, 303, 303),
+    ("POST", "/organizer/import"): page("/organizer/import", *SIGNED_OUT, 400, 303, 303, form={}),
+    ("POST", "/organizer/series/{id}/registrations"):
+        page("/organizer/series/{series}/registrations", *SIGNED_OUT, 303, 303, 303, form={}),
+    ("GET", "/organizer/occurrences/{id}/attendance.csv"):
+        page("/organizer/occurrences/{past}/attendance.csv", *SIGNED_OUT, 200, 303, 303),
+    ("GET", "/organizer/exports"): page("/organizer/exports", *SIGNED_OUT, 200, 303, 303),
+    ("POST", "/organizer/unmatched/group"):
+        page("/organizer/unmatched/group", *SIGNED_OUT, 400, 303, 303, form={}),
+    ("POST", "/organizer/outbox/retry-failed"):
+        page("/organizer/outbox/retry-failed", *SIGNED_OUT, 303, 303, 303, form={}),
+    ("GET", "/organizer/exports/completions.csv"):
+        page("/organizer/exports/completions.csv", *SIGNED_OUT, 200, 303, 303),
+    ("GET", "/organizer/exports/completions.txt"):
+        page("/organizer/exports/completions.txt", *SIGNED_OUT, 200, 303, 303),
     # last: it takes the physicians off the world's series
     ("POST", "/me/registrations/{series_id}/unregister"):
         page("/me/registrations/{series}/unregister", *NO_SESSION, 303, 303, form={}),
+    # very last: it ends the organiser's session
+    ("POST", "/organizer/signout"): page("/organizer/signout", *SIGNED_OUT, 303, 303, 303, form={}),
 }
 # fmt: on
 

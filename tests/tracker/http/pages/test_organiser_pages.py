@@ -49,7 +49,10 @@ class Forms(HTMLParser):
         elif not self.forms:
             return
         fields = self.forms[-1][1]
-        if tag == "input" and "name" in a and a.get("type") not in ("checkbox", "radio", "submit"):
+        if tag == "input" and "name" in a and a.get("type") in ("checkbox", "radio"):
+            if "checked" in a:  # a browser sends a box only when it is ticked
+                fields[a["name"]] = a.get("value") or "on"
+        elif tag == "input" and "name" in a and a.get("type") != "submit":
             fields[a["name"]] = a.get("value", "")
         elif tag == "textarea":
             self._textarea = a["name"]

@@ -97,6 +97,19 @@ def html_calls(w: World) -> list[Call]:
             oc,
         ),
         Call("GET", "/organizer/preview", "/organizer/preview"),
+        # issue 12: organiser console
+        Call("GET", "/organizer/physicians/{id}", f"/organizer/physicians/{w.target.id}", org),
+        Call("GET", "/organizer/physicians/{id}", "/organizer/physicians/999999", org),
+        Call("GET", "/organizer/import", "/organizer/import", org),
+        Call("GET", "/organizer/exports", "/organizer/exports?from=<script>", org),
+        Call("POST", "/organizer/import", "/organizer/import", org, oc),
+        Call(
+            "POST",
+            "/organizer/series/{id}/registrations",
+            f"/organizer/series/{series}/registrations",
+            org,
+            {**oc, "emails": "<script>alert(1)</script>@example.org, nobody@example.org"},
+        ),
         Call("GET", "/static/{name}", "/static/none.js"),
         Call("GET", "/unsubscribe/{token}", f"/unsubscribe/{w.paul.unsubscribe}"),
         Call("GET", "/unsubscribe/{token}", "/unsubscribe/unknown"),
@@ -408,6 +421,7 @@ PAGE_TAGS = {
     "form", "input", "label", "textarea", "select", "option", "button", "script", "div",
     "figure", "figcaption", "svg", "rect", "line", "text", "g", "path", "polyline",
     "progress", "span", "dl", "dt", "dd", "code", "br", "fieldset", "legend", "time",
+    "datalist", "details", "summary",  # the series form (issue 12)
 }  # fmt: skip
 
 

@@ -1,0 +1,289 @@
+"""The organiser's physician pages (issue 12): a physician's page with its emails and the two
+buttons, the CSV import from the page (the CLI's line-numbered report), and registering a
+pasted list or a CSV of addresses to a series."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlmodel import col, select
+
+from notifications.models import OutboxMessage
+from tests.factories import create_physician, create_series
+from tests.tracker.http.pages.test_organiser_pages import Forms, organiser_cookie
+from tracker.db import Database
+
+DATA = Path(__file__).resolve().parents[3] / "data"
+
+
+async def _kinds(database: Database, physician_id: int) -> list[str]:
+    async with database.session() as session:
+        rows = await session.exec(
+            select(OutboxMessage.kind)
+            .where(OutboxMessage.physician_id == physician_id)
+            .order_by(col(OutboxMessage.id))
+        )
+        return list(rows.all())
+
+
+async def test_a_physicians_page_shows_their_series_and_emails_and_sends_a_welcome_or_a_link(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    jeanne = await create_physician(client, auth, send_welcome=True)
+    series = await create_series(client, auth, title="Les lundis <b>numériques</b>")
+    await client.post(
+        f"/api/series/{series['id']}/registrations",
+        json={"physician_id": jeanne["id"]},
+        headers=auth,
+    )
+    cookie = await organiser_cookie(database)
+    path = f"/organizer/physicians/{jeanne['id']}"
+    listing = await (await client.get("/organizer/physicians?q=durand", headers=cookie)).text()
+    html = await (await client.get(f"{path}?lang=fr", headers=cookie)).text()
+    forms = Forms(html)
+    (link,) = [f for a, f, _ in forms.forms if a == path and f["action"] == "sign_in_link"]
+    (welcome,) = [f for a, f, _ in forms.forms if a == path and f["action"] == "welcome"]
+
+    sent_link = await client.post(path, data=link, headers=cookie, allow_redirects=False)
+    sent_welcome = await client.post(path, data=welcome, headers=cookie, allow_redirects=False)
+    after = await (await client.get(sent_welcome.headers["Location"], headers=cookie)).text()
+    old_token = await client.get("/api/me", headers={"Authorization": f"Bearer {jeanne['token']}"})
+
+    assert f'href="{path}"' in listing
+    assert "Les lundis &lt;b&gt;numériques&lt;/b&gt;" in html
+    assert "jeanne.durand@example.org" in html and "welcome" in html
+    assert (sent_link.status, sent_welcome.status) == (303, 303)
+    assert await _kinds(database, jeanne["id"]) == ["welcome", "sign-in", "welcome"]
+    assert "nouveau lien personnel" in after
+    assert old_token.status == 401
+    assert (await client.get("/organizer/physicians/999999", headers=cookie)).status == 404
+
+
+def _upload(csrf: str, content: bytes, *, welcome: bool = False) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("csrf", csrf)
+    if welcome:
+        form.add_field("welcome", "yes")
+    form.add_field("file", content, filename="médecins.csv", content_type="text/csv")
+    return form
+
+
+async def _csrf(client: TestClient, cookie: dict[str, str]) -> str:
+    html = await (await client.get("/organizer/import", headers=cookie)).text()
+    return Forms(html).by_id("import-form")["csrf"]
+
+
+async def test_the_import_page_reports_like_the_cli_line_by_line(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    cookie = await organiser_cookie(database)
+    csrf = await _csrf(client, cookie)
+    content = (DATA / "physicians.csv").read_bytes()
+
+    first = await client.post(
+        "/organizer/import?lang=fr", data=_upload(csrf, content), headers=cookie
+    )
+    report = await first.text()
+    again = await (
+        await client.post("/organizer/import?lang=en", data=_upload(csrf, content), headers=cookie)
+    ).text()
+    found = await (await client.get("/api/physicians", params={"q": "durand"}, headers=auth)).json()
+
+    assert first.status == 200
+    assert "Import terminé" in report
+    assert re.search(r"\d+ créés, 0 mis à jour, 0 inchangés, \d+ lignes en erreur", report)
+    assert re.search(r"<li>Ligne 4 : [^<]*Mars/Olympus", report), report
+    assert re.search(r"0 created, 0 updated, \d+ unchanged", again)
+    assert any(p["email"] == "jeanne.durand@example.org" for p in found["items"])
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "says"),
+    [
+        (b"", 422, "Choisissez un fichier CSV"),
+        ("prénom;nom\n".encode("latin-1"), 422, "UTF-8"),
+        (b"name,mail\nJeanne,j@example.org\n", 422, "Ligne 1"),
+    ],
+)
+async def test_the_import_page_refuses_what_is_not_a_physicians_csv(
+    client: TestClient, database: Database, content: bytes, status: int, says: str
+) -> None:
+    cookie = await organiser_cookie(database)
+    csrf = await _csrf(client, cookie)
+    answer = await client.post(
+        "/organizer/import?lang=fr", data=_upload(csrf, content), headers=cookie
+    )
+    html = await answer.text()
+
+    assert answer.status == status
+    assert says in html
+    assert 'aria-invalid="true"' in html
+
+
+async def test_the_import_page_needs_the_form_token(client: TestClient, database: Database) -> None:
+    cookie = await organiser_cookie(database)
+    answer = await client.post(
+        "/organizer/import", data=_upload("forged", b"first_name,last_name,email\n"), headers=cookie
+    )
+    assert answer.status == 403
+
+
+async def test_a_pasted_list_and_a_csv_register_physicians_to_a_series(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    jeanne = await create_physician(client, auth)
+    paul = await create_physician(client, auth, email="paul@example.org", npi=None)
+    claire = await create_physician(client, auth, email="claire@example.org", npi=None)
+    series = await create_series(client, auth)
+    cookie = await organiser_cookie(database)
+    html = await (await client.get(f"/organizer/series/{series['id']}", headers=cookie)).text()
+    csrf = Forms(html).by_id("bulk-form")["csrf"]
+    path = f"/organizer/series/{series['id']}/registrations"
+
+    pasted = await client.post(
+        f"{path}?lang=fr",
+        data={
+            "csrf": csrf,
+            "emails": "Jeanne.Durand@example.org\npaul@example.org, nobody@example.org\npaul@example.org",
+        },
+        headers=cookie,
+    )
+    upload = aiohttp.FormData()
+    upload.add_field("csrf", csrf)
+    upload.add_field("emails", "")
+    upload.add_field(
+        "file", b"email,name\nclaire@example.org,Claire\npaul@example.org,Paul\n", filename="l.csv"
+    )
+    uploaded = await client.post(f"{path}?lang=en", data=upload, headers=cookie)
+    empty = await client.post(
+        path, data={"csrf": csrf, "emails": "nothing here"}, headers=cookie, allow_redirects=False
+    )
+    registered = await (
+        await client.get(f"/api/series/{series['id']}/registrations", headers=auth)
+    ).json()
+
+    assert pasted.status == 200
+    assert "2 inscrits, 0 déjà inscrits, 1 introuvables." in await pasted.text()
+    assert "nobody@example.org" in await pasted.text()
+    assert "1 registered, 1 already registered, 0 not found." in await uploaded.text()
+    assert empty.headers["Location"].endswith("?bulk=empty#bulk")
+    assert sorted(r["physician_id"] for r in registered["items"]) == sorted(
+        [jeanne["id"], paul["id"], claire["id"]]
+    )
+
+
+async def test_requirements_and_registrations_are_managed_from_a_physicians_page(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    jeanne = await create_physician(client, auth)
+    series = await create_series(client, auth)
+    await client.post(
+        f"/api/series/{series['id']}/registrations",
+        json={"physician_id": jeanne["id"]},
+        headers=auth,
+    )
+    cookie = await organiser_cookie(database)
+    path = f"/organizer/physicians/{jeanne['id']}"
+    forms = Forms(await (await client.get(path, headers=cookie)).text())
+    add = forms.by_id("requirement-form")
+
+    added = await client.post(
+        path,
+        data={
+            **add,
+            "type": "AMA_PRA_1",
+            "required": "50",
+            "from": "2027-01-01",
+            "to": "2027-12-31",
+        },
+        headers=cookie,
+        allow_redirects=False,
+    )
+    backwards = await client.post(
+        f"{path}?lang=fr",
+        data={
+            **add,
+            "type": "AMA_PRA_1",
+            "required": "5",
+            "from": "2027-12-31",
+            "to": "2027-01-01",
+        },
+        headers=cookie,
+    )
+    unknown = await client.post(
+        path,
+        data={
+            **add,
+            "type": "NOT_A_TYPE",
+            "required": "5",
+            "from": "2027-01-01",
+            "to": "2027-02-01",
+        },
+        headers=cookie,
+    )
+    credits = await (
+        await client.get(f"/api/physicians/{jeanne['id']}/credits", headers=auth)
+    ).json()
+    after = Forms(await (await client.get(path, headers=cookie)).text())
+    (delete,) = [f for a, f, _ in after.forms if a == path and f["action"] == "delete_requirement"]
+    (unregister,) = [f for a, f, _ in after.forms if a == path and f["action"] == "unregister"]
+    deleted = await client.post(path, data=delete, headers=cookie, allow_redirects=False)
+    left = await client.post(path, data=unregister, headers=cookie, allow_redirects=False)
+    credits_after = await (
+        await client.get(f"/api/physicians/{jeanne['id']}/credits", headers=auth)
+    ).json()
+    registered = await (
+        await client.get(f"/api/series/{series['id']}/registrations", headers=auth)
+    ).json()
+
+    assert added.status == 303
+    assert backwards.status == 422 and "la seconde pas avant la première" in await backwards.text()
+    assert unknown.status == 422
+    assert [(r["type"], r["required"]) for r in credits["requirements"]] == [("AMA_PRA_1", 50.0)]
+    assert (deleted.status, left.status) == (303, 303)
+    assert credits_after["requirements"] == []
+    assert registered["items"] == []
+
+
+async def test_one_physician_is_added_from_the_list_page_errors_next_to_fields(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    await create_physician(client, auth)  # jeanne.durand@example.org
+    cookie = await organiser_cookie(database)
+    form = Forms(await (await client.get("/organizer/physicians", headers=cookie)).text()).by_id(
+        "physician-form"
+    )
+    base = {**form, "first_name": "Paul", "last_name": "Martin", "welcome": "yes"}
+
+    refused = await client.post(
+        "/organizer/physicians?lang=fr",
+        data={
+            **base,
+            "email": "jeanne.durand@example.org",
+            "npi": "1234567890",
+            "timezone": "Mars/Olympus",
+        },
+        headers=cookie,
+    )
+    html = await refused.text()
+    added = await client.post(
+        "/organizer/physicians",
+        data={**base, "email": "paul.martin@example.org", "npi": ""},
+        headers=cookie,
+        allow_redirects=False,
+    )
+    found = await (
+        await client.get("/api/physicians", params={"q": "paul martin"}, headers=auth)
+    ).json()
+
+    assert refused.status == 422
+    assert 'id="new-npi-error">Un NPI compte 10 chiffres' in html
+    assert 'id="new-timezone-error">Choisissez un fuseau horaire' in html
+    assert 'value="Paul"' in html  # what was typed is kept
+    assert added.status == 303
+    assert [p["email"] for p in found["items"]] == ["paul.martin@example.org"]
+    assert added.headers["Location"] == f"/organizer/physicians/{found['items'][0]['id']}"
