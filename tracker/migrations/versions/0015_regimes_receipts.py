@@ -76,10 +76,13 @@ def downgrade() -> None:
     ).first()
     if used is None:
         connection.execute(credit_type.delete().where(credit_type.c.code == "SMC_HOURS"))
-    with op.batch_alter_table("award", schema=None) as batch_op:
-        batch_op.drop_column("receipt")
-    with op.batch_alter_table("series", schema=None) as batch_op:
-        batch_op.drop_column("council_accreditation_ref")
-        batch_op.drop_column("dpc_action_ref")
-    with op.batch_alter_table("credit_type", schema=None) as batch_op:
-        batch_op.drop_column("regime")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+, PostgreSQL), not a batch copy: on SQLite a
+    # copy drops and recreates the table, and with foreign keys on, dropping ``series``
+    # deletes every occurrence (ON DELETE CASCADE).
+    for table, column in (
+        ("award", "receipt"),
+        ("series", "council_accreditation_ref"),
+        ("series", "dpc_action_ref"),
+        ("credit_type", "regime"),
+    ):
+        op.execute(f'ALTER TABLE {table} DROP COLUMN "{column}"')
