@@ -134,9 +134,8 @@ async def test_migration_0015_seeds_the_regimes_and_its_downgrade_keeps_every_se
     await upgrade(database.url)
 
     async with database.engine.connect() as connection:
-        regimes = dict(
-            (await connection.execute(text("SELECT code, regime FROM credit_type"))).all()
-        )
+        rows = (await connection.execute(text("SELECT code, regime FROM credit_type"))).all()
+        regimes: dict[str, str | None] = {code: regime for code, regime in rows}
         after = (await connection.execute(text(counts))).one()
     assert before == downgraded == after and before[1] > 0
     assert regimes == {"ABIM_MOC": None, "AMA_PRA_1": "ama", "DPC_HOURS": "dpc", "SMC_HOURS": "smc"}
