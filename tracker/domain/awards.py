@@ -127,7 +127,7 @@ def _final_figures(
     series: Series,
     roundings: dict[str, Rounding],
     *,
-    now: datetime,
+    now: str,
     window: list[str],
 ) -> tuple[Attendance, dict[str, float], dict[str, Any]]:
     """Final minutes and credits, and the receipt of how they were computed (one pass over
@@ -206,12 +206,12 @@ async def recompute_awards(
     }
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
-    window = [iso(occurrence.start), iso(occurrence.end)]
+    window, stamp = [iso(occurrence.start), iso(occurrence.end)], iso(now)
     for physician_id in physician_ids:
         receipt = None
         if final:
             attended, credits, receipt = _final_figures(
-                facts.get(physician_id, []), occurrence, series, roundings, now=now, window=window
+                facts.get(physician_id, []), occurrence, series, roundings, now=stamp, window=window
             )
         else:
             attended, credits = _figures(

@@ -55,6 +55,14 @@ def _offset(value: datetime, start: datetime) -> int:
     return int((value - start).total_seconds())
 
 
+def _connection(key: str, sources: list[str], spans: list[list[Any]]) -> dict[str, Any]:
+    return {
+        "id": None if key == "-" else key,
+        "sources": sorted(sources) if len(sources) > 1 else sources,
+        "intervals": spans,
+    }
+
+
 def explain(
     facts: Sequence[Fact],
     *,
@@ -73,13 +81,16 @@ def explain(
     intervals, anomalies = stays(facts, end=end, now=now)
     merged = merge(intervals, start=start, end=end)
     seconds = sum(int((b - a).total_seconds()) for a, b in merged)
-    found: dict[str, tuple[str | None, list[str]]] = {}  # key: (connection, its sources)
+    sources_of: dict[str, list[str]] = {}  # per connection key, in order of appearance
     for fact in facts:
-        if fact.kind != "ended":
-            entry = found.setdefault(fact.connection or "-", (fact.connection, []))
-            source = fact.source or "unknown"
-            if source not in entry[1]:
-                entry[1].append(source)
+        if fact.kind == "ended":
+            continue
+        key, source = fact.connection or "-", fact.source or "unknown"
+        origins = sources_of.get(key)
+        if origins is None:
+            sources_of[key] = [source]
+        elif source not in origins:
+            origins.append(source)
     connections: dict[str, dict[str, Any]] = {}  # in the order of their first interval
     counted_total = clipped = 0
     if len(intervals) > 1:
@@ -88,21 +99,16 @@ def explain(
         counted = max(0, int((min(b, end) - max(a, start)).total_seconds()))
         counted_total += counted
         clipped += int((b - a).total_seconds()) - counted
+        span = [_offset(a, start), _offset(b, start), counted, by_leave]
         connection = connections.get(key)
         if connection is None:
-            identity, origins = found.get(key, (None, []))
-            connection = connections[key] = {
-                "id": identity,
-                "sources": sorted(origins),
-                "intervals": [],
-            }
-        connection["intervals"].append([_offset(a, start), _offset(b, start), counted, by_leave])
-    for key in sorted(found.keys() - connections.keys()):  # facts that opened no interval
-        identity, origins = found[key]
-        connections[key] = {"id": identity, "sources": sorted(origins), "intervals": []}
-    sources: set[str] = set()
-    for connection in connections.values():
-        sources.update(connection["sources"])
+            connections[key] = _connection(key, sources_of.get(key, []), [span])
+        else:
+            connection["intervals"].append(span)
+    for key in sorted(sources_of.keys() - connections.keys()):  # facts that opened no interval
+        connections[key] = _connection(key, sources_of[key], [])
+    every = next(iter(sources_of.values())) if len(sources_of) == 1 else None
+    sources = sorted(every) if every is not None else sorted(set().union(*sources_of.values()))
     part: dict[str, Any] = {
         "rules": RULES_VERSION,
         "window": window or [iso(start), iso(end)],
@@ -111,7 +117,7 @@ def explain(
         "seconds": seconds,
         "clipped_seconds": max(0, clipped),
         "overlap_seconds": max(0, counted_total - seconds),
-        "sources": sorted(sources),
+        "sources": sources,
         "anomalies": anomalies,
     }
     return Attendance(seconds, tuple(anomalies)), part
@@ -125,7 +131,7 @@ def complete(
     designations: Sequence[Mapping[str, object]],
     roundings: Mapping[str, Rounding],
     credits: Mapping[str, float],
-    computed_at: datetime,
+    computed_at: datetime | str,
 ) -> dict[str, Any]:
     """The whole receipt: ``part`` (from :func:`explain`) with the threshold and the credits."""
     seconds = int(part["seconds"])
@@ -138,7 +144,7 @@ def complete(
             "met": seconds > 0 and seconds >= needed,
         }
     return part | {
-        "computed_at": iso(computed_at),
+        "computed_at": computed_at if isinstance(computed_at, str) else iso(computed_at),
         "threshold": threshold,
         "credits": [
             {
