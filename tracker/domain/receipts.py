@@ -27,6 +27,7 @@ No job purges receipts; one added later must keep every receipt younger than :da
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -95,11 +96,13 @@ def explain(
     counted_total = clipped = 0
     if len(intervals) > 1:
         intervals.sort(key=lambda i: (i[0], i[2]))
-    for a, b, key, by_leave in intervals:
-        counted = max(0, int((min(b, end) - max(a, start)).total_seconds()))
+    length = _offset(end, start)
+    for a, b, key, by_leave in intervals:  # in whole seconds from the start from here on
+        joined, left = _offset(a, start), _offset(b, start)
+        counted = max(0, min(left, length) - max(joined, 0))
         counted_total += counted
-        clipped += int((b - a).total_seconds()) - counted
-        span = [_offset(a, start), _offset(b, start), counted, by_leave]
+        clipped += left - joined - counted
+        span = [joined, left, counted, by_leave]
         connection = connections.get(key)
         if connection is None:
             connections[key] = _connection(key, sources_of.get(key, []), [span])
@@ -108,7 +111,10 @@ def explain(
     for key in sorted(sources_of.keys() - connections.keys()):  # facts that opened no interval
         connections[key] = _connection(key, sources_of[key], [])
     every = next(iter(sources_of.values())) if len(sources_of) == 1 else None
-    sources = sorted(every) if every is not None else sorted(set().union(*sources_of.values()))
+    if every is not None:
+        sources = every if len(every) == 1 else sorted(every)
+    else:
+        sources = sorted(set().union(*sources_of.values()))
     part: dict[str, Any] = {
         "rules": RULES_VERSION,
         "window": window or [iso(start), iso(end)],
@@ -123,39 +129,68 @@ def explain(
     return Attendance(seconds, tuple(anomalies)), part
 
 
-def complete(
-    part: dict[str, Any],
+@dataclass(frozen=True)
+class Terms:
+    """What every receipt of one session shares: the minimum attendance and each designated
+    type's rounding policy and maximum (computed once per batch, not per award)."""
+
+    percent: float | None
+    needed_seconds: int | None
+    credits: tuple[tuple[str, str, float], ...]  # type, rounding, maximum
+
+
+def terms(
     *,
     duration_minutes: int,
     min_attendance_percent: float | None,
     designations: Sequence[Mapping[str, object]],
     roundings: Mapping[str, Rounding],
+) -> Terms:
+    needed = (
+        None
+        if min_attendance_percent is None
+        else needed_seconds(duration_minutes, str(min_attendance_percent))
+    )
+    return Terms(
+        percent=min_attendance_percent,
+        needed_seconds=needed,
+        credits=tuple(
+            (
+                str(designation["type"]),
+                roundings.get(str(designation["type"]), "quarter"),
+                float(str(designation["max"])),
+            )
+            for designation in designations
+        ),
+    )
+
+
+def complete(
+    part: dict[str, Any],
+    shared: Terms,
+    *,
     credits: Mapping[str, float],
     computed_at: datetime | str,
 ) -> dict[str, Any]:
-    """The whole receipt: ``part`` (from :func:`explain`) with the threshold and the credits."""
-    seconds = int(part["seconds"])
-    threshold = None
-    if min_attendance_percent is not None:
-        needed = needed_seconds(duration_minutes, str(min_attendance_percent))
-        threshold = {
-            "percent": min_attendance_percent,
+    """The whole receipt: ``part`` (from :func:`explain`, completed in place) with the
+    threshold and the credits."""
+    seconds = part["seconds"]
+    needed = shared.needed_seconds
+    part["computed_at"] = computed_at if isinstance(computed_at, str) else iso(computed_at)
+    part["threshold"] = (
+        None
+        if needed is None
+        else {
+            "percent": shared.percent,
             "needed_seconds": needed,
             "met": seconds > 0 and seconds >= needed,
         }
-    return part | {
-        "computed_at": computed_at if isinstance(computed_at, str) else iso(computed_at),
-        "threshold": threshold,
-        "credits": [
-            {
-                "type": str(designation["type"]),
-                "rounding": roundings.get(str(designation["type"]), "quarter"),
-                "max": float(str(designation["max"])),
-                "awarded": credits.get(str(designation["type"]), 0.0),
-            }
-            for designation in designations
-        ],
-    }
+    )
+    part["credits"] = [
+        {"type": code, "rounding": rounding, "max": maximum, "awarded": credits.get(code, 0.0)}
+        for code, rounding, maximum in shared.credits
+    ]
+    return part
 
 
 def source_kinds(sources: Iterable[str]) -> list[str]:
