@@ -250,6 +250,7 @@ async def test_organisers_open_each_receipt_from_the_attendance_table(
     assert f'href="{link}"' in table
     assert page.status == 200
     assert "Jeanne Durand" in text and "Connection 3 (Zoom webhook)" in text
+    assert "kept for 6 years with the physician&#39;s credits" in text
     assert unknown.status == 404 and "text/html" in unknown.headers["Content-Type"]
     assert (signed_out.status, signed_out.headers["Location"]) == (303, "/organizer/login")
 
