@@ -106,3 +106,25 @@ async def test_migration_0012_gives_every_physician_their_own_feed_key(database:
         keys = (await connection.execute(text("SELECT feed_secret FROM physician"))).scalars().all()
     assert len(keys) == len(set(keys)) == 3
     assert all(key.startswith("cal_") and len(key) >= 4 + 43 for key in keys)
+
+
+async def test_migration_0015_seeds_the_regimes_and_its_downgrade_keeps_every_session(
+    database: Database,
+) -> None:
+    await ended_session(database, 3, ended=datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
+    counts = "SELECT (SELECT count(*) FROM occurrence), (SELECT count(*) FROM attendance_event)"
+    async with database.engine.connect() as connection:
+        before = (await connection.execute(text(counts))).one()
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_downgrade, "0012")
+    async with database.engine.connect() as connection:
+        downgraded = (await connection.execute(text(counts))).one()
+
+    await upgrade(database.url)
+
+    async with database.engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT code, regime FROM credit_type"))).all()
+        regimes: dict[str, str | None] = {code: regime for code, regime in rows}
+        after = (await connection.execute(text(counts))).one()
+    assert before == downgraded == after and before[1] > 0
+    assert regimes == {"ABIM_MOC": None, "AMA_PRA_1": "ama", "DPC_HOURS": "dpc", "SMC_HOURS": "smc"}

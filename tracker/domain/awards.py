@@ -37,7 +37,7 @@ from tracker.domain.models import (
     Physician,
     Requirement,
 )
-from tracker.domain.receipts import complete, explain, iso
+from tracker.domain.receipts import Terms, complete, explain, iso, terms
 from tracker.domain.schemas import AwardPublic, CreditSummary, RequirementProgress
 
 log = logging.getLogger(__name__)
@@ -132,11 +132,12 @@ def _final_figures(
     series: Series,
     roundings: dict[str, Rounding],
     *,
-    now: datetime,
+    now: str,
     window: list[str],
+    shared: Terms,
 ) -> tuple[Attendance, dict[str, float], dict[str, Any]]:
     """Final minutes and credits, and the receipt of how they were computed (one pass over
-    the facts for both)."""
+    the facts for both); ``now``, ``window`` and ``shared`` are the batch's."""
     attended, part = explain(facts, start=occurrence.start, end=occurrence.end, window=window)
     duration = _duration(occurrence)
     credits = credits_for(
@@ -146,16 +147,7 @@ def _final_figures(
         designations=series.credits,
         roundings=roundings,
     )
-    receipt = complete(
-        part,
-        duration_minutes=duration,
-        min_attendance_percent=series.min_attendance_percent,
-        designations=series.credits,
-        roundings=roundings,
-        credits=credits,
-        computed_at=now,
-    )
-    return attended, credits, receipt
+    return attended, credits, complete(part, shared, credits=credits, computed_at=now)
 
 
 class _Stored(NamedTuple):
@@ -211,12 +203,24 @@ async def recompute_awards(
     }
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
-    window = [iso(occurrence.start), iso(occurrence.end)]
+    window, stamp = [iso(occurrence.start), iso(occurrence.end)], iso(now)
+    shared = terms(
+        duration_minutes=_duration(occurrence),
+        min_attendance_percent=series.min_attendance_percent,
+        designations=series.credits,
+        roundings=roundings,
+    )
     for physician_id in physician_ids:
         receipt = None
         if final:
             attended, credits, receipt = _final_figures(
-                facts.get(physician_id, []), occurrence, series, roundings, now=now, window=window
+                facts.get(physician_id, []),
+                occurrence,
+                series,
+                roundings,
+                now=stamp,
+                window=window,
+                shared=shared,
             )
         else:
             attended, credits = _figures(
@@ -403,15 +407,13 @@ async def award_receipt(
         designations=series.credits,
         roundings=roundings,
     )
-    receipt = complete(
-        part,
+    shared = terms(
         duration_minutes=duration,
         min_attendance_percent=series.min_attendance_percent,
         designations=series.credits,
         roundings=roundings,
-        credits=credits,
-        computed_at=now,
     )
+    receipt = complete(part, shared, credits=credits, computed_at=now)
     return award, occurrence, series, receipt
 
 

@@ -27,6 +27,7 @@ No job purges receipts; one added later must keep every receipt younger than :da
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,6 +56,14 @@ def _offset(value: datetime, start: datetime) -> int:
     return int((value - start).total_seconds())
 
 
+def _connection(key: str, sources: list[str], spans: list[list[Any]]) -> dict[str, Any]:
+    return {
+        "id": None if key == "-" else key,
+        "sources": sorted(sources) if len(sources) > 1 else sources,
+        "intervals": spans,
+    }
+
+
 def explain(
     facts: Sequence[Fact],
     *,
@@ -73,36 +82,39 @@ def explain(
     intervals, anomalies = stays(facts, end=end, now=now)
     merged = merge(intervals, start=start, end=end)
     seconds = sum(int((b - a).total_seconds()) for a, b in merged)
-    found: dict[str, tuple[str | None, list[str]]] = {}  # key: (connection, its sources)
+    sources_of: dict[str, list[str]] = {}  # per connection key, in order of appearance
     for fact in facts:
-        if fact.kind != "ended":
-            entry = found.setdefault(fact.connection or "-", (fact.connection, []))
-            source = fact.source or "unknown"
-            if source not in entry[1]:
-                entry[1].append(source)
+        if fact.kind == "ended":
+            continue
+        key, source = fact.connection or "-", fact.source or "unknown"
+        origins = sources_of.get(key)
+        if origins is None:
+            sources_of[key] = [source]
+        elif source not in origins:
+            origins.append(source)
     connections: dict[str, dict[str, Any]] = {}  # in the order of their first interval
     counted_total = clipped = 0
     if len(intervals) > 1:
         intervals.sort(key=lambda i: (i[0], i[2]))
-    for a, b, key, by_leave in intervals:
-        counted = max(0, int((min(b, end) - max(a, start)).total_seconds()))
+    length = _offset(end, start)
+    for a, b, key, by_leave in intervals:  # in whole seconds from the start from here on
+        joined, left = _offset(a, start), _offset(b, start)
+        counted = max(0, min(left, length) - max(joined, 0))
         counted_total += counted
-        clipped += int((b - a).total_seconds()) - counted
+        clipped += left - joined - counted
+        span = [joined, left, counted, by_leave]
         connection = connections.get(key)
         if connection is None:
-            identity, origins = found.get(key, (None, []))
-            connection = connections[key] = {
-                "id": identity,
-                "sources": sorted(origins),
-                "intervals": [],
-            }
-        connection["intervals"].append([_offset(a, start), _offset(b, start), counted, by_leave])
-    for key in sorted(found.keys() - connections.keys()):  # facts that opened no interval
-        identity, origins = found[key]
-        connections[key] = {"id": identity, "sources": sorted(origins), "intervals": []}
-    sources: set[str] = set()
-    for connection in connections.values():
-        sources.update(connection["sources"])
+            connections[key] = _connection(key, sources_of.get(key, []), [span])
+        else:
+            connection["intervals"].append(span)
+    for key in sorted(sources_of.keys() - connections.keys()):  # facts that opened no interval
+        connections[key] = _connection(key, sources_of[key], [])
+    every = next(iter(sources_of.values())) if len(sources_of) == 1 else None
+    if every is not None:
+        sources = every if len(every) == 1 else sorted(every)
+    else:
+        sources = sorted(set().union(*sources_of.values()))
     part: dict[str, Any] = {
         "rules": RULES_VERSION,
         "window": window or [iso(start), iso(end)],
@@ -111,45 +123,74 @@ def explain(
         "seconds": seconds,
         "clipped_seconds": max(0, clipped),
         "overlap_seconds": max(0, counted_total - seconds),
-        "sources": sorted(sources),
+        "sources": sources,
         "anomalies": anomalies,
     }
     return Attendance(seconds, tuple(anomalies)), part
 
 
-def complete(
-    part: dict[str, Any],
+@dataclass(frozen=True)
+class Terms:
+    """What every receipt of one session shares: the minimum attendance and each designated
+    type's rounding policy and maximum (computed once per batch, not per award)."""
+
+    percent: float | None
+    needed_seconds: int | None
+    credits: tuple[tuple[str, str, float], ...]  # type, rounding, maximum
+
+
+def terms(
     *,
     duration_minutes: int,
     min_attendance_percent: float | None,
     designations: Sequence[Mapping[str, object]],
     roundings: Mapping[str, Rounding],
+) -> Terms:
+    needed = (
+        None
+        if min_attendance_percent is None
+        else needed_seconds(duration_minutes, str(min_attendance_percent))
+    )
+    return Terms(
+        percent=min_attendance_percent,
+        needed_seconds=needed,
+        credits=tuple(
+            (
+                str(designation["type"]),
+                roundings.get(str(designation["type"]), "quarter"),
+                float(str(designation["max"])),
+            )
+            for designation in designations
+        ),
+    )
+
+
+def complete(
+    part: dict[str, Any],
+    shared: Terms,
+    *,
     credits: Mapping[str, float],
-    computed_at: datetime,
+    computed_at: datetime | str,
 ) -> dict[str, Any]:
-    """The whole receipt: ``part`` (from :func:`explain`) with the threshold and the credits."""
-    seconds = int(part["seconds"])
-    threshold = None
-    if min_attendance_percent is not None:
-        needed = needed_seconds(duration_minutes, str(min_attendance_percent))
-        threshold = {
-            "percent": min_attendance_percent,
+    """The whole receipt: ``part`` (from :func:`explain`, completed in place) with the
+    threshold and the credits."""
+    seconds = part["seconds"]
+    needed = shared.needed_seconds
+    part["computed_at"] = computed_at if isinstance(computed_at, str) else iso(computed_at)
+    part["threshold"] = (
+        None
+        if needed is None
+        else {
+            "percent": shared.percent,
             "needed_seconds": needed,
             "met": seconds > 0 and seconds >= needed,
         }
-    return part | {
-        "computed_at": iso(computed_at),
-        "threshold": threshold,
-        "credits": [
-            {
-                "type": str(designation["type"]),
-                "rounding": roundings.get(str(designation["type"]), "quarter"),
-                "max": float(str(designation["max"])),
-                "awarded": credits.get(str(designation["type"]), 0.0),
-            }
-            for designation in designations
-        ],
-    }
+    )
+    part["credits"] = [
+        {"type": code, "rounding": rounding, "max": maximum, "awarded": credits.get(code, 0.0)}
+        for code, rounding, maximum in shared.credits
+    ]
+    return part
 
 
 def source_kinds(sources: Iterable[str]) -> list[str]:

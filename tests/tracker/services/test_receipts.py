@@ -250,6 +250,7 @@ async def test_organisers_open_each_receipt_from_the_attendance_table(
     assert f'href="{link}"' in table
     assert page.status == 200
     assert "Jeanne Durand" in text and "Connection 3 (Zoom webhook)" in text
+    assert "kept for 6 years with the physician&#39;s credits" in text
     assert unknown.status == 404 and "text/html" in unknown.headers["Content-Type"]
     assert (signed_out.status, signed_out.headers["Location"]) == (303, "/organizer/login")
 
@@ -267,3 +268,57 @@ async def test_another_physicians_receipt_is_not_found(
     anonymous = await client.get(f"/me/receipts/{occurrence_id}")
 
     assert (theirs.status, nonsense.status, anonymous.status) == (404, 404, 401)
+
+
+async def test_a_late_fact_rewrites_the_receipt_with_the_award(
+    client: TestClient, auth: dict[str, str], database: Database, scheduler: Any
+) -> None:
+    occurrence_id, physician = await _attended(client, auth, database, scheduler)
+    late = [
+        {
+            "event_id": f"tablet-{kind}",
+            "occurrence_id": occurrence_id,
+            "physician_id": physician["id"],
+            "kind": kind,
+            "at": at,
+            "connection_id": "tablet",
+        }
+        for kind, at in (("join", "2026-12-01T12:05:00Z"), ("leave", "2026-12-01T12:26:00Z"))
+    ]
+
+    with time_machine.travel(datetime(2026, 12, 1, 14, 30, tzinfo=UTC), tick=False):
+        response = await client.post("/api/attendance-events", json=late, headers=auth)
+    async with database.session() as session:
+        award = (
+            await session.exec(select(Award).where(Award.occurrence_id == occurrence_id))
+        ).one()
+
+    assert response.status == 202
+    assert (award.final, award.version, award.credits["AMA_PRA_1"]) == (True, 2, 1.0)
+    assert award.receipt is not None
+    assert (award.receipt["seconds"], award.receipt["computed_at"]) == (
+        3600,
+        "2026-12-01T14:30:00Z",
+    )
+    assert [c["id"] for c in award.receipt["connections"]] == ["phone", "laptop", "tablet", "Z1"]
+
+
+async def test_a_final_award_kept_before_receipts_shows_one_computed_from_its_facts(
+    client: TestClient, auth: dict[str, str], database: Database, scheduler: Any
+) -> None:
+    occurrence_id, physician = await _attended(client, auth, database, scheduler)
+    async with database.session() as session:
+        award = (
+            await session.exec(select(Award).where(Award.occurrence_id == occurrence_id))
+        ).one()
+        award.receipt = None  # as migration 0015 leaves the awards made final before it
+        await session.commit()
+    cookie = await organiser_cookie(database)
+
+    page = await client.get(
+        f"/organizer/occurrences/{occurrence_id}/receipts/{physician['id']}?lang=en",
+        headers=cookie,
+    )
+
+    assert page.status == 200
+    assert '<dd id="receipt-minutes">45 min</dd>' in await page.text()

@@ -364,6 +364,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "receipt.computed": "Computed",
         "receipt.anomalies": "Facts ignored (a leave without a join, a second join)",
         "receipt.retention": "This receipt is kept for 6 years with your credits.",
+        "receipt.retention.organizer": "This receipt is kept for 6 years with the physician's credits.",
         "receipt.interval": "{start} → {end} ({closed}): {counted}",
         "receipt.credit": "{label}: {awarded} ({max}); {rounding}",
         # certificate content per regime (issue 11 point 6) -----------------------------------
@@ -911,6 +912,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "receipt.computed": "Calculé",
         "receipt.anomalies": "Événements ignorés (départ sans arrivée, seconde arrivée)",
         "receipt.retention": "Ce justificatif est conservé 6 ans avec vos crédits.",
+        "receipt.retention.organizer": "Ce justificatif est conservé 6 ans avec les crédits du médecin.",
         "receipt.interval": "{start} → {end} ({closed}) : {counted}",
         "receipt.credit": "{label} : {awarded} ({max}) ; {rounding}",
         # certificate content per regime (issue 11 point 6) -----------------------------------

@@ -29,9 +29,7 @@ REGIMES = {"AMA_PRA_1": "ama", "DPC_HOURS": "dpc", "SMC_HOURS": "smc"}
 
 
 def upgrade() -> None:
-    # Not batches (see 0013): on SQLite a batch may recreate a table, and dropping the old
-    # ``series`` with foreign keys on cascades to every occurrence. Both engines add and drop
-    # a nullable column in place.
+    # Not batches (see 0013): columns added in place on both engines.
     op.add_column("credit_type", sa.Column("regime", sa.String(length=16), nullable=True))
     op.add_column("series", sa.Column("dpc_action_ref", sa.String(length=20), nullable=True))
     op.add_column(
@@ -76,10 +74,13 @@ def downgrade() -> None:
     ).first()
     if used is None:
         connection.execute(credit_type.delete().where(credit_type.c.code == "SMC_HOURS"))
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+, PostgreSQL), not a batch copy: on SQLite a
+    # copy drops and recreates the table, and with foreign keys on, dropping ``series``
+    # deletes every occurrence (ON DELETE CASCADE).
     for table, column in (
         ("award", "receipt"),
         ("series", "council_accreditation_ref"),
         ("series", "dpc_action_ref"),
         ("credit_type", "regime"),
     ):
-        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        op.execute(f'ALTER TABLE {table} DROP COLUMN "{column}"')

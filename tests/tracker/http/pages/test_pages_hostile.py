@@ -129,6 +129,21 @@ def html_calls(w: World) -> list[Call]:
         Call("GET", "/signed-out", "/signed-out"),
         Call("GET", "/me/sign-in/{code}", "/me/sign-in/sil_unknown"),
         Call("POST", "/me/sign-in/{code}", "/me/sign-in/sil_unknown"),
+        # credit receipts (issue 11 point 7)
+        Call("GET", "/me/receipts/{occurrence_id}", f"/me/receipts/{past}", me),
+        Call("GET", "/me/receipts/{occurrence_id}", "/me/receipts/x%00", me),
+        Call(
+            "GET",
+            "/organizer/occurrences/{id}/receipts/{physician_id}",
+            f"/organizer/occurrences/{past}/receipts/{w.jeanne.id}",
+            org,
+        ),
+        Call(
+            "GET",
+            "/organizer/occurrences/{id}/receipts/{physician_id}",
+            f"/organizer/occurrences/{past}/receipts/99999999999999999999",
+            org,
+        ),
         # claims and evaluations (issue 11)
         Call("GET", "/claims/{code}", "/claims/clm_unknown"),
         Call("POST", "/claims/{code}", "/claims/clm_unknown", "", {"minutes": "60"}),
