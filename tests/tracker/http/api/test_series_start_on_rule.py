@@ -81,6 +81,7 @@ async def test_the_series_form_refuses_a_start_off_the_rule_in_the_page_language
         timezone="Europe/Paris",
         start="2027-03-02T12:30",
         duration_minutes="60",
+        repeat="custom",  # the raw rule of the form's Advanced part, not the picker's
         rrule="FREQ=WEEKLY;BYDAY=MO",
         join_url="https://zoom.us/j/81234567890",
     )
