@@ -10,7 +10,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import date, datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, insert, inspect, update
@@ -18,6 +18,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from schedules.clock import utcnow
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
 from tracker.domain.credits import (
@@ -32,6 +33,7 @@ from tracker.domain.credits import (
 from tracker.domain.models import (
     AttendanceEvent,
     Award,
+    Claim,
     CreditType,
     OccurrenceClosure,
     Physician,
@@ -471,6 +473,35 @@ def _add(totals: dict[str, float], credits: dict[str, float]) -> None:
         totals[code] = round(totals.get(code, 0.0) + amount, 2)
 
 
+ClaimState = Literal["open", "claimed", "closed"]
+
+
+async def _claims_of(
+    session: AsyncSession,
+    physician_id: int,
+    rows: Sequence[tuple[Award, Occurrence, Series]],
+    now: datetime,
+) -> dict[int, tuple[ClaimState, dict[str, float]]]:
+    """For the final awards of series that require claims (SPEC 7), by occurrence: the claim's
+    state and the credit that counts (the one claimed; none before a claim, or after the
+    window closed without one)."""
+    wanted = [o.id for a, o, s in rows if a.final and s.claim_required and o.id is not None]
+    if not wanted:
+        return {}
+    found = await session.exec(
+        select(Claim).where(
+            Claim.physician_id == physician_id, col(Claim.occurrence_id).in_(wanted)
+        )
+    )
+    result: dict[int, tuple[ClaimState, dict[str, float]]] = {}
+    for claim in found.all():
+        if claim.claimed_at is not None:
+            result[claim.occurrence_id] = ("claimed", dict(claim.claimed_credits or {}))
+        else:
+            result[claim.occurrence_id] = ("open" if now < claim.closes_at else "closed", {})
+    return result
+
+
 async def credit_summary(
     session: AsyncSession, physician_id: int, *, now: datetime | None = None
 ) -> CreditSummary:
@@ -488,13 +519,15 @@ async def credit_summary(
             (await _provisional_as_of(session, award, occurrence, series, now), occurrence, series)
             for award, occurrence, series in rows
         ]
+    claims = await _claims_of(session, physician_id, rows, now or utcnow())
     totals: dict[str, float] = {}
     final_totals: dict[str, float] = {}
     awards: list[AwardPublic] = []
     for award, occurrence, series in rows:
-        _add(totals, award.credits)
+        claim, credits = claims.get(occurrence.id or 0, (None, award.credits))
+        _add(totals, credits)
         if award.final:
-            _add(final_totals, award.credits)
+            _add(final_totals, credits)
         awards.append(
             AwardPublic(
                 occurrence_id=occurrence.id or 0,
@@ -504,7 +537,8 @@ async def credit_summary(
                 end=occurrence.end,
                 minutes=round(award.seconds / 60, 2),
                 final=award.final,
-                credits=award.credits,
+                credits=credits,
+                claim=claim,
             )
         )
     requirements = (
@@ -517,7 +551,9 @@ async def credit_summary(
     progress: list[RequirementProgress] = []
     for requirement in requirements:
         earned = sum(
-            award.credits.get(requirement.credit_type, 0.0)
+            claims.get(occurrence.id or 0, (None, award.credits))[1].get(
+                requirement.credit_type, 0.0
+            )
             for award, occurrence, _ in rows
             if requirement.start_date
             <= _local_date(occurrence.start, physician.timezone)

@@ -255,6 +255,10 @@ class AwardPublic(BaseModel):
     minutes: float
     final: bool
     credits: dict[str, float]
+    #: A series that requires claims (SPEC 7): ``open`` (final, not claimed yet: no credit
+    #: counts until the physician claims), ``claimed`` (the credit is the one claimed) or
+    #: ``closed`` (never claimed); ``None`` elsewhere.
+    claim: Literal["open", "claimed", "closed"] | None = None
 
 
 class AttendancePublic(BaseModel):

@@ -9,6 +9,7 @@ import asyncio
 import csv
 import io
 from datetime import timedelta
+from html import unescape
 from typing import Any
 
 import time_machine
@@ -437,3 +438,49 @@ async def test_the_completions_export_reports_the_credit_claimed_and_nothing_bef
     assert [(r["email"], r["minutes"], r["AMA_PRA_1"]) for r in table] == [
         ("jeanne.durand@example.org", "45.50", "0.75")  # Paul has not claimed: no completion
     ]
+
+
+async def test_the_credit_summary_counts_the_credit_claimed_and_nothing_before_a_claim(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    """What the physician watches add up (their page, /api/me/credits, the monthly statement)
+    is what they claimed: an unclaimed final award counts nothing yet, a claimed one its
+    claimed credit, an award whose window closed unclaimed nothing."""
+    world, links = await _claim_links(client, auth, database, scheduler, smtp_server)
+    paul = {"Authorization": f"Bearer {world.paul['token']}"}
+
+    async def summary() -> dict[str, Any]:
+        response = await client.get("/api/me/credits", headers=paul)
+        assert response.status == 200, await response.text()
+        body: dict[str, Any] = await response.json()
+        return body
+
+    with time_machine.travel(AFTER, tick=False):
+        before = await summary()
+        signed_in = await client.get(f"/me/{world.paul['token']}", allow_redirects=False)
+        cookie = {"Cookie": signed_in.headers["Set-Cookie"].split(";")[0]}
+        page = await (await client.get("/me", headers=cookie)).text()
+        done = await client.post(
+            links["paul"][0], data={"minutes": "30", "attest": "yes", **_answers(world)}
+        )
+        assert done.status == 200
+        after = await summary()
+    with time_machine.travel(CLOSES + timedelta(days=1), tick=False):
+        jeanne = await client.get(
+            "/api/me/credits", headers={"Authorization": f"Bearer {world.jeanne['token']}"}
+        )
+        closed = await jeanne.json()
+
+    assert "To claim: follow the link in your “credits are final” email" in unescape(page)
+    ((award,),) = [before["awards"]]
+    assert (award["claim"], award["credits"], before["final_totals"]) == ("open", {}, {})
+    assert award["minutes"] == 45  # the computed minutes stay shown
+    ((award,),) = [after["awards"]]
+    assert (award["claim"], award["credits"]) == ("claimed", {"AMA_PRA_1": 0.5})
+    assert after["final_totals"] == {"AMA_PRA_1": 0.5}
+    ((award,),) = [closed["awards"]]
+    assert (award["claim"], award["credits"], closed["totals"]) == ("closed", {}, {})

@@ -553,6 +553,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.physician.bad.npi": "An NPI is 10 digits whose last one checks the others.",
         "org.physician.bad.rpps": "An RPPS number is 11 digits whose last one checks the others.",
         "org.physician.bad.language": "Choose French or English.",
+        # credits of a series that requires claims, on the physician's page (SPEC 7)
+        "claim.note.open": "To claim: follow the link in your “credits are final” email; no credit counts until you claim.",
+        "claim.note.closed": "Not claimed before claims closed: no credit.",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -1101,6 +1104,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.physician.bad.npi": "Un NPI compte 10 chiffres dont le dernier contrôle les autres.",
         "org.physician.bad.rpps": "Un numéro RPPS compte 11 chiffres dont le dernier contrôle les autres.",
         "org.physician.bad.language": "Choisissez le français ou l'anglais.",
+        # credits of a series that requires claims, on the physician's page (SPEC 7)
+        "claim.note.open": "À demander : suivez le lien de votre courriel « crédits définitifs » ; aucun crédit ne compte avant votre demande.",
+        "claim.note.closed": "Non demandés avant la clôture des demandes : aucun crédit.",
     },
 }
 

@@ -121,7 +121,9 @@ async def me(request: web.Request) -> web.Response:
                 "credits": ", ".join(
                     f"{labels.get(c, c)} {number(v, lang)}" for c, v in sorted(a.credits.items())
                 ),
-                "note": _note(
+                "note": t[f"claim.note.{a.claim}"]
+                if a.claim in ("open", "closed")
+                else _note(
                     t,
                     agenda.why_no_credit(
                         seconds=a.minutes * 60,
