@@ -518,27 +518,48 @@ async def unmatched_events(session: AsyncSession, *, limit: int = 1000) -> list[
     return list((await session.exec(query)).all())
 
 
-def unmatched_reason(event: AttendanceEvent) -> str:
-    reasons: list[str] = []
+#: Why an event is unmatched, in English (the API's ``reason``); pages word the same codes in
+#: their own language (``unmatched.<code>`` in the pages' strings), with the same fields.
+REASONS = {
+    "occurrence": "occurrence {occurrence} does not exist",
+    "webinar": "no occurrence of Zoom webinar {webinar} around {at}",
+    "series": "no occurrence of the series around {at}",
+    "physician": "physician {physician} does not exist",
+    "no_email": "no email address{named} to match a physician by",
+    "email": "no physician with email {email}",
+}
+
+
+def unmatched_reasons(event: AttendanceEvent) -> list[tuple[str, dict[str, Any]]]:
+    """Why this event is unmatched: codes of :data:`REASONS` with their fields."""
+    reasons: list[tuple[str, dict[str, Any]]] = []
     if event.occurrence_id is None:
         if event.requested_occurrence_id is not None:
-            reasons.append(f"occurrence {event.requested_occurrence_id} does not exist")
+            reasons.append(("occurrence", {"occurrence": event.requested_occurrence_id}))
         elif event.zoom_webinar_id and event.series_id is None:
-            reasons.append(
-                f"no occurrence of Zoom webinar {event.zoom_webinar_id} around {event.at.isoformat()}"
-            )
+            reasons.append(("webinar", {"webinar": event.zoom_webinar_id, "at": event.at}))
         else:
-            reasons.append(f"no occurrence of the series around {event.at.isoformat()}")
+            reasons.append(("series", {"at": event.at}))
     if event.kind != "ended" and event.physician_id is None:
         if event.requested_physician_id is not None and not event.email:
-            reasons.append(f"physician {event.requested_physician_id} does not exist")
+            reasons.append(("physician", {"physician": event.requested_physician_id}))
         elif not event.email:
             name = event.payload.get("name") if isinstance(event.payload, dict) else None
             named = f" ({name})" if isinstance(name, str) and name else ""
-            reasons.append(f"no email address{named} to match a physician by")
+            reasons.append(("no_email", {"named": named}))
         else:
-            reasons.append(f"no physician with email {event.email}")
-    return "; ".join(reasons)
+            reasons.append(("email", {"email": event.email}))
+    return reasons
+
+
+def unmatched_reason(event: AttendanceEvent) -> str:
+    """:func:`unmatched_reasons` in English, one sentence."""
+    return "; ".join(
+        REASONS[code].format(
+            **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()}
+        )
+        for code, fields in unmatched_reasons(event)
+    )
 
 
 async def occurrences_with_attendance(session: AsyncSession, occurrence_ids: list[int]) -> set[int]:

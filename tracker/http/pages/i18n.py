@@ -556,6 +556,14 @@ STRINGS: dict[str, dict[str, str]] = {
         # credits of a series that requires claims, on the physician's page (SPEC 7)
         "claim.note.open": "To claim: follow the link in your “credits are final” email; no credit counts until you claim.",
         "claim.note.closed": "Not claimed before claims closed: no credit.",
+        # why an event is unmatched (tracker.domain.attendance.REASONS), on the organiser's list
+        "unmatched.occurrence": "session {occurrence} does not exist",
+        "unmatched.webinar": "no session of Zoom webinar {webinar} around {at}",
+        "unmatched.series": "no session of the series around {at}",
+        "unmatched.physician": "physician {physician} does not exist",
+        "unmatched.no_email": "no email address{named} to find the physician by",
+        "unmatched.email": "no physician with the address {email}",
+        "unmatched.and": "; ",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -1107,6 +1115,14 @@ STRINGS: dict[str, dict[str, str]] = {
         # credits of a series that requires claims, on the physician's page (SPEC 7)
         "claim.note.open": "À demander : suivez le lien de votre courriel « crédits définitifs » ; aucun crédit ne compte avant votre demande.",
         "claim.note.closed": "Non demandés avant la clôture des demandes : aucun crédit.",
+        # pourquoi un événement n'est pas rapproché (tracker.domain.attendance.REASONS)
+        "unmatched.occurrence": "la session {occurrence} n'existe pas",
+        "unmatched.webinar": "aucune session du webinaire Zoom {webinar} vers le {at}",
+        "unmatched.series": "aucune session de la série vers le {at}",
+        "unmatched.physician": "le médecin {physician} n'existe pas",
+        "unmatched.no_email": "aucune adresse électronique{named} pour retrouver le médecin",
+        "unmatched.email": "aucun médecin avec l'adresse {email}",
+        "unmatched.and": " ; ",
     },
 }
 

@@ -25,10 +25,10 @@ from schedules.models import Series, StoredCredit
 from schedules.recurrence import expand, normalise_rule, resolve_timezone
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
 from schedules.window import check_local
-from tracker.domain.attendance import unmatched_reason
+from tracker.domain.attendance import unmatched_reasons
 from tracker.domain.listing import Page
 from tracker.domain.localtime import amount, long_date, when
-from tracker.domain.models import WebSession
+from tracker.domain.models import AttendanceEvent, WebSession
 from tracker.domain.unmatched_groups import GroupKey
 from tracker.domain.validation import validation_messages
 from tracker.errors import FinalCreditsError
@@ -811,11 +811,21 @@ async def organizer_unmatched(
                 "events": g.events,
                 "first": when(g.first_at, "UTC", lang),
                 "last": when(g.last_at, "UTC", lang),
-                "reason": unmatched_reason(sample),
+                "reason": _reason(sample, translator(lang), lang),
                 "needs_physician": sample.kind != "ended" and sample.physician_id is None,
             }
             for g, sample in groups
         ],
+    )
+
+
+def _reason(event: AttendanceEvent, t: dict[str, str], lang: str) -> str:
+    """Why an event is unmatched, in the page's language (times in UTC, as the list's)."""
+    return t["unmatched.and"].join(
+        t[f"unmatched.{code}"].format(
+            **{k: when(v, "UTC", lang) if isinstance(v, datetime) else v for k, v in f.items()}
+        )
+        for code, f in unmatched_reasons(event)
     )
 
 

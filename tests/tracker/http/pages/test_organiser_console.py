@@ -7,6 +7,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 from datetime import UTC, datetime
+from html import unescape
 from typing import Any
 
 import pytest
@@ -421,6 +422,11 @@ async def test_unmatched_events_are_grouped_per_person_and_session_matched_or_di
         jeanne = await create_physician(client, auth, email="jeanne@example.org", npi=None)
         cookie = await organiser_cookie(database)
         html = await (await client.get("/organizer/unmatched?lang=fr", headers=cookie)).text()
+        english = await (await client.get("/organizer/unmatched?lang=en", headers=cookie)).text()
+        # why, in the page's language
+        assert "aucun médecin avec l'adresse guest@elsewhere.org" in unescape(html)
+        assert "no physician with email" not in html
+        assert "no physician with the address guest@elsewhere.org" in unescape(english)
         forms = [f for a, f, _ in Forms(html).forms if a == "/organizer/unmatched/group"]
         match = next(f for f in forms if f["action"] == "match" and f["who"].startswith("j.durand"))
         dismiss = next(
