@@ -103,6 +103,19 @@ async def _facts(
     return {pid: facts + ended for pid, facts in by_physician.items()}
 
 
+def _credits_of(
+    attended: Attendance, occurrence: Occurrence, series: Series, roundings: dict[str, Rounding]
+) -> dict[str, float]:
+    """The credits these minutes earn at this occurrence under its series' designations."""
+    return credits_for(
+        attended,
+        duration_minutes=_duration(occurrence),
+        min_attendance_percent=series.min_attendance_percent,
+        designations=series.credits,
+        roundings=roundings,
+    )
+
+
 def _figures(
     facts: list[Fact],
     occurrence: Occurrence,
@@ -114,14 +127,7 @@ def _figures(
     """Minutes and credits from the facts; ``now`` for provisional figures (open connections
     count up to now), ``None`` for final ones (up to the end)."""
     attended = attendance(facts, start=occurrence.start, end=occurrence.end, now=now)
-    credits = credits_for(
-        attended,
-        duration_minutes=_duration(occurrence),
-        min_attendance_percent=series.min_attendance_percent,
-        designations=series.credits,
-        roundings=roundings,
-    )
-    return attended, credits
+    return attended, _credits_of(attended, occurrence, series, roundings)
 
 
 def _duration(occurrence: Occurrence) -> int:
@@ -141,14 +147,7 @@ def _final_figures(
     """Final minutes and credits, and the receipt of how they were computed (one pass over
     the facts for both); ``now``, ``window`` and ``shared`` are the batch's."""
     attended, part = explain(facts, start=occurrence.start, end=occurrence.end, window=window)
-    duration = _duration(occurrence)
-    credits = credits_for(
-        attended,
-        duration_minutes=duration,
-        min_attendance_percent=series.min_attendance_percent,
-        designations=series.credits,
-        roundings=roundings,
-    )
+    credits = _credits_of(attended, occurrence, series, roundings)
     return attended, credits, complete(part, shared, credits=credits, computed_at=now)
 
 
@@ -401,16 +400,9 @@ async def award_receipt(
     attended, part = explain(
         facts, start=occurrence.start, end=occurrence.end, now=None if award.final else now
     )
-    duration = _duration(occurrence)
-    credits = credits_for(
-        attended,
-        duration_minutes=duration,
-        min_attendance_percent=series.min_attendance_percent,
-        designations=series.credits,
-        roundings=roundings,
-    )
+    credits = _credits_of(attended, occurrence, series, roundings)
     shared = terms(
-        duration_minutes=duration,
+        duration_minutes=_duration(occurrence),
         min_attendance_percent=series.min_attendance_percent,
         designations=series.credits,
         roundings=roundings,

@@ -220,19 +220,20 @@ async def _find(session: AsyncSession, code: str) -> Claim | None:
     return (await session.exec(query)).first()
 
 
+async def award_of(session: AsyncSession, claim: Claim) -> Award | None:
+    """The award a claim is about (``None``: its attendance was removed since)."""
+    query = select(Award).where(
+        Award.occurrence_id == claim.occurrence_id, Award.physician_id == claim.physician_id
+    )
+    return (await session.exec(query)).first()
+
+
 async def view(session: AsyncSession, code: str, *, now: datetime) -> ClaimView | None:
     """The claim ``code`` names, with what its page needs; ``None``: no such link."""
     claim = await _find(session, code)
     if claim is None:
         return None
-    award = (
-        await session.exec(
-            select(Award).where(
-                Award.occurrence_id == claim.occurrence_id,
-                Award.physician_id == claim.physician_id,
-            )
-        )
-    ).first()
+    award = await award_of(session, claim)
     if award is None:  # the attendance was removed since: nothing left to claim
         return None
     occurrence = await session.get_one(Occurrence, claim.occurrence_id)

@@ -835,14 +835,7 @@ async def enqueue_claim_reminder(
     own; once (its outbox key, and the one ``UPDATE`` that stores the link's hash). Flushes."""
     if not claims.worth_reminding(claim):
         return False
-    award = (
-        await session.exec(
-            select(Award).where(
-                Award.occurrence_id == claim.occurrence_id,
-                Award.physician_id == claim.physician_id,
-            )
-        )
-    ).first()
+    award = await claims.award_of(session, claim)
     if award is None:
         return False
     code = await claims.take_reminder(session, claim)

@@ -564,6 +564,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "unmatched.no_email": "no email address{named} to find the physician by",
         "unmatched.email": "no physician with the address {email}",
         "unmatched.and": "; ",
+        # a physician's details edited from the organiser's page (issue 12)
+        "org.physician.edit": "Edit the details",
+        "org.physician.save": "Save the details",
+        "org.physician.done.edit": "The details are saved.",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -1123,6 +1127,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "unmatched.no_email": "aucune adresse électronique{named} pour retrouver le médecin",
         "unmatched.email": "aucun médecin avec l'adresse {email}",
         "unmatched.and": " ; ",
+        # les coordonnées d'un médecin modifiées depuis la page de l'organisateur (issue 12)
+        "org.physician.edit": "Modifier les coordonnées",
+        "org.physician.save": "Enregistrer les coordonnées",
+        "org.physician.done.edit": "Les coordonnées sont enregistrées.",
     },
 }
 

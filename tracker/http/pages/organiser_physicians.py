@@ -15,11 +15,11 @@ from notifications.addresses import normalise_address
 from schedules.errors import InvalidInputError, NotFoundError
 from tracker.adapters.physicians_csv import physician_rows
 from tracker.domain.localtime import amount, when
-from tracker.domain.schemas import PhysicianCreate, RequirementCreate
+from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate, RequirementCreate
 from tracker.errors import RowError
 from tracker.http.keys import MAIL, SERVICES
 from tracker.http.pages.i18n import language, translator
-from tracker.http.pages.organiser import organizer_physicians, organizer_session
+from tracker.http.pages.organiser import organizer_physicians, organizer_session, timezone_names
 from tracker.http.pages.render import form_with_csrf, page, render_text
 from tracker.http.pages.sessions import csrf_ok
 from tracker.http.parsing import path_id
@@ -46,7 +46,12 @@ def _number(text: str) -> int:
 
 
 async def organizer_physician(
-    request: web.Request, *, error: str | None = None, status: int = 200
+    request: web.Request,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    edit_errors: dict[str, str] | None = None,
+    edit_values: dict[str, str] | None = None,
 ) -> web.Response:
     """One physician: who they are, their series, awards and requirements, their emails."""
     row = await organizer_session(request)
@@ -66,6 +71,10 @@ async def organizer_physician(
         csrf=row.csrf,
         physician=p,
         name=f"{p.first_name} {p.last_name}",
+        edit_errors=edit_errors or {},
+        edit=edit_values
+        or {k: "" if getattr(p, k) is None else str(getattr(p, k)) for k in PHYSICIAN_FIELDS},
+        zones=timezone_names(),
         done=request.query.get("done", ""),
         series=view.registrations,
         awards=[
@@ -142,6 +151,10 @@ async def organizer_physician_action(request: web.Request) -> web.StreamResponse
             await registration_service.unregister(
                 request.app[SERVICES], _number(form.get("series_id", "")), physician_id
             )
+        elif action == "edit":
+            refused = await _edit(request, physician_id, form, t)
+            if refused is not None:
+                return refused
         elif action == "welcome":
             await physician_service.resend_welcome(request.app[SERVICES], physician_id)
         elif action == "sign_in_link":
@@ -316,6 +329,28 @@ async def organizer_register_list(request: web.Request) -> web.StreamResponse:
 
 
 PHYSICIAN_FIELDS = ("first_name", "last_name", "email", "language", "timezone", "npi", "rpps")
+
+
+async def _edit(
+    request: web.Request, physician_id: int, form: dict[str, str], t: dict[str, str]
+) -> web.Response | None:
+    """The physician's details as the form gives them (an empty NPI or RPPS clears it); the
+    page again with each refused value said next to its field (422), else ``None``."""
+    values = {k: form.get(k, "").strip() for k in PHYSICIAN_FIELDS}
+    body = {k: (v or None) if k in ("npi", "rpps") else v for k, v in values.items()}
+    try:
+        data = PhysicianUpdate.model_validate(body)
+        await physician_service.update_physician(request.app[SERVICES], physician_id, data)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for item in exc.errors():
+            field = str(item["loc"][0]) if item["loc"] else ""
+            errors.setdefault(field, t.get(f"org.physician.bad.{field}", t["org.bad.other"]))
+    except InvalidInputError as exc:
+        errors = {exc.field: t.get(f"org.physician.bad.{exc.field}", t["org.bad.other"])}
+    else:
+        return None
+    return await organizer_physician(request, status=422, edit_errors=errors, edit_values=values)
 
 
 async def organizer_create_physician(request: web.Request) -> web.StreamResponse:

@@ -287,3 +287,49 @@ async def test_one_physician_is_added_from_the_list_page_errors_next_to_fields(
     assert added.status == 303
     assert [p["email"] for p in found["items"]] == ["paul.martin@example.org"]
     assert added.headers["Location"] == f"/organizer/physicians/{found['items'][0]['id']}"
+
+
+async def test_a_physicians_details_are_edited_from_their_page_errors_next_to_fields(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    jeanne = await create_physician(client, auth)  # jeanne.durand@example.org, with an NPI
+    await create_physician(
+        client, auth, first_name="Paul", email="paul@example.org", npi=None, rpps=None
+    )
+    cookie = await organiser_cookie(database)
+    path = f"/organizer/physicians/{jeanne['id']}"
+    form = Forms(await (await client.get(path, headers=cookie)).text()).by_id("edit-form")
+    assert (form["first_name"], form["email"]) == ("Jeanne", "jeanne.durand@example.org")
+
+    bad_zone = await client.post(
+        f"{path}?lang=fr", data={**form, "timezone": "Mars/Olympus"}, headers=cookie
+    )
+    zone_html = await bad_zone.text()
+    refused = await client.post(
+        f"{path}?lang=fr", data={**form, "email": "paul@example.org"}, headers=cookie
+    )
+    html = await refused.text()
+    saved = await client.post(
+        path,
+        data={
+            **form,
+            "last_name": "Durand-Lefèvre",
+            "email": "j.durand@chu.example.org",
+            "npi": "",
+        },
+        headers=cookie,
+        allow_redirects=False,
+    )
+    stored = await (await client.get(f"/api/physicians/{jeanne['id']}", headers=auth)).json()
+
+    assert bad_zone.status == 422
+    assert 'id="edit-timezone-error">Choisissez un fuseau horaire' in zone_html
+    assert 'value="Mars/Olympus"' in zone_html  # what was typed is kept
+    assert refused.status == 422  # another physician's address
+    assert 'id="edit-email-error">Donnez une adresse électronique valide' in html
+    assert (saved.status, saved.headers["Location"]) == (303, f"{path}?done=edit")
+    assert (stored["last_name"], stored["email"], stored["npi"]) == (
+        "Durand-Lefèvre",
+        "j.durand@chu.example.org",
+        None,  # an empty NPI clears it
+    )
