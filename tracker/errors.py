@@ -51,9 +51,13 @@ class EmailTakenError(InvalidInputError):
 
 
 class RowError(ValueError):
-    def __init__(self, line: int, reason: str) -> None:
+    """A refused row of an import: its line, why (in English, for the CLI and the API) and,
+    when one value is at fault, its field (pages word the reason in their own language)."""
+
+    def __init__(self, line: int, reason: str, field: str | None = None) -> None:
         self.line = line
         self.reason = reason
+        self.field = field
         super().__init__(f"line {line}: {reason}")
 
 

@@ -265,7 +265,7 @@ async def organizer_import(request: web.Request) -> web.StreamResponse:
         total=total,
         counts=report.counts,
         welcomes=report.welcomes,
-        errors=[(e.line, e.reason) for e in report.errors[:SHOWN_ERRORS]],
+        errors=[(e.line, _row_reason(e, t)) for e in report.errors[:SHOWN_ERRORS]],
         more_errors=max(len(report.errors) - SHOWN_ERRORS, 0),
         bad=len(report.errors),
     )
@@ -329,6 +329,13 @@ async def organizer_register_list(request: web.Request) -> web.StreamResponse:
 
 
 PHYSICIAN_FIELDS = ("first_name", "last_name", "email", "language", "timezone", "npi", "rpps")
+
+
+def _row_reason(error: RowError, t: dict[str, str]) -> str:
+    """Why a row was refused, in the page's language where one value is at fault (the same
+    words as the physician forms'); else the import's own sentence."""
+    key = f"org.physician.bad.{error.field}"
+    return t[key] if error.field is not None and key in t else error.reason
 
 
 async def _edit(
