@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,6 +53,15 @@ def make_engine(url: str, *, pool_timeout: float = 10.0) -> AsyncEngine:
     )
 
 
+@dataclass(frozen=True)
+class _SqliteThreads:
+    """A SQLite file's synchronous engine, its one writing thread and its reading threads."""
+
+    engine: Engine
+    writer: ThreadPoolExecutor
+    readers: ThreadPoolExecutor
+
+
 class Database:
     """The engine and its session factory; created in the app's ``cleanup_ctx`` or a CLI command."""
 
@@ -61,11 +71,13 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
-        # SQLite: a synchronous engine, one thread for :meth:`write` and a few for :meth:`read`
-        # (made on first use).
-        self._thread_engine: Engine | None = None
-        self._thread: ThreadPoolExecutor | None = None
-        self._readers: ThreadPoolExecutor | None = None
+        parsed = make_url(url)
+        self._sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (
+            None,
+            "",
+            ":memory:",
+        )
+        self._threads: _SqliteThreads | None = None  # made on first use
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -82,45 +94,44 @@ class Database:
         of the GIL from one thread to the other, cost the event loop a fifth of its time. On
         PostgreSQL it runs on the async engine (asyncpg is in the event loop already).
         """
-        engine = self._sqlite_engine()
-        if engine is None:
-            async with self.engine.begin() as connection:
-                return await connection.run_sync(work)
-
-        def transaction() -> _T:
-            with engine.begin() as connection:
-                return work(connection)
-
-        return await asyncio.get_running_loop().run_in_executor(self._thread, transaction)
+        return await self._one_trip(work, commit=True)
 
     async def read(self, work: Callable[[Connection], _T]) -> _T:
         """``work`` run on a connection and rolled back: a read-only use case in one trip to
         the database (on SQLite, to a reading thread; see :meth:`write`)."""
-        engine = self._sqlite_engine()
-        if engine is None:
-            async with self.engine.connect() as connection:
+        return await self._one_trip(work, commit=False)
+
+    async def _one_trip(self, work: Callable[[Connection], _T], *, commit: bool) -> _T:
+        threads = self._sqlite_threads()
+        if threads is None:
+            opened = self.engine.begin() if commit else self.engine.connect()
+            async with opened as connection:
                 return await connection.run_sync(work)
+        engine = threads.engine
 
         def transaction() -> _T:
-            with engine.connect() as connection:
+            opened = engine.begin() if commit else engine.connect()
+            with opened as connection:
                 return work(connection)
 
-        return await asyncio.get_running_loop().run_in_executor(self._readers, transaction)
+        pool = threads.writer if commit else threads.readers
+        return await asyncio.get_running_loop().run_in_executor(pool, transaction)
 
-    def _sqlite_engine(self) -> Engine | None:
-        """The synchronous engine of a SQLite file (made on first use), else ``None``."""
-        url = make_url(self.url)
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-            return None
-        if self._thread_engine is None:
-            sync_url = url.set(drivername="sqlite+pysqlite")
-            self._thread_engine = create_engine(
-                sync_url, connect_args={"timeout": 10, "check_same_thread": False}
+    def _sqlite_threads(self) -> _SqliteThreads | None:
+        """The synchronous engine and threads of a SQLite file (made on first use), else
+        ``None``."""
+        if self._threads is None and self._sqlite_file:
+            engine = create_engine(
+                make_url(self.url).set(drivername="sqlite+pysqlite"),
+                connect_args={"timeout": 10, "check_same_thread": False},
             )
-            event.listen(self._thread_engine, "connect", _sqlite_on_connect)
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-            self._readers = ThreadPoolExecutor(4, thread_name_prefix="sqlite-reader")
-        return self._thread_engine
+            event.listen(engine, "connect", _sqlite_on_connect)
+            self._threads = _SqliteThreads(
+                engine,
+                writer=ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer"),
+                readers=ThreadPoolExecutor(4, thread_name_prefix="sqlite-reader"),
+            )
+        return self._threads
 
     async def ping(self) -> bool:
         async with self.engine.connect() as connection:
@@ -131,15 +142,12 @@ class Database:
         """Close every pooled connection (the next use opens new ones), the writing and
         reading threads' included."""
         await self.engine.dispose()
-        if self._thread_engine is not None:
-            self._thread_engine.dispose()
+        if self._threads is not None:
+            self._threads.engine.dispose()
 
     async def close(self) -> None:
-        await self.engine.dispose()
-        if self._thread_engine is not None:
-            engine = self._thread_engine
-            for pool in (self._readers, self._thread):
-                if pool is not None:
-                    pool.shutdown(wait=True)
-            engine.dispose()
-            self._thread, self._readers, self._thread_engine = None, None, None
+        if self._threads is not None:  # let the threads finish their work first
+            self._threads.readers.shutdown(wait=True)
+            self._threads.writer.shutdown(wait=True)
+        await self.dispose()
+        self._threads = None

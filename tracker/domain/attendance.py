@@ -307,13 +307,6 @@ def _inserts(dialect: str) -> tuple[Any, Any]:
     return events, pending
 
 
-async def store_events(
-    session: AsyncSession, events: Sequence[NewEvent], *, now: datetime
-) -> Recorded:
-    """Store new facts in the session's transaction (:func:`store_rows`); flushes only."""
-    return await session.run_sync(lambda sync: store_rows(sync.connection(), events, now=now))
-
-
 def store_rows(connection: Connection, events: Sequence[NewEvent], *, now: datetime) -> Recorded:
     """Store new facts, matched, and mark the awards they change as pending, in the
     connection's transaction (the caller commits). Synchronous, so that a SQLite writer runs

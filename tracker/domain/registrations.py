@@ -67,11 +67,6 @@ async def unregister(session: AsyncSession, series_id: int, physician_id: int) -
     )
 
 
-async def registered_series_ids(session: AsyncSession, physician_id: int) -> list[int]:
-    query = select(Registration.series_id).where(Registration.physician_id == physician_id)
-    return sorted(set((await session.exec(query)).all()))
-
-
 async def by_unsubscribe_token(
     session: AsyncSession, token: str
 ) -> tuple[Registration, Series, Physician] | None:
