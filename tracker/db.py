@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -78,6 +79,16 @@ class Database:
             ":memory:",
         )
         self._threads: _SqliteThreads | None = None  # made on first use
+        self._commits = itertools.count(1)
+        #: Moves whenever this process commits a transaction on either engine (a write, as
+        #: far as anyone here can tell): what this process remembers of the data (a feed's
+        #: version, say) holds only while it is unchanged. Other processes' writes do not
+        #: move it.
+        self.generation = 0
+        event.listen(self.engine.sync_engine, "commit", self._committed)
+
+    def _committed(self, _connection: Connection) -> None:
+        self.generation = next(self._commits)  # atomic: commits come from several threads
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -126,6 +137,7 @@ class Database:
                 connect_args={"timeout": 10, "check_same_thread": False},
             )
             event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "commit", self._committed)
             self._threads = _SqliteThreads(
                 engine,
                 writer=ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer"),

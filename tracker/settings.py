@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     database_pool_timeout: float = Field(
         default=10, gt=0, le=300, description="Seconds a request waits for a connection, then 503"
     )
+    feed_recheck_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=300,
+        description="How long a process answers a calendar feed from what it last read, unless it "
+        "wrote since; bounds how late another process's change shows; 0: read every time",
+    )
     finalisation_lease_seconds: int = Field(default=120, ge=5, le=3600)
     finalisation_batch: int = Field(
         default=1000, ge=10, le=10_000, description="Awards per finalisation transaction"

@@ -7,13 +7,15 @@ services receive it as their first argument and open their own sessions from it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from tracker.db import Database
 from tracker.domain.credit_types import credit_labels, credit_regimes
 from tracker.domain.documents import CertificateIdentity
 from tracker.domain.mailings import MailSettings
 from tracker.domain.regimes import RegimeSettings
+from tracker.services.memo import Memo
 from tracker.settings import Settings
 
 
@@ -31,6 +33,8 @@ class Services:
     #: Wakes this process's award projector after a commit that left awards pending; ``None``
     #: where none runs (a CLI command, ``TRACKER_SCHEDULER=off``): the use case projects itself.
     project_soon: Callable[[], None] | None = None
+    #: What the calendar feeds last found in the database (``tracker.services.feeds``).
+    feeds_read: Memo[Any] = field(default_factory=Memo)
 
 
 def mail_settings(

@@ -9,7 +9,9 @@ load the entries, render them with no connection held, and store the new bytes' 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
@@ -55,6 +57,9 @@ class Freshness:
     known: FeedValidators | None
 
 
+_Found = TypeVar("_Found", bound=Freshness | None)
+
+
 def _meta(
     services: Services,
     *,
@@ -76,6 +81,23 @@ def _meta(
     )
 
 
+async def _remembered(
+    services: Services, key: tuple[str, str], check: Callable[[Connection], _Found]
+) -> _Found:
+    """``check`` in one visit to the database, or what it found last time while this process
+    has written nothing since and ``TRACKER_FEED_RECHECK_SECONDS`` have not passed (a calendar
+    polls every few minutes or hours and the feed says ``max-age=300``: a change made by
+    another process shows within those seconds, one made here at once)."""
+    database, seconds = services.database, services.settings.feed_recheck_seconds
+    generation = database.generation
+    found: _Found | None = services.feeds_read.get(key, generation=generation, seconds=seconds)
+    if found is None:
+        found = await database.read(check)
+        if found is not None:  # not what nobody holds: unknown keys are not kept
+            services.feeds_read.put(key, found, generation=generation, seconds=seconds)
+    return found
+
+
 def _fresh(connection: Connection, feed: Feed) -> Freshness:
     stamp = feed_stamp(connection, feed.series_ids, feed.meta)
     return Freshness(feed, stamp, known_validators(connection, feed.key, stamp))
@@ -94,7 +116,7 @@ async def calendar(services: Services) -> Freshness:
         ids = public_series_ids(connection)
         return _fresh(connection, Feed("calendar", ids, meta, "calendar.ics", False))
 
-    return await services.database.read(check)
+    return await _remembered(services, ("calendar", ""), check)
 
 
 async def series(services: Services, slug: str) -> Freshness:
@@ -113,7 +135,7 @@ async def series(services: Services, slug: str) -> Freshness:
         feed = Feed(f"series:{found.id}", [found.id], meta, f"{found.slug}.ics", False)
         return _fresh(connection, feed)
 
-    return await services.database.read(check)
+    return await _remembered(services, ("series", slug), check)
 
 
 async def personal(services: Services, key: str) -> Freshness | None:
@@ -144,7 +166,7 @@ async def personal(services: Services, key: str) -> Freshness | None:
         feed = Feed(f"physician:{physician.id}:{kind}", series_ids, meta, "webinars.ics", True)
         return _fresh(connection, feed)
 
-    return await services.database.read(check)
+    return await _remembered(services, ("personal", key), check)
 
 
 async def render(services: Services, feed: Feed, stamp: str) -> FeedDocument:

@@ -98,6 +98,8 @@ async def test_a_changed_series_renders_the_feed_anew(
     url = await feed(client, auth)
     before = await client.get(url)
     etag = before.headers["ETag"]
+    # remembered now (TRACKER_FEED_RECHECK_SECONDS): a write here must make it read again
+    assert (await client.get(url, headers={"If-None-Match": etag})).status == 304
     series = (await (await client.get("/api/series", headers=auth)).json())["items"][0]
     edited = await client.patch(
         f"/api/series/{series['id']}", json={"title": "Les lundis, saison 2"}, headers=auth
@@ -111,11 +113,65 @@ async def test_a_changed_series_renders_the_feed_anew(
     assert "Les lundis\\, saison 2" in (await after.text())
 
 
+@FEEDS
+async def test_another_process_sees_a_change_within_its_recheck_seconds(
+    client: TestClient,
+    auth: dict[str, str],
+    aiohttp_client: Any,
+    settings: Settings,
+    feed: FeedUrl,
+) -> None:
+    """A process answers from what it last read while it writes nothing itself, for at most
+    TRACKER_FEED_RECHECK_SECONDS: a change committed by another process shows after those."""
+    url = await feed(client, auth)
+    other: TestClient = await aiohttp_client(
+        create_app(settings.model_copy(update={"feed_recheck_seconds": 0.5}))
+    )
+    etag = (await other.get(url)).headers["ETag"]
+    assert (await other.get(url, headers={"If-None-Match": etag})).status == 304
+    series = (await (await client.get("/api/series", headers=auth)).json())["items"][0]
+    edited = await client.patch(
+        f"/api/series/{series['id']}", json={"title": "Les lundis, saison 2"}, headers=auth
+    )
+    assert edited.status == 200
+
+    at_once = await other.get(url, headers={"If-None-Match": etag})
+    await asyncio.sleep(0.6)
+    later = await other.get(url, headers={"If-None-Match": etag})
+
+    assert at_once.status == 304  # what it read half a second ago
+    assert later.status == 200
+    assert "Les lundis\\, saison 2" in await later.text()
+
+
+@FEEDS
+async def test_with_no_recheck_seconds_every_request_reads_the_database(
+    client: TestClient,
+    auth: dict[str, str],
+    aiohttp_client: Any,
+    settings: Settings,
+    feed: FeedUrl,
+) -> None:
+    url = await feed(client, auth)
+    other: TestClient = await aiohttp_client(
+        create_app(settings.model_copy(update={"feed_recheck_seconds": 0}))
+    )
+    etag = (await other.get(url)).headers["ETag"]
+    series = (await (await client.get("/api/series", headers=auth)).json())["items"][0]
+    await client.patch(f"/api/series/{series['id']}", json={"title": "Saison 2"}, headers=auth)
+
+    at_once = await other.get(url, headers={"If-None-Match": etag})
+
+    assert at_once.status == 200
+    assert at_once.headers["ETag"] != etag
+
+
 async def test_a_renamed_physician_gets_a_new_personal_feed(
     client: TestClient, auth: dict[str, str]
 ) -> None:
     url = await _personal(client, auth)
     etag = (await client.get(url)).headers["ETag"]
+    assert (await client.get(url, headers={"If-None-Match": etag})).status == 304
     physician = (await (await client.get("/api/physicians", headers=auth)).json())["items"][0]
     await client.patch(
         f"/api/physicians/{physician['id']}", json={"last_name": "Durand-Martin"}, headers=auth
