@@ -24,7 +24,7 @@ from tracker.adapters.zoom_report import (
     DateOrder,
     Report,
 )
-from tracker.app import create_app
+from tracker.app import create_app, freeze_heap
 from tracker.db import Database
 from tracker.domain.attendance import Recorded
 from tracker.domain.bounds import is_row_id
@@ -113,9 +113,11 @@ def serve(host: str | None, port: int | None, workers: int | None, reuse_port: b
     if settings.workers > 1:
         _serve_workers(settings)
         return
+    app = create_app(settings)
+    app.on_startup.append(freeze_heap)
     try:
         web.run_app(
-            create_app(settings),
+            app,
             host=settings.host,
             port=settings.port,
             reuse_port=reuse_port or None,
