@@ -13,9 +13,9 @@ from datetime import date, datetime
 from typing import Any, Literal, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, insert, inspect, update
+from sqlalchemy import Table, bindparam, insert, inspect, union_all, update
 from sqlalchemy import select as sa_select
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
@@ -39,7 +39,7 @@ from tracker.domain.models import (
     Physician,
     Requirement,
 )
-from tracker.domain.receipts import Terms, complete, explain, iso, terms
+from tracker.domain.receipts import FinalBatch, RawFact, complete, explain, iso, terms
 from tracker.domain.schemas import AwardPublic, CreditSummary, RequirementProgress
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,26 @@ async def _facts(
 ) -> dict[int, list[Fact]]:
     """Each physician's facts at one occurrence (the platform's end events added to each's), in
     one read: every physician's, or only those of ``physician_ids``."""
-    query = sa_select(
+    own, ended = await _event_rows(session, occurrence_id, physician_ids)
+    return {
+        pid: [
+            Fact(cast(Kind, kind), at, connection, source) for kind, at, connection, source in rows
+        ]
+        + ended
+        for pid, rows in own.items()
+    }
+
+
+async def _event_rows(
+    session: AsyncSession, occurrence_id: int, physician_ids: Collection[int] | None = None
+) -> tuple[dict[int, list[RawFact]], list[Fact]]:
+    """Each physician's own facts at one occurrence as plain tuples, and the platform's end
+    events (which count for everyone), in one read: every physician's, or only those of
+    ``physician_ids``. End events are never matched to a physician
+    (:func:`tracker.domain.attendance.match_all`), so a batch reads its physicians' range and
+    the unmatched rows of the occurrence: both served by the (occurrence, physician) index,
+    where ``OR kind = 'ended'`` would read every event of the session for every batch."""
+    query: Any = sa_select(
         col(AttendanceEvent.physician_id),
         col(AttendanceEvent.kind),
         col(AttendanceEvent.at),
@@ -86,21 +105,19 @@ async def _facts(
         col(AttendanceEvent.source),
     ).where(col(AttendanceEvent.occurrence_id) == occurrence_id)
     wanted = None if physician_ids is None else frozenset(physician_ids)
-    if physician_ids is not None:
-        query = query.where(
-            or_(
-                _among(AttendanceEvent.physician_id, physician_ids),
-                col(AttendanceEvent.kind) == "ended",
-            )
+    if physician_ids is not None:  # two index ranges (an OR would read the whole occurrence)
+        query = union_all(
+            query.where(_among(AttendanceEvent.physician_id, physician_ids)),
+            query.where(col(AttendanceEvent.physician_id).is_(None)),
         )
     ended: list[Fact] = []
-    by_physician: dict[int, list[Fact]] = defaultdict(list)
+    by_physician: dict[int, list[RawFact]] = defaultdict(list)
     for pid, kind, at, connection, source in await (await session.connection()).execute(query):
         if kind == "ended":
             ended.append(Fact("ended", at, source=source))
         elif pid is not None and (wanted is None or pid in wanted):
-            by_physician[pid].append(Fact(cast(Kind, kind), at, connection, source))
-    return {pid: facts + ended for pid, facts in by_physician.items()}
+            by_physician[pid].append((kind, at, connection, source))
+    return by_physician, ended
 
 
 def _credits_of(
@@ -132,23 +149,6 @@ def _figures(
 
 def _duration(occurrence: Occurrence) -> int:
     return int((occurrence.end - occurrence.start).total_seconds() // 60)
-
-
-def _final_figures(
-    facts: list[Fact],
-    occurrence: Occurrence,
-    series: Series,
-    roundings: dict[str, Rounding],
-    *,
-    now: str,
-    window: list[str],
-    shared: Terms,
-) -> tuple[Attendance, dict[str, float], dict[str, Any]]:
-    """Final minutes and credits, and the receipt of how they were computed (one pass over
-    the facts for both); ``now``, ``window`` and ``shared`` are the batch's."""
-    attended, part = explain(facts, start=occurrence.start, end=occurrence.end, window=window)
-    credits = _credits_of(attended, occurrence, series, roundings)
-    return attended, credits, complete(part, shared, credits=credits, computed_at=now)
 
 
 class _Stored(NamedTuple):
@@ -183,7 +183,7 @@ async def recompute_awards(
     final = await is_closed(session, occurrence_id)
     roundings = await _roundings(session)
     wanted = frozenset(physician_ids)
-    facts = await _facts(session, occurrence_id, wanted)
+    own, ended = await _event_rows(session, occurrence_id, wanted)
     query = sa_select(
         col(Award.id),
         col(Award.physician_id),
@@ -202,31 +202,35 @@ async def recompute_awards(
         for row in map(_Stored._make, await (await session.connection()).execute(query))
         if row.physician_id in wanted
     }
+    encode = _receipt_encoder((await session.connection()).dialect)
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
-    window, stamp = [iso(occurrence.start), iso(occurrence.end)], iso(now)
-    shared = terms(
-        duration_minutes=_duration(occurrence),
-        min_attendance_percent=series.min_attendance_percent,
-        designations=series.credits,
-        roundings=roundings,
+    batch = FinalBatch(
+        start=occurrence.start,
+        end=occurrence.end,
+        ended=ended,
+        shared=terms(
+            duration_minutes=_duration(occurrence),
+            min_attendance_percent=series.min_attendance_percent,
+            designations=series.credits,
+            roundings=roundings,
+        ),
+        credits_of=lambda attended: _credits_of(attended, occurrence, series, roundings),
+        computed_at=iso(now),
     )
     for physician_id in physician_ids:
-        receipt = None
+        receipt: object = None
         if final:
-            attended, credits, receipt = _final_figures(
-                facts.get(physician_id, []),
-                occurrence,
-                series,
-                roundings,
-                now=stamp,
-                window=window,
-                shared=shared,
-            )
+            attended, credits, explained = batch.figures(own.get(physician_id, []))
+            # encoded at once: a string, not a tree of containers for the cyclic garbage
+            # collector to walk while the batch is built (it cost more than the arithmetic)
+            receipt = encode(explained)
         else:
-            attended, credits = _figures(
-                facts.get(physician_id, []), occurrence, series, roundings, now=now
-            )
+            facts = [
+                Fact(cast(Kind, kind), at, connection, source)
+                for kind, at, connection, source in own.get(physician_id, [])
+            ]
+            attended, credits = _figures(facts + ended, occurrence, series, roundings, now=now)
         figures: dict[str, object] = {
             "seconds": attended.seconds,
             "credits": credits,
@@ -285,6 +289,12 @@ async def recompute_awards(
 _AWARD: Table = inspect(Award).local_table  # type: ignore[assignment]
 
 
+def _receipt_encoder(dialect: Any) -> Callable[[dict[str, Any]], object]:
+    """A receipt as the driver takes it (the JSON column's own bind processing)."""
+    process = _AWARD.c.receipt.type.bind_processor(dialect)
+    return cast(Callable[[dict[str, Any]], object], process) if process else (lambda value: value)
+
+
 def _insert_statement(keys: tuple[str, ...]) -> Any:
     return insert(_AWARD).inline().values({key: bindparam(key) for key in keys})
 
@@ -327,8 +337,8 @@ async def _execute_many(
                 if process is None:
                     values.append(value)
                     continue
-                if name == "receipt":  # one of a kind per row: nothing to share
-                    values.append(process(value))
+                if name == "receipt":  # encoded by the caller (one of a kind per row)
+                    values.append(value)
                     continue
                 key = _hashable(value)
                 if key not in cache:
