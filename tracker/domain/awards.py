@@ -202,7 +202,6 @@ async def recompute_awards(
         for row in map(_Stored._make, await (await session.connection()).execute(query))
         if row.physician_id in wanted
     }
-    encode = _receipt_encoder((await session.connection()).dialect)
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
     batch = FinalBatch(
@@ -221,10 +220,10 @@ async def recompute_awards(
     for physician_id in physician_ids:
         receipt: object = None
         if final:
-            attended, credits, explained = batch.figures(own.get(physician_id, []))
-            # encoded at once: a string, not a tree of containers for the cyclic garbage
-            # collector to walk while the batch is built (it cost more than the arithmetic)
-            receipt = encode(explained)
+            # the receipt comes as its JSON text, as the column stores it: a string, not a
+            # tree of containers for the cyclic garbage collector to walk while the batch is
+            # built (which cost more than the arithmetic) nor for the JSON column to encode
+            attended, credits, receipt = batch.figures(own.get(physician_id, []))
         else:
             facts = [
                 Fact(cast(Kind, kind), at, connection, source)
@@ -289,12 +288,6 @@ async def recompute_awards(
 _AWARD: Table = inspect(Award).local_table  # type: ignore[assignment]
 
 
-def _receipt_encoder(dialect: Any) -> Callable[[dict[str, Any]], object]:
-    """A receipt as the driver takes it (the JSON column's own bind processing)."""
-    process = _AWARD.c.receipt.type.bind_processor(dialect)
-    return cast(Callable[[dict[str, Any]], object], process) if process else (lambda value: value)
-
-
 def _insert_statement(keys: tuple[str, ...]) -> Any:
     return insert(_AWARD).inline().values({key: bindparam(key) for key in keys})
 
@@ -337,7 +330,8 @@ async def _execute_many(
                 if process is None:
                     values.append(value)
                     continue
-                if name == "receipt":  # encoded by the caller (one of a kind per row)
+                if name == "receipt":  # JSON text already, as json.dumps (the JSON column's
+                    # serializer on both engines) makes it: one of a kind per row
                     values.append(value)
                     continue
                 key = _hashable(value)

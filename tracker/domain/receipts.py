@@ -26,9 +26,11 @@ No job purges receipts; one added later must keep every receipt younger than :da
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from json.encoder import encode_basestring_ascii
 from typing import Any, cast
 
 from tracker.domain.credits import (
@@ -207,14 +209,15 @@ RawFact = tuple[str, datetime, str | None, str | None]
 
 class FinalBatch:
     """The final figures and receipts of many awards of one occurrence, as :func:`explain`,
-    ``credits_for`` and :func:`complete` give them, for a finalisation's batch.
+    ``credits_for`` and :func:`complete` give them, for a finalisation's batch; each receipt as
+    the JSON text that ``json.dumps`` makes of it (what the award's JSON column stores).
 
     Most attendees have one stay: a join and then a leave on one connection. Their figures are
-    computed here directly (no :class:`Fact` objects, no sort), and the credits, the threshold
-    and the credit lines, which depend on the seconds alone, once per distinct number of
-    seconds; anyone else's facts go through :func:`explain`. A property test compares the two
-    on random facts (``tests/tracker/domain/test_final_batch.py``). Receipts of one batch
-    share their window, threshold and credit lines (never changed once made).
+    computed here directly (no :class:`Fact` objects, no sort, no dictionaries) and their
+    receipt written into the batch's template: the credits, the threshold and the credit lines,
+    which depend on the seconds alone, once per distinct number of seconds. Anyone else's facts
+    go through :func:`explain`. A property test compares the two on random facts, down to the
+    text (``tests/tracker/domain/test_final_batch.py``).
     """
 
     def __init__(
@@ -231,12 +234,15 @@ class FinalBatch:
         self.shared, self.credits_of, self.computed_at = shared, credits_of, computed_at
         self.window = [iso(start), iso(end)]
         self.length = _offset(end, start)
-        self._terms: dict[int, tuple[dict[str, float], dict[str, Any] | None, list[Any]]] = {}
+        self._head = (
+            f'{{"rules": {json.dumps(RULES_VERSION)}, "window": {json.dumps(self.window)}, '
+            '"connections": [{"id": '
+        )
+        self._tails: dict[int, tuple[dict[str, float], str]] = {}
+        self._sources: dict[tuple[str, str], str] = {}
 
-    def figures(
-        self, own: Sequence[RawFact]
-    ) -> tuple[Attendance, dict[str, float], dict[str, Any]]:
-        """Final attendance, credits and receipt from one physician's own facts (the
+    def figures(self, own: Sequence[RawFact]) -> tuple[Attendance, dict[str, float], str]:
+        """Final attendance, credits and receipt (JSON) from one physician's own facts (the
         platform's end events are the batch's)."""
         if len(own) == 2:
             found = self._one_stay(own)
@@ -250,22 +256,32 @@ class FinalBatch:
         )
         credits = self.credits_of(attended)
         receipt = complete(part, self.shared, credits=credits, computed_at=self.computed_at)
-        return attended, credits, receipt
+        return attended, credits, json.dumps(receipt)
 
-    def _by_seconds(
-        self, seconds: int
-    ) -> tuple[dict[str, float], dict[str, Any] | None, list[Any]]:
-        """Credits, threshold and credit lines for ``seconds`` attended (as :func:`complete`)."""
-        found = self._terms.get(seconds)
+    def _tail(self, seconds: int) -> tuple[dict[str, float], str]:
+        """The credits for ``seconds`` attended, and the receipt's end from ``computed_at`` on
+        (as :func:`complete` writes it)."""
+        found = self._tails.get(seconds)
         if found is None:
             credits = self.credits_of(Attendance(seconds, ()))
             part = complete({"seconds": seconds}, self.shared, credits=credits, computed_at="")
-            found = self._terms[seconds] = (credits, part["threshold"], part["credits"])
+            tail = (
+                f', "computed_at": {json.dumps(self.computed_at)}, '
+                f'"threshold": {json.dumps(part["threshold"])}, '
+                f'"credits": {json.dumps(part["credits"])}}}'
+            )
+            found = self._tails[seconds] = (credits, tail)
         return found
 
-    def _one_stay(
-        self, own: Sequence[RawFact]
-    ) -> tuple[Attendance, dict[str, float], dict[str, Any]] | None:
+    def _sources_of(self, first: str, second: str) -> str:
+        """The sources of one connection's two facts, as JSON (each once, sorted)."""
+        found = self._sources.get((first, second))
+        if found is None:
+            found = json.dumps([first] if first == second else sorted((first, second)))
+            self._sources[first, second] = found
+        return found
+
+    def _one_stay(self, own: Sequence[RawFact]) -> tuple[Attendance, dict[str, float], str] | None:
         """One join then one leave on one connection, or None for anything else: one
         interval closed by its leave, so neither the end events nor reports matter."""
         (kind, joined_at, connection, source), (other, left_at, other_connection, other_source) = (
@@ -280,32 +296,19 @@ class FinalBatch:
         key = connection or "-"
         if (other_connection or "-") != key or not joined_at < left_at:
             return None
-        start, end = self.start, self.end
-        a, b = max(joined_at, start), min(left_at, end)
+        start = self.start
+        a, b = max(joined_at, start), min(left_at, self.end)
         seconds = int((b - a).total_seconds()) if b > a else 0
         joined, left = _offset(joined_at, start), _offset(left_at, start)
         counted = max(0, min(left, self.length) - max(joined, 0))
-        first, second = source or "unknown", other_source or "unknown"
-        sources = [first] if first == second else sorted((first, second))
-        credits, threshold, lines = self._by_seconds(seconds)
-        receipt = {
-            "rules": RULES_VERSION,
-            "window": self.window,
-            "connections": [
-                {
-                    "id": None if key == "-" else key,
-                    "sources": sources,
-                    "intervals": [[joined, left, counted, True]],
-                }
-            ],
-            "counted": [[_offset(a, start), _offset(b, start)]] if b > a else [],
-            "seconds": seconds,
-            "clipped_seconds": max(0, left - joined - counted),
-            "overlap_seconds": max(0, counted - seconds),
-            "sources": list(sources),
-            "anomalies": [],
-            "computed_at": self.computed_at,
-            "threshold": threshold,
-            "credits": lines,
-        }
+        sources = self._sources_of(source or "unknown", other_source or "unknown")
+        credits, tail = self._tail(seconds)
+        receipt = (
+            f"{self._head}{'null' if key == '-' else encode_basestring_ascii(key)}, "
+            f'"sources": {sources}, "intervals": [[{joined}, {left}, {counted}, true]]}}], '
+            f'"counted": {f"[[{_offset(a, start)}, {_offset(b, start)}]]" if b > a else "[]"}, '
+            f'"seconds": {seconds}, "clipped_seconds": {max(0, left - joined - counted)}, '
+            f'"overlap_seconds": {max(0, counted - seconds)}, "sources": {sources}, '
+            f'"anomalies": []{tail}'
+        )
         return Attendance(seconds, ()), credits, receipt
