@@ -202,8 +202,9 @@ async def recompute_awards(
         for row in map(_Stored._make, await (await session.connection()).execute(query))
         if row.physician_id in wanted
     }
-    inserts: list[dict[str, object]] = []
-    updates: list[dict[str, object]] = []
+    dialect = (await session.connection()).dialect
+    as_json = {name: _Encoded(name, dialect) for name in ("credits", "anomalies")}
+    inserts, updates = _Rows(), _Rows()
     batch = FinalBatch(
         start=occurrence.start,
         end=occurrence.end,
@@ -230,17 +231,18 @@ async def recompute_awards(
                 for kind, at, connection, source in own.get(physician_id, [])
             ]
             attended, credits = _figures(facts + ended, occurrence, series, roundings, now=now)
+        anomalies = list(attended.anomalies)
         figures: dict[str, object] = {
             "seconds": attended.seconds,
-            "credits": credits,
-            "anomalies": list(attended.anomalies),
+            "credits": as_json["credits"](credits),
+            "anomalies": as_json["anomalies"](anomalies),
             "computed_at": now,
         }
         if receipt is not None:
             figures["receipt"] = receipt
         row = stored.get(physician_id)
         if row is None:
-            inserts.append(
+            inserts.add(
                 figures
                 | {
                     "occurrence_id": occurrence_id,
@@ -270,15 +272,15 @@ async def recompute_awards(
             if (row.seconds, row.credits, row.anomalies) == (
                 attended.seconds,
                 credits,
-                figures["anomalies"],
+                anomalies,
             ):  # final as it was: only the flag, the times and the receipt change
-                updates.append(
+                updates.add(
                     {"id": row.id, "final": True, "finalized_at": now, "computed_at": now}
                     | ({"receipt": receipt} if receipt is not None else {})
                 )
                 continue
             figures |= {"final": True, "finalized_at": now}
-        updates.append(figures | {"id": row.id})
+        updates.add(figures | {"id": row.id})
     await _execute_many(session, _insert_statement, inserts)
     await _execute_many(session, _update_statement, updates)
     return len(inserts) + len(updates)
@@ -300,46 +302,88 @@ def _update_statement(keys: tuple[str, ...]) -> Any:
     )
 
 
+class _Rows:
+    """Award rows for one executemany per shape of row (an INSERT, or an UPDATE by id): each
+    row kept as a tuple of its values, the JSON ones encoded already (:class:`_Encoded`).
+    A batch's rows live until its writes; as dictionaries and lists they outlived the young
+    generations and made the cyclic garbage collector walk the whole heap now and then (a
+    tenth of a second each time); tuples of strings, numbers and datetimes it stops tracking."""
+
+    def __init__(self) -> None:
+        self.shapes: dict[tuple[str, ...], list[tuple[object, ...]]] = defaultdict(list)
+
+    def add(self, row: dict[str, object]) -> None:
+        self.shapes[tuple(row)].append(tuple(row.values()))
+
+    def __len__(self) -> int:
+        return sum(map(len, self.shapes.values()))
+
+
+class _Encoded:
+    """A JSON column's value as the driver takes it (the column type's bind processing), once
+    per distinct value (a batch's awards mostly share their credits and anomalies)."""
+
+    def __init__(self, name: str, dialect: Any) -> None:
+        self.process: Callable[[object], object] | None = _AWARD.c[name].type.bind_processor(
+            dialect
+        )
+        self.done: dict[object, object] = {}
+
+    def __call__(self, value: object) -> object:
+        key = _hashable(value)
+        found = self.done.get(key)
+        if found is None:
+            found = self.done[key] = value if self.process is None else self.process(value)
+        return found
+
+
+#: Columns whose values rows hold as the driver takes them: the JSON ones (the receipt is
+#: JSON text as json.dumps, the JSON column's serializer on both engines, makes it).
+_ENCODED = frozenset({"credits", "anomalies", "receipt"})
+
+
 async def _execute_many(
-    session: AsyncSession,
-    statement: Callable[[tuple[str, ...]], Any],
-    rows: Sequence[dict[str, object]],
+    session: AsyncSession, statement: Callable[[tuple[str, ...]], Any], rows: _Rows
 ) -> None:
     """``statement`` (an INSERT or an UPDATE by id of the award table) for every row, as one
-    executemany per shape of row, at the driver: each column's value goes through its type's
-    bind processing once per distinct value (a batch's rows share their timestamps and mostly
-    their credits and anomalies), where SQLAlchemy's executemany would process, and encode as
-    JSON, every value of every row."""
-    if not rows:
+    executemany per shape of row, at the driver: each other column's value goes through its
+    type's bind processing once per distinct value (a batch's rows share their timestamps),
+    where SQLAlchemy's executemany would process, and encode as JSON, every value of every
+    row."""
+    if not rows.shapes:
         return
     connection = await session.connection()
     dialect = connection.dialect
-    shapes: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
-    for row in rows:
-        shapes[tuple(sorted(row))].append(row)
-    for keys, group in shapes.items():
-        compiled = statement(keys).compile(dialect=dialect)
-        order = [("id" if name == "award_id" else name) for name in compiled.positiontup or ()]
-        processors = [_AWARD.c[name].type.bind_processor(dialect) for name in order]
-        caches: list[dict[object, object]] = [{} for _ in order]
-        params = []
-        for row in group:
-            values = []
-            for name, process, cache in zip(order, processors, caches, strict=True):
-                value = row[name]
-                if process is None:
-                    values.append(value)
-                    continue
-                if name == "receipt":  # JSON text already, as json.dumps (the JSON column's
-                    # serializer on both engines) makes it: one of a kind per row
-                    values.append(value)
-                    continue
-                key = _hashable(value)
-                if key not in cache:
-                    cache[key] = process(value)
-                values.append(cache[key])
-            params.append(tuple(values))
-        await connection.exec_driver_sql(compiled.string, params)
+    for keys, group in rows.shapes.items():
+        compiled = statement(tuple(sorted(keys))).compile(dialect=dialect)
+        columns = []
+        for parameter in compiled.positiontup or ():
+            name = "id" if parameter == "award_id" else parameter
+            position = keys.index(name)
+            values = [row[position] for row in group]
+            process = _AWARD.c[name].type.bind_processor(dialect)
+            columns.append(
+                values if process is None or name in _ENCODED else _bound(values, process)
+            )
+        await connection.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
+
+
+def _bound(values: list[object], process: Callable[[Any], object]) -> list[object]:
+    """``process`` of every value, once per distinct value: first by identity (the rows of a
+    batch share their timestamps and credits objects; ``values`` holds them all, so an id
+    stands for one object throughout), else by equal value."""
+    by_identity: dict[int, object] = {}
+    by_value: dict[object, object] = {}
+    bound = []
+    for value in values:
+        ident = id(value)
+        if ident not in by_identity:
+            key = _hashable(value)
+            if key not in by_value:
+                by_value[key] = process(value)
+            by_identity[ident] = by_value[key]
+        bound.append(by_identity[ident])
+    return bound
 
 
 def _hashable(value: object) -> object:
