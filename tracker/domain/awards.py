@@ -6,6 +6,7 @@ two processes gives the same rows.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -13,7 +14,8 @@ from datetime import date, datetime
 from typing import Any, Literal, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, insert, inspect, union_all, update
+from sqlalchemy import Table, Text, bindparam, insert, inspect, union_all, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -152,14 +154,24 @@ def _duration(occurrence: Occurrence) -> int:
 
 
 class _Stored(NamedTuple):
+    """An award as stored, its JSON values as their text: strings, which neither cost a
+    decoding per row nor, held for the whole batch, a walk of the heap by the cyclic garbage
+    collector (:class:`_Rows`); decoded only where the text differs from the new one's."""
+
     id: int
     physician_id: int
     seconds: int
-    credits: dict[str, float]
-    anomalies: list[str]
+    credits: str
+    anomalies: str
     final: bool
     version: int
     has_receipt: bool
+
+    def same(self, name: str, text: object, value: object) -> bool:
+        """Whether the stored ``name`` (``credits`` or ``anomalies``) equals ``value``, whose
+        text as encoded for the driver is ``text``."""
+        stored: str = getattr(self, name)
+        return stored == text or json.loads(stored) == value
 
 
 async def recompute_awards(
@@ -188,8 +200,8 @@ async def recompute_awards(
         col(Award.id),
         col(Award.physician_id),
         col(Award.seconds),
-        col(Award.credits),
-        col(Award.anomalies),
+        sql_cast(col(Award.credits), Text),
+        sql_cast(col(Award.anomalies), Text),
         col(Award.final),
         col(Award.version),
         col(Award.receipt).is_not(None),
@@ -253,15 +265,16 @@ async def recompute_awards(
                 }
             )
             continue
+        same_credits = row.same("credits", figures["credits"], credits)
         if (
             row.final
             and final
-            and row.credits == credits
+            and same_credits
             and row.seconds == attended.seconds
             and row.has_receipt
         ):
             continue  # already final as computed: nothing to write
-        if row.final and final and row.credits != credits:
+        if row.final and final and not same_credits:
             figures["version"] = row.version + 1
             log.info(
                 "final credits of physician %s at occurrence %s changed",
@@ -269,10 +282,10 @@ async def recompute_awards(
                 occurrence_id,
             )
         if final and not row.final:
-            if (row.seconds, row.credits, row.anomalies) == (
-                attended.seconds,
-                credits,
-                anomalies,
+            if (
+                row.seconds == attended.seconds
+                and same_credits
+                and row.same("anomalies", figures["anomalies"], anomalies)
             ):  # final as it was: only the flag, the times and the receipt change
                 updates.add(
                     {"id": row.id, "final": True, "finalized_at": now, "computed_at": now}
