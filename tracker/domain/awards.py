@@ -6,6 +6,7 @@ two processes gives the same rows.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -13,9 +14,10 @@ from datetime import date, datetime
 from typing import Any, Literal, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, insert, inspect, update
+from sqlalchemy import Table, Text, bindparam, insert, inspect, union_all, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as sa_select
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
@@ -39,7 +41,7 @@ from tracker.domain.models import (
     Physician,
     Requirement,
 )
-from tracker.domain.receipts import Terms, complete, explain, iso, terms
+from tracker.domain.receipts import FinalBatch, RawFact, complete, explain, iso, terms
 from tracker.domain.schemas import AwardPublic, CreditSummary, RequirementProgress
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,26 @@ async def _facts(
 ) -> dict[int, list[Fact]]:
     """Each physician's facts at one occurrence (the platform's end events added to each's), in
     one read: every physician's, or only those of ``physician_ids``."""
-    query = sa_select(
+    own, ended = await _event_rows(session, occurrence_id, physician_ids)
+    return {
+        pid: [
+            Fact(cast(Kind, kind), at, connection, source) for kind, at, connection, source in rows
+        ]
+        + ended
+        for pid, rows in own.items()
+    }
+
+
+async def _event_rows(
+    session: AsyncSession, occurrence_id: int, physician_ids: Collection[int] | None = None
+) -> tuple[dict[int, list[RawFact]], list[Fact]]:
+    """Each physician's own facts at one occurrence as plain tuples, and the platform's end
+    events (which count for everyone), in one read: every physician's, or only those of
+    ``physician_ids``. End events are never matched to a physician
+    (:func:`tracker.domain.attendance.match_all`), so a batch reads its physicians' range and
+    the unmatched rows of the occurrence: both served by the (occurrence, physician) index,
+    where ``OR kind = 'ended'`` would read every event of the session for every batch."""
+    query: Any = sa_select(
         col(AttendanceEvent.physician_id),
         col(AttendanceEvent.kind),
         col(AttendanceEvent.at),
@@ -86,21 +107,19 @@ async def _facts(
         col(AttendanceEvent.source),
     ).where(col(AttendanceEvent.occurrence_id) == occurrence_id)
     wanted = None if physician_ids is None else frozenset(physician_ids)
-    if physician_ids is not None:
-        query = query.where(
-            or_(
-                _among(AttendanceEvent.physician_id, physician_ids),
-                col(AttendanceEvent.kind) == "ended",
-            )
+    if physician_ids is not None:  # two index ranges (an OR would read the whole occurrence)
+        query = union_all(
+            query.where(_among(AttendanceEvent.physician_id, physician_ids)),
+            query.where(col(AttendanceEvent.physician_id).is_(None)),
         )
     ended: list[Fact] = []
-    by_physician: dict[int, list[Fact]] = defaultdict(list)
+    by_physician: dict[int, list[RawFact]] = defaultdict(list)
     for pid, kind, at, connection, source in await (await session.connection()).execute(query):
         if kind == "ended":
             ended.append(Fact("ended", at, source=source))
         elif pid is not None and (wanted is None or pid in wanted):
-            by_physician[pid].append(Fact(cast(Kind, kind), at, connection, source))
-    return {pid: facts + ended for pid, facts in by_physician.items()}
+            by_physician[pid].append((kind, at, connection, source))
+    return by_physician, ended
 
 
 def _credits_of(
@@ -134,32 +153,25 @@ def _duration(occurrence: Occurrence) -> int:
     return int((occurrence.end - occurrence.start).total_seconds() // 60)
 
 
-def _final_figures(
-    facts: list[Fact],
-    occurrence: Occurrence,
-    series: Series,
-    roundings: dict[str, Rounding],
-    *,
-    now: str,
-    window: list[str],
-    shared: Terms,
-) -> tuple[Attendance, dict[str, float], dict[str, Any]]:
-    """Final minutes and credits, and the receipt of how they were computed (one pass over
-    the facts for both); ``now``, ``window`` and ``shared`` are the batch's."""
-    attended, part = explain(facts, start=occurrence.start, end=occurrence.end, window=window)
-    credits = _credits_of(attended, occurrence, series, roundings)
-    return attended, credits, complete(part, shared, credits=credits, computed_at=now)
-
-
 class _Stored(NamedTuple):
+    """An award as stored, its JSON values as their text: strings, which neither cost a
+    decoding per row nor, held for the whole batch, a walk of the heap by the cyclic garbage
+    collector (:class:`_Rows`); decoded only where the text differs from the new one's."""
+
     id: int
     physician_id: int
     seconds: int
-    credits: dict[str, float]
-    anomalies: list[str]
+    credits: str
+    anomalies: str
     final: bool
     version: int
     has_receipt: bool
+
+    def same(self, name: str, text: object, value: object) -> bool:
+        """Whether the stored ``name`` (``credits`` or ``anomalies``) equals ``value``, whose
+        text as encoded for the driver is ``text``."""
+        stored: str = getattr(self, name)
+        return stored == text or json.loads(stored) == value
 
 
 async def recompute_awards(
@@ -183,13 +195,13 @@ async def recompute_awards(
     final = await is_closed(session, occurrence_id)
     roundings = await _roundings(session)
     wanted = frozenset(physician_ids)
-    facts = await _facts(session, occurrence_id, wanted)
+    own, ended = await _event_rows(session, occurrence_id, wanted)
     query = sa_select(
         col(Award.id),
         col(Award.physician_id),
         col(Award.seconds),
-        col(Award.credits),
-        col(Award.anomalies),
+        sql_cast(col(Award.credits), Text),
+        sql_cast(col(Award.anomalies), Text),
         col(Award.final),
         col(Award.version),
         col(Award.receipt).is_not(None),
@@ -202,42 +214,47 @@ async def recompute_awards(
         for row in map(_Stored._make, await (await session.connection()).execute(query))
         if row.physician_id in wanted
     }
-    inserts: list[dict[str, object]] = []
-    updates: list[dict[str, object]] = []
-    window, stamp = [iso(occurrence.start), iso(occurrence.end)], iso(now)
-    shared = terms(
-        duration_minutes=_duration(occurrence),
-        min_attendance_percent=series.min_attendance_percent,
-        designations=series.credits,
-        roundings=roundings,
+    dialect = (await session.connection()).dialect
+    as_json = {name: _Encoded(name, dialect) for name in ("credits", "anomalies")}
+    inserts, updates = _Rows(), _Rows()
+    batch = FinalBatch(
+        start=occurrence.start,
+        end=occurrence.end,
+        ended=ended,
+        shared=terms(
+            duration_minutes=_duration(occurrence),
+            min_attendance_percent=series.min_attendance_percent,
+            designations=series.credits,
+            roundings=roundings,
+        ),
+        credits_of=lambda attended: _credits_of(attended, occurrence, series, roundings),
+        computed_at=iso(now),
     )
     for physician_id in physician_ids:
-        receipt = None
+        receipt: object = None
         if final:
-            attended, credits, receipt = _final_figures(
-                facts.get(physician_id, []),
-                occurrence,
-                series,
-                roundings,
-                now=stamp,
-                window=window,
-                shared=shared,
-            )
+            # the receipt comes as its JSON text, as the column stores it: a string, not a
+            # tree of containers for the cyclic garbage collector to walk while the batch is
+            # built (which cost more than the arithmetic) nor for the JSON column to encode
+            attended, credits, receipt = batch.figures(own.get(physician_id, []))
         else:
-            attended, credits = _figures(
-                facts.get(physician_id, []), occurrence, series, roundings, now=now
-            )
+            facts = [
+                Fact(cast(Kind, kind), at, connection, source)
+                for kind, at, connection, source in own.get(physician_id, [])
+            ]
+            attended, credits = _figures(facts + ended, occurrence, series, roundings, now=now)
+        anomalies = list(attended.anomalies)
         figures: dict[str, object] = {
             "seconds": attended.seconds,
-            "credits": credits,
-            "anomalies": list(attended.anomalies),
+            "credits": as_json["credits"](credits),
+            "anomalies": as_json["anomalies"](anomalies),
             "computed_at": now,
         }
         if receipt is not None:
             figures["receipt"] = receipt
         row = stored.get(physician_id)
         if row is None:
-            inserts.append(
+            inserts.add(
                 figures
                 | {
                     "occurrence_id": occurrence_id,
@@ -248,15 +265,16 @@ async def recompute_awards(
                 }
             )
             continue
+        same_credits = row.same("credits", figures["credits"], credits)
         if (
             row.final
             and final
-            and row.credits == credits
+            and same_credits
             and row.seconds == attended.seconds
             and row.has_receipt
         ):
             continue  # already final as computed: nothing to write
-        if row.final and final and row.credits != credits:
+        if row.final and final and not same_credits:
             figures["version"] = row.version + 1
             log.info(
                 "final credits of physician %s at occurrence %s changed",
@@ -264,18 +282,18 @@ async def recompute_awards(
                 occurrence_id,
             )
         if final and not row.final:
-            if (row.seconds, row.credits, row.anomalies) == (
-                attended.seconds,
-                credits,
-                figures["anomalies"],
+            if (
+                row.seconds == attended.seconds
+                and same_credits
+                and row.same("anomalies", figures["anomalies"], anomalies)
             ):  # final as it was: only the flag, the times and the receipt change
-                updates.append(
+                updates.add(
                     {"id": row.id, "final": True, "finalized_at": now, "computed_at": now}
                     | ({"receipt": receipt} if receipt is not None else {})
                 )
                 continue
             figures |= {"final": True, "finalized_at": now}
-        updates.append(figures | {"id": row.id})
+        updates.add(figures | {"id": row.id})
     await _execute_many(session, _insert_statement, inserts)
     await _execute_many(session, _update_statement, updates)
     return len(inserts) + len(updates)
@@ -297,45 +315,88 @@ def _update_statement(keys: tuple[str, ...]) -> Any:
     )
 
 
+class _Rows:
+    """Award rows for one executemany per shape of row (an INSERT, or an UPDATE by id): each
+    row kept as a tuple of its values, the JSON ones encoded already (:class:`_Encoded`).
+    A batch's rows live until its writes; as dictionaries and lists they outlived the young
+    generations and made the cyclic garbage collector walk the whole heap now and then (a
+    tenth of a second each time); tuples of strings, numbers and datetimes it stops tracking."""
+
+    def __init__(self) -> None:
+        self.shapes: dict[tuple[str, ...], list[tuple[object, ...]]] = defaultdict(list)
+
+    def add(self, row: dict[str, object]) -> None:
+        self.shapes[tuple(row)].append(tuple(row.values()))
+
+    def __len__(self) -> int:
+        return sum(map(len, self.shapes.values()))
+
+
+class _Encoded:
+    """A JSON column's value as the driver takes it (the column type's bind processing), once
+    per distinct value (a batch's awards mostly share their credits and anomalies)."""
+
+    def __init__(self, name: str, dialect: Any) -> None:
+        self.process: Callable[[object], object] | None = _AWARD.c[name].type.bind_processor(
+            dialect
+        )
+        self.done: dict[object, object] = {}
+
+    def __call__(self, value: object) -> object:
+        key = _hashable(value)
+        found = self.done.get(key)
+        if found is None:
+            found = self.done[key] = value if self.process is None else self.process(value)
+        return found
+
+
+#: Columns whose values rows hold as the driver takes them: the JSON ones (the receipt is
+#: JSON text as json.dumps, the JSON column's serializer on both engines, makes it).
+_ENCODED = frozenset({"credits", "anomalies", "receipt"})
+
+
 async def _execute_many(
-    session: AsyncSession,
-    statement: Callable[[tuple[str, ...]], Any],
-    rows: Sequence[dict[str, object]],
+    session: AsyncSession, statement: Callable[[tuple[str, ...]], Any], rows: _Rows
 ) -> None:
     """``statement`` (an INSERT or an UPDATE by id of the award table) for every row, as one
-    executemany per shape of row, at the driver: each column's value goes through its type's
-    bind processing once per distinct value (a batch's rows share their timestamps and mostly
-    their credits and anomalies), where SQLAlchemy's executemany would process, and encode as
-    JSON, every value of every row."""
-    if not rows:
+    executemany per shape of row, at the driver: each other column's value goes through its
+    type's bind processing once per distinct value (a batch's rows share their timestamps),
+    where SQLAlchemy's executemany would process, and encode as JSON, every value of every
+    row."""
+    if not rows.shapes:
         return
     connection = await session.connection()
     dialect = connection.dialect
-    shapes: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
-    for row in rows:
-        shapes[tuple(sorted(row))].append(row)
-    for keys, group in shapes.items():
-        compiled = statement(keys).compile(dialect=dialect)
-        order = [("id" if name == "award_id" else name) for name in compiled.positiontup or ()]
-        processors = [_AWARD.c[name].type.bind_processor(dialect) for name in order]
-        caches: list[dict[object, object]] = [{} for _ in order]
-        params = []
-        for row in group:
-            values = []
-            for name, process, cache in zip(order, processors, caches, strict=True):
-                value = row[name]
-                if process is None:
-                    values.append(value)
-                    continue
-                if name == "receipt":  # one of a kind per row: nothing to share
-                    values.append(process(value))
-                    continue
-                key = _hashable(value)
-                if key not in cache:
-                    cache[key] = process(value)
-                values.append(cache[key])
-            params.append(tuple(values))
-        await connection.exec_driver_sql(compiled.string, params)
+    for keys, group in rows.shapes.items():
+        compiled = statement(tuple(sorted(keys))).compile(dialect=dialect)
+        columns = []
+        for parameter in compiled.positiontup or ():
+            name = "id" if parameter == "award_id" else parameter
+            position = keys.index(name)
+            values = [row[position] for row in group]
+            process = _AWARD.c[name].type.bind_processor(dialect)
+            columns.append(
+                values if process is None or name in _ENCODED else _bound(values, process)
+            )
+        await connection.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
+
+
+def _bound(values: list[object], process: Callable[[Any], object]) -> list[object]:
+    """``process`` of every value, once per distinct value: first by identity (the rows of a
+    batch share their timestamps and credits objects; ``values`` holds them all, so an id
+    stands for one object throughout), else by equal value."""
+    by_identity: dict[int, object] = {}
+    by_value: dict[object, object] = {}
+    bound = []
+    for value in values:
+        ident = id(value)
+        if ident not in by_identity:
+            key = _hashable(value)
+            if key not in by_value:
+                by_value[key] = process(value)
+            by_identity[ident] = by_value[key]
+        bound.append(by_identity[ident])
+    return bound
 
 
 def _hashable(value: object) -> object:

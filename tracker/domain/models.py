@@ -152,7 +152,12 @@ class AttendanceEvent(SQLModel, table=True):
     """
 
     __tablename__ = "attendance_event"
-    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_attendance_external"),)
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_attendance_external"),
+        #: A session's events batch by batch of physicians (finalisation), its end events
+        #: (``physician_id`` null), and every read by occurrence alone (migration 0018).
+        Index("ix_attendance_event_occurrence_physician", "occurrence_id", "physician_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(sa_column=Column(String(16), nullable=False))
@@ -172,7 +177,7 @@ class AttendanceEvent(SQLModel, table=True):
         default=None, foreign_key="series.id", index=True, ondelete="SET NULL"
     )
     occurrence_id: int | None = Field(
-        default=None, foreign_key="occurrence.id", index=True, ondelete="SET NULL"
+        default=None, foreign_key="occurrence.id", ondelete="SET NULL"
     )
     physician_id: int | None = Field(
         default=None, foreign_key="physician.id", index=True, ondelete="SET NULL"

@@ -26,15 +26,18 @@ No job purges receipts; one added later must keep every receipt younger than :da
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from json.encoder import encode_basestring_ascii
+from typing import Any, cast
 
 from tracker.domain.credits import (
     RULES_VERSION,
     Attendance,
     Fact,
+    Kind,
     Rounding,
     merge,
     needed_seconds,
@@ -198,3 +201,114 @@ def source_kinds(sources: Iterable[str]) -> list[str]:
     kinds = {SOURCE_KINDS.get(source, source) for source in sources}
     order = ["webhook", "api", "report"]
     return [kind for kind in order if kind in kinds] + sorted(kinds - set(order))
+
+
+#: One stored fact as read, before any object is made of it: kind, at, connection, source.
+RawFact = tuple[str, datetime, str | None, str | None]
+
+
+class FinalBatch:
+    """The final figures and receipts of many awards of one occurrence, as :func:`explain`,
+    ``credits_for`` and :func:`complete` give them, for a finalisation's batch; each receipt as
+    the JSON text that ``json.dumps`` makes of it (what the award's JSON column stores).
+
+    Most attendees have one stay: a join and then a leave on one connection. Their figures are
+    computed here directly (no :class:`Fact` objects, no sort, no dictionaries) and their
+    receipt written into the batch's template: the credits, the threshold and the credit lines,
+    which depend on the seconds alone, once per distinct number of seconds. Anyone else's facts
+    go through :func:`explain`. A property test compares the two on random facts, down to the
+    text (``tests/tracker/domain/test_final_batch.py``).
+    """
+
+    def __init__(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        ended: Sequence[Fact],
+        shared: Terms,
+        credits_of: Callable[[Attendance], dict[str, float]],
+        computed_at: str,
+    ) -> None:
+        self.start, self.end, self.ended = start, end, list(ended)
+        self.shared, self.credits_of, self.computed_at = shared, credits_of, computed_at
+        self.window = [iso(start), iso(end)]
+        self.length = _offset(end, start)
+        self._head = (
+            f'{{"rules": {json.dumps(RULES_VERSION)}, "window": {json.dumps(self.window)}, '
+            '"connections": [{"id": '
+        )
+        self._tails: dict[int, tuple[dict[str, float], str]] = {}
+        self._sources: dict[tuple[str, str], str] = {}
+
+    def figures(self, own: Sequence[RawFact]) -> tuple[Attendance, dict[str, float], str]:
+        """Final attendance, credits and receipt (JSON) from one physician's own facts (the
+        platform's end events are the batch's)."""
+        if len(own) == 2:
+            found = self._one_stay(own)
+            if found is not None:
+                return found
+        facts = [
+            Fact(cast(Kind, kind), at, connection, source) for kind, at, connection, source in own
+        ]
+        attended, part = explain(
+            facts + self.ended, start=self.start, end=self.end, window=self.window
+        )
+        credits = self.credits_of(attended)
+        receipt = complete(part, self.shared, credits=credits, computed_at=self.computed_at)
+        return attended, credits, json.dumps(receipt)
+
+    def _tail(self, seconds: int) -> tuple[dict[str, float], str]:
+        """The credits for ``seconds`` attended, and the receipt's end from ``computed_at`` on
+        (as :func:`complete` writes it)."""
+        found = self._tails.get(seconds)
+        if found is None:
+            credits = self.credits_of(Attendance(seconds, ()))
+            part = complete({"seconds": seconds}, self.shared, credits=credits, computed_at="")
+            tail = (
+                f', "computed_at": {json.dumps(self.computed_at)}, '
+                f'"threshold": {json.dumps(part["threshold"])}, '
+                f'"credits": {json.dumps(part["credits"])}}}'
+            )
+            found = self._tails[seconds] = (credits, tail)
+        return found
+
+    def _sources_of(self, first: str, second: str) -> str:
+        """The sources of one connection's two facts, as JSON (each once, sorted)."""
+        found = self._sources.get((first, second))
+        if found is None:
+            found = json.dumps([first] if first == second else sorted((first, second)))
+            self._sources[first, second] = found
+        return found
+
+    def _one_stay(self, own: Sequence[RawFact]) -> tuple[Attendance, dict[str, float], str] | None:
+        """One join then one leave on one connection, or None for anything else: one
+        interval closed by its leave, so neither the end events nor reports matter."""
+        (kind, joined_at, connection, source), (other, left_at, other_connection, other_source) = (
+            own
+        )
+        if kind == "leave" and other == "join":
+            joined_at, left_at = left_at, joined_at
+            connection, other_connection = other_connection, connection
+            source, other_source = other_source, source
+        elif kind != "join" or other != "leave":
+            return None
+        key = connection or "-"
+        if (other_connection or "-") != key or not joined_at < left_at:
+            return None
+        start = self.start
+        a, b = max(joined_at, start), min(left_at, self.end)
+        seconds = int((b - a).total_seconds()) if b > a else 0
+        joined, left = _offset(joined_at, start), _offset(left_at, start)
+        counted = max(0, min(left, self.length) - max(joined, 0))
+        sources = self._sources_of(source or "unknown", other_source or "unknown")
+        credits, tail = self._tail(seconds)
+        receipt = (
+            f"{self._head}{'null' if key == '-' else encode_basestring_ascii(key)}, "
+            f'"sources": {sources}, "intervals": [[{joined}, {left}, {counted}, true]]}}], '
+            f'"counted": {f"[[{_offset(a, start)}, {_offset(b, start)}]]" if b > a else "[]"}, '
+            f'"seconds": {seconds}, "clipped_seconds": {max(0, left - joined - counted)}, '
+            f'"overlap_seconds": {max(0, counted - seconds)}, "sources": {sources}, '
+            f'"anomalies": []{tail}'
+        )
+        return Attendance(seconds, ()), credits, receipt
