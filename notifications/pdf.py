@@ -211,6 +211,7 @@ def _document(language: str, texts: Iterable[str]) -> FPDF:
     fallback only when ``texts`` need it (loading it costs about a second; fpdf2 subsets a font
     in place, so nothing is shared between documents)."""
     from fpdf import FPDF
+    from fpdf.fonts import TTFFont
 
     pdf = FPDF(format="A4")
     cut, cjk = _needs(texts)
@@ -218,7 +219,8 @@ def _document(language: str, texts: Iterable[str]) -> FPDF:
     pdf.add_font(FAMILY, "", fonts[""])
     pdf.add_font(FAMILY, "B", fonts["B"])
     for font in pdf.fonts.values():  # the prepared fonts' bounding boxes are exact already
-        font.ttfont.recalcBBoxes = False
+        if isinstance(font, TTFFont):
+            font.ttfont.recalcBBoxes = False
     if cjk:
         pdf.add_font(FALLBACK, "", font_files()["fallback"], collection_font_number=0)
         pdf.set_fallback_fonts([FALLBACK], exact_match=False)
