@@ -99,6 +99,8 @@ def prepared_fonts() -> tuple[dict[str, Path], ...]:
     once per process from :func:`font_files` into a folder kept for the process."""
     import tempfile
 
+    import fpdf  # noqa: F401 - loaded here, once, rather than by the first document
+
     folder = Path(_files.enter_context(tempfile.TemporaryDirectory(prefix="fonts-")))
     main, _ = _coverage()
     files = font_files()
