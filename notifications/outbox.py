@@ -22,7 +22,7 @@ from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -249,17 +249,28 @@ async def _settle(session: AsyncSession, row_id: int, **values: object) -> None:
     await session.commit()
 
 
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel's table
+#: Rows handed over, recorded: a Core statement on the table (compiled once, then cached), a
+#: fraction of the cost of the same update through the ORM, paid for every burst.
+_SETTLE_SENT = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id.in_(bindparam("ids", expanding=True)),
+        _OUTBOX.c.status == OutboxStatus.SENDING.value,
+    )
+    .values(
+        status=OutboxStatus.SENT.value,
+        sent_at=bindparam("now"),
+        claimed_until=None,
+        last_error=None,
+    )
+)
+
+
 async def mark_all_sent(session: AsyncSession, row_ids: Sequence[int], *, now: datetime) -> None:
     """Record rows handed over, in one statement (those another worker settled meanwhile are
     left as they are); commits."""
-    await session.exec(
-        update(OutboxMessage)
-        .where(
-            col(OutboxMessage.id).in_(row_ids),
-            col(OutboxMessage.status) == OutboxStatus.SENDING,
-        )
-        .values(status=OutboxStatus.SENT, sent_at=now, claimed_until=None, last_error=None)
-    )
+    await session.exec(_SETTLE_SENT, params={"ids": list(row_ids), "now": now})
     await session.commit()
 
 
