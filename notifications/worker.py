@@ -6,9 +6,9 @@ worker goes on with the next one.
 
 Rows are claimed a burst at a time, in one statement. Sent rows are recorded in the background
 while the next messages go (:class:`_Settler`): one statement for all those handed over since
-the previous one was committed, so a process killed mid-burst repeats only the messages handed
-over during one commit (on a server slow enough for the commit to end first: the message in
-hand), never the burst.
+the previous one was committed. A process killed mid-burst repeats (same bytes, same
+Message-ID) only the rows of the commit in flight, those handed over meanwhile and the message
+in hand: on a server slower than a commit, the message in hand alone; never the whole burst.
 """
 
 from __future__ import annotations
