@@ -147,11 +147,13 @@ def printable(text: str) -> str:
 
 def _needs(texts: Iterable[str]) -> tuple[int, bool]:
     """The smallest cut of Open Sans that draws ``texts`` (each character as it is, once line
-    breaks and control characters are gone: the others print as letters of ``main``, which the
-    last cut holds), and whether they need the CJK fallback."""
+    breaks and control characters are gone, except those only the CJK fallback has: the others
+    print as letters of ``main``, which the last cut holds), and whether they need the CJK
+    fallback."""
     main, fallback = _coverage()
     characters = {ord(char) for text in texts for char in header_text(text)}
-    cut = next(n for n, c in enumerate(CUTS) if c is None or not characters - (main & c))
+    open_sans = characters - fallback
+    cut = next(n for n, c in enumerate(CUTS) if c is None or not open_sans - (main & c))
     return cut, bool(characters & fallback)
 
 
