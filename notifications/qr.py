@@ -3,6 +3,11 @@ squares (segno computes the modules; fpdf2 draws them), so it scans at any zoom 
 
 Error correction "M" (15 %) survives a crease or a smudge on a printed copy; the quiet zone of
 four modules that readers need is left white around it.
+
+The mask pattern is fixed (:data:`MASK`) rather than chosen per code: any of the eight is a
+valid QR code every reader decodes, and scoring all eight to pick the best one took three
+milliseconds a code, three quarters of drawing it. Pattern 3 is the one the scoring picks most
+often for the URLs of certificates (half of them).
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ if TYPE_CHECKING:
 #: Side of the printed code in millimetres, quiet zone included: a phone reads it at arm's length.
 SIZE_MM = 32.0
 QUIET_ZONE = 4
+MASK = 3
 
 
 def modules(url: str) -> tuple[tuple[bool, ...], ...]:
     """The dark (True) and light modules of the QR code of ``url``, row by row, no border."""
-    code = segno.make_qr(url, error="m", boost_error=False)
+    code = segno.make_qr(url, error="m", boost_error=False, mask=MASK)
     return tuple(tuple(bool(cell) for cell in row) for row in code.matrix)
 
 

@@ -3,6 +3,12 @@
 One message never holds up the others: whatever goes wrong with it (a refusal, an address the
 server cannot take, an error nobody foresaw) is recorded on its row, with the reason, and the
 worker goes on with the next one.
+
+Rows are claimed a burst at a time, in one statement. Sent rows are recorded in the background
+while the next messages go (:class:`_Settler`): one statement for all those handed over since
+the previous one was committed. A process killed mid-burst repeats (same bytes, same
+Message-ID) only the rows of the commit in flight, those handed over meanwhile and the message
+in hand: on a server slower than a commit, the message in hand alone; never the whole burst.
 """
 
 from __future__ import annotations
@@ -25,9 +31,9 @@ from notifications.models import OutboxMessage
 from notifications.outbox import (
     LEASE,
     claim,
+    mark_all_sent,
     mark_failed,
     mark_retry,
-    mark_sent,
     release,
     still_mine,
 )
@@ -81,45 +87,59 @@ class DeliveryWorker:
 
     async def _deliver_due(self) -> int:
         handled = 0
-        while True:
-            async with self._sessions() as session:
-                rows = await claim(session, now=utcnow(), lease=self._lease)
-            if not rows:
-                return handled
-            for index, row in enumerate(rows):
-                if self._stopping:  # hand the rest back for another process, or the next start
-                    async with self._sessions() as session:
-                        await release(session, rows[index:])
-                    return handled
+        settler = _Settler(self._sessions)
+        try:
+            while True:
+                await settler.drain()  # one writer at a time (SQLite): the settle, then the claim
                 async with self._sessions() as session:
-                    if not await still_mine(session, row, now=utcnow(), lease=self._lease):
+                    rows = await claim(session, now=utcnow(), lease=self._lease)
+                if not rows:
+                    return handled
+                for index, row in enumerate(rows):
+                    if self._stopping:  # hand the rest back for another process, or the next start
+                        await settler.drain()
+                        async with self._sessions() as session:
+                            await release(session, rows[index:])
+                        return handled
+                    if not await self._still_mine(row, settler):
                         log.info("message %s is another worker's now (lease ran out)", row.key)
                         continue
-                    try:
-                        await self._send(row)
-                    except PermanentFailure as exc:
-                        log.warning(
-                            "message %s to %s failed: %s", row.key, row.recipient, exc.reason
-                        )
-                        await mark_failed(session, row, reason=exc.reason)
-                    except TemporaryFailure as exc:
-                        log.info(
-                            "message %s to %s will be retried: %s",
-                            row.key,
-                            row.recipient,
-                            exc.reason,
-                        )
-                        await mark_retry(session, row, reason=exc.reason, now=utcnow())
-                    except Exception as exc:  # this message only: the others still go
-                        log.exception(
-                            "message %s to %s failed unexpectedly", row.key, row.recipient
-                        )
-                        await mark_failed(session, row, reason=f"{type(exc).__name__}: {exc}")
-                    else:
-                        await mark_sent(session, row, now=utcnow())
-                handled += 1
-                if self._interval:
-                    await asyncio.sleep(self._interval)
+                    await self._deliver(row, settler)
+                    handled += 1
+                    if self._interval:
+                        await asyncio.sleep(self._interval)
+        finally:
+            await settler.drain()
+
+    async def _still_mine(self, row: OutboxMessage, settler: _Settler) -> bool:
+        now = utcnow()
+        if row.claimed_until is not None and row.claimed_until - now >= self._lease / 2:
+            return True  # the common case, decided without the database
+        await settler.drain()
+        async with self._sessions() as session:
+            return await still_mine(session, row, now=now, lease=self._lease)
+
+    async def _deliver(self, row: OutboxMessage, settler: _Settler) -> None:
+        """Send one row; a sent row goes to the settler, any other outcome is recorded now."""
+        try:
+            await self._send(row)
+        except PermanentFailure as exc:
+            log.warning("message %s to %s failed: %s", row.key, row.recipient, exc.reason)
+            await settler.drain()
+            async with self._sessions() as session:
+                await mark_failed(session, row, reason=exc.reason)
+        except TemporaryFailure as exc:
+            log.info("message %s to %s will be retried: %s", row.key, row.recipient, exc.reason)
+            await settler.drain()
+            async with self._sessions() as session:
+                await mark_retry(session, row, reason=exc.reason, now=utcnow())
+        except Exception as exc:  # this message only: the others still go
+            log.exception("message %s to %s failed unexpectedly", row.key, row.recipient)
+            await settler.drain()
+            async with self._sessions() as session:
+                await mark_failed(session, row, reason=f"{type(exc).__name__}: {exc}")
+        else:
+            settler.sent(row.id or 0)
 
     async def _send(self, row: OutboxMessage) -> None:
         """Hand one row to the transport, after a last check of what it holds."""
@@ -140,3 +160,37 @@ class DeliveryWorker:
             self._wake.clear()
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._idle)
+
+
+class _Settler:
+    """Records sent rows in the background, in one statement for all the rows handed over
+    since the previous statement was committed (a group commit): sending never waits for the
+    database, and the rows handed over but not yet recorded are never more than those of one
+    commit."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+        self._waiting: list[int] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def sent(self, row_id: int) -> None:
+        self._waiting.append(row_id)
+        if self._task is None:
+            self._task = asyncio.create_task(self._settle())
+        elif self._task.done():
+            self._task.result()  # a failed settle stops the round (the rows wait for their lease)
+            self._task = asyncio.create_task(self._settle())
+
+    async def _settle(self) -> None:
+        while self._waiting:
+            row_ids, self._waiting = self._waiting, []
+            async with self._sessions() as session:
+                await mark_all_sent(session, row_ids, now=utcnow())
+
+    async def drain(self) -> None:
+        """Wait until every row handed so far is recorded (before this worker's next write)."""
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+        if self._waiting:
+            await self._settle()

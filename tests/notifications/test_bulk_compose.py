@@ -10,7 +10,7 @@ from email.header import decode_header, make_header
 import pytest
 
 from notifications.addresses import needs_smtputf8, parse_mailbox
-from notifications.compose import alternative_bytes, build_message, render, stencil
+from notifications.compose import Attachment, alternative_bytes, build_message, render, stencil
 from notifications.outbox import serialise
 from tests.smtp import parse
 
@@ -101,3 +101,64 @@ def test_the_bulk_path_reads_as_the_general_one(
         ours_text = ours.get_body((kind,)).get_content()
         theirs_text = theirs.get_body((kind,)).get_content()
         assert ours_text.replace("\r\n", "\n") == theirs_text.replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("address", ["jeanne@example.org", "jösé@exämple.org"])
+def test_an_attachment_reads_as_the_general_paths(address: str) -> None:
+    """A certificate's PDF after the text and HTML (``multipart/mixed``): the same file, name
+    and type as ``email`` writes them, the same text and HTML beside it."""
+    rendered = render("welcome", "fr", SHARED | values("Zoé", "Łęcka"))
+    pdf = Attachment(
+        "certificate-FGH4KZ7-JDQPEZM.pdf", bytes(range(256)) * 70, "application", "pdf"
+    )
+    general = serialise(
+        build_message(
+            rendered,
+            sender=SENDER,
+            recipient=address,
+            recipient_name="Zoé Łęcka",
+            domain="cme.example.org",
+            now=NOW,
+            attachments=(pdf,),
+        )
+    )
+    _, fast = alternative_bytes(
+        rendered,
+        sender=parse_mailbox(SENDER),
+        recipient=address,
+        recipient_name="Zoé Łęcka",
+        domain="cme.example.org",
+        now=NOW,
+        attachments=(pdf,),
+    )
+
+    utf8 = needs_smtputf8(address)
+    ours, theirs = parse(fast, utf8=utf8), parse(general, utf8=utf8)
+    assert max(len(line) for line in fast.split(b"\r\n")) <= 998
+    assert b"\n" not in fast.replace(b"\r\n", b"")
+    assert ours.get_content_type() == theirs.get_content_type() == "multipart/mixed"
+    assert [p.get_content_type() for p in ours.walk()] == [
+        p.get_content_type() for p in theirs.walk()
+    ]
+    (mine,), (its,) = list(ours.iter_attachments()), list(theirs.iter_attachments())
+    assert mine.get_filename() == its.get_filename() == pdf.filename
+    assert mine.get_content() == its.get_content() == pdf.content
+    for kind in ("plain", "html"):
+        ours_text = ours.get_body((kind,)).get_content()
+        theirs_text = theirs.get_body((kind,)).get_content()
+        assert ours_text.replace("\r\n", "\n") == theirs_text.replace("\r\n", "\n")
+
+
+def test_an_attachment_name_the_bulk_path_does_not_write_is_refused() -> None:
+    """A file name that would need RFC 2231 encoding or quoting is left to ``email``."""
+    rendered = render("welcome", "en", SHARED | values("Jeanne", "Durand"))
+    for name in ("certificat-é.pdf", 'a"b.pdf', "x\r\nBcc: y.pdf"):
+        with pytest.raises(ValueError, match="plain ASCII file name"):
+            alternative_bytes(
+                rendered,
+                sender=parse_mailbox(SENDER),
+                recipient="jeanne@example.org",
+                domain="cme.example.org",
+                now=NOW,
+                attachments=(Attachment(name, b"%PDF", "application", "pdf"),),
+            )

@@ -36,7 +36,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from notifications.addresses import MAX_LENGTH, Mailbox, envelope_address, parse_mailbox
+from notifications.addresses import (
+    MAX_LENGTH,
+    Mailbox,
+    envelope_address,
+    normalise_address,
+    parse_mailbox,
+)
 from notifications.compose import (
     Attachment,
     Stencil,
@@ -498,6 +504,28 @@ def _new_code() -> str:
     return "-".join(raw[i : i + 7] for i in range(0, 28, 7))
 
 
+def _certificate_parts(
+    physician: Physician,
+    mail: MailSettings,
+    series: Series,
+    occurrence: Occurrence,
+    certificate: Certificate,
+    version: int,
+) -> tuple[dict[str, Any], Attachment]:
+    """The certificate email's template values, and its PDF."""
+    pdf = certificate_document(certificate, physician, occurrence, series, mail)
+    context = {
+        "series_title": series.title,
+        "start_text": when(occurrence.start, physician.timezone, physician.language),
+        "timezone": physician.timezone,
+        "minutes": number(certificate.minutes, physician.language),
+        "credits": _credit_lines(certificate.credits, mail.labels, physician.language),
+        "reissued": version > 1,
+        "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
+    }
+    return context, Attachment(f"certificate-{certificate.code}.pdf", pdf, "application", "pdf")
+
+
 def _certificate(
     physician: Physician,
     mail: MailSettings,
@@ -507,23 +535,57 @@ def _certificate(
     version: int,
     now: datetime,
 ) -> EmailMessage:
-    pdf = certificate_document(certificate, physician, occurrence, series, mail)
-    return message_for(
-        physician,
-        mail,
-        "certificate",
-        {
-            "series_title": series.title,
-            "start_text": when(occurrence.start, physician.timezone, physician.language),
-            "timezone": physician.timezone,
-            "minutes": number(certificate.minutes, physician.language),
-            "credits": _credit_lines(certificate.credits, mail.labels, physician.language),
-            "reissued": version > 1,
-            "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
-        },
-        now=now,
-        attachments=(Attachment(f"certificate-{certificate.code}.pdf", pdf, "application", "pdf"),),
-    )
+    context, pdf = _certificate_parts(physician, mail, series, occurrence, certificate, version)
+    return message_for(physician, mail, "certificate", context, now=now, attachments=(pdf,))
+
+
+def _certificate_row(
+    key: str,
+    physician: Physician,
+    mail: MailSettings,
+    sender: Mailbox,
+    parts: Callable[[], tuple[dict[str, Any], Attachment]],
+    occurrence_id: int,
+    now: datetime,
+) -> dict[str, object] | None:
+    """The outbox row of one certificate email, its bytes written directly
+    (:func:`notifications.compose.alternative_bytes`, a tenth of the ``email`` package's time);
+    ``None`` when that path cannot write it (an address to refuse, an unusual file name, a
+    failure): the general path then composes it, and records why it cannot be sent."""
+    try:
+        recipient = normalise_address(physician.email, anywhere=True)
+        context, pdf = parts()
+        rendered = render(
+            "certificate",
+            physician.language,
+            {"first_name": physician.first_name, "last_name": physician.last_name, **context},
+        )
+        message_id, raw = alternative_bytes(
+            rendered,
+            sender=sender,
+            recipient=recipient,
+            recipient_name=f"{physician.first_name} {physician.last_name}",
+            domain=mail.domain,
+            now=now,
+            attachments=(pdf,),
+        )
+    except Exception:  # the general path says what went wrong
+        return None
+    return {
+        "key": key,
+        "kind": "certificate",
+        "recipient": envelope_address(recipient),
+        "subject": rendered.subject[:500],
+        "message_id": message_id,
+        "raw": raw,
+        "occurrence_id": occurrence_id,
+        "physician_id": physician.id,
+        "status": OutboxStatus.PENDING,
+        "last_error": None,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 #: Certificates one transaction queues: the calling service commits after each batch, so an
@@ -681,8 +743,22 @@ async def issue_certificates(
             issued_at=now,
         )
 
+    sender = parse_mailbox(mail.sender)
+
     def message(key: str) -> dict[str, object]:
         award, physician = wanted[key]
+        parts = functools.partial(
+            _certificate_parts,
+            physician,
+            mail,
+            series,
+            occurrence,
+            certificates[key],
+            award.version,
+        )
+        row = _certificate_row(key, physician, mail, sender, parts, occurrence_id, now)
+        if row is not None:
+            return row
         compose = functools.partial(
             _certificate,
             physician,
