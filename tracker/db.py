@@ -54,13 +54,28 @@ def make_engine(url: str, *, pool_timeout: float = 10.0) -> AsyncEngine:
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class _SqliteThreads:
-    """A SQLite file's synchronous engine, its one writing thread and its reading threads."""
+    """A SQLite file's synchronous engine, its one writing thread and its reading threads; the
+    writing thread keeps one connection (SQLite has one writer anyway), so a storm's group
+    commits do not check a connection out of the pool and back in, each."""
 
     engine: Engine
     writer: ThreadPoolExecutor
     readers: ThreadPoolExecutor
+    writing: Connection | None = None  # used in the writing thread only
+
+    def writing_connection(self) -> Connection:
+        if self.writing is None or self.writing.closed or self.writing.invalidated:
+            if self.writing is not None:
+                self.writing.close()
+            self.writing = self.engine.connect()
+        return self.writing
+
+    def close_writing(self) -> None:
+        if self.writing is not None:
+            self.writing.close()
+            self.writing = None
 
 
 class Database:
@@ -121,8 +136,11 @@ class Database:
         engine = threads.engine
 
         def transaction() -> _T:
-            opened = engine.begin() if commit else engine.connect()
-            with opened as connection:
+            if commit:
+                connection = threads.writing_connection()
+                with connection.begin():
+                    return work(connection)
+            with engine.connect() as connection:
                 return work(connection)
 
         pool = threads.writer if commit else threads.readers
@@ -155,11 +173,15 @@ class Database:
         reading threads' included."""
         await self.engine.dispose()
         if self._threads is not None:
-            self._threads.engine.dispose()
+            threads = self._threads
+            await asyncio.get_running_loop().run_in_executor(threads.writer, threads.close_writing)
+            threads.engine.dispose()
 
     async def close(self) -> None:
-        if self._threads is not None:  # let the threads finish their work first
-            self._threads.readers.shutdown(wait=True)
-            self._threads.writer.shutdown(wait=True)
-        await self.dispose()
-        self._threads = None
+        threads, self._threads = self._threads, None
+        if threads is not None:  # let the threads finish their work first
+            threads.readers.shutdown(wait=True)
+            threads.writer.shutdown(wait=True)
+            threads.close_writing()  # its thread is done
+            threads.engine.dispose()
+        await self.engine.dispose()

@@ -106,7 +106,7 @@ def client_address(request: web.BaseRequest, *, trusted: Iterable[str] = ()) -> 
     """
     peer = request.remote or "unknown"
     networks = parse_networks(trusted)
-    if not _within(peer, networks):
+    if not networks or not _within(peer, networks):
         return peer
     hops = [
         hop.strip()

@@ -1235,7 +1235,10 @@ def _invalid_token(who: str) -> HTTPProblem:
 
 def _refuse_if_blocked(request: web.Request, door: str) -> None:
     """429 while this client has failed too often at this door (right credential or not)."""
-    wait = request.app[LIMITER].retry_after(door, requester(request))
+    limiter = request.app[LIMITER]
+    if not limiter:  # no client has failed lately: nobody to refuse (the common case, cheap)
+        return
+    wait = limiter.retry_after(door, requester(request))
     if wait is not None:
         raise HTTPProblem(
             429,

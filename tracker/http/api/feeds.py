@@ -9,6 +9,8 @@ changed is loaded and rendered, and no database connection is held while it is r
 
 from __future__ import annotations
 
+import functools
+from datetime import datetime
 from email.utils import format_datetime
 
 from aiohttp import web
@@ -39,10 +41,16 @@ def _not_modified(request: web.Request, document: FeedValidators) -> bool:
     return since is not None and document.last_modified <= since
 
 
+@functools.lru_cache(maxsize=4096)
+def _http_date(moment: datetime) -> str:
+    """An HTTP date; remembered, as a feed's ``Last-Modified`` is answered again and again."""
+    return format_datetime(moment, usegmt=True)
+
+
 def _headers(validators: FeedValidators, *, private: bool) -> dict[str, str]:
     headers = {
         "ETag": validators.etag,
-        "Last-Modified": format_datetime(validators.last_modified, usegmt=True),
+        "Last-Modified": _http_date(validators.last_modified),
         "Cache-Control": ("private" if private else "public") + ", max-age=300",
     }
     if private:
