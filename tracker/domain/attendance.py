@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, tuple_, update
+from sqlalchemy import Connection, Dialect, Table, bindparam, delete, func, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, or_, select
@@ -307,6 +307,68 @@ def _inserts(dialect: str) -> tuple[Any, Any]:
     return events, pending
 
 
+#: The columns :func:`store_rows` writes, in the order of its rows.
+_EVENT_COLUMNS = (
+    "source",
+    "external_id",
+    "kind",
+    "at",
+    "email",
+    "connection_id",
+    "zoom_webinar_id",
+    "series_id",
+    "occurrence_id",
+    "physician_id",
+    "requested_occurrence_id",
+    "requested_physician_id",
+    "registrant_id",
+    "payload",
+    "received_at",
+)
+
+
+@functools.cache
+def _sqlite_event_insert(dialect: Dialect) -> tuple[str, tuple[tuple[int, Any], ...]]:
+    """The events' insert as the SQLite driver takes it, and the columns' own bind processors
+    (SQLAlchemy's, so that times and JSON are stored exactly as everywhere else)."""
+    marks = ", ".join("?" * len(_EVENT_COLUMNS))
+    sql = (
+        f"INSERT INTO {_EVENTS.name} ({', '.join(_EVENT_COLUMNS)}) VALUES ({marks}) "
+        "ON CONFLICT (source, external_id) DO NOTHING"
+    )
+    processors = (
+        (i, _EVENTS.c[n].type.bind_processor(dialect)) for i, n in enumerate(_EVENT_COLUMNS)
+    )
+    return sql, tuple((i, p) for i, p in processors if p is not None)
+
+
+def _insert_events(connection: Connection, rows: list[tuple[Any, ...]]) -> set[tuple[str, str]]:
+    """Insert the rows (duplicates skipped); the (source, external id) of those inserted.
+
+    On SQLite each row goes straight to the driver's cursor (its statement prepared once), and
+    the row count says whether it was inserted: SQLAlchemy's multi-row ``INSERT ... RETURNING``
+    spent more time building its statement and binding parameters than SQLite spent storing
+    them, under a join storm (bench/RESULTS.md). Elsewhere, one ``INSERT ... RETURNING``."""
+    if connection.dialect.name != "sqlite":
+        statement = _inserts(connection.dialect.name)[0]
+        named = [dict(zip(_EVENT_COLUMNS, row, strict=True)) for row in rows]
+        return {(s, x) for s, x in connection.execute(statement, named)}
+    sql, processors = _sqlite_event_insert(connection.dialect)
+    inserted: set[tuple[str, str]] = set()
+    cursor = connection.connection.cursor()
+    try:
+        for row in rows:
+            values = list(row)
+            for index, process in processors:
+                values[index] = process(values[index])
+            cursor.execute(sql, values)
+            if cursor.rowcount == 1:
+                inserted.add((row[0], row[1]))
+    finally:
+        cursor.close()
+    return inserted
+
+
 def store_rows(connection: Connection, events: Sequence[NewEvent], *, now: datetime) -> Recorded:
     """Store new facts, matched, and mark the awards they change as pending, in the
     connection's transaction (the caller commits). Synchronous, so that a SQLite writer runs
@@ -336,27 +398,26 @@ def store_rows(connection: Connection, events: Sequence[NewEvent], *, now: datet
     ]
     match_rows(connection, matchables)
     rows = [
-        {
-            "source": events[i].source,
-            "external_id": events[i].external_id,
-            "kind": m.kind,
-            "at": m.at,
-            "email": m.email,
-            "connection_id": events[i].connection_id,
-            "zoom_webinar_id": m.zoom_webinar_id,
-            "series_id": m.series_id,
-            "occurrence_id": m.occurrence_id,
-            "physician_id": m.physician_id,
-            "requested_occurrence_id": m.requested_occurrence_id,
-            "requested_physician_id": m.requested_physician_id,
-            "registrant_id": m.registrant_id,
-            "payload": events[i].payload,
-            "received_at": now,
-        }
+        (
+            events[i].source,
+            events[i].external_id,
+            m.kind,
+            m.at,
+            m.email,
+            events[i].connection_id,
+            m.zoom_webinar_id,
+            m.series_id,
+            m.occurrence_id,
+            m.physician_id,
+            m.requested_occurrence_id,
+            m.requested_physician_id,
+            m.registrant_id,
+            events[i].payload,
+            now,
+        )
         for (_, i), m in zip(fresh, matchables, strict=True)
     ]
-    statement = _inserts(connection.dialect.name)[0]
-    inserted = {(s, x) for s, x in connection.execute(statement, rows)}
+    inserted = _insert_events(connection, rows)
     for (key, index), matched in zip(fresh, matchables, strict=True):
         if key not in inserted:
             continue
@@ -375,6 +436,12 @@ async def mark_pending(
     await session.run_sync(lambda sync: pending_rows(sync.connection(), pairs, ended))
 
 
+_SQLITE_PENDING = (
+    f"INSERT INTO {_PENDING.name} (occurrence_id, physician_id, generation) VALUES (?, ?, 1) "
+    f"ON CONFLICT (occurrence_id, physician_id) DO UPDATE SET generation = {_PENDING.name}.generation + 1"
+)
+
+
 def pending_rows(
     connection: Connection, pairs: Collection[tuple[int, int]], ended: Collection[int] = ()
 ) -> None:
@@ -382,6 +449,13 @@ def pending_rows(
     caller's transaction, so that they are pending exactly when the facts are stored."""
     keys = sorted(set(pairs) | {(occurrence, EVERY_ATTENDEE) for occurrence in ended})
     if not keys:
+        return
+    if connection.dialect.name == "sqlite":  # straight to the driver, as _insert_events
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(_SQLITE_PENDING, keys)
+        finally:
+            cursor.close()
         return
     statement = _inserts(connection.dialect.name)[1]
     rows = [{"occurrence_id": o, "physician_id": p, "generation": 1} for o, p in keys]
