@@ -349,7 +349,9 @@ def _insert_events(connection: Connection, rows: list[tuple[Any, ...]]) -> set[t
     the row count says whether it was inserted: SQLAlchemy's multi-row ``INSERT ... RETURNING``
     spent more time building its statement and binding parameters than SQLite spent storing
     them, under a join storm (bench/RESULTS.md). Elsewhere, one ``INSERT ... RETURNING``."""
-    if connection.dialect.name != "sqlite":
+    if connection.dialect.name == "postgresql":
+        return _insert_events_postgresql(connection, rows)
+    if connection.dialect.name != "sqlite":  # pragma: no cover - the two engines supported
         statement = _inserts(connection.dialect.name)[0]
         named = [dict(zip(_EVENT_COLUMNS, row, strict=True)) for row in rows]
         return {(s, x) for s, x in connection.execute(statement, named)}
@@ -367,6 +369,40 @@ def _insert_events(connection: Connection, rows: list[tuple[Any, ...]]) -> set[t
     finally:
         cursor.close()
     return inserted
+
+
+@functools.cache
+def _postgresql_event_insert(dialect: Dialect) -> tuple[str, tuple[tuple[int, Any], ...]]:
+    """The events' insert as one statement of one array per column (``unnest``): its text is
+    the same whatever the number of rows, so the driver prepares it once, and binds each
+    array in one go."""
+    arrays = ", ".join(
+        f"${n}::{_EVENTS.c[name].type.compile(dialect=dialect)}[]"
+        for n, name in enumerate(_EVENT_COLUMNS, 1)
+    )
+    sql = (
+        f"INSERT INTO {_EVENTS.name} ({', '.join(_EVENT_COLUMNS)}) SELECT * FROM unnest({arrays}) "
+        "ON CONFLICT (source, external_id) DO NOTHING RETURNING source, external_id"
+    )
+    processors = (
+        (i, _EVENTS.c[n].type.bind_processor(dialect)) for i, n in enumerate(_EVENT_COLUMNS)
+    )
+    return sql, tuple((i, p) for i, p in processors if p is not None)
+
+
+def _insert_events_postgresql(
+    connection: Connection, rows: list[tuple[Any, ...]]
+) -> set[tuple[str, str]]:
+    sql, processors = _postgresql_event_insert(connection.dialect)
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    for index, process in processors:
+        columns[index] = [process(value) for value in columns[index]]
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, columns)
+        return {(source, external_id) for source, external_id in cursor.fetchall()}
+    finally:
+        cursor.close()
 
 
 def store_rows(connection: Connection, events: Sequence[NewEvent], *, now: datetime) -> Recorded:
