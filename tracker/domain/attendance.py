@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 from sqlalchemy import Connection, Dialect, Table, bindparam, delete, func, tuple_, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -290,21 +290,11 @@ def _email(event: NewEvent) -> str | None:
     return _email_key(event.email) if event.email else None
 
 
-@functools.cache
-def _inserts(dialect: str) -> tuple[Any, Any]:
-    """The events' insert (duplicates skipped, what was inserted returned) and the pending
-    awards' upsert (a new fact raises the generation), for this dialect."""
-    module = postgresql if dialect == "postgresql" else sqlite
-    events = (
-        module.insert(_EVENTS)
-        .on_conflict_do_nothing(index_elements=["source", "external_id"])
-        .returning(_EVENTS.c.source, _EVENTS.c.external_id)
-    )
-    pending = module.insert(_PENDING).on_conflict_do_update(
-        index_elements=["occurrence_id", "physician_id"],
-        set_={"generation": _PENDING.c.generation + 1},
-    )
-    return events, pending
+#: The pending awards' upsert on PostgreSQL (a new fact raises the generation).
+_PG_PENDING = postgresql.insert(_PENDING).on_conflict_do_update(
+    index_elements=["occurrence_id", "physician_id"],
+    set_={"generation": _PENDING.c.generation + 1},
+)
 
 
 #: The columns :func:`store_rows` writes, in the order of its rows.
@@ -327,19 +317,24 @@ _EVENT_COLUMNS = (
 )
 
 
+def _bind_processors(dialect: Dialect) -> tuple[tuple[int, Any], ...]:
+    """SQLAlchemy's own bind processor of each column that has one (times, JSON), by position,
+    so that a row written straight to the driver is stored exactly as everywhere else."""
+    processors = (
+        (i, _EVENTS.c[n].type.bind_processor(dialect)) for i, n in enumerate(_EVENT_COLUMNS)
+    )
+    return tuple((i, p) for i, p in processors if p is not None)
+
+
 @functools.cache
 def _sqlite_event_insert(dialect: Dialect) -> tuple[str, tuple[tuple[int, Any], ...]]:
-    """The events' insert as the SQLite driver takes it, and the columns' own bind processors
-    (SQLAlchemy's, so that times and JSON are stored exactly as everywhere else)."""
+    """The events' insert as the SQLite driver takes it, and the columns' bind processors."""
     marks = ", ".join("?" * len(_EVENT_COLUMNS))
     sql = (
         f"INSERT INTO {_EVENTS.name} ({', '.join(_EVENT_COLUMNS)}) VALUES ({marks}) "
         "ON CONFLICT (source, external_id) DO NOTHING"
     )
-    processors = (
-        (i, _EVENTS.c[n].type.bind_processor(dialect)) for i, n in enumerate(_EVENT_COLUMNS)
-    )
-    return sql, tuple((i, p) for i, p in processors if p is not None)
+    return sql, _bind_processors(dialect)
 
 
 def _insert_events(connection: Connection, rows: list[tuple[Any, ...]]) -> set[tuple[str, str]]:
@@ -348,13 +343,10 @@ def _insert_events(connection: Connection, rows: list[tuple[Any, ...]]) -> set[t
     On SQLite each row goes straight to the driver's cursor (its statement prepared once), and
     the row count says whether it was inserted: SQLAlchemy's multi-row ``INSERT ... RETURNING``
     spent more time building its statement and binding parameters than SQLite spent storing
-    them, under a join storm (bench/RESULTS.md). Elsewhere, one ``INSERT ... RETURNING``."""
+    them, under a join storm (bench/RESULTS.md). On PostgreSQL, one statement of one array per
+    column (:func:`_postgresql_event_insert`)."""
     if connection.dialect.name == "postgresql":
         return _insert_events_postgresql(connection, rows)
-    if connection.dialect.name != "sqlite":  # pragma: no cover - the two engines supported
-        statement = _inserts(connection.dialect.name)[0]
-        named = [dict(zip(_EVENT_COLUMNS, row, strict=True)) for row in rows]
-        return {(s, x) for s, x in connection.execute(statement, named)}
     sql, processors = _sqlite_event_insert(connection.dialect)
     inserted: set[tuple[str, str]] = set()
     cursor = connection.connection.cursor()
@@ -384,10 +376,7 @@ def _postgresql_event_insert(dialect: Dialect) -> tuple[str, tuple[tuple[int, An
         f"INSERT INTO {_EVENTS.name} ({', '.join(_EVENT_COLUMNS)}) SELECT * FROM unnest({arrays}) "
         "ON CONFLICT (source, external_id) DO NOTHING RETURNING source, external_id"
     )
-    processors = (
-        (i, _EVENTS.c[n].type.bind_processor(dialect)) for i, n in enumerate(_EVENT_COLUMNS)
-    )
-    return sql, tuple((i, p) for i, p in processors if p is not None)
+    return sql, _bind_processors(dialect)
 
 
 def _insert_events_postgresql(
@@ -493,9 +482,8 @@ def pending_rows(
         finally:
             cursor.close()
         return
-    statement = _inserts(connection.dialect.name)[1]
     rows = [{"occurrence_id": o, "physician_id": p, "generation": 1} for o, p in keys]
-    connection.execute(statement, rows)
+    connection.execute(_PG_PENDING, rows)
 
 
 async def match_pending(session: AsyncSession) -> Recorded:

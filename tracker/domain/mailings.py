@@ -571,13 +571,21 @@ def _certificate_row(
         )
     except Exception:  # the general path says what went wrong
         return None
-    return {
-        "key": key,
-        "kind": "certificate",
+    return _pending_values(key, physician, occurrence_id, now) | {
         "recipient": envelope_address(recipient),
         "subject": rendered.subject[:500],
         "message_id": message_id,
         "raw": raw,
+    }
+
+
+def _pending_values(
+    key: str, physician: Physician, occurrence_id: int, now: datetime
+) -> dict[str, object]:
+    """What every certificate email's outbox row starts with, before its message."""
+    return {
+        "key": key,
+        "kind": "certificate",
         "occurrence_id": occurrence_id,
         "physician_id": physician.id,
         "status": OutboxStatus.PENDING,
@@ -616,17 +624,7 @@ def _outbox_values(
     """The outbox row of one certificate email, as ``notifications.outbox.enqueue`` would store
     it (a recipient that cannot be sent to, or a message that cannot be composed, gives a
     ``failed`` row holding the reason), without its commit."""
-    values: dict[str, object] = {
-        "key": key,
-        "kind": "certificate",
-        "occurrence_id": occurrence_id,
-        "physician_id": physician.id,
-        "status": OutboxStatus.PENDING,
-        "last_error": None,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+    values = _pending_values(key, physician, occurrence_id, now)
     try:
         message = compose()
     except Exception as exc:
