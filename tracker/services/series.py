@@ -76,6 +76,12 @@ async def change_occurrence(
     return occurrence
 
 
+async def holds_final_credits(services: Services, occurrence_id: int) -> bool:
+    """Whether the occurrence holds final credits: cancelling or moving it is refused."""
+    async with services.database.session() as session:
+        return bool(await occurrences.holding_final_credits(session, [occurrence_id]))
+
+
 async def get_series(services: Services, series_id: int) -> Series:
     """Raises ``NotFoundError`` for an unknown series."""
     async with services.database.session() as session:

@@ -37,6 +37,7 @@ from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
 from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sessions
 from tracker.http.pages.chart import svg
+from tracker.http.pages.errors import HTML_ERRORS, quality
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.recurrence import (
     ENDS,
@@ -58,7 +59,7 @@ from tracker.http.paging import (
     query_text,
 )
 from tracker.http.parsing import path_id, read_form
-from tracker.http.problems import HTTPProblem
+from tracker.http.problems import HTTPProblem, problem_response
 from tracker.services import attendance as attendance_service
 from tracker.services import lists, web_sessions
 from tracker.services import outbox as outbox_service
@@ -582,6 +583,10 @@ async def organizer_occurrence_action(request: web.Request) -> web.StreamRespons
     form = await form_with_csrf(request, row)
     occurrence_id = path_id(request)
     action = form.get("action")
+    if action in ("cancel", "move") and await series_service.holds_final_credits(
+        request.app[SERVICES], occurrence_id
+    ):
+        return _final_refused(request, occurrence_id)
     if action == "cancel" and form.get("confirm") != "yes":
         return await _confirm_cancel(request, occurrence_id, row.csrf)
     change: dict[str, Any] = {
@@ -599,8 +604,8 @@ async def organizer_occurrence_action(request: web.Request) -> web.StreamRespons
     except (ValidationError, InvalidInputError, OccurrenceConflictError) as exc:
         t = translator(language(request))
         if isinstance(exc, FinalCreditsError):
-            text = t["org.final.refused"]
-        elif isinstance(exc, OccurrenceConflictError):
+            return _final_refused(request, occurrence_id)
+        if isinstance(exc, OccurrenceConflictError):
             text = t["org.bad.conflict"]
         elif isinstance(exc, InvalidInputError):
             text = _bad(t, exc.field)
@@ -613,6 +618,23 @@ async def organizer_occurrence_action(request: web.Request) -> web.StreamRespons
             status=409 if isinstance(exc, OccurrenceConflictError) else 422,
         )
     raise web.HTTPSeeOther(f"/organizer/series/{occurrence.series_id}#occurrence-{occurrence_id}")
+
+
+def _prefers_json(accept: str) -> bool:
+    """True when ``Accept`` ranks JSON above HTML (a script); ``*/*`` or none: a page."""
+    json = max(quality(accept, "application/json"), quality(accept, "application/problem+json"))
+    html = max(quality(accept, "text/html"), quality(accept, "application/xhtml+xml"))
+    return json > html
+
+
+def _final_refused(request: web.Request, occurrence_id: int) -> web.Response:
+    """409 at once for a cancel or move of a session whose credits are final (a forged form:
+    the page offers neither): the localised page, or problem+json for a JSON client."""
+    if _prefers_json(request.headers.get("Accept", "")):
+        request[HTML_ERRORS] = False  # this answer is meant for the script that asked
+        return problem_response(409, str(FinalCreditsError(occurrence_id)))
+    t = translator(language(request))
+    return message_page(request, t["error"], t["org.final.refused"], status=409)
 
 
 async def _confirm_cancel(request: web.Request, occurrence_id: int, csrf: str) -> web.Response:
