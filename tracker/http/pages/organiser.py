@@ -357,10 +357,11 @@ RECENT = timedelta(days=35)
 
 @dataclass(frozen=True)
 class OccurrenceFilter:
-    """The series page's sessions asked: from and to dates (UTC days), a page number."""
+    """The series page's sessions asked: from and to days (the series' own days, read in its
+    timezone: a session at 00:30 in Paris on 3 March is on 3 March), a page number."""
 
-    since: datetime
-    until: datetime | None
+    first_day: date | None
+    last_day: date | None
     page: int
     start_text: str
     end_text: str
@@ -370,6 +371,25 @@ class OccurrenceFilter:
     def offset(self) -> int:
         return (self.page - 1) * OCCURRENCES_PER_PAGE
 
+    def bounds(self, timezone: str) -> tuple[datetime, datetime | None]:
+        """The instants these days span in ``timezone`` (no first day: five weeks back),
+        from the first day's midnight to the midnight after the last day."""
+        tz = ZoneInfo(timezone)
+
+        def midnight(day: date, beyond: datetime) -> datetime:
+            try:
+                return datetime.combine(day, time(), tz).astimezone(UTC)
+            except OverflowError:  # year 1 or 9999 in a zone east or west of UTC
+                return beyond
+
+        since = utcnow() - RECENT
+        if self.first_day:
+            since = midnight(self.first_day, datetime.min.replace(tzinfo=UTC))
+        until = None
+        if self.last_day:
+            until = midnight(self.last_day + timedelta(days=1), datetime.max.replace(tzinfo=UTC))
+        return since, until
+
 
 def _occurrence_filter(request: web.Request) -> OccurrenceFilter:
     """Read ``from``, ``to`` (YYYY-MM-DD) and ``page``; a bad value is ignored and said."""
@@ -377,17 +397,17 @@ def _occurrence_filter(request: web.Request) -> OccurrenceFilter:
     q = request.query
     start_text, end_text = q.get("from", "").strip()[:10], q.get("to", "").strip()[:10]
     error = None
-    since, until = utcnow() - RECENT, None
+    first_day = last_day = None
     try:
-        if start_text:
-            since = datetime.combine(date.fromisoformat(start_text), time(), UTC)
-        if end_text:
-            until = datetime.combine(date.fromisoformat(end_text), time(), UTC) + timedelta(days=1)
+        first_day = date.fromisoformat(start_text) if start_text else None
+        last_day = date.fromisoformat(end_text) if end_text else None
     except ValueError:
         error = t["org.bad.date"]
+    if last_day == date.max:
+        last_day = None  # no day follows it: no end
     page_text = q.get("page", "1")
     number = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 1000 else 1
-    return OccurrenceFilter(since, until, number, start_text, end_text, error)
+    return OccurrenceFilter(first_day, last_day, number, start_text, end_text, error)
 
 
 def _occurrence_pager(
@@ -485,8 +505,7 @@ async def organizer_series(
         overview = await series_service.series_overview(
             request.app[SERVICES],
             series_id,
-            since=asked.since,
-            until=asked.until,
+            window=asked.bounds,
             offset=asked.offset,
             limit=OCCURRENCES_PER_PAGE,
         )
