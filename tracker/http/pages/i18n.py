@@ -568,6 +568,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.physician.edit": "Edit the details",
         "org.physician.save": "Save the details",
         "org.physician.done.edit": "The details are saved.",
+        # why the import page refuses a file or a line, in its language (the CLI keeps English)
+        "org.import.empty": "This file is empty: its first line names the columns (first_name, last_name and email at least), then one physician per line.",
+        "org.import.bad.columns": "the first line does not name the column(s) {missing}",
+        "org.import.bad.unknown": "; it names column(s) the import does not know: {unknown}",
+        "org.import.bad.csv": "this line cannot be read as CSV",
+        "org.import.bad.long": "a field of this line is too long",
+        "org.import.bad.nul": "a field holds a NUL character (U+0000)",
+        "org.import.bad.raced": "another import created this physician at the same moment; import the file again",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -1131,6 +1139,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.physician.edit": "Modifier les coordonnées",
         "org.physician.save": "Enregistrer les coordonnées",
         "org.physician.done.edit": "Les coordonnées sont enregistrées.",
+        # pourquoi la page d'import refuse un fichier ou une ligne, dans sa langue (la CLI reste en anglais)
+        "org.import.empty": "Ce fichier est vide : sa première ligne nomme les colonnes (au moins first_name, last_name et email), puis un médecin par ligne.",
+        "org.import.bad.columns": "la première ligne ne nomme pas la ou les colonnes {missing}",
+        "org.import.bad.unknown": " ; elle nomme des colonnes que l'import ne connaît pas : {unknown}",
+        "org.import.bad.csv": "cette ligne n'est pas lisible en CSV",
+        "org.import.bad.long": "un champ de cette ligne est trop long",
+        "org.import.bad.nul": "un champ contient un caractère NUL (U+0000)",
+        "org.import.bad.raced": "un autre import a créé ce médecin au même moment ; importez de nouveau le fichier",
     },
 }
 
