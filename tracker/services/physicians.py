@@ -6,7 +6,7 @@ that arrived before them: those are matched after the commit and their awards re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -170,6 +170,8 @@ class OrganiserPhysicianView:
     summary: CreditSummary
     registrations: list[Series]
     messages: list[OutboxMessage]
+    #: the latest certificate of each session, by occurrence id (a re-issue replaces one)
+    certificates: dict[int, Certificate] = field(default_factory=dict)
 
 
 async def organiser_view(services: Services, physician_id: int) -> OrganiserPhysicianView:
@@ -197,7 +199,15 @@ async def organiser_view(services: Services, physician_id: int) -> OrganiserPhys
                 .limit(RECENT_MESSAGES)
             )
         ).all()
-    return OrganiserPhysicianView(physician, summary, list(series), list(messages))
+        issued = (
+            await session.exec(
+                select(Certificate)
+                .where(Certificate.physician_id == physician_id)
+                .order_by(col(Certificate.occurrence_id), col(Certificate.version))
+            )
+        ).all()
+    latest = {certificate.occurrence_id: certificate for certificate in issued}
+    return OrganiserPhysicianView(physician, summary, list(series), list(messages), latest)
 
 
 async def resend_welcome(services: Services, physician_id: int) -> None:

@@ -576,6 +576,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.import.bad.long": "a field of this line is too long",
         "org.import.bad.nul": "a field holds a NUL character (U+0000)",
         "org.import.bad.raced": "another import created this physician at the same moment; import the file again",
+        # revoking a certificate from the physician's page
+        "org.cert.revoke": "Revoke",
+        "org.cert.title": "Revoke this certificate?",
+        "org.cert.help": "It will no longer attest to any credit: its public check page and its digital credential will say it was revoked. This cannot be undone.",
+        "org.cert.reason": "Reason (optional, shown to organisers only)",
+        "org.cert.yes": "Yes, revoke the certificate",
+        "org.cert.keep": "No, keep it",
+        "org.cert.revoked": "revoked on {date}",
+        "org.cert.already": "This certificate was revoked on {date}.",
+        "org.cert.why": "Reason:",
+        "org.cert.back": "Back to the physician",
+        "org.physician.done.revoke": "The certificate is revoked.",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -1147,6 +1159,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.import.bad.long": "un champ de cette ligne est trop long",
         "org.import.bad.nul": "un champ contient un caractère NUL (U+0000)",
         "org.import.bad.raced": "un autre import a créé ce médecin au même moment ; importez de nouveau le fichier",
+        # révoquer une attestation depuis la page du médecin
+        "org.cert.revoke": "Révoquer",
+        "org.cert.title": "Révoquer cette attestation ?",
+        "org.cert.help": "Elle n'attestera plus aucun crédit : sa page de vérification publique et son attestation numérique diront qu'elle a été révoquée. C'est définitif.",
+        "org.cert.reason": "Motif (facultatif, vu des seuls organisateurs)",
+        "org.cert.yes": "Oui, révoquer l'attestation",
+        "org.cert.keep": "Non, la garder",
+        "org.cert.revoked": "révoquée le {date}",
+        "org.cert.already": "Cette attestation a été révoquée le {date}.",
+        "org.cert.why": "Motif :",
+        "org.cert.back": "Retour au médecin",
+        "org.physician.done.revoke": "L'attestation est révoquée.",
     },
 }
 

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from notifications.addresses import normalise_address
 from schedules.errors import InvalidInputError, NotFoundError
 from tracker.adapters.physicians_csv import physician_rows
-from tracker.domain.localtime import amount, when
+from tracker.domain.localtime import amount, long_date, when
+from tracker.domain.models import Certificate
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate, RequirementCreate
 from tracker.errors import ColumnsError, RowError
 from tracker.http.keys import MAIL, SERVICES
@@ -87,6 +88,7 @@ async def organizer_physician(
                 "credits": ", ".join(
                     f"{labels.get(c, c)} {amount(v)}" for c, v in sorted(a.credits.items())
                 ),
+                "certificate": _certificate(view.certificates.get(a.occurrence_id), lang),
             }
             for a in view.summary.awards
         ],
@@ -113,6 +115,19 @@ async def organizer_physician(
             for m in view.messages
         ],
     )
+
+
+def _certificate(certificate: Certificate | None, lang: str) -> dict[str, str | None] | None:
+    """A session's latest certificate as the physician's page shows it (revoked: since when,
+    why)."""
+    if certificate is None:
+        return None
+    revoked = certificate.revoked_at
+    return {
+        "code": certificate.code,
+        "revoked": long_date(revoked.date(), lang) if revoked else None,
+        "reason": certificate.revoked_reason,
+    }
 
 
 async def organizer_physician_action(request: web.Request) -> web.StreamResponse:
