@@ -162,6 +162,16 @@ RECENT_MESSAGES = 50
 
 
 @dataclass(frozen=True)
+class IssuedCertificate:
+    """A certificate as the physician's page lists it: its code, and whether it was revoked,
+    when and why."""
+
+    code: str
+    revoked_at: datetime | None
+    revoked_reason: str | None
+
+
+@dataclass(frozen=True)
 class OrganiserPhysicianView:
     """One physician as the organiser's page shows them: their series, awards and requirements
     (pending awards settled first), and the latest emails queued for them (without bytes)."""
@@ -171,7 +181,7 @@ class OrganiserPhysicianView:
     registrations: list[Series]
     messages: list[OutboxMessage]
     #: the latest certificate of each session, by occurrence id (a re-issue replaces one)
-    certificates: dict[int, Certificate] = field(default_factory=dict)
+    certificates: dict[int, IssuedCertificate] = field(default_factory=dict)
 
 
 async def organiser_view(services: Services, physician_id: int) -> OrganiserPhysicianView:
@@ -201,12 +211,17 @@ async def organiser_view(services: Services, physician_id: int) -> OrganiserPhys
         ).all()
         issued = (
             await session.exec(
-                select(Certificate)
+                select(
+                    Certificate.occurrence_id,
+                    Certificate.code,
+                    Certificate.revoked_at,
+                    Certificate.revoked_reason,
+                )
                 .where(Certificate.physician_id == physician_id)
                 .order_by(col(Certificate.occurrence_id), col(Certificate.version))
             )
         ).all()
-    latest = {certificate.occurrence_id: certificate for certificate in issued}
+    latest = {row[0]: IssuedCertificate(*row[1:]) for row in issued}
     return OrganiserPhysicianView(physician, summary, list(series), list(messages), latest)
 
 

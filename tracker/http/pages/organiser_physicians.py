@@ -15,7 +15,6 @@ from notifications.addresses import normalise_address
 from schedules.errors import InvalidInputError, NotFoundError
 from tracker.adapters.physicians_csv import physician_rows
 from tracker.domain.localtime import amount, long_date, when
-from tracker.domain.models import Certificate
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate, RequirementCreate
 from tracker.errors import ColumnsError, RowError
 from tracker.http.keys import MAIL, SERVICES
@@ -27,6 +26,7 @@ from tracker.http.parsing import path_id
 from tracker.services import imports
 from tracker.services import physicians as physician_service
 from tracker.services import registrations as registration_service
+from tracker.services.physicians import IssuedCertificate
 
 #: The largest CSV the import page takes (42,000 physicians are about 6 MB).
 IMPORT_MAX_BYTES = 32 * 1024 * 1024
@@ -117,7 +117,7 @@ async def organizer_physician(
     )
 
 
-def _certificate(certificate: Certificate | None, lang: str) -> dict[str, str | None] | None:
+def _certificate(certificate: IssuedCertificate | None, lang: str) -> dict[str, str | None] | None:
     """A session's latest certificate as the physician's page shows it (revoked: since when,
     why)."""
     if certificate is None:
