@@ -11,6 +11,7 @@ from schedules.errors import InvalidInputError, NotFoundError, OccurrenceConflic
 
 __all__ = [
     "AmbiguousDatesError",
+    "ColumnsError",
     "ConfigError",
     "EmailTakenError",
     "FinalCreditsError",
@@ -59,6 +60,24 @@ class RowError(ValueError):
         self.reason = reason
         self.field = field
         super().__init__(f"line {line}: {reason}")
+
+
+class ColumnsError(RowError):
+    """A header without the required columns (``empty``: no header at all, the file holds no
+    line): the columns it lacks and those it names that the import does not know."""
+
+    def __init__(
+        self,
+        line: int,
+        missing: list[str],
+        unknown: list[str] | None = None,
+        *,
+        empty: bool = False,
+    ) -> None:
+        self.missing = missing
+        self.unknown = unknown or []
+        reason = f"the header lacks the column(s): {', '.join(missing)}"
+        super().__init__(line, reason, "empty" if empty else "columns")
 
 
 class ZoomSignatureError(Exception):

@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Record:
 class Unreadable:
     line: int
     reason: str
+    #: what is wrong, for pages that word it in their own language
+    kind: Literal["csv", "long", "nul"] = "csv"
 
 
 def records(text: str) -> Iterator[Record | Unreadable]:
@@ -39,10 +42,10 @@ def records(text: str) -> Iterator[Record | Unreadable]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield Unreadable(line, _reason(exc))
+            yield Unreadable(line, _reason(exc), "long" if "field limit" in str(exc) else "csv")
             continue
         if any("\x00" in cell for cell in cells):
-            yield Unreadable(line, "a field holds a NUL character (U+0000)")
+            yield Unreadable(line, "a field holds a NUL character (U+0000)", "nul")
             continue
         yield Record(line, cells)
 

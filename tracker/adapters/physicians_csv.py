@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tracker.adapters.csvfiles import Record, Unreadable, records
-from tracker.errors import RowError
+from tracker.errors import ColumnsError, RowError
 
 PHYSICIAN_COLUMNS = (
     "first_name",
@@ -37,17 +37,17 @@ def physician_rows(text: str) -> Iterator[tuple[int, dict[str, str]] | RowError]
     items = (item for item in records(text) if not (isinstance(item, Record) and item.blank))
     header = next(items, None)
     if isinstance(header, Unreadable):
-        raise RowError(header.line, header.reason)
-    names = [name.strip() for name in header.cells] if header else []
+        raise RowError(header.line, header.reason, header.kind)
+    if header is None:
+        raise ColumnsError(1, sorted(REQUIRED_COLUMNS), empty=True)
+    names = [name.strip() for name in header.cells]
     missing = REQUIRED_COLUMNS - set(names)
     if missing:
-        raise RowError(
-            header.line if header else 1,
-            f"the header lacks the column(s): {', '.join(sorted(missing))}",
-        )
+        unknown = [name for name in names if name and name not in PHYSICIAN_COLUMNS]
+        raise ColumnsError(header.line, sorted(missing), unknown)
     for item in items:
         if isinstance(item, Unreadable):
-            yield RowError(item.line, item.reason)
+            yield RowError(item.line, item.reason, item.kind)
         else:
             # short rows leave columns out, cells beyond the header are ignored (as DictReader did)
             yield item.line, {n: c.strip() for n, c in zip(names, item.cells, strict=False)}

@@ -286,6 +286,10 @@ class Requirement(SQLModel, table=True):
     end_date: date = Field(sa_column=Column(Date, nullable=False))
 
 
+#: The longest reason an organiser gives for a revocation (a sentence or two).
+REVOKED_REASON_MAX = 500
+
+
 class Certificate(SQLModel, table=True):
     """One issued certificate (a re-issue after a late change is a new row, a new code)."""
 
@@ -307,6 +311,10 @@ class Certificate(SQLModel, table=True):
     #: An organiser revoked it (issue 11): its page says so and its credential's status bit is set.
     revoked_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    #: Why, when the organiser said (shown on the organisers' pages, not on the public check).
+    revoked_reason: str | None = Field(
+        default=None, sa_column=Column(String(REVOKED_REASON_MAX), nullable=True)
     )
 
 

@@ -8,7 +8,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence, Series
-from tracker.domain.models import Certificate, Physician
+from tracker.domain.models import REVOKED_REASON_MAX, Certificate, Physician
 from tracker.domain.schemas import CertificateCheck, CertificateStatus
 
 
@@ -58,14 +58,18 @@ async def check_certificate(
     return check, series.timezone
 
 
-async def revoke_certificate(session: AsyncSession, code: str, now: datetime) -> bool:
-    """Mark the certificate with this code revoked (kept as it was if it already is); False
-    when no certificate has the code. Flushed; the service commits."""
+async def revoke_certificate(
+    session: AsyncSession, code: str, now: datetime, reason: str | None = None
+) -> bool:
+    """Mark the certificate with this code revoked, with the organiser's reason if any (kept
+    as it was if it already is); False when no certificate has the code. Flushed; the service
+    commits."""
     certificate = (await session.exec(select(Certificate).where(Certificate.code == code))).first()
     if certificate is None:
         return False
     if certificate.revoked_at is None:
         certificate.revoked_at = now
+        certificate.revoked_reason = (reason or "").strip()[:REVOKED_REASON_MAX] or None
         session.add(certificate)
         await session.flush()
     return True

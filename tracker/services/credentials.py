@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
 from tracker.domain import credentials, signing, verification
-from tracker.domain.models import Physician
+from tracker.domain.models import Certificate, Physician
 from tracker.domain.schemas import CertificateCheck
 from tracker.services.context import Services
 
@@ -80,11 +81,30 @@ async def status_list(services: Services, number: int, *, now: datetime | None =
     return credentials.sign(credential, key, base_url)
 
 
-async def revoke_certificate(services: Services, code: str) -> CertificateCheck | None:
-    """An organiser revokes a certificate; its check after, or ``None`` for an unknown code."""
+async def revoke_certificate(
+    services: Services, code: str, reason: str | None = None
+) -> CertificateCheck | None:
+    """An organiser revokes a certificate (saying why, or not); its check after, or ``None``
+    for an unknown code."""
     async with services.database.session() as session:
-        if not await verification.revoke_certificate(session, code, utcnow()):
+        if not await verification.revoke_certificate(session, code, utcnow(), reason):
             return None
         await session.commit()
         found = await verification.check_certificate(session, code)
     return found[0] if found else None
+
+
+async def certificate_to_revoke(
+    services: Services, code: str
+) -> tuple[Certificate, CertificateCheck, str] | None:
+    """The certificate with this code as the organiser's revoke page shows it: the row (whose
+    physician and reason), its check and its series' timezone; ``None`` for an unknown code."""
+    async with services.database.session() as session:
+        found = await verification.check_certificate(session, code)
+        if found is None:
+            return None
+        certificate = (
+            await session.exec(select(Certificate).where(Certificate.code == code))
+        ).one()
+    check, timezone = found
+    return certificate, check, timezone

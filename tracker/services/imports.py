@@ -92,7 +92,7 @@ async def import_physicians(
             services.poke()
         for line, outcome in result.outcomes:
             if outcome == "lost":
-                report.errors.append(RowError(line, RACED))
+                report.errors.append(RowError(line, RACED, "raced"))
             else:
                 report.counts[outcome] += 1
         report.created += result.created

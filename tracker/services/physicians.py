@@ -6,7 +6,7 @@ that arrived before them: those are matched after the commit and their awards re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -162,6 +162,16 @@ RECENT_MESSAGES = 50
 
 
 @dataclass(frozen=True)
+class IssuedCertificate:
+    """A certificate as the physician's page lists it: its code, and whether it was revoked,
+    when and why."""
+
+    code: str
+    revoked_at: datetime | None
+    revoked_reason: str | None
+
+
+@dataclass(frozen=True)
 class OrganiserPhysicianView:
     """One physician as the organiser's page shows them: their series, awards and requirements
     (pending awards settled first), and the latest emails queued for them (without bytes)."""
@@ -170,6 +180,8 @@ class OrganiserPhysicianView:
     summary: CreditSummary
     registrations: list[Series]
     messages: list[OutboxMessage]
+    #: the latest certificate of each session, by occurrence id (a re-issue replaces one)
+    certificates: dict[int, IssuedCertificate] = field(default_factory=dict)
 
 
 async def organiser_view(services: Services, physician_id: int) -> OrganiserPhysicianView:
@@ -197,7 +209,20 @@ async def organiser_view(services: Services, physician_id: int) -> OrganiserPhys
                 .limit(RECENT_MESSAGES)
             )
         ).all()
-    return OrganiserPhysicianView(physician, summary, list(series), list(messages))
+        issued = (
+            await session.exec(
+                select(
+                    Certificate.occurrence_id,
+                    Certificate.code,
+                    Certificate.revoked_at,
+                    Certificate.revoked_reason,
+                )
+                .where(Certificate.physician_id == physician_id)
+                .order_by(col(Certificate.occurrence_id), col(Certificate.version))
+            )
+        ).all()
+    latest = {row[0]: IssuedCertificate(*row[1:]) for row in issued}
+    return OrganiserPhysicianView(physician, summary, list(series), list(messages), latest)
 
 
 async def resend_welcome(services: Services, physician_id: int) -> None:

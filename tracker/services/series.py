@@ -7,6 +7,7 @@ added while the service runs is accepted at once by the API and the pages alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -76,6 +77,12 @@ async def change_occurrence(
     return occurrence
 
 
+async def holds_final_credits(services: Services, occurrence_id: int) -> bool:
+    """Whether the occurrence holds final credits: cancelling or moving it is refused."""
+    async with services.database.session() as session:
+        return bool(await occurrences.holding_final_credits(session, [occurrence_id]))
+
+
 async def get_series(services: Services, series_id: int) -> Series:
     """Raises ``NotFoundError`` for an unknown series."""
     async with services.database.session() as session:
@@ -104,15 +111,19 @@ async def series_overview(
     services: Services,
     series_id: int,
     *,
-    since: datetime,
-    until: datetime | None = None,
+    window: Callable[[str], tuple[datetime, datetime | None]],
     offset: int = 0,
     limit: int = 30,
 ) -> SeriesOverview:
-    """Raises ``NotFoundError`` for an unknown series."""
+    """The sessions starting between the instants ``window`` gives for the series' timezone
+    (so that days asked are the series' own days). Raises ``NotFoundError`` for an unknown
+    series."""
     async with services.database.session() as session:
         series = await series_domain.get_series(session, series_id)
-        shown = await list_occurrences(session, series_id, start_from=since, until=until)
+        since, until = window(series.timezone)
+        overlapping = await list_occurrences(session, series_id, start_from=since, until=until)
+        # a session belongs to the day it starts on, not to the day it runs into
+        shown = [o for o in overlapping if o.start >= since]
         rows = shown[offset : offset + limit]
         ids = [o.id for o in rows if o.id is not None]
         final = await occurrences.holding_final_credits(session, ids)

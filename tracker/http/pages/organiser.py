@@ -37,6 +37,7 @@ from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
 from tracker.http.pages import self_registration as self_registration_pages
 from tracker.http.pages import sessions
 from tracker.http.pages.chart import svg
+from tracker.http.pages.errors import HTML_ERRORS, quality
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.recurrence import (
     ENDS,
@@ -58,7 +59,7 @@ from tracker.http.paging import (
     query_text,
 )
 from tracker.http.parsing import path_id, read_form
-from tracker.http.problems import HTTPProblem
+from tracker.http.problems import HTTPProblem, problem_response
 from tracker.services import attendance as attendance_service
 from tracker.services import lists, web_sessions
 from tracker.services import outbox as outbox_service
@@ -356,10 +357,11 @@ RECENT = timedelta(days=35)
 
 @dataclass(frozen=True)
 class OccurrenceFilter:
-    """The series page's sessions asked: from and to dates (UTC days), a page number."""
+    """The series page's sessions asked: from and to days (the series' own days, read in its
+    timezone: a session at 00:30 in Paris on 3 March is on 3 March), a page number."""
 
-    since: datetime
-    until: datetime | None
+    first_day: date | None
+    last_day: date | None
     page: int
     start_text: str
     end_text: str
@@ -369,6 +371,25 @@ class OccurrenceFilter:
     def offset(self) -> int:
         return (self.page - 1) * OCCURRENCES_PER_PAGE
 
+    def bounds(self, timezone: str) -> tuple[datetime, datetime | None]:
+        """The instants these days span in ``timezone`` (no first day: five weeks back),
+        from the first day's midnight to the midnight after the last day."""
+        tz = ZoneInfo(timezone)
+
+        def midnight(day: date, beyond: datetime) -> datetime:
+            try:
+                return datetime.combine(day, time(), tz).astimezone(UTC)
+            except OverflowError:  # year 1 or 9999 in a zone east or west of UTC
+                return beyond
+
+        since = utcnow() - RECENT
+        if self.first_day:
+            since = midnight(self.first_day, datetime.min.replace(tzinfo=UTC))
+        until = None
+        if self.last_day:
+            until = midnight(self.last_day + timedelta(days=1), datetime.max.replace(tzinfo=UTC))
+        return since, until
+
 
 def _occurrence_filter(request: web.Request) -> OccurrenceFilter:
     """Read ``from``, ``to`` (YYYY-MM-DD) and ``page``; a bad value is ignored and said."""
@@ -376,17 +397,17 @@ def _occurrence_filter(request: web.Request) -> OccurrenceFilter:
     q = request.query
     start_text, end_text = q.get("from", "").strip()[:10], q.get("to", "").strip()[:10]
     error = None
-    since, until = utcnow() - RECENT, None
+    first_day = last_day = None
     try:
-        if start_text:
-            since = datetime.combine(date.fromisoformat(start_text), time(), UTC)
-        if end_text:
-            until = datetime.combine(date.fromisoformat(end_text), time(), UTC) + timedelta(days=1)
+        first_day = date.fromisoformat(start_text) if start_text else None
+        last_day = date.fromisoformat(end_text) if end_text else None
     except ValueError:
         error = t["org.bad.date"]
+    if last_day == date.max:
+        last_day = None  # no day follows it: no end
     page_text = q.get("page", "1")
     number = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 1000 else 1
-    return OccurrenceFilter(since, until, number, start_text, end_text, error)
+    return OccurrenceFilter(first_day, last_day, number, start_text, end_text, error)
 
 
 def _occurrence_pager(
@@ -484,8 +505,7 @@ async def organizer_series(
         overview = await series_service.series_overview(
             request.app[SERVICES],
             series_id,
-            since=asked.since,
-            until=asked.until,
+            window=asked.bounds,
             offset=asked.offset,
             limit=OCCURRENCES_PER_PAGE,
         )
@@ -582,6 +602,10 @@ async def organizer_occurrence_action(request: web.Request) -> web.StreamRespons
     form = await form_with_csrf(request, row)
     occurrence_id = path_id(request)
     action = form.get("action")
+    if action in ("cancel", "move") and await series_service.holds_final_credits(
+        request.app[SERVICES], occurrence_id
+    ):
+        return _final_refused(request, occurrence_id)
     if action == "cancel" and form.get("confirm") != "yes":
         return await _confirm_cancel(request, occurrence_id, row.csrf)
     change: dict[str, Any] = {
@@ -599,8 +623,8 @@ async def organizer_occurrence_action(request: web.Request) -> web.StreamRespons
     except (ValidationError, InvalidInputError, OccurrenceConflictError) as exc:
         t = translator(language(request))
         if isinstance(exc, FinalCreditsError):
-            text = t["org.final.refused"]
-        elif isinstance(exc, OccurrenceConflictError):
+            return _final_refused(request, occurrence_id)
+        if isinstance(exc, OccurrenceConflictError):
             text = t["org.bad.conflict"]
         elif isinstance(exc, InvalidInputError):
             text = _bad(t, exc.field)
@@ -613,6 +637,23 @@ async def organizer_occurrence_action(request: web.Request) -> web.StreamRespons
             status=409 if isinstance(exc, OccurrenceConflictError) else 422,
         )
     raise web.HTTPSeeOther(f"/organizer/series/{occurrence.series_id}#occurrence-{occurrence_id}")
+
+
+def _prefers_json(accept: str) -> bool:
+    """True when ``Accept`` ranks JSON above HTML (a script); ``*/*`` or none: a page."""
+    json = max(quality(accept, "application/json"), quality(accept, "application/problem+json"))
+    html = max(quality(accept, "text/html"), quality(accept, "application/xhtml+xml"))
+    return json > html
+
+
+def _final_refused(request: web.Request, occurrence_id: int) -> web.Response:
+    """409 at once for a cancel or move of a session whose credits are final (a forged form:
+    the page offers neither): the localised page, or problem+json for a JSON client."""
+    if _prefers_json(request.headers.get("Accept", "")):
+        request[HTML_ERRORS] = False  # this answer is meant for the script that asked
+        return problem_response(409, str(FinalCreditsError(occurrence_id)))
+    t = translator(language(request))
+    return message_page(request, t["error"], t["org.final.refused"], status=409)
 
 
 async def _confirm_cancel(request: web.Request, occurrence_id: int, csrf: str) -> web.Response:

@@ -14,9 +14,9 @@ from pydantic import ValidationError
 from notifications.addresses import normalise_address
 from schedules.errors import InvalidInputError, NotFoundError
 from tracker.adapters.physicians_csv import physician_rows
-from tracker.domain.localtime import amount, when
+from tracker.domain.localtime import amount, long_date, when
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate, RequirementCreate
-from tracker.errors import RowError
+from tracker.errors import ColumnsError, RowError
 from tracker.http.keys import MAIL, SERVICES
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.organiser import organizer_physicians, organizer_session, timezone_names
@@ -26,6 +26,7 @@ from tracker.http.parsing import path_id
 from tracker.services import imports
 from tracker.services import physicians as physician_service
 from tracker.services import registrations as registration_service
+from tracker.services.physicians import IssuedCertificate
 
 #: The largest CSV the import page takes (42,000 physicians are about 6 MB).
 IMPORT_MAX_BYTES = 32 * 1024 * 1024
@@ -87,6 +88,7 @@ async def organizer_physician(
                 "credits": ", ".join(
                     f"{labels.get(c, c)} {amount(v)}" for c, v in sorted(a.credits.items())
                 ),
+                "certificate": _certificate(view.certificates.get(a.occurrence_id), lang),
             }
             for a in view.summary.awards
         ],
@@ -113,6 +115,19 @@ async def organizer_physician(
             for m in view.messages
         ],
     )
+
+
+def _certificate(certificate: IssuedCertificate | None, lang: str) -> dict[str, str | None] | None:
+    """A session's latest certificate as the physician's page shows it (revoked: since when,
+    why)."""
+    if certificate is None:
+        return None
+    revoked = certificate.revoked_at
+    return {
+        "code": certificate.code,
+        "revoked": long_date(revoked.date(), lang) if revoked else None,
+        "reason": certificate.revoked_reason,
+    }
 
 
 async def organizer_physician_action(request: web.Request) -> web.StreamResponse:
@@ -185,13 +200,13 @@ async def _read_upload(request: web.Request, limit: int) -> tuple[dict[str, str]
         async for part in reader:
             if not isinstance(part, BodyPartReader) or part.name is None:
                 continue
-            if part.filename is not None:
+            if part.filename:  # a file chosen, maybe empty (none chosen: no file name)
                 data = bytearray()
                 while chunk := await part.read_chunk(64 * 1024):
                     data += chunk
                     if len(data) > limit:
                         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(data))
-                content = bytes(data) if data else content
+                content = bytes(data)
             else:
                 value = await part.read(decode=True)
                 if len(value) > limit:
@@ -220,19 +235,15 @@ async def organizer_import(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(
             text="the form is stale or forged (CSRF check failed); reload the page"
         )
-    text = _text_of(content) if content else None
     if content is None:
         return await organizer_import_page(request, error=t["org.import.nofile"], status=422)
+    text = _text_of(content)
     if text is None:
         return await organizer_import_page(request, error=t["org.import.notutf8"], status=422)
     try:
         rows = list(physician_rows(text))
     except RowError as exc:
-        return await organizer_import_page(
-            request,
-            error=t["org.import.header"].format(line=exc.line, reason=exc.reason),
-            status=422,
-        )
+        return await organizer_import_page(request, error=_header_refused(exc, t), status=422)
     total = len(rows)
     done = [0]
 
@@ -332,10 +343,27 @@ PHYSICIAN_FIELDS = ("first_name", "last_name", "email", "language", "timezone", 
 
 
 def _row_reason(error: RowError, t: dict[str, str]) -> str:
-    """Why a row was refused, in the page's language where one value is at fault (the same
-    words as the physician forms'); else the import's own sentence."""
-    key = f"org.physician.bad.{error.field}"
-    return t[key] if error.field is not None and key in t else error.reason
+    """Why a row was refused, in the page's language: what is wrong with the line, or the
+    value at fault (the same words as the physician forms'); else the import's own sentence."""
+    if error.field is None:
+        return error.reason
+    for key in (f"org.import.bad.{error.field}", f"org.physician.bad.{error.field}"):
+        if key in t:
+            return t[key]
+    return error.reason
+
+
+def _header_refused(error: RowError, t: dict[str, str]) -> str:
+    """Why the file was refused as a whole (its header), in the page's language."""
+    if isinstance(error, ColumnsError):
+        if error.field == "empty":
+            return t["org.import.empty"]
+        reason = t["org.import.bad.columns"].format(missing=", ".join(error.missing))
+        if error.unknown:
+            reason += t["org.import.bad.unknown"].format(unknown=", ".join(error.unknown))
+    else:
+        reason = _row_reason(error, t)
+    return t["org.import.header"].format(line=error.line, reason=reason)
 
 
 async def _edit(

@@ -248,6 +248,11 @@ TABLE: dict[tuple[str, str], Row] = {
         page("/organizer/exports/completions.csv", *SIGNED_OUT, 200, 303, 303),
     ("GET", "/organizer/exports/completions.txt"):
         page("/organizer/exports/completions.txt", *SIGNED_OUT, 200, 303, 303),
+    # revoking a certificate from the console (a physician cannot)
+    ("GET", "/organizer/certificates/{code}/revoke"):
+        page("/organizer/certificates/{code}/revoke", *SIGNED_OUT, 200, 303, 303),
+    ("POST", "/organizer/certificates/{code}/revoke"):
+        page("/organizer/certificates/{code}/revoke", *SIGNED_OUT, 303, 303, 303, form={}),
     # last: it takes the physicians off the world's series
     ("POST", "/me/registrations/{series_id}/unregister"):
         page("/me/registrations/{series}/unregister", *NO_SESSION, 303, 303, form={}),

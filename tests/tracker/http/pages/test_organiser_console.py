@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime
 from html import unescape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -310,6 +311,43 @@ async def test_every_session_of_a_long_series_is_reachable_a_page_at_a_time_and_
     assert len(seen) == len(set(seen)) == 120
     assert len(re.findall(r'<tr id="occurrence-', dated)) == 3
     assert "année-mois-jour" in bad
+
+
+@pytest.mark.parametrize(
+    ("first_start", "asked", "local_days"),
+    [
+        # Paris goes from UTC+1 to UTC+2 on 28 March 2027 at 02:00
+        ("2027-03-25T00:30:00", "from=2027-03-27&to=2027-03-29", ["27", "28", "29"]),
+        # and back to UTC+1 on 31 October 2027 at 03:00
+        ("2027-10-28T00:30:00", "from=2027-10-30&to=2027-10-31", ["30", "31"]),
+        ("2027-10-28T23:30:00", "from=2027-10-31&to=2027-10-31", ["31"]),
+    ],
+)
+async def test_series_page_date_filter_reads_the_series_days_across_a_dst_change(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    first_start: str,
+    asked: str,
+    local_days: list[str],
+) -> None:
+    cookie = await organiser_cookie(database)
+    with time_machine.travel(NOW, tick=False):
+        series = await create_series(
+            client, auth, start=first_start, timezone="Europe/Paris", rrule="FREQ=DAILY;COUNT=8"
+        )
+        rows = await occurrences(client, auth, series["id"])
+        html = await (
+            await client.get(f"/organizer/series/{series['id']}?{asked}", headers=cookie)
+        ).text()
+
+    paris = ZoneInfo("Europe/Paris")
+    local_day = {
+        str(r["id"]): datetime.fromisoformat(r["start"]).astimezone(paris).strftime("%d")
+        for r in rows
+    }
+    shown = re.findall(r'<tr id="occurrence-(\d+)">', html)
+    assert [local_day[i] for i in shown] == local_days
 
 
 #: grouped queries: both engines

@@ -316,3 +316,69 @@ async def test_cancel_on_the_page_asks_for_confirmation_first(
         f"/organizer/series/{series['id']}#occurrence-{second['id']}",
     )
     assert after == "cancelled"
+
+
+async def _series_csrf(client: TestClient, series: Any, cookie: dict[str, str]) -> str:
+    forms = await _page(client, f"/organizer/series/{series['id']}", cookie)
+    return forms.by_id("series-form")["csrf"]
+
+
+@pytest.mark.parametrize(
+    ("form", "lang"),
+    [
+        ({"action": "cancel"}, "fr"),
+        ({"action": "cancel"}, "en"),
+        ({"action": "move", "start": "2026-11-02T13:00"}, "fr"),
+    ],
+)
+async def test_forged_cancel_or_move_of_final_credits_is_refused_before_any_confirmation(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    form: dict[str, str],
+    lang: str,
+) -> None:
+    series, first, *_ = await _attended_and_final(client, auth, database)
+    cookie = {**await organiser_cookie(database), "Accept-Language": lang}
+    with time_machine.travel(AFTER_GRACE, tick=False):
+        csrf = await _series_csrf(client, series, cookie)
+
+        response = await client.post(
+            f"/organizer/occurrences/{first['id']}",
+            data={"csrf": csrf, **form},
+            headers={**cookie, "Accept": "text/html"},
+            allow_redirects=False,
+        )
+        html = await response.text()
+        rows = await occurrences(client, auth, series["id"])
+
+    refusal = {
+        "fr": "Les crédits de cette session sont définitifs",
+        "en": "The credits of this session are final",
+    }
+    assert (response.status, response.content_type) == (409, "text/html")
+    assert f'lang="{lang}"' in html
+    assert refusal[lang] in html
+    assert Forms(html).actions_for(f"/organizer/occurrences/{first['id']}") == []  # no "confirm"
+    assert (rows[0]["status"], rows[0]["start"]) == ("scheduled", first["start"])
+
+
+async def test_forged_cancel_of_final_credits_answers_a_json_client_with_a_problem(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    series, first, *_ = await _attended_and_final(client, auth, database)
+    cookie = await organiser_cookie(database)
+    with time_machine.travel(AFTER_GRACE, tick=False):
+        csrf = await _series_csrf(client, series, cookie)
+
+        response = await client.post(
+            f"/organizer/occurrences/{first['id']}",
+            data={"csrf": csrf, "action": "cancel"},
+            headers={**cookie, "Accept": "application/json"},
+            allow_redirects=False,
+        )
+        body = await response.json(content_type="application/problem+json")
+
+    assert (response.status, response.content_type) == (409, "application/problem+json")
+    assert body["status"] == 409
+    assert "final" in body["detail"]

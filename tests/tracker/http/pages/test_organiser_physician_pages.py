@@ -4,6 +4,7 @@ pasted list or a CSV of addresses to a series."""
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from notifications.models import OutboxMessage
 from tests.factories import create_physician, create_series
 from tests.tracker.http.pages.test_organiser_pages import Forms, organiser_cookie
 from tracker.db import Database
+from tracker.errors import RowError
+from tracker.http.pages.i18n import translator
+from tracker.http.pages.organiser_physicians import _row_reason
+from tracker.services.imports import RACED
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 
@@ -63,12 +68,17 @@ async def test_a_physicians_page_shows_their_series_and_emails_and_sends_a_welco
     assert (await client.get("/organizer/physicians/999999", headers=cookie)).status == 404
 
 
-def _upload(csrf: str, content: bytes, *, welcome: bool = False) -> aiohttp.FormData:
+def _upload(csrf: str, content: bytes | None, *, welcome: bool = False) -> aiohttp.FormData:
+    """The import form as a browser sends it (``None``: no file chosen, an empty file part
+    without a name)."""
     form = aiohttp.FormData()
     form.add_field("csrf", csrf)
     if welcome:
         form.add_field("welcome", "yes")
-    form.add_field("file", content, filename="médecins.csv", content_type="text/csv")
+    if content is None:
+        form.add_field("file", b"", filename="", content_type="application/octet-stream")
+    else:
+        form.add_field("file", content, filename="médecins.csv", content_type="text/csv")
     return form
 
 
@@ -106,13 +116,14 @@ async def test_the_import_page_reports_like_the_cli_line_by_line(
 @pytest.mark.parametrize(
     ("content", "status", "says"),
     [
-        (b"", 422, "Choisissez un fichier CSV"),
+        (None, 422, "Choisissez un fichier CSV"),
+        (b"", 422, "Ce fichier est vide"),
         ("prénom;nom\n".encode("latin-1"), 422, "UTF-8"),
         (b"name,mail\nJeanne,j@example.org\n", 422, "Ligne 1"),
     ],
 )
 async def test_the_import_page_refuses_what_is_not_a_physicians_csv(
-    client: TestClient, database: Database, content: bytes, status: int, says: str
+    client: TestClient, database: Database, content: bytes | None, status: int, says: str
 ) -> None:
     cookie = await organiser_cookie(database)
     csrf = await _csrf(client, cookie)
@@ -124,6 +135,86 @@ async def test_the_import_page_refuses_what_is_not_a_physicians_csv(
     assert answer.status == status
     assert says in html
     assert 'aria-invalid="true"' in html
+
+
+@pytest.mark.parametrize(
+    ("content", "fr", "en"),
+    [
+        (
+            b"prenom,nom,email\nJeanne,Durand,j@example.org\n",
+            "Ligne 1 : la première ligne ne nomme pas la ou les colonnes first_name, last_name ;"
+            " elle nomme des colonnes que l'import ne connaît pas : prenom, nom."
+            " Rien n'a été importé.",
+            "Line 1: the first line does not name the column(s) first_name, last_name; it names"
+            " column(s) the import does not know: prenom, nom. Nothing was imported.",
+        ),
+        (
+            b"\n\nfirst_name,email\n",
+            "Ligne 3 : la première ligne ne nomme pas la ou les colonnes last_name."
+            " Rien n'a été importé.",
+            "Line 3: the first line does not name the column(s) last_name. Nothing was imported.",
+        ),
+        (
+            "\ufeff\n \n".encode(),
+            "Ce fichier est vide : sa première ligne nomme les colonnes",
+            "This file is empty: its first line names the columns",
+        ),
+        (
+            b"first_name,last_name,email\x00\n",
+            "Ligne 1 : un champ contient un caractère NUL (U+0000). Rien n'a été importé.",
+            "Line 1: a field holds a NUL character (U+0000). Nothing was imported.",
+        ),
+        (
+            "prénom,nom,email\n".encode("cp1252"),
+            "Ce fichier n'est pas un texte UTF-8",
+            "This file is not UTF-8 text",
+        ),
+    ],
+)
+async def test_the_import_page_says_why_a_header_is_refused_in_its_language(
+    client: TestClient, database: Database, content: bytes, fr: str, en: str
+) -> None:
+    cookie = await organiser_cookie(database)
+    csrf = await _csrf(client, cookie)
+
+    answers = {
+        lang: await client.post(
+            f"/organizer/import?lang={lang}", data=_upload(csrf, content), headers=cookie
+        )
+        for lang in ("fr", "en")
+    }
+    said = {lang: html_lib.unescape(await a.text()) for lang, a in answers.items()}
+
+    assert [a.status for a in answers.values()] == [422, 422]
+    assert fr in said["fr"]
+    assert en in said["en"]
+    assert "the header lacks" not in said["fr"]  # the CLI's sentence stays the CLI's
+
+
+def test_a_raced_row_is_said_in_the_page_language() -> None:
+    raced = RowError(4, RACED, "raced")
+
+    assert _row_reason(raced, translator("fr")) == (
+        "un autre import a créé ce médecin au même moment ; importez de nouveau le fichier"
+    )
+    assert _row_reason(raced, translator("en")) == RACED
+    assert str(raced) == f"line 4: {RACED}"  # the CLI's line, unchanged
+
+
+async def test_the_import_page_lists_unreadable_lines_in_its_language(
+    client: TestClient, database: Database
+) -> None:
+    cookie = await organiser_cookie(database)
+    csrf = await _csrf(client, cookie)
+    content = b"first_name,last_name,email\nJeanne,Du\x00rand,j@example.org\n"
+
+    answer = await client.post(
+        "/organizer/import?lang=fr", data=_upload(csrf, content), headers=cookie
+    )
+    html = html_lib.unescape(await answer.text())
+
+    assert answer.status == 200
+    assert "<li>Ligne 2 : un champ contient un caractère NUL (U+0000)</li>" in html
 
 
 async def test_the_import_page_needs_the_form_token(client: TestClient, database: Database) -> None:

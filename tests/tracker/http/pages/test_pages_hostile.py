@@ -104,6 +104,18 @@ def html_calls(w: World) -> list[Call]:
         Call("GET", "/organizer/exports", "/organizer/exports?from=<script>", org),
         Call("POST", "/organizer/import", "/organizer/import", org, oc),
         Call(
+            "GET",
+            "/organizer/certificates/{code}/revoke",
+            f"/organizer/certificates/{w.certificate_code}/revoke",
+            org,
+        ),
+        Call(
+            "GET",
+            "/organizer/certificates/{code}/revoke",
+            "/organizer/certificates/<script>/revoke",
+            org,
+        ),
+        Call(
             "POST",
             "/organizer/series/{id}/registrations",
             f"/organizer/series/{series}/registrations",
