@@ -568,6 +568,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.physician.edit": "Edit the details",
         "org.physician.save": "Save the details",
         "org.physician.done.edit": "The details are saved.",
+        # a list registered to a full series (its capacity is honoured)
+        "org.bulk.waitlisted": "{waitlisted} on the waitlist: the series is full.",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -1131,6 +1133,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.physician.edit": "Modifier les coordonnées",
         "org.physician.save": "Enregistrer les coordonnées",
         "org.physician.done.edit": "Les coordonnées sont enregistrées.",
+        # une liste inscrite à une série complète (sa capacité est respectée)
+        "org.bulk.waitlisted": "{waitlisted} sur la liste d'attente : la série est complète.",
     },
 }
 
