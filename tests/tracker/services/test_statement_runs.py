@@ -22,7 +22,7 @@ from tests.tracker.services.test_email_races import (
     _world,
 )
 from tracker.db import Database
-from tracker.domain import mailings
+from tracker.domain import documents, mailings
 from tracker.domain import statement_runs as runs
 from tracker.domain.models import Physician
 from tracker.jobs import finalize_job, resume_statements_job, statements_job
@@ -38,13 +38,13 @@ FIRST_OF_JANUARY = datetime(2027, 1, 1, 6, 5, tzinfo=UTC)
 def composed(monkeypatch: pytest.MonkeyPatch) -> Counter[int]:
     """Statements composed, by physician (the real composition, counted)."""
     counted: Counter[int] = Counter()
-    real = mailings.statement_data
+    real = documents.statement_data
 
     def counting(physician: Physician, *args: Any) -> Any:
         counted[physician.id or 0] += 1
         return real(physician, *args)
 
-    monkeypatch.setattr(mailings, "statement_data", counting)
+    monkeypatch.setattr("tracker.domain.mailings.statement_data", counting)
     return counted
 
 
