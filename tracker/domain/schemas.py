@@ -187,9 +187,12 @@ class RegistrationCreate(BaseModel):
 
     physician_id: RowId | None = None
     email: Email | None = None
-    #: A seat even past the series' capacity (the organiser's choice); by default a full
-    #: series puts the physician on its waitlist, as self-registration does.
-    over_capacity: bool = False
+    over_capacity: bool = Field(
+        default=False,
+        description="A seat even past the series' capacity (the organiser's choice); by "
+        "default a full series puts the physician at the end of its waitlist (202), as "
+        "self-registration does.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> RegistrationCreate:

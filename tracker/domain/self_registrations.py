@@ -379,6 +379,7 @@ async def confirm(
         row.status, row.registered_at = REGISTERED, now
         await session.flush()
         return Confirmation(series, physician, "registered", created, token=token)
+    row.confirmed_at = await _end_of_line(session, series.id or 0, now)  # after those before
     row.status = WAITLISTED
     await session.flush()
     return Confirmation(
@@ -400,6 +401,20 @@ class Placed:
     registration: Registration | None
     position: int | None = None
     promoted: int = 0
+
+
+async def _end_of_line(session: AsyncSession, series_id: int, now: datetime) -> datetime:
+    """When a place taken now at the end of the line is confirmed: ``now``, or the last one's
+    time if that is later (``now`` was read before the series lock was granted: a request that
+    waited for it must not pass the one that held it; equal times go by id, in lock order)."""
+    last = (
+        await session.exec(
+            select(func.max(SelfRegistration.confirmed_at)).where(
+                SelfRegistration.series_id == series_id, SelfRegistration.status == WAITLISTED
+            )
+        )
+    ).one()
+    return max(now, last) if last is not None else now
 
 
 def _line_request(series_id: int, physician: Physician, *, now: datetime) -> SelfRegistration:
@@ -464,7 +479,7 @@ async def place(
         if waiting is not None:
             place = await position(session, waiting)
             return Placed("already_waitlisted", pid, None, place, len(promoted))
-        row = _line_request(series_id, physician, now=now)
+        row = _line_request(series_id, physician, now=await _end_of_line(session, series_id, now))
         session.add(row)
         await session.flush()
         return Placed("waitlisted", pid, None, await position(session, row), len(promoted))
@@ -529,8 +544,9 @@ async def place_many(
     session.add_all(
         [Registration(series_id=series_id, physician_id=pid, created_at=now) for pid in seated]
     )
+    at = await _end_of_line(session, series_id, now) if lined else now
     for physician in lined:  # one at a time: the ids keep the list's order in line
-        session.add(_line_request(series_id, physician, now=now))
+        session.add(_line_request(series_id, physician, now=at))
         await session.flush()
     await session.flush()
     return Seated(seated, [p.id or 0 for p in lined], already, len(promoted))

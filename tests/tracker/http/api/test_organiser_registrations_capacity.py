@@ -6,13 +6,18 @@ seat give one seat. Both engines (the race matters on PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
+from schedules.clock import utcnow
 from tests.factories import create_physician, every_item
 from tests.tracker.self_registration_world import open_series, queued
 from tracker.db import Database
+from tracker.domain.models import Physician
+from tracker.domain.self_registrations import place
 from tracker.services import registrations as service
 from tracker.services.context import load_services
 from tracker.settings import Settings
@@ -160,3 +165,45 @@ async def test_requests_racing_for_the_last_seats_get_as_many_seats_as_there_are
         range(1, 8)
     )
     assert len(registered) == 3
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_registration_that_waited_for_the_series_lock_queues_after_the_one_holding_it(
+    client: TestClient, auth: dict[str, str], database: Database, settings: Settings
+) -> None:
+    """Its time was read before it waited: it still goes after the one that held the lock."""
+    series = await open_series(client, auth, capacity=1)
+    anna, bruno, chloe = await people(client, auth, "anna", "bruno", "chloe")
+    sid = series["id"]
+    await register(client, auth, sid, anna["id"])
+    mail = (await load_services(database, settings)).mail
+    other = Database(settings.database_url)
+    late = utcnow()
+    try:
+        async with database.session() as holding, other.session() as waiting:
+            first = await holding.get_one(Physician, bruno["id"])
+            second = await waiting.get_one(Physician, chloe["id"])
+            held = await place(holding, mail, sid, first, now=late)
+            queued = asyncio.create_task(
+                place(waiting, mail, sid, second, now=late - timedelta(seconds=5))
+            )
+            await asyncio.sleep(0.3)
+            blocked = not queued.done()
+            await holding.commit()
+            placed = await queued
+            await waiting.commit()
+    finally:
+        await other.close()
+    line = await every_item(
+        client, auth, f"/api/series/{sid}/self-registrations", status="waitlisted"
+    )
+
+    assert blocked
+    assert (held.outcome, held.position) == ("waitlisted", 1)
+    assert (placed.outcome, placed.position) == ("waitlisted", 2)
+    assert [(w["physician_id"], w["position"]) for w in line] == [
+        (bruno["id"], 1),
+        (chloe["id"], 2),
+    ]
