@@ -212,6 +212,20 @@ async def statements_job(ctx: JobContext) -> None:
     ctx.poke()
 
 
+#: How often statements left by a process that died are looked for (its lease is 5 minutes).
+RESUME_STATEMENTS_EVERY = timedelta(minutes=10)
+
+
+@tracked
+async def resume_statements_job(ctx: JobContext) -> None:
+    """Compose the statements a process claimed and never finished (it died): its lease ran
+    out. With nothing left behind, one read."""
+    queued = await statements.resume_statements(ctx.database, ctx.mail)
+    if queued:
+        log.info("statements: %d left behind by another process queued", queued)
+        ctx.poke()
+
+
 #: How often the claim reminders are looked for (they go three days before a claim closes).
 CLAIM_REMINDERS_EVERY = timedelta(minutes=15)
 
@@ -303,6 +317,14 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         id="claim-reminders",
         args=[ctx],
         next_run_time=utcnow(),
+        **every,
+    )
+    scheduler.add_job(
+        resume_statements_job,
+        "interval",
+        seconds=RESUME_STATEMENTS_EVERY.total_seconds(),
+        id="resume-statements",
+        args=[ctx],
         **every,
     )
     scheduler.add_job(

@@ -128,3 +128,46 @@ async def test_migration_0015_seeds_the_regimes_and_its_downgrade_keeps_every_se
         after = (await connection.execute(text(counts))).one()
     assert before == downgraded == after and before[1] > 0
     assert regimes == {"ABIM_MOC": None, "AMA_PRA_1": "ama", "DPC_HOURS": "dpc", "SMC_HOURS": "smc"}
+
+
+async def test_migration_0020_keeps_the_registrants_and_the_email_zoom_holds(
+    database: Database,
+) -> None:
+    occurrence = await ended_session(database, 2, ended=datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_downgrade, "0019")
+        series_id = (
+            await connection.execute(
+                text("SELECT series_id FROM occurrence WHERE id = :id"), {"id": occurrence}
+            )
+        ).scalar_one()
+        await connection.execute(
+            text(
+                "INSERT INTO zoom_registrant (series_id, physician_id, zoom_webinar_id, state, "
+                "registrant_id, join_url, attempts, updated_at) SELECT :series, id, '81234567890', "
+                "'added', 'reg' || id, 'https://zoom.us/w/1?tk=' || id, 0, :now FROM physician"
+            ),
+            {"series": series_id, "now": datetime(2026, 11, 1, tzinfo=UTC)},
+        )
+
+    await upgrade(database.url)
+
+    async with database.engine.begin() as connection:
+        kept = (
+            await connection.execute(
+                text(
+                    "SELECT r.registrant_id, r.email = p.email, r.last_name = p.last_name "
+                    "FROM zoom_registrant r JOIN physician p ON p.id = r.physician_id ORDER BY r.id"
+                )
+            )
+        ).all()
+        await connection.execute(text("DELETE FROM physician"))
+        orphans = (
+            await connection.execute(text("SELECT physician_id, email FROM zoom_registrant"))
+        ).all()
+    assert [(rid[:3], same_email, same_name) for rid, same_email, same_name in kept] == [
+        ("reg", True, True),
+        ("reg", True, True),
+    ]
+    assert [pid for pid, _ in orphans] == [None, None]  # kept to be cancelled at Zoom
+    assert all(email for _, email in orphans)

@@ -47,6 +47,7 @@ __all__ = [
     "Series",
     "SignInLink",
     "SigningKey",
+    "StatementRun",
     "WebSession",
     "ZoomReconciliation",
     "ZoomRegistrant",
@@ -524,10 +525,14 @@ class EvaluationAnswer(SQLModel, table=True):
 class ZoomRegistrant(SQLModel, table=True):
     """A registration as a Zoom registrant of its series' webinar, kept in step behind the
     registration's answer: ``state`` is ``add`` (to register), ``added`` (Zoom gave its
-    ``registrant_id`` and the personal ``join_url``), ``cancel`` (the registration is gone: to
-    cancel at Zoom) or ``cancelled``. A failed attempt keeps the state, counts ``attempts``,
-    says why in ``error`` and waits until ``next_attempt_at``; a worker claims rows
-    (``lease_owner`` until ``lease_until``) so that several processes share the work."""
+    ``registrant_id`` and the personal ``join_url``), ``replace`` (the physician's email or
+    name changed: to cancel at Zoom, then to add again), ``cancel`` (the registration or the
+    physician is gone: to cancel at Zoom) or ``cancelled``. ``email``, ``first_name`` and
+    ``last_name`` are what was sent to Zoom (Zoom has no registrant update, and cancels by
+    registrant id and email); ``physician_id`` is ``NULL`` once the physician is deleted.
+    A failed attempt keeps the state, counts ``attempts``, says why in ``error`` and waits
+    until ``next_attempt_at``; a worker claims rows (``lease_owner`` until ``lease_until``) so
+    that several processes share the work."""
 
     __tablename__ = "zoom_registrant"
     __table_args__ = (
@@ -540,10 +545,11 @@ class ZoomRegistrant(SQLModel, table=True):
     series_id: int = Field(
         sa_column=Column(Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False)
     )
-    physician_id: int = Field(
+    physician_id: int | None = Field(
+        default=None,
         sa_column=Column(
-            Integer, ForeignKey("physician.id", ondelete="CASCADE"), nullable=False, index=True
-        )
+            Integer, ForeignKey("physician.id", ondelete="SET NULL"), nullable=True, index=True
+        ),
     )
     zoom_webinar_id: str = Field(sa_column=Column(String(limits.ZOOM_WEBINAR_ID), nullable=False))
     state: str = Field(default="add", sa_column=Column(String(16), nullable=False))
@@ -552,6 +558,13 @@ class ZoomRegistrant(SQLModel, table=True):
     )
     join_url: str | None = Field(
         default=None, sa_column=Column(String(limits.JOIN_URL), nullable=True)
+    )
+    email: str | None = Field(default=None, sa_column=Column(String(limits.EMAIL), nullable=True))
+    first_name: str | None = Field(
+        default=None, sa_column=Column(String(limits.PERSON_NAME), nullable=True)
+    )
+    last_name: str | None = Field(
+        default=None, sa_column=Column(String(limits.PERSON_NAME), nullable=True)
     )
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     error: str | None = Field(
@@ -604,5 +617,36 @@ class ZoomReconciliation(SQLModel, table=True):
     )
     lease_owner: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     lease_until: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+
+# Monthly statements ---------------------------------------------------------------------------
+
+
+class StatementRun(SQLModel, table=True):
+    """One physician's statement of one month (``period``, ``YYYY-MM``), composed by one
+    process: ``status`` is ``due``, ``running`` (under ``lease_owner`` until ``lease_until``; a
+    killed process's lease runs out and another takes it over) or ``done`` (queued in the
+    outbox, or recorded there as unsendable). The unique key makes it one row however many
+    processes plan the month."""
+
+    __tablename__ = "statement_run"
+    __table_args__ = (
+        UniqueConstraint("period", "physician_id", name="uq_statement_run"),
+        Index("ix_statement_run_status", "status", "period"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(sa_column=Column(String(7), nullable=False))
+    physician_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("physician.id", ondelete="CASCADE"), nullable=False)
+    )
+    status: str = Field(default="due", sa_column=Column(String(16), nullable=False))
+    lease_owner: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    lease_until: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    finished_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )

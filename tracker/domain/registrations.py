@@ -5,26 +5,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.errors import InvalidInputError, NotFoundError
 from schedules.models import Series
 from schedules.series import get_series
+from tracker.domain.mailings import MailSettings
 from tracker.domain.models import Physician, Registration
 from tracker.domain.physicians import get_physician, physician_by_email
+from tracker.domain.self_registrations import Placed, place, place_many
 
 
 async def register(
     session: AsyncSession,
+    mail: MailSettings,
     series_id: int,
     *,
     physician_id: int | None,
     email: str | None,
     now: datetime,
-) -> tuple[Registration, bool]:
-    """Register a physician (by id or email); returns the registration and whether it is new."""
+    over_capacity: bool = False,
+) -> Placed:
+    """Register a physician (by id or email), bound by the series' capacity unless
+    ``over_capacity``: past it, the physician joins the waitlist (:func:`place`)."""
     await get_series(session, series_id)
     if physician_id is not None:
         physician = await get_physician(session, physician_id)
@@ -33,21 +37,7 @@ async def register(
         if found is None:
             raise InvalidInputError("email", f"no physician with email {email}; create them first")
         physician = found
-    pid = physician.id or 0
-    existing = await _get(session, series_id, pid)
-    if existing is not None:
-        return existing, False
-    registration = Registration(series_id=series_id, physician_id=pid, created_at=now)
-    session.add(registration)
-    try:
-        await session.flush()
-    except IntegrityError:  # registered concurrently: same outcome
-        await session.rollback()
-        again = await _get(session, series_id, pid)
-        if again is None:
-            raise
-        return again, False
-    return registration, True
+    return await place(session, mail, series_id, physician, now=now, over_capacity=over_capacity)
 
 
 async def _get(session: AsyncSession, series_id: int, physician_id: int) -> Registration | None:
@@ -84,33 +74,40 @@ async def by_unsubscribe_token(
 
 @dataclass
 class BulkRegistration:
-    """What registering a list of addresses did: new registrations, those already there, and
-    the addresses no physician holds (in the order given)."""
+    """What registering a list of addresses did: new registrations, those already there, those
+    put on (or already on) the waitlist, and the addresses no physician holds (in the order
+    given); ``promoted``: physicians in line who got a seat first."""
 
     added: int = 0
     already: int = 0
+    waitlisted: int = 0
     unknown: list[str] = field(default_factory=list)
+    promoted: int = 0
 
 
 async def register_emails(
-    session: AsyncSession, series_id: int, emails: list[str], *, now: datetime
+    session: AsyncSession,
+    mail: MailSettings,
+    series_id: int,
+    emails: list[str],
+    *,
+    now: datetime,
+    over_capacity: bool = False,
 ) -> BulkRegistration:
     """Register the physicians holding ``emails`` (already normalised, at most a chunk of
-    them: the caller commits between chunks), with one query for the physicians, one for the
-    registrations already there and one insert. Flushes."""
+    them: the caller commits between chunks) in the list's order, bound by the capacity unless
+    ``over_capacity`` (:func:`place_many`). Flushes."""
     result = BulkRegistration()
     if not emails:
         return result
     await get_series(session, series_id)
-    found = dict(
-        (
-            await session.exec(
-                select(Physician.email, Physician.id).where(col(Physician.email).in_(emails))
-            )
-        ).all()
-    )
+    found = {
+        p.email: p
+        for p in (await session.exec(select(Physician).where(col(Physician.email).in_(emails))))
+    }
     result.unknown = [e for e in emails if e not in found]
-    ids = {pid for pid in found.values() if pid is not None}
+    listed = list({p.id: p for e in emails if (p := found.get(e)) is not None}.values())
+    ids = [p.id for p in listed]
     there = set(
         (
             await session.exec(
@@ -120,11 +117,16 @@ async def register_emails(
             )
         ).all()
     )
-    result.already = len(ids & there)
-    new = sorted(ids - there)
-    session.add_all(
-        [Registration(series_id=series_id, physician_id=pid, created_at=now) for pid in new]
+    result.already = len(there)
+    placed = await place_many(
+        session,
+        mail,
+        series_id,
+        [p for p in listed if p.id not in there],
+        now=now,
+        over_capacity=over_capacity,
     )
-    await session.flush()
-    result.added = len(new)
+    result.added = len(listed) - len(there) - len(placed.lined) - len(placed.already_lined)
+    result.waitlisted = len(placed.lined) + len(placed.already_lined)
+    result.promoted = placed.promoted
     return result

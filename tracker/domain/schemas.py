@@ -187,6 +187,12 @@ class RegistrationCreate(BaseModel):
 
     physician_id: RowId | None = None
     email: Email | None = None
+    over_capacity: bool = Field(
+        default=False,
+        description="A seat even past the series' capacity (the organiser's choice); by "
+        "default a full series puts the physician at the end of its waitlist (202), as "
+        "self-registration does.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> RegistrationCreate:
@@ -199,6 +205,15 @@ class RegistrationPublic(BaseModel):
     series_id: int
     physician_id: int
     created_at: datetime
+
+
+class WaitlistPlace(BaseModel):
+    """A physician an organiser registered to a full series: a place in line (1: next)."""
+
+    series_id: int
+    physician_id: int
+    status: Literal["waitlisted"] = "waitlisted"
+    position: int
 
 
 class AttendanceEventIn(BaseModel):

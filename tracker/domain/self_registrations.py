@@ -379,11 +379,177 @@ async def confirm(
         row.status, row.registered_at = REGISTERED, now
         await session.flush()
         return Confirmation(series, physician, "registered", created, token=token)
+    row.confirmed_at = await _end_of_line(session, series.id or 0, now)  # after those before
     row.status = WAITLISTED
     await session.flush()
     return Confirmation(
         series, physician, "waitlisted", created, await position(session, row), token
     )
+
+
+# The organiser's registrations --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placed:
+    """What an organiser's registration did: ``registered`` (``registration`` is new),
+    ``already_registered``, ``waitlisted`` or ``already_waitlisted`` (``position``: the place
+    in line, 1 next); ``promoted``: those in line who got a seat first (each told by email)."""
+
+    outcome: Outcome
+    physician_id: int
+    registration: Registration | None
+    position: int | None = None
+    promoted: int = 0
+
+
+async def _end_of_line(session: AsyncSession, series_id: int, now: datetime) -> datetime:
+    """When a place taken now at the end of the line is confirmed: ``now``, or the last one's
+    time if that is later (``now`` was read before the series lock was granted: a request that
+    waited for it must not pass the one that held it; equal times go by id, in lock order)."""
+    last = (
+        await session.exec(
+            select(func.max(SelfRegistration.confirmed_at)).where(
+                SelfRegistration.series_id == series_id, SelfRegistration.status == WAITLISTED
+            )
+        )
+    ).one()
+    return max(now, last) if last is not None else now
+
+
+def _line_request(series_id: int, physician: Physician, *, now: datetime) -> SelfRegistration:
+    """A place in line made by the organiser: a confirmed request (no link, no email)."""
+    return SelfRegistration(
+        series_id=series_id,
+        email=physician.email,
+        first_name=physician.first_name,
+        last_name=physician.last_name,
+        language=physician.language,
+        timezone=physician.timezone,
+        npi=physician.npi,
+        rpps=physician.rpps,
+        consent_board_reporting=physician.consent_board_reporting,
+        status=WAITLISTED,
+        code_hash=None,
+        expires_at=now,
+        physician_id=physician.id,
+        created_at=now,
+        confirmed_at=now,
+    )
+
+
+async def _in_line(
+    session: AsyncSession, series_id: int, physician_ids: list[int]
+) -> dict[int, SelfRegistration]:
+    """The places in line these physicians hold on the series."""
+    found: dict[int, SelfRegistration] = {}
+    for start in range(0, len(physician_ids), 1000):
+        query = _waitlist(series_id).where(
+            col(SelfRegistration.physician_id).in_(physician_ids[start : start + 1000])
+        )
+        for row in (await session.exec(query)).all():
+            found.setdefault(row.physician_id or 0, row)
+    return found
+
+
+async def place(
+    session: AsyncSession,
+    mail: MailSettings,
+    series_id: int,
+    physician: Physician,
+    *,
+    now: datetime,
+    over_capacity: bool = False,
+) -> Placed:
+    """An organiser registers a physician, bound by the capacity as self-registration is: a
+    seat if one is free (those already in line first), else the end of the waitlist.
+    ``over_capacity`` gives a seat past the capacity (and takes them out of line). Seats are
+    counted under :func:`lock_series`; the caller commits."""
+    series = await lock_series(session, series_id)
+    pid = physician.id or 0
+    existing = await _registration(session, series_id, pid)
+    if existing is not None:
+        return Placed("already_registered", pid, existing)
+    promoted = await fill_seats(session, mail, series, now=now)  # those in line go first
+    seated = await _registration(session, series_id, pid)
+    if seated is not None:  # they were first in line
+        return Placed("registered", pid, seated, promoted=len(promoted))
+    waiting = (await _in_line(session, series_id, [pid])).get(pid)
+    if not over_capacity and await _free_seats(session, series) == 0:
+        if waiting is not None:
+            place = await position(session, waiting)
+            return Placed("already_waitlisted", pid, None, place, len(promoted))
+        row = _line_request(series_id, physician, now=await _end_of_line(session, series_id, now))
+        session.add(row)
+        await session.flush()
+        return Placed("waitlisted", pid, None, await position(session, row), len(promoted))
+    registration = Registration(series_id=series_id, physician_id=pid, created_at=now)
+    session.add(registration)
+    if waiting is not None:
+        waiting.status, waiting.registered_at = REGISTERED, now
+    await session.flush()
+    return Placed("registered", pid, registration, promoted=len(promoted))
+
+
+@dataclass(frozen=True)
+class Seated:
+    """What registering a list did to seats: those seated, those put in line (both in the
+    list's order), and those already in line."""
+
+    seated: list[int]
+    lined: list[int]
+    already_lined: list[int]
+    promoted: int
+
+
+async def place_many(
+    session: AsyncSession,
+    mail: MailSettings,
+    series_id: int,
+    physicians: list[Physician],
+    *,
+    now: datetime,
+    over_capacity: bool = False,
+) -> Seated:
+    """:func:`place` for a list of physicians not registered yet, in the list's order: the
+    free seats go to the first of them, the others join the end of the line in that order.
+    The caller holds :func:`lock_series` (taken here again: harmless) and commits."""
+    series = await lock_series(session, series_id)
+    promoted = await fill_seats(session, mail, series, now=now)
+    ids = [p.id or 0 for p in physicians]
+    there = set(
+        (
+            await session.exec(
+                select(Registration.physician_id).where(
+                    Registration.series_id == series_id, col(Registration.physician_id).in_(ids)
+                )
+            )
+        ).all()
+    )  # promoted from the line just now
+    waiting = await _in_line(session, series_id, ids)
+    if over_capacity:
+        seated = [pid for pid in ids if pid not in there]
+        for pid in seated:
+            if pid in waiting:
+                waiting[pid].status, waiting[pid].registered_at = REGISTERED, now
+        lined: list[Physician] = []
+        already: list[int] = []
+    else:
+        free = await _free_seats(session, series)
+        fresh = [p for p in physicians if p.id not in there and p.id not in waiting]
+        cut = len(fresh) if free is None else min(free, len(fresh))
+        seated = [p.id or 0 for p in fresh[:cut]]
+        lined = fresh[cut:]
+        already = [pid for pid in ids if pid in waiting and pid not in there]
+    session.add_all(
+        [Registration(series_id=series_id, physician_id=pid, created_at=now) for pid in seated]
+    )
+    at = await _end_of_line(session, series_id, now) if lined else now
+    for physician in lined:  # one at a time: the ids keep the list's order in line
+        session.add(_line_request(series_id, physician, now=at))
+        await session.flush()
+    await session.flush()
+    return Seated(seated, [p.id or 0 for p in lined], already, len(promoted))
 
 
 async def leave_waitlist(session: AsyncSession, series_id: int, physician_id: int) -> int:

@@ -107,6 +107,16 @@ async def plan_registrants(session: AsyncSession, *, now: datetime) -> None:
             .on_conflict_do_nothing(index_elements=["series_id", "physician_id"])
         )
     back = {"attempts": 0, "error": None, "next_attempt_at": None, "updated_at": now}
+    free = or_(_REG.c.lease_until.is_(None), _REG.c.lease_until < now)
+    # the physician's email or name is no longer what Zoom holds (Zoom updates no registrant)
+    changed = exists().where(
+        col(Physician.id) == _REG.c.physician_id,
+        or_(
+            col(Physician.email) != _REG.c.email,
+            col(Physician.first_name) != _REG.c.first_name,
+            col(Physician.last_name) != _REG.c.last_name,
+        ),
+    )
     current = (  # the series' webinar now: an organiser may have changed it
         sa_select(col(Series.zoom_webinar_id))
         .where(col(Series.id) == _REG.c.series_id)
@@ -120,7 +130,12 @@ async def plan_registrants(session: AsyncSession, *, now: datetime) -> None:
         ),
         # registered again after a cancel: a new registrant
         ((_REG.c.state == "cancelled", registered), {"state": "add", **back}),
-        ((_REG.c.state == "added", ~registered), {"state": "cancel", **back}),
+        ((_REG.c.state.in_(("added", "replace")), ~registered), {"state": "cancel", **back}),
+        # a new email or name: cancel the registrant Zoom holds, then add the physician again
+        (
+            (_REG.c.state == "added", _REG.c.registrant_id.is_not(None), registered, changed),
+            {"state": "replace", **back},
+        ),
         # a registrant of the series' former webinar: register with the new one
         (
             (
@@ -138,7 +153,11 @@ async def plan_registrants(session: AsyncSession, *, now: datetime) -> None:
                 **back,
             },
         ),
-        ((_REG.c.state == "add", ~registered), None),  # None: forget the row
+        # None: forget the row. Not one a worker holds: Zoom may be adding it right now (it
+        # comes back as added, and is cancelled the next round).
+        ((_REG.c.state == "add", ~registered, free), None),
+        # a deleted physician's registrant, cancelled at Zoom: nothing more to keep
+        ((_REG.c.state == "cancelled", _REG.c.physician_id.is_(None)), None),
     ]
     for where, values in changes:
         if (await connection.execute(sa_select(_REG.c.id).where(*where).limit(1))).first() is None:
@@ -151,10 +170,12 @@ async def plan_registrants(session: AsyncSession, *, now: datetime) -> None:
 
 @dataclass(frozen=True)
 class Work:
-    """Claimed registrants of one webinar, all to add or all to cancel."""
+    """Claimed registrants of one webinar, all to add, all to cancel, or all to replace (to
+    cancel, then to add again under the physician's new email or name). To add: the email and
+    name to send, as the row now records them; to cancel or replace: the ones Zoom holds."""
 
     webinar_id: str
-    action: str  # "add" or "cancel"
+    action: str  # "add", "cancel" or "replace"
     rows: list[tuple[int, str, str, str, str | None]]  # id, email, first, last, registrant id
 
 
@@ -167,7 +188,14 @@ async def claim_registrants(
     due = or_(_REG.c.next_attempt_at.is_(None), _REG.c.next_attempt_at <= now)
     ids = (
         sa_select(_REG.c.id)
-        .where(_REG.c.state.in_(("add", "cancel")), free, due)
+        .where(
+            or_(
+                _REG.c.state.in_(("cancel", "replace")),
+                and_(_REG.c.state == "add", _REG.c.physician_id.is_not(None)),
+            ),
+            free,
+            due,
+        )
         .order_by(_REG.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -184,22 +212,39 @@ async def claim_registrants(
     ]
     if not claimed:
         return []
+
+    def now_of(column: Any) -> Any:
+        return sa_select(column).where(col(Physician.id) == _REG.c.physician_id).scalar_subquery()
+
+    # What is sent to Zoom is recorded as the physician is now: a change made while Zoom
+    # answers is seen by the next round (a replace).
+    await connection.execute(
+        update(_REG)
+        .where(_REG.c.id.in_(claimed), _REG.c.state == "add")
+        .values(
+            email=now_of(col(Physician.email)),
+            first_name=now_of(col(Physician.first_name)),
+            last_name=now_of(col(Physician.last_name)),
+        )
+    )
     rows = await connection.execute(
         sa_select(
             _REG.c.id,
             _REG.c.zoom_webinar_id,
             _REG.c.state,
             _REG.c.registrant_id,
-            col(Physician.email),
-            col(Physician.first_name),
-            col(Physician.last_name),
+            func.coalesce(_REG.c.email, col(Physician.email)),
+            func.coalesce(_REG.c.first_name, col(Physician.first_name), ""),
+            func.coalesce(_REG.c.last_name, col(Physician.last_name), ""),
         )
-        .join(Physician, col(Physician.id) == _REG.c.physician_id)
+        .outerjoin(Physician, col(Physician.id) == _REG.c.physician_id)
         .where(_REG.c.id.in_(claimed))
         .order_by(_REG.c.id)
     )
     groups: dict[tuple[str, str], list[tuple[int, str, str, str, str | None]]] = {}
     for rid, webinar, state, registrant, email, first, last in rows:
+        if email is None:  # a cancel of a row without an address: nothing Zoom could match
+            email = ""
         groups.setdefault((webinar, state), []).append((rid, email, first, last, registrant))
     return [Work(w, a, items) for (w, a), items in groups.items()]
 
@@ -239,6 +284,40 @@ async def registrants_cancelled(
         update(_REG)
         .where(_REG.c.id.in_(list(ids)))
         .values(state="cancelled", error=None, lease_owner=None, lease_until=None, updated_at=now)
+    )
+
+
+async def registrants_replaced(
+    session: AsyncSession, ids: Collection[int], *, now: datetime
+) -> None:
+    """Zoom cancelled these registrants of a physician whose email or name changed: each row
+    is to add again (its personal link is gone with the registrant)."""
+    if not ids:
+        return
+    connection = await session.connection()
+    await connection.execute(
+        update(_REG)
+        .where(_REG.c.id.in_(list(ids)), _REG.c.state.in_(("replace", "added")))
+        .values(
+            state="add",
+            registrant_id=None,
+            join_url=None,
+            email=None,
+            first_name=None,
+            last_name=None,
+            attempts=0,
+            error=None,
+            next_attempt_at=None,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=now,
+        )
+    )
+    # unregistered meanwhile (the planner made it a cancel): cancelled already
+    await connection.execute(
+        update(_REG)
+        .where(_REG.c.id.in_(list(ids)), _REG.c.state == "cancel")
+        .values(state="cancelled", lease_owner=None, lease_until=None, updated_at=now)
     )
 
 

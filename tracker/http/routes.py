@@ -382,12 +382,19 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/series/{id}/registrations",
         registrations.register,
-        "Register a physician (by id or email) to a series",
+        "Register a physician (by id or email) to a series, bound by its capacity unless "
+        '"over_capacity": true',
         body=RegistrationCreate,
         response=RegistrationPublic,
         status=201,
         tags=("registrations",),
-        responses={200: "Already registered: the existing registration, unchanged"},
+        responses={
+            200: "Already registered: the existing registration, unchanged",
+            202: "The series is full: the physician is on its waitlist (or already was), "
+            'and gets the next free seat in line order; the body is {"series_id", '
+            '"physician_id", "status": "waitlisted", "position"} (1: next). Send '
+            '"over_capacity": true to give a seat past the capacity instead',
+        },
     ),
     Route(
         "GET",

@@ -12,15 +12,30 @@ from tracker.services.context import Services
 
 
 async def register(
-    services: Services, series_id: int, *, physician_id: int | None, email: str | None
-) -> tuple[Registration, bool]:
-    """Register by id or by address; returns the registration and whether it is new."""
+    services: Services,
+    series_id: int,
+    *,
+    physician_id: int | None,
+    email: str | None,
+    over_capacity: bool = False,
+) -> self_registrations.Placed:
+    """Register by id or by address, bound by the series' capacity (past it: the waitlist)
+    unless ``over_capacity``. Two requests for the last seat give one seat and one place in
+    line: seats are counted under a lock on the series row."""
     async with services.database.session() as session:
-        registration, created = await registrations.register(
-            session, series_id, physician_id=physician_id, email=email, now=utcnow()
+        placed = await registrations.register(
+            session,
+            services.mail,
+            series_id,
+            physician_id=physician_id,
+            email=email,
+            now=utcnow(),
+            over_capacity=over_capacity,
         )
         await session.commit()
-    return registration, created
+    if placed.promoted:
+        services.poke()
+    return placed
 
 
 async def unregister(services: Services, series_id: int, physician_id: int) -> int:
@@ -66,20 +81,30 @@ BULK_CHUNK = 1000
 
 
 async def register_emails(
-    services: Services, series_id: int, emails: list[str]
+    services: Services, series_id: int, emails: list[str], *, over_capacity: bool = False
 ) -> registrations.BulkRegistration:
-    """Register every physician of a pasted or uploaded list of addresses to a series; an
-    address twice, or already registered, is counted once. Raises ``NotFoundError`` for an
-    unknown series."""
+    """Register every physician of a pasted or uploaded list of addresses to a series, in the
+    list's order, bound by the capacity (past it: the waitlist, in the list's order) unless
+    ``over_capacity``; an address twice, or already registered, is counted once. Raises
+    ``NotFoundError`` for an unknown series."""
     unique = list(dict.fromkeys(emails))
     total = registrations.BulkRegistration()
     for start in range(0, max(len(unique), 1), BULK_CHUNK):
         async with services.database.session() as session:
             done = await registrations.register_emails(
-                session, series_id, unique[start : start + BULK_CHUNK], now=utcnow()
+                session,
+                services.mail,
+                series_id,
+                unique[start : start + BULK_CHUNK],
+                now=utcnow(),
+                over_capacity=over_capacity,
             )
             await session.commit()
         total.added += done.added
         total.already += done.already
+        total.waitlisted += done.waitlisted
         total.unknown += done.unknown
+        total.promoted += done.promoted
+    if total.promoted:
+        services.poke()
     return total

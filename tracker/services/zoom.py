@@ -52,7 +52,9 @@ class Synced:
 
 async def sync_registrants(services: Services, zoom: ZoomClient, *, budget: float = 50.0) -> Synced:
     """Add new registrants and cancel old ones, 30 per Zoom call, until nothing is due or
-    ``budget`` seconds have passed (the next run goes on)."""
+    ``budget`` seconds have passed (the next run goes on). A physician whose email or name
+    changed is cancelled at Zoom under the old one, then added under the new one in a later
+    claim of the same run (Zoom has no registrant update): a new personal link."""
     result = Synced()
     owner = _owner()
     async with services.database.session() as session:
@@ -101,12 +103,15 @@ async def _sync_batch(
                 await session.commit()
             result.added += len(done)
             result.failed += len(missing)
-        else:
+        else:  # cancel, or replace: cancel the registrant Zoom holds, then add again
             people = [(registrant, email) for _, email, _, _, registrant in batch if registrant]
             if people:
                 await zoom.cancel_registrants(webinar_id, people)
             async with services.database.session() as session:
-                await rows.registrants_cancelled(session, ids, now=utcnow())
+                if action == "replace":
+                    await rows.registrants_replaced(session, ids, now=utcnow())
+                else:
+                    await rows.registrants_cancelled(session, ids, now=utcnow())
                 await session.commit()
             result.cancelled += len(ids)
     except ZoomAPIError as exc:

@@ -120,7 +120,9 @@ async def _build(database: Database, language: str) -> World:
             ),
             now=NOW,
         )
-        await register(session, series.id or 0, physician_id=physician.id, email=None, now=NOW)
+        await register(
+            session, MAIL, series.id or 0, physician_id=physician.id, email=None, now=NOW
+        )
         cancelled = await session.get_one(Occurrence, second)
         cancelled.status, cancelled.sequence = OccurrenceStatus.CANCELLED, cancelled.sequence + 1
         moved = await session.get_one(Occurrence, third)

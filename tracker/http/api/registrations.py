@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from tracker.domain.models import Registration
-from tracker.domain.schemas import RegistrationCreate, RegistrationPublic
+from tracker.domain.schemas import RegistrationCreate, RegistrationPublic, WaitlistPlace
 from tracker.http.keys import SERVICES
 from tracker.http.paging import REGISTRATIONS, RegistrationPage, list_page, page_request
 from tracker.http.parsing import json_response, path_id, read_json
@@ -18,12 +18,27 @@ def _public(registration: Registration) -> RegistrationPublic:
 
 
 async def register(request: web.Request) -> web.Response:
+    """201 a new seat, 200 already registered, 202 on the waitlist (the series is full and
+    ``over_capacity`` was not asked for)."""
     series_id = path_id(request)
     data = await read_json(request, RegistrationCreate)
-    registration, created = await registration_service.register(
-        request.app[SERVICES], series_id, physician_id=data.physician_id, email=data.email
+    placed = await registration_service.register(
+        request.app[SERVICES],
+        series_id,
+        physician_id=data.physician_id,
+        email=data.email,
+        over_capacity=data.over_capacity,
     )
-    return json_response(_public(registration), status=201 if created else 200)
+    if placed.registration is None:
+        assert placed.position is not None
+        place = WaitlistPlace(
+            series_id=series_id,
+            physician_id=placed.physician_id,
+            position=placed.position,
+        )
+        return json_response(place, status=202)
+    status = 201 if placed.outcome == "registered" else 200
+    return json_response(_public(placed.registration), status=status)
 
 
 async def list_registrations(request: web.Request) -> web.Response:

@@ -588,6 +588,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.cert.why": "Reason:",
         "org.cert.back": "Back to the physician",
         "org.physician.done.revoke": "The certificate is revoked.",
+        # a list registered to a full series (its capacity is honoured)
+        "org.bulk.waitlisted": "{waitlisted} on the waitlist: the series is full.",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -1171,6 +1173,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.cert.why": "Motif :",
         "org.cert.back": "Retour au médecin",
         "org.physician.done.revoke": "L'attestation est révoquée.",
+        # une liste inscrite à une série complète (sa capacité est respectée)
+        "org.bulk.waitlisted": "{waitlisted} sur la liste d'attente : la série est complète.",
     },
 }
 

@@ -300,7 +300,8 @@ def addresses_in(text: str) -> tuple[list[str], list[str]]:
 
 async def organizer_register_list(request: web.Request) -> web.StreamResponse:
     """Register to a series every physician of a pasted list of addresses or an uploaded CSV;
-    the series page then says how many were added, already there, or unknown."""
+    the series page then says how many were added, already there, put on the waitlist (a full
+    series: its capacity holds, unless the form sends ``over_capacity``), or unknown."""
     row = await organizer_session(request)
     series_id = path_id(request)
     t = translator(language(request))
@@ -318,7 +319,10 @@ async def organizer_register_list(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther(f"/organizer/series/{series_id}?bulk=empty#bulk")
     try:
         result = await registration_service.register_emails(
-            request.app[SERVICES], series_id, emails
+            request.app[SERVICES],
+            series_id,
+            emails,
+            over_capacity=fields.get("over_capacity") in ("1", "on", "true"),
         )
     except NotFoundError:
         raise web.HTTPNotFound() from None
@@ -326,6 +330,8 @@ async def organizer_register_list(request: web.Request) -> web.StreamResponse:
     message = t["org.bulk.done"].format(
         added=result.added, already=result.already, unknown=len(unknown)
     )
+    if result.waitlisted:
+        message += " " + t["org.bulk.waitlisted"].format(waitlisted=result.waitlisted)
     if unknown:
         message += " " + t["org.bulk.unknown"] + " " + ", ".join(unknown[:20])
         message += " …" if len(unknown) > 20 else ""

@@ -269,6 +269,39 @@ async def test_a_pasted_list_and_a_csv_register_physicians_to_a_series(
     )
 
 
+async def test_a_list_registered_to_a_full_series_says_how_many_wait_in_line(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    for name in ("anna", "bruno", "chloe"):
+        await create_physician(client, auth, email=f"{name}@example.org", npi=None)
+    series = await create_series(client, auth, registration="open", capacity=1)
+    cookie = await organiser_cookie(database)
+    html = await (await client.get(f"/organizer/series/{series['id']}", headers=cookie)).text()
+    csrf = Forms(html).by_id("bulk-form")["csrf"]
+    path = f"/organizer/series/{series['id']}/registrations"
+
+    lined = await client.post(
+        f"{path}?lang=en",
+        data={"csrf": csrf, "emails": "bruno@example.org\nanna@example.org"},
+        headers=cookie,
+    )
+    forced = await client.post(
+        f"{path}?lang=fr",
+        data={"csrf": csrf, "emails": "chloe@example.org", "over_capacity": "on"},
+        headers=cookie,
+    )
+    registered = await (
+        await client.get(f"/api/series/{series['id']}/registrations", headers=auth)
+    ).json()
+
+    assert (
+        "1 registered, 0 already registered, 0 not found. 1 on the waitlist: the series is full."
+        in (await lined.text())
+    )
+    assert "1 inscrits, 0 déjà inscrits, 0 introuvables." in await forced.text()
+    assert len(registered["items"]) == 2
+
+
 async def test_requirements_and_registrations_are_managed_from_a_physicians_page(
     client: TestClient, auth: dict[str, str], database: Database
 ) -> None:
