@@ -85,13 +85,16 @@ async def test_a_worker_stopped_dead_mid_burst_repeats_at_most_the_message_in_ha
         await asyncio.sleep(0.01)
     first.cancel()  # a shutdown in the middle of a burst: no stop(), no release of the rest
     await asyncio.gather(first, return_exceptions=True)
+    reached = len(smtp_server.recorder.messages)
     recorded = (await _statuses(database))["sent"]
     await asyncio.sleep(2.1)  # the lease of the rows it held runs out (a clock of whole seconds)
 
     await _worker(database, smtp_server).run_once()
 
     received = Counter(smtp_server.recorder.message_ids())
-    assert recorded >= 5  # what it had handed over was recorded on the way out
+    # what it had handed over was recorded on the way out: all that reached the server but the
+    # message in hand, which the server may have taken before its answer reached the worker
+    assert recorded >= reached - 1 >= 4
     assert set(received) == expected
     assert sum(received.values()) - len(received) <= 1
     assert await _statuses(database) == {"sent": 12}
