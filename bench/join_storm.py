@@ -489,12 +489,15 @@ async def _run(engine: str, args: argparse.Namespace) -> None:
                 f"process(es), {args.rounds} round(s) of bare then service, "
                 f"{datetime.now(UTC):%Y-%m-%d}, load average {os.getloadavg()[0]:.1f}"
             )
-            warm = _signed(bodies[:200])  # connections, imports, caches of both
+            # connections, imports, prepared statements and caches of both, with events of
+            # their own (not the first round's: those would be duplicates there, cheaper)
+            warm = _signed(_storm_bodies(world, args.participants, args.rounds)[:200])
             await _storm(bare_base, warm, args.connections, args.seconds)
+            warmed = await _storm(service_base, warm, args.connections, args.seconds)
             if args.profile:
                 profiler = _start_profiler(service.pid, args.profile)
                 await asyncio.sleep(1)
-            shares, acknowledged = [], []
+            shares, acknowledged = [], list(warmed.acknowledged)
             for round_ in range(args.rounds):  # interleaved: a load that comes and goes
                 # weighs on both sides of each ratio
                 bodies = _storm_bodies(world, args.participants, round_)
