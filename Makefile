@@ -45,7 +45,7 @@ test: lint js-readers
 # Benchmarks: each prints its figures beside a baseline measured in the same run (bench/RESULTS.md).
 # bench-pg needs PostgreSQL at 127.0.0.1:5432 (user postgres); the older scripts' --pg runs
 # SQLite as well.
-BENCHES := bench/join_storm.py bench/finalisation.py bench/programme.py bench/personal_feed.py bench/certificates.py bench/import_physicians.py bench/memory.py
+BENCHES := bench/join_storm.py bench/finalisation.py bench/programme.py bench/personal_feed.py bench/certificates.py bench/import_physicians.py bench/memory.py bench/statements.py bench/organiser_pages.py
 
 bench: $(STAMP)
 	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
