@@ -13,7 +13,9 @@ session of a Zoom webinar and --participants registered physicians, then starts 
 Storm: one join and one leave per participant, signed as Zoom signs them, posted by
 --connections concurrent clients, first to the bare handler, then to the service (the same
 bodies, re-signed), --rounds times in turn (each round's events new facts), so that a load coming
-and going on a shared machine weighs on both sides of the ratio. It prints events per second,
+and going on a shared machine weighs on both sides of the ratio. Each round starts once the
+service has computed the previous round's awards (else that work, done behind the answers,
+would weigh on the next round's bare handler and flatter the ratio). It prints events per second,
 p50/p99/max latency and the service's rate as a share of the bare one, each round and their
 median; then counts what the database holds: every acknowledged event exactly
 once, and how long the credit projection took to catch up behind the answers.
@@ -64,7 +66,13 @@ from schedules.schemas import SeriesCreate
 from schedules.series import create_series
 from tracker.adapters.zoom_webhook import sign
 from tracker.db import Database
-from tracker.domain.models import AttendanceEvent, Award, Occurrence, Physician
+from tracker.domain.models import (
+    AttendanceEvent,
+    Award,
+    AwardPending,
+    Occurrence,
+    Physician,
+)
 from tracker.migrate import upgrade
 from tracker.services.organizers import create_organizer
 
@@ -300,9 +308,10 @@ async def _until_healthy(base: str, within: float = 60) -> None:
 
 
 def _start_profiler(pid: int, output: str) -> subprocess.Popen[bytes]:
-    """py-spy sampling the service (raw collapsed stacks, every thread) until SIGINT."""
+    """py-spy sampling the service until SIGINT: raw collapsed stacks of whichever thread holds
+    the GIL (one process is bound by its event loop, which holds it most of the time)."""
     py_spy = str(Path(sys.executable).with_name("py-spy"))
-    options = ["--rate", "250", "--format", "raw", "--output", output, "--nonblocking"]
+    options = ["--rate", "500", "--format", "raw", "--output", output, "--gil"]
     return subprocess.Popen(
         [py_spy, "record", "--pid", str(pid), *options],
         stdout=subprocess.DEVNULL,
@@ -466,6 +475,22 @@ async def _count(url: str, acknowledged_bodies: list[bytes], within: float) -> s
     )
 
 
+async def _projected(url: str, within: float) -> float:
+    """Seconds until no award is pending (the projector has caught up), at most ``within``."""
+    began = time.perf_counter()
+    database = Database(url)
+    try:
+        while time.perf_counter() - began < within:
+            async with database.session() as session:
+                query = select(func.count()).select_from(AwardPending)
+                if not (await session.exec(query)).one():
+                    break
+            await asyncio.sleep(0.05)
+    finally:
+        await database.close()
+    return time.perf_counter() - began
+
+
 # The run ---------------------------------------------------------------------------------------
 
 
@@ -494,12 +519,16 @@ async def _run(engine: str, args: argparse.Namespace) -> None:
             warm = _signed(_storm_bodies(world, args.participants, args.rounds)[:200])
             await _storm(bare_base, warm, args.connections, args.seconds)
             warmed = await _storm(service_base, warm, args.connections, args.seconds)
+            await _projected(url, args.settle_seconds)
             if args.profile:
                 profiler = _start_profiler(service.pid, args.profile)
                 await asyncio.sleep(1)
             shares, acknowledged = [], list(warmed.acknowledged)
             for round_ in range(args.rounds):  # interleaved: a load that comes and goes
-                # weighs on both sides of each ratio
+                # weighs on both sides of each ratio; each round's awards are computed before
+                # the next round, so that no round pays for the previous one's projection
+                if round_:
+                    await _projected(url, args.settle_seconds)
                 bodies = _storm_bodies(world, args.participants, round_)
                 bare_load = await _storm(
                     bare_base, _signed(bodies), args.connections, args.seconds, bare.pid
@@ -547,6 +576,7 @@ async def _run(engine: str, args: argparse.Namespace) -> None:
                 profiler.wait(timeout=30)
             _stop(service)
             _stop(bare)
+            shutil.copy(folder / "service.log", "var/service.log")
             shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracker.domain.folding import FOLD_FUNCTION, fold
@@ -94,6 +101,9 @@ class Database:
             ":memory:",
         )
         self._threads: _SqliteThreads | None = None  # made on first use
+        #: PostgreSQL: the connection :meth:`write` keeps, one write at a time (see there)
+        self._writing: AsyncConnection | None = None
+        self._writing_lock = asyncio.Lock()
         self._commits = itertools.count(1)
         #: Moves whenever this process commits a transaction on either engine (a write, as
         #: far as anyone here can tell): what this process remembers of the data (a feed's
@@ -129,9 +139,10 @@ class Database:
 
     async def _one_trip(self, work: Callable[[Connection], _T], *, commit: bool) -> _T:
         threads = self._sqlite_threads()
+        if threads is None and commit:
+            return await self._write_held(work)
         if threads is None:
-            opened = self.engine.begin() if commit else self.engine.connect()
-            async with opened as connection:
+            async with self.engine.connect() as connection:
                 return await connection.run_sync(work)
         engine = threads.engine
 
@@ -145,6 +156,33 @@ class Database:
 
         pool = threads.writer if commit else threads.readers
         return await asyncio.get_running_loop().run_in_executor(pool, transaction)
+
+    async def _write_held(self, work: Callable[[Connection], _T]) -> _T:
+        """PostgreSQL's :meth:`write`: on the connection kept for writes, one at a time, as
+        SQLite's writing thread keeps its own. A pooled connection is pinged each time it is
+        checked out (a round trip, and a fifth of a group commit's CPU under a join storm); a
+        kept one is not, so a connection the server dropped (a restart) fails its next write:
+        that write is made again once on a new connection. Writes are idempotent (events are
+        inserted on their unique key; a pending award's generation only rises), so a commit
+        whose answer was lost in the drop stores nothing twice."""
+        async with self._writing_lock:
+            for attempt in (1, 2):
+                if self._writing is None or self._writing.invalidated or self._writing.closed:
+                    await self._close_writing()
+                    self._writing = await self.engine.connect()
+                try:
+                    async with self._writing.begin():
+                        return await self._writing.run_sync(work)
+                except DBAPIError as exc:
+                    if attempt == 2 or not exc.connection_invalidated:
+                        raise
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _close_writing(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            with contextlib.suppress(Exception):  # a dropped connection closes all the same
+                await writing.close()
 
     def _sqlite_threads(self) -> _SqliteThreads | None:
         """The synchronous engine and threads of a SQLite file (made on first use), else
@@ -171,6 +209,8 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection (the next use opens new ones), the writing and
         reading threads' included."""
+        async with self._writing_lock:
+            await self._close_writing()
         await self.engine.dispose()
         if self._threads is not None:
             threads = self._threads
@@ -184,4 +224,6 @@ class Database:
             threads.writer.shutdown(wait=True)
             threads.close_writing()  # its thread is done
             threads.engine.dispose()
+        async with self._writing_lock:
+            await self._close_writing()
         await self.engine.dispose()

@@ -3,8 +3,12 @@ what the process remembers of the data (tracker.services.memo) is dropped by its
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from sqlalchemy import Connection, text
 
+from tests.conftest import _pg_admin, pg_url
 from tracker.db import Database
 
 
@@ -30,3 +34,32 @@ async def test_commits_move_the_generation_and_reads_do_not(database: Database) 
     assert after_read == start
     assert start < after_write < after_session
     assert database.generation == after_session
+
+
+@pytest.mark.postgres
+async def test_a_write_after_the_server_dropped_the_writing_connection_is_made_again(
+    pg_template: str,
+) -> None:
+    """On PostgreSQL writes keep one connection, not pinged before each use (a round trip per
+    group commit): when the server has dropped it (a restart, an administrator), the next write
+    fails on it and is made again on a new connection, once, and succeeds."""
+    name = f"tracker_test_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    database = Database(pg_url(name))
+    try:
+        first = await database.write(_backend)
+        assert await database.write(_backend) == first  # kept, not checked out each time
+        await _pg_admin(f"SELECT pg_terminate_backend({first})")
+
+        again = await database.write(_backend)
+        count = await database.write(_count)
+    finally:
+        await database.close()
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    assert again != first
+    assert count == 0
+
+
+def _backend(connection: Connection) -> int:
+    return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import logging
+import re
+from typing import Any
 
-from tracker.logs import redact
+import pytest
+from aiohttp import ClientSession, web
+
+from tracker.logs import RedactingAccessLogger, SecondFormatter, redact
 
 
 @pytest.mark.parametrize(
@@ -28,3 +33,37 @@ from tracker.logs import redact
 )
 def test_secret_path_segments_are_masked(path: str, logged: str) -> None:
     assert redact(path) == logged
+
+
+async def test_the_access_log_has_one_redacted_line_per_request(
+    aiohttp_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def feed(_request: web.Request) -> web.Response:
+        return web.Response(text="BEGIN:VCALENDAR")
+
+    app = web.Application()
+    app.router.add_get("/feeds/{token}", feed)
+    server = await aiohttp_server(app, access_log_class=RedactingAccessLogger)
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+
+    url = server.make_url("/feeds/phy_s3cr3t.ics?token=abc")
+    async with ClientSession() as http, http.get(url) as response:
+        await response.read()
+
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert re.fullmatch(r'127\.0\.0\.1 "GET /feeds/…" 200 \d+ \d+\.\d{3}s', line), line
+
+
+def test_the_time_of_a_line_is_the_standard_formatters() -> None:
+    """The date and time are formatted once a second; each line still has its milliseconds."""
+    standard = logging.Formatter("%(asctime)s %(message)s")
+    ours = SecondFormatter("%(asctime)s %(message)s")
+    records = [
+        logging.LogRecord("x", logging.INFO, __file__, 1, "line", None, None) for _ in range(3)
+    ]
+    records[1].created += 0.25
+    records[1].msecs = (records[1].created % 1) * 1000
+    records[2].created += 3600.5
+    records[2].msecs = (records[2].created % 1) * 1000
+
+    assert [ours.format(r) for r in records] == [standard.format(r) for r in records]

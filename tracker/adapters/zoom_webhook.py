@@ -33,7 +33,7 @@ _DATETIME = TypeAdapter(datetime)
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     message = b"v0:" + timestamp.encode() + b":" + body
-    return "v0=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return "v0=" + hmac.digest(secret.encode(), message, "sha256").hex()
 
 
 def verify(
@@ -58,7 +58,7 @@ def url_validation(secret: str, plain_token: str) -> dict[str, str]:
 
 def _time(value: Any, field: str) -> datetime:
     try:
-        parsed = _DATETIME.validate_python(value)
+        parsed = _iso_utc(value) or _DATETIME.validate_python(value)
     except ValidationError:
         raise ZoomPayloadError(f"{field} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
@@ -67,6 +67,17 @@ def _time(value: Any, field: str) -> datetime:
     if problem:
         raise ZoomPayloadError(f"{field} {problem}")
     return parsed.astimezone(UTC)
+
+
+def _iso_utc(value: Any) -> datetime | None:
+    """Zoom's own shape, ``2026-12-07T18:02:11Z``, read by the standard library (a fifth of the
+    cost of the general parser, which reads every other shape)."""
+    if isinstance(value, str) and value.endswith("Z"):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _event_ts(value: Any) -> datetime:

@@ -19,7 +19,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Connection, Dialect, Table, bindparam, delete, func, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Integer,
+    String,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    func,
+    tuple_,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql
 from sqlmodel import col, or_, select
@@ -113,34 +125,65 @@ def _chunks(items: Sequence[_T], size: int = CHUNK) -> Iterable[Sequence[_T]]:
         yield items[index : index + size]
 
 
-def _keys(name: str) -> Any:
-    return bindparam(name, expanding=True)
+@dataclass(frozen=True)
+class _Lookups:
+    """The matching queries of one dialect, built once: building and hashing a statement costs
+    more than running it for a batch of a few dozen events (a storm's group commit)."""
+
+    existing: dict[str, Any]
+    by_email: Any
+    by_registrant: Any
+    candidates: dict[str, Any]
 
 
-# Statements built once: building and hashing a statement costs more than running it for a
-# batch of a few dozen events (a storm's group commit).
-_EXISTING = {
-    "occurrence": sa_select(col(Occurrence.id)).where(col(Occurrence.id).in_(_keys("ids"))),
-    "physician": sa_select(col(Physician.id)).where(col(Physician.id).in_(_keys("ids"))),
-}
-_BY_EMAIL = sa_select(col(Physician.email), col(Physician.id)).where(
-    col(Physician.email).in_(_keys("keys"))
-)
-_BY_REGISTRANT = sa_select(
-    col(ZoomRegistrant.zoom_webinar_id),
-    col(ZoomRegistrant.registrant_id),
-    col(ZoomRegistrant.physician_id),
-).where(col(ZoomRegistrant.registrant_id).in_(_keys("keys")))
-_NEAR = (col(Occurrence.start) <= bindparam("hi")) & (col(Occurrence.end) >= bindparam("lo"))
-_COLUMNS = (col(Occurrence.id), col(Occurrence.start), col(Occurrence.end), col(Occurrence.status))
-_CANDIDATES = {
-    "series": sa_select(col(Occurrence.series_id), *_COLUMNS).where(
-        _NEAR, col(Occurrence.series_id).in_(_keys("keys"))
-    ),
-    "zoom": sa_select(col(Series.zoom_webinar_id), *_COLUMNS)
-    .join(Series, col(Series.id) == col(Occurrence.series_id))
-    .where(_NEAR, col(Series.zoom_webinar_id).in_(_keys("keys"))),
-}
+@functools.cache
+def _lookups(postgresql_arrays: bool) -> _Lookups:
+    """On PostgreSQL a list of keys is one array parameter (``= ANY(:keys)``): the statement's
+    text is the same for any number of keys, so it is neither re-rendered nor prepared again
+    for each batch size, as an expanding ``IN`` list is. SQLite has no arrays: ``IN``."""
+
+    def among(column: Any, name: str, item: Any) -> Any:
+        if postgresql_arrays:
+            return column == any_(bindparam(name, type_=postgresql.ARRAY(item)))
+        return column.in_(bindparam(name, expanding=True))
+
+    near = (col(Occurrence.start) <= bindparam("hi")) & (col(Occurrence.end) >= bindparam("lo"))
+    columns = (
+        col(Occurrence.id),
+        col(Occurrence.start),
+        col(Occurrence.end),
+        col(Occurrence.status),
+    )
+    return _Lookups(
+        existing={
+            "occurrence": sa_select(col(Occurrence.id)).where(
+                among(col(Occurrence.id), "ids", Integer)
+            ),
+            "physician": sa_select(col(Physician.id)).where(
+                among(col(Physician.id), "ids", Integer)
+            ),
+        },
+        by_email=sa_select(col(Physician.email), col(Physician.id)).where(
+            among(col(Physician.email), "keys", String)
+        ),
+        by_registrant=sa_select(
+            col(ZoomRegistrant.zoom_webinar_id),
+            col(ZoomRegistrant.registrant_id),
+            col(ZoomRegistrant.physician_id),
+        ).where(among(col(ZoomRegistrant.registrant_id), "keys", String)),
+        candidates={
+            "series": sa_select(col(Occurrence.series_id), *columns).where(
+                near, among(col(Occurrence.series_id), "keys", Integer)
+            ),
+            "zoom": sa_select(col(Series.zoom_webinar_id), *columns)
+            .join(Series, col(Series.id) == col(Occurrence.series_id))
+            .where(near, among(col(Series.zoom_webinar_id), "keys", String)),
+        },
+    )
+
+
+def _sql(connection: Connection) -> _Lookups:
+    return _lookups(connection.dialect.name == "postgresql")
 
 
 def _existing(
@@ -150,7 +193,7 @@ def _existing(
     if not ids:
         return found
     for chunk in _chunks(sorted(ids)):
-        result = connection.execute(_EXISTING[table], {"ids": chunk})
+        result = connection.execute(_sql(connection).existing[table], {"ids": list(chunk)})
         found.update(i for i in result.scalars() if i is not None)
     return found
 
@@ -166,7 +209,7 @@ def _candidates(
     found: dict[Any, list[_Candidate]] = defaultdict(list)
     window = {"hi": hi + MATCH_WINDOW, "lo": lo - MATCH_WINDOW}
     for chunk in _chunks(sorted(keys)):
-        rows = connection.execute(_CANDIDATES[by], window | {"keys": chunk})
+        rows = connection.execute(_sql(connection).candidates[by], window | {"keys": list(chunk)})
         for row in rows:
             key, oid, start, end, status = cast(tuple[int | str, int, datetime, datetime, str], row)
             found[key].append(
@@ -231,12 +274,12 @@ def match_rows(connection: Connection, events: Sequence[_Matchable]) -> None:
     emails: dict[str, int] = {}
     addresses = sorted({e.email for e in who if e.email})
     for chunk in _chunks(addresses):
-        result = connection.execute(_BY_EMAIL, {"keys": chunk})
+        result = connection.execute(_sql(connection).by_email, {"keys": list(chunk)})
         emails.update((email, pid) for email, pid in result if pid is not None)
     registrants: dict[tuple[str, str], int] = {}
     named_registrants = sorted({e.registrant_id for e in who if e.registrant_id})
     for chunk in _chunks(named_registrants):
-        result = connection.execute(_BY_REGISTRANT, {"keys": chunk})
+        result = connection.execute(_sql(connection).by_registrant, {"keys": list(chunk)})
         named_rows = cast(Iterable[tuple[str, str, int]], result)
         registrants.update(((webinar, rid), pid) for webinar, rid, pid in named_rows)
     for event in who:
@@ -290,10 +333,12 @@ def _email(event: NewEvent) -> str | None:
     return _email_key(event.email) if event.email else None
 
 
-#: The pending awards' upsert on PostgreSQL (a new fact raises the generation).
-_PG_PENDING = postgresql.insert(_PENDING).on_conflict_do_update(
-    index_elements=["occurrence_id", "physician_id"],
-    set_={"generation": _PENDING.c.generation + 1},
+#: The pending awards' upsert on PostgreSQL (a new fact raises the generation), straight to the
+#: driver as the events' insert is (:func:`_postgresql_event_insert`).
+_PG_PENDING = (
+    f"INSERT INTO {_PENDING.name} (occurrence_id, physician_id, generation) "
+    "SELECT occurrence, physician, 1 FROM unnest($1::integer[], $2::integer[]) AS new (occurrence, physician) "
+    f"ON CONFLICT (occurrence_id, physician_id) DO UPDATE SET generation = {_PENDING.name}.generation + 1"
 )
 
 
@@ -482,8 +527,12 @@ def pending_rows(
         finally:
             cursor.close()
         return
-    rows = [{"occurrence_id": o, "physician_id": p, "generation": 1} for o, p in keys]
-    connection.execute(_PG_PENDING, rows)
+    occurrences, physicians = zip(*keys, strict=True)
+    cursor = connection.connection.cursor()
+    try:  # one statement of two arrays, its text the same for any number of keys
+        cursor.execute(_PG_PENDING, [list(occurrences), list(physicians)])
+    finally:
+        cursor.close()
 
 
 async def match_pending(session: AsyncSession) -> Recorded:

@@ -25,9 +25,10 @@ from tests.factories import (
     job_context,
     occurrences,
 )
-from tracker.adapters.zoom_webhook import sign
+from tracker.adapters.zoom_webhook import sign, to_event
 from tracker.app import create_app
 from tracker.db import Database
+from tracker.errors import ZoomPayloadError
 from tracker.jobs import plan_finalisations
 from tracker.settings import Settings
 
@@ -289,3 +290,40 @@ async def test_occurrence_attendance_lists_each_attendee(
         ("Durand", 55.0, {"AMA_PRA_1": 1.0}, False),
         ("Martin", 35.0, {"AMA_PRA_1": 0.5}, False),
     ]
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        ("2027-03-01T11:30:00Z", datetime(2027, 3, 1, 11, 30, tzinfo=UTC)),
+        ("2027-03-01T11:30:00.250Z", datetime(2027, 3, 1, 11, 30, 0, 250000, tzinfo=UTC)),
+        ("2027-03-01T12:30:00+01:00", datetime(2027, 3, 1, 11, 30, tzinfo=UTC)),
+        ("2027-03-01T11:30:00", datetime(2027, 3, 1, 11, 30, tzinfo=UTC)),
+    ],
+)
+def test_participant_times_are_read_in_utc_whatever_their_shape(sent: str, read: datetime) -> None:
+    event = to_event(_participant_event(sent))
+
+    assert event is not None
+    assert (event.at, event.at.tzinfo) == (read, UTC)
+
+
+@pytest.mark.parametrize(
+    "sent", ["2027-03-01T11:30:00Zjunk", "not a time Z", "2027-02-30T10:00:00Z"]
+)
+def test_a_participant_time_that_is_no_time_is_refused(sent: str) -> None:
+    with pytest.raises(ZoomPayloadError, match=r"participant\.join_time is not an ISO 8601 time"):
+        to_event(_participant_event(sent))
+
+
+def _participant_event(join_time: str) -> dict[str, Any]:
+    return {
+        "event": "webinar.participant_joined",
+        "payload": {
+            "object": {
+                "id": "81234567890",
+                "uuid": "instance==",
+                "participant": {"participant_uuid": "J1", "join_time": join_time},
+            }
+        },
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -98,9 +99,20 @@ async def zoom_webhook(request: web.Request) -> web.Response:
         log.warning("refused a signed Zoom event %s: %s", _event_name(payload), exc.detail)
         raise
     if event is None:
-        return web.json_response({"status": "ignored"})
+        return _answer("ignored")
     (status,) = (await request.app[WRITER].record([event])).statuses  # committed
-    return web.json_response({"status": status})
+    return _answer(status)
+
+
+#: The webhook's answers, encoded once (a storm sends tens of thousands of them).
+_ANSWERS = {
+    status: json.dumps({"status": status}).encode()
+    for status in ("accepted", "duplicate", "unmatched", "ignored")
+}
+
+
+def _answer(status: str) -> web.Response:
+    return web.Response(body=_ANSWERS[status], content_type="application/json", charset="utf-8")
 
 
 def _plain(payload: dict[str, Any]) -> str:
