@@ -576,7 +576,6 @@ async def _run(engine: str, args: argparse.Namespace) -> None:
                 profiler.wait(timeout=30)
             _stop(service)
             _stop(bare)
-            shutil.copy(folder / "service.log", "var/service.log")
             shutil.rmtree(folder, ignore_errors=True)
 
 
