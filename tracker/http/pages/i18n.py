@@ -590,6 +590,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.physician.done.revoke": "The certificate is revoked.",
         # a list registered to a full series (its capacity is honoured)
         "org.bulk.waitlisted": "{waitlisted} on the waitlist: the series is full.",
+        "org.bulk.over_capacity": "Give them seats past the capacity ({capacity}) instead of the waitlist",
     },
     "fr": {
         "home.title": "Prochains webinaires",
@@ -1175,6 +1176,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.physician.done.revoke": "L'attestation est révoquée.",
         # une liste inscrite à une série complète (sa capacité est respectée)
         "org.bulk.waitlisted": "{waitlisted} sur la liste d'attente : la série est complète.",
+        "org.bulk.over_capacity": "Leur donner une place au-delà de la capacité ({capacity}) plutôt que la liste d'attente",
     },
 }
 

@@ -279,6 +279,9 @@ async def test_a_list_registered_to_a_full_series_says_how_many_wait_in_line(
     html = await (await client.get(f"/organizer/series/{series['id']}", headers=cookie)).text()
     csrf = Forms(html).by_id("bulk-form")["csrf"]
     path = f"/organizer/series/{series['id']}/registrations"
+    french = await (
+        await client.get(f"/organizer/series/{series['id']}?lang=fr", headers=cookie)
+    ).text()
 
     lined = await client.post(
         f"{path}?lang=en",
@@ -300,6 +303,10 @@ async def test_a_list_registered_to_a_full_series_says_how_many_wait_in_line(
     )
     assert "1 inscrits, 0 déjà inscrits, 0 introuvables." in await forced.text()
     assert len(registered["items"]) == 2
+    # the box the organiser ticks for that, in the page's language
+    assert '<input id="bulk-over" name="over_capacity" type="checkbox" value="on">' in html
+    assert "past the capacity (1) instead of the waitlist" in html
+    assert "au-delà de la capacité (1) plutôt que la liste d'attente" in html_lib.unescape(french)
 
 
 async def test_requirements_and_registrations_are_managed_from_a_physicians_page(
