@@ -3,6 +3,9 @@ what the process remembers of the data (tracker.services.memo) is dropped by its
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 import uuid
 
 import pytest
@@ -63,3 +66,35 @@ async def test_a_write_after_the_server_dropped_the_writing_connection_is_made_a
 
 def _backend(connection: Connection) -> int:
     return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+@pytest.mark.postgres
+async def test_a_write_cancelled_mid_statement_leaves_the_next_write_a_good_connection(
+    pg_template: str,
+) -> None:
+    """A write cancelled while the server runs its statement (a request cut off at shutdown)
+    leaves its connection in an unknown state: the next write does not reuse it."""
+    name = f"tracker_test_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    database = Database(pg_url(name))
+    try:
+        first = await database.write(_backend)
+        slow = asyncio.create_task(
+            database.write(lambda connection: connection.execute(text("SELECT pg_sleep(5)")))
+        )
+        await asyncio.sleep(0.3)
+        slow.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await slow
+
+        began = time.monotonic()
+        again = await database.write(_backend)
+        count = await database.write(_count)
+        took = time.monotonic() - began
+    finally:
+        await database.close()
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    assert again != first
+    assert count == 0
+    assert took < 3  # not waiting for the cancelled statement to finish
