@@ -7,6 +7,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import recurring_ical_events
 import time_machine
 from aiohttp.test_utils import TestClient
@@ -149,6 +150,30 @@ async def test_if_none_match_gives_304(client: TestClient, auth: dict[str, str])
     assert again.status == 304
     assert await again.read() == b""
     assert again.headers["ETag"] == first.headers["ETag"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "status"),
+    [
+        ("{etag}", 304),  # as it was given: compared as it stands
+        ("W/{etag}", 304),  # weak comparison (RFC 9110 13.1.2)
+        ('"other", {etag}', 304),  # one of a list
+        ("*", 304),
+        ('"other"', 200),
+        ('{etag}"', 200),  # not the same tag
+    ],
+)
+async def test_if_none_match_is_compared_as_rfc_9110_says(
+    client: TestClient, auth: dict[str, str], sent: str, status: int
+) -> None:
+    await create_series(client, auth)
+    etag = (await client.get("/calendar.ics")).headers["ETag"]
+
+    again = await client.get("/calendar.ics", headers={"If-None-Match": sent.format(etag=etag)})
+
+    assert again.status == status
+    assert again.headers["ETag"] == etag
+    assert again.headers["Cache-Control"] == "public, max-age=300"
 
 
 async def test_if_modified_since_gives_304(client: TestClient, auth: dict[str, str]) -> None:
