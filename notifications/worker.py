@@ -63,6 +63,7 @@ class DeliveryWorker:
         self._interval = 1.0 / rate_per_second if rate_per_second > 0 else 0.0
         self._idle = idle_seconds
         self._wake = asyncio.Event()
+        self._turn = asyncio.Lock()
         self._stopping = False
         self._lease = lease
 
@@ -77,13 +78,16 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Send every message due now, over one connection where the transport keeps one;
-        returns how many were handed over (sent or not)."""
-        try:
-            return await self._deliver_due()
-        finally:
-            close = getattr(self._transport, "close", None)
-            if close is not None:
-                await close()
+        returns how many were handed over (sent or not). Calls on one worker take turns: its
+        transport carries one conversation, which a round that ends closes (a second round at
+        the same time had a message cut off by that close, and put back for a retry)."""
+        async with self._turn:
+            try:
+                return await self._deliver_due()
+            finally:
+                close = getattr(self._transport, "close", None)
+                if close is not None:
+                    await close()
 
     async def _deliver_due(self) -> int:
         handled = 0

@@ -653,6 +653,61 @@ async def test_two_workers_on_one_database_send_every_key_once(
     assert sorted(ids) == sorted(row.message_id for row in expected)  # each exactly once
 
 
+class _WatchedSmtp(SmtpTransport):
+    """The real transport, noting when a round's close came while a message was being sent."""
+
+    sending = 0
+    closed_mid_send = 0
+    began: asyncio.Event | None = None  # set when a first message is being sent
+
+    async def send(self, raw: bytes, *, sender: str, recipient: str) -> None:
+        self.sending += 1
+        if self.began is not None:
+            self.began.set()
+        try:
+            await super().send(raw, sender=sender, recipient=recipient)
+        finally:
+            self.sending -= 1
+
+    async def close(self) -> None:
+        self.closed_mid_send += self.sending > 0
+        await super().close()
+
+
+async def test_rounds_of_one_worker_take_turns_on_its_connection(
+    client: TestClient, auth: dict[str, str], database: Database, smtp_server: SmtpServer
+) -> None:
+    """Two rounds of one worker at once (a poke during a round, say): the second waits for the
+    first, so that the first's close never cuts off a message of the second."""
+    await _world(client, auth)
+    ctx = job_context(database, None)
+    async with database.session() as session:
+        for occurrence, series in (
+            await session.exec(select(Occurrence, Series).join(Series))
+        ).all():
+            for offset in ("P1D", "PT1H", "PT2H"):
+                await enqueue_reminders(
+                    session,
+                    ctx.mail,
+                    occurrence,
+                    series,
+                    offset,
+                    now=datetime(2026, 11, 1, tzinfo=UTC),
+                )
+        await session.commit()
+    expected = await _outbox(database)
+    transport = _WatchedSmtp(smtp_server.url)
+    transport.began = asyncio.Event()
+    one = DeliveryWorker(database.session, transport, sender=SENDER, rate_per_second=0)
+
+    first = asyncio.create_task(one.run_once())
+    await transport.began.wait()  # the first round is sending what it claimed
+    await asyncio.gather(first, one.run_once())
+
+    assert transport.closed_mid_send == 0
+    assert sorted(smtp_server.recorder.message_ids()) == sorted(r.message_id for r in expected)
+
+
 async def test_maildir_transport_writes_one_file_per_message(tmp_path: Any) -> None:
     transport = MaildirTransport(tmp_path / "mail")
 
