@@ -76,7 +76,7 @@ def _iso_utc(value: Any) -> datetime | None:
         try:
             return datetime.fromisoformat(value)
         except ValueError:
-            return None
+            pass  # another shape of ISO 8601, or no time at all: the general parser says
     return None
 
 

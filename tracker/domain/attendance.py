@@ -193,7 +193,7 @@ def _existing(
     if not ids:
         return found
     for chunk in _chunks(sorted(ids)):
-        result = connection.execute(_sql(connection).existing[table], {"ids": list(chunk)})
+        result = connection.execute(_sql(connection).existing[table], {"ids": chunk})
         found.update(i for i in result.scalars() if i is not None)
     return found
 
@@ -209,7 +209,7 @@ def _candidates(
     found: dict[Any, list[_Candidate]] = defaultdict(list)
     window = {"hi": hi + MATCH_WINDOW, "lo": lo - MATCH_WINDOW}
     for chunk in _chunks(sorted(keys)):
-        rows = connection.execute(_sql(connection).candidates[by], window | {"keys": list(chunk)})
+        rows = connection.execute(_sql(connection).candidates[by], window | {"keys": chunk})
         for row in rows:
             key, oid, start, end, status = cast(tuple[int | str, int, datetime, datetime, str], row)
             found[key].append(
@@ -274,12 +274,12 @@ def match_rows(connection: Connection, events: Sequence[_Matchable]) -> None:
     emails: dict[str, int] = {}
     addresses = sorted({e.email for e in who if e.email})
     for chunk in _chunks(addresses):
-        result = connection.execute(_sql(connection).by_email, {"keys": list(chunk)})
+        result = connection.execute(_sql(connection).by_email, {"keys": chunk})
         emails.update((email, pid) for email, pid in result if pid is not None)
     registrants: dict[tuple[str, str], int] = {}
     named_registrants = sorted({e.registrant_id for e in who if e.registrant_id})
     for chunk in _chunks(named_registrants):
-        result = connection.execute(_sql(connection).by_registrant, {"keys": list(chunk)})
+        result = connection.execute(_sql(connection).by_registrant, {"keys": chunk})
         named_rows = cast(Iterable[tuple[str, str, int]], result)
         registrants.update(((webinar, rid), pid) for webinar, rid, pid in named_rows)
     for event in who:

@@ -615,19 +615,16 @@ async def test_a_crash_mid_send_resends_after_the_lease_with_the_same_message_id
     assert sorted(smtp_server.recorder.message_ids()) == sorted(row.message_id for row in claimed)
 
 
-async def test_two_workers_on_one_database_send_every_key_once(
-    client: TestClient,
-    auth: dict[str, str],
-    database: Database,
-    smtp_server: SmtpServer,
-    settings: Any,
-) -> None:
+async def _queued_reminders(
+    client: TestClient, auth: dict[str, str], database: Database, offsets: tuple[str, ...]
+) -> list[OutboxMessage]:
+    """The world's reminders at these offsets before each session, queued; the outbox after."""
     await _world(client, auth)
     ctx = job_context(database, None)
     async with database.session() as session:
         rows = (await session.exec(select(Occurrence, Series).join(Series))).all()
         for occurrence, series in rows:
-            for offset in ("P1D", "PT1H", "PT2H", "PT3H", "PT4H"):
+            for offset in offsets:
                 await enqueue_reminders(
                     session,
                     ctx.mail,
@@ -637,7 +634,19 @@ async def test_two_workers_on_one_database_send_every_key_once(
                     now=datetime(2026, 11, 1, tzinfo=UTC),
                 )
         await session.commit()
-    expected = await _outbox(database)
+    return await _outbox(database)
+
+
+async def test_two_workers_on_one_database_send_every_key_once(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    smtp_server: SmtpServer,
+    settings: Any,
+) -> None:
+    expected = await _queued_reminders(
+        client, auth, database, ("P1D", "PT1H", "PT2H", "PT3H", "PT4H")
+    )
     other = Database(settings.database_url)
     try:
         first = worker(database, smtp_server)
@@ -679,23 +688,7 @@ async def test_rounds_of_one_worker_take_turns_on_its_connection(
 ) -> None:
     """Two rounds of one worker at once (a poke during a round, say): the second waits for the
     first, so that the first's close never cuts off a message of the second."""
-    await _world(client, auth)
-    ctx = job_context(database, None)
-    async with database.session() as session:
-        for occurrence, series in (
-            await session.exec(select(Occurrence, Series).join(Series))
-        ).all():
-            for offset in ("P1D", "PT1H", "PT2H"):
-                await enqueue_reminders(
-                    session,
-                    ctx.mail,
-                    occurrence,
-                    series,
-                    offset,
-                    now=datetime(2026, 11, 1, tzinfo=UTC),
-                )
-        await session.commit()
-    expected = await _outbox(database)
+    expected = await _queued_reminders(client, auth, database, ("P1D", "PT1H", "PT2H"))
     transport = _WatchedSmtp(smtp_server.url)
     transport.began = asyncio.Event()
     one = DeliveryWorker(database.session, transport, sender=SENDER, rate_per_second=0)
