@@ -22,13 +22,19 @@ punctuation), used when a document holds nothing else. A document costs a third 
 small cut, its file a third less with either. fpdf2 is told not to recompute the bounding box of
 every glyph it writes (the prepared fonts' own are exact). The CJK font (about a second) is
 loaded only for a document that holds a character only it has.
+
+Text is set left-aligned (ragged right), each field on as many lines as it needs: a field that
+fits is written as one cell, and the lines of a longer one (the statements every certificate of
+a session repeats) are broken by fpdf2 once per process and reused (:class:`_Writer`).
+Justified paragraphs cannot be reused that way through fpdf2's public interface, and breaking
+them anew was half of every certificate's cost.
 """
 
 from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from importlib import resources
@@ -210,7 +216,7 @@ class StatementData:
     sessions: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _document(language: str, texts: Iterable[str]) -> FPDF:
+def _document(language: str, texts: Iterable[str]) -> _Writer:
     """A new A4 document in Open Sans (its small cut when ``texts`` need no more), with the CJK
     fallback only when ``texts`` need it (loading it costs about a second; fpdf2 subsets a font
     in place, so nothing is shared between documents)."""
@@ -232,7 +238,7 @@ def _document(language: str, texts: Iterable[str]) -> FPDF:
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_margins(20, 20, 20)
     pdf.add_page()
-    return pdf
+    return _Writer(pdf, fallback=cjk)
 
 
 def _texts(data: CertificateData | StatementData | CertificateSection) -> Iterator[str]:
@@ -247,93 +253,131 @@ def _texts(data: CertificateData | StatementData | CertificateSection) -> Iterat
                     yield from _texts(item)
 
 
-def _line(
-    pdf: FPDF,
-    text: str,
-    *,
-    size: float = 11,
-    bold: bool = False,
-    gap: float = 2,
-    leading: float = 0.5,
-) -> None:
-    pdf.set_font(FAMILY, "B" if bold else "", size)
-    from fpdf.enums import XPos, YPos
-
-    pdf.multi_cell(0, size * leading, printable(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(gap)
+#: Lines of the paragraphs already broken, by text, font and width (:meth:`_Writer.lines`):
+#: the statements and accreditation paragraphs of a session's certificates are the same in
+#: every one of them, and fpdf2's line breaking (character by character, each step measuring
+#: the line so far again) cost more than the rest of a certificate together.
+_BROKEN: dict[tuple[object, ...], tuple[str, ...]] = {}
+_BROKEN_KEPT = 512
 
 
-def _paragraphs(pdf: FPDF, text: str, *, size: float = 10, gap: float = 4) -> None:
-    for paragraph in text.splitlines():
-        if paragraph.strip():
-            _line(pdf, paragraph, size=size, gap=gap / 2)
-    pdf.ln(gap / 2)
+class _Writer:
+    """Writes a document's text one field after the other, left-aligned, each field on as many
+    lines as it needs between the margins."""
+
+    def __init__(self, pdf: FPDF, *, fallback: bool) -> None:
+        self.pdf = pdf
+        self.fallback = fallback  # the CJK fallback font is loaded: widths per character
+
+    def lines(self, text: str, height: float) -> Sequence[str]:
+        """``text`` (one printable field) broken into the lines that fit between the margins
+        in the current font, as fpdf2 breaks them: measured first (a field that fits, a name
+        or a date, is one line), else broken once per process and remembered."""
+        pdf = self.pdf
+        width = pdf.epw - 2 * pdf.c_margin
+        if not self.fallback and pdf.get_string_width(text) <= width:
+            return (text,)
+        key = (text, pdf.font_family, pdf.font_style, pdf.font_size_pt, width, self.fallback)
+        found = _BROKEN.get(key)
+        if found is None:
+            broken = pdf.multi_cell(0, height, text, align="L", dry_run=True, output="LINES")
+            assert isinstance(broken, list)  # what output="LINES" returns
+            found = tuple(broken)
+            if len(_BROKEN) >= _BROKEN_KEPT:
+                _BROKEN.clear()
+            _BROKEN[key] = found
+        return found
+
+    def line(
+        self,
+        text: str,
+        *,
+        size: float = 11,
+        bold: bool = False,
+        gap: float = 2,
+        leading: float = 0.5,
+    ) -> None:
+        from fpdf.enums import XPos, YPos
+
+        pdf = self.pdf
+        pdf.set_font(FAMILY, "B" if bold else "", size)
+        height = size * leading
+        for line in self.lines(printable(text), height):
+            pdf.cell(0, height, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(gap)
+
+    def paragraphs(self, text: str, *, size: float = 10, gap: float = 4) -> None:
+        for paragraph in text.splitlines():
+            if paragraph.strip():
+                self.line(paragraph, size=size, gap=gap / 2)
+        self.pdf.ln(gap / 2)
+
+    def sections(self, sections: tuple[CertificateSection, ...]) -> None:
+        """Each regime's heading, fields and statements, a little smaller than the rest."""
+        for section in sections:
+            self.line(section.heading, size=10, bold=True, gap=0.5)
+            for line in section.lines:
+                self.line(line, size=9, gap=0, leading=0.45)
+            self.pdf.ln(1)
+            for paragraph in section.paragraphs:
+                self.line(paragraph, size=8, gap=0.8, leading=0.45)
+            self.pdf.ln(1.5)
 
 
 def certificate_pdf(data: CertificateData) -> bytes:
-    pdf = _document(data.language, _texts(data))
+    out = _document(data.language, _texts(data))
+    pdf = out.pdf
     pdf.set_title(printable(f"{data.title} - {data.physician_name}"))
     pdf.set_author(printable(data.provider))
-    _line(pdf, data.provider, size=12, bold=True, gap=4)
-    _line(pdf, data.title, size=20, bold=True, gap=5)
-    _line(pdf, data.physician_name, size=16, bold=True)
+    out.line(data.provider, size=12, bold=True, gap=4)
+    out.line(data.title, size=20, bold=True, gap=5)
+    out.line(data.physician_name, size=16, bold=True)
     if data.identifiers:
-        _line(pdf, " · ".join(data.identifiers), size=10, gap=4)
-    _line(pdf, data.series_title, size=13, bold=True)
-    _line(pdf, data.session_text)
-    _line(pdf, data.activity)
-    _line(pdf, data.location, gap=4)
-    _line(pdf, data.attendance, gap=4)
+        out.line(" · ".join(data.identifiers), size=10, gap=4)
+    out.line(data.series_title, size=13, bold=True)
+    out.line(data.session_text)
+    out.line(data.activity)
+    out.line(data.location, gap=4)
+    out.line(data.attendance, gap=4)
     if data.credits:  # those of no regime (each regime's section states its own)
-        _line(pdf, data.credits_title, bold=True)
+        out.line(data.credits_title, bold=True)
     for line in data.credits:
-        _line(pdf, line, bold=True)
+        out.line(line, bold=True)
     pdf.ln(4)
-    _sections(pdf, data.sections)
-    _paragraphs(pdf, data.statement)
-    _paragraphs(pdf, data.accreditation, gap=5)
+    out.sections(data.sections)
+    out.paragraphs(data.statement)
+    out.paragraphs(data.accreditation, gap=5)
     if data.signatory_name:
-        _line(pdf, data.signatory_name, bold=True, gap=1)
+        out.line(data.signatory_name, bold=True, gap=1)
         if data.signatory_title:
-            _line(pdf, data.signatory_title, size=10)
+            out.line(data.signatory_title, size=10)
         pdf.ln(4)
     draw_qr(pdf, data.verify_url)
-    _line(pdf, data.code_line, size=10)
-    _line(pdf, data.verify_url, size=10)
-    _line(pdf, data.issued_text, size=9)
+    out.line(data.code_line, size=10)
+    out.line(data.verify_url, size=10)
+    out.line(data.issued_text, size=9)
     return bytes(pdf.output())
 
 
-def _sections(pdf: FPDF, sections: tuple[CertificateSection, ...]) -> None:
-    """Each regime's heading, fields and statements, a little smaller than the rest."""
-    for section in sections:
-        _line(pdf, section.heading, size=10, bold=True, gap=0.5)
-        for line in section.lines:
-            _line(pdf, line, size=9, gap=0, leading=0.45)
-        pdf.ln(1)
-        for paragraph in section.paragraphs:
-            _line(pdf, paragraph, size=8, gap=0.8, leading=0.45)
-        pdf.ln(1.5)
-
-
 def statement_pdf(data: StatementData) -> bytes:
-    pdf = _document(data.language, _texts(data))
+    out = _document(data.language, _texts(data))
+    pdf = out.pdf
     pdf.set_title(printable(f"{data.title} - {data.physician_name}"))
     pdf.set_author(printable(data.provider))
-    _line(pdf, data.provider, size=12, bold=True, gap=4)
-    _line(pdf, data.title, size=18, bold=True, gap=6)
-    _line(pdf, data.physician_name, size=14, bold=True, gap=6)
-    _line(pdf, data.totals_title, size=12, bold=True)
+    out.line(data.provider, size=12, bold=True, gap=4)
+    out.line(data.title, size=18, bold=True, gap=6)
+    out.line(data.physician_name, size=14, bold=True, gap=6)
+    out.line(data.totals_title, size=12, bold=True)
     for line in data.totals:
-        _line(pdf, line)
+        out.line(line)
     if data.requirements:
         pdf.ln(3)
-        _line(pdf, data.requirements_title, size=12, bold=True)
+        out.line(data.requirements_title, size=12, bold=True)
         for line in data.requirements:
-            _line(pdf, line)
+            out.line(line)
     if data.sessions:
         pdf.ln(3)
-        _line(pdf, data.sessions_title, size=12, bold=True)
+        out.line(data.sessions_title, size=12, bold=True)
         for line in data.sessions:
-            _line(pdf, line, size=10, gap=1)
+            out.line(line, size=10, gap=1)
     return bytes(pdf.output())

@@ -93,3 +93,26 @@ def qr_codes_by_page(pdf: bytes) -> list[list[str]]:
                     ]
                 )
     return found
+
+
+def words(pdf: bytes) -> list[tuple[str, float, float, float]]:
+    """Every word of every page with where poppler finds it: ``(text, left, right, top)`` in
+    points from the page's top left corner (``pdftotext -bbox``)."""
+    from html.parser import HTMLParser
+
+    found: list[tuple[str, float, float, float]] = []
+
+    class _Words(HTMLParser):
+        box: dict[str, float] | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "word":
+                self.box = {name: float(value or 0) for name, value in attrs}
+
+        def handle_data(self, data: str) -> None:
+            if self.box is not None:
+                found.append((data, self.box["xmin"], self.box["xmax"], self.box["ymin"]))
+                self.box = None
+
+    _Words().feed(_run("pdftotext", pdf, "-bbox", "-enc", "UTF-8"))
+    return found
