@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii
+from operator import itemgetter
 from typing import Any, cast
 
 from tracker.domain.credits import (
@@ -236,16 +237,16 @@ class FinalBatch:
         self.length = _offset(end, start)
         self._head = (
             f'{{"rules": {json.dumps(RULES_VERSION)}, "window": {json.dumps(self.window)}, '
-            '"connections": [{"id": '
+            '"connections": ['
         )
         self._tails: dict[int, tuple[dict[str, float], str]] = {}
-        self._sources: dict[tuple[str, str], str] = {}
+        self._sources: dict[frozenset[str], str] = {}
 
     def figures(self, own: Sequence[RawFact]) -> tuple[Attendance, dict[str, float], str]:
         """Final attendance, credits and receipt (JSON) from one physician's own facts (the
         platform's end events are the batch's)."""
-        if len(own) == 2:
-            found = self._one_stay(own)
+        if own and not len(own) % 2:
+            found = self._closed_stays(own)
             if found is not None:
                 return found
         facts = [
@@ -273,42 +274,67 @@ class FinalBatch:
             found = self._tails[seconds] = (credits, tail)
         return found
 
-    def _sources_of(self, first: str, second: str) -> str:
-        """The sources of one connection's two facts, as JSON (each once, sorted)."""
-        found = self._sources.get((first, second))
+    def _sources_of(self, origins: frozenset[str]) -> str:
+        """The sources of one connection's facts, as JSON (each once, sorted)."""
+        found = self._sources.get(origins)
         if found is None:
-            found = json.dumps([first] if first == second else sorted((first, second)))
-            self._sources[first, second] = found
+            found = self._sources[origins] = json.dumps(sorted(origins))
         return found
 
-    def _one_stay(self, own: Sequence[RawFact]) -> tuple[Attendance, dict[str, float], str] | None:
-        """One join then one leave on one connection, or None for anything else: one
-        interval closed by its leave, so neither the end events nor reports matter."""
-        (kind, joined_at, connection, source), (other, left_at, other_connection, other_source) = (
-            own
-        )
-        if kind == "leave" and other == "join":
-            joined_at, left_at = left_at, joined_at
-            connection, other_connection = other_connection, connection
-            source, other_source = other_source, source
-        elif kind != "join" or other != "leave":
-            return None
-        key = connection or "-"
-        if (other_connection or "-") != key or not joined_at < left_at:
-            return None
-        start = self.start
-        a, b = max(joined_at, start), min(left_at, self.end)
-        seconds = int((b - a).total_seconds()) if b > a else 0
-        joined, left = _offset(joined_at, start), _offset(left_at, start)
-        counted = max(0, min(left, self.length) - max(joined, 0))
-        sources = self._sources_of(source or "unknown", other_source or "unknown")
+    def _closed_stays(
+        self, own: Sequence[RawFact]
+    ) -> tuple[Attendance, dict[str, float], str] | None:
+        """Stays one after the other, each a join and then its leave on one connection, before
+        the next stay's join (one stay; a drop and a rejoin, on the same connection or a new
+        one...), or None for anything else (a fact without its pair, two connections at once,
+        two facts at one instant): intervals that neither overlap nor touch, so neither
+        merging, the end events nor reports matter."""
+        ordered = sorted(own, key=itemgetter(1)) if len(own) > 2 or own[0][1] > own[1][1] else own
+        previous = None
+        for index, (kind, at, connection, _) in enumerate(ordered):
+            if index % 2:
+                if kind != "leave" or (connection or "-") != (ordered[index - 1][2] or "-"):
+                    return None
+            elif kind != "join":
+                return None
+            if previous is not None and not previous < at:
+                return None
+            previous = at
+        start, end, length = self.start, self.end, self.length
+        seconds = counted_total = clipped = 0
+        counted_spans: list[str] = []
+        # per connection, in the order of its first stay: its intervals and its facts' sources
+        connections: dict[str, tuple[list[str], set[str]]] = {}
+        for index in range(0, len(ordered), 2):
+            _, joined_at, connection, source = ordered[index]
+            _, left_at, _, other_source = ordered[index + 1]
+            a, b = max(joined_at, start), min(left_at, end)
+            if b > a:
+                seconds += int((b - a).total_seconds())
+                counted_spans.append(f"[{_offset(a, start)}, {_offset(b, start)}]")
+            joined, left = _offset(joined_at, start), _offset(left_at, start)
+            counted = max(0, min(left, length) - max(joined, 0))
+            counted_total += counted
+            clipped += left - joined - counted
+            spans, origins = connections.setdefault(connection or "-", ([], set()))
+            spans.append(f"[{joined}, {left}, {counted}, true]")
+            origins.add(source or "unknown")
+            origins.add(other_source or "unknown")
+        listed: list[str] = []
+        for key, (spans, origins) in connections.items():
+            every = self._sources_of(frozenset(origins))
+            listed.append(
+                f'{{"id": {"null" if key == "-" else encode_basestring_ascii(key)}, '
+                f'"sources": {every}, "intervals": [{", ".join(spans)}]}}'
+            )
+        if len(connections) > 1:  # every source of every connection
+            every = self._sources_of(frozenset().union(*(o for _, o in connections.values())))
         credits, tail = self._tail(seconds)
         receipt = (
-            f"{self._head}{'null' if key == '-' else encode_basestring_ascii(key)}, "
-            f'"sources": {sources}, "intervals": [[{joined}, {left}, {counted}, true]]}}], '
-            f'"counted": {f"[[{_offset(a, start)}, {_offset(b, start)}]]" if b > a else "[]"}, '
-            f'"seconds": {seconds}, "clipped_seconds": {max(0, left - joined - counted)}, '
-            f'"overlap_seconds": {max(0, counted - seconds)}, "sources": {sources}, '
+            f"{self._head}{', '.join(listed)}], "
+            f'"counted": [{", ".join(counted_spans)}], '
+            f'"seconds": {seconds}, "clipped_seconds": {max(0, clipped)}, '
+            f'"overlap_seconds": {max(0, counted_total - seconds)}, "sources": {every}, '
             f'"anomalies": []{tail}'
         )
         return Attendance(seconds, ()), credits, receipt

@@ -28,13 +28,34 @@ moments = st.one_of(instants, whole_minutes)  # whole minutes: ties between fact
 connections = st.sampled_from([None, "", "-", "a", "b"])
 sources = st.sampled_from([None, "api", "zoom", "zoom_report", "report"])
 raw_facts = st.tuples(st.sampled_from(["join", "leave"]), moments, connections, sources)
-#: One stay (the common case and the batch's shortcut), in either order, or anything.
+#: One stay (the common case and the batch's shortcut), in either order.
 one_stay = st.tuples(moments, moments, connections, sources, sources).flatmap(
     lambda t: st.permutations(
         [("join", min(t[0], t[1]), t[2], t[3]), ("leave", max(t[0], t[1]), t[2], t[4])]
     )
 )
-own_facts = st.one_of(one_stay, st.lists(raw_facts, max_size=8))
+#: Stays one after the other, a drop and a rejoin or more, on one connection or a new one each
+#: time (the batch's shortcut too); a rejoin may fall on the instant of the leave before it,
+#: and the facts come in any order.
+rejoins = st.tuples(
+    st.lists(moments, min_size=4, max_size=8, unique=True).map(sorted),
+    st.lists(connections, min_size=4, max_size=4),
+    st.lists(sources, min_size=8, max_size=8),
+    st.booleans(),
+).flatmap(
+    lambda t: st.permutations(
+        [
+            (
+                "leave" if n % 2 else "join",
+                t[0][1] if t[3] and n == 2 else at,
+                t[1][n // 2],
+                t[2][n],
+            )
+            for n, at in enumerate(t[0][: len(t[0]) // 2 * 2])
+        ]
+    )
+)
+own_facts = st.one_of(one_stay, rejoins, st.lists(raw_facts, max_size=8))
 end_events = st.lists(st.tuples(moments, sources), max_size=2)
 designations = st.lists(
     st.fixed_dictionaries(
