@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,3 +53,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         if not isinstance(value, datetime):  # pragma: no cover - drivers give datetimes
             raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], datetime | None]:
+        """The driver's value to an aware UTC datetime in one call per value: the column
+        type's own parsing (SQLite's text), then :meth:`process_result_value`, with its common
+        cases inline (a read of a large session's events parses millions of them; as two
+        calls, through TypeDecorator's own processor, they cost half of that read)."""
+        parse = self.impl_instance.result_processor(dialect, coltype)
+        process_result_value = self.process_result_value
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            if parse is not None:
+                value = parse(value)
+            if value.__class__ is datetime:
+                if value.tzinfo is None:  # SQLite: stored as naive UTC
+                    return value.replace(tzinfo=UTC)
+                if value.tzinfo is UTC:  # asyncpg's timestamptz
+                    return value
+            return process_result_value(value, dialect)
+
+        return process
