@@ -35,6 +35,9 @@ def draw_qr(pdf: FPDF, url: str, *, size: float = SIZE_MM, keep_with: float = 20
     """Draw the QR code of ``url`` at the left margin below the current line, then move below
     it. It starts a new page when it and the ``keep_with`` millimetres of lines that follow it
     (the code and the URL it holds) would not fit on this one: the three stay together."""
+    from fpdf.enums import RenderStyle
+
+    fill = RenderStyle.F  # as the enum: fpdf2 coerces a string for every rectangle
     rows = modules(url)
     count = len(rows) + 2 * QUIET_ZONE
     module = size / count
@@ -56,6 +59,6 @@ def draw_qr(pdf: FPDF, url: str, *, size: float = SIZE_MM, keep_with: float = 20
                 top + (QUIET_ZONE + y) * module,
                 (x - start) * module,
                 module,
-                style="F",
+                style=fill,
             )
     pdf.set_y(top + size + 2)
