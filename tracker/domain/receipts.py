@@ -322,13 +322,13 @@ class FinalBatch:
             origins.add(other_source or "unknown")
         listed: list[str] = []
         for key, (spans, origins) in connections.items():
-            every = self._sources_of(frozenset(origins))
             listed.append(
                 f'{{"id": {"null" if key == "-" else encode_basestring_ascii(key)}, '
-                f'"sources": {every}, "intervals": [{", ".join(spans)}]}}'
+                f'"sources": {self._sources_of(frozenset(origins))}, '
+                f'"intervals": [{", ".join(spans)}]}}'
             )
-        if len(connections) > 1:  # every source of every connection
-            every = self._sources_of(frozenset().union(*(o for _, o in connections.values())))
+        # every source of every connection (one connection's: the JSON just made, remembered)
+        every = self._sources_of(frozenset().union(*(o for _, o in connections.values())))
         credits, tail = self._tail(seconds)
         receipt = (
             f"{self._head}{', '.join(listed)}], "

@@ -34,27 +34,37 @@ one_stay = st.tuples(moments, moments, connections, sources, sources).flatmap(
         [("join", min(t[0], t[1]), t[2], t[3]), ("leave", max(t[0], t[1]), t[2], t[4])]
     )
 )
+
+
+def _stays_in_turn(
+    times: list[datetime], keys: list[str | None], origins: list[str | None], tie: bool
+) -> list[RawFact]:
+    """A join and a leave per stay, in time order, the n-th stay on ``keys[n]``; with ``tie``,
+    the second join at the very instant of the first leave."""
+    facts: list[RawFact] = []
+    for n, at in enumerate(times[: len(times) // 2 * 2]):
+        joined_at_the_leave = tie and n == 2
+        facts.append(
+            (
+                "leave" if n % 2 else "join",
+                times[1] if joined_at_the_leave else at,
+                keys[n // 2],
+                origins[n],
+            )
+        )
+    return facts
+
+
 #: Stays one after the other, a drop and a rejoin or more, on one connection or a new one each
 #: time (the batch's shortcut too); a rejoin may fall on the instant of the leave before it,
 #: and the facts come in any order.
-rejoins = st.tuples(
+rejoins = st.builds(
+    _stays_in_turn,
     st.lists(moments, min_size=4, max_size=8, unique=True).map(sorted),
     st.lists(connections, min_size=4, max_size=4),
     st.lists(sources, min_size=8, max_size=8),
     st.booleans(),
-).flatmap(
-    lambda t: st.permutations(
-        [
-            (
-                "leave" if n % 2 else "join",
-                t[0][1] if t[3] and n == 2 else at,
-                t[1][n // 2],
-                t[2][n],
-            )
-            for n, at in enumerate(t[0][: len(t[0]) // 2 * 2])
-        ]
-    )
-)
+).flatmap(st.permutations)
 own_facts = st.one_of(one_stay, rejoins, st.lists(raw_facts, max_size=8))
 end_events = st.lists(st.tuples(moments, sources), max_size=2)
 designations = st.lists(
