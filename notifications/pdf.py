@@ -272,7 +272,10 @@ class _Writer:
     def lines(self, text: str, height: float) -> Sequence[str]:
         """``text`` (one printable field) broken into the lines that fit between the margins
         in the current font, as fpdf2 breaks them: measured first (a field that fits, a name
-        or a date, is one line), else broken once per process and remembered."""
+        or a date, is one line), else broken once per process and remembered. A document with
+        the CJK fallback breaks every field (its widths are per character and font), and
+        remembers only those that wrap: its one-line names would push the session's
+        statements out of the memo."""
         pdf = self.pdf
         width = pdf.epw - 2 * pdf.c_margin
         if not self.fallback and pdf.get_string_width(text) <= width:
@@ -283,9 +286,10 @@ class _Writer:
             broken = pdf.multi_cell(0, height, text, align="L", dry_run=True, output="LINES")
             assert isinstance(broken, list)  # what output="LINES" returns
             found = tuple(broken)
-            if len(_BROKEN) >= _BROKEN_KEPT:
-                _BROKEN.clear()
-            _BROKEN[key] = found
+            if len(found) > 1:
+                if len(_BROKEN) >= _BROKEN_KEPT:
+                    _BROKEN.clear()
+                _BROKEN[key] = found
         return found
 
     def line(
