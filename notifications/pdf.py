@@ -1,5 +1,5 @@
-"""Certificates and statements as PDF (fpdf2), in Unicode fonts embedded as subsets, so that a
-name prints as it is written and the file can be archived and read anywhere.
+"""Certificates and statements as PDF (ReportLab), in Unicode fonts embedded as subsets, so
+that a name prints as it is written and the file can be archived and read anywhere.
 
 Fonts come from PyPI packages, found through :mod:`importlib.resources` (any working
 directory, any install):
@@ -8,31 +8,28 @@ directory, any install):
   and Vietnamese, Greek, Cyrillic;
 - then WenQuanYi Micro Hei (``paperang-p2-fonts-cjk``, the very file Debian ships as
   ``fonts-wqy-microhei``, Apache 2.0 / GPLv3 with font exception): Chinese, Japanese kana,
-  Korean Hangul, for what Open Sans lacks (fpdf2's fallback fonts; no bold of its own).
+  Korean Hangul, for what Open Sans lacks (no bold of its own: bold text falls back to it too).
 
 A character neither font has is written as its base letters (NFKD) when those print, else ``?``
-(a PDF never shows an empty box, and fpdf2 never warns of a missing glyph).
+(a PDF never shows an empty box).
 
-fpdf2 loads and subsets the fonts of every document anew (fontTools; nothing is shared between
-documents), so what it loads is prepared once per process (:func:`prepared_fonts`): Open Sans
-without what a PDF of ours never uses (hinting, which PDF viewers ignore; the layout tables,
-which fpdf2 drops when it subsets, text shaping being off), in two cuts: every character Open
-Sans draws, and a small cut of the Latin most documents need (ASCII, Latin-1, Latin Extended-A,
-punctuation), used when a document holds nothing else. A document costs a third less with the
-small cut, its file a third less with either. fpdf2 is told not to recompute the bounding box of
-every glyph it writes (the prepared fonts' own are exact). The CJK font (about a second) is
-loaded only for a document that holds a character only it has.
+Each font is read once per process and registered with ReportLab, which embeds in every
+document only the glyphs that document uses (copied from the font read at start, not
+recomputed). Open Sans is registered without what a PDF never uses (hinting, which PDF viewers
+ignore; the layout tables, text not being shaped), which keeps each certificate small; the CJK
+font is read only once a document needs it. fpdf2, which this module used before, parsed and
+subset both fonts anew in every document: two thirds of a certificate's cost.
 
-Text is set left-aligned (ragged right), each field on as many lines as it needs: a field that
-fits is written as one cell, and the lines of a longer one (the statements every certificate of
-a session repeats) are broken by fpdf2 once per process and reused (:class:`_Writer`).
-Justified paragraphs cannot be reused that way through fpdf2's public interface, and breaking
-them anew was half of every certificate's cost.
+Text is set left-aligned (ragged right), each field on as many lines as it needs between the
+margins: a field that fits is one line; a longer one breaks between words (a word longer than
+a line, or a run of CJK text, between characters), and the lines of the paragraphs every
+certificate of a session repeats are broken once per process and reused (:class:`_Writer`).
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
@@ -41,15 +38,23 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from notifications.qr import draw_qr
+from notifications.qr import SIZE_MM as QR_SIZE
+from notifications.qr import dark_runs
 from notifications.text import header_text
 
-if TYPE_CHECKING:  # fpdf2 and fontTools load when a document is made, not with the service
-    from fpdf import FPDF
+if TYPE_CHECKING:  # ReportLab and fontTools load when a document is made, not with the service
+    from reportlab.pdfgen.canvas import Canvas
 
 FAMILY = "OpenSans"
+BOLD = "OpenSans-Bold"
 FALLBACK = "WenQuanYiMicroHei"
 _files = ExitStack()  # keeps font files extracted from a zipped install alive for the process
+
+#: The page, in millimetres: A4, margins of 20 mm (18 mm at the bottom, where a page breaks);
+#: text starts 1 mm inside the margins, as a table cell's would.
+PAGE_WIDTH, PAGE_HEIGHT = 210.0, 297.0
+MARGIN, BOTTOM, PADDING = 20.0, 18.0, 1.0
+_POINTS = 72 / 25.4  # points in a millimetre
 
 
 def _resource(package: str, *parts: str) -> Path:
@@ -66,20 +71,8 @@ def font_files() -> dict[str, Path]:
     }
 
 
-#: The cuts of Open Sans a document may load, smallest first (the first that draws every
-#: character of a document is the one it loads): Western European (ASCII, Latin-1, general
-#: punctuation, the euro and trade mark signs), then Central European too (Latin Extended-A),
-#: then every character Open Sans draws (Latin, Vietnamese, Greek, Cyrillic).
-_WESTERN = frozenset(
-    [*range(0x20, 0x7F), *range(0xA0, 0x100), *range(0x2000, 0x2070), 0x20AC, 0x2122]
-)
-CUTS: tuple[frozenset[int] | None, ...] = (
-    _WESTERN,
-    _WESTERN | frozenset(range(0x100, 0x180)),
-    None,
-)
-#: Tables a prepared font leaves out: hinting (PDF viewers rasterise without it) and layout
-#: (fpdf2 drops them when it subsets; without text shaping it never reads them).
+#: Tables the registered Open Sans leaves out: hinting (PDF viewers rasterise without it) and
+#: layout (text is not shaped, so nothing reads them).
 _UNUSED_TABLES = ["GSUB", "GPOS", "GDEF", "kern", "hdmx", "gasp", "VDMX", "LTSH", "DSIG", "FFTM"]
 
 
@@ -90,7 +83,6 @@ def _cut(source: Path, code_points: Iterable[int], target: Path) -> None:
     options = subset.Options(
         hinting=False, notdef_outline=True, recommended_glyphs=True, layout_features=[]
     )
-    options.glyph_names = True  # a font without them costs fontTools a cmap walk to name glyphs
     options.drop_tables += _UNUSED_TABLES
     with TTFont(source) as font:
         subsetter = subset.Subsetter(options)
@@ -100,23 +92,45 @@ def _cut(source: Path, code_points: Iterable[int], target: Path) -> None:
 
 
 @functools.cache
-def prepared_fonts() -> tuple[dict[str, Path], ...]:
-    """The fonts documents load, one ``{"": regular, "B": bold}`` per cut in :data:`CUTS`, cut
-    once per process from :func:`font_files` into a folder kept for the process."""
+def prepared_fonts() -> dict[str, Path]:
+    """``{"": regular, "B": bold}``: Open Sans as documents embed it (every character both
+    styles draw, no hinting, no layout tables), cut once per process from :func:`font_files`
+    into a folder kept for the process."""
     import tempfile
-
-    import fpdf  # noqa: F401 - loaded here, once, rather than by the first document
 
     folder = Path(_files.enter_context(tempfile.TemporaryDirectory(prefix="fonts-")))
     main, _ = _coverage()
     files = font_files()
-    prepared: list[dict[str, Path]] = []
-    for number, cut in enumerate(CUTS):
-        styles = {style: folder / f"OpenSans{style}-{number}.ttf" for style in ("", "B")}
-        for style, target in styles.items():
-            _cut(files[style], main if cut is None else main & cut, target)
-        prepared.append(styles)
-    return tuple(prepared)
+    prepared = {style: folder / f"OpenSans{style}.ttf" for style in ("", "B")}
+    for style, target in prepared.items():
+        _cut(files[style], main, target)
+    return prepared
+
+
+@functools.cache
+def _open_sans() -> None:
+    """Open Sans registered with ReportLab, once per process: a document embeds the glyphs it
+    uses and no others (``asciiReadable`` would embed all of ASCII in every one). Streams are
+    compressed only, not also written in ASCII85 (a quarter larger, for 7-bit transports PDFs
+    no longer travel on: an email's attachment is base64 anyway)."""
+    from reportlab import rl_config
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    rl_config.useA85 = 0
+    fonts = prepared_fonts()
+    pdfmetrics.registerFont(TTFont(FAMILY, str(fonts[""]), asciiReadable=False))
+    pdfmetrics.registerFont(TTFont(BOLD, str(fonts["B"]), asciiReadable=False))
+
+
+@functools.cache
+def _cjk() -> None:
+    """The CJK fallback registered with ReportLab, the first time a document needs it."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    path = str(font_files()["fallback"])
+    pdfmetrics.registerFont(TTFont(FALLBACK, path, subfontIndex=0, asciiReadable=False))
 
 
 def _code_points(path: Path) -> set[int]:
@@ -151,16 +165,10 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
-def _needs(texts: Iterable[str]) -> tuple[int, bool]:
-    """The smallest cut of Open Sans that draws ``texts`` (each character as it is, once line
-    breaks and control characters are gone, except those only the CJK fallback has: the others
-    print as letters of ``main``, which the last cut holds), and whether they need the CJK
-    fallback."""
-    main, fallback = _coverage()
-    characters = {ord(char) for text in texts for char in header_text(text)}
-    open_sans = characters - fallback
-    cut = next(n for n, c in enumerate(CUTS) if c is None or not open_sans - (main & c))
-    return cut, bool(characters & fallback)
+def _needs_fallback(texts: Iterable[str]) -> bool:
+    """Whether ``texts`` hold a character only the CJK fallback draws."""
+    _, fallback = _coverage()
+    return any(ord(char) in fallback for text in texts for char in text)
 
 
 @dataclass(frozen=True)
@@ -216,31 +224,6 @@ class StatementData:
     sessions: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _document(language: str, texts: Iterable[str]) -> _Writer:
-    """A new A4 document in Open Sans (its small cut when ``texts`` need no more), with the CJK
-    fallback only when ``texts`` need it (loading it costs about a second; fpdf2 subsets a font
-    in place, so nothing is shared between documents)."""
-    from fpdf import FPDF
-    from fpdf.fonts import TTFFont
-
-    pdf = FPDF(format="A4")
-    cut, cjk = _needs(texts)
-    fonts = prepared_fonts()[cut]
-    pdf.add_font(FAMILY, "", fonts[""])
-    pdf.add_font(FAMILY, "B", fonts["B"])
-    for font in pdf.fonts.values():  # the prepared fonts' bounding boxes are exact already
-        if isinstance(font, TTFFont):
-            font.ttfont.recalcBBoxes = False
-    if cjk:
-        pdf.add_font(FALLBACK, "", font_files()["fallback"], collection_font_number=0)
-        pdf.set_fallback_fonts([FALLBACK], exact_match=False)
-    pdf.set_lang(language)
-    pdf.set_auto_page_break(auto=True, margin=18)
-    pdf.set_margins(20, 20, 20)
-    pdf.add_page()
-    return _Writer(pdf, fallback=cjk)
-
-
 def _texts(data: CertificateData | StatementData | CertificateSection) -> Iterator[str]:
     for value in vars(data).values():
         if isinstance(value, str):
@@ -253,44 +236,116 @@ def _texts(data: CertificateData | StatementData | CertificateSection) -> Iterat
                     yield from _texts(item)
 
 
-#: Lines of the paragraphs already broken, by text, font and width (:meth:`_Writer.lines`):
-#: the statements and accreditation paragraphs of a session's certificates are the same in
-#: every one of them, and fpdf2's line breaking (character by character, each step measuring
-#: the line so far again) cost more than the rest of a certificate together.
+#: Lines of the fields already broken, by text, font, size and fallback
+#: (:meth:`_Writer.lines`): the statements and accreditation paragraphs of a session's
+#: certificates are the same in every one of them.
 _BROKEN: dict[tuple[object, ...], tuple[str, ...]] = {}
 _BROKEN_KEPT = 512
 
 
 class _Writer:
-    """Writes a document's text one field after the other, left-aligned, each field on as many
-    lines as it needs between the margins."""
+    """A document being written: its fields one after the other from the top of the first page,
+    left-aligned, each on as many lines as it needs between the margins, a new page where the
+    next line would pass the bottom margin. Positions are in millimetres from the page's top."""
 
-    def __init__(self, pdf: FPDF, *, fallback: bool) -> None:
-        self.pdf = pdf
-        self.fallback = fallback  # the CJK fallback font is loaded: widths per character
+    def __init__(self, language: str, title: str, author: str, *, fallback: bool) -> None:
+        from reportlab.pdfgen.canvas import Canvas
 
-    def lines(self, text: str, height: float) -> Sequence[str]:
-        """``text`` (one printable field) broken into the lines that fit between the margins
-        in the current font, as fpdf2 breaks them: measured first (a field that fits, a name
-        or a date, is one line), else broken once per process and remembered. A document with
-        the CJK fallback breaks every field (its widths are per character and font), and
-        remembers only those that wrap: its one-line names would push the session's
-        statements out of the memo."""
-        pdf = self.pdf
-        width = pdf.epw - 2 * pdf.c_margin
-        if not self.fallback and pdf.get_string_width(text) <= width:
+        _open_sans()
+        if fallback:
+            _cjk()
+        self.fallback = fallback  # the CJK fallback is in use: runs of text per font
+        self.out = io.BytesIO()
+        size = (PAGE_WIDTH * _POINTS, PAGE_HEIGHT * _POINTS)
+        self.canvas: Canvas = Canvas(
+            self.out,
+            pagesize=size,
+            pageCompression=1,
+            lang=language,
+            initialFontName=FAMILY,  # else every page would name Helvetica, unembedded
+            initialFontSize=11,
+        )
+        self.canvas.setTitle(printable(title))
+        self.canvas.setAuthor(printable(author))
+        self.canvas.setSubject(printable(title))
+        self.canvas.setCreator(printable(author))
+        self.y = MARGIN
+        self.width = (PAGE_WIDTH - 2 * MARGIN - 2 * PADDING) * _POINTS
+
+    def runs(self, text: str, font: str) -> list[tuple[str, str]]:
+        """``text`` as ``(font, characters)`` runs: Open Sans, and the CJK fallback (which has
+        no bold) for the characters only it draws."""
+        if not self.fallback:
+            return [(font, text)]
+        _, cjk = _coverage()
+        runs: list[tuple[str, str]] = []
+        for char in text:
+            wanted = FALLBACK if ord(char) in cjk else font
+            if runs and runs[-1][0] == wanted:
+                runs[-1] = (wanted, runs[-1][1] + char)
+            else:
+                runs.append((wanted, char))
+        return runs
+
+    def measure(self, text: str, font: str, size: float) -> float:
+        """The width of ``text`` in points."""
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+
+        return sum(float(stringWidth(chars, name, size)) for name, chars in self.runs(text, font))
+
+    def lines(self, text: str, font: str, size: float) -> Sequence[str]:
+        """``text`` (one printable field) broken into the lines that fit between the margins:
+        a field that fits (a name, a date) is one line; a longer one breaks between words, a
+        word longer than a line between characters, and is remembered for the process."""
+        if self.measure(text, font, size) <= self.width:
             return (text,)
-        key = (text, pdf.font_family, pdf.font_style, pdf.font_size_pt, width, self.fallback)
+        key = (text, font, size, self.fallback)
         found = _BROKEN.get(key)
         if found is None:
-            broken = pdf.multi_cell(0, height, text, align="L", dry_run=True, output="LINES")
-            assert isinstance(broken, list)  # what output="LINES" returns
-            found = tuple(broken)
-            if len(found) > 1:
-                if len(_BROKEN) >= _BROKEN_KEPT:
-                    _BROKEN.clear()
-                _BROKEN[key] = found
+            found = self._broken(text, font, size)
+            if len(_BROKEN) >= _BROKEN_KEPT:
+                _BROKEN.clear()
+            _BROKEN[key] = found
         return found
+
+    def _broken(self, text: str, font: str, size: float) -> tuple[str, ...]:
+        lines: list[str] = []
+        current, used = "", 0.0
+        space = self.measure(" ", font, size)
+        for word in text.split():
+            wide = self.measure(word, font, size)
+            if current and used + space + wide <= self.width:
+                current, used = f"{current} {word}", used + space + wide
+                continue
+            if current:
+                lines.append(current)
+            while wide > self.width:  # a word wider than a line: as many characters as fit
+                cut = self._fitting(word, font, size)
+                lines.append(word[:cut])
+                word = word[cut:]
+                wide = self.measure(word, font, size)
+            current, used = word, wide
+        if current:
+            lines.append(current)
+        return tuple(lines)
+
+    def _fitting(self, word: str, font: str, size: float) -> int:
+        """How many of ``word``'s first characters fit on a line (one at least)."""
+        fits = 1
+        for count in range(2, len(word)):
+            if self.measure(word[:count], font, size) > self.width:
+                break
+            fits = count
+        return fits
+
+    def ln(self, gap: float) -> None:
+        self.y += gap
+
+    def room(self, height: float) -> None:
+        """A new page unless ``height`` millimetres still fit above the bottom margin."""
+        if self.y + height > PAGE_HEIGHT - BOTTOM:
+            self.canvas.showPage()
+            self.y = MARGIN
 
     def line(
         self,
@@ -301,20 +356,28 @@ class _Writer:
         gap: float = 2,
         leading: float = 0.5,
     ) -> None:
-        from fpdf.enums import XPos, YPos
-
-        pdf = self.pdf
-        pdf.set_font(FAMILY, "B" if bold else "", size)
+        """A field in ``size`` points, each of its lines ``size * leading`` millimetres high,
+        then ``gap`` millimetres."""
+        font = BOLD if bold else FAMILY
         height = size * leading
-        for line in self.lines(printable(text), height):
-            pdf.cell(0, height, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.ln(gap)
+        canvas = self.canvas
+        for line in self.lines(printable(text), font, size):
+            self.room(height)
+            # the baseline where a cell of this height would put it: centred, then 0.3 em lower
+            baseline = (PAGE_HEIGHT - self.y - height / 2 - 0.3 * size / _POINTS) * _POINTS
+            words = canvas.beginText((MARGIN + PADDING) * _POINTS, baseline)
+            for name, chars in self.runs(line, font):
+                words.setFont(name, size)
+                words.textOut(chars)
+            canvas.drawText(words)
+            self.y += height
+        self.ln(gap)
 
     def paragraphs(self, text: str, *, size: float = 10, gap: float = 4) -> None:
         for paragraph in text.splitlines():
             if paragraph.strip():
                 self.line(paragraph, size=size, gap=gap / 2)
-        self.pdf.ln(gap / 2)
+        self.ln(gap / 2)
 
     def sections(self, sections: tuple[CertificateSection, ...]) -> None:
         """Each regime's heading, fields and statements, a little smaller than the rest."""
@@ -322,17 +385,40 @@ class _Writer:
             self.line(section.heading, size=10, bold=True, gap=0.5)
             for line in section.lines:
                 self.line(line, size=9, gap=0, leading=0.45)
-            self.pdf.ln(1)
+            self.ln(1)
             for paragraph in section.paragraphs:
                 self.line(paragraph, size=8, gap=0.8, leading=0.45)
-            self.pdf.ln(1.5)
+            self.ln(1.5)
+
+    def qr(self, url: str, *, size: float, keep_with: float) -> None:
+        """The QR code of ``url``, ``size`` millimetres wide quiet zone included, at the left
+        margin below the current line, as vector squares (one path: it scans at any zoom). It
+        starts a new page when it and the ``keep_with`` millimetres of lines that follow it (the
+        code and the URL it holds) would not fit on this one: the three stay together."""
+        count, runs = dark_runs(url)
+        module = size / count * _POINTS
+        self.room(size + keep_with)
+        left, top = MARGIN * _POINTS, (PAGE_HEIGHT - self.y) * _POINTS
+        path = self.canvas.beginPath()
+        for column, row, length in runs:
+            path.rect(left + column * module, top - (row + 1) * module, length * module, module)
+        self.canvas.setFillColorRGB(0, 0, 0)
+        self.canvas.drawPath(path, stroke=0, fill=1)
+        self.y += size + 2
+
+    def close(self) -> bytes:
+        self.canvas.showPage()
+        self.canvas.save()
+        return self.out.getvalue()
 
 
 def certificate_pdf(data: CertificateData) -> bytes:
-    out = _document(data.language, _texts(data))
-    pdf = out.pdf
-    pdf.set_title(printable(f"{data.title} - {data.physician_name}"))
-    pdf.set_author(printable(data.provider))
+    out = _Writer(
+        data.language,
+        f"{data.title} - {data.physician_name}",
+        data.provider,
+        fallback=_needs_fallback(_texts(data)),
+    )
     out.line(data.provider, size=12, bold=True, gap=4)
     out.line(data.title, size=20, bold=True, gap=5)
     out.line(data.physician_name, size=16, bold=True)
@@ -347,7 +433,7 @@ def certificate_pdf(data: CertificateData) -> bytes:
         out.line(data.credits_title, bold=True)
     for line in data.credits:
         out.line(line, bold=True)
-    pdf.ln(4)
+    out.ln(4)
     out.sections(data.sections)
     out.paragraphs(data.statement)
     out.paragraphs(data.accreditation, gap=5)
@@ -355,19 +441,21 @@ def certificate_pdf(data: CertificateData) -> bytes:
         out.line(data.signatory_name, bold=True, gap=1)
         if data.signatory_title:
             out.line(data.signatory_title, size=10)
-        pdf.ln(4)
-    draw_qr(pdf, data.verify_url)
+        out.ln(4)
+    out.qr(data.verify_url, size=QR_SIZE, keep_with=20.0)
     out.line(data.code_line, size=10)
     out.line(data.verify_url, size=10)
     out.line(data.issued_text, size=9)
-    return bytes(pdf.output())
+    return out.close()
 
 
 def statement_pdf(data: StatementData) -> bytes:
-    out = _document(data.language, _texts(data))
-    pdf = out.pdf
-    pdf.set_title(printable(f"{data.title} - {data.physician_name}"))
-    pdf.set_author(printable(data.provider))
+    out = _Writer(
+        data.language,
+        f"{data.title} - {data.physician_name}",
+        data.provider,
+        fallback=_needs_fallback(_texts(data)),
+    )
     out.line(data.provider, size=12, bold=True, gap=4)
     out.line(data.title, size=18, bold=True, gap=6)
     out.line(data.physician_name, size=14, bold=True, gap=6)
@@ -375,13 +463,13 @@ def statement_pdf(data: StatementData) -> bytes:
     for line in data.totals:
         out.line(line)
     if data.requirements:
-        pdf.ln(3)
+        out.ln(3)
         out.line(data.requirements_title, size=12, bold=True)
         for line in data.requirements:
             out.line(line)
     if data.sessions:
-        pdf.ln(3)
+        out.ln(3)
         out.line(data.sessions_title, size=12, bold=True)
         for line in data.sessions:
             out.line(line, size=10, gap=1)
-    return bytes(pdf.output())
+    return out.close()

@@ -214,7 +214,7 @@ async def test_latin_names_and_titles_print_whole_in_embedded_open_sans(
         assert (key, f"{first_name} {last_name}" in lines) == (key, True)
         assert (key, TITLE in lines) == (key, True)
         assert (key, "Dr Søren Ñúñez-Łęcka" in lines) == (key, True)
-        assert {f["name"].split("+")[-1] for f in fonts} == {"OpenSans", "OpenSansBold"}
+        assert {f["name"].split("+")[-1] for f in fonts} == {"OpenSans-Regular", "OpenSans-Bold"}
         assert {(f["emb"], f["uni"]) for f in fonts} == {("yes", "yes")}
 
 
