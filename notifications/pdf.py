@@ -149,18 +149,27 @@ def _coverage() -> tuple[frozenset[int], frozenset[int]]:
     return main, frozenset(fallback - main)
 
 
+@functools.cache
+def _drawn() -> frozenset[str]:
+    """Every character one of the fonts draws."""
+    main, fallback = _coverage()
+    return frozenset(map(chr, main | fallback))
+
+
 def printable(text: str) -> str:
     """``text`` on one line (line breaks become spaces, control characters go: each call prints
     one field), every character no font can draw replaced by its base letters, or ``?``."""
-    main, fallback = _coverage()
+    text = header_text(text)
+    drawn = _drawn()
+    missing = set(text) - drawn
+    if not missing:
+        return text
     out: list[str] = []
-    for char in header_text(text):
-        if ord(char) in main or ord(char) in fallback:
+    for char in text:
+        if char not in missing:
             out.append(char)
             continue
-        base = "".join(
-            c for c in unicodedata.normalize("NFKD", char) if ord(c) in main or ord(c) in fallback
-        )
+        base = "".join(c for c in unicodedata.normalize("NFKD", char) if c in drawn)
         out.append(base if base.strip() else "?")
     return "".join(out)
 
@@ -168,7 +177,7 @@ def printable(text: str) -> str:
 def _needs_fallback(texts: Iterable[str]) -> bool:
     """Whether ``texts`` hold a character only the CJK fallback draws."""
     _, fallback = _coverage()
-    return any(ord(char) in fallback for text in texts for char in text)
+    return any(not fallback.isdisjoint(map(ord, text)) for text in texts)
 
 
 @dataclass(frozen=True)

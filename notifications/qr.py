@@ -13,6 +13,8 @@ often for the URLs of certificates (half of them).
 
 from __future__ import annotations
 
+import re
+
 import segno
 
 #: Side of the printed code in millimetres, quiet zone included: a phone reads it at arm's length.
@@ -21,10 +23,17 @@ QUIET_ZONE = 4
 MASK = 3
 
 
+#: A run of dark modules in a row of segno's matrix (a ``bytearray``: 1 dark, 0 light).
+_DARK = re.compile(rb"\x01+")
+
+
+def _matrix(url: str) -> tuple[bytearray, ...]:
+    return segno.make_qr(url, error="m", boost_error=False, mask=MASK).matrix
+
+
 def modules(url: str) -> tuple[tuple[bool, ...], ...]:
     """The dark (True) and light modules of the QR code of ``url``, row by row, no border."""
-    code = segno.make_qr(url, error="m", boost_error=False, mask=MASK)
-    return tuple(tuple(bool(cell) for cell in row) for row in code.matrix)
+    return tuple(tuple(bool(cell) for cell in row) for row in _matrix(url))
 
 
 def dark_runs(url: str) -> tuple[int, list[tuple[int, int, int]]]:
@@ -32,16 +41,10 @@ def dark_runs(url: str) -> tuple[int, list[tuple[int, int, int]]]:
     included, and each horizontal run of dark modules as ``(column, row, length)`` from the
     top left corner of the quiet zone (one rectangle a run: a smaller file than a square a
     module)."""
-    rows = modules(url)
-    runs: list[tuple[int, int, int]] = []
-    for y, row in enumerate(rows):
-        x = 0
-        while x < len(row):
-            if not row[x]:
-                x += 1
-                continue
-            start = x
-            while x < len(row) and row[x]:
-                x += 1
-            runs.append((QUIET_ZONE + start, QUIET_ZONE + y, x - start))
+    rows = _matrix(url)
+    runs = [
+        (QUIET_ZONE + run.start(), QUIET_ZONE + y, run.end() - run.start())
+        for y, row in enumerate(rows)
+        for run in _DARK.finditer(row)
+    ]
     return len(rows) + 2 * QUIET_ZONE, runs

@@ -9,7 +9,7 @@ import pytest
 from pypdf import PdfReader
 
 from notifications.pdf import CertificateData, certificate_pdf
-from notifications.qr import modules
+from notifications.qr import QUIET_ZONE, dark_runs, modules
 from tests.pdf_tools import pdftotext, qr_codes, qr_codes_by_page
 
 URL = "https://cme.example.org:8443/fmc/certificates/FGH4KZ7-JDQPEZM-DI7DTXE-DPB6G4H"
@@ -58,3 +58,17 @@ def test_the_code_is_the_urls_and_nothing_else() -> None:
 
     assert len(rows) == len(rows[0]) and (len(rows) - 17) % 4 == 0  # a QR code's side: 4v + 17
     assert rows != modules(URL + "X")
+
+
+@pytest.mark.parametrize("url", [URL, "https://a.example/c/1", URL + "/" + "Z" * 120])
+def test_the_drawn_runs_cover_the_dark_modules_and_no_others(url: str) -> None:
+    rows = modules(url)
+    side, runs = dark_runs(url)
+
+    drawn = [[False] * len(rows) for _ in rows]
+    for column, row, length in runs:
+        for x in range(column, column + length):
+            assert not drawn[row - QUIET_ZONE][x - QUIET_ZONE]  # no module drawn twice
+            drawn[row - QUIET_ZONE][x - QUIET_ZONE] = True
+    assert side == len(rows) + 2 * QUIET_ZONE
+    assert tuple(map(tuple, drawn)) == rows
