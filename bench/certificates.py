@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.databases import database_url
 from notifications.models import OutboxMessage
-from notifications.pdf import font_files, prepared_fonts, printable
+from notifications.pdf import font_files, load_fonts, printable
 from notifications.transports import SmtpTransport
 from notifications.worker import DeliveryWorker
 from tests.factories import ended_session, job_context
@@ -111,7 +111,7 @@ async def _measure(engine: str, url: str, attendees: int, *, pipeline: bool) -> 
         began = time.perf_counter()
         font_files()
         printable("")
-        prepared_fonts()
+        load_fonts()
         fonts = time.perf_counter() - began
         began, cpu = time.perf_counter(), time.process_time()
         queued = await issue_certificates(database, context.mail, occurrence, now=now)

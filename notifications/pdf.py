@@ -107,6 +107,12 @@ def prepared_fonts() -> dict[str, Path]:
     return prepared
 
 
+def load_fonts() -> None:
+    """Make the fonts every document uses ready now (a serving process would otherwise pay for
+    it in its first document): cut and registered, once per process."""
+    _open_sans()
+
+
 @functools.cache
 def _open_sans() -> None:
     """Open Sans registered with ReportLab, once per process: a document embeds the glyphs it
