@@ -164,8 +164,10 @@ def _drawn() -> frozenset[str]:
 
 def printable(text: str) -> str:
     """``text`` on one line (line breaks become spaces, control characters go: each call prints
-    one field), every character no font can draw replaced by its base letters, or ``?``."""
-    text = header_text(text)
+    one field), composed (NFC: a name typed on a Mac, ``c`` then a combining cedilla, prints as
+    ``ç``, which the fonts draw), every character no font can draw replaced by its base
+    letters, or ``?``; a combining accent no font draws is left out (the letter prints bare)."""
+    text = unicodedata.normalize("NFC", header_text(text))
     drawn = _drawn()
     missing = set(text) - drawn
     if not missing:
@@ -176,7 +178,7 @@ def printable(text: str) -> str:
             out.append(char)
             continue
         base = "".join(c for c in unicodedata.normalize("NFKD", char) if c in drawn)
-        out.append(base if base.strip() else "?")
+        out.append(base if base.strip() or unicodedata.combining(char) else "?")
     return "".join(out)
 
 

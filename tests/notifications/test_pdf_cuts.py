@@ -1,10 +1,11 @@
-"""A certificate loads the smallest cut of Open Sans that draws it (Western, Central European,
-every script Open Sans has), plus the CJK fallback when a name needs it: whatever the cut, poppler
-reads every name back whole, from fonts embedded in the file."""
+"""A certificate embeds the glyphs it uses of Open Sans (Latin, Vietnamese, Greek, Cyrillic), and
+of the CJK fallback when a name needs it: in any script, poppler reads every name back whole,
+from fonts embedded in the file."""
 
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 
 import pytest
 
@@ -57,3 +58,13 @@ def test_a_name_in_any_script_prints_whole_from_embedded_fonts(name: str) -> Non
     fonts = pdffonts(pdf)
     assert fonts and all(font["emb"] == "yes" and font["sub"] == "yes" for font in fonts)
     assert len(fonts) == (3 if any(ord(char) > 0x3000 for char in name) else 2)
+
+
+def test_a_name_typed_decomposed_prints_composed() -> None:
+    """macOS writes ``ç`` as ``c`` and a combining cedilla, which Open Sans does not draw alone."""
+    composed = "Françoise Nguyễn-Lefèvre"
+    pdf = certificate_pdf(
+        dataclasses.replace(BASE, physician_name=unicodedata.normalize("NFD", composed))
+    )
+
+    assert composed in pdftotext(pdf)

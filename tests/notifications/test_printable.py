@@ -15,6 +15,8 @@ from notifications.pdf import printable
         ("Łukasz 王 Ελένη Дмитрий", "Łukasz 王 Ελένη Дмитрий"),  # Open Sans and the CJK fallback
         ("Dr Ana\nSmith\x07\tMD", "Dr Ana Smith MD"),  # one line, no control characters
         ("Ǆ ℌ", "DZ H"),  # no glyph: the base letters
+        ("Franc\u0327oise Nguye\u0302\u0303n", "Françoise Nguyễn"),  # decomposed (a Mac): composed
+        ("Ana\u0334 Silva", "Ana Silva"),  # a combining mark no font draws: the letter, bare
         ("Dr 👩 Ana", "Dr ? Ana"),  # no glyph and no base letters
         ("डॉ. Ravi", "??. Ravi"),  # Devanagari: neither font has it
     ],
