@@ -1,5 +1,6 @@
-"""Poppler's ``pdftotext`` and ``pdffonts`` (Debian's poppler-utils): PDFs read back by a reader
-nobody here wrote. Missing tools skip the test, except under CI (``CI=true``), where they fail it."""
+"""Poppler's ``pdftotext`` and ``pdffonts`` (Debian's poppler-utils) and ZBar's ``zbarimg``
+(Debian's zbar-tools): PDFs read back by readers nobody here wrote. Missing tools skip the test,
+except under CI (``CI=true``), where they fail it."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def pdffonts(pdf: bytes) -> list[dict[str, str]]:
 
 def qr_codes(pdf: bytes) -> list[str]:
     """The text of every QR code on every page: the PDF rasterised by poppler's ``pdftoppm``
-    (150 dpi), then read by ZXing (``zxing-cpp``), neither of them the code that drew it."""
+    (150 dpi), then read by ZBar (``zbarimg``), a reader independent of zxing-cpp, which
+    encodes the codes, and by ZXing too; the two must agree."""
     return [text for page in qr_codes_by_page(pdf) for text in page]
 
 
@@ -73,6 +75,7 @@ def qr_codes_by_page(pdf: bytes) -> list[list[str]]:
     from PIL import Image
 
     tool = _tool("pdftoppm")
+    zbar = _tool("zbarimg")  # Debian: zbar-tools
     found: list[list[str]] = []
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "document.pdf"
@@ -85,13 +88,20 @@ def qr_codes_by_page(pdf: bytes) -> list[list[str]]:
         )
         for page in sorted(Path(folder).glob("page*.png")):
             with Image.open(page) as image:
-                found.append(
-                    [
-                        barcode.text
-                        for barcode in zxingcpp.read_barcodes(image)
-                        if barcode.format == zxingcpp.BarcodeFormat.QRCode
-                    ]
-                )
+                by_zxing = [
+                    barcode.text
+                    for barcode in zxingcpp.read_barcodes(image)
+                    if barcode.format == zxingcpp.BarcodeFormat.QRCode
+                ]
+            done = subprocess.run(  # exit status 4: no code on this page
+                [zbar, "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", str(page)],
+                capture_output=True,
+                timeout=60,
+            )
+            assert done.returncode in (0, 4), done.stderr
+            by_zbar = done.stdout.decode("utf-8").splitlines()
+            assert sorted(by_zbar) == sorted(by_zxing), (by_zbar, by_zxing)
+            found.append(by_zbar)
     return found
 
 
