@@ -7,8 +7,11 @@ poppler, every word is there, in order, inside the margins."""
 from __future__ import annotations
 
 import dataclasses
+import io
 
-from notifications.pdf import CertificateSection, certificate_pdf
+from pypdf import PdfReader
+
+from notifications.pdf import CertificateSection, StatementData, certificate_pdf, statement_pdf
 from tests.notifications.test_pdf_cuts import BASE
 from tests.pdf_tools import pdftotext, words
 
@@ -83,3 +86,53 @@ def test_a_paragraph_beside_a_chinese_name_breaks_inside_the_margins() -> None:
     (lines,) = _blocks(pdf, STATEMENT)
     assert " ".join(lines).split() == STATEMENT.split()
     _inside_the_margins(pdf)
+
+
+def test_a_word_wider_than_a_line_breaks_between_characters() -> None:
+    """A web address or a name with no spaces: as many characters as fit, then the rest."""
+    url = "https://cme.example.org/" + "pages/" * 30 + "accreditation-statement-of-the-provider"
+    pdf = certificate_pdf(dataclasses.replace(BASE, accreditation=f"See {url}"))
+
+    lines = pdftotext(pdf)
+    start = lines.index("See")
+    pieces = lines[start + 1 : start + 4]
+    assert len(pieces) >= 2 and "".join(pieces).startswith(url[:150])
+    _inside_the_margins(pdf)
+
+
+def test_a_chinese_paragraph_breaks_between_characters_inside_the_margins() -> None:
+    paragraph = "本活动由继续医学教育认证委员会认可的机构提供" * 6  # no spaces: one long word
+    pdf = certificate_pdf(dataclasses.replace(BASE, physician_name="王芳", statement=paragraph))
+
+    lines = pdftotext(pdf)
+    start = lines.index(next(line for line in lines if line.startswith("本活动")))
+    taken: list[str] = []
+    while sum(map(len, taken)) < len(paragraph):
+        taken.append("".join(lines[start + len(taken)].split()))
+    assert len(taken) >= 2 and "".join(taken) == paragraph
+    _inside_the_margins(pdf)
+
+
+def test_a_long_statement_runs_over_pages_with_every_line_inside_the_margins() -> None:
+    sessions = tuple(
+        f"Séance {n} — lundi 7 décembre 2026 : 1,0 heure DPC, Dr Łukasz Żółć" for n in range(150)
+    )
+    pdf = statement_pdf(
+        StatementData(
+            language="fr",
+            title="Relevé FMC : décembre 2026",
+            provider="Institut du Numérique en Santé",
+            physician_name="Françoise Lefèvre-Aubert",
+            totals_title="Totaux",
+            totals=("150,0 heures DPC",),
+            requirements_title="Exigences",
+            requirements=(),
+            sessions_title="Séances",
+            sessions=sessions,
+        )
+    )
+
+    assert [line for line in pdftotext(pdf) if line.startswith("Séance ")] == list(sessions)
+    assert len(PdfReader(io.BytesIO(pdf)).pages) >= 3
+    for _, _, _, top in words(pdf):  # between the top margin and the bottom one, on every page
+        assert 20 / 25.4 * 72 - 1 <= top <= (297 - 18) / 25.4 * 72 + 1
