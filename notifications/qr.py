@@ -15,6 +15,7 @@ size), and picks the mask by the standard's scoring, in 0.2 ms a code. segno, us
 from __future__ import annotations
 
 import re
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import zxingcpp
 
@@ -25,9 +26,32 @@ QUIET_ZONE = 4
 _DARK = re.compile(rb"\x00+")
 
 
+def ascii_url(url: str) -> str:
+    """``url`` as every reader reads it alike: its host in IDNA form, anything else not ASCII
+    percent-encoded as UTF-8 (``https://santé.example/fmc/é`` becomes
+    ``https://xn--sant-dpa.example/fmc/%C3%A9``). A QR code holds bytes, not text: readers
+    guess the encoding of any byte above 127 (ZBar read an ``é`` as a kanji), and a browser
+    opens either form of the URL alike."""
+    if url.isascii():
+        return url
+    import idna
+
+    parts = urlsplit(url)
+    safe = "/:@!$&'()*+,;=-._~%?#[]"
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    host = parts.hostname or ""
+    if not host.isascii():
+        host = idna.encode(host, uts46=True).decode("ascii")
+    elif ":" in host:  # IPv6, which urlsplit gives without its brackets
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    netloc = f"{quote(userinfo, safe=safe)}{at}{host}{port}"
+    return urlunsplit((parts.scheme, netloc, *(quote(part, safe=safe) for part in parts[2:])))
+
+
 def _rows(url: str) -> list[bytes]:
     """The symbol of ``url`` row by row, one byte a module, no quiet zone."""
-    symbol = zxingcpp.create_barcode(url, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    symbol = zxingcpp.create_barcode(ascii_url(url), zxingcpp.BarcodeFormat.QRCode, ec_level="M")
     image = symbol.to_image(scale=1, add_quiet_zones=False)
     side = int(image.shape[1])
     flat = bytes(image)  # type: ignore[call-overload]  # a buffer at run time; the stub omits it

@@ -3,13 +3,14 @@ renders it: whatever the length of what comes before it, it is whole on one page
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
 from pypdf import PdfReader
 
 from notifications.pdf import CertificateData, certificate_pdf
-from notifications.qr import QUIET_ZONE, dark_runs, modules
+from notifications.qr import QUIET_ZONE, ascii_url, dark_runs, modules
 from tests.pdf_tools import pdftotext, qr_codes, qr_codes_by_page
 
 URL = "https://cme.example.org:8443/fmc/certificates/FGH4KZ7-JDQPEZM-DI7DTXE-DPB6G4H"
@@ -72,3 +73,28 @@ def test_the_drawn_runs_cover_the_dark_modules_and_no_others(url: str) -> None:
             drawn[row - QUIET_ZONE][x - QUIET_ZONE] = True
     assert side == len(rows) + 2 * QUIET_ZONE
     assert tuple(map(tuple, drawn)) == rows
+
+
+@pytest.mark.parametrize(
+    ("url", "held"),
+    [
+        (URL, URL),
+        (
+            "https://formation-médicale.example.fr/fmc/certificates/FGH4KZ7-JDQPEZM",
+            "https://xn--formation-mdicale-ltb.example.fr/fmc/certificates/FGH4KZ7-JDQPEZM",
+        ),
+        (
+            "https://Santé.example:8443/fmc/é?x=ü",
+            "https://xn--sant-epa.example:8443/fmc/%C3%A9?x=%C3%BC",
+        ),
+        ("http://[::1]:8080/é", "http://[::1]:8080/%C3%A9"),
+    ],
+)
+def test_a_code_holds_its_url_in_ascii_which_every_reader_reads_alike(url: str, held: str) -> None:
+    """A QR code holds bytes: a reader guesses the encoding of any byte above 127 (ZBar read
+    an ``é`` as a kanji). The host goes in IDNA form, the rest percent-encoded: a browser opens
+    it as it would the URL as written."""
+    pdf = certificate_pdf(dataclasses.replace(_certificate(0), verify_url=url))
+
+    assert ascii_url(url) == held
+    assert qr_codes(pdf) == [held]  # ZBar and ZXing alike (qr_codes checks both)
