@@ -107,18 +107,13 @@ def prepared_fonts() -> dict[str, Path]:
     return prepared
 
 
-def load_fonts() -> None:
-    """Make the fonts every document uses ready now (a serving process would otherwise pay for
-    it in its first document): cut and registered, once per process."""
-    _open_sans()
-
-
 @functools.cache
-def _open_sans() -> None:
-    """Open Sans registered with ReportLab, once per process: a document embeds the glyphs it
-    uses and no others (``asciiReadable`` would embed all of ASCII in every one). Streams are
-    compressed only, not also written in ASCII85 (a quarter larger, for 7-bit transports PDFs
-    no longer travel on: an email's attachment is base64 anyway)."""
+def load_fonts() -> None:
+    """Open Sans, which every document uses, cut and registered with ReportLab, once per process
+    (the first document calls it; a caller may call it earlier, so that no document pays for
+    it): a document embeds the glyphs it uses and no others (``asciiReadable`` would embed all
+    of ASCII in every one). Streams are compressed only, not also written in ASCII85 (a quarter
+    larger, for 7-bit transports PDFs no longer travel on: an email's attachment is base64)."""
     from reportlab import rl_config
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
@@ -265,10 +260,17 @@ class _Writer:
     left-aligned, each on as many lines as it needs between the margins, a new page where the
     next line would pass the bottom margin. Positions are in millimetres from the page's top."""
 
+    @classmethod
+    def of(cls, data: CertificateData | StatementData) -> _Writer:
+        """A new document for ``data``, titled with its title and the physician's name, by its
+        provider, with the CJK fallback when its texts need it."""
+        title = f"{data.title} - {data.physician_name}"
+        return cls(data.language, title, data.provider, fallback=_needs_fallback(_texts(data)))
+
     def __init__(self, language: str, title: str, author: str, *, fallback: bool) -> None:
         from reportlab.pdfgen.canvas import Canvas
 
-        _open_sans()
+        load_fonts()
         if fallback:
             _cjk()
         self.fallback = fallback  # the CJK fallback is in use: runs of text per font
@@ -282,10 +284,11 @@ class _Writer:
             initialFontName=FAMILY,  # else every page would name Helvetica, unembedded
             initialFontSize=11,
         )
-        self.canvas.setTitle(printable(title))
-        self.canvas.setAuthor(printable(author))
-        self.canvas.setSubject(printable(title))
-        self.canvas.setCreator(printable(author))
+        title, author = printable(title), printable(author)
+        self.canvas.setTitle(title)
+        self.canvas.setAuthor(author)
+        self.canvas.setSubject(title)
+        self.canvas.setCreator(author)
         self.y = MARGIN
         self.width = (PAGE_WIDTH - 2 * MARGIN - 2 * PADDING) * _POINTS
 
@@ -430,12 +433,7 @@ class _Writer:
 
 
 def certificate_pdf(data: CertificateData) -> bytes:
-    out = _Writer(
-        data.language,
-        f"{data.title} - {data.physician_name}",
-        data.provider,
-        fallback=_needs_fallback(_texts(data)),
-    )
+    out = _Writer.of(data)
     out.line(data.provider, size=12, bold=True, gap=4)
     out.line(data.title, size=20, bold=True, gap=5)
     out.line(data.physician_name, size=16, bold=True)
@@ -467,12 +465,7 @@ def certificate_pdf(data: CertificateData) -> bytes:
 
 
 def statement_pdf(data: StatementData) -> bytes:
-    out = _Writer(
-        data.language,
-        f"{data.title} - {data.physician_name}",
-        data.provider,
-        fallback=_needs_fallback(_texts(data)),
-    )
+    out = _Writer.of(data)
     out.line(data.provider, size=12, bold=True, gap=4)
     out.line(data.title, size=18, bold=True, gap=6)
     out.line(data.physician_name, size=14, bold=True, gap=6)

@@ -29,7 +29,7 @@ _DARK = re.compile(rb"\x00+")
 def ascii_url(url: str) -> str:
     """``url`` as every reader reads it alike: its host in IDNA form, anything else not ASCII
     percent-encoded as UTF-8 (``https://santé.example/fmc/é`` becomes
-    ``https://xn--sant-dpa.example/fmc/%C3%A9``). A QR code holds bytes, not text: readers
+    ``https://xn--sant-epa.example/fmc/%C3%A9``). A QR code holds bytes, not text: readers
     guess the encoding of any byte above 127 (ZBar read an ``é`` as a kanji), and a browser
     opens either form of the URL alike."""
     if url.isascii():
