@@ -419,11 +419,14 @@ class _Writer:
         module = size / count * _POINTS
         self.room(size + keep_with)
         left, top = MARGIN * _POINTS, (PAGE_HEIGHT - self.y) * _POINTS
-        path = self.canvas.beginPath()
-        for column, row, length in runs:
-            path.rect(left + column * module, top - (row + 1) * module, length * module, module)
-        self.canvas.setFillColorRGB(0, 0, 0)
-        self.canvas.drawPath(path, stroke=0, fill=1)
+        canvas = self.canvas
+        canvas.saveState()
+        canvas.setFillColorRGB(0, 0, 0)
+        # in module units from the code's top left corner: each run's rectangle is four small
+        # integers, where page coordinates would format four decimals per rectangle
+        canvas.transform(module, 0, 0, -module, left, top)
+        canvas.addLiteral("\n".join(f"{x} {y} {length} 1 re" for x, y, length in runs) + "\nf")
+        canvas.restoreState()
         self.y += size + 2
 
     def close(self) -> bytes:
