@@ -69,9 +69,9 @@ def dark_runs(url: str) -> tuple[int, list[tuple[int, int, int]]]:
     top left corner of the quiet zone (one rectangle a run: a smaller file than a square a
     module)."""
     rows = _rows(url)
+    side = len(rows) + 1  # each row and the light byte after it: no run goes past its row
     runs = [
-        (QUIET_ZONE + run.start(), QUIET_ZONE + y, run.end() - run.start())
-        for y, row in enumerate(rows)
-        for run in _DARK.finditer(row)
+        (QUIET_ZONE + start % side, QUIET_ZONE + start // side, end - start)
+        for start, end in (run.span() for run in _DARK.finditer(b"\xff".join(rows)))
     ]
     return len(rows) + 2 * QUIET_ZONE, runs
