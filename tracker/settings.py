@@ -6,7 +6,6 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from notifications.addresses import InvalidAddressError, parse_mailbox
+from schedules.errors import UnknownTimezoneError
+from schedules.recurrence import resolve_timezone
 from tracker.domain import limits
 from tracker.errors import ConfigError
 
@@ -178,9 +179,9 @@ class Settings(BaseSettings):
     @classmethod
     def _check_timezone(cls, value: str) -> str:
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA timezone {value!r}") from None
+            resolve_timezone(value)
+        except UnknownTimezoneError as exc:
+            raise ValueError(exc.message) from None
         return value
 
     @field_validator("signing_key_file", mode="before")

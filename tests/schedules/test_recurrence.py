@@ -176,11 +176,30 @@ async def test_dateutil_value_errors_become_rule_errors() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["Mars/Olympus", "", " Europe/Paris", "../etc/passwd", "/etc/localtime"]
+    "name",
+    [
+        "Mars/Olympus",
+        "",
+        " Europe/Paris",
+        "../etc/passwd",
+        "/etc/localtime",
+        # files of the tz database that are no place's time: a placeholder, the machine's own
+        # setting, and copies of real zones with leap seconds (27 s off) or POSIX rules
+        "Factory",
+        "localtime",
+        "posixrules",
+        "right/Europe/Paris",
+        "posix/Europe/Paris",
+    ],
 )
 def test_unknown_timezones_are_refused(name: str) -> None:
     with pytest.raises(UnknownTimezoneError):
         resolve_timezone(name)
+
+
+@pytest.mark.parametrize("name", ["Europe/Paris", "UTC", "Etc/GMT-14", "US/Pacific", "Europe/Kiev"])
+def test_every_zone_of_the_database_is_accepted_links_included(name: str) -> None:
+    assert resolve_timezone(name).key == name
 
 
 def test_two_sessions_on_one_local_day_are_refused_whatever_the_rule() -> None:

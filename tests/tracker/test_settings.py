@@ -67,6 +67,11 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
             "TRACKER_DEFAULT_TIMEZONE: unknown IANA timezone",
         ),
         (
+            "TRACKER_DEFAULT_TIMEZONE",
+            "localtime",
+            "TRACKER_DEFAULT_TIMEZONE: unknown IANA timezone 'localtime'",
+        ),
+        (
             "TRACKER_CREDIT_GRACE_MINUTES",
             "-5",
             "TRACKER_CREDIT_GRACE_MINUTES: Input should be greater",

@@ -31,7 +31,11 @@ def zone_name(timezone: str, language: str) -> str:
     ``heure du Caire`` / ``Paris time``; ``UTC`` for UTC and the ``Etc/`` zones."""
     if timezone.startswith(_CITYLESS):
         return timezone.removeprefix("Etc/")
-    city = str(get_timezone_location(get_timezone(timezone), locale_of(language), return_city=True))
+    try:
+        zone = get_timezone(timezone)
+    except LookupError:  # a name stored before zones were checked against the list: as it is
+        return timezone
+    city = str(get_timezone_location(zone, locale_of(language), return_city=True))
     if language != "fr":
         return f"{city} time"
     for article, contracted in (("Le ", "du "), ("Les ", "des ")):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -14,6 +13,7 @@ from aiohttp import web
 from babel.dates import format_timedelta, get_day_names
 from pydantic import TypeAdapter, ValidationError
 
+from schedules import recurrence
 from schedules.clock import utcnow
 from schedules.errors import (
     InvalidInputError,
@@ -131,8 +131,8 @@ REMINDER_CHOICES = ("P7D", "P2D", "P1D", "PT2H", "PT1H", "PT30M", "PT15M")
 
 @functools.cache
 def timezone_names() -> tuple[str, ...]:
-    """Every IANA zone this installation knows: the timezone field's searchable list."""
-    return tuple(sorted(zoneinfo.available_timezones()))
+    """Every zone a series may have: the timezone field's searchable list."""
+    return tuple(sorted(recurrence.timezone_names()))
 
 
 def _credit_fields(labels: dict[str, str], series: Series | None = None) -> list[tuple[str, str]]:

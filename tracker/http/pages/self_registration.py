@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from schedules.designation import designation_statement
 from schedules.errors import NotFoundError
 from schedules.models import Series
+from schedules.recurrence import timezone_names
 from tracker.domain.localtime import long_date, when_zoned, zone_name
 from tracker.domain.schemas import SelfRegistrationCreate
 from tracker.errors import RegistrationClosedError
@@ -48,7 +49,7 @@ _REGIONS = (
 @functools.cache
 def timezone_choices() -> tuple[str, ...]:
     """The timezones the form offers, by name: UTC and every zone of a region."""
-    names = sorted(z for z in zoneinfo.available_timezones() if z.startswith(_REGIONS))
+    names = sorted(z for z in timezone_names() if z.startswith(_REGIONS))
     return ("UTC", *names)
 
 

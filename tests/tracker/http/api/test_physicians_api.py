@@ -50,6 +50,8 @@ async def test_email_is_unique_case_insensitively(client: TestClient, auth: dict
         ({"rpps": "1234"}, "rpps", "exactly 11 digits"),
         ({"email": "nobody"}, "email", "not an email address"),
         ({"timezone": "Paris"}, "timezone", "unknown IANA timezone"),
+        ({"timezone": "localtime"}, "timezone", "unknown IANA timezone"),
+        ({"timezone": "Factory"}, "timezone", "unknown IANA timezone"),
         ({"language": "es"}, "language", "'fr' or 'en'"),
         ({"birth_month": 13}, "birth_month", "less than or equal to 12"),
     ],

@@ -167,6 +167,8 @@ async def test_patch_can_clear_the_rule_to_a_single_session(
         ({"rrule": "FREQ=WEEKLY\r\nDTSTART:20270101T000000"}, "rrule", "single RRULE value"),
         ({"timezone": "Mars/Olympus"}, "timezone", "unknown IANA timezone 'Mars/Olympus'"),
         ({"timezone": "../../etc/passwd"}, "timezone", "unknown IANA timezone"),
+        ({"timezone": "Factory"}, "timezone", "unknown IANA timezone 'Factory'"),
+        ({"timezone": "localtime"}, "timezone", "unknown IANA timezone 'localtime'"),
         ({"start": "2027-03-01T12:30:00+01:00"}, "start", "without an offset"),
         ({"start": "next monday"}, "start", "valid datetime"),
         ({"duration_minutes": 0}, "duration_minutes", "greater than or equal to 5"),
