@@ -21,6 +21,17 @@ _RFC3339 = re.compile(
 )
 #: No body this service reads nests deeper than a few levels; deeper input only costs stack.
 MAX_JSON_DEPTH = 32
+#: A number typed with a decimal comma, as French (and most European) keyboards write it.
+_DECIMAL_COMMA = re.compile(r"^\s*([0-9]*),([0-9]+)\s*$")
+
+
+def decimal_text(value: str) -> str:
+    """A decimal number as typed in a form, in the form the API reads: ``1,5`` -> ``1.5``.
+    Anything else comes back stripped, as it was, for the validation to judge. The pages' decimal
+    fields are text fields (``inputmode="decimal"``): a browser's number field drops a comma it
+    does not expect, and ``1,5`` reached the server as ``15``."""
+    found = _DECIMAL_COMMA.match(value)
+    return f"{found[1] or '0'}.{found[2]}" if found else value.strip()
 
 
 def parse_json(raw: bytes) -> Any:

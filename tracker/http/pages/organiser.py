@@ -58,7 +58,7 @@ from tracker.http.paging import (
     page_request,
     query_text,
 )
-from tracker.http.parsing import path_id, read_form
+from tracker.http.parsing import decimal_text, path_id, read_form
 from tracker.http.problems import HTTPProblem, problem_response
 from tracker.services import attendance as attendance_service
 from tracker.services import lists, web_sessions
@@ -239,12 +239,13 @@ def _posted_credits(
     for name, value in form.items():
         if not name.startswith(CREDIT_FIELD) or not value.strip():
             continue
+        typed = decimal_text(value)
         try:
-            amount_given = float(value)
+            amount_given = float(typed)
         except ValueError:
             raise PickerError(name, "org.bad.credit") from None
         if amount_given > 0:
-            credits.append({"type": name.removeprefix(CREDIT_FIELD), "max": value.strip()})
+            credits.append({"type": name.removeprefix(CREDIT_FIELD), "max": typed})
     credits += [
         {"type": c["type"], "max": c["max"]}
         for c in keep or []
@@ -268,7 +269,7 @@ def _series_payload(form: dict[str, str], keep: list[StoredCredit] | None = None
         "rrule": rule_from_picker(form),
         "join_url": form.get("join_url", ""),
         "credits": _posted_credits(form, keep),
-        "min_attendance_percent": form.get("min_attendance_percent") or None,
+        "min_attendance_percent": decimal_text(form.get("min_attendance_percent", "")) or None,
         "language": form.get("language", "en"),
         "zoom_webinar_id": form.get("zoom_webinar_id", "").strip() or None,
         "pars_activity_id": form.get("pars_activity_id", "").strip() or None,

@@ -22,7 +22,7 @@ from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.organiser import organizer_physicians, organizer_session, timezone_names
 from tracker.http.pages.render import form_with_csrf, page, render_text
 from tracker.http.pages.sessions import csrf_ok
-from tracker.http.parsing import path_id
+from tracker.http.parsing import decimal_text, path_id
 from tracker.services import imports
 from tracker.services import physicians as physician_service
 from tracker.services import registrations as registration_service
@@ -143,7 +143,7 @@ async def organizer_physician_action(request: web.Request) -> web.StreamResponse
                 data = RequirementCreate.model_validate(
                     {
                         "type": form.get("type", ""),
-                        "required": form.get("required", ""),
+                        "required": decimal_text(form.get("required", "")),
                         "from": form.get("from", ""),
                         "to": form.get("to", ""),
                     }

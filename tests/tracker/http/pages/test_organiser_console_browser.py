@@ -78,6 +78,37 @@ async def test_every_second_tuesday_at_18_paris_until_june_through_the_picker(
     await context.close()
 
 
+async def test_a_french_organiser_types_decimal_commas_and_gets_what_she_typed(
+    browser: Browser, site: str, database: Database
+) -> None:
+    """A number field of the browser dropped the comma of "1,5" and the series designated 15
+    credits: the decimal fields are text fields, read with a comma or a point."""
+    context, token = await _signed_in(browser, site, database, locale="fr-FR", viewport=PHONE)
+    page = await context.new_page()
+    start = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT12:30")
+
+    await page.goto(f"{site}/organizer?lang=fr")
+    await page.locator("#title").fill("Séminaire d’été")
+    await page.locator("#timezone").fill("Europe/Paris")
+    await page.locator("#start").fill(start)
+    await page.locator("#duration_minutes").fill("90")
+    await page.locator("#join_url").fill("https://zoom.us/j/81234567890")
+    for field, typed in (("#credit-AMA_PRA_1", "1,5"), ("#min_attendance_percent", "66,5")):
+        await page.locator(field).fill("")
+        await page.locator(field).press_sequentially(typed)  # key by key, as on a keyboard
+    await page.locator("#series-form button[type=submit]").click()
+    await page.wait_for_url("**/organizer/series/*")
+    series_id = page.url.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+    async with aiohttp.ClientSession(base_url=site) as http:
+        stored = await (
+            await http.get(f"/api/series/{series_id}", headers={"Authorization": f"Bearer {token}"})
+        ).json()
+
+    assert stored["credits"] == [{"type": "AMA_PRA_1", "max": 1.5}]
+    assert stored["min_attendance_percent"] == 66.5
+    await context.close()
+
+
 async def _pages(site: str, token: str) -> list[str]:
     """One of each organiser page, with rows in it (a series, its sessions, a physician)."""
     start = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT12:30:00")

@@ -329,7 +329,7 @@ async def test_requirements_and_registrations_are_managed_from_a_physicians_page
         data={
             **add,
             "type": "AMA_PRA_1",
-            "required": "50",
+            "required": "50,5",  # a French decimal comma
             "from": "2027-01-01",
             "to": "2027-12-31",
         },
@@ -376,7 +376,7 @@ async def test_requirements_and_registrations_are_managed_from_a_physicians_page
     assert added.status == 303
     assert backwards.status == 422 and "la seconde pas avant la première" in await backwards.text()
     assert unknown.status == 422
-    assert [(r["type"], r["required"]) for r in credits["requirements"]] == [("AMA_PRA_1", 50.0)]
+    assert [(r["type"], r["required"]) for r in credits["requirements"]] == [("AMA_PRA_1", 50.5)]
     assert (deleted.status, left.status) == (303, 303)
     assert credits_after["requirements"] == []
     assert registered["items"] == []
