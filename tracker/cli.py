@@ -92,6 +92,8 @@ def cli() -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(SecondFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
+    # fontTools tells at INFO every glyph it keeps when the fonts are first cut: pages of it
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     install_redaction()
 
 
@@ -383,9 +385,17 @@ def statements() -> None:
 def statements_send(period: str | None) -> None:
     """Queue the statement of PERIOD for every physician with final credits in it."""
     settings = _settings()
-    chosen = period or previous_month(utcnow())
+    latest = previous_month(utcnow())
+    chosen = latest if period is None else period
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", chosen):
         raise CLIError(f"--period must look like 2027-03, got {chosen!r}")
+    if chosen > latest:  # a statement is composed once: a month still running would stay short
+        raise CLIError(
+            f"--period {chosen} is not over yet: statements are sent for months that have ended "
+            f"(the latest is {latest})"
+        )
+    if chosen < "1970-01":
+        raise CLIError(f"--period {chosen} is before 1970, when no session was held")
 
     async def work(database: Database) -> tuple[int, int]:
         mail = await load_mail_settings(database, settings)

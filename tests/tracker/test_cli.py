@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import subprocess
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.factories import ended_session
 from tests.processes import TRACKER, environment
 from tests.smtp import free_port
+from tracker.db import Database
+from tracker.services.finalisation import finalize
+
+GRACE = timedelta(minutes=90)
 
 pytestmark = pytest.mark.any_engine
 
@@ -158,3 +165,47 @@ def test_serve_answers_and_stops_gracefully_on_sigterm(database_url: str, tmp_pa
 
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr, stderr
+
+
+@pytest.mark.parametrize(
+    ("period", "message"),
+    [
+        ("", "Error: --period must look like 2027-03, got ''"),
+        ("2027-13", "Error: --period must look like 2027-03, got '2027-13'"),
+        ("0000-01", "Error: --period 0000-01 is before 1970, when no session was held"),
+        ("9999-12", "Error: --period 9999-12 is not over yet: statements are sent for months"),
+    ],
+)
+def test_statements_send_refuses_a_month_it_cannot_send_in_one_line(
+    database_url: str, tmp_path: Path, period: str, message: str
+) -> None:
+    """A month still running is refused too: each statement is composed once, so one sent
+    mid-month would miss the month's later sessions for good."""
+    result = run(
+        ["statements", "send", "--period", period], cwd=tmp_path, TRACKER_DATABASE_URL=database_url
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_statements_send_says_what_it_queued_in_one_line_without_library_chatter(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    today = datetime.now(UTC)
+    ended = (today.replace(day=1) - timedelta(days=10)).replace(hour=13, minute=0)
+    occurrence = await ended_session(database, 2, ended=ended, certified=2)
+    assert await finalize(database, occurrence, now=ended + timedelta(hours=3), grace=GRACE)
+    period = f"{ended:%Y-%m}"
+
+    result = await asyncio.to_thread(
+        run, ["statements", "send"], tmp_path, TRACKER_DATABASE_URL=database_url
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"2 statements queued for {period} (0 already queued); the running service sends them"
+    )
+    assert "fontTools" not in result.stderr  # it listed every glyph kept, 60 KB of it
+    assert len(result.stderr.splitlines()) < 10, result.stderr
