@@ -1353,8 +1353,8 @@ def setup_routes(app: web.Application) -> None:
     SELF_REGISTRATION.install(app)
     SIGN_IN.install(app)
     for route in ROUTES:
-        app.router.add_route(
-            route.method,
-            ROUTER_PATTERNS.get(route.path, route.path),
-            guarded(route),
-        )
+        path = ROUTER_PATTERNS.get(route.path, route.path)
+        if route.method == "GET":  # and HEAD, as HTTP asks (calendar apps, link checkers)
+            app.router.add_get(path, guarded(route), allow_head=True)
+        else:
+            app.router.add_route(route.method, path, guarded(route))

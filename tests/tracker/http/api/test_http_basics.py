@@ -7,6 +7,7 @@ import io
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.factories import create_series
 from tracker.settings import Settings
 
 pytestmark = pytest.mark.any_engine
@@ -33,7 +34,26 @@ async def test_wrong_method_is_405_with_allow(client: TestClient, auth: dict[str
 
     assert response.status == 405
     assert response.content_type == "application/problem+json"
-    assert set(response.headers["Allow"].split(",")) == {"GET", "POST"}
+    assert set(response.headers["Allow"].split(",")) == {"GET", "HEAD", "POST"}
+
+
+async def test_every_get_answers_head_alike_without_a_body(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    """Calendar apps and link checkers ask HEAD first; HTTP wants it wherever GET is."""
+    series = await create_series(client, auth)
+    paths = ["/healthz", "/", "/calendar.ics", f"/series/{series['slug']}.ics", "/api/series"]
+
+    for path in paths:
+        got = await client.get(path, headers=auth)
+        head = await client.head(path, headers=auth)
+
+        assert (head.status, got.status) == (200, 200), path
+        assert await head.read() == b"", path
+        assert head.headers["Content-Type"] == got.headers["Content-Type"], path
+        assert head.headers.get("ETag") == got.headers.get("ETag"), path
+    refused = await client.head("/api/attendance-events", headers=auth)  # POST only
+    assert refused.status == 405
 
 
 async def test_body_that_is_not_json_is_400(client: TestClient, auth: dict[str, str]) -> None:
