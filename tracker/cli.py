@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from schedules.clock import utcnow
 from schedules.errors import InvalidInputError, NotFoundError
+from tracker.adapters.csvfiles import decoded
 from tracker.adapters.physicians_csv import physician_rows
 from tracker.adapters.zoom_report import (
     DateOrder,
@@ -233,12 +234,14 @@ def demo() -> None:
 
 def _read_text(path: str) -> str:
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            return handle.read()
+        with open(path, "rb") as handle:
+            raw = handle.read()
     except OSError as exc:
         raise CLIError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return decoded(raw)
     except UnicodeDecodeError:
-        raise CLIError(f"{path} is not UTF-8 text") from None
+        raise CLIError(f"{path} is not text in UTF-8, UTF-16 or Windows-1252") from None
 
 
 @cli.command("import-physicians")

@@ -32,9 +32,36 @@ class Unreadable:
     kind: Literal["csv", "long", "nul"] = "csv"
 
 
-def records(text: str) -> Iterator[Record | Unreadable]:
+def decoded(raw: bytes) -> str:
+    """A CSV file's bytes as text: UTF-8 (a byte-order mark dropped), UTF-16 with its
+    byte-order mark (Excel's "Unicode text"), else Windows-1252, which Excel writes for "CSV
+    (separated by semicolons)" on French and other Western European Windows. Raises
+    :class:`UnicodeDecodeError` when the bytes are none of these."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")  # five byte values are undefined there: those still fail
+
+
+#: Separators a spreadsheet writes between cells: commas, semicolons (where the comma is the
+#: decimal sign: French Excel), tabs.
+_SEPARATORS = (",", ";", "\t")
+
+
+def separator(text: str) -> str:
+    """The separator of a CSV file whose first line is a header of plain column names: the
+    one of :data:`_SEPARATORS` it holds most (a comma when it holds none)."""
+    header = text.lstrip("\ufeff").lstrip("\r\n").split("\n", 1)[0]
+    counts = {sep: header.count(sep) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def records(text: str, *, delimiter: str = ",") -> Iterator[Record | Unreadable]:
     """Every record of ``text`` (a leading byte-order mark is ignored), blank ones included."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter)
     while True:
         line = reader.line_num + 1
         try:

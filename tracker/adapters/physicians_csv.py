@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tracker.adapters.csvfiles import Record, Unreadable, records
+from tracker.adapters.csvfiles import Record, Unreadable, records, separator
 from tracker.errors import ColumnsError, RowError
 
 PHYSICIAN_COLUMNS = (
@@ -33,14 +33,17 @@ def physician_rows(text: str) -> Iterator[tuple[int, dict[str, str]] | RowError]
     """``(line, row)`` for every non-empty data row, or a :class:`RowError` for a row that cannot
     be read; the header names the columns, and a row is named by the line it starts on.
 
+    Cells are separated by commas, semicolons or tabs, as the header line shows; column names
+    are read whatever their case, with spaces or hyphens for underscores (``First Name``).
     A header without the required columns raises :class:`RowError` at once."""
-    items = (item for item in records(text) if not (isinstance(item, Record) and item.blank))
+    rows = records(text, delimiter=separator(text))
+    items = (item for item in rows if not (isinstance(item, Record) and item.blank))
     header = next(items, None)
     if isinstance(header, Unreadable):
         raise RowError(header.line, header.reason, header.kind)
     if header is None:
         raise ColumnsError(1, sorted(REQUIRED_COLUMNS), empty=True)
-    names = [name.strip() for name in header.cells]
+    names = [_column(name) for name in header.cells]
     missing = REQUIRED_COLUMNS - set(names)
     if missing:
         unknown = [name for name in names if name and name not in PHYSICIAN_COLUMNS]
@@ -51,6 +54,11 @@ def physician_rows(text: str) -> Iterator[tuple[int, dict[str, str]] | RowError]
         else:
             # short rows leave columns out, cells beyond the header are ignored (as DictReader did)
             yield item.line, {n: c.strip() for n, c in zip(names, item.cells, strict=False)}
+
+
+def _column(name: str) -> str:
+    """A header cell as a column name: ``First Name`` and ``FIRST-NAME`` are ``first_name``."""
+    return "_".join(name.strip().lower().replace("-", " ").split())
 
 
 def physician_values(row: dict[str, str]) -> dict[str, Any]:

@@ -72,6 +72,53 @@ def test_changed_row_updates_the_physician(database_url: str, tmp_path: Path) ->
     assert result.stdout.strip().splitlines()[-1] == "0 created, 1 updated, 0 unchanged, 0 bad rows"
 
 
+FRENCH_EXCEL = (
+    "First Name;Last_Name;EMAIL;Timezone\r\n"
+    "Marie-Hélène;d’Alembert;mh.dalembert@example.fr;Europe/Paris\r\n"
+    '"François";"Lœuvre; dit « FX »";fx@example.fr;\r\n'
+    "Zoé;Müller;zoe@example.fr;Europe/Paris\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "encoding", ["cp1252", "utf-8-sig", "utf-16"], ids=["windows-1252", "utf-8", "utf-16"]
+)
+async def test_a_french_excel_export_imports_as_typed(
+    database: Database, database_url: str, tmp_path: Path, encoding: str
+) -> None:
+    """What Excel writes on a French Windows as "CSV (séparateur : point-virgule)": semicolons,
+    Windows-1252, CRLF, column names in any case; or "CSV UTF-8", or "Unicode text"."""
+    source = tmp_path / "medecins.csv"
+    source.write_bytes(FRENCH_EXCEL.encode(encoding))
+
+    result = await asyncio.to_thread(
+        run, ["import-physicians", str(source)], tmp_path, TRACKER_DATABASE_URL=database_url
+    )
+    async with database.session() as session:
+        names = (
+            await session.exec(select(Physician.first_name, Physician.last_name, Physician.email))
+        ).all()
+
+    assert result.stdout.strip().splitlines()[-1] == "3 created, 0 updated, 0 unchanged, 0 bad rows"
+    assert sorted(names) == [
+        ("François", "Lœuvre; dit « FX »", "fx@example.fr"),
+        ("Marie-Hélène", "d’Alembert", "mh.dalembert@example.fr"),
+        ("Zoé", "Müller", "zoe@example.fr"),
+    ]
+
+
+def test_a_file_in_no_known_encoding_is_one_line(tmp_path: Path) -> None:
+    source = tmp_path / "bad.csv"
+    source.write_bytes(b"first_name,last_name,email\n\x81\x8d,x,y@example.org\n")
+
+    result = run(["import-physicians", str(source)], cwd=tmp_path)
+
+    assert (result.returncode, result.stderr.strip()) == (
+        1,
+        f"Error: {source} is not text in UTF-8, UTF-16 or Windows-1252",
+    )
+
+
 def test_file_without_required_columns_is_one_line(tmp_path: Path) -> None:
     source = tmp_path / "bad.csv"
     source.write_text("name,mail\nJeanne,j@example.org\n")

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from notifications.addresses import normalise_address
 from schedules.errors import InvalidInputError, NotFoundError
+from tracker.adapters.csvfiles import decoded
 from tracker.adapters.physicians_csv import physician_rows
 from tracker.domain.localtime import amount, long_date, when
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate, RequirementCreate
@@ -218,9 +219,9 @@ async def _read_upload(request: web.Request, limit: int) -> tuple[dict[str, str]
 
 
 def _text_of(content: bytes) -> str | None:
-    """The file as text, as the CLI reads it (UTF-8, a BOM dropped); None if it is not."""
+    """The file as text, as the CLI reads it (:func:`decoded`); None if it is not text."""
     try:
-        return content.decode("utf-8-sig")
+        return decoded(content)
     except UnicodeDecodeError:
         return None
 

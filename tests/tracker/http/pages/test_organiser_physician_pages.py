@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from notifications.models import OutboxMessage
 from tests.factories import create_physician, create_series
 from tests.tracker.http.pages.test_organiser_pages import Forms, organiser_cookie
+from tests.tracker.services.test_import_physicians import FRENCH_EXCEL
 from tracker.db import Database
 from tracker.errors import RowError
 from tracker.http.pages.i18n import translator
@@ -113,12 +114,30 @@ async def test_the_import_page_reports_like_the_cli_line_by_line(
     assert any(p["email"] == "jeanne.durand@example.org" for p in found["items"])
 
 
+async def test_the_import_page_takes_a_french_excel_export(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    cookie = await organiser_cookie(database)
+    csrf = await _csrf(client, cookie)
+
+    done = await client.post(
+        "/organizer/import?lang=fr",
+        data=_upload(csrf, FRENCH_EXCEL.encode("cp1252")),
+        headers=cookie,
+    )
+    found = await (await client.get("/api/physicians", params={"q": "LŒUVRE"}, headers=auth)).json()
+
+    assert done.status == 200
+    assert "3 créés, 0 mis à jour, 0 inchangés, 0 lignes en erreur" in await done.text()
+    assert [p["last_name"] for p in found["items"]] == ["Lœuvre; dit « FX »"]
+
+
 @pytest.mark.parametrize(
     ("content", "status", "says"),
     [
         (None, 422, "Choisissez un fichier CSV"),
         (b"", 422, "Ce fichier est vide"),
-        ("prénom;nom\n".encode("latin-1"), 422, "UTF-8"),
+        ("prénom;nom\n".encode("latin-1"), 422, "Ligne 1"),  # read, but not our columns
         (b"name,mail\nJeanne,j@example.org\n", 422, "Ligne 1"),
     ],
 )
@@ -165,9 +184,9 @@ async def test_the_import_page_refuses_what_is_not_a_physicians_csv(
             "Line 1: a field holds a NUL character (U+0000). Nothing was imported.",
         ),
         (
-            "prénom,nom,email\n".encode("cp1252"),
-            "Ce fichier n'est pas un texte UTF-8",
-            "This file is not UTF-8 text",
+            b"first_name,last_name,email\n\x81\x8d\x90,x,y@example.org\n",  # no encoding's text
+            "Ce fichier n'est pas un texte en UTF-8, UTF-16 ou Windows-1252",
+            "This file is not text in UTF-8, UTF-16 or Windows-1252",
         ),
     ],
 )
