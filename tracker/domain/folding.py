@@ -1,7 +1,7 @@
 """Folding text for searches, the same way in Python, SQLite and PostgreSQL (leaf module).
 
 A search folds case and the common accents (``Helene`` finds ``Hélène``, ``MULLER`` finds
-``Müller``) with one table of letters. In Python and SQLite, :func:`fold` applies it to the text
+``Müller``, ``d'Alembert`` finds ``d’Alembert``) with one table of letters. In Python and SQLite, :func:`fold` applies it to the text
 searched (a function registered on every connection, :mod:`tracker.db`). PostgreSQL reads the
 same table the other way round: :func:`folded_regex` turns each letter of the folded word into
 the class of every letter that folds to it (``e`` becomes ``[eÈÉÊËèéêëĒē…]``), so that one
@@ -36,7 +36,13 @@ def _fold_table() -> dict[str, str]:
             ).lower()
             if len(bare) == 1 and bare != letter:
                 table[letter] = bare
+    # the typographic apostrophes a name may be typed with (d’Alembert, O‘Neil): the keyboard's
+    table |= dict.fromkeys(_APOSTROPHES, "'")
     return table
+
+
+#: Right and left single quotation marks and the modifier letter apostrophe.
+_APOSTROPHES = "\u2019\u2018\u02bc"
 
 
 FOLDS = _fold_table()

@@ -381,6 +381,27 @@ async def test_physicians_are_found_by_any_part_of_a_name_any_case_any_accent(
     assert await _names(client, auth, "/api/physicians", q="nobody") == []
 
 
+async def test_a_name_is_found_whichever_apostrophe_either_side_typed(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    """A keyboard types ', a phone or a word processor ’: each finds the other."""
+    await create_physician(
+        client, auth, first_name="Marie-Hélène", last_name="d’Alembert", email="a@a.org", npi=None
+    )
+    await create_physician(
+        client, auth, first_name="Seán", last_name="O'Connor", email="o@a.org", npi=None
+    )
+
+    assert await _names(client, auth, "/api/physicians", q="d'alembert") == [
+        "Marie-Hélène d’Alembert"
+    ]
+    assert await _names(client, auth, "/api/physicians", q="D’ALEMBERT") == [
+        "Marie-Hélène d’Alembert"
+    ]
+    assert await _names(client, auth, "/api/physicians", q="o’connor") == ["Seán O'Connor"]
+    assert await _names(client, auth, "/api/physicians", q="o‘connor") == ["Seán O'Connor"]
+
+
 async def test_physicians_are_found_by_email_and_identifiers(
     client: TestClient, auth: dict[str, str]
 ) -> None:
