@@ -1,14 +1,14 @@
 """Folding text for searches, the same way in Python, SQLite and PostgreSQL (leaf module).
 
-A search folds case and the common accents (``Helene`` finds ``Hélène``, ``MULLER`` finds
-``Müller``, ``d'Alembert`` finds ``d’Alembert``) with one table of letters. In Python and SQLite, :func:`fold` applies it to the text
-searched (a function registered on every connection, :mod:`tracker.db`). PostgreSQL reads the
-same table the other way round: :func:`folded_regex` turns each letter of the folded word into
-the class of every letter that folds to it (``e`` becomes ``[eÈÉÊËèéêëĒē…]``), so that one
-regular expression, run in C, matches exactly the texts whose fold holds the word, with no
-extension and no per-row function (``translate`` with this table costs a scan of the table per
-character: 30 s over 42,000 rows). A letter that folds to several (``ß``, ``æ``, ``œ``) is kept as
-it is, on both engines.
+A search folds case, the common accents and apostrophes (``Helene`` finds ``Hélène``, ``MULLER``
+finds ``Müller``, ``d'Alembert`` finds it typed with U+2019) with one table of letters. In Python
+and SQLite, :func:`fold` applies it to the text searched (a function registered on every
+connection, :mod:`tracker.db`). PostgreSQL reads the same table the other way round:
+:func:`folded_regex` turns each letter of the folded word into the class of every letter that folds
+to it (``e`` becomes ``[eÈÉÊËèéêëĒē…]``), so that one regular expression, run in C, matches exactly
+the texts whose fold holds the word, with no extension and no per-row function (``translate`` with
+this table costs a scan of the table per character: 30 s over 42,000 rows). A letter that folds to
+several (``ß``, ``æ``, ``œ``) is kept as it is, on both engines.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _fold_table() -> dict[str, str]:
             ).lower()
             if len(bare) == 1 and bare != letter:
                 table[letter] = bare
-    # the typographic apostrophes a name may be typed with (d’Alembert, O‘Neil): the keyboard's
+    # the typographic apostrophes a name may be typed with, as the keyboard's
     table |= dict.fromkeys(_APOSTROPHES, "'")
     return table
 

@@ -384,7 +384,7 @@ async def test_physicians_are_found_by_any_part_of_a_name_any_case_any_accent(
 async def test_a_name_is_found_whichever_apostrophe_either_side_typed(
     client: TestClient, auth: dict[str, str]
 ) -> None:
-    """A keyboard types ', a phone or a word processor ’: each finds the other."""
+    """A keyboard types ', a phone or a word processor U+2019: each finds the other."""
     await create_physician(
         client, auth, first_name="Marie-Hélène", last_name="d’Alembert", email="a@a.org", npi=None
     )
