@@ -18,6 +18,23 @@ from schedules.schemas import OccurrenceUpdate
 from tracker.domain.models import Award, Registration
 from tracker.errors import FinalCreditsError
 
+Windows = dict[int, tuple[datetime, datetime]]
+
+
+async def windows(session: AsyncSession, series_id: int) -> Windows:
+    """Each occurrence of the series as it stands: its start and end."""
+    query = select(Occurrence.id, Occurrence.start, Occurrence.end).where(
+        Occurrence.series_id == series_id
+    )
+    return {i: (start, end) for i, start, end in (await session.exec(query)).all() if i is not None}
+
+
+async def moved(session: AsyncSession, series_id: int, before: Windows) -> list[int]:
+    """The occurrences of the series whose window differs from ``before`` (after a series edit
+    that rewrote its schedule, flushed)."""
+    after = await windows(session, series_id)
+    return sorted(i for i, window in after.items() if i in before and before[i] != window)
+
 
 async def holding_final_credits(session: AsyncSession, occurrence_ids: list[int]) -> set[int]:
     """Which of these occurrences hold a final award with some credit."""

@@ -9,7 +9,10 @@ recorded: the finalisation job recomputes every award from the stored events any
 
 from __future__ import annotations
 
+import functools
 import logging
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
 from schedules.models import Occurrence
@@ -45,6 +48,24 @@ async def occurrence_changed(services: Services, occurrence_id: int) -> None:
         await certify_closed(services, {occurrence_id})
     except Exception:
         log.exception("reacting to the change of occurrence %d failed", occurrence_id)
+
+
+async def windows_changed(services: Services, occurrence_ids: set[int]) -> None:
+    """A series edit changed the window of these occurrences, which hold attendance: their
+    awards are recomputed (no notice: the edit's feed update tells of the new times, and one
+    email per session moved would flood every physician of a long series)."""
+    for occurrence_id in sorted(occurrence_ids):
+        try:
+            await retried_once(
+                services.database, functools.partial(_recompute, occurrence_id=occurrence_id)
+            )
+        except Exception:
+            log.exception("recomputing occurrence %d after a series edit failed", occurrence_id)
+    await certify_closed(services, occurrence_ids)
+
+
+async def _recompute(session: AsyncSession, *, occurrence_id: int) -> None:
+    await recompute_occurrence(session, occurrence_id, now=utcnow())
 
 
 async def certify_closed(services: Services, occurrence_ids: set[int]) -> None:

@@ -20,6 +20,7 @@ from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
 from tracker.domain import claims, occurrences, self_registrations
 from tracker.domain.attendance import occurrences_with_attendance
 from tracker.domain.credit_types import credit_labels
+from tracker.errors import FinalCreditsError
 from tracker.services import projections
 from tracker.services.context import Services
 
@@ -33,11 +34,14 @@ async def create_series(services: Services, data: SeriesCreate) -> Series:
 
 
 async def update_series(services: Services, series_id: int, data: SeriesUpdate) -> Series:
-    """Edit a series; occurrences that hold attendance keep their window (the guard refuses).
-    Seats a new capacity adds go to those on the waitlist, in order, in the same transaction."""
+    """Edit a series. An edit that would remove an occurrence holding attendance, or change the
+    window of one holding final credits, is refused (as a move of that occurrence alone is);
+    the awards of other occurrences with attendance whose window changed are recomputed. Seats a
+    new capacity adds go to those on the waitlist, in order, in the same transaction."""
     promoted = []
     async with services.database.session() as session:
         labels = await credit_labels(session)
+        before = await occurrences.windows(session, series_id)
         series = await series_domain.update_series(
             session,
             series_id,
@@ -46,6 +50,12 @@ async def update_series(services: Services, series_id: int, data: SeriesUpdate) 
             now=utcnow(),
             guard=occurrences_with_attendance,
         )
+        shifted = await occurrences.moved(session, series_id, before)
+        held = await occurrences.holding_final_credits(session, shifted)
+        if held:
+            await session.rollback()
+            raise FinalCreditsError(min(held))
+        attended = await occurrences_with_attendance(session, shifted) if shifted else set()
         if data.claim_window_days is not None:  # claims not made yet close on the new date
             await claims.move_closing(session, series)
         if "capacity" in data.model_fields_set:
@@ -55,6 +65,8 @@ async def update_series(services: Services, series_id: int, data: SeriesUpdate) 
                 session, services.mail, series, now=utcnow()
             )
         await session.commit()
+    if attended:
+        await projections.windows_changed(services, attended)
     if promoted:
         services.poke()
     return series

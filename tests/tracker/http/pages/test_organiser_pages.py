@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 import time_machine
 from aiohttp.test_utils import TestClient
+from sqlmodel import select
 
 from tests.factories import create_physician, create_series, occurrences
 from tracker.db import Database
+from tracker.domain.models import Award
 from tracker.http.pages import sessions
 from tracker.services import web_sessions
 from tracker.services.finalisation import finalize
@@ -242,6 +244,83 @@ async def test_api_refuses_to_cancel_or_move_an_occurrence_whose_credits_are_fin
     assert [(a["final"], a["credits"]) for a in credits["awards"]] == [
         (True, {"AMA_PRA_1": 1.0, "DPC_HOURS": 1.0, "ABIM_MOC": 0.75})
     ]
+
+
+async def test_a_series_edit_that_would_move_a_session_whose_credits_are_final_is_refused(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    """The occurrence route refused to move it; a series edit moved it anyway, and a late event
+    then recomputed its final award to nothing against the new window."""
+    series, first, _, _, jeanne = await _attended_and_final(client, auth, database)
+
+    with time_machine.travel(AFTER_GRACE, tick=False):
+        answers = []
+        for change in [
+            {"duration_minutes": 30},
+            {"start": "2026-11-02T13:30:00"},
+            {"timezone": "America/New_York"},
+            {"title": "Renamed"},  # the sessions keep their windows: allowed
+        ]:
+            response = await client.patch(f"/api/series/{series['id']}", json=change, headers=auth)
+            answers.append(response.status)
+        rows = await occurrences(client, auth, series["id"])
+        credits = await (
+            await client.get(f"/api/physicians/{jeanne['id']}/credits", headers=auth)
+        ).json()
+
+    assert answers == [409, 409, 409, 200]
+    assert (rows[0]["start"], rows[0]["end"]) == (first["start"], first["end"])
+    assert [(a["final"], a["minutes"]) for a in credits["awards"]] == [(True, 60.0)]
+
+
+async def test_a_series_edit_recomputes_the_stored_awards_of_the_sessions_it_moves(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    """Readers bring a provisional award up to their own now; the stored row follows the edit
+    too, for the exports and the finalisation that read it as it is."""
+    series = await create_series(
+        client, auth, start=FIRST_START, rrule="FREQ=WEEKLY;COUNT=3;BYDAY=MO", credits=CREDITS
+    )
+    first, *_ = await occurrences(client, auth, series["id"])
+    jeanne = await create_physician(client, auth)
+    with time_machine.travel(DURING, tick=False):
+        await client.post(
+            "/api/attendance-events",
+            json=[
+                {
+                    "event_id": "j",
+                    "occurrence_id": first["id"],
+                    "physician_id": jeanne["id"],
+                    "kind": "join",
+                    "at": "2026-11-02T11:30:00Z",
+                },
+                {
+                    "event_id": "l",
+                    "occurrence_id": first["id"],
+                    "physician_id": jeanne["id"],
+                    "kind": "leave",
+                    "at": "2026-11-02T12:00:00Z",
+                },
+            ],
+            headers=auth,
+        )
+    with time_machine.travel(DURING + timedelta(minutes=30), tick=False):
+        before = await (
+            await client.get(f"/api/physicians/{jeanne['id']}/credits", headers=auth)
+        ).json()
+        edited = await client.patch(  # 12:30 Paris becomes 11:45: the session ends at 10:45 UTC
+            f"/api/series/{series['id']}", json={"start": "2026-11-02T11:45:00"}, headers=auth
+        )
+        after = await (
+            await client.get(f"/api/physicians/{jeanne['id']}/credits", headers=auth)
+        ).json()
+    async with database.session() as session:
+        stored = (await session.exec(select(Award.seconds))).all()
+
+    assert edited.status == 200
+    assert [a["minutes"] for a in before["awards"]] == [30.0]
+    assert [a["minutes"] for a in after["awards"]] == [15.0]  # 11:30-11:45 UTC of her half hour
+    assert stored == [15 * 60]
 
 
 async def test_api_conflict_explains_why(
