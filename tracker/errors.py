@@ -13,6 +13,7 @@ __all__ = [
     "AmbiguousDatesError",
     "ColumnsError",
     "ConfigError",
+    "DuplicateRowError",
     "EmailTakenError",
     "FinalCreditsError",
     "InvalidInputError",
@@ -60,6 +61,21 @@ class RowError(ValueError):
         self.reason = reason
         self.field = field
         super().__init__(f"line {line}: {reason}")
+
+
+class DuplicateRowError(RowError):
+    """A row giving an email address an earlier row of the same file gave: two people sharing
+    an address, or one person twice. Either way the later row is left out and named, so that
+    nobody's name and welcome email go silently to someone else."""
+
+    def __init__(self, line: int, first: int, email: str) -> None:
+        self.first = first
+        super().__init__(
+            line,
+            f"email: {email} is on line {first} already; one physician per address, so this "
+            "row was left out",
+            "duplicate",
+        )
 
 
 class ColumnsError(RowError):

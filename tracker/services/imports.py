@@ -19,7 +19,7 @@ from tracker.adapters.physicians_csv import physician_values
 from tracker.domain import physicians
 from tracker.domain.mailings import enqueue_welcomes
 from tracker.domain.physicians import ImportResult, ImportRow, Newcomer
-from tracker.errors import RowError
+from tracker.errors import DuplicateRowError, RowError
 from tracker.services.context import Services
 from tracker.services.ingestion import match_later_events
 
@@ -75,6 +75,7 @@ async def import_physicians(
     number of items done after each committed chunk. Each physician created gets a welcome
     email, queued in the chunk's transaction (``send_welcome=False``: none)."""
     report = ImportReport()
+    first_lines: dict[str, int] = {}  # each address's first line in the file
     for chunk in _chunks(items, chunk_rows):
         rows: list[ImportRow] = []
         for item in chunk:
@@ -83,9 +84,15 @@ async def import_physicians(
                 continue
             line, row = item
             try:
-                rows.append(physicians.import_row(line, physician_values(row)))
+                valid = physicians.import_row(line, physician_values(row))
             except RowError as exc:
                 report.errors.append(exc)
+                continue
+            first = first_lines.setdefault(valid.key, line)
+            if first != line:
+                report.errors.append(DuplicateRowError(line, first, valid.key))
+                continue
+            rows.append(valid)
         result, welcomes = await _import_chunk(services, rows, send_welcome=send_welcome)
         report.welcomes += welcomes
         if welcomes:

@@ -237,17 +237,15 @@ async def test_rows_of_a_multi_chunk_file_update_only_the_cells_they_give(
     changed = (
         header
         + "Jeanne,Durand-Leclerc,JEANNE.1@example.org,,\n"  # the empty timezone stays
-        + "Jeanne,Durand,jeanne.2@example.org,Europe/Paris,\n"
-        + "Jeanne,Durand,jeanne.2@example.org,America/New_York,\n"  # same chunk, later row
-        + "Jeanne,Durand,jeanne.3@example.org,Europe/Paris,\n"
+        + "Jeanne,Durand,jeanne.2@example.org,America/New_York,\n"
         + "Jeanne,Durand,jeanne.3@example.org,UTC,1234567893\n"  # next chunk
+        + "Jeanne,Durand,jeanne.4@example.org,Europe/Paris,\n"
         + "Inès,Moreau,ines@example.org,Europe/Paris,\n"
-        + "Inès,Moreau-Petit,ines@example.org,,\n"  # created, then changed, in one chunk
     )
 
-    report = await import_physicians(services, physician_rows(changed), chunk_rows=3)
+    report = await import_physicians(services, physician_rows(changed), chunk_rows=2)
 
-    assert report.counts == {"created": 1, "updated": 4, "unchanged": 2}
+    assert report.counts == {"created": 1, "updated": 3, "unchanged": 1}
     assert report.errors == []
     assert [email for email, _ in report.tokens] == ["ines@example.org"]
     stored = {
@@ -255,7 +253,7 @@ async def test_rows_of_a_multi_chunk_file_update_only_the_cells_they_give(
         for row in await _physicians(services.database)
     }
     assert {email: stored[email] for email in sorted(stored)} == {
-        "ines@example.org": ("Moreau-Petit", "Europe/Paris", None),
+        "ines@example.org": ("Moreau", "Europe/Paris", None),
         "jeanne.1@example.org": ("Durand-Leclerc", "Europe/Paris", None),
         "jeanne.2@example.org": ("Durand", "America/New_York", None),
         "jeanne.3@example.org": ("Durand", "UTC", "1234567893"),
@@ -263,6 +261,34 @@ async def test_rows_of_a_multi_chunk_file_update_only_the_cells_they_give(
         "jeanne.5@example.org": ("Durand", "Europe/Paris", None),
         "jeanne.6@example.org": ("Durand", "Europe/Paris", None),
     }
+
+
+async def test_an_address_given_twice_in_one_file_keeps_its_first_row_and_names_the_others(
+    services: Services,
+) -> None:
+    """Two people sharing an address (a practice's secretary), or one person twice: the later
+    row took over the first one's name, and the welcome went to the wrong person."""
+    text = (
+        "first_name,last_name,email\n"
+        "François-Xavier,Lœuvre,FX@Example.fr\n"
+        "Ana,Silva,ana@example.fr\n"
+        "José,García,fx@example.fr\n"  # the same address, another person, same chunk
+        "Zoé,Roux,zoe@example.fr\n"
+        "François-Xavier,Lœuvre,fx@EXAMPLE.FR\n"  # the first person again, next chunk
+    )
+
+    report = await import_physicians(services, physician_rows(text), chunk_rows=3)
+    stored = {row.email: row.last_name for row in await _physicians(services.database)}
+
+    assert report.counts == {"created": 3, "updated": 0, "unchanged": 0}
+    assert [str(error) for error in report.errors] == [
+        "line 4: email: fx@example.fr is on line 2 already; one physician per address, so this "
+        "row was left out",
+        "line 6: email: fx@example.fr is on line 2 already; one physician per address, so this "
+        "row was left out",
+    ]
+    assert stored["fx@example.fr"] == "Lœuvre"
+    assert [newcomer.first_name for newcomer in report.created] == ["François-Xavier", "Ana", "Zoé"]
 
 
 def test_bad_rows_in_the_middle_of_a_multi_chunk_file_are_named_by_line(

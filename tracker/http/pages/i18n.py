@@ -576,6 +576,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.import.bad.long": "a field of this line is too long",
         "org.import.bad.nul": "a field holds a NUL character (U+0000)",
         "org.import.bad.raced": "another import created this physician at the same moment; import the file again",
+        "org.import.bad.duplicate": "this email address is on line {first} already: one physician per address, so this line was left out",
         # revoking a certificate from the physician's page
         "org.cert.revoke": "Revoke",
         "org.cert.title": "Revoke this certificate?",
@@ -1162,6 +1163,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.import.bad.long": "un champ de cette ligne est trop long",
         "org.import.bad.nul": "un champ contient un caractère NUL (U+0000)",
         "org.import.bad.raced": "un autre import a créé ce médecin au même moment ; importez de nouveau le fichier",
+        "org.import.bad.duplicate": "cette adresse électronique figure déjà ligne {first} : un médecin par adresse, cette ligne a donc été laissée de côté",
         # révoquer une attestation depuis la page du médecin
         "org.cert.revoke": "Révoquer",
         "org.cert.title": "Révoquer cette attestation ?",

@@ -17,7 +17,7 @@ from tracker.adapters.csvfiles import decoded
 from tracker.adapters.physicians_csv import physician_rows
 from tracker.domain.localtime import amount, long_date, when
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate, RequirementCreate
-from tracker.errors import ColumnsError, RowError
+from tracker.errors import ColumnsError, DuplicateRowError, RowError
 from tracker.http.keys import MAIL, SERVICES
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.organiser import organizer_physicians, organizer_session, timezone_names
@@ -354,6 +354,8 @@ def _row_reason(error: RowError, t: dict[str, str]) -> str:
     value at fault (the same words as the physician forms'); else the import's own sentence."""
     if error.field is None:
         return error.reason
+    if isinstance(error, DuplicateRowError):
+        return t["org.import.bad.duplicate"].format(first=error.first)
     for key in (f"org.import.bad.{error.field}", f"org.physician.bad.{error.field}"):
         if key in t:
             return t[key]

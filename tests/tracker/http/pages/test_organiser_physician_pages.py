@@ -18,7 +18,7 @@ from tests.factories import create_physician, create_series
 from tests.tracker.http.pages.test_organiser_pages import Forms, organiser_cookie
 from tests.tracker.services.test_import_physicians import FRENCH_EXCEL
 from tracker.db import Database
-from tracker.errors import RowError
+from tracker.errors import DuplicateRowError, RowError
 from tracker.http.pages.i18n import translator
 from tracker.http.pages.organiser_physicians import _row_reason
 from tracker.services.imports import RACED
@@ -218,6 +218,16 @@ def test_a_raced_row_is_said_in_the_page_language() -> None:
     )
     assert _row_reason(raced, translator("en")) == RACED
     assert str(raced) == f"line 4: {RACED}"  # the CLI's line, unchanged
+
+
+def test_an_address_given_twice_is_said_in_the_page_language() -> None:
+    twice = DuplicateRowError(6, 2, "fx@example.fr")
+
+    assert _row_reason(twice, translator("fr")) == (
+        "cette adresse électronique figure déjà ligne 2 : un médecin par adresse, cette ligne a "
+        "donc été laissée de côté"
+    )
+    assert _row_reason(twice, translator("en")).startswith("this email address is on line 2")
 
 
 async def test_the_import_page_lists_unreadable_lines_in_its_language(
