@@ -285,6 +285,36 @@ async def test_public_home_lists_series_with_subscribe_links(
     assert await page.get_by_role("heading", level=1).inner_text() == "Prochains webinaires"
 
 
+async def test_a_description_shows_the_lines_the_organiser_typed(
+    browser: Browser, site: str, database: Database
+) -> None:
+    _, token = await create_organizer(database, name="Camille", email="camille@example.org")
+    start = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT12:30:00")
+    async with aiohttp.ClientSession(base_url=site) as http:
+        created = await http.post(
+            "/api/series",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "title": "Les lundis",
+                "description": "Ligne 1 : le programme.\nLigne 2 : les intervenants.",
+                "timezone": "Europe/Paris",
+                "start": start,
+                "duration_minutes": 60,
+                "join_url": "https://zoom.us/j/81234567890",
+                "public": True,
+            },
+        )
+        series = await created.json()
+    page = await browser.new_page(locale="fr-FR", viewport={"width": 390, "height": 844})
+
+    shown = []
+    for path in ("/?lang=fr", f"/series/{series['slug']}?lang=fr"):
+        await page.goto(f"{site}{path}")
+        shown.append(await page.locator("p.text").first.inner_text())
+
+    assert shown == ["Ligne 1 : le programme.\nLigne 2 : les intervenants."] * 2
+
+
 async def test_physician_signs_out_and_their_page_then_shows_a_page_not_json(
     browser: Browser, site: str, database: Database
 ) -> None:
