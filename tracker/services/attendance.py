@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
 from schedules.errors import NotFoundError
@@ -127,9 +128,10 @@ async def attendance_rows(
 
 async def unmatched_groups(
     services: Services, *, offset: int, limit: int, search: str | None = None
-) -> tuple[list[tuple[UnmatchedGroup, AttendanceEvent]], bool]:
+) -> tuple[list[tuple[UnmatchedGroup, AttendanceEvent, str]], bool]:
     """A page of unmatched events grouped per person and session, each with one of its events
-    (to say why it is unmatched), and whether another page follows."""
+    (to say why it is unmatched) and the timezone to show its times in (its series', else
+    UTC), and whether another page follows."""
     async with services.database.session() as session:
         groups, more = await unmatched_groups_of(session, offset=offset, limit=limit, search=search)
         samples = {
@@ -142,7 +144,36 @@ async def unmatched_groups(
                 )
             ).all()
         }
-    return [(g, samples[g.sample_id]) for g in groups], more
+        zones = await _zones(session, groups)
+    return [(g, samples[g.sample_id], zones.get(g.key, "UTC")) for g in groups], more
+
+
+async def _zones(session: AsyncSession, groups: list[UnmatchedGroup]) -> dict[GroupKey, str]:
+    """The timezone of each group's series, found by its session or else its series."""
+    occurrence_ids = {g.key.occurrence_id for g in groups if g.key.occurrence_id is not None}
+    series_ids = {g.key.series_id for g in groups if g.key.series_id is not None}
+    by_occurrence = dict(
+        (
+            await session.exec(
+                select(Occurrence.id, Series.timezone)
+                .join(Series, col(Series.id) == col(Occurrence.series_id))
+                .where(col(Occurrence.id).in_(occurrence_ids))
+            )
+        ).all()
+    )
+    by_series = dict(
+        (
+            await session.exec(
+                select(Series.id, Series.timezone).where(col(Series.id).in_(series_ids))
+            )
+        ).all()
+    )
+    zones = {}
+    for g in groups:
+        zone = by_occurrence.get(g.key.occurrence_id) or by_series.get(g.key.series_id)
+        if zone is not None:
+            zones[g.key] = zone
+    return zones
 
 
 async def match_group_by_hand(services: Services, key: GroupKey, email: str) -> int | None:

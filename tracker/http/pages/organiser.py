@@ -27,7 +27,7 @@ from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
 from schedules.window import check_local
 from tracker.domain.attendance import unmatched_reasons
 from tracker.domain.listing import Page
-from tracker.domain.localtime import amount, long_date, when
+from tracker.domain.localtime import amount, long_date, when, when_zoned
 from tracker.domain.models import AttendanceEvent, WebSession
 from tracker.domain.unmatched_groups import GroupKey
 from tracker.domain.validation import validation_messages
@@ -851,21 +851,21 @@ async def organizer_unmatched(
                 "key": g.key,
                 "email": g.email,
                 "events": g.events,
-                "first": when(g.first_at, "UTC", lang),
-                "last": when(g.last_at, "UTC", lang),
-                "reason": _reason(sample, translator(lang), lang),
+                "first": when_zoned(g.first_at, zone, lang),
+                "last": when_zoned(g.last_at, zone, lang),
+                "reason": _reason(sample, translator(lang), lang, zone),
                 "needs_physician": sample.kind != "ended" and sample.physician_id is None,
             }
-            for g, sample in groups
+            for g, sample, zone in groups
         ],
     )
 
 
-def _reason(event: AttendanceEvent, t: dict[str, str], lang: str) -> str:
-    """Why an event is unmatched, in the page's language (times in UTC, as the list's)."""
+def _reason(event: AttendanceEvent, t: dict[str, str], lang: str, zone: str) -> str:
+    """Why an event is unmatched, in the page's language (times in ``zone``, the list's)."""
     return t["unmatched.and"].join(
         t[f"unmatched.{code}"].format(
-            **{k: when(v, "UTC", lang) if isinstance(v, datetime) else v for k, v in f.items()}
+            **{k: when_zoned(v, zone, lang) if isinstance(v, datetime) else v for k, v in f.items()}
         )
         for code, f in unmatched_reasons(event)
     )

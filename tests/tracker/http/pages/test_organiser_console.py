@@ -466,6 +466,10 @@ async def test_unmatched_events_are_grouped_per_person_and_session_matched_or_di
         assert "aucun médecin avec l'adresse guest@elsewhere.org" in unescape(html)
         assert "no physician with email" not in html
         assert "no physician with the address guest@elsewhere.org" in unescape(english)
+        # times in the series' zone, named (they were UTC, unnamed, where every other page
+        # said 12:30 Paris time)
+        assert "lundi 2 novembre 2026 à 12:30 (heure de Paris)" in unescape(html)
+        assert "11:30" not in html
         forms = [f for a, f, _ in Forms(html).forms if a == "/organizer/unmatched/group"]
         match = next(f for f in forms if f["action"] == "match" and f["who"].startswith("j.durand"))
         dismiss = next(
