@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
+from calendar import monthrange
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from notifications.addresses import normalise_address
 from schedules.schemas import Language, TimezoneName
@@ -54,6 +65,23 @@ def _check_license_state(value: str) -> str:
     if problem:
         raise ValueError(problem)
     return value
+
+
+def _person_name(value: str) -> str:
+    """A name as people write it: on one line, without control characters (a line break in a
+    name broke the greeting of every email to that person), and not blank."""
+    text = value.strip()
+    if not text:
+        raise ValueError("must not be blank")
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in text):
+        raise ValueError("must be on one line, without control characters")
+    return text
+
+
+def _birth_date(month: int | None, day: int | None) -> None:
+    """A month and a day that a year has (29 February included)."""
+    if month is not None and day is not None and day > monthrange(2024, month)[1]:
+        raise ValueError(f"month {month} has no day {day}")
 
 
 def _aware(value: datetime) -> datetime:
@@ -108,7 +136,9 @@ LicenseNumber = Annotated[
         description="Medical licence number as the state board gave it",
     ),
 ]
-Name = Annotated[str, Field(min_length=1, max_length=limits.PERSON_NAME)]
+Name = Annotated[
+    str, Field(min_length=1, max_length=limits.PERSON_NAME), AfterValidator(_person_name)
+]
 EventTime = Annotated[datetime, AfterValidator(_aware), AfterValidator(_event_time)]
 BoardIds = Annotated[
     dict[
@@ -136,6 +166,12 @@ class PhysicianCreate(BaseModel):
     license_number: LicenseNumber | None = None
     consent_board_reporting: bool = False
 
+    @field_validator("birth_day")
+    @classmethod
+    def _a_day_of_the_month(cls, day: int | None, info: ValidationInfo) -> int | None:
+        _birth_date(info.data.get("birth_month"), day)
+        return day
+
 
 class PhysicianUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -153,6 +189,12 @@ class PhysicianUpdate(BaseModel):
     license_state: LicenseState | None = None
     license_number: LicenseNumber | None = None
     consent_board_reporting: bool | None = None
+
+    @field_validator("birth_day")
+    @classmethod
+    def _a_day_of_the_month(cls, day: int | None, info: ValidationInfo) -> int | None:
+        _birth_date(info.data.get("birth_month"), day)
+        return day
 
 
 class PhysicianPublic(BaseModel):

@@ -50,6 +50,12 @@ async def test_email_is_unique_case_insensitively(client: TestClient, auth: dict
         ({"rpps": "1234"}, "rpps", "exactly 11 digits"),
         ({"email": "nobody"}, "email", "not an email address"),
         ({"timezone": "Paris"}, "timezone", "unknown IANA timezone"),
+        ({"first_name": "Marie\r\nClaire"}, "first_name", "on one line"),  # broke greetings
+        ({"last_name": "Durand\u0007"}, "last_name", "without control characters"),
+        ({"last_name": "Durand\u2028Martin"}, "last_name", "on one line"),
+        ({"first_name": "   "}, "first_name", "must not be blank"),
+        ({"birth_month": 4, "birth_day": 31}, "birth_day", "month 4 has no day 31"),
+        ({"birth_month": 2, "birth_day": 30}, "birth_day", "month 2 has no day 30"),
         ({"timezone": "localtime"}, "timezone", "unknown IANA timezone"),
         ({"timezone": "Factory"}, "timezone", "unknown IANA timezone"),
         ({"language": "es"}, "language", "'fr' or 'en'"),
@@ -64,6 +70,19 @@ async def test_bad_identifiers_are_422(
     assert response.status == 422
     error = (await response.json())["errors"][0]
     assert (error["field"], message in error["message"]) == (field, True)
+
+
+async def test_names_are_kept_without_their_surrounding_spaces_and_29_february_is_a_birthday(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    body = physician_body(first_name="  Anne ", last_name="d’Alembert", birth_month=2, birth_day=29)
+
+    response = await client.post("/api/physicians", json=body, headers=auth)
+    created = await response.json()
+
+    assert response.status == 201, created
+    assert (created["first_name"], created["last_name"]) == ("Anne", "d’Alembert")
+    assert (created["birth_month"], created["birth_day"]) == (2, 29)
 
 
 async def test_valid_rpps_and_board_ids_are_kept(client: TestClient, auth: dict[str, str]) -> None:
