@@ -8,6 +8,7 @@ reference :func:`round_credit`.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,7 +20,7 @@ from typing import Literal
 #: The version of these rules, kept in every award's receipt (:mod:`tracker.domain.receipts`):
 #: raise it with any change to how facts become minutes or minutes become credits, so that a
 #: receipt read years later says which rules made it.
-RULES_VERSION = "2026.1"
+RULES_VERSION = "2026.2"
 
 Kind = Literal["join", "leave", "ended"]
 Rounding = Literal["quarter", "floor_quarter", "all_or_nothing"]
@@ -66,8 +67,8 @@ def _intervals(
     facts: Iterable[Fact], end: datetime, now: datetime | None
 ) -> tuple[list[Stay], list[str]]:
     ordered = sorted(facts, key=lambda f: (f.at, _KIND_ORDER[f.kind], f.connection or ""))
-    ended_at = min((f.at for f in ordered if f.kind == "ended"), default=None)
-    close_at = min(t for t in (end, ended_at, now) if t is not None)
+    ended = sorted(f.at for f in ordered if f.kind == "ended")
+    close_at = min(t for t in (end, now) if t is not None)
     open_since: dict[str, datetime] = {}
     intervals: list[Stay] = []
     anomalies: list[str] = []
@@ -90,8 +91,19 @@ def _intervals(
     reported = any(f.reported for f in ordered)
     for key, started in open_since.items():
         if not reported:
-            intervals.append((started, max(started, close_at), key, False))
+            intervals.append(
+                (started, max(started, _closing(started, ended, close_at)), key, False)
+            )
     return intervals, anomalies
+
+
+def _closing(started: datetime, ended: list[datetime], close_at: datetime) -> datetime:
+    """When a connection left open since ``started`` closes: at the platform's first end event
+    at or after its join (a host who ends the webinar and starts it again ends only the stays
+    of the first run: since 2026.2; before, the first end event closed every stay, and a
+    rejoin after a restart counted nothing), else at ``close_at`` (the end, or now)."""
+    after = ended[bisect.bisect_left(ended, started)] if ended and started <= ended[-1] else None
+    return min(close_at, after) if after is not None else close_at
 
 
 def stays(

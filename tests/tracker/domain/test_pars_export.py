@@ -18,13 +18,15 @@ import pytest
 import time_machine
 from aiohttp.test_utils import TestClient
 from alembic import command
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, update
+from sqlmodel import col
 
 from tests.factories import create_physician, create_series, occurrences, series_body
 from tests.tracker.http.api.test_attendance_api import DURING, event
 from tests.tracker.http.pages.test_organiser_pages import Forms, organiser_cookie
 from tests.tracker.test_cli import run
 from tracker.db import Database
+from tracker.domain.models import Physician
 from tracker.migrate import alembic_config, upgrade
 from tracker.services.finalisation import finalize
 
@@ -61,12 +63,19 @@ async def _final_world(client: TestClient, auth: dict[str, str], database: Datab
             client,
             auth,
             first_name="Léa",
-            last_name="Tab\tSéparée",
+            last_name="Tab Séparée",
             email="lea@example.org",
             npi=None,
             board_ids={"ABS": "5150"},
         ),
     ]
+    async with database.session() as session:  # a tab typed before names were checked
+        await session.exec(
+            update(Physician)
+            .where(col(Physician.id) == people[2]["id"])
+            .values(last_name="Tab\tSéparée")
+        )
+        await session.commit()
     events = [
         event(f"{kind}{p['id']}", kind, at, occurrence_id=first["id"], physician_id=p["id"])
         for p in people
