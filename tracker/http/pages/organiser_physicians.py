@@ -39,6 +39,10 @@ PROGRESS_SECONDS = 0.5
 SHOWN_ERRORS = 1000
 #: Anything that looks like an address in a pasted list or a CSV: cells, lines, "Name <a@b>".
 _ADDRESS = re.compile(r"[^\s,;<>\"'()\[\]]+@[^\s,;<>\"'()\[\]]+")
+#: What is left of a pasted list once its addresses are taken out, piece by piece.
+_PIECE = re.compile(r"[^\s,;<>\"'()\[\]«»]+")
+#: A piece meant as an address that lost its @ (``med03example.org``): a dot before letters.
+_ADDRESS_LIKE = re.compile(r"^[\w.+-]+\.[^\W\d_]{2,}$")
 
 
 def _number(text: str) -> int:
@@ -286,9 +290,12 @@ async def organizer_import(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def addresses_in(text: str) -> tuple[list[str], list[str]]:
+def addresses_in(text: str, *, pasted: bool = False) -> tuple[list[str], list[str]]:
     """The addresses of a pasted list or a CSV (any column, any separator), normalised, and
-    the pieces that look like addresses but are not."""
+    the pieces that look like addresses but are not. In a ``pasted`` list, also what is left
+    once the addresses are out and was surely meant as one (an ``@`` without an address
+    around it, or ``med03example.org``): nothing typed vanishes without a word; names next to
+    the addresses (``Jeanne Durand <j.durand@example.org>``) are not reported."""
     good: list[str] = []
     bad: list[str] = []
     for found in _ADDRESS.findall(text):
@@ -296,6 +303,9 @@ def addresses_in(text: str) -> tuple[list[str], list[str]]:
             good.append(normalise_address(found))
         except ValueError:
             bad.append(found[:320])
+    if pasted:
+        rest = _PIECE.findall(_ADDRESS.sub(" ", text))
+        bad += [piece[:320] for piece in rest if "@" in piece or _ADDRESS_LIKE.match(piece)]
     return good, bad
 
 
@@ -314,9 +324,10 @@ async def organizer_register_list(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(
             text="the form is stale or forged (CSRF check failed); reload the page"
         )
-    text = fields.get("emails", "") + "\n" + (_text_of(content) or "" if content else "")
-    emails, invalid = addresses_in(text)
-    if not emails:
+    typed, typed_invalid = addresses_in(fields.get("emails", ""), pasted=True)
+    listed, listed_invalid = addresses_in(_text_of(content) or "" if content else "")
+    emails, invalid = typed + listed, typed_invalid + listed_invalid
+    if not emails and not invalid:
         raise web.HTTPSeeOther(f"/organizer/series/{series_id}?bulk=empty#bulk")
     try:
         result = await registration_service.register_emails(
@@ -327,15 +338,15 @@ async def organizer_register_list(request: web.Request) -> web.StreamResponse:
         )
     except NotFoundError:
         raise web.HTTPNotFound() from None
-    unknown = result.unknown + invalid
     message = t["org.bulk.done"].format(
-        added=result.added, already=result.already, unknown=len(unknown)
+        added=result.added, already=result.already, unknown=len(result.unknown)
     )
     if result.waitlisted:
         message += " " + t["org.bulk.waitlisted"].format(waitlisted=result.waitlisted)
-    if unknown:
-        message += " " + t["org.bulk.unknown"] + " " + ", ".join(unknown[:20])
-        message += " …" if len(unknown) > 20 else ""
+    for label, pieces in (("org.bulk.unknown", result.unknown), ("org.bulk.invalid", invalid)):
+        if pieces:
+            message += " " + t[label] + " " + ", ".join(pieces[:20])
+            message += " …" if len(pieces) > 20 else ""
     return page(
         request,
         "org_done.html",

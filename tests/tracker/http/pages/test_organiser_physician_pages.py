@@ -298,6 +298,41 @@ async def test_a_pasted_list_and_a_csv_register_physicians_to_a_series(
     )
 
 
+async def test_a_pasted_address_that_is_no_address_is_named_not_dropped(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    """``med03example.org`` (no @) vanished without a word, and ``med04@example,org`` showed
+    as "not found" while its ``org`` vanished."""
+    await create_physician(client, auth, email="jeanne@example.org", npi=None)
+    series = await create_series(client, auth)
+    cookie = await organiser_cookie(database)
+    html = await (await client.get(f"/organizer/series/{series['id']}", headers=cookie)).text()
+    csrf = Forms(html).by_id("bulk-form")["csrf"]
+    pasted = "Jeanne Durand <jeanne@example.org>\nmed03example.org\nmed04@example,org\n@\n"
+
+    done = await client.post(
+        f"/organizer/series/{series['id']}/registrations?lang=fr",
+        data={"csrf": csrf, "emails": pasted},
+        headers=cookie,
+    )
+    only_bad = await client.post(
+        f"/organizer/series/{series['id']}/registrations?lang=en",
+        data={"csrf": csrf, "emails": "med03example.org"},
+        headers=cookie,
+    )
+    said = html_lib.unescape(await done.text())
+
+    assert done.status == 200
+    assert "1 inscrits, 0 déjà inscrits, 0 introuvables." in said
+    assert (
+        "Pas des adresses électroniques, laissées de côté : med04@example, med03example.org, @"
+        in said
+    )
+    assert "Durand" not in said.split("laissées de côté")[1]  # names beside addresses are fine
+    assert only_bad.status == 200
+    assert "Not email addresses, left out: med03example.org" in await only_bad.text()
+
+
 async def test_a_list_registered_to_a_full_series_says_how_many_wait_in_line(
     client: TestClient, auth: dict[str, str], database: Database
 ) -> None:
