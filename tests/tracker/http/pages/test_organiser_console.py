@@ -416,6 +416,10 @@ async def test_the_outbox_counts_by_status_and_retries_every_failed_row_at_once(
 
     assert "en échec\u00a0: 6</a>" in html
     assert "envoyés\u00a0: 54</a>" in html
+    # each row's kind and status in the page's language, not the stored words
+    assert "<td>attestation</td>" in html and "<td>rappel</td>" in html
+    assert "<td>certificate</td>" not in html and "<td>sent</td>" not in html
+    assert '<option value="certificate">attestation</option>' in html
     assert retry["kind"] == "reminder"
     assert "Renvoyer les 6 courriels en échec" in reminders
     assert done.status == 303

@@ -530,3 +530,17 @@ async def test_a_physicians_details_are_edited_from_their_page_errors_next_to_fi
         "j.durand@chu.example.org",
         None,  # an empty NPI clears it
     )
+
+
+async def test_a_physicians_emails_are_listed_in_the_page_language(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    jeanne = await create_physician(client, auth, send_welcome=True)
+    cookie = await organiser_cookie(database)
+
+    french = await (
+        await client.get(f"/organizer/physicians/{jeanne['id']}?lang=fr", headers=cookie)
+    ).text()
+
+    assert "<td>bienvenue</td>" in french and "<td>en attente</td>" in french
+    assert "<td>welcome</td>" not in french and "<td>pending</td>" not in french
