@@ -59,8 +59,3 @@ def when_zoned(value: datetime, timezone: str, language: str) -> str:
 def month_label(year: int, month: int, language: str) -> str:
     """``décembre 2026`` / ``December 2026``."""
     return format_date(date(year, month, 1), "LLLL y", locale=locale_of(language))
-
-
-def amount(value: float) -> str:
-    """Credits as people write them: 1, 0.75, 1.5."""
-    return f"{value:g}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from notifications.models import OutboxMessage
+from schedules.wording import credit_amount, number
 from tracker.domain.bounds import parse_id
-from tracker.domain.localtime import amount, long_date, when
+from tracker.domain.localtime import long_date, when
 from tracker.domain.schemas import CertificateCheck, OutboxMessagePublic
 from tracker.http.keys import MAIL, SERVICES, physician_of
 from tracker.http.pages.errors import prefers_html
@@ -134,9 +135,10 @@ def _certificate_page(
         revoked_text=long_date(check.revoked_at.date(), lang) if check and check.revoked_at else "",
         session_text=when(check.session_start, timezone, lang) + f" ({timezone})" if check else "",
         issued_text=long_date(check.issued_at.date(), lang) if check else "",
-        minutes=amount(check.minutes) if check else "",
+        minutes=number(check.minutes, lang) if check else "",
         credits=[
-            (labels.get(code, code), amount(value)) for code, value in sorted(check.credits.items())
+            (labels.get(code, code), credit_amount(value, lang))
+            for code, value in sorted(check.credits.items())
         ]
         if check
         else [],

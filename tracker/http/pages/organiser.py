@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from babel.dates import format_timedelta, get_day_names
+from babel.numbers import format_percent
 from pydantic import TypeAdapter, ValidationError
 
 from schedules import recurrence
@@ -25,9 +26,10 @@ from schedules.models import Series, StoredCredit
 from schedules.recurrence import expand, normalise_rule, resolve_timezone
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
 from schedules.window import check_local
+from schedules.wording import credit_amount, locale_of, number
 from tracker.domain.attendance import unmatched_reasons
 from tracker.domain.listing import Page
-from tracker.domain.localtime import amount, long_date, when, when_zoned
+from tracker.domain.localtime import long_date, when, when_zoned
 from tracker.domain.models import AttendanceEvent, WebSession
 from tracker.domain.unmatched_groups import GroupKey
 from tracker.domain.validation import validation_messages
@@ -727,9 +729,21 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
         series_id=series.id,
         summary=view.summary,
         share=(
-            f"{view.summary.over_threshold / view.summary.attended:.0%}"
+            format_percent(
+                view.summary.over_threshold / view.summary.attended, locale=locale_of(lang)
+            )
             if view.summary and view.summary.attended and view.summary.threshold_minutes is not None
             else "—"
+        ),
+        median=(
+            number(view.summary.median_minutes, lang)
+            if view.summary and view.summary.median_minutes is not None
+            else "—"
+        ),
+        threshold=(
+            number(view.summary.threshold_minutes, lang)
+            if view.summary and view.summary.threshold_minutes is not None
+            else None
         ),
         q=search or "",
         pager=_pager(request, ATTENDANCE, attendees),
@@ -737,11 +751,12 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
             {
                 "name": f"{p.first_name} {p.last_name}",
                 "email": p.email,
-                "minutes": amount(round(a.seconds / 60, 2)),
+                "minutes": number(round(a.seconds / 60, 2), lang),
                 "receipt": f"/organizer/occurrences/{occurrence_id}/receipts/{p.id}",
                 "final": a.final,
                 "credits": ", ".join(
-                    f"{labels.get(c, c)} {amount(v)}" for c, v in sorted(a.credits.items())
+                    f"{labels.get(c, c)} {credit_amount(v, lang)}"
+                    for c, v in sorted(a.credits.items())
                 ),
             }
             for a, p in attendees.rows

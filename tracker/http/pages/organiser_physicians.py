@@ -13,9 +13,10 @@ from pydantic import ValidationError
 
 from notifications.addresses import normalise_address
 from schedules.errors import InvalidInputError, NotFoundError
+from schedules.wording import credit_amount, number
 from tracker.adapters.csvfiles import decoded
 from tracker.adapters.physicians_csv import physician_rows
-from tracker.domain.localtime import amount, long_date, when
+from tracker.domain.localtime import long_date, when
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate, RequirementCreate
 from tracker.errors import ColumnsError, DuplicateRowError, RowError
 from tracker.http.keys import MAIL, SERVICES
@@ -88,22 +89,26 @@ async def organizer_physician(
                 "series": a.series_title,
                 "occurrence_id": a.occurrence_id,
                 "when": when(a.start, p.timezone, lang),
-                "minutes": amount(a.minutes),
+                "minutes": number(a.minutes, lang),
                 "final": a.final,
                 "credits": ", ".join(
-                    f"{labels.get(c, c)} {amount(v)}" for c, v in sorted(a.credits.items())
+                    f"{labels.get(c, c)} {credit_amount(v, lang)}"
+                    for c, v in sorted(a.credits.items())
                 ),
                 "certificate": _certificate(view.certificates.get(a.occurrence_id), lang),
             }
             for a in view.summary.awards
         ],
-        totals=[(labels.get(c, c), amount(v)) for c, v in sorted(view.summary.totals.items())],
+        totals=[
+            (labels.get(c, c), credit_amount(v, lang))
+            for c, v in sorted(view.summary.totals.items())
+        ],
         requirements=[
             {
                 "id": r.id,
                 "type": labels.get(r.type, r.type),
-                "earned": amount(r.earned),
-                "required": amount(r.required),
+                "earned": credit_amount(r.earned, lang),
+                "required": credit_amount(r.required, lang),
                 "from": r.from_.isoformat(),
                 "to": r.to.isoformat(),
             }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from html import unescape
 from typing import Any
 
 import time_machine
@@ -78,12 +79,19 @@ async def test_the_attendance_page_sums_up_the_session_and_draws_a_time_axis(
         html = await (
             await client.get(f"/organizer/occurrences/{first['id']}?lang=en", headers=cookie)
         ).text()
+        french = await (
+            await client.get(f"/organizer/occurrences/{first['id']}?lang=fr", headers=cookie)
+        ).text()
 
     facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", html))
     assert facts["Registered"] == "3"
     assert facts["Attended"] == "3"
-    assert facts["Median minutes connected"] == "50.0"
+    assert facts["Median minutes connected"] == "50"
     assert facts["Share of attendees over the minimum attendance"].startswith("67% (2;")
+    # French numbers in French: a decimal comma, a space before %
+    french_facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", unescape(french)))
+    assert any(v.startswith("67\u00a0% (2;") for v in french_facts.values()), french_facts
+    assert "1,0" in unescape(french) and "1.0" not in unescape(french).split("<table>")[1]
     assert ">12:30</text>" in html and ">13:00</text>" in html  # Paris times on the axis
     assert f'href="/organizer/occurrences/{first["id"]}/attendance.csv"' in html
 
