@@ -408,6 +408,22 @@ def _hashable(value: object) -> object:
     return (type(value), value)
 
 
+def with_credits(award: Award, credits: dict[str, float]) -> Award:
+    """A detached copy of an award with other credits (a claim's; never stored)."""
+    return Award(
+        id=award.id,
+        occurrence_id=award.occurrence_id,
+        physician_id=award.physician_id,
+        seconds=award.seconds,
+        credits=credits,
+        anomalies=list(award.anomalies),
+        final=award.final,
+        version=award.version,
+        computed_at=award.computed_at,
+        finalized_at=award.finalized_at,
+    )
+
+
 def _as_of(award: Award, attended: Attendance, credits: dict[str, float], now: datetime) -> Award:
     """A detached copy of a provisional award with the figures as of ``now`` (never stored)."""
     return Award(

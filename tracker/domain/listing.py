@@ -29,7 +29,7 @@ from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
 from tracker.domain import awards
 from tracker.domain.folding import fold, folded, folded_regex
-from tracker.domain.models import AttendanceEvent, Award, Physician, Registration
+from tracker.domain.models import AttendanceEvent, Award, Claim, Physician, Registration
 from tracker.domain.physicians import email_key
 
 T = TypeVar("T")
@@ -250,6 +250,7 @@ async def attendance_page(
         lambda row: (row[1].last_name, row[1].first_name, row[1].id),
         request,
     )
+    page = await _as_claimed(session, occurrence_id, page)
     provisional = [award.physician_id for award, _ in page.rows if not award.final]
     if now is None or not provisional:
         return page
@@ -272,6 +273,38 @@ async def attendance_page(
         )
         for award, physician in page.rows
     ]
+    return Page(rows, page.next_key, page.previous_key)
+
+
+async def _as_claimed(
+    session: AsyncSession, occurrence_id: int, page: Page[tuple[Award, Physician]]
+) -> Page[tuple[Award, Physician]]:
+    """The page with each final award a physician has claimed (SPEC 7) showing the credit the
+    claim attested, as the physician's own page, the credits API and the certificate do, not
+    the computed one (awards not claimed yet stay as computed: what may be claimed)."""
+    final = [award.physician_id for award, _ in page.rows if award.final]
+    if not final:
+        return page
+    claims = {
+        claim.physician_id: claim
+        for claim in (
+            await session.exec(
+                select(Claim).where(
+                    Claim.occurrence_id == occurrence_id,
+                    col(Claim.physician_id).in_(final),
+                    col(Claim.claimed_at).is_not(None),
+                )
+            )
+        ).all()
+    }
+    if not claims:
+        return page
+    rows = []
+    for award, physician in page.rows:
+        claim = claims.get(award.physician_id) if award.final else None
+        if claim is not None:
+            award = awards.with_credits(award, dict(claim.claimed_credits or {}))
+        rows.append((award, physician))
     return Page(rows, page.next_key, page.previous_key)
 
 

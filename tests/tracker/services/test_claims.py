@@ -440,6 +440,37 @@ async def test_the_completions_export_reports_the_credit_claimed_and_nothing_bef
     ]
 
 
+async def test_the_sessions_attendance_shows_the_credit_claimed_as_every_other_view_does(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    """The organiser's session page said 1.25 where the physician's page, the credits API and
+    the certificate said 0.75: what she claimed."""
+    world, links = await _claim_links(client, auth, database, scheduler, smtp_server)
+    with time_machine.travel(AFTER, tick=False):
+        done = await client.post(
+            links["jeanne"][0], data={"minutes": "45,5", "attest": "yes", **_answers(world)}
+        )
+        assert done.status == 200
+        listed = await (
+            await client.get(f"/api/occurrences/{world.occurrence_id}/attendance", headers=auth)
+        ).json()
+        mine = await (
+            await client.get(
+                "/api/me/credits", headers={"Authorization": f"Bearer {world.jeanne['token']}"}
+            )
+        ).json()
+    by_id = {row["physician_id"]: row for row in listed["items"]}
+
+    assert (
+        by_id[world.jeanne["id"]]["credits"] == mine["awards"][0]["credits"] == {"AMA_PRA_1": 0.75}
+    )
+    assert by_id[world.paul["id"]]["credits"] != {}  # not claimed yet: what may be claimed
+
+
 async def test_the_credit_summary_counts_the_credit_claimed_and_nothing_before_a_claim(
     client: TestClient,
     auth: dict[str, str],
