@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from schedules.designation import designation_statement
+from schedules.designation import designation_lines
 from schedules.errors import NotFoundError
 from schedules.models import Series
 from schedules.recurrence import timezone_names
@@ -93,7 +93,7 @@ async def series_page(
         "series_public.html",
         status=status,
         series=series,
-        statement=designation_statement(
+        statement=designation_lines(
             series.credits, provider=mail.provider, labels=mail.labels, language=lang
         ),
         feed=feed,

@@ -160,21 +160,27 @@ async def test_subscribe_subscribes_and_the_download_is_the_secondary_link(
 async def test_the_designation_statement_is_in_the_page_language(
     client: TestClient, auth: dict[str, str], lang: str, expected: list[str]
 ) -> None:
+    """On the home page and on the series' own page alike (the latter showed the English
+    statement alone, unmarked, on a French page)."""
     with time_machine.travel(BEFORE, tick=False):
-        await _series(client, auth)
-        html = await _home(client, lang)
+        series_id = await _series(client, auth)
+        home = await _home(client, lang)
+        slug = (await (await client.get(f"/api/series/{series_id}", headers=auth)).json())["slug"]
+        own = unescape(await (await client.get(f"/series/{slug}?lang={lang}")).text())
 
     english = (
         "Institut du Numérique en Santé designates this live activity for a maximum of 1.0 "
         "AMA PRA Category 1 Credit(s)™. Physicians should claim only the credit commensurate "
         "with the extent of their participation in the activity."
     )
-    assert all(sentence in html for sentence in expected)
-    assert english in html  # the AMA's wording, verbatim, on every page
-    if lang == "fr":
-        assert (
-            f'<p class="muted" lang="en"><span lang="fr">Texte officiel :</span> {english}' in html
-        )
+    for html in (home, own):
+        assert all(sentence in html for sentence in expected)
+        assert english in html  # the AMA's wording, verbatim, on every page
+        if lang == "fr":
+            assert (
+                f'<p class="muted" lang="en"><span lang="fr">Texte officiel :</span> {english}'
+                in html
+            )
 
 
 @pytest.mark.parametrize(("lang", "register"), [("fr", "S’inscrire"), ("en", "Register")])
