@@ -92,6 +92,9 @@ async def test_the_attendance_page_sums_up_the_session_and_draws_a_time_axis(
     french_facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", unescape(french)))
     assert any(v.startswith("67\u00a0% (2;") for v in french_facts.values()), french_facts
     assert "1,0" in unescape(french) and "1.0" not in unescape(french).split("<table>")[1]
+    # on a phone the table's head is hidden: each number cell names its column itself
+    assert '<span class="cell-label">Minutes\u00a0: </span>50' in unescape(french)
+    assert '<span class="cell-label">Crédits\u00a0: </span>' in unescape(french)
     assert ">12:30</text>" in html and ">13:00</text>" in html  # Paris times on the axis
     assert f'href="/organizer/occurrences/{first["id"]}/attendance.csv"' in html
 

@@ -329,6 +329,7 @@ async def test_sessions_attended_come_newest_first_and_a_zero_credit_row_says_wh
     assert len(rows) == 3
     assert [day in row for day, row in zip(days, rows, strict=True)] == [True] * 3  # newest first
     assert credit in rows[0] and "note" not in rows[0]
+    assert '<span class="cell-label">Minutes' in rows[0]  # a phone shows what 45 counts
     assert short in rows[1]
     assert threshold in rows[2]
 
