@@ -408,34 +408,38 @@ def _hashable(value: object) -> object:
     return (type(value), value)
 
 
+def _copy(award: Award, **changes: Any) -> Award:
+    """A detached copy of an award (never stored, nor in any session) with ``changes``."""
+    fields: dict[str, Any] = {
+        "id": award.id,
+        "occurrence_id": award.occurrence_id,
+        "physician_id": award.physician_id,
+        "seconds": award.seconds,
+        "credits": award.credits,
+        "anomalies": list(award.anomalies),
+        "final": award.final,
+        "version": award.version,
+        "computed_at": award.computed_at,
+        "finalized_at": award.finalized_at,
+    }
+    return Award(**(fields | changes))
+
+
 def with_credits(award: Award, credits: dict[str, float]) -> Award:
-    """A detached copy of an award with other credits (a claim's; never stored)."""
-    return Award(
-        id=award.id,
-        occurrence_id=award.occurrence_id,
-        physician_id=award.physician_id,
-        seconds=award.seconds,
-        credits=credits,
-        anomalies=list(award.anomalies),
-        final=award.final,
-        version=award.version,
-        computed_at=award.computed_at,
-        finalized_at=award.finalized_at,
-    )
+    """A detached copy of an award with other credits (a claim's)."""
+    return _copy(award, credits=credits)
 
 
 def _as_of(award: Award, attended: Attendance, credits: dict[str, float], now: datetime) -> Award:
-    """A detached copy of a provisional award with the figures as of ``now`` (never stored)."""
-    return Award(
-        id=award.id,
-        occurrence_id=award.occurrence_id,
-        physician_id=award.physician_id,
+    """A detached copy of a provisional award with the figures as of ``now``."""
+    return _copy(
+        award,
         seconds=attended.seconds,
         credits=credits,
         anomalies=list(attended.anomalies),
         final=False,
-        version=award.version,
         computed_at=now,
+        finalized_at=None,
     )
 
 
