@@ -26,7 +26,7 @@ from schedules.models import Series, StoredCredit
 from schedules.recurrence import expand, normalise_rule, resolve_timezone
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
 from schedules.window import check_local
-from schedules.wording import credit_amount, locale_of, number
+from schedules.wording import credit_amount, labelled, locale_of, number
 from tracker.domain.attendance import unmatched_reasons
 from tracker.domain.listing import Page
 from tracker.domain.localtime import long_date, when, when_zoned
@@ -590,11 +590,11 @@ async def organizer_preview(request: web.Request) -> web.Response:
         )
         lines = [when(s, tz.key, lang) for s in starts if s >= now][:12]
     except PickerError as exc:
-        lines = [f"{t['error']}: {t[exc.key]}"]
+        lines = [labelled(t["error"], t[exc.key], lang)]
     except InvalidInputError as exc:
-        lines = [f"{t['error']}: {_bad(t, exc.field)}"]
+        lines = [labelled(t["error"], _bad(t, exc.field), lang)]
     except (ValueError, KeyError):
-        lines = [f"{t['error']}: {t['org.preview.incomplete']}"]
+        lines = [labelled(t["error"], t["org.preview.incomplete"], lang)]
     return web.json_response({"lines": lines, "rule": rule_text or ""})
 
 

@@ -46,6 +46,10 @@ async def security_headers(_request: web.BaseRequest, response: web.StreamRespon
         response.headers.setdefault("Cache-Control", "no-store")
 
 
+#: A label's colon: French typography puts a no-break space before it.
+COLONS = {"fr": "\u00a0:", "en": ":"}
+
+
 def page(
     request: web.Request,
     template: str,
@@ -59,6 +63,7 @@ def page(
         t=translator(chosen),
         lang=chosen,
         other_lang="en" if chosen == "fr" else "fr",
+        colon=COLONS[chosen],
         path=request.path,
         **context,
     )
@@ -77,6 +82,7 @@ def render_text(request: web.Request, template: str, **context: Any) -> str:
         t=translator(chosen),
         lang=chosen,
         other_lang="en" if chosen == "fr" else "fr",
+        colon=COLONS[chosen],
         path=request.path,
         **context,
     )

@@ -95,6 +95,7 @@ async def test_the_attendance_page_sums_up_the_session_and_draws_a_time_axis(
     # on a phone the table's head is hidden: each number cell names its column itself
     assert '<span class="cell-label">Minutes\u00a0: </span>50' in unescape(french)
     assert '<span class="cell-label">Crédits\u00a0: </span>' in unescape(french)
+    assert "<h1>Présence\u00a0: " in unescape(french)  # French typography: a space before ":"
     assert ">12:30</text>" in html and ">13:00</text>" in html  # Paris times on the axis
     assert f'href="/organizer/occurrences/{first["id"]}/attendance.csv"' in html
 

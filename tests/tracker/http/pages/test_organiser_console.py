@@ -234,9 +234,7 @@ async def test_the_preview_answers_the_dates_and_the_rule_of_the_picker(
 
     assert body["rule"] == "FREQ=MONTHLY;BYDAY=2TU;UNTIL=20270630"
     assert len(body["lines"]) == 6 and body["lines"][-1] == "on Tuesday 8 June 2027 at 18:00"
-    assert (
-        len(refused["lines"]) == 1 and "Donnez un nombre entier de 1 à 99." in refused["lines"][0]
-    )
+    assert refused["lines"] == ["Erreur\u00a0: Donnez un nombre entier de 1 à 99."]
 
 
 async def test_sign_out_needs_the_form_token_and_ends_the_session(
