@@ -52,6 +52,10 @@ _HTTP_URL = TypeAdapter(AnyHttpUrl)
 
 
 def _check_url(value: str) -> str:
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        # the URL parser drops tabs and line breaks (WHATWG): what was pasted would be stored
+        # silently changed, "…/j/1\r\nX: y" as "…/j/1X:%20y"
+        raise ValueError("holds a line break or another control character")
     url = str(_HTTP_URL.validate_python(value))
     if len(url) > limits.JOIN_URL:  # normalising adds a "/" or punycode: it must still fit
         raise ValueError(f"is longer than {limits.JOIN_URL} characters once normalised")

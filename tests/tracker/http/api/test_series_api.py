@@ -168,6 +168,12 @@ async def test_patch_can_clear_the_rule_to_a_single_session(
         ({"timezone": "Mars/Olympus"}, "timezone", "unknown IANA timezone 'Mars/Olympus'"),
         ({"timezone": "../../etc/passwd"}, "timezone", "unknown IANA timezone"),
         ({"timezone": "Factory"}, "timezone", "unknown IANA timezone 'Factory'"),
+        (  # the URL parser dropped the line break: the URL was stored silently changed
+            {"join_url": "https://zoom.us/j/1\r\nX: y"},
+            "join_url",
+            "holds a line break or another control character",
+        ),
+        ({"join_url": "https://zoom.us/j/1\t2"}, "join_url", "control character"),
         ({"timezone": "localtime"}, "timezone", "unknown IANA timezone 'localtime'"),
         ({"start": "2027-03-01T12:30:00+01:00"}, "start", "without an offset"),
         ({"start": "next monday"}, "start", "valid datetime"),
