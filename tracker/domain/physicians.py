@@ -279,19 +279,20 @@ async def import_physicians(
     """Create or update the physicians of ``rows`` with one read, one multi-row INSERT and one
     UPDATE per set of changed fields; flushes, never commits.
 
-    Rows are applied in order, as one by one: the first row of a new email creates the
-    physician (and a token, returned once), a later row of the same email updates what it
-    changes, and a row that changes nothing is ``unchanged``. A new email another transaction
-    inserted meanwhile is left to it (``ON CONFLICT DO NOTHING``) and listed in ``lost``.
-    Inserts go in email order and updates in id order, so that concurrent imports take their
-    locks in one order and never deadlock each other."""
+    ``rows`` give each email once (the import names a file's later rows of an email as
+    :class:`~tracker.errors.DuplicateRowError`). A new email creates the physician (and a
+    token, returned once), a known one is updated where the row differs, and a row that
+    changes nothing is ``unchanged``. A new email another transaction inserted meanwhile is
+    left to it (``ON CONFLICT DO NOTHING``) and listed in ``lost``. Inserts go in email order
+    and updates in id order, so that concurrent imports take their locks in one order and never
+    deadlock each other."""
     result = ImportResult()
     stored = await physicians_by_email(session, {row.key for row in rows})
     new: dict[str, dict[str, Any]] = {}
     changed: dict[str, dict[str, Any]] = {}
     planned: list[tuple[ImportRow, Outcome]] = []
     for row in rows:
-        current = new.get(row.key) or stored.get(row.key)
+        current = stored.get(row.key)
         if current is None:
             new[row.key] = dict(row.values)
             planned.append((row, "created"))
@@ -302,9 +303,7 @@ async def import_physicians(
         if not differing:
             planned.append((row, "unchanged"))
             continue
-        current.update(differing)
-        if row.key not in new:
-            changed.setdefault(row.key, {"id": current["id"]}).update(differing)
+        changed[row.key] = {"id": current["id"]} | differing
         planned.append((row, "updated"))
     inserted = await _insert_new(session, [new[key] for key in sorted(new)], now=now)
     result.lost = set(new) - set(inserted)

@@ -78,10 +78,17 @@ def _person_name(value: str) -> str:
     return text
 
 
-def _birth_date(month: int | None, day: int | None) -> None:
-    """A month and a day that a year has (29 February included)."""
-    if month is not None and day is not None and day > monthrange(2024, month)[1]:
-        raise ValueError(f"month {month} has no day {day}")
+class _BirthDay(BaseModel):
+    """A physician's body whose ``birth_day`` exists in its ``birth_month`` (29 February does),
+    when both are given."""
+
+    @field_validator("birth_day", check_fields=False)
+    @classmethod
+    def _a_day_of_the_month(cls, day: int | None, info: ValidationInfo) -> int | None:
+        month = info.data.get("birth_month")
+        if month is not None and day is not None and day > monthrange(2024, month)[1]:
+            raise ValueError(f"month {month} has no day {day}")
+        return day
 
 
 def _aware(value: datetime) -> datetime:
@@ -149,7 +156,7 @@ BoardIds = Annotated[
 ]
 
 
-class PhysicianCreate(BaseModel):
+class PhysicianCreate(_BirthDay):
     model_config = ConfigDict(extra="forbid")
 
     first_name: Name
@@ -166,14 +173,8 @@ class PhysicianCreate(BaseModel):
     license_number: LicenseNumber | None = None
     consent_board_reporting: bool = False
 
-    @field_validator("birth_day")
-    @classmethod
-    def _a_day_of_the_month(cls, day: int | None, info: ValidationInfo) -> int | None:
-        _birth_date(info.data.get("birth_month"), day)
-        return day
 
-
-class PhysicianUpdate(BaseModel):
+class PhysicianUpdate(_BirthDay):
     model_config = ConfigDict(extra="forbid")
 
     first_name: Name | None = None
@@ -189,12 +190,6 @@ class PhysicianUpdate(BaseModel):
     license_state: LicenseState | None = None
     license_number: LicenseNumber | None = None
     consent_board_reporting: bool | None = None
-
-    @field_validator("birth_day")
-    @classmethod
-    def _a_day_of_the_month(cls, day: int | None, info: ValidationInfo) -> int | None:
-        _birth_date(info.data.get("birth_month"), day)
-        return day
 
 
 class PhysicianPublic(BaseModel):
