@@ -336,8 +336,13 @@ def import_zoom_report(
         click.echo(f"line {row.line}: {row.reason}", err=True)
     if report.left_out:
         click.echo("left out: " + ", ".join(_left_out(report.left_out)))
+    conflicts = (
+        f"{recorded.conflicts} not recorded (a stored event has their id with other details), "
+        if recorded.conflicts
+        else ""
+    )
     click.echo(
-        f"{recorded.accepted} events recorded, {recorded.duplicates} already known, "
+        f"{recorded.accepted} events recorded, {recorded.duplicates} already known, {conflicts}"
         f"{recorded.unmatched} unmatched, {len(report.bad)} bad rows"
     )
 

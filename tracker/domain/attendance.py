@@ -50,7 +50,9 @@ EVERY_ATTENDEE = 0
 CHUNK = 2000
 
 _T = TypeVar("_T")
-Status = Literal["accepted", "unmatched", "duplicate"]
+#: ``conflict``: the event's source and id are those of a stored fact that says something else
+#: (another kind, time, person or session); the stored fact stands and the new one is not stored.
+Status = Literal["accepted", "unmatched", "duplicate", "conflict"]
 _EVENTS: Table = AttendanceEvent.__table__  # type: ignore[attr-defined]  # SQLModel's table
 _PENDING: Table = AwardPending.__table__  # type: ignore[attr-defined]
 
@@ -77,6 +79,7 @@ class Recorded:
     accepted: int = 0
     duplicates: int = 0
     unmatched: int = 0
+    conflicts: int = 0
     pairs: set[tuple[int, int]] = field(default_factory=set)
     ended: set[int] = field(default_factory=set)
     #: One status per event given, in order.
@@ -494,9 +497,73 @@ def store_rows(connection: Connection, events: Sequence[NewEvent], *, now: datet
         result.accepted += 1
         result.note(matched)
         result.statuses[index] = "unmatched" if is_unmatched(matched) else "accepted"
-    result.duplicates = len(events) - result.accepted
+    for index in _conflicting(connection, events, first, inserted):
+        result.statuses[index] = "conflict"
+    result.conflicts = result.statuses.count("conflict")
+    result.duplicates = result.statuses.count("duplicate")
     pending_rows(connection, result.pairs, result.ended)
     return result
+
+
+def _fact(event: NewEvent) -> tuple[Any, ...]:
+    """What an event says, as stored: two events with one id and one fact are one event."""
+    return (
+        event.kind,
+        event.at,
+        _email(event),
+        event.connection_id,
+        event.zoom_webinar_id,
+        event.series_id,
+        event.requested_occurrence_id,
+        event.requested_physician_id,
+        event.registrant_id,
+    )
+
+
+_FACT_COLUMNS = (
+    "kind",
+    "at",
+    "email",
+    "connection_id",
+    "zoom_webinar_id",
+    "series_id",
+    "requested_occurrence_id",
+    "requested_physician_id",
+    "registrant_id",
+)
+
+
+def _conflicting(
+    connection: Connection,
+    events: Sequence[NewEvent],
+    first: dict[tuple[str, str], int],
+    inserted: set[tuple[str, str]],
+) -> list[int]:
+    """The positions of the events not stored whose id names another fact: a stored one, or
+    an earlier one of this batch. Only the events not stored are read back, so a storm of new
+    events costs nothing more."""
+    repeated = [
+        (i, (e.source, e.external_id))
+        for i, e in enumerate(events)
+        if (e.source, e.external_id) not in inserted or first[(e.source, e.external_id)] != i
+    ]
+    if not repeated:
+        return []
+    stored: dict[tuple[str, str], tuple[Any, ...]] = {}
+    earlier = sorted({key for _, key in repeated if key not in inserted})
+    columns = [_EVENTS.c[name] for name in _FACT_COLUMNS]
+    for chunk in _chunks(earlier, CHUNK // 2):
+        query = sa_select(_EVENTS.c.source, _EVENTS.c.external_id, *columns).where(
+            tuple_(_EVENTS.c.source, _EVENTS.c.external_id).in_(chunk)
+        )
+        for row in connection.execute(query):
+            stored[(row[0], row[1])] = tuple(row[2:])
+    conflicts = []
+    for index, key in repeated:
+        fact = stored.get(key) if key not in inserted else _fact(events[first[key]])
+        if fact is not None and fact != _fact(events[index]):
+            conflicts.append(index)
+    return conflicts
 
 
 async def mark_pending(

@@ -421,6 +421,10 @@ ROUTES: tuple[Route, ...] = (
         body=AttendanceBatch,
         response=IngestResult,
         status=202,
+        responses={
+            409: "Some events reuse an event_id already stored with another kind, time, person "
+            "or session: those were not stored (listed in errors), the others were"
+        },
         tags=("attendance",),
     ),
     Route(

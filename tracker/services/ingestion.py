@@ -75,9 +75,10 @@ def _split(recorded: Recorded, sizes: Sequence[int]) -> list[Recorded]:
         offset += size
         parts.append(
             Recorded(
-                accepted=sum(1 for s in statuses if s != "duplicate"),
+                accepted=statuses.count("accepted") + statuses.count("unmatched"),
                 duplicates=statuses.count("duplicate"),
                 unmatched=statuses.count("unmatched"),
+                conflicts=statuses.count("conflict"),
                 statuses=statuses,
             )
         )

@@ -77,6 +77,7 @@ async def import_zoom_report(
         recorded = await ingestion.record(services.database, events)
         total.accepted += recorded.accepted
         total.duplicates += recorded.duplicates
+        total.conflicts += recorded.conflicts
         total.unmatched += recorded.unmatched
         total.pairs |= recorded.pairs
         progress(start + len(chunk), len(report.stays))

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from schedules.clock import utcnow
 from tracker.adapters.zoom_webhook import to_event, url_validation, verify
-from tracker.domain.attendance import NewEvent, unmatched_reason
+from tracker.domain.attendance import NewEvent, Recorded, unmatched_reason
 from tracker.domain.exports import Layout, render_header, render_rows
 from tracker.domain.schemas import (
     AttendanceBatch,
@@ -59,6 +59,8 @@ async def post_events(request: web.Request) -> web.Response:
         for item, payload in zip(batch.root, payloads, strict=True)
     ]
     recorded = await record_batch(request.app[SERVICES], request.app[WRITER], events)
+    if recorded.conflicts:
+        raise _conflicts(batch, recorded)
     result = IngestResult(
         accepted=recorded.accepted, duplicates=recorded.duplicates, unmatched=recorded.unmatched
     )
@@ -101,13 +103,38 @@ async def zoom_webhook(request: web.Request) -> web.Response:
     if event is None:
         return _answer("ignored")
     (status,) = (await request.app[WRITER].record([event])).statuses  # committed
+    if status == "conflict":  # the stored fact stands; Zoom retrying would change nothing
+        log.warning(
+            "a Zoom event has the id of a stored event with other details; kept the stored one: %s",
+            event.external_id,
+        )
     return _answer(status)
+
+
+def _conflicts(batch: AttendanceBatch, recorded: Recorded) -> HTTPProblem:
+    """409 naming each event whose id is taken by another fact; the rest of the batch is stored
+    (sending it again, with new ids for those, records only them)."""
+    errors = [
+        {
+            "field": f"{index}.event_id",
+            "message": f"event_id {item.event_id!r} is already stored with another kind, time, "
+            "person or session; this event was not stored (give it its own event_id)",
+        }
+        for index, (item, status) in enumerate(zip(batch.root, recorded.statuses, strict=True))
+        if status == "conflict"
+    ]
+    detail = (
+        f"{recorded.conflicts} event(s) reuse an event_id already stored with other details and "
+        f"were not stored; of the others, {recorded.accepted} were recorded "
+        f"({recorded.unmatched} unmatched) and {recorded.duplicates} were already known"
+    )
+    return HTTPProblem(409, detail, errors=errors)
 
 
 #: The webhook's answers, encoded once (a storm sends tens of thousands of them).
 _ANSWERS = {
     status: json.dumps({"status": status}).encode()
-    for status in ("accepted", "duplicate", "unmatched", "ignored")
+    for status in ("accepted", "duplicate", "unmatched", "ignored", "conflict")
 }
 
 
