@@ -751,12 +751,35 @@ def unmatched_reasons(event: AttendanceEvent) -> list[tuple[str, dict[str, Any]]
         if event.requested_physician_id is not None and not event.email:
             reasons.append(("physician", {"physician": event.requested_physician_id}))
         elif not event.email:
-            name = event.payload.get("name") if isinstance(event.payload, dict) else None
-            named = f" ({name})" if isinstance(name, str) and name else ""
-            reasons.append(("no_email", {"named": named}))
+            name = shown_name(event.payload)
+            reasons.append(("no_email", {"named": f" ({name})" if name else ""}))
         else:
             reasons.append(("email", {"email": event.email}))
     return reasons
+
+
+def shown_name(payload: Any) -> str | None:
+    """The name the platform showed for the event's participant, if it gave one: ``name`` in a
+    report's or Zoom API's row, ``payload.object.participant.user_name`` in a Zoom webhook.
+    Printable and at most :data:`SHOWN_NAME` characters (a report is anyone's file)."""
+    if not isinstance(payload, dict):
+        return None
+    name = payload.get("name")
+    if name is None:
+        body = payload.get("payload")
+        obj = body.get("object") if isinstance(body, dict) else None
+        who = obj.get("participant") if isinstance(obj, dict) else None
+        name = who.get("user_name") if isinstance(who, dict) else None
+    if not isinstance(name, str):
+        return None
+    name = " ".join(name.split())
+    if not name or not name.isprintable():
+        return None
+    return name if len(name) <= SHOWN_NAME else name[: SHOWN_NAME - 1] + "…"
+
+
+#: The longest participant name shown as it is.
+SHOWN_NAME = 80
 
 
 def unmatched_reason(event: AttendanceEvent) -> str:
