@@ -103,7 +103,40 @@ class FeedMeta:
 
 
 def _local(value: datetime, tz: ZoneInfo) -> datetime:
-    return value.astimezone(tz)
+    """``value`` in ``tz``; a wall time already in ``tz`` as it is (converting a skipped wall
+    time would move it out of the gap)."""
+    return value if value.tzinfo is tz else value.astimezone(tz)
+
+
+def ambiguous(local: datetime) -> bool:
+    """Whether the wall time of ``local`` names two instants of its zone (the hour repeated
+    when clocks go back) or none (the hour skipped when they go forward). Readers disagree on
+    such a time: RFC 5545 takes the first instant, and so do this service and node-ical, but
+    ical.js and vobject take the second, an hour later."""
+    return local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset()
+
+
+def rule_wall(instant: datetime, tz: ZoneInfo, rule_start: datetime) -> datetime:
+    """The wall time at which a rule starting at ``rule_start`` (a wall time in ``tz``) gives
+    the instance that starts at ``instant``: what its RECURRENCE-ID or EXDATE must say, since
+    a reader matches those against the wall times it computes from the rule. It is the
+    instant's own wall time, except in an hour the clocks skip: a rule at 02:30 gives 02:30 on
+    that night, which the service (as RFC 5545) places at 03:30 summer time."""
+    local = instant.astimezone(tz)
+    if local.time() == rule_start.time():
+        return local
+    before = (instant - timedelta(days=1)).astimezone(tz).utcoffset() or timedelta(0)
+    wall = (instant + before).replace(tzinfo=tz, fold=0)
+    if wall.time() == rule_start.time() and wall.astimezone(UTC) == instant:
+        return wall
+    return local
+
+
+def _exact(value: datetime, tz: ZoneInfo) -> datetime:
+    """A DTSTART or DTEND of one session: in the series' zone, or in UTC where the wall time is
+    :func:`ambiguous` (a UTC time reads alike everywhere)."""
+    local = value.astimezone(tz)
+    return value.astimezone(UTC) if ambiguous(local) else local
 
 
 def _join_url(series: Series, meta: FeedMeta) -> str:
@@ -135,15 +168,22 @@ def _event(
     sequence: int,
     recurrence_id: datetime | None = None,
     cancelled: bool = False,
+    rule_start: bool = False,
 ) -> Event:
+    """One VEVENT. Its times are in the series' zone; a session's own start and end are in UTC
+    where that wall time is :func:`ambiguous`, but never a ``rule_start`` (a master's DTSTART,
+    from which every instance's wall time follows). ``recurrence_id`` is the rule's wall time
+    of the instance (:func:`rule_wall`), which each reader matches against the instances it
+    computes from the rule."""
     tz = ZoneInfo(series.timezone)
     label = "Rejoindre le webinaire" if series.language == "fr" else "Join the webinar"
     join_url = _one_line(_join_url(series, meta))
+    when = _local if rule_start else _exact
     event = Event.new(
         uid=_one_line(series.uid),
         summary=clean_text(series.title),
-        start=_local(start, tz),
-        end=_local(end, tz),
+        start=when(start, tz),
+        end=when(end, tz),
         stamp=stamp,
         created=series.created_at,
         last_modified=stamp,
@@ -151,7 +191,7 @@ def _event(
         url=join_url,
         location=join_url,
         status=STATUS.CANCELLED if cancelled else STATUS.CONFIRMED,
-        recurrence_id=_local(recurrence_id, tz) if recurrence_id else None,
+        recurrence_id=recurrence_id,
         conferences=[Conference(join_url, feature=["AUDIO", "VIDEO"], label=label)],
     )
     event.add("DESCRIPTION", _description(series, meta))
@@ -166,7 +206,9 @@ def _master_events(
     meta: FeedMeta,
     first: datetime,
 ) -> list[Event]:
-    """The recurring master with its EXDATEs, then one override per moved occurrence.
+    """The recurring master with its EXDATEs, then one override per moved occurrence, and per
+    occurrence whose rule time is :func:`ambiguous` (at its exact time, so that every reader
+    shows it where the service holds it).
 
     A moved occurrence whose new time cannot be shown is hidden (an EXDATE) rather than left at
     its rule time; one whose rule time cannot be shown is left out.
@@ -176,9 +218,12 @@ def _master_events(
         series,
         meta,
         start=first,
-        end=first + timedelta(minutes=series.duration_minutes),
+        # the end an exact duration after the start (a wall-clock sum would make a session
+        # starting in a skipped hour last an hour less, in every instance)
+        end=(first.replace(fold=0).astimezone(UTC) + timedelta(minutes=series.duration_minutes)),
         stamp=series.updated_at,
         sequence=series.sequence,
+        rule_start=True,
     )
     master.add("RRULE", vRecur.from_ical(rule))
     hidden: list[datetime] = []
@@ -187,12 +232,13 @@ def _master_events(
         if not shown(occurrence.recurrence_id):
             _left_out(series, occurrence)
             continue
+        wall = rule_wall(occurrence.recurrence_id, tz, first)
         if occurrence.status == OccurrenceStatus.CANCELLED:
-            hidden.append(occurrence.recurrence_id.astimezone(tz))
-        elif occurrence.status == OccurrenceStatus.MOVED:
+            hidden.append(wall)
+        elif occurrence.status == OccurrenceStatus.MOVED or ambiguous(wall):
             if not (shown(occurrence.start) and shown(occurrence.end)):
                 _left_out(series, occurrence)
-                hidden.append(occurrence.recurrence_id.astimezone(tz))
+                hidden.append(wall)
                 continue
             overrides.append(
                 _event(
@@ -202,7 +248,7 @@ def _master_events(
                     end=occurrence.end,
                     stamp=occurrence.updated_at,
                     sequence=occurrence.sequence,
-                    recurrence_id=occurrence.recurrence_id,
+                    recurrence_id=wall,
                 )
             )
     if hidden:
@@ -418,7 +464,11 @@ def _occurrence_event(
         end=occurrence.end,
         stamp=stamp,
         sequence=occurrence.sequence,
-        recurrence_id=occurrence.recurrence_id if series.rrule else None,
+        recurrence_id=(
+            rule_wall(occurrence.recurrence_id, ZoneInfo(series.timezone), master_start(series))
+            if series.rrule
+            else None
+        ),
         cancelled=cancelled,
     )
     return event, span

@@ -46,7 +46,10 @@ function withIcalJs(text, from, to) {
   const masters = new Map();
   const exceptions = [];
   for (const component of calendar.getAllSubcomponents("vevent")) {
-    const event = new ICAL.Event(component);
+    // Without options, ical.js relates every VEVENT of the calendar that has a RECURRENCE-ID
+    // to this one, whatever its UID: two series at the same times would share their moved
+    // sessions. Exceptions are related below, by UID, as a calendar application does.
+    const event = new ICAL.Event(component, { exceptions: [], strictExceptions: true });
     if (event.isRecurrenceException()) {
       exceptions.push(event);
     } else {
