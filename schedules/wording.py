@@ -9,6 +9,8 @@ French grouping uses U+202F, which not every font has.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from babel import Locale
@@ -51,3 +53,26 @@ def quantity(value: float, label: str, language: str) -> str:
         if singular and locale_of("fr").plural_form(Decimal(str(round(value, 2)))) == "one":
             label = f"{singular} {rest}" if rest else singular
     return f"{amount} {label}"
+
+
+@dataclass(frozen=True)
+class CreditLabels:
+    """Every credit type's label in each language, as the ``credit_type`` rows hold them.
+
+    ``fallback`` is the row's one ``label`` (``{code: label}``); ``translated`` its ``labels``
+    (``{code: {language: label}}``). A reader sees the label in their language, and a type
+    created with one label only shows that label in every language."""
+
+    fallback: Mapping[str, str] = field(default_factory=dict)
+    translated: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def of(self, language: str) -> dict[str, str]:
+        """``{code: label}`` for a reader of ``language``."""
+        return {
+            code: self.translated.get(code, {}).get(language) or label
+            for code, label in self.fallback.items()
+        }
+
+    def label(self, code: str, language: str) -> str:
+        """One type's label for a reader of ``language`` (its code when the type is unknown)."""
+        return self.of(language).get(code, code)

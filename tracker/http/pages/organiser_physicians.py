@@ -63,7 +63,7 @@ async def organizer_physician(
     """One physician: who they are, their series, awards and requirements, their emails."""
     row = await organizer_session(request)
     lang = language(request)
-    labels = request.app[MAIL].labels
+    labels = request.app[MAIL].labels.of(lang)
     try:
         view = await physician_service.organiser_view(request.app[SERVICES], path_id(request))
     except NotFoundError:

@@ -94,7 +94,7 @@ async def series_page(
         status=status,
         series=series,
         statement=designation_lines(
-            series.credits, provider=mail.provider, labels=mail.labels, language=lang
+            series.credits, provider=mail.provider, labels=mail.labels.of(lang), language=lang
         ),
         feed=feed,
         webcal="webcal://" + feed.split("://", 1)[1],
