@@ -31,6 +31,27 @@ def number(value: float, language: str, *, pattern: str = "0.##") -> str:
     return format_decimal(Decimal(str(round(value, 2))), format=pattern, locale=locale_of(language))
 
 
+def count(value: float, language: str) -> str:
+    """A count as the language writes it, grouped: ``1\u202f234`` / ``1,234``; ``37,5`` / ``37.5``."""
+    return format_decimal(
+        Decimal(str(round(value, 2))), format="#,##0.##", locale=locale_of(language)
+    )
+
+
+def plural_category(value: float, language: str) -> str:
+    """The CLDR plural category of ``value`` in ``language``: French puts 0 and 1 (and 1,5) in
+    ``one``, English 1 alone (``1.0`` is ``other``); French has ``many`` for a million."""
+    return str(locale_of(language).plural_form(Decimal(str(round(value, 2)))))
+
+
+def counted(forms: Mapping[str, str], value: float, language: str, **values: object) -> str:
+    """The form of ``forms`` (``{"one": "{n} ligne", "other": "{n} lignes"}``) that agrees
+    with ``value`` in ``language``, ``{n}`` filled with :func:`count` and the rest with
+    ``values``; a category ``forms`` lacks takes ``other``."""
+    form = forms.get(plural_category(value, language)) or forms["other"]
+    return form.format(n=count(value, language), **values)
+
+
 def credit_amount(value: float, language: str) -> str:
     """A credit amount with one decimal at least: ``1,0``, ``1,25`` / ``1.0``, ``1.25``."""
     return number(value, language, pattern="0.0#")

@@ -40,8 +40,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence, Series
-from schedules.wording import CreditLabels, quantity
-from schedules.wording import number as format_number
+from schedules.wording import CreditLabels, counted, quantity
 from tracker.domain.bounds import MAX_ID
 from tracker.domain.models import Certificate, Physician
 
@@ -163,11 +162,11 @@ def open_badge(
     number, index = status_position(certificate.id or 0)
     listed = status_list_url(base_url, number)
     did = did_web(base_url)
-    minutes = format_number(certificate.minutes, language)
+    minutes = counted({"one": "{n} minute", "other": "{n} minutes"}, certificate.minutes, language)
     description = (
-        f"Présence de {minutes} minutes ; crédits : {', '.join(credits)}"
+        f"Présence de {minutes} ; crédits : {', '.join(credits)}"
         if language == "fr"
-        else f"Attended {minutes} minutes; credits: {', '.join(credits)}"
+        else f"Attended {minutes}; credits: {', '.join(credits)}"
     )
     subject: dict[str, Any] = {
         "type": ["AchievementSubject"],

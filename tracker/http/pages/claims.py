@@ -100,6 +100,7 @@ def _form_page(
         closes=when(view.claim.closes_at, view.physician.timezone, lang),
         minutes=_minutes_text(view.minutes, lang),
         minutes_shown=number(float(view.minutes), lang),
+        minutes_count=float(view.minutes),
         credits=_credit_text(view.award.credits, labels, lang),
         questions=[
             {
