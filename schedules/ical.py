@@ -30,6 +30,7 @@ from schedules.errors import UnshowableDateError
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from schedules.recurrence import first_instance
 from schedules.vtimezone import vtimezone
+from schedules.wording import CreditLabels
 
 PRODID = "-//CME Webinar Tracker//Feeds 1.0//EN"
 REFRESH_INTERVAL = timedelta(hours=1)
@@ -93,7 +94,8 @@ class FeedMeta:
     description: str
     source_url: str
     provider: str
-    credit_labels: Mapping[str, str] = field(default_factory=dict)
+    #: Each credit type's label per language; an event's text is in its series' language.
+    credit_labels: CreditLabels = field(default_factory=CreditLabels)
     #: What the calendar's UID is derived from, when not ``source_url`` (a personal feed's URL
     #: holds a token that a rotation changes; its UID stays the same).
     uid_seed: str | None = None
@@ -151,7 +153,7 @@ def _description(series: Series, meta: FeedMeta) -> vText:
         designation_statement(
             series.credits,
             provider=meta.provider,
-            labels=meta.credit_labels,
+            labels=meta.credit_labels.of(series.language),
             language=series.language,
         )
     )

@@ -9,6 +9,8 @@ French grouping uses U+202F, which not every font has.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from babel import Locale
@@ -27,6 +29,27 @@ def locale_of(language: str) -> Locale:
 def number(value: float, language: str, *, pattern: str = "0.##") -> str:
     """``value`` with the language's decimal sign: ``0,75`` / ``0.75``; ``60`` stays ``60``."""
     return format_decimal(Decimal(str(round(value, 2))), format=pattern, locale=locale_of(language))
+
+
+def count(value: float, language: str) -> str:
+    """A count as the language writes it, grouped: ``1\u202f234`` / ``1,234``; ``37,5`` / ``37.5``."""
+    return format_decimal(
+        Decimal(str(round(value, 2))), format="#,##0.##", locale=locale_of(language)
+    )
+
+
+def plural_category(value: float, language: str) -> str:
+    """The CLDR plural category of ``value`` in ``language``: French puts 0 and 1 (and 1,5) in
+    ``one``, English 1 alone (``1.0`` is ``other``); French has ``many`` for a million."""
+    return str(locale_of(language).plural_form(Decimal(str(round(value, 2)))))
+
+
+def counted(forms: Mapping[str, str], value: float, language: str, **values: object) -> str:
+    """The form of ``forms`` (``{"one": "{n} ligne", "other": "{n} lignes"}``) that agrees
+    with ``value`` in ``language``, ``{n}`` filled with :func:`count` and the rest with
+    ``values``; a category ``forms`` lacks takes ``other``."""
+    form = forms.get(plural_category(value, language)) or forms["other"]
+    return form.format(n=count(value, language), **values)
 
 
 def credit_amount(value: float, language: str) -> str:
@@ -51,3 +74,26 @@ def quantity(value: float, label: str, language: str) -> str:
         if singular and locale_of("fr").plural_form(Decimal(str(round(value, 2)))) == "one":
             label = f"{singular} {rest}" if rest else singular
     return f"{amount} {label}"
+
+
+@dataclass(frozen=True)
+class CreditLabels:
+    """Every credit type's label in each language, as the ``credit_type`` rows hold them.
+
+    ``fallback`` is the row's one ``label`` (``{code: label}``); ``translated`` its ``labels``
+    (``{code: {language: label}}``). A reader sees the label in their language, and a type
+    created with one label only shows that label in every language."""
+
+    fallback: Mapping[str, str] = field(default_factory=dict)
+    translated: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def of(self, language: str) -> dict[str, str]:
+        """``{code: label}`` for a reader of ``language``."""
+        return {
+            code: self.translated.get(code, {}).get(language) or label
+            for code, label in self.fallback.items()
+        }
+
+    def label(self, code: str, language: str) -> str:
+        """One type's label for a reader of ``language`` (its code when the type is unknown)."""
+        return self.of(language).get(code, code)

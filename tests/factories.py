@@ -92,6 +92,7 @@ def job_context(database: Any, scheduler: Any, *, grace_minutes: int = 90) -> An
     """A JobContext for tests, with the test settings' mail identity."""
     from datetime import timedelta
 
+    from schedules.wording import CreditLabels
     from tracker.domain.mailings import MailSettings
     from tracker.jobs import JobContext
 
@@ -99,11 +100,18 @@ def job_context(database: Any, scheduler: Any, *, grace_minutes: int = 90) -> An
         base_url="https://cme.example.org",
         sender="webinars@cme.example.org",
         provider="Institut du Numérique en Santé",
-        labels={
-            "AMA_PRA_1": "AMA PRA Category 1 Credit(s)™",
-            "ABIM_MOC": "ABIM MOC points",
-            "DPC_HOURS": "heures DPC",
-        },
+        labels=CreditLabels(
+            {
+                "AMA_PRA_1": "AMA PRA Category 1 Credit(s)™",
+                "ABIM_MOC": "ABIM MOC points",
+                "DPC_HOURS": "heures DPC",
+            },
+            # as migration 0021 seeds them
+            {
+                "ABIM_MOC": {"fr": "points MOC de l'ABIM", "en": "ABIM MOC points"},
+                "DPC_HOURS": {"fr": "heures DPC", "en": "DPC hours"},
+            },
+        ),
     )
     return JobContext(
         database=database, scheduler=scheduler, grace=timedelta(minutes=grace_minutes), mail=mail

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from schedules.clock import utcnow
 from schedules.errors import InvalidInputError, NotFoundError
+from schedules.wording import plural_category
 from tracker.adapters.csvfiles import decoded
 from tracker.adapters.physicians_csv import physician_rows
 from tracker.adapters.zoom_report import (
@@ -288,10 +289,12 @@ def import_physicians(file: str, tokens_path: str | None, no_welcome: bool) -> N
         click.echo(str(error), err=True)
     counts = report.counts
     if report.welcomes:
-        click.echo(f"{report.welcomes} welcome emails queued (sent by the running service)")
+        click.echo(
+            _counted("welcome email", report.welcomes) + " queued (sent by the running service)"
+        )
     click.echo(
         f"{counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged, "
-        f"{len(report.errors)} bad rows"
+        + _counted("bad row", len(report.errors))
     )
 
 
@@ -342,8 +345,10 @@ def import_zoom_report(
         else ""
     )
     click.echo(
-        f"{recorded.accepted} events recorded, {recorded.duplicates} already known, {conflicts}"
-        f"{recorded.unmatched} unmatched, {len(report.bad)} bad rows"
+        _counted("event", recorded.accepted)
+        + f" recorded, {recorded.duplicates} already known, {conflicts}"
+        + f"{recorded.unmatched} unmatched, "
+        + _counted("bad row", len(report.bad))
     )
 
 
@@ -412,7 +417,8 @@ def statements_send(period: str | None) -> None:
 
     queued, total = _run(lambda: _with_database(settings, work))
     click.echo(
-        f"{queued} statements queued for {chosen} ({total - queued} already queued); the running service sends them"
+        _counted("statement", queued)
+        + f" queued for {chosen} ({total - queued} already queued); the running service sends them"
     )
 
 
@@ -446,7 +452,12 @@ def zoom_reconcile(occurrence_id: int) -> None:
     outcome = _run(lambda: _with_database(settings, work))
     if outcome.reason:
         raise CLIError(f"occurrence {occurrence_id}: reconciliation failed: {outcome.reason}")
-    click.echo(f"occurrence {occurrence_id}: {outcome.rows} report rows, {outcome.added} new facts")
+    click.echo(
+        f"occurrence {occurrence_id}: "
+        + _counted("report row", outcome.rows)
+        + ", "
+        + _counted("new fact", outcome.added)
+    )
 
 
 @zoom.command("sync-registrants")
@@ -467,6 +478,12 @@ def zoom_sync_registrants() -> None:
         f"{synced.added} added, {synced.cancelled} cancelled, {synced.failed} failed "
         "(retried by the service)"
     )
+
+
+def _counted(noun: str, value: int) -> str:
+    """``1 bad row``, ``0 bad rows``: the CLI speaks English (Babel's plural rules); its
+    numbers stay ungrouped (``2497 created``), as scripts read them."""
+    return f"{value} {noun}" if plural_category(value, "en") == "one" else f"{value} {noun}s"
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from schedules.ical import (
     serialize,
 )
 from schedules.models import Occurrence, OccurrenceStatus, Series
+from schedules.wording import CreditLabels
 from tests.hostile_text import LINE_BREAKS, hostile_text
 from tests.ical_text import text_of
 
@@ -98,7 +99,7 @@ def test_feed_round_trips_any_text(
         description=about,
         source_url="https://cme.example.org/calendar.ics",
         provider=provider,
-        credit_labels={"DPC_HOURS": label},
+        credit_labels=CreditLabels({"DPC_HOURS": label}),
     )
 
     calendar = assert_well_formed(

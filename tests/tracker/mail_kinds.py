@@ -4,6 +4,7 @@ certificates after attendance, and the monthly statement)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -20,6 +21,7 @@ from schedules.models import Series
 from tests.factories import create_physician, create_series, job_context, occurrences
 from tests.smtp import SmtpServer
 from tracker.db import Database
+from tracker.domain.mailings import MailSettings
 from tracker.domain.models import Physician
 from tracker.jobs import plan_finalisations, plan_reminders
 from tracker.services.statements import send_statements
@@ -74,16 +76,19 @@ class World:
     paul: dict[str, Any]
 
 
-async def build_world(client: TestClient, auth: dict[str, str]) -> World:
+async def build_world(client: TestClient, auth: dict[str, str], **series_overrides: Any) -> World:
     """A weekly French series (1, 8 and 15 December 2026 at 12:30 Paris), Jeanne (French,
     Paris) and Paul (English, New York) registered."""
     series = await create_series(
         client,
         auth,
-        start="2026-12-01T12:30:00",
-        rrule="FREQ=WEEKLY;COUNT=3;BYDAY=TU",
-        reminders=["P1D"],
-        min_attendance_percent=None,
+        **{
+            "start": "2026-12-01T12:30:00",
+            "rrule": "FREQ=WEEKLY;COUNT=3;BYDAY=TU",
+            "reminders": ["P1D"],
+            "min_attendance_percent": None,
+            **series_overrides,
+        },
     )
     jeanne = await create_physician(client, auth)
     paul = await create_physician(
@@ -130,11 +135,20 @@ async def rename(
 
 
 async def queue_every_kind(
-    client: TestClient, auth: dict[str, str], database: Database, scheduler: Any, world: World
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    world: World,
+    *,
+    mail: MailSettings | None = None,
 ) -> None:
     """A reminder, a cancellation notice, a move notice, certificates and statements, each
-    through the path that queues it in the service."""
+    through the path that queues it in the service (``mail``: the app's, credit labels read
+    from the database, instead of the test identity)."""
     ctx = job_context(database, scheduler)
+    if mail is not None:
+        ctx = dataclasses.replace(ctx, mail=mail)
     first, second, third = world.occurrence_ids
     with time_machine.travel(datetime(2026, 11, 30, 11, 0, tzinfo=UTC), tick=False):
         await plan_reminders(ctx)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 from sqlmodel import SQLModel
 
 import tracker.domain.models  # noqa: F401  # registers every table
@@ -171,3 +172,65 @@ async def test_migration_0020_keeps_the_registrants_and_the_email_zoom_holds(
     ]
     assert [pid for pid, _ in orphans] == [None, None]  # kept to be cancelled at Zoom
     assert all(email for _, email in orphans)
+
+
+async def _labels(database: Database) -> dict[str, tuple[str, object]]:
+    async with database.engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT code, label, labels FROM credit_type"))).all()
+    return {
+        code: (label, json.loads(labels) if isinstance(labels, str) else labels)
+        for code, label, labels in rows
+    }
+
+
+async def test_migration_0021_gives_the_seeded_credit_types_a_label_per_language(
+    database: Database,
+) -> None:
+    labels = await _labels(database)
+
+    assert labels == {
+        "AMA_PRA_1": (
+            "AMA PRA Category 1 Credit(s)™",
+            {"fr": "AMA PRA Category 1 Credit(s)™", "en": "AMA PRA Category 1 Credit(s)™"},
+        ),
+        "ABIM_MOC": ("ABIM MOC points", {"fr": "points MOC de l'ABIM", "en": "ABIM MOC points"}),
+        "DPC_HOURS": ("heures DPC", {"fr": "heures DPC", "en": "DPC hours"}),
+        "SMC_HOURS": (
+            "SMC credit hours",
+            {"fr": "heures de crédit SMC", "en": "SMC credit hours"},
+        ),
+    }
+
+
+async def test_migration_0021_downgrade_drops_the_labels_and_keeps_every_type(
+    database: Database,
+) -> None:
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO credit_type (code, label, labels, unit, rounding) "
+                "VALUES ('BOARD_X', 'board X hours', '{}', 'hours', 'quarter')"
+            )
+        )
+        await connection.run_sync(_downgrade, "0020")
+    async with database.engine.connect() as connection:
+        columns = await connection.run_sync(
+            lambda sync: [c["name"] for c in inspect(sync).get_columns("credit_type")]
+        )
+        kept = (
+            await connection.execute(text("SELECT code, label FROM credit_type ORDER BY code"))
+        ).all()
+
+    await upgrade(database.url)
+
+    assert "labels" not in columns
+    assert [tuple(row) for row in kept] == [
+        ("ABIM_MOC", "ABIM MOC points"),
+        ("AMA_PRA_1", "AMA PRA Category 1 Credit(s)™"),
+        ("BOARD_X", "board X hours"),
+        ("DPC_HOURS", "heures DPC"),
+        ("SMC_HOURS", "SMC credit hours"),
+    ]
+    again = await _labels(database)
+    assert again["DPC_HOURS"] == ("heures DPC", {"fr": "heures DPC", "en": "DPC hours"})
+    assert again["BOARD_X"] == ("board X hours", {})  # one label only: the fallback

@@ -103,16 +103,17 @@ def test_certificate_identity_comes_from_the_environment(
 ) -> None:
     """An accreditation statement set in English only is printed verbatim on French certificates
     too; unset, each language gets ACCME's statement naming the provider."""
+    from schedules.wording import CreditLabels
     from tracker.services.context import mail_settings
 
     monkeypatch.setenv("TRACKER_PROVIDER_NAME", "Institut Pasteur")
     monkeypatch.setenv("TRACKER_CERTIFICATE_SIGNATORY_NAME", "Dr Hélène Dupont")
     monkeypatch.setenv("TRACKER_CERTIFICATE_SIGNATORY_TITLE", "Directrice scientifique")
-    default = mail_settings(load_settings(), {}).certificate
+    default = mail_settings(load_settings(), CreditLabels()).certificate
     monkeypatch.setenv("TRACKER_ACCREDITATION_STATEMENT", "Accredited by ACCME (#123).")
-    english_only = mail_settings(load_settings(), {}).certificate
+    english_only = mail_settings(load_settings(), CreditLabels()).certificate
     monkeypatch.setenv("TRACKER_ACCREDITATION_STATEMENT_FR", "Accrédité par l’ACCME (n° 123).")
-    both = mail_settings(load_settings(), {}).certificate
+    both = mail_settings(load_settings(), CreditLabels()).certificate
 
     assert (default.signatory_name, default.signatory_title) == (
         "Dr Hélène Dupont",

@@ -40,8 +40,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence, Series
-from schedules.wording import number as format_number
-from schedules.wording import quantity
+from schedules.wording import CreditLabels, counted, quantity
 from tracker.domain.bounds import MAX_ID
 from tracker.domain.models import Certificate, Physician
 
@@ -150,24 +149,24 @@ def open_badge(
     *,
     base_url: str,
     provider: str,
-    labels: dict[str, str],
+    labels: CreditLabels,
 ) -> dict[str, Any]:
     """The unsigned ``OpenBadgeCredential`` of a certificate, worded in the physician's
     language. The physician is named in clear (as on the PDF) and by a salted hash of their
     address, which they can prove to a verifier without the credential publishing it."""
     language = "fr" if physician.language == "fr" else "en"
     credits = [
-        quantity(value, labels.get(code, code), language)
+        quantity(value, labels.label(code, language), language)
         for code, value in sorted(certificate.credits.items())
     ]
     number, index = status_position(certificate.id or 0)
     listed = status_list_url(base_url, number)
     did = did_web(base_url)
-    minutes = format_number(certificate.minutes, language)
+    minutes = counted({"one": "{n} minute", "other": "{n} minutes"}, certificate.minutes, language)
     description = (
-        f"Présence de {minutes} minutes ; crédits : {', '.join(credits)}"
+        f"Présence de {minutes} ; crédits : {', '.join(credits)}"
         if language == "fr"
-        else f"Attended {minutes} minutes; credits: {', '.join(credits)}"
+        else f"Attended {minutes}; credits: {', '.join(credits)}"
     )
     subject: dict[str, Any] = {
         "type": ["AchievementSubject"],

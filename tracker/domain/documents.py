@@ -119,7 +119,7 @@ def credit_quantities(
 def designation(series: Series, mail: MailSettings, language: str) -> str:
     """The credit designation in the reader's language (not the series')."""
     return designation_statement(
-        series.credits, provider=mail.provider, labels=mail.labels, language=language
+        series.credits, provider=mail.provider, labels=mail.labels.of(language), language=language
     )
 
 
@@ -132,9 +132,10 @@ def certificate_data(
 ) -> CertificateData:
     lang = physician.language
     words = _words(lang)
+    labels = mail.labels.of(lang)
     accreditation = mail.certificate.accreditation(lang, mail.provider)
     own = sections(
-        RegimeAward(certificate.credits, mail.provider, accreditation, mail.labels),
+        RegimeAward(certificate.credits, mail.provider, accreditation, labels),
         physician,
         occurrence,
         series,
@@ -166,11 +167,11 @@ def certificate_data(
         credits_title=words["credits"],
         credits=credit_quantities(
             {c: v for c, v in certificate.credits.items() if c not in mail.regimes},
-            mail.labels,
+            labels,
             lang,
         ),
         statement=designation_statement(
-            others, provider=mail.provider, labels=mail.labels, language=lang
+            others, provider=mail.provider, labels=labels, language=lang
         ),
         accreditation=accreditation,
         signatory_name=mail.certificate.signatory_name,
@@ -197,9 +198,10 @@ def statement_data(
 ) -> StatementData:
     lang = physician.language
     words = _words(lang)
+    labels = mail.labels.of(lang)
     progress = [
         labelled(
-            mail.labels.get(r.type, r.type),
+            labels.get(r.type, r.type),
             words["progress"].format(
                 earned=credit_amount(r.earned, lang),
                 required=credit_amount(r.required, lang),
@@ -216,7 +218,7 @@ def statement_data(
                 long_date(a.start.date(), lang),
                 a.series_title,
                 f"{number(a.minutes, lang)} min",
-                ", ".join(credit_quantities(a.credits, mail.labels, lang)),
+                ", ".join(credit_quantities(a.credits, labels, lang)),
             )
         )
         for a in awards
@@ -227,7 +229,7 @@ def statement_data(
         provider=mail.provider,
         physician_name=f"{physician.first_name} {physician.last_name}",
         totals_title=words["totals"],
-        totals=credit_quantities(totals, mail.labels, lang),
+        totals=credit_quantities(totals, labels, lang),
         requirements_title=words["requirements"],
         requirements=tuple(progress),
         sessions_title=words["sessions"],

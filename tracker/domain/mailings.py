@@ -56,7 +56,7 @@ from notifications.outbox import enqueue, exists, recipient_of, record_unsendabl
 from notifications.pdf import certificate_pdf, statement_pdf
 from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
-from schedules.wording import credit_amount, number
+from schedules.wording import CreditLabels, credit_amount, number
 from tracker.domain import claims, zoom
 from tracker.domain.awards import credit_summary
 from tracker.domain.documents import (
@@ -82,7 +82,7 @@ class MailSettings:
     base_url: str
     sender: str
     provider: str
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: CreditLabels = field(default_factory=CreditLabels)
     certificate: CertificateIdentity = field(default_factory=CertificateIdentity)
     #: ``{credit type: regime}`` (issue 11 point 6): whose certificate fields each type prints.
     regimes: dict[str, str] = field(default_factory=dict)
@@ -103,11 +103,12 @@ class MailSettings:
 
 
 def _credit_lines(
-    credits: dict[str, float], labels: dict[str, str], language: str
+    credits: dict[str, float], labels: CreditLabels, language: str
 ) -> list[tuple[str, str]]:
-    """``(label, amount)`` per credit type, the amount as the reader writes it (``1,0`` / ``1.0``)."""
+    """``(label, amount)`` per credit type, the label and the amount as the reader writes them
+    (``heures DPC``, ``1,0`` / ``DPC hours``, ``1.0``)."""
     return [
-        (labels.get(code, code), credit_amount(value, language))
+        (labels.label(code, language), credit_amount(value, language))
         for code, value in sorted(credits.items())
     ]
 
@@ -981,7 +982,7 @@ async def enqueue_statement(
     lang = physician.language
     requirements = [
         {
-            "label": mail.labels.get(r.type, r.type),
+            "label": mail.labels.label(r.type, lang),
             "earned": credit_amount(r.earned, lang),
             "required": credit_amount(r.required, lang),
             "start": day(r.from_, lang),

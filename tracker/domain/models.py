@@ -74,7 +74,11 @@ class CreditType(SQLModel, table=True):
     __tablename__ = "credit_type"
 
     code: str = Field(sa_column=Column(String(32), primary_key=True))
+    #: The label shown when ``labels`` has none in the reader's language (a type created with
+    #: one label only).
     label: str = Field(sa_column=Column(String(200), nullable=False))
+    #: ``{language: label}`` (``fr``, ``en``): what a reader of that language sees.
+    labels: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     unit: str = Field(sa_column=Column(String(32), nullable=False))
     rounding: str = Field(default="quarter", sa_column=Column(String(32), nullable=False))
     #: Whose certificate fields an award of this type prints (issue 11 point 6): ``ama``

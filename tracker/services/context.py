@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from schedules.wording import CreditLabels
 from tracker.db import Database
-from tracker.domain.credit_types import credit_labels, credit_regimes
+from tracker.domain.credit_types import credit_label_table, credit_regimes
 from tracker.domain.documents import CertificateIdentity
 from tracker.domain.mailings import MailSettings
 from tracker.domain.regimes import RegimeSettings
@@ -38,7 +39,7 @@ class Services:
 
 
 def mail_settings(
-    settings: Settings, labels: dict[str, str], regimes: dict[str, str] | None = None
+    settings: Settings, labels: CreditLabels, regimes: dict[str, str] | None = None
 ) -> MailSettings:
     return MailSettings(
         base_url=settings.base_url,
@@ -64,7 +65,7 @@ def mail_settings(
 async def load_mail_settings(database: Database, settings: Settings) -> MailSettings:
     """Mail settings with the credit types' labels as the database holds them now."""
     async with database.session() as session:
-        labels = await credit_labels(session)
+        labels = await credit_label_table(session)
         regimes = await credit_regimes(session)
     return mail_settings(settings, labels, regimes)
 

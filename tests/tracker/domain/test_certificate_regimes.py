@@ -17,6 +17,7 @@ import time_machine
 from aiohttp.test_utils import TestClient
 
 from schedules.models import Occurrence, Series
+from schedules.wording import CreditLabels
 from tests.factories import bearer, create_physician, create_series, job_context, occurrences
 from tests.pdf_tools import pdffonts, pdftotext
 from tracker.db import Database
@@ -254,7 +255,7 @@ REGIME_MAIL = MailSettings(
     base_url="https://cme.example.org",
     sender="w@example.org",
     provider="Institut",
-    labels={"AMA_PRA_1": "AMA PRA Category 1 Credit(s)™", "DPC_HOURS": "heures DPC"},
+    labels=CreditLabels({"AMA_PRA_1": "AMA PRA Category 1 Credit(s)™", "DPC_HOURS": "heures DPC"}),
     regimes={"AMA_PRA_1": "ama", "DPC_HOURS": "dpc", "SMC_HOURS": "smc"},
 )
 

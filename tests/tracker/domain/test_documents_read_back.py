@@ -245,7 +245,7 @@ async def test_certificates_and_statements_read_in_french_and_in_english(
     assert {
         "CME statement: December 2026",
         "1.0 AMA PRA Category 1 Credit(s)™",
-        "1.0 heures DPC",
+        "1.0 DPC hours",
         "AMA PRA Category 1 Credit(s)™: 1.0 of 50.0 (1 January 2026 to 31 December 2026)",
     } <= set(statement)
 

@@ -133,7 +133,7 @@ def test_import_names_the_line_of_an_address_list_and_keeps_the_good_rows(
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "2 created, 0 updated, 0 unchanged, 1 bad rows"
+    assert result.stdout.strip().splitlines()[-1] == "2 created, 0 updated, 0 unchanged, 1 bad row"
     (error,) = [line for line in result.stderr.splitlines() if line.startswith("line ")]
     assert error.startswith(
         "line 3: email: 'victim@example.org,attacker@evil.example' is not an email address: "

@@ -151,7 +151,7 @@ def test_row_with_a_nul_byte_is_refused_by_line_and_the_others_imported(
     assert [line for line in result.stderr.splitlines() if line.startswith("line ")] == [
         "line 3: a field holds a NUL character (U+0000)"
     ]
-    assert result.stdout.strip().splitlines()[-1] == "2 created, 0 updated, 0 unchanged, 1 bad rows"
+    assert result.stdout.strip().splitlines()[-1] == "2 created, 0 updated, 0 unchanged, 1 bad row"
 
 
 def test_bad_row_is_named_by_the_line_it_starts_on(database_url: str, tmp_path: Path) -> None:

@@ -143,7 +143,7 @@ async def test_tracker_zoom_reconcile_prints_one_line(
     zoom.failures["participants"] = [(404, None)]
     failed = await tracker(["zoom", "reconcile", "--occurrence", str(first["id"])], tmp_path, **env)
 
-    assert done == (0, f"occurrence {first['id']}: 1 report rows, 2 new facts\n", "")
+    assert done == (0, f"occurrence {first['id']}: 1 report row, 2 new facts\n", "")
     assert unknown[0] == 1 and unknown[2] == "Error: occurrence 999999 does not exist\n"
     assert missing[0] == 1 and missing[2].startswith("Error: the Zoom account is not configured")
     assert half[0] == 1 and half[2] == (

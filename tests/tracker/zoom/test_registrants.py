@@ -271,12 +271,12 @@ async def test_the_organiser_page_shows_sources_a_failure_and_retries(
         "La dernière lecture du rapport Zoom a échoué : Zoom answered 404 Webinar does not exist."
         in failed_page
     )
-    assert "<td>Webhook Zoom</td><td>1 fait(s)</td>" in failed_page
+    assert "<td>Webhook Zoom</td><td>1 fait</td>" in failed_page
     assert forged.status == 403
     assert (asked.status, asked.headers["Location"]) == (303, f"{url}?asked=1")
     assert "échoué" not in done_page.split("<h2>")[0]
-    assert "<td>Rapport Zoom (API)</td><td>2 fait(s)</td>" in done_page
-    assert "<td>Webhook Zoom</td><td>1 fait(s)</td>" in done_page
+    assert "<td>Rapport Zoom (API)</td><td>2 faits</td>" in done_page
+    assert "<td>Webhook Zoom</td><td>1 fait</td>" in done_page
     assert f'href="/organizer/occurrences/{first["id"]}/zoom"' in attendance
 
 

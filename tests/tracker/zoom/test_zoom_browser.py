@@ -110,6 +110,6 @@ async def test_the_zoom_page_shows_a_failure_and_reads_the_report_again_on_a_pho
     assert problems == []
     assert violations == []
     assert width <= 390
-    assert "Rapport Zoom (API)\n2 fait(s)" in text
+    assert "Rapport Zoom (API)\n2 faits" in text
     assert "<script>" in await page.locator("h1").inner_text()  # shown as text, not run
     assert {a[0] for a in loopback_only} == {"127.0.0.1"}

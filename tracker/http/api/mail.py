@@ -119,7 +119,7 @@ def _certificate_page(
     timezone: str = "UTC",
 ) -> web.Response:
     lang = language(request)
-    labels = request.app[MAIL].labels
+    labels = request.app[MAIL].labels.of(lang)
     t = translator(lang)
     status_text = ""
     if check is not None:

@@ -84,7 +84,7 @@ def _form_page(
     values: dict[str, str] | None = None,
 ) -> web.Response:
     t = translator(lang)
-    labels = request.app[MAIL].labels
+    labels = request.app[MAIL].labels.of(lang)
     messages = {
         name: t[key].format(minutes=_minutes_text(view.minutes, lang))
         for name, key in (errors or {}).items()
@@ -100,6 +100,7 @@ def _form_page(
         closes=when(view.claim.closes_at, view.physician.timezone, lang),
         minutes=_minutes_text(view.minutes, lang),
         minutes_shown=number(float(view.minutes), lang),
+        minutes_count=float(view.minutes),
         credits=_credit_text(view.award.credits, labels, lang),
         questions=[
             {
@@ -162,7 +163,7 @@ async def submit_claim(request: web.Request) -> web.Response:
         shown = {k: v[: limits.ANSWER_TEXT] for k, v in values.items()}
         return _form_page(request, view, lang, status=422, errors=outcome.errors, values=shown)
     t = translator(lang)
-    credits = _credit_text(outcome.credits or {}, request.app[MAIL].labels, lang)
+    credits = _credit_text(outcome.credits or {}, request.app[MAIL].labels.of(lang), lang)
     return message_page(
         request,
         t["claim.done.title"],

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from schedules.wording import counted
+
 LANGUAGES = ("fr", "en")
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
@@ -198,7 +200,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "selfreg.bad.npi": "This NPI is not valid (10 digits, with a check digit).",
         "selfreg.bad.rpps": "An RPPS number has exactly 11 digits.",
         "selfreg.bad.other": "Some values are not valid.",
-        "selfreg.too_many": "Too many requests from your address. Please try again in {wait} seconds.",
+        "selfreg.too_many": "Too many requests from your address. Please try again in {wait}.",
         "selfreg.confirm.title": "Confirm your registration",
         "selfreg.confirm.text": "Register {name} ({email}) for “{title}”?",
         "selfreg.confirm.button": "Confirm my registration",
@@ -250,7 +252,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "signedout": "You are signed out. To come back, open the personal link from your welcome email, or ask for a sign-in link below.",
         # claims and evaluations (issue 11, points 1-3)
         "claim.title": "Claim your credits",
-        "claim.intro": "Your connection time was computed as {minutes} minutes. Claim the minutes you actually took part in: you may claim fewer, never more.",
+        "claim.intro": "Your connection time was computed as {minutes}. Claim the minutes you actually took part in: you may claim fewer, never more.",
         "claim.closes": "Claims for this session close {closes}.",
         "claim.errors": "Some answers need your attention: see the messages below.",
         "claim.minutes": "Minutes you claim",
@@ -307,11 +309,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "eval.bad.many": "Too many questions.",
         "eval.results.link": "Evaluation results",
         "eval.results": "Evaluation results",
-        "eval.claimed": "{claimed} claims made of {claims} offered.",
+        "eval.claimed": "{claimed} {claims}.",
         "eval.csv": "Download CSV",
         "eval.csv.help": "One row per answer; responses are numbered, not named.",
         "eval.retired": "removed from the evaluation since",
-        "eval.answers": "{count} answers",
         "eval.mean": "Mean:",
         "eval.value": "Value",
         "eval.count": "Answers",
@@ -397,9 +398,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "zoom.asked": "Zoom's report is being read; reload this page in a moment.",
         "zoom.off": "The Zoom account is not configured: facts come from the webhook and the imports only.",
         "zoom.no_webinar": "This series has no Zoom webinar id.",
-        "zoom.rows.n": "{n} report row(s)",
-        "zoom.added.n": "{n} new fact(s)",
-        "zoom.count.n": "{n} fact(s)",
         # --- issue 12: organiser console ---
         "org.recurrence": "Recurrence",
         "org.repeat": "Repeats",
@@ -486,14 +484,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.import.file": "CSV file",
         "org.import.welcome": "Email a welcome to each physician created",
         "org.import.start": "Import",
-        "org.import.running": "Import running: {total} rows. Keep this page open; the report appears below when it is done.",
+        "org.import.running": "Import running: {total}. Keep this page open; the report appears below when it is done.",
         "org.import.progress": "Rows imported",
         "org.import.done": "Import finished",
-        "org.import.counts": "{created} created, {updated} updated, {unchanged} unchanged, {bad} bad rows.",
-        "org.import.welcomes": "{welcomes} welcome emails queued.",
+        "org.import.counts": "{created}, {updated}, {unchanged}, {bad}.",
         "org.import.errors": "Bad rows (not imported)",
         "org.import.line": "Line {line}:",
-        "org.import.more": "… and {more} more bad rows.",
         "org.import.again": "Import another file",
         "org.import.nofile": "Choose a CSV file to import.",
         "org.import.notutf8": "This file is not text in UTF-8, UTF-16 or Windows-1252: save it as “CSV UTF-8” and try again.",
@@ -505,7 +501,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.bulk.file": "Or a CSV file",
         "org.bulk.submit": "Register them",
         "org.bulk.empty": "No email address was found in what was sent.",
-        "org.bulk.done": "{added} registered, {already} already registered, {unknown} not found.",
+        "org.bulk.done": "{added}, {already}, {unknown}.",
         "org.bulk.unknown": "Not found:",
         "org.bulk.invalid": "Not email addresses, left out:",
         "org.physician.open": "Open the page of {name}",
@@ -538,8 +534,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.outbox.kind.sign-in": "sign-in link",
         "org.outbox.kind.self_registration": "registration confirmation",
         "org.outbox.kind.waitlist_promoted": "seat from the waitlist",
-        "org.outbox.retry_all": "Retry the {count} failed messages",
-        "org.outbox.retried": "{count} failed messages will be sent again.",
         "org.unmatched.help": "Events no physician or session matched, grouped per person and session: match a group to a physician by address, or dismiss it (the events are kept).",
         "org.unmatched.session": "Session (first event, UTC)",
         "org.unmatched.events": "Events",
@@ -796,7 +790,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "selfreg.bad.npi": "Ce NPI n'est pas valide (10 chiffres, dont une clé de contrôle).",
         "selfreg.bad.rpps": "Un numéro RPPS compte exactement 11 chiffres.",
         "selfreg.bad.other": "Certaines valeurs ne sont pas valides.",
-        "selfreg.too_many": "Trop de demandes depuis votre adresse. Veuillez réessayer dans {wait} secondes.",
+        "selfreg.too_many": "Trop de demandes depuis votre adresse. Veuillez réessayer dans {wait}.",
         "selfreg.confirm.title": "Confirmez votre inscription",
         "selfreg.confirm.text": "Inscrire {name} ({email}) à « {title} » ?",
         "selfreg.confirm.button": "Confirmer mon inscription",
@@ -848,7 +842,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "signedout": "Vous êtes déconnecté(e). Pour revenir, ouvrez le lien personnel de votre courriel de bienvenue, ou demandez un lien de connexion ci-dessous.",
         # claims and evaluations (issue 11, points 1-3)
         "claim.title": "Demandez vos crédits",
-        "claim.intro": "Votre temps de connexion calculé est de {minutes} minutes. Déclarez les minutes auxquelles vous avez réellement participé : vous pouvez en déclarer moins, jamais plus.",
+        "claim.intro": "Votre temps de connexion calculé est de {minutes}. Déclarez les minutes auxquelles vous avez réellement participé : vous pouvez en déclarer moins, jamais plus.",
         "claim.closes": "Les demandes pour cette session ferment {closes}.",
         "claim.errors": "Certaines réponses sont à revoir : voyez les messages ci-dessous.",
         "claim.minutes": "Minutes déclarées",
@@ -905,11 +899,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "eval.bad.many": "Trop de questions.",
         "eval.results.link": "Résultats de l'évaluation",
         "eval.results": "Résultats de l'évaluation",
-        "eval.claimed": "{claimed} demandes faites sur {claims} proposées.",
+        "eval.claimed": "{claimed} {claims}.",
         "eval.csv": "Télécharger le CSV",
         "eval.csv.help": "Une ligne par réponse ; les répondants sont numérotés, pas nommés.",
         "eval.retired": "retirée de l'évaluation depuis",
-        "eval.answers": "{count} réponses",
         "eval.mean": "Moyenne :",
         "eval.value": "Valeur",
         "eval.count": "Réponses",
@@ -995,9 +988,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "zoom.asked": "Le rapport Zoom est en cours de lecture ; rechargez cette page dans un instant.",
         "zoom.off": "Le compte Zoom n'est pas configuré : les faits viennent du webhook et des imports seulement.",
         "zoom.no_webinar": "Cette série n'a pas d'identifiant de webinaire Zoom.",
-        "zoom.rows.n": "{n} ligne(s) du rapport",
-        "zoom.added.n": "{n} nouveau(x) fait(s)",
-        "zoom.count.n": "{n} fait(s)",
         # --- issue 12: organiser console ---
         "org.recurrence": "Récurrence",
         "org.repeat": "Répétition",
@@ -1084,14 +1074,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.import.file": "Fichier CSV",
         "org.import.welcome": "Envoyer un courriel de bienvenue à chaque médecin créé",
         "org.import.start": "Importer",
-        "org.import.running": "Import en cours : {total} lignes. Gardez cette page ouverte ; le compte rendu s'affiche ci-dessous à la fin.",
+        "org.import.running": "Import en cours : {total}. Gardez cette page ouverte ; le compte rendu s'affiche ci-dessous à la fin.",
         "org.import.progress": "Lignes importées",
         "org.import.done": "Import terminé",
-        "org.import.counts": "{created} créés, {updated} mis à jour, {unchanged} inchangés, {bad} lignes en erreur.",
-        "org.import.welcomes": "{welcomes} courriels de bienvenue en file.",
+        "org.import.counts": "{created}, {updated}, {unchanged}, {bad}.",
         "org.import.errors": "Lignes en erreur (non importées)",
         "org.import.line": "Ligne {line} :",
-        "org.import.more": "… et {more} autres lignes en erreur.",
         "org.import.again": "Importer un autre fichier",
         "org.import.nofile": "Choisissez un fichier CSV à importer.",
         "org.import.notutf8": "Ce fichier n'est pas un texte en UTF-8, UTF-16 ou Windows-1252 : enregistrez-le au format « CSV UTF-8 » et réessayez.",
@@ -1103,7 +1091,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.bulk.file": "Ou un fichier CSV",
         "org.bulk.submit": "Les inscrire",
         "org.bulk.empty": "Aucune adresse électronique trouvée dans l'envoi.",
-        "org.bulk.done": "{added} inscrits, {already} déjà inscrits, {unknown} introuvables.",
+        "org.bulk.done": "{added}, {already}, {unknown}.",
         "org.bulk.unknown": "Introuvables :",
         "org.bulk.invalid": "Pas des adresses électroniques, laissées de côté :",
         "org.physician.open": "Ouvrir la page de {name}",
@@ -1136,8 +1124,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.outbox.kind.sign-in": "lien de connexion",
         "org.outbox.kind.self_registration": "confirmation d'inscription",
         "org.outbox.kind.waitlist_promoted": "place libérée",
-        "org.outbox.retry_all": "Renvoyer les {count} courriels en échec",
-        "org.outbox.retried": "{count} courriels en échec seront renvoyés.",
         "org.unmatched.help": "Événements qu'aucun médecin ni aucune session n'a reconnus, regroupés par personne et par session : rattachez un groupe à un médecin par son adresse, ou écartez-le (les événements sont conservés).",
         "org.unmatched.session": "Session (premier événement, UTC)",
         "org.unmatched.events": "Événements",
@@ -1203,6 +1189,87 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.bulk.over_capacity": "Leur donner une place au-delà de la capacité ({capacity}) plutôt que la liste d'attente",
     },
 }
+
+
+#: Messages that hold a count, a form per CLDR plural category of the language (``one``,
+#: ``other``; French ``many`` falls back to ``other``): ``{n}`` is the count as the language
+#: writes it (``1\u202f234`` / ``1,234``). French puts 0 and 1 in ``one``. Read with
+#: :func:`plural`, in code and in templates alike; a message with several counts is a STRINGS
+#: sentence whose parts are these.
+PLURALS: dict[str, dict[str, dict[str, str]]] = {
+    "en": {
+        "selfreg.wait": {"one": "{n} second", "other": "{n} seconds"},
+        "claim.minutes": {"one": "{n} minute", "other": "{n} minutes"},
+        "eval.claimed.made": {"one": "{n} claim made", "other": "{n} claims made"},
+        "eval.claimed.offered": {"one": "of {n} offered", "other": "of {n} offered"},
+        "eval.answers": {"one": "{n} answer", "other": "{n} answers"},
+        "zoom.rows.n": {"one": "{n} report row", "other": "{n} report rows"},
+        "zoom.added.n": {"one": "{n} new fact", "other": "{n} new facts"},
+        "zoom.count.n": {"one": "{n} fact", "other": "{n} facts"},
+        "org.import.rows": {"one": "{n} row", "other": "{n} rows"},
+        "org.import.created": {"one": "{n} created", "other": "{n} created"},
+        "org.import.updated": {"one": "{n} updated", "other": "{n} updated"},
+        "org.import.unchanged": {"one": "{n} unchanged", "other": "{n} unchanged"},
+        "org.import.bad": {"one": "{n} bad row", "other": "{n} bad rows"},
+        "org.import.welcomes": {
+            "one": "{n} welcome email queued.",
+            "other": "{n} welcome emails queued.",
+        },
+        "org.import.more": {"one": "… and {n} more bad row.", "other": "… and {n} more bad rows."},
+        "org.bulk.added": {"one": "{n} registered", "other": "{n} registered"},
+        "org.bulk.already": {"one": "{n} already registered", "other": "{n} already registered"},
+        "org.bulk.unknown": {"one": "{n} not found", "other": "{n} not found"},
+        "org.outbox.retry_all": {
+            "one": "Retry the {n} failed message",
+            "other": "Retry the {n} failed messages",
+        },
+        "org.outbox.retried": {
+            "one": "{n} failed message will be sent again.",
+            "other": "{n} failed messages will be sent again.",
+        },
+    },
+    "fr": {
+        "selfreg.wait": {"one": "{n} seconde", "other": "{n} secondes"},
+        "claim.minutes": {"one": "{n} minute", "other": "{n} minutes"},
+        "eval.claimed.made": {"one": "{n} demande faite", "other": "{n} demandes faites"},
+        "eval.claimed.offered": {"one": "sur {n} proposée", "other": "sur {n} proposées"},
+        "eval.answers": {"one": "{n} réponse", "other": "{n} réponses"},
+        "zoom.rows.n": {"one": "{n} ligne du rapport", "other": "{n} lignes du rapport"},
+        "zoom.added.n": {"one": "{n} nouveau fait", "other": "{n} nouveaux faits"},
+        "zoom.count.n": {"one": "{n} fait", "other": "{n} faits"},
+        "org.import.rows": {"one": "{n} ligne", "other": "{n} lignes"},
+        "org.import.created": {"one": "{n} créé", "other": "{n} créés"},
+        "org.import.updated": {"one": "{n} mis à jour", "other": "{n} mis à jour"},
+        "org.import.unchanged": {"one": "{n} inchangé", "other": "{n} inchangés"},
+        "org.import.bad": {"one": "{n} ligne en erreur", "other": "{n} lignes en erreur"},
+        "org.import.welcomes": {
+            "one": "{n} courriel de bienvenue en file.",
+            "other": "{n} courriels de bienvenue en file.",
+        },
+        "org.import.more": {
+            "one": "… et {n} autre ligne en erreur.",
+            "other": "… et {n} autres lignes en erreur.",
+        },
+        "org.bulk.added": {"one": "{n} inscrit", "other": "{n} inscrits"},
+        "org.bulk.already": {"one": "{n} déjà inscrit", "other": "{n} déjà inscrits"},
+        "org.bulk.unknown": {"one": "{n} introuvable", "other": "{n} introuvables"},
+        "org.outbox.retry_all": {
+            "one": "Renvoyer {n} courriel en échec",
+            "other": "Renvoyer les {n} courriels en échec",
+        },
+        "org.outbox.retried": {
+            "one": "{n} courriel en échec sera renvoyé.",
+            "other": "{n} courriels en échec seront renvoyés.",
+        },
+    },
+}
+
+
+def plural(lang: str, key: str, count: float, **values: object) -> str:
+    """Message ``key`` of :data:`PLURALS` agreeing with ``count`` in ``lang`` (Babel's CLDR
+    plural rules: ``1 inscrit``, ``0 ligne en erreur``, ``2 inscrits``; ``1 row``, ``0 rows``)."""
+    chosen = lang if lang in PLURALS else "en"
+    return counted(PLURALS[chosen][key], count, chosen, **values)
 
 
 def language(request: web.Request, fallback: str | None = None) -> str:

@@ -463,7 +463,7 @@ async def organizer_home(
         status=422 if errors else 200,
         series=rows,
         csrf=row.csrf,
-        credit_fields=_credit_fields(request.app[MAIL].labels),
+        credit_fields=_credit_fields(request.app[MAIL].labels.of(language(request))),
         form_action="/organizer/series",
         submit=translator(language(request))["org.create"],
         # a partial form re-shows defaults
@@ -541,7 +541,7 @@ async def organizer_series(
         bulk_empty=request.query.get("bulk") == "empty",
         reg=registrations,
         csrf=row.csrf,
-        credit_fields=_credit_fields(request.app[MAIL].labels, series),
+        credit_fields=_credit_fields(request.app[MAIL].labels.of(lang), series),
         form_action=f"/organizer/series/{series.id}",
         submit=translator(lang)["save"],
         **_form_context(request, {**_form_values(series), **(values or {})}, errors),
@@ -701,7 +701,7 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
     (a search by name, email or identifier finds one among thousands)."""
     row = await _organizer_session(request)
     lang = language(request)
-    labels = request.app[MAIL].labels
+    labels = request.app[MAIL].labels.of(lang)
     occurrence_id = path_id(request)
     asked = page_request(request, ATTENDANCE, (str, str, int))
     search = query_text(request, "q")

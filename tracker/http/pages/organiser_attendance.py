@@ -35,13 +35,14 @@ async def organizer_attendance_csv(request: web.Request) -> web.StreamResponse:
     formulas), a column per credit type, streamed batch by batch."""
     await organizer_session(request)
     occurrence_id = path_id(request)
-    labels = request.app[MAIL].labels
+    # CSV columns are credit codes, in no reader's language
+    codes = request.app[MAIL].labels.fallback
     batches = attendance_service.attendance_rows(request.app[SERVICES], occurrence_id)
     try:
         first = await anext(batches)
     except NotFoundError:
         raise web.HTTPNotFound() from None
-    credit_types = sorted(labels)
+    credit_types = sorted(codes)
     response = web.StreamResponse(
         headers={
             "Content-Disposition": f'attachment; filename="attendance-{occurrence_id}.csv"',

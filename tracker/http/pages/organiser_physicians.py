@@ -20,7 +20,7 @@ from tracker.domain.localtime import long_date, when
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate, RequirementCreate
 from tracker.errors import ColumnsError, DuplicateRowError, RowError
 from tracker.http.keys import MAIL, SERVICES
-from tracker.http.pages.i18n import language, translator
+from tracker.http.pages.i18n import language, plural, translator
 from tracker.http.pages.organiser import organizer_physicians, organizer_session, timezone_names
 from tracker.http.pages.render import form_with_csrf, page, render_text
 from tracker.http.pages.sessions import csrf_ok
@@ -63,7 +63,7 @@ async def organizer_physician(
     """One physician: who they are, their series, awards and requirements, their emails."""
     row = await organizer_session(request)
     lang = language(request)
-    labels = request.app[MAIL].labels
+    labels = request.app[MAIL].labels.of(lang)
     try:
         view = await physician_service.organiser_view(request.app[SERVICES], path_id(request))
     except NotFoundError:
@@ -320,7 +320,8 @@ async def organizer_register_list(request: web.Request) -> web.StreamResponse:
     series: its capacity holds, unless the form sends ``over_capacity``), or unknown."""
     row = await organizer_session(request)
     series_id = path_id(request)
-    t = translator(language(request))
+    lang = language(request)
+    t = translator(lang)
     if request.content_type.startswith("multipart/"):
         fields, content = await _read_upload(request, LIST_MAX_BYTES)
     else:
@@ -344,7 +345,9 @@ async def organizer_register_list(request: web.Request) -> web.StreamResponse:
     except NotFoundError:
         raise web.HTTPNotFound() from None
     message = t["org.bulk.done"].format(
-        added=result.added, already=result.already, unknown=len(result.unknown)
+        added=plural(lang, "org.bulk.added", result.added),
+        already=plural(lang, "org.bulk.already", result.already),
+        unknown=plural(lang, "org.bulk.unknown", len(result.unknown)),
     )
     if result.waitlisted:
         message += " " + t["org.bulk.waitlisted"].format(waitlisted=result.waitlisted)

@@ -64,7 +64,7 @@ async def me(request: web.Request) -> web.Response:
     lang = language(request, physician.language)
     t = translator(lang)
     mail, settings = request.app[MAIL], request.app[SETTINGS]
-    labels = mail.labels
+    labels = mail.labels.of(lang)
     now = utcnow()
     view = await physician_service.physician_page(request.app[SERVICES], physician, now=now)
     feed_key, summary, certified = view.feed_key, view.summary, view.certified

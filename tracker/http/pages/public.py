@@ -25,7 +25,7 @@ async def home(request: web.Request) -> web.Response:
     items = []
     for series, upcoming in programme:
         statement = designation_statement(
-            series.credits, provider=mail.provider, labels=mail.labels, language=lang
+            series.credits, provider=mail.provider, labels=mail.labels.of(lang), language=lang
         )
         items.append(
             {
@@ -35,7 +35,10 @@ async def home(request: web.Request) -> web.Response:
                 "open": series.registration == "open",
                 "description": series.description,
                 "statement": designation_lines(
-                    series.credits, provider=mail.provider, labels=mail.labels, language=lang
+                    series.credits,
+                    provider=mail.provider,
+                    labels=mail.labels.of(lang),
+                    language=lang,
                 ),
                 "subscribe": subscribe_links(
                     f"{settings.base_url}/series/{series.slug}.ics", name=series.title

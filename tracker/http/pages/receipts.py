@@ -121,7 +121,7 @@ async def me_receipt(request: web.Request) -> web.Response:
     view = await receipts.receipt(request.app[SERVICES], occurrence_id, physician.id or 0)
     if view is None:
         raise web.HTTPNotFound()
-    context = receipt_context(view, lang, request.app[MAIL].labels)
+    context = receipt_context(view, lang, request.app[MAIL].labels.of(lang))
     return page(request, "receipt.html", lang=lang, audience="physician", back="/me", **context)
 
 
@@ -135,7 +135,7 @@ async def organizer_receipt(request: web.Request) -> web.Response:
     if view is None:
         raise web.HTTPNotFound()
     lang = language(request)
-    context = receipt_context(view, lang, request.app[MAIL].labels)
+    context = receipt_context(view, lang, request.app[MAIL].labels.of(lang))
     return page(
         request,
         "receipt.html",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from schedules import limits
 from tracker.domain.models import WebSession
 from tracker.http.keys import SETTINGS
-from tracker.http.pages.i18n import language, translator
+from tracker.http.pages.i18n import language, plural, translator
 from tracker.http.pages.sessions import csrf_ok
 from tracker.http.parsing import read_form
 
@@ -61,6 +62,7 @@ def page(
     chosen = lang or language(request)
     html = _environment.get_template(template).render(
         t=translator(chosen),
+        plural=functools.partial(plural, chosen),
         lang=chosen,
         other_lang="en" if chosen == "fr" else "fr",
         colon=COLONS[chosen],
@@ -80,6 +82,7 @@ def render_text(request: web.Request, template: str, **context: Any) -> str:
     chosen = language(request)
     return _environment.get_template(template).render(
         t=translator(chosen),
+        plural=functools.partial(plural, chosen),
         lang=chosen,
         other_lang="en" if chosen == "fr" else "fr",
         colon=COLONS[chosen],

@@ -23,7 +23,7 @@ from tracker.domain.schemas import SelfRegistrationCreate
 from tracker.errors import RegistrationClosedError
 from tracker.http.keys import MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
-from tracker.http.pages.i18n import language, translator
+from tracker.http.pages.i18n import language, plural, translator
 from tracker.http.pages.physician import _physician_session
 from tracker.http.pages.render import form_with_csrf, message_page, page, secure_cookies
 from tracker.http.paging import SELF_REGISTRATIONS, WAITLIST, cursors, page_request
@@ -94,7 +94,7 @@ async def series_page(
         status=status,
         series=series,
         statement=designation_lines(
-            series.credits, provider=mail.provider, labels=mail.labels, language=lang
+            series.credits, provider=mail.provider, labels=mail.labels.of(lang), language=lang
         ),
         feed=feed,
         webcal="webcal://" + feed.split("://", 1)[1],
@@ -153,7 +153,10 @@ async def public_register(request: web.Request) -> web.Response:
     wait = SELF_REGISTRATION.wait(request)
     if wait is not None:
         response = await series_page(
-            request, status=429, errors=[t["selfreg.too_many"].format(wait=wait)], values=shown
+            request,
+            status=429,
+            errors=[t["selfreg.too_many"].format(wait=plural(lang, "selfreg.wait", wait))],
+            values=shown,
         )
         response.headers["Retry-After"] = str(wait)
         return response

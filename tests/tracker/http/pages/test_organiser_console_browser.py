@@ -244,7 +244,7 @@ async def test_import_2000_physicians_from_the_page_then_find_one_by_part_of_her
     heading = await page.get_by_role("heading", level=1).inner_text()
     width = await page.evaluate("document.documentElement.scrollWidth")
 
-    assert "2000 créés, 0 mis à jour, 0 inchangés, 1 lignes en erreur" in report
+    assert "2\u202f000 créés, 0 mis à jour, 0 inchangé, 1 ligne en erreur" in report
     assert "Ligne 501 :" in report
     assert len(rows) == 1 and "e.delacroix@example.org" in rows[0]
     assert heading == "Évangéline Delacroix-Moreau"

@@ -106,7 +106,7 @@ async def test_the_import_page_reports_like_the_cli_line_by_line(
 
     assert first.status == 200
     assert "Import terminé" in report
-    assert re.search(r"\d+ créés, 0 mis à jour, 0 inchangés, \d+ lignes en erreur", report)
+    assert re.search(r"\d+ créés, 0 mis à jour, 0 inchangé, \d+ lignes en erreur", report)
     # line 4's timezone is Mars/Olympus: said in the page's language
     assert re.search(r"<li>Ligne 4 : Choisissez un fuseau horaire dans la liste", report), report
     assert re.search(r"0 created, 0 updated, \d+ unchanged", again)
@@ -128,7 +128,7 @@ async def test_the_import_page_takes_a_french_excel_export(
     found = await (await client.get("/api/physicians", params={"q": "LŒUVRE"}, headers=auth)).json()
 
     assert done.status == 200
-    assert "3 créés, 0 mis à jour, 0 inchangés, 0 lignes en erreur" in await done.text()
+    assert "3 créés, 0 mis à jour, 0 inchangé, 0 ligne en erreur" in await done.text()
     assert [p["last_name"] for p in found["items"]] == ["Lœuvre; dit « FX »"]
 
 
@@ -289,7 +289,7 @@ async def test_a_pasted_list_and_a_csv_register_physicians_to_a_series(
     ).json()
 
     assert pasted.status == 200
-    assert "2 inscrits, 0 déjà inscrits, 1 introuvables." in await pasted.text()
+    assert "2 inscrits, 0 déjà inscrit, 1 introuvable." in await pasted.text()
     assert "nobody@example.org" in await pasted.text()
     assert "1 registered, 1 already registered, 0 not found." in await uploaded.text()
     assert empty.headers["Location"].endswith("?bulk=empty#bulk")
@@ -323,7 +323,7 @@ async def test_a_pasted_address_that_is_no_address_is_named_not_dropped(
     said = html_lib.unescape(await done.text())
 
     assert done.status == 200
-    assert "1 inscrits, 0 déjà inscrits, 0 introuvables." in said
+    assert "1 inscrit, 0 déjà inscrit, 0 introuvable." in said
     assert (
         "Pas des adresses électroniques, laissées de côté : med04@example, med03example.org, @"
         in said
@@ -365,7 +365,7 @@ async def test_a_list_registered_to_a_full_series_says_how_many_wait_in_line(
         "1 registered, 0 already registered, 0 not found. 1 on the waitlist: the series is full."
         in (await lined.text())
     )
-    assert "1 inscrits, 0 déjà inscrits, 0 introuvables." in await forced.text()
+    assert "1 inscrit, 0 déjà inscrit, 0 introuvable." in await forced.text()
     assert len(registered["items"]) == 2
     # the box the organiser ticks for that, in the page's language
     assert '<input id="bulk-over" name="over_capacity" type="checkbox" value="on">' in html

@@ -154,7 +154,7 @@ async def test_subscribe_subscribes_and_the_download_is_the_secondary_link(
                 "Cette session est validée pour 1,5 heure DPC au maximum.",
             ],
         ),
-        ("en", ["This session is designated for a maximum of 1.5 heures DPC."]),
+        ("en", ["This session is designated for a maximum of 1.5 DPC hours."]),
     ],
 )
 async def test_the_designation_statement_is_in_the_page_language(
