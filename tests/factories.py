@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+
+from tracker.domain.identifiers import luhn_check_digit
 
 
 def series_body(**overrides: Any) -> dict[str, Any]:
@@ -58,17 +61,34 @@ async def occurrences(
     return await every_item(client, auth, f"/api/series/{series_id}/occurrences")
 
 
+DEFAULT_EMAIL = "jeanne.durand@example.org"
+
+
+def npi_for(email: str) -> str:
+    """A valid NPI of this address's own: ``1234567893`` for the default physician's, another
+    for every other address (an NPI identifies one person, so two physicians made with the
+    default body must not share it)."""
+    if email.lower() == DEFAULT_EMAIL:
+        return "1234567893"
+    payload = "2" + str(int(hashlib.sha256(email.lower().encode()).hexdigest(), 16) % 10**8).zfill(
+        8
+    )
+    return payload + str(luhn_check_digit("80840" + payload))
+
+
 def physician_body(**overrides: Any) -> dict[str, Any]:
+    """Jeanne Durand's body; another address gets its own NPI unless ``npi`` is given."""
     body: dict[str, Any] = {
         "first_name": "Jeanne",
         "last_name": "Durand",
-        "email": "jeanne.durand@example.org",
+        "email": DEFAULT_EMAIL,
         "timezone": "Europe/Paris",
         "language": "fr",
-        "npi": "1234567893",
         "consent_board_reporting": True,
     }
     body.update(overrides)
+    if "npi" not in overrides:
+        body["npi"] = npi_for(str(body["email"]))
     return body
 
 

@@ -32,6 +32,7 @@ from tracker.domain.attendance import Recorded
 from tracker.domain.bounds import is_row_id
 from tracker.errors import (
     ConfigError,
+    DuplicateIdentifiersError,
     InvalidOrganizerError,
     ReportFormatError,
     ReportMismatchError,
@@ -189,7 +190,10 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply every pending migration."""
     settings = _settings()
-    _run(lambda: upgrade(settings.database_url))
+    try:
+        _run(lambda: upgrade(settings.database_url))
+    except DuplicateIdentifiersError as exc:  # data only a person can put right
+        raise CLIError(str(exc)) from None
     click.echo("database is up to date")
 
 

@@ -13,9 +13,12 @@ __all__ = [
     "AmbiguousDatesError",
     "ColumnsError",
     "ConfigError",
+    "DuplicateIdentifiersError",
     "DuplicateRowError",
     "EmailTakenError",
     "FinalCreditsError",
+    "IdentifierRowError",
+    "IdentifierTakenError",
     "InvalidInputError",
     "InvalidOrganizerError",
     "NotFoundError",
@@ -52,6 +55,23 @@ class EmailTakenError(InvalidInputError):
         super().__init__("email", f"a physician with email {email} already exists")
 
 
+#: How the pages and messages name each identifier that belongs to one physician only.
+IDENTIFIER_LABELS = {"npi": "NPI", "rpps": "RPPS number"}
+
+
+class IdentifierTakenError(InvalidInputError):
+    """An NPI or RPPS number another physician holds: it identifies one person, and the board
+    export would report this physician's completions under the other's identity (409). Names
+    the holder by id only, which every organiser may see."""
+
+    def __init__(self, field: str, holder: int) -> None:
+        self.holder = holder
+        label = IDENTIFIER_LABELS[field]
+        super().__init__(
+            field, f"physician {holder} has this {label} already; it identifies one person"
+        )
+
+
 class RowError(ValueError):
     """A refused row of an import: its line, why (in English, for the CLI and the API) and,
     when one value is at fault, its field (pages word the reason in their own language)."""
@@ -75,6 +95,34 @@ class DuplicateRowError(RowError):
             f"email: {email} is on line {first} already; one physician per address, so this "
             "row was left out",
             "duplicate",
+        )
+
+
+class IdentifierRowError(RowError):
+    """A row giving an NPI or RPPS number that another physician holds, in the database
+    (``holder``: their id) or on an earlier line of the same file (``first``). The row is left
+    out and named, like a repeated address: its completions would be reported under someone
+    else's identity."""
+
+    def __init__(
+        self,
+        line: int,
+        field: str,
+        value: str,
+        *,
+        first: int | None = None,
+        holder: int | None = None,
+    ) -> None:
+        self.first = first
+        self.holder = holder
+        label = IDENTIFIER_LABELS[field]
+        where = (
+            f"is on line {first} already" if first is not None else f"belongs to physician {holder}"
+        )
+        super().__init__(
+            line,
+            f"{field}: {label} {value} {where}; one physician per {label}, so this row was left out",
+            field,
         )
 
 
@@ -142,6 +190,29 @@ class SchemaOutdatedError(Exception):
     def __init__(self, current: str | None, head: str) -> None:
         found = f"at revision {current}" if current else "empty"
         super().__init__(f"the database is {found}, not {head}; run `tracker db upgrade` first")
+
+
+class DuplicateIdentifiersError(Exception):
+    """The database holds physicians sharing an NPI or RPPS number, so the migration that makes
+    them unique cannot run; the message is one line naming them (id and email) and the fix."""
+
+    #: The numbers named in the message (the rest are counted): it stays one readable line.
+    SHOWN = 20
+
+    def __init__(self, duplicates: list[tuple[str, str, list[tuple[int, str]]]]) -> None:
+        self.duplicates = duplicates
+        groups = "; ".join(
+            f"{IDENTIFIER_LABELS[field]} {value}: "
+            + ", ".join(f"physician {pid} <{email}>" for pid, email in holders)
+            for field, value, holders in duplicates[: self.SHOWN]
+        )
+        if len(duplicates) > self.SHOWN:
+            groups += f"; and {len(duplicates) - self.SHOWN} more numbers"
+        super().__init__(
+            "cannot make NPI and RPPS numbers unique, physicians share them: "
+            f"{groups}; keep the number on the one physician it identifies (clear or correct it "
+            "on the others, PATCH /api/physicians/{id}), then run `tracker db upgrade` again"
+        )
 
 
 # self-registration

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, insert, inspect, text
 from sqlmodel import SQLModel
 
 import tracker.domain.models  # noqa: F401  # registers every table
 from tests.factories import ended_session
+from tests.processes import TRACKER, environment
 from tracker.db import Database
+from tracker.domain.models import Physician
+from tracker.errors import DuplicateIdentifiersError
 from tracker.migrate import alembic_config, upgrade
 
 
@@ -234,3 +242,136 @@ async def test_migration_0021_downgrade_drops_the_labels_and_keeps_every_type(
     again = await _labels(database)
     assert again["DPC_HOURS"] == ("heures DPC", {"fr": "heures DPC", "en": "DPC hours"})
     assert again["BOARD_X"] == ("board X hours", {})  # one label only: the fallback
+
+
+def _physician(n: int, *, npi: str | None = None, rpps: str | None = None) -> dict[str, object]:
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    return {
+        "first_name": f"P{n}",
+        "last_name": "Durand",
+        "email": f"p{n}@example.org",
+        "timezone": "UTC",
+        "language": "fr",
+        "npi": npi,
+        "rpps": rpps,
+        "board_ids": {},
+        "consent_board_reporting": True,
+        "token_hash": f"{n:064d}",
+        "feed_secret": f"cal_{n}",
+        "token_generation": 1,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+async def _before_0022_with(database: Database, rows: list[dict[str, object]]) -> None:
+    """The schema back before 0022 (no unique NPI or RPPS), holding these physicians."""
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_downgrade, _BEFORE_0022)
+        await connection.execute(insert(Physician.__table__), rows)  # type: ignore[attr-defined]
+
+
+async def _physicians(database: Database) -> list[tuple[object, ...]]:
+    async with database.engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT id, email, npi, rpps FROM physician ORDER BY id")
+        )
+        return [tuple(row) for row in rows]
+
+
+async def test_migration_0022_refuses_shared_identifiers_naming_their_physicians_and_changes_nothing(
+    database: Database,
+) -> None:
+    await _before_0022_with(
+        database,
+        [
+            _physician(1, npi="1234567893"),
+            _physician(2, npi="1234567893", rpps="10001234567"),
+            _physician(3, rpps="10001234567"),
+            _physician(4, npi="1245319599"),
+            _physician(5),
+            _physician(6),
+        ],
+    )
+    before = await _physicians(database)
+
+    with pytest.raises(DuplicateIdentifiersError) as refused:
+        await upgrade(database.url)
+
+    ids = [row[0] for row in before]
+    assert str(refused.value) == (
+        "cannot make NPI and RPPS numbers unique, physicians share them: "
+        f"NPI 1234567893: physician {ids[0]} <p1@example.org>, physician {ids[1]} <p2@example.org>; "
+        f"RPPS number 10001234567: physician {ids[1]} <p2@example.org>, "
+        f"physician {ids[2]} <p3@example.org>; keep the number on the one physician it identifies "
+        "(clear or correct it on the others, PATCH /api/physicians/{id}), then run "
+        "`tracker db upgrade` again"
+    )
+    assert await _physicians(database) == before
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(_revision) == _BEFORE_0022
+
+
+async def test_db_upgrade_over_shared_identifiers_says_so_in_one_line(
+    database: Database, tmp_path: Path
+) -> None:
+    await _before_0022_with(
+        database, [_physician(1, npi="1234567893"), _physician(2, npi="1234567893")]
+    )
+
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [TRACKER, "db", "upgrade"],
+        cwd=tmp_path,
+        env=environment(database_url=database.url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert (result.returncode, result.stdout) == (1, "")
+    assert "Traceback" not in result.stderr  # alembic's INFO lines come first, then the error
+    line = result.stderr.splitlines()[-1]
+    assert line.startswith(
+        "Error: cannot make NPI and RPPS numbers unique, physicians share them: "
+    )
+    assert "<p1@example.org>" in line and "<p2@example.org>" in line
+
+
+async def test_migration_0022_goes_through_once_the_shared_numbers_are_fixed(
+    database: Database,
+) -> None:
+    await _before_0022_with(
+        database, [_physician(1, npi="1234567893"), _physician(2, npi="1234567893"), _physician(3)]
+    )
+    with pytest.raises(DuplicateIdentifiersError):
+        await upgrade(database.url)
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE physician SET npi = NULL WHERE email = 'p2@example.org'")
+        )
+
+    await upgrade(database.url)
+
+    async with database.engine.connect() as connection:
+        differences = await connection.run_sync(_differences)
+    assert differences == []
+    assert [row[2] for row in await _physicians(database)] == ["1234567893", None, None]
+
+
+async def test_migration_0022_leaves_any_number_of_physicians_without_identifiers(
+    database: Database,
+) -> None:
+    await _before_0022_with(database, [_physician(n) for n in range(1, 4)])
+
+    await upgrade(database.url)
+
+    assert [row[2:] for row in await _physicians(database)] == [(None, None)] * 3
+
+
+#: The revision a refused 0022 leaves the database at (whatever 0022 comes after).
+_BEFORE_0022 = ScriptDirectory.from_config(alembic_config()).get_revision("0022").down_revision
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()

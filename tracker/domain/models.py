@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -86,10 +87,21 @@ class CreditType(SQLModel, table=True):
     regime: str | None = Field(default=None, sa_column=Column(String(limits.REGIME), nullable=True))
 
 
+def _one_holder(column: str) -> Index:
+    """A unique index on ``column`` over the rows that give it: an NPI or an RPPS number
+    identifies one person, so at most one physician holds each (any number hold none)."""
+    given = text(f"{column} IS NOT NULL")
+    return Index(
+        f"uq_physician_{column}", column, unique=True, sqlite_where=given, postgresql_where=given
+    )
+
+
 class Physician(SQLModel, table=True):
-    """A learner. ``email`` is stored lower-cased (unique case-insensitively)."""
+    """A learner. ``email`` is stored lower-cased (unique case-insensitively); ``npi`` and
+    ``rpps`` are unique where given (the last guard behind the domain's checks)."""
 
     __tablename__ = "physician"
+    __table_args__ = (_one_holder("npi"), _one_holder("rpps"))
 
     id: int | None = Field(default=None, primary_key=True)
     first_name: str = Field(sa_column=Column(String(limits.PERSON_NAME), nullable=False))
@@ -97,12 +109,8 @@ class Physician(SQLModel, table=True):
     email: str = Field(sa_column=Column(String(limits.EMAIL), nullable=False, unique=True))
     timezone: str = Field(default="UTC", sa_column=Column(String(limits.TIMEZONE), nullable=False))
     language: str = Field(default="en", sa_column=Column(String(limits.LANGUAGE), nullable=False))
-    npi: str | None = Field(
-        default=None, sa_column=Column(String(limits.NPI), nullable=True, index=True)
-    )
-    rpps: str | None = Field(
-        default=None, sa_column=Column(String(limits.RPPS), nullable=True, index=True)
-    )
+    npi: str | None = Field(default=None, sa_column=Column(String(limits.NPI), nullable=True))
+    rpps: str | None = Field(default=None, sa_column=Column(String(limits.RPPS), nullable=True))
     board_ids: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     birth_month: int | None = None
     birth_day: int | None = None

@@ -4,7 +4,7 @@ bulk import of many at once (validated in Python, read and written a chunk per s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
@@ -24,9 +24,11 @@ from tracker.domain.models import Physician, Registration
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate
 from tracker.domain.tokens import FEED_PREFIX, hash_token, new_token
 from tracker.domain.validation import validation_messages
-from tracker.errors import EmailTakenError, RowError
+from tracker.errors import EmailTakenError, IdentifierRowError, IdentifierTakenError, RowError
 
 NULLABLE = frozenset({"npi", "rpps", "birth_month", "birth_day", "license_state", "license_number"})
+#: The identifiers that name one person, so one physician each (a unique index holds it too).
+UNIQUE_IDENTIFIERS = ("npi", "rpps")
 
 
 def email_key(text: str) -> str:
@@ -46,13 +48,59 @@ async def _email_taken(session: AsyncSession, email: str, *, other_than: int | N
     return (await session.exec(query)).first() is not None
 
 
+async def identifier_holder(
+    session: AsyncSession, field: str, value: str, *, other_than: int | None = None
+) -> int | None:
+    """The id of the physician holding this NPI or RPPS number (``field``), other than
+    ``other_than``; ``None`` if nobody does."""
+    query = select(Physician.id).where(_COLUMNS[field] == value)
+    if other_than is not None:
+        query = query.where(Physician.id != other_than)
+    return (await session.exec(query.limit(1))).first()
+
+
+async def check_identifiers(
+    session: AsyncSession, values: dict[str, Any], *, other_than: int | None = None
+) -> None:
+    """Raise :class:`IdentifierTakenError` for the first NPI or RPPS number of ``values`` that
+    another physician holds."""
+    for field in UNIQUE_IDENTIFIERS:
+        value = values.get(field)
+        if value is None:
+            continue
+        holder = await identifier_holder(session, field, value, other_than=other_than)
+        if holder is not None:
+            raise IdentifierTakenError(field, holder)
+
+
+async def _conflict_after_rollback(
+    session: AsyncSession, email: str | None, values: dict[str, Any], *, other_than: int | None
+) -> InvalidInputError | None:
+    """What a unique index refused, read again once the failed transaction is rolled back:
+    another transaction committed the same address or identifier between our check and our
+    write (its row is visible now). ``None`` if nothing is taken (a constraint of another kind)."""
+    await session.rollback()
+    if email is not None and await _email_taken(session, email, other_than=other_than):
+        return EmailTakenError(email)
+    try:
+        await check_identifiers(session, values, other_than=other_than)
+    except IdentifierTakenError as exc:
+        return exc
+    return None
+
+
 async def create_physician(
     session: AsyncSession, data: PhysicianCreate, *, now: datetime
 ) -> tuple[Physician, str]:
-    """Store a physician; returns it with the personal token, which is never shown again."""
+    """Store a physician; returns it with the personal token, which is never shown again.
+    Raises :class:`EmailTakenError` or :class:`IdentifierTakenError` for an address, NPI or
+    RPPS number another physician holds, even one committed concurrently (the unique index
+    refuses it; the session is then rolled back)."""
     email = email_key(data.email)
     if await _email_taken(session, email):
         raise EmailTakenError(email)
+    identifiers = {field: getattr(data, field) for field in UNIQUE_IDENTIFIERS}
+    await check_identifiers(session, identifiers)
     token = new_token("phy_")
     physician = Physician(
         **data.model_dump(exclude={"email"}),
@@ -64,9 +112,11 @@ async def create_physician(
     session.add(physician)
     try:
         await session.flush()
-    except IntegrityError:  # a concurrent request took the email first
-        await session.rollback()
-        raise EmailTakenError(email) from None
+    except IntegrityError:  # a concurrent request took the email or an identifier first
+        conflict = await _conflict_after_rollback(session, email, identifiers, other_than=None)
+        if conflict is None:
+            raise
+        raise conflict from None
     return physician, token
 
 
@@ -82,10 +132,20 @@ async def update_physician(
         changes["email"] = email_key(changes["email"])
         if await _email_taken(session, changes["email"], other_than=physician_id):
             raise EmailTakenError(changes["email"])
+    identifiers = {field: changes[field] for field in UNIQUE_IDENTIFIERS if field in changes}
+    await check_identifiers(session, identifiers, other_than=physician_id)
     for field, value in changes.items():
         setattr(physician, field, value)
     physician.updated_at = now
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:  # a concurrent request took the email or an identifier first
+        conflict = await _conflict_after_rollback(
+            session, changes.get("email"), identifiers, other_than=physician_id
+        )
+        if conflict is None:
+            raise
+        raise conflict from None
     return physician
 
 
@@ -228,6 +288,10 @@ class ImportResult:
     outcomes: list[tuple[int, RowOutcome]] = dataclasses.field(default_factory=list)
     lost: set[str] = dataclasses.field(default_factory=set)
     created: list[Newcomer] = dataclasses.field(default_factory=list)
+    #: rows left out: they give an NPI or RPPS number another physician holds
+    refused: list[RowError] = dataclasses.field(default_factory=list)
+    #: ``{(field, number): (line, email)}`` of the NPI and RPPS numbers the kept rows give
+    claimed: dict[tuple[str, str], tuple[int, str]] = dataclasses.field(default_factory=dict)
 
     @property
     def tokens(self) -> list[tuple[str, str]]:
@@ -258,6 +322,32 @@ def import_row(line: int, values: dict[str, Any]) -> ImportRow:
     return ImportRow(line, key, full, frozenset(values) - {"email"})
 
 
+def given_identifiers(row: ImportRow) -> list[tuple[str, str]]:
+    """``(field, number)`` of each NPI or RPPS number the row gives."""
+    return [
+        (field, row.values[field])
+        for field in UNIQUE_IDENTIFIERS
+        if field in row.given and row.values[field] is not None
+    ]
+
+
+async def identifier_holders(
+    session: AsyncSession, rows: Sequence[ImportRow]
+) -> dict[tuple[str, str], tuple[int, str]]:
+    """``{(field, number): (id, email)}`` of the physicians holding the NPI and RPPS numbers
+    that ``rows`` give, in one query per field."""
+    holders: dict[tuple[str, str], tuple[int, str]] = {}
+    for field in UNIQUE_IDENTIFIERS:
+        numbers = {number for row in rows for f, number in given_identifiers(row) if f == field}
+        if not numbers:
+            continue
+        column = _COLUMNS[field]
+        query = select(_COLUMNS.id, _COLUMNS.email, column).where(column.in_(numbers))
+        for physician_id, email, number in (await session.exec(query)).all():
+            holders[(field, number)] = (physician_id, email)
+    return holders
+
+
 async def physicians_by_email(
     session: AsyncSession, keys: Collection[str]
 ) -> dict[str, dict[str, Any]]:
@@ -273,20 +363,60 @@ async def physicians_by_email(
     return {row["email"]: row for row in found}
 
 
+async def _one_holder_each(
+    session: AsyncSession,
+    rows: Sequence[ImportRow],
+    claimed: Mapping[tuple[str, str], tuple[int, str]],
+    result: ImportResult,
+) -> list[ImportRow]:
+    """The rows whose NPI and RPPS numbers no other physician holds, in the database or on an
+    earlier line (``claimed``, then this batch's own rows); the others go to
+    ``result.refused``, and the numbers the kept rows give to ``result.claimed``. A row refused
+    claims nothing: a later row of the number's true holder still goes through."""
+    holders = await identifier_holders(session, rows)
+    kept: list[ImportRow] = []
+    for row in rows:
+        numbers = given_identifiers(row)
+        refusal: IdentifierRowError | None = None
+        for field, number in numbers:
+            holder = holders.get((field, number))
+            earlier = claimed.get((field, number)) or result.claimed.get((field, number))
+            if earlier is not None and earlier[1] != row.key:  # the file's line says most
+                refusal = IdentifierRowError(row.line, field, number, first=earlier[0])
+            elif holder is not None and holder[1] != row.key:
+                refusal = IdentifierRowError(row.line, field, number, holder=holder[0])
+            if refusal is not None:
+                break
+        if refusal is not None:
+            result.refused.append(refusal)
+            continue
+        result.claimed.update(dict.fromkeys(numbers, (row.line, row.key)))
+        kept.append(row)
+    return kept
+
+
 async def import_physicians(
-    session: AsyncSession, rows: Sequence[ImportRow], *, now: datetime
+    session: AsyncSession,
+    rows: Sequence[ImportRow],
+    *,
+    now: datetime,
+    claimed: Mapping[tuple[str, str], tuple[int, str]] | None = None,
 ) -> ImportResult:
     """Create or update the physicians of ``rows`` with one read, one multi-row INSERT and one
     UPDATE per set of changed fields; flushes, never commits.
 
     ``rows`` give each email once (the import names a file's later rows of an email as
-    :class:`~tracker.errors.DuplicateRowError`). A new email creates the physician (and a
+    :class:`~tracker.errors.DuplicateRowError`). A row giving an NPI or RPPS number that
+    another physician holds, in the database as read here (whatever the rest of the file would
+    do to that physician) or on an earlier line (``claimed``: the earlier batches' numbers), is
+    left out and listed in ``refused``. A new email creates the physician (and a
     token, returned once), a known one is updated where the row differs, and a row that
     changes nothing is ``unchanged``. A new email another transaction inserted meanwhile is
     left to it (``ON CONFLICT DO NOTHING``) and listed in ``lost``. Inserts go in email order
     and updates in id order, so that concurrent imports take their locks in one order and never
     deadlock each other."""
     result = ImportResult()
+    rows = await _one_holder_each(session, rows, claimed or {}, result)
     stored = await physicians_by_email(session, {row.key for row in rows})
     new: dict[str, dict[str, Any]] = {}
     changed: dict[str, dict[str, Any]] = {}

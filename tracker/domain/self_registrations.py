@@ -327,13 +327,37 @@ async def pending_for_code(
     return (found[0], found[1]) if found else None
 
 
+async def unheld_identifiers(session: AsyncSession, row: SelfRegistration) -> dict[str, str]:
+    """The NPI and RPPS numbers of a request that no physician holds yet.
+
+    A number someone else holds is left off the new physician, without a word to whoever
+    confirms: the public form and its link are open to anyone with a mailbox, so saying "this
+    NPI is taken" would tell them who is registered here (one NPI per request). The request
+    keeps the number as given, and the organiser's list of requests shows it was not kept, for a
+    person to decide whose it is (an NPI identifies one person, and the board export reports
+    completions under it)."""
+    numbers: dict[str, str] = {}
+    for field in physicians.UNIQUE_IDENTIFIERS:
+        number = getattr(row, field)
+        if number is None:
+            continue
+        holder = await physicians.identifier_holder(session, field, number)
+        if holder is None:
+            numbers[field] = number
+        else:
+            log.info("self-registration %s: its %s is held by physician %s", row.id, field, holder)
+    return numbers
+
+
 async def confirm(
     session: AsyncSession, mail: MailSettings, code: str, *, now: datetime
 ) -> Confirmation | None:
     """Use a confirmation link: the physician is found by address (any case) or created from
     the request, then registered if a seat is free, else put on the waitlist. ``None`` for a
-    link that opens nothing. May raise ``EmailTakenError`` if another transaction created the
-    same physician meanwhile (the transaction is rolled back; doing it again finds them)."""
+    link that opens nothing. A new physician gets only the NPI and RPPS numbers nobody holds
+    (:func:`unheld_identifiers`). May raise ``EmailTakenError`` (or ``IdentifierTakenError``)
+    if another transaction created the same physician (or took the number) meanwhile: the
+    transaction is rolled back, and doing it again finds them."""
     row = await claim(session, code, now=now)
     if row is None:
         return None
@@ -341,6 +365,7 @@ async def confirm(
     physician = await physicians.physician_by_email(session, row.email)
     created, token = physician is None, None
     if physician is None:
+        numbers = await unheld_identifiers(session, row)
         physician, token = await physicians.create_physician(
             session,
             PhysicianCreate(
@@ -349,8 +374,8 @@ async def confirm(
                 email=row.email,
                 timezone=row.timezone,
                 language=row.language,
-                npi=row.npi,
-                rpps=row.rpps,
+                npi=numbers.get("npi"),
+                rpps=numbers.get("rpps"),
                 consent_board_reporting=row.consent_board_reporting,
             ),
             now=now,

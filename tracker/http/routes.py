@@ -313,6 +313,7 @@ ROUTES: tuple[Route, ...] = (
         body=PhysicianCreateRequest,
         response=PhysicianWithToken,
         status=201,
+        responses={409: "Another physician holds this NPI or RPPS number"},
         tags=("physicians",),
     ),
     Route(
@@ -343,6 +344,7 @@ ROUTES: tuple[Route, ...] = (
         "Edit a physician",
         body=PhysicianUpdate,
         response=PhysicianPublic,
+        responses={409: "Another physician holds this NPI or RPPS number"},
         tags=("physicians",),
     ),
     Route(

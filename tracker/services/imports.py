@@ -10,9 +10,11 @@ minutes). Attendance events waiting for these physicians are matched once, at th
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+
+from sqlalchemy.exc import IntegrityError
 
 from schedules.clock import utcnow
 from tracker.adapters.physicians_csv import physician_values
@@ -76,6 +78,8 @@ async def import_physicians(
     email, queued in the chunk's transaction (``send_welcome=False``: none)."""
     report = ImportReport()
     first_lines: dict[str, int] = {}  # each address's first line in the file
+    #: each NPI's and RPPS number's first line that kept it, and its physician's address
+    claimed: dict[tuple[str, str], tuple[int, str]] = {}
     for chunk in _chunks(items, chunk_rows):
         rows: list[ImportRow] = []
         for item in chunk:
@@ -93,8 +97,10 @@ async def import_physicians(
                 report.errors.append(DuplicateRowError(line, first, valid.key))
                 continue
             rows.append(valid)
-        result, welcomes = await _import_chunk(services, rows, send_welcome=send_welcome)
+        result, welcomes = await _import_chunk(services, rows, claimed, send_welcome=send_welcome)
+        claimed.update(result.claimed)
         report.welcomes += welcomes
+        report.errors += result.refused
         if welcomes:
             services.poke()
         for line, outcome in result.outcomes:
@@ -110,17 +116,31 @@ async def import_physicians(
 
 
 async def _import_chunk(
-    services: Services, rows: Sequence[ImportRow], *, send_welcome: bool
+    services: Services,
+    rows: Sequence[ImportRow],
+    claimed: Mapping[tuple[str, str], tuple[int, str]],
+    *,
+    send_welcome: bool,
 ) -> tuple[ImportResult, int]:
     """One transaction for the chunk (its welcome emails too: a physician is never created
     without theirs, nor welcomed twice). When a concurrent import created some of its physicians
-    between our read and our insert, the chunk is done again (the next read finds them); after
+    between our read and our insert, or gave one of its NPI or RPPS numbers to someone else, the
+    chunk is done again (the next read finds them); after
     :data:`ATTEMPTS` such races the chunk is kept and only those rows are reported. Returns the
     result and how many welcomes were queued."""
     for attempt in range(1, ATTEMPTS + 1):
         async with services.database.session() as session:
             now = utcnow()
-            result = await physicians.import_physicians(session, rows, now=now)
+            try:
+                result = await physicians.import_physicians(session, rows, now=now, claimed=claimed)
+            except IntegrityError:
+                # an NPI or RPPS number of these rows was given to another physician between
+                # our read and our write: the next read sees it and names the row
+                await session.rollback()
+                if attempt == ATTEMPTS:
+                    raise
+                log.info("import: an identifier of this chunk was taken elsewhere meanwhile")
+                continue
             if result.lost and attempt < ATTEMPTS:
                 await session.rollback()
                 log.info("import: %d physicians created elsewhere meanwhile", len(result.lost))

@@ -19,7 +19,7 @@ from tracker.domain.models import Physician, Registration, SelfRegistration
 from tracker.domain.physicians import Newcomer
 from tracker.domain.schemas import SelfRegistrationCreate
 from tracker.domain.self_registrations import Confirmation
-from tracker.errors import EmailTakenError
+from tracker.errors import EmailTakenError, IdentifierTakenError
 from tracker.services import ingestion
 from tracker.services.context import Services
 
@@ -47,7 +47,8 @@ class Confirmed:
 
 async def confirm(services: Services, code: str) -> Confirmed | None:
     """Use a confirmation link; ``None`` if it opens nothing (unknown, used, expired). Done
-    again once if another request created the same physician at the same moment."""
+    again once if another request created the same physician, or took one of the request's
+    NPI or RPPS numbers, at the same moment."""
     for attempt in (1, 2):
         async with services.database.session() as session:
             try:
@@ -60,7 +61,7 @@ async def confirm(services: Services, code: str) -> Confirmed | None:
                     await enqueue_welcomes(session, services.mail, [newcomer], now=now)
                 _, raw = await web_sessions.open_session(session, subject=done.physician, now=now)
                 await session.commit()
-            except EmailTakenError:
+            except (EmailTakenError, IdentifierTakenError):
                 await session.rollback()
                 if attempt == 2:
                     raise

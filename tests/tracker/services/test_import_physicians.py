@@ -440,3 +440,133 @@ async def test_two_imports_of_one_file_at_once_create_each_physician_once(
     assert sorted(email for email, _ in tokens) == sorted(row.email for row in stored)
     by_email = {row.email: row.token_hash for row in stored}
     assert all(by_email[email] == hash_token(token) for email, token in tokens)
+
+
+# NPI and RPPS numbers: one physician each -------------------------------------------------------
+
+NPI, OTHER_NPI, RPPS = "1234567893", "1245319599", "10001234567"
+HOLDERS = (
+    "first_name,last_name,email,npi,rpps\n"
+    f"Jeanne,Durand,jeanne@example.org,{NPI},\n"
+    f"Paul,Martin,paul@example.org,,{RPPS}\n"
+)
+
+
+async def _numbers(database: Database) -> dict[str, tuple[str | None, str | None]]:
+    return {row.email: (row.npi, row.rpps) for row in await _physicians(database)}
+
+
+async def test_a_row_giving_a_number_another_physician_holds_is_named_and_the_rest_imported(
+    services: Services,
+) -> None:
+    await import_physicians(services, physician_rows(HOLDERS))
+    ids = {row.email: row.id for row in await _physicians(services.database)}
+    text = (
+        "first_name,last_name,email,npi,rpps\n"
+        f"Claire,Petit,claire@example.org,{NPI},\n"  # Jeanne's NPI
+        f"Jeanne,Durand,JEANNE@example.org,{NPI},\n"  # her own, again: nothing to change
+        f"Inès,Moreau,ines@example.org,{OTHER_NPI},{RPPS}\n"  # a free NPI, Paul's RPPS
+        "Zoé,Roux,zoe@example.org,,\n"
+    )
+
+    first = await import_physicians(services, physician_rows(text))
+    stored = await _stored(services.database)
+    again = await import_physicians(services, physician_rows(text))
+
+    expected = [
+        f"line 2: npi: NPI {NPI} belongs to physician {ids['jeanne@example.org']}; one physician "
+        "per NPI, so this row was left out",
+        f"line 4: rpps: RPPS number {RPPS} belongs to physician {ids['paul@example.org']}; one "
+        "physician per RPPS number, so this row was left out",
+    ]
+    assert (
+        [str(error) for error in first.errors] == [str(error) for error in again.errors] == expected
+    )
+    assert first.counts == {"created": 1, "updated": 0, "unchanged": 1}
+    assert again.counts == {"created": 0, "updated": 0, "unchanged": 2}
+    assert await _stored(services.database) == stored  # the re-import changed nothing
+    assert await _numbers(services.database) == {
+        "jeanne@example.org": (NPI, None),
+        "paul@example.org": (None, RPPS),
+        "zoe@example.org": (None, None),
+    }
+
+
+async def test_a_number_given_twice_in_one_file_keeps_its_first_row_and_names_the_others(
+    services: Services,
+) -> None:
+    text = (
+        "first_name,last_name,email,npi,rpps\n"
+        f"Jeanne,Durand,jeanne@example.org,{NPI},{RPPS}\n"
+        f"Claire,Petit,claire@example.org,{NPI},\n"  # same chunk
+        "Zoé,Roux,zoe@example.org,,\n"
+        f"Paul,Martin,paul@example.org,{OTHER_NPI},{RPPS}\n"  # next chunk, Jeanne's RPPS
+    )
+
+    report = await import_physicians(services, physician_rows(text), chunk_rows=3)
+
+    assert [str(error) for error in report.errors] == [
+        f"line 3: npi: NPI {NPI} is on line 2 already; one physician per NPI, so this row was "
+        "left out",
+        f"line 5: rpps: RPPS number {RPPS} is on line 2 already; one physician per RPPS number, "
+        "so this row was left out",
+    ]
+    assert report.counts == {"created": 2, "updated": 0, "unchanged": 0}
+    assert await _numbers(services.database) == {
+        "jeanne@example.org": (NPI, RPPS),
+        "zoe@example.org": (None, None),
+    }
+
+
+def test_the_cli_names_a_row_giving_a_held_npi_by_its_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {"TRACKER_DATABASE_URL": database_url}
+    source = tmp_path / "twins.csv"
+    source.write_text(
+        f"first_name,last_name,email,npi\nJeanne,Durand,j@example.org,{NPI}\n"
+        f"Claire,Petit,c@example.org,{NPI}\nZoé,Roux,z@example.org,\n"
+    )
+
+    result = run(["import-physicians", str(source), "--no-welcome"], cwd=tmp_path, **env)
+
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("line ")] == [
+        f"line 3: npi: NPI {NPI} is on line 2 already; one physician per NPI, so this row was "
+        "left out"
+    ]
+    assert result.stdout.strip().splitlines()[-1] == "2 created, 0 updated, 0 unchanged, 1 bad rows"
+
+
+@ON_POSTGRESQL
+async def test_a_number_taken_meanwhile_elsewhere_names_the_row_after_a_new_read(
+    services: Services,
+) -> None:
+    async with services.database.session() as other:  # another import, not yet committed
+        holder = physicians.import_row(
+            9,
+            {
+                "first_name": "Claire",
+                "last_name": "Petit",
+                "email": "claire@example.org",
+                "npi": NPI,
+            },
+        )
+        await physicians.import_physicians(other, [holder], now=utcnow())
+        task = asyncio.create_task(import_physicians(services, physician_rows(HOLDERS)))
+        await _until_waiting_on_a_lock(services.database)
+        await other.commit()
+    report = await task
+
+    claire = {row.email: row.id for row in await _physicians(services.database)}[
+        "claire@example.org"
+    ]
+    assert [str(error) for error in report.errors] == [
+        f"line 2: npi: NPI {NPI} belongs to physician {claire}; one physician per NPI, so this "
+        "row was left out"
+    ]
+    assert report.counts == {"created": 1, "updated": 0, "unchanged": 0}
+    assert await _numbers(services.database) == {
+        "claire@example.org": (NPI, None),
+        "paul@example.org": (None, RPPS),
+    }

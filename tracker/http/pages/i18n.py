@@ -558,6 +558,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.physician.bad.npi": "An NPI is 10 digits whose last one checks the others.",
         "org.physician.bad.rpps": "An RPPS number is 11 digits whose last one checks the others.",
         "org.physician.bad.language": "Choose French or English.",
+        "org.physician.taken.npi": "Physician no. {holder} has this NPI already: an NPI identifies one person. Correct it here or on their page.",
+        "org.physician.taken.rpps": "Physician no. {holder} has this RPPS number already: an RPPS number identifies one person. Correct it here or on their page.",
         # credits of a series that requires claims, on the physician's page (SPEC 7)
         "claim.note.open": "To claim: follow the link in your “credits are final” email; no credit counts until you claim.",
         "claim.note.closed": "Not claimed before claims closed: no credit.",
@@ -582,6 +584,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.import.bad.nul": "a field holds a NUL character (U+0000)",
         "org.import.bad.raced": "another import created this physician at the same moment; import the file again",
         "org.import.bad.duplicate": "this email address is on line {first} already: one physician per address, so this line was left out",
+        "org.import.bad.identifier.line.npi": "this NPI is on line {first} already: one physician per NPI, so this line was left out",
+        "org.import.bad.identifier.line.rpps": "this RPPS number is on line {first} already: one physician per RPPS number, so this line was left out",
+        "org.import.bad.identifier.held.npi": "physician no. {holder} has this NPI already: one physician per NPI, so this line was left out",
+        "org.import.bad.identifier.held.rpps": "physician no. {holder} has this RPPS number already: one physician per RPPS number, so this line was left out",
         # revoking a certificate from the physician's page
         "org.cert.revoke": "Revoke",
         "org.cert.title": "Revoke this certificate?",
@@ -1148,6 +1154,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.physician.bad.npi": "Un NPI compte 10 chiffres dont le dernier contrôle les autres.",
         "org.physician.bad.rpps": "Un numéro RPPS compte 11 chiffres dont le dernier contrôle les autres.",
         "org.physician.bad.language": "Choisissez le français ou l'anglais.",
+        "org.physician.taken.npi": "Le médecin n° {holder} a déjà ce NPI : un NPI identifie une seule personne. Corrigez-le ici ou sur sa fiche.",
+        "org.physician.taken.rpps": "Le médecin n° {holder} a déjà ce numéro RPPS : un numéro RPPS identifie une seule personne. Corrigez-le ici ou sur sa fiche.",
         # credits of a series that requires claims, on the physician's page (SPEC 7)
         "claim.note.open": "À demander : suivez le lien de votre courriel « crédits définitifs » ; aucun crédit ne compte avant votre demande.",
         "claim.note.closed": "Non demandés avant la clôture des demandes : aucun crédit.",
@@ -1172,6 +1180,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.import.bad.nul": "un champ contient un caractère NUL (U+0000)",
         "org.import.bad.raced": "un autre import a créé ce médecin au même moment ; importez de nouveau le fichier",
         "org.import.bad.duplicate": "cette adresse électronique figure déjà ligne {first} : un médecin par adresse, cette ligne a donc été laissée de côté",
+        "org.import.bad.identifier.line.npi": "ce NPI figure déjà ligne {first} : un médecin par NPI, cette ligne a donc été laissée de côté",
+        "org.import.bad.identifier.line.rpps": "ce numéro RPPS figure déjà ligne {first} : un médecin par numéro RPPS, cette ligne a donc été laissée de côté",
+        "org.import.bad.identifier.held.npi": "le médecin n° {holder} a déjà ce NPI : un médecin par NPI, cette ligne a donc été laissée de côté",
+        "org.import.bad.identifier.held.rpps": "le médecin n° {holder} a déjà ce numéro RPPS : un médecin par numéro RPPS, cette ligne a donc été laissée de côté",
         # révoquer une attestation depuis la page du médecin
         "org.cert.revoke": "Révoquer",
         "org.cert.title": "Révoquer cette attestation ?",

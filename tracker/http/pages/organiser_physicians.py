@@ -18,7 +18,13 @@ from tracker.adapters.csvfiles import decoded
 from tracker.adapters.physicians_csv import physician_rows
 from tracker.domain.localtime import long_date, when
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate, RequirementCreate
-from tracker.errors import ColumnsError, DuplicateRowError, RowError
+from tracker.errors import (
+    ColumnsError,
+    DuplicateRowError,
+    IdentifierRowError,
+    IdentifierTakenError,
+    RowError,
+)
 from tracker.http.keys import MAIL, SERVICES
 from tracker.http.pages.i18n import language, plural, translator
 from tracker.http.pages.organiser import organizer_physicians, organizer_session, timezone_names
@@ -375,6 +381,10 @@ def _row_reason(error: RowError, t: dict[str, str]) -> str:
         return error.reason
     if isinstance(error, DuplicateRowError):
         return t["org.import.bad.duplicate"].format(first=error.first)
+    if isinstance(error, IdentifierRowError):
+        if error.first is not None:
+            return t[f"org.import.bad.identifier.line.{error.field}"].format(first=error.first)
+        return t[f"org.import.bad.identifier.held.{error.field}"].format(holder=error.holder)
     for key in (f"org.import.bad.{error.field}", f"org.physician.bad.{error.field}"):
         if key in t:
             return t[key]
@@ -394,6 +404,12 @@ def _header_refused(error: RowError, t: dict[str, str]) -> str:
     return t["org.import.header"].format(line=error.line, reason=reason)
 
 
+def _taken(error: IdentifierTakenError, t: dict[str, str]) -> str:
+    """An NPI or RPPS number another physician holds, said next to its field: which physician
+    (their number, as the organiser's lists show it), so that the organiser can put it right."""
+    return t[f"org.physician.taken.{error.field}"].format(holder=error.holder)
+
+
 async def _edit(
     request: web.Request, physician_id: int, form: dict[str, str], t: dict[str, str]
 ) -> web.Response | None:
@@ -409,6 +425,8 @@ async def _edit(
         for item in exc.errors():
             field = str(item["loc"][0]) if item["loc"] else ""
             errors.setdefault(field, t.get(f"org.physician.bad.{field}", t["org.bad.other"]))
+    except IdentifierTakenError as exc:
+        errors = {exc.field: _taken(exc, t)}
     except InvalidInputError as exc:
         errors = {exc.field: t.get(f"org.physician.bad.{exc.field}", t["org.bad.other"])}
     else:
@@ -435,6 +453,10 @@ async def organizer_create_physician(request: web.Request) -> web.StreamResponse
             field = str(item["loc"][0]) if item["loc"] else ""
             errors.setdefault(field, t.get(f"org.physician.bad.{field}", t["org.bad.other"]))
         return await organizer_physicians_page(request, errors=errors, values=values)
+    except IdentifierTakenError as exc:
+        return await organizer_physicians_page(
+            request, errors={exc.field: _taken(exc, t)}, values=values
+        )
     except InvalidInputError as exc:
         errors = {exc.field: t.get(f"org.physician.bad.{exc.field}", t["org.bad.other"])}
         return await organizer_physicians_page(request, errors=errors, values=values)

@@ -335,3 +335,30 @@ async def _reset(database: Database, series_id: int) -> None:
             delete(SelfRegistration).where(col(SelfRegistration.series_id) == series_id)
         )
         await session.commit()
+
+
+async def test_a_newcomer_confirming_an_npi_another_physician_holds_is_registered_without_it(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    """The public form and its link are open to anyone with a mailbox: a page saying "this NPI
+    is taken" would tell them who is registered. The number is left off the new physician, the
+    request keeps it as given, and the organiser decides whose it is."""
+    jeanne = await create_physician(client, auth, npi="1234567893")
+    series = await open_series(client, auth)
+    assert await ask(client, series["id"], npi="1234567893", rpps="10001234567") == 202
+    [(_, message)] = await queued(database, "self_registration")
+
+    confirmed = await confirm(client, code_in(message))
+
+    assert confirmed.status == 200, await confirmed.text()
+    assert "Vous êtes inscrit(e)" in await confirmed.text()  # the page says nothing else
+    found = await client.get(
+        "/api/physicians", params={"email": "ines.moreau@example.org"}, headers=auth
+    )
+    [ines] = (await found.json())["items"]
+    assert (ines["npi"], ines["rpps"]) == (None, "10001234567")
+    kept = await (await client.get(f"/api/physicians/{jeanne['id']}", headers=auth)).json()
+    assert kept["npi"] == "1234567893"
+    async with database.session() as session:
+        row = (await session.exec(select(SelfRegistration))).one()
+    assert (row.status, row.physician_id, row.npi) == ("registered", ines["id"], "1234567893")

@@ -544,3 +544,88 @@ async def test_a_physicians_emails_are_listed_in_the_page_language(
 
     assert "<td>bienvenue</td>" in french and "<td>en attente</td>" in french
     assert "<td>welcome</td>" not in french and "<td>pending</td>" not in french
+
+
+# An NPI or RPPS number another physician holds: said next to its field, in the page's language
+
+
+async def test_an_npi_another_physician_holds_is_refused_on_the_edit_page_in_french(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    jeanne = await create_physician(client, auth, npi="1234567893")
+    paul = await create_physician(client, auth, email="paul@example.org", npi=None)
+    cookie = await organiser_cookie(database)
+    path = f"/organizer/physicians/{paul['id']}"
+    form = Forms(await (await client.get(path, headers=cookie)).text()).by_id("edit-form")
+
+    refused = await client.post(
+        f"{path}?lang=fr", data={**form, "npi": "1234567893"}, headers=cookie
+    )
+    html = await refused.text()
+    stored = await (await client.get(f"/api/physicians/{paul['id']}", headers=auth)).json()
+
+    assert refused.status == 422
+    assert (
+        f'id="edit-npi-error">Le médecin n° {jeanne["id"]} a déjà ce NPI : un NPI identifie une '
+        "seule personne." in html
+    )
+    assert 'value="1234567893"' in html  # what was typed is kept
+    assert stored["npi"] is None
+
+
+async def test_an_rpps_another_physician_holds_is_refused_on_the_list_page_in_english(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    jeanne = await create_physician(client, auth, npi=None, rpps="10001234567")
+    cookie = await organiser_cookie(database)
+    form = Forms(await (await client.get("/organizer/physicians", headers=cookie)).text()).by_id(
+        "physician-form"
+    )
+
+    refused = await client.post(
+        "/organizer/physicians?lang=en",
+        data={
+            **form,
+            "first_name": "Paul",
+            "last_name": "Martin",
+            "email": "paul@example.org",
+            "rpps": "10001234567",
+        },
+        headers=cookie,
+    )
+
+    assert refused.status == 422
+    assert (
+        f'id="new-rpps-error">Physician no. {jeanne["id"]} has this RPPS number already'
+        in await refused.text()
+    )
+
+
+async def test_the_import_page_names_rows_giving_a_held_npi_in_the_page_language(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    jeanne = await create_physician(client, auth, npi="1234567893")
+    cookie = await organiser_cookie(database)
+    csrf = await _csrf(client, cookie)
+    content = (
+        "first_name,last_name,email,npi,rpps\n"
+        "Claire,Petit,claire@example.org,1234567893,\n"
+        "Paul,Martin,paul@example.org,,10001234567\n"
+        "Zoé,Roux,zoe@example.org,,10001234567\n"
+    ).encode()
+
+    done = await client.post(
+        "/organizer/import?lang=fr", data=_upload(csrf, content), headers=cookie
+    )
+    report = await done.text()
+
+    assert done.status == 200
+    assert "1 créés, 0 mis à jour, 0 inchangés, 2 lignes en erreur" in report
+    assert (
+        f"<li>Ligne 2 : le médecin n° {jeanne['id']} a déjà ce NPI : un médecin par NPI, cette "
+        "ligne a donc été laissée de côté" in report
+    )
+    assert (
+        "<li>Ligne 4 : ce numéro RPPS figure déjà ligne 3 : un médecin par numéro RPPS, cette "
+        "ligne a donc été laissée de côté" in report
+    )
