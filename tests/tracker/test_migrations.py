@@ -370,7 +370,7 @@ async def test_migration_0022_leaves_any_number_of_physicians_without_identifier
 
 
 #: The revision a refused 0022 leaves the database at (whatever 0022 comes after).
-_BEFORE_0022 = ScriptDirectory.from_config(alembic_config()).get_revision("0022").down_revision
+_BEFORE_0022 = str(ScriptDirectory.from_config(alembic_config()).get_revision("0022").down_revision)
 
 
 def _revision(connection: Connection) -> str | None:
