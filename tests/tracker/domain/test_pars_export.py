@@ -235,7 +235,7 @@ def test_physician_csv_import_reads_the_licence_columns(database_url: str, tmp_p
 
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("line 3: license_state: ")
-    assert result.stdout.strip().splitlines()[-1] == "1 created, 0 updated, 0 unchanged, 1 bad rows"
+    assert result.stdout.strip().splitlines()[-1] == "1 created, 0 updated, 0 unchanged, 1 bad row"
 
 
 async def test_series_form_saves_the_pars_activity_id_and_a_spaced_webinar_id(

@@ -535,7 +535,7 @@ def test_the_cli_names_a_row_giving_a_held_npi_by_its_line(
         f"line 3: npi: NPI {NPI} is on line 2 already; one physician per NPI, so this row was "
         "left out"
     ]
-    assert result.stdout.strip().splitlines()[-1] == "2 created, 0 updated, 0 unchanged, 1 bad rows"
+    assert result.stdout.strip().splitlines()[-1] == "2 created, 0 updated, 0 unchanged, 1 bad row"
 
 
 @ON_POSTGRESQL

@@ -338,8 +338,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "receipt.connection.id": "Platform id:",
         "receipt.closed.leave": "left",
         "receipt.closed.end": "still connected at the end",
-        "receipt.counted": "{minutes} min counted",
-        "receipt.clipped": "{minutes} min outside the session not counted",
         "receipt.no_connection": "No connection was recorded.",
         "receipt.total": "Minutes counted",
         "receipt.counted_intervals": "Time counted (overlapping connections once)",
@@ -934,8 +932,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "receipt.connection.id": "Identifiant de la plateforme :",
         "receipt.closed.leave": "départ",
         "receipt.closed.end": "encore connecté(e) à la fin",
-        "receipt.counted": "{minutes} min comptées",
-        "receipt.clipped": "{minutes} min hors de la session non comptées",
         "receipt.no_connection": "Aucune connexion enregistrée.",
         "receipt.total": "Minutes comptées",
         "receipt.counted_intervals": "Temps compté (connexions simultanées comptées une fois)",
@@ -1239,6 +1235,11 @@ PLURALS: dict[str, dict[str, dict[str, str]]] = {
             "one": "{n} failed message will be sent again.",
             "other": "{n} failed messages will be sent again.",
         },
+        "receipt.counted": {"one": "{n} min counted", "other": "{n} min counted"},
+        "receipt.clipped": {
+            "one": "{n} min outside the session not counted",
+            "other": "{n} min outside the session not counted",
+        },
     },
     "fr": {
         "selfreg.wait": {"one": "{n} seconde", "other": "{n} secondes"},
@@ -1272,6 +1273,11 @@ PLURALS: dict[str, dict[str, dict[str, str]]] = {
         "org.outbox.retried": {
             "one": "{n} courriel en échec sera renvoyé.",
             "other": "{n} courriels en échec seront renvoyés.",
+        },
+        "receipt.counted": {"one": "{n} min comptée", "other": "{n} min comptées"},
+        "receipt.clipped": {
+            "one": "{n} min hors de la session non comptée",
+            "other": "{n} min hors de la session non comptées",
         },
     },
 }

@@ -19,7 +19,7 @@ from tracker.domain.localtime import when, zone_name
 from tracker.domain.receipts import source_kinds
 from tracker.http.keys import DATABASE, MAIL, SERVICES
 from tracker.http.pages import sessions
-from tracker.http.pages.i18n import language, translator
+from tracker.http.pages.i18n import language, plural, translator
 from tracker.http.pages.render import page
 from tracker.http.parsing import path_id
 from tracker.services import receipts, web_sessions
@@ -28,6 +28,12 @@ from tracker.services.receipts import ReceiptView
 
 def _minutes(seconds: float, lang: str) -> str:
     return number(seconds / 60, lang)
+
+
+def _clipped(seconds: int, lang: str) -> str:
+    """``12 min outside the session not counted`` (agreeing with the number), or nothing."""
+    minutes = round(max(0, seconds) / 60, 2)
+    return plural(lang, "receipt.clipped", minutes) if minutes else ""
 
 
 def _clock(start: datetime, offset: int, zone: ZoneInfo) -> str:
@@ -59,8 +65,8 @@ def receipt_context(view: ReceiptView, lang: str, labels: dict[str, str]) -> dic
                     {
                         "from": _clock(start, a, zone),
                         "to": _clock(start, b, zone),
-                        "counted": _minutes(counted, lang),
-                        "clipped": _minutes(max(0, b - a - counted), lang),
+                        "counted": plural(lang, "receipt.counted", round(counted / 60, 2)),
+                        "clipped": _clipped(b - a - counted, lang),
                         "closed": t["receipt.closed.leave" if by_leave else "receipt.closed.end"],
                     }
                     for a, b, counted, by_leave in connection.get("intervals", [])

@@ -429,7 +429,7 @@ def test_physician_import_refuses_a_row_with_a_huge_field_and_keeps_the_others(
         "line 3: a field is longer than 131,072 characters"
     ]
     assert result.stdout.strip().splitlines()[-1] == (
-        "2 created, 0 updated, 0 unchanged, 1 bad rows"
+        "2 created, 0 updated, 0 unchanged, 1 bad row"
     )
 
 
@@ -453,7 +453,7 @@ def test_zoom_report_import_refuses_a_row_with_a_huge_field_and_keeps_the_others
         "line 3: a field is longer than 131,072 characters"
     ]
     assert result.stdout.strip().splitlines()[-1] == (
-        "4 events recorded, 0 already known, 4 unmatched, 1 bad rows"
+        "4 events recorded, 0 already known, 4 unmatched, 1 bad row"
     )
 
 

@@ -620,7 +620,7 @@ async def test_the_import_page_names_rows_giving_a_held_npi_in_the_page_language
     report = await done.text()
 
     assert done.status == 200
-    assert "1 créés, 0 mis à jour, 0 inchangés, 2 lignes en erreur" in report
+    assert "1 créé, 0 mis à jour, 0 inchangé, 2 lignes en erreur" in report
     assert (
         f"<li>Ligne 2 : le médecin n° {jeanne['id']} a déjà ce NPI : un médecin par NPI, cette "
         "ligne a donc été laissée de côté" in report

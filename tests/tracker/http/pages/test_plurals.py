@@ -44,6 +44,21 @@ def test_a_count_picks_the_form_babel_names_and_is_written_the_language_s_way(
     assert plural(lang, "org.import.bad", count) == expected
 
 
+@pytest.mark.parametrize(
+    ("lang", "minutes", "expected"),
+    [
+        ("fr", 0.5, "0,5 min comptée"),
+        ("fr", 1.5, "1,5 min comptée"),
+        ("fr", 2, "2 min comptées"),
+        ("en", 1.5, "1.5 min counted"),
+    ],
+)
+def test_a_receipt_s_minutes_agree_with_their_participle(
+    lang: str, minutes: float, expected: str
+) -> None:
+    assert plural(lang, "receipt.counted", minutes) == expected
+
+
 @pytest.mark.parametrize("count", [0, 1, 2, 1234])
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_every_counted_message_agrees_with_0_1_2_and_1234(lang: str, count: int) -> None:
