@@ -16,7 +16,7 @@ from tracker.domain import limits
 from tracker.domain.claims import ClaimForm, ClaimView
 from tracker.domain.localtime import when
 from tracker.http.keys import MAIL, SERVICES
-from tracker.http.pages.i18n import language, translator
+from tracker.http.pages.i18n import language, plural, translator
 from tracker.http.pages.render import message_page, page
 from tracker.http.parsing import read_form
 from tracker.services import claims as claim_service
@@ -85,8 +85,9 @@ def _form_page(
 ) -> web.Response:
     t = translator(lang)
     labels = request.app[MAIL].labels.of(lang)
+    counted = plural(lang, "claim.minutes", float(view.minutes))  # "1 minute", "47,5 minutes"
     messages = {
-        name: t[key].format(minutes=_minutes_text(view.minutes, lang))
+        name: t[key].format(minutes=_minutes_text(view.minutes, lang), counted=counted)
         for name, key in (errors or {}).items()
     }
     response = page(
