@@ -33,6 +33,8 @@ from tracker.services.statements import send_statements
 SENDER = "webinars@cme.example.org"
 FIRST_START = datetime(2026, 12, 1, 11, 30, tzinfo=UTC)  # 12:30 in Paris
 
+JSON = {"Accept": "application/json"}  # the certificate check as JSON, not its page
+
 
 def worker(database: Database, smtp: SmtpServer) -> DeliveryWorker:
     return DeliveryWorker(
@@ -407,7 +409,7 @@ async def test_certificate_after_final_credits_holds_the_figures_and_verifies(
     by_recipient = {to(m): m for m in smtp_server.recorder.messages}
     text = pdf_text(by_recipient["jeanne.durand@example.org"])
     code = text.split("Code de vérification : ")[1].split()[0]
-    check = await (await client.get(f"/certificates/{code}")).json()
+    check = await (await client.get(f"/certificates/{code}", headers=JSON)).json()
     download = await client.get(
         f"/api/me/certificates/{w['occurrences'][0]['id']}.pdf",
         headers=bearer(w["jeanne"]["token"]),
@@ -471,7 +473,7 @@ async def test_late_event_changing_final_credits_reissues_the_certificate(
     jeanne = [m for m in smtp_server.recorder.messages if to(m) == "jeanne.durand@example.org"]
     old_code = pdf_text(jeanne[0]).split("Code de vérification : ")[1].split()[0]
     new_code = pdf_text(jeanne[1]).split("Code de vérification : ")[1].split()[0]
-    old = await (await client.get(f"/certificates/{old_code}")).json()
+    old = await (await client.get(f"/certificates/{old_code}", headers=JSON)).json()
     assert len(jeanne) == 2
     assert str(jeanne[1]["Subject"]).startswith("Attestation mise à jour")
     assert "Minutes de présence : 30 min" in pdf_text(jeanne[1])

@@ -10,7 +10,7 @@ from tracker.domain.bounds import parse_id
 from tracker.domain.localtime import long_date, when
 from tracker.domain.schemas import CertificateCheck, OutboxMessagePublic
 from tracker.http.keys import MAIL, SERVICES, physician_of
-from tracker.http.pages.errors import prefers_html
+from tracker.http.pages.errors import prefers_json
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import message_page, page
 from tracker.http.paging import OUTBOX, OutboxPage, list_page, page_request, query_text
@@ -93,11 +93,12 @@ async def unsubscribe(request: web.Request) -> web.Response:
 async def verify_certificate(request: web.Request) -> web.Response:
     """Anyone holding a certificate can check it here; a superseded one says so.
 
-    The URL is printed on certificates, so a browser gets a page; ``Accept: application/json``
-    (and API clients that accept anything) get the JSON check.
+    The URL is printed on certificates, so whoever opens it gets a page (a browser, a QR
+    scanner's view sending ``*/*``, no ``Accept`` at all); a client asking for JSON above HTML
+    (``Accept: application/json``) gets the JSON check.
     """
     code = request.match_info["code"].strip().upper()
-    browser = prefers_html(request.headers.get("Accept", ""))
+    browser = not prefers_json(request.headers.get("Accept", ""))
     found = await certificate_service.check_certificate(request.app[SERVICES], code)
     if found is None:
         if browser:

@@ -56,6 +56,14 @@ def prefers_html(accept: str) -> bool:
     return html > json
 
 
+def prefers_json(accept: str) -> bool:
+    """True when ``Accept`` ranks JSON above HTML (an API client asking for it), not for
+    ``*/*`` or none."""
+    html = max(_quality(accept, "text/html"), _quality(accept, "application/xhtml+xml"))
+    json = max(_quality(accept, "application/json"), _quality(accept, "application/problem+json"))
+    return json > html
+
+
 def wants_html(request: web.Request) -> bool:
     if request.get(HTML_ERRORS, False):
         return True

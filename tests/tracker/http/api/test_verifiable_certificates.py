@@ -181,6 +181,31 @@ async def test_codes_of_the_older_format_still_verify(
     assert (response.status, (await response.json())["status"]) == (200, "valid")
 
 
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        (None, "text/html"),  # a scanner's view that sends no Accept
+        ("*/*", "text/html"),  # or accepts anything: a person is reading
+        ("text/html,*/*;q=0.8", "text/html"),
+        ("application/json", "application/json"),
+        ("application/json, text/html;q=0.5", "application/json"),
+        ("text/html;q=0.5, application/json", "application/json"),
+    ],
+)
+async def test_the_printed_url_answers_a_page_unless_json_is_asked_for_first(
+    client: TestClient, world: World, accept: str | None, content_type: str
+) -> None:
+    headers = {"Accept": accept} if accept is not None else {}
+    # aiohttp's client sends "Accept: */*" unless told otherwise
+    response = await client.get(
+        f"/certificates/{world.certificate_code}",
+        headers=headers,
+        skip_auto_headers=() if accept is not None else ("Accept",),
+    )
+
+    assert (response.status, response.content_type) == (200, content_type)
+
+
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"auth_failure_limit": 3})
