@@ -80,6 +80,9 @@ async def test_a_created_physician_is_welcomed_in_their_language_with_working_li
     assert feed.startswith(f"{BASE}/feeds/cal_")  # calendar services never get the token
     assert all(link in text for link in (page, feed, webcal))
     assert text.count(token) == 1 and html.count(token) == 1  # the page link alone
+    # and the email says what the feed link opens, truthfully
+    assert "a sa propre clé, qui n'ouvre que ce flux (ni votre page ni vos crédits)" in text
+    assert "même secret" not in text + html
     assert all(f'href="{link}"' in html for link in (page, webcal))
     assert google is not None and outlook is not None
     assert unquote(parse_qs(urlsplit(google.group(0)).query)["cid"][0]) == webcal
