@@ -55,13 +55,13 @@ HEADERS = {
 #: What each kind's subject reads for Jeanne (French, Paris) and Paul (English, New York),
 #: ``{}`` standing for the title.
 SUBJECTS = {
-    ("reminder", "jeanne"): "Rappel : {}, le mardi 1 décembre 2026 à 12:30",
+    ("reminder", "jeanne"): "Rappel : {}, le mardi 1er décembre 2026 à 12:30",
     ("reminder", "paul"): "Reminder: {}, on Tuesday 1 December 2026 at 06:30",
     ("cancelled", "jeanne"): "Annulé : {}, le mardi 8 décembre 2026 à 12:30",
     ("cancelled", "paul"): "Cancelled: {}, on Tuesday 8 December 2026 at 06:30",
     ("moved", "jeanne"): "Déplacé : {}, désormais le jeudi 17 décembre 2026 à 18:00",
     ("moved", "paul"): "Moved: {}, now on Thursday 17 December 2026 at 12:00",
-    ("certificate", "jeanne"): "Votre attestation : {}, le mardi 1 décembre 2026 à 12:30",
+    ("certificate", "jeanne"): "Votre attestation : {}, le mardi 1er décembre 2026 à 12:30",
     ("certificate", "paul"): "Your certificate: {}, on Tuesday 1 December 2026 at 06:30",
     ("statement", "jeanne"): "Votre relevé de formation pour décembre 2026",
     ("statement", "paul"): "Your CME statement for December 2026",

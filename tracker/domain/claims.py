@@ -31,7 +31,7 @@ from schedules.wording import number
 from tracker.domain import evaluations, limits
 from tracker.domain.awards import credit_roundings
 from tracker.domain.credits import Attendance, Rounding, credits_for
-from tracker.domain.localtime import when
+from tracker.domain.localtime import when, zone_name
 from tracker.domain.models import Award, Claim, EvaluationAnswer, EvaluationQuestion, Physician
 from tracker.domain.tokens import hash_token, new_token
 
@@ -439,9 +439,10 @@ def claim_context(
     return {
         "series_title": series.title,
         "start_text": when(occurrence.start, physician.timezone, lang),
-        "timezone": physician.timezone,
+        "timezone": zone_name(physician.timezone, lang),
         "minutes": number(float(full_minutes(award_seconds)), lang),
         "credits": credit_lines,
         "link": link,
-        "closes_text": when(closes, physician.timezone, lang),
+        "closes_text": f"{when(closes, physician.timezone, lang)} ({zone_name(physician.timezone, lang)})",
+        "closes_short": when(closes, physician.timezone, lang),  # a subject's parentheses
     }

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-from babel.dates import format_date
 
 from notifications.pdf import CertificateData, StatementData
 from schedules.designation import designation_statement
 from schedules.models import Occurrence, Series
-from schedules.wording import credit_amount, labelled, locale_of, number, quantity
-from tracker.domain.localtime import long_date, when
+from schedules.wording import credit_amount, labelled, number, quantity
+from tracker.domain.localtime import day, long_date, when, zone_name
 from tracker.domain.models import Certificate, Physician
 from tracker.domain.regimes import Award as RegimeAward
 from tracker.domain.regimes import RegimeSettings, carried, sections
@@ -160,7 +157,8 @@ def certificate_data(
         physician_name=f"{physician.first_name} {physician.last_name}",
         identifiers=tuple(identifiers),
         series_title=series.title,
-        session_text=when(occurrence.start, series.timezone, lang) + f" ({series.timezone})",
+        session_text=f"{when(occurrence.start, series.timezone, lang)}"
+        f" ({zone_name(series.timezone, lang)})",
         activity=labelled(words["format"], words["live"], lang),
         location=labelled(words["location"], location(series, lang), lang),
         attendance=labelled(words["attended"], f"{number(certificate.minutes, lang)} min", lang),
@@ -181,11 +179,6 @@ def certificate_data(
         issued_text=words["issued"].format(long_date(certificate.issued_at.date(), lang)),
         sections=own,
     )
-
-
-def day(value: date, language: str) -> str:
-    """``1 janvier 2026`` / ``1 January 2026``."""
-    return format_date(value, "d MMMM y", locale=locale_of(language))
 
 
 def statement_data(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, get_timezone, get_timezone_location
 
 from schedules.wording import locale_of
@@ -14,8 +15,21 @@ _CITYLESS = ("UTC", "Etc/", "GMT")
 
 
 def long_date(value: date, language: str) -> str:
-    """``mardi 1 décembre 2026`` / ``Tuesday 1 December 2026``."""
-    return format_date(value, "EEEE d MMMM y", locale=locale_of(language))
+    """``mardi 1er décembre 2026`` / ``Tuesday 1 December 2026``."""
+    return _date(value, language, weekday=True)
+
+
+def day(value: date, language: str) -> str:
+    """``1er janvier 2026``, ``2 janvier 2026`` / ``1 January 2026``."""
+    return _date(value, language, weekday=False)
+
+
+def _date(value: date, language: str, *, weekday: bool) -> str:
+    """A date written out; French writes the first of the month as an ordinal (``1er``), as
+    its typography requires and CLDR's patterns do not."""
+    first = "d'er'" if language == "fr" and value.day == 1 else "d"
+    pattern = f"{'EEEE ' if weekday else ''}{first} MMMM y"
+    return format_date(value, pattern, locale=locale_of(language))
 
 
 def when(value: datetime, timezone: str, language: str) -> str:
@@ -59,3 +73,13 @@ def when_zoned(value: datetime, timezone: str, language: str) -> str:
 def month_label(year: int, month: int, language: str) -> str:
     """``décembre 2026`` / ``December 2026``."""
     return format_date(date(year, month, 1), "LLLL y", locale=locale_of(language))
+
+
+def language_name(code: str, language: str) -> str:
+    """A language as a reader of ``language`` names it: ``fr`` is ``français`` / ``French``;
+    a code Babel does not know is shown as it is."""
+    try:
+        name = Locale.parse(code).get_display_name(locale_of(language))
+    except (ValueError, UnknownLocaleError):
+        return code
+    return str(name) if name else code

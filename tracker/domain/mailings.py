@@ -62,11 +62,10 @@ from tracker.domain.awards import credit_summary
 from tracker.domain.documents import (
     CertificateIdentity,
     certificate_data,
-    day,
     designation,
     statement_data,
 )
-from tracker.domain.localtime import month_label, when
+from tracker.domain.localtime import day, month_label, when, zone_name
 from tracker.domain.models import Award, Certificate, Claim, Physician, Registration
 from tracker.domain.physicians import Newcomer
 
@@ -324,7 +323,7 @@ def _reminder(
         {
             "series_title": series.title,
             "start_text": when(occurrence.start, physician.timezone, physician.language),
-            "timezone": physician.timezone,
+            "timezone": zone_name(physician.timezone, physician.language),
             "join_url": series.join_url,
             "statement": designation(series, mail, physician.language),
             "unsubscribe_url": link,
@@ -404,7 +403,7 @@ def _notice(
         {
             "series_title": series.title,
             "change": change,
-            "timezone": physician.timezone,
+            "timezone": zone_name(physician.timezone, physician.language),
             "join_url": series.join_url,
             "start_text": when(occurrence.start, physician.timezone, physician.language),
             "rule_start_text": when(
@@ -518,7 +517,7 @@ def _certificate_parts(
     context = {
         "series_title": series.title,
         "start_text": when(occurrence.start, physician.timezone, physician.language),
-        "timezone": physician.timezone,
+        "timezone": zone_name(physician.timezone, physician.language),
         "minutes": number(certificate.minutes, physician.language),
         "credits": _credit_lines(certificate.credits, mail.labels, physician.language),
         "reissued": version > 1,

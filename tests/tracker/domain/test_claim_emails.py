@@ -42,12 +42,12 @@ SUBJECTS = {
     (
         "claim",
         "jeanne",
-    ): "Vos crédits sont définitifs, demandez-les : {}, le mardi 1 décembre 2026 à 12:30",
+    ): "Vos crédits sont définitifs, demandez-les : {}, le mardi 1er décembre 2026 à 12:30",
     (
         "claim",
         "paul",
     ): "Your credits are final, claim them: {}, on Tuesday 1 December 2026 at 06:30",
-    ("certificate", "jeanne"): "Votre attestation : {}, le mardi 1 décembre 2026 à 12:30",
+    ("certificate", "jeanne"): "Votre attestation : {}, le mardi 1er décembre 2026 à 12:30",
     (
         "claim-reminder",
         "paul",

@@ -210,7 +210,7 @@ async def test_certificates_and_statements_read_in_french_and_in_english(
         f"Crédits obtenus{NBSP}: 1,0 AMA PRA Category 1 Credit(s)™",  # the AMA section's
         "Dr Hélène Dupont-Łęcka",
         "Directrice scientifique",
-        "Délivrée le mardi 1 décembre 2026",
+        "Délivrée le mardi 1er décembre 2026",
     } <= set(french)
     assert {f"Durée{NBSP}: 1 h", f"Format{NBSP}: classe virtuelle"} <= set(french)  # DPC fields
     assert (
@@ -236,10 +236,10 @@ async def test_certificates_and_statements_read_in_french_and_in_english(
     assert {
         f"Relevé de formation{NBSP}: décembre 2026",
         "1,0 AMA PRA Category 1 Credit(s)™",
-        f"heures DPC{NBSP}: 1,0 sur 28,0 (du 1 janvier 2026 au 31 décembre 2026)",
+        f"heures DPC{NBSP}: 1,0 sur 28,0 (du 1er janvier 2026 au 31 décembre 2026)",
     } <= set(relevé)
     assert (
-        "mardi 1 décembre 2026 — Les lundis de la santé numérique — 60 min — "
+        "mardi 1er décembre 2026 — Les lundis de la santé numérique — 60 min — "
         "1,0 AMA PRA Category 1 Credit(s)™, 1,0 heure DPC"
     ) in _prose(relevé)
     assert {

@@ -145,14 +145,14 @@ async def test_move_and_cancel_notices_carry_the_time_the_session_now_has(
     }
     assert (
         "prévue le mardi 15 décembre 2026 à 12:30 est déplacée : elle a désormais lieu "
-        "le jeudi 17 décembre 2026 à 18:00 (Europe/Paris)."
+        "le jeudi 17 décembre 2026 à 18:00 (heure de Paris)."
     ) in bodies["moved", "jeanne"]
     assert (
         "planned on Tuesday 15 December 2026 at 06:30 has moved: it now takes place "
-        "on Thursday 17 December 2026 at 12:00 (America/New_York)."
+        "on Thursday 17 December 2026 at 12:00 (New York time)."
     ) in bodies["moved", "paul"]
     assert (
-        "prévue le mardi 8 décembre 2026 à 12:30 (Europe/Paris) est annulée."
+        "prévue le mardi 8 décembre 2026 à 12:30 (heure de Paris) est annulée."
         in (bodies["cancelled", "jeanne"])
     )
 

@@ -148,14 +148,14 @@ async def test_reminders_go_to_registered_physicians_with_an_invitation(
     french, english = messages["jeanne.durand@example.org"], messages["paul@example.org"]
     assert (
         str(french["Subject"])
-        == "Rappel : Les lundis de la santé numérique, le mardi 1 décembre 2026 à 12:30"
+        == "Rappel : Les lundis de la santé numérique, le mardi 1er décembre 2026 à 12:30"
     )
     assert (
-        "commence le mardi 1 décembre 2026 à 12:30 (Europe/Paris)"
+        "commence le mardi 1er décembre 2026 à 12:30 (heure de Paris)"
         in french.get_body(("plain",)).get_content()
     )
     assert (
-        "starts on Tuesday 1 December 2026 at 06:30 (America/New_York)"
+        "starts on Tuesday 1 December 2026 at 06:30 (New York time)"
         in english.get_body(("plain",)).get_content()
     )
     assert (

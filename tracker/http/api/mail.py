@@ -7,7 +7,7 @@ from aiohttp import web
 from notifications.models import OutboxMessage
 from schedules.wording import credit_amount, number
 from tracker.domain.bounds import parse_id
-from tracker.domain.localtime import long_date, when
+from tracker.domain.localtime import long_date, when, zone_name
 from tracker.domain.schemas import CertificateCheck, OutboxMessagePublic
 from tracker.http.keys import MAIL, SERVICES, physician_of
 from tracker.http.pages.errors import prefers_json
@@ -134,7 +134,9 @@ def _certificate_page(
         check=check,
         status_text=status_text,
         revoked_text=long_date(check.revoked_at.date(), lang) if check and check.revoked_at else "",
-        session_text=when(check.session_start, timezone, lang) + f" ({timezone})" if check else "",
+        session_text=f"{when(check.session_start, timezone, lang)} ({zone_name(timezone, lang)})"
+        if check
+        else "",
         issued_text=long_date(check.issued_at.date(), lang) if check else "",
         minutes=number(check.minutes, lang) if check else "",
         credits=[

@@ -29,7 +29,7 @@ from schedules.window import check_local
 from schedules.wording import credit_amount, labelled, locale_of, number
 from tracker.domain.attendance import unmatched_reasons
 from tracker.domain.listing import Page
-from tracker.domain.localtime import long_date, when, when_zoned
+from tracker.domain.localtime import language_name, long_date, when, when_zoned
 from tracker.domain.models import AttendanceEvent, WebSession
 from tracker.domain.unmatched_groups import GroupKey
 from tracker.domain.validation import validation_messages
@@ -796,7 +796,7 @@ async def organizer_physicians(
                     + [f"RPPS {p.rpps}"] * bool(p.rpps)
                     + [f"{board} {number}" for board, number in sorted(p.board_ids.items())]
                 ),
-                "language": p.language,
+                "language": language_name(p.language, language(request)),
             }
             for p in found.rows
         ],

@@ -16,7 +16,7 @@ from schedules.errors import InvalidInputError, NotFoundError
 from schedules.wording import credit_amount, number
 from tracker.adapters.csvfiles import decoded
 from tracker.adapters.physicians_csv import physician_rows
-from tracker.domain.localtime import long_date, when
+from tracker.domain.localtime import day, language_name, long_date, when
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate, RequirementCreate
 from tracker.errors import (
     ColumnsError,
@@ -83,6 +83,7 @@ async def organizer_physician(
         credit_types=sorted(labels.items()),
         csrf=row.csrf,
         physician=p,
+        language_shown=language_name(p.language, lang),
         name=f"{p.first_name} {p.last_name}",
         edit_errors=edit_errors or {},
         edit=edit_values
@@ -115,8 +116,8 @@ async def organizer_physician(
                 "type": labels.get(r.type, r.type),
                 "earned": credit_amount(r.earned, lang),
                 "required": credit_amount(r.required, lang),
-                "from": r.from_.isoformat(),
-                "to": r.to.isoformat(),
+                "from": day(r.from_, lang),
+                "to": day(r.to, lang),
             }
             for r in view.summary.requirements
         ],

@@ -131,7 +131,7 @@ async def test_organiser_signs_in_creates_a_series_and_cancels_an_occurrence(
     await page.wait_for_url("**/organizer/series/*")
     await shot(page, "organiser-occurrences")
 
-    assert preview[:2] == ["le lundi 1 mars 2027 à 12:30", "le lundi 8 mars 2027 à 12:30"]
+    assert preview[:2] == ["le lundi 1er mars 2027 à 12:30", "le lundi 8 mars 2027 à 12:30"]
     row = page.locator("tr", has_text="le lundi 8 mars 2027 à 12:30")
     assert "annulée" in await row.inner_text()
     assert await page.get_by_role("button", name="Rétablir").count() == 1

@@ -629,3 +629,46 @@ async def test_the_import_page_names_rows_giving_a_held_npi_in_the_page_language
         "<li>Ligne 4 : ce numéro RPPS figure déjà ligne 3 : un médecin par numéro RPPS, cette "
         "ligne a donc été laissée de côté" in report
     )
+
+
+async def test_a_physicians_page_in_french_names_languages_dates_and_states_in_french(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    """No code on a French page: a language is named (français, anglais), a requirement's dates
+    are written out (1er janvier 2026), one sent email reads "envoyé", not "envoyés"."""
+    jeanne = await create_physician(client, auth, send_welcome=True)
+    paul = await create_physician(
+        client, auth, first_name="Paul", email="paul@example.org", language="en", npi=None
+    )
+    response = await client.post(
+        f"/api/physicians/{jeanne['id']}/requirements",
+        json={"type": "DPC_HOURS", "required": 28, "from": "2026-01-01", "to": "2026-12-31"},
+        headers=auth,
+    )
+    assert response.status == 200, await response.text()
+    async with database.session() as session:
+        (welcome,) = (await session.exec(select(OutboxMessage))).all()
+        welcome.status = "sent"
+        session.add(welcome)
+        await session.commit()
+    cookie = await organiser_cookie(database)
+
+    page = html_lib.unescape(
+        await (
+            await client.get(f"/organizer/physicians/{jeanne['id']}?lang=fr", headers=cookie)
+        ).text()
+    )
+    listing = html_lib.unescape(
+        await (await client.get("/organizer/physicians?lang=fr", headers=cookie)).text()
+    )
+    english = html_lib.unescape(
+        await (
+            await client.get(f"/organizer/physicians/{paul['id']}?lang=en", headers=cookie)
+        ).text()
+    )
+
+    assert "<dd>français</dd>" in page
+    assert "<td>1er janvier 2026</td><td>31 décembre 2026</td>" in page
+    assert "<td>envoyé</td>" in page and "envoyés" not in page
+    assert "<td>français</td>" in listing and "<td>anglais</td>" in listing
+    assert "<dd>English</dd>" in english

@@ -50,7 +50,7 @@ async def test_a_newcomer_registers_confirms_and_lands_on_their_page_on_a_phone(
     await expect(page.get_by_role("heading", level=1)).to_have_text(
         "Les lundis de la santé numérique"
     )
-    assert await page.get_by_text("lundi 1 mars 2027 à 12:30 (heure de Paris)").count() == 1
+    assert await page.get_by_text("lundi 1er mars 2027 à 12:30 (heure de Paris)").count() == 1
     assert await accessibility_basics(page) == []
     assert await axe_violations(page) == []
     assert await fits_the_screen(page)

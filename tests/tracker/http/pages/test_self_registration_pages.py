@@ -43,7 +43,7 @@ async def test_the_public_page_names_the_zone_in_each_language(
 
     french, english = await fr.text(), await en.text()
     assert (fr.status, en.status) == (200, 200)
-    assert "lundi 1 mars 2027 à 12:30 (heure de Paris)" in french
+    assert "lundi 1er mars 2027 à 12:30 (heure de Paris)" in french
     assert "lundi 29 mars 2027 à 12:30 (heure de Paris)" in french  # after the DST change
     assert "Monday 1 March 2027 at 12:30 (Paris time)" in english
     assert "Places restantes : 30." in french and "Seats left: 30." in english
