@@ -11,7 +11,7 @@ import socket
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 from aiohttp import web
@@ -249,6 +249,15 @@ def _read_text(path: str) -> str:
         raise CLIError(f"{path} is not text in UTF-8, UTF-16 or Windows-1252") from None
 
 
+def _tokens_file(path: str) -> TextIO:
+    """The tokens file, created (or emptied) readable by its owner only, or a one-line error."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise CLIError(f"--tokens {path}: {exc.strerror}; nothing was imported") from None
+    return os.fdopen(descriptor, "w", encoding="utf-8", newline="")
+
+
 @cli.command("import-physicians")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
@@ -272,6 +281,9 @@ def import_physicians(file: str, tokens_path: str | None, no_welcome: bool) -> N
         rows = list(physician_rows(text))
     except RowError as exc:
         raise CLIError(str(exc)) from None
+    # opened before anything is imported: the tokens are shown once, so a path that cannot be
+    # written must stop the import, not lose them after it
+    tokens = _tokens_file(tokens_path) if tokens_path else None
 
     async def work(database: Database) -> ImportReport:
         services = await load_services(database, settings)
@@ -280,10 +292,14 @@ def import_physicians(file: str, tokens_path: str | None, no_welcome: bool) -> N
                 services, rows, progress=bar.update, send_welcome=not no_welcome
             )
 
-    report = _run(lambda: _with_database(settings, work))
-    if tokens_path and report.tokens:
-        descriptor = os.open(tokens_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+    try:
+        report = _run(lambda: _with_database(settings, work))
+    except BaseException:
+        if tokens is not None:
+            tokens.close()
+        raise
+    if tokens is not None:
+        with tokens as handle:
             writer = csv.writer(handle)
             writer.writerow(["email", "token", "feed_url"])
             for newcomer in report.created:

@@ -60,6 +60,26 @@ def test_import_reports_bad_rows_and_is_idempotent(database_url: str, tmp_path: 
     assert (tmp_path / "tokens.csv").stat().st_mode & 0o777 == 0o600
 
 
+def test_a_tokens_path_that_cannot_be_written_stops_the_import_before_it_starts(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The tokens are shown once: writing them nowhere after the physicians were created (and
+    welcomed) would lose them."""
+    env = {"TRACKER_DATABASE_URL": database_url}
+    source = str(DATA / "physicians.csv")
+
+    refused = run(
+        ["import-physicians", source, "--tokens", "no/such/folder/tokens.csv"], cwd=tmp_path, **env
+    )
+    after = run(["import-physicians", source, "--no-welcome"], cwd=tmp_path, **env)
+
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "Error: --tokens no/such/folder/tokens.csv: No such file or directory; nothing was imported"
+    ]
+    assert after.stdout.strip().splitlines()[-1].startswith("3 created")  # nothing before
+
+
 def test_changed_row_updates_the_physician(database_url: str, tmp_path: Path) -> None:
     env = {"TRACKER_DATABASE_URL": database_url}
     source = tmp_path / "one.csv"
