@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -16,6 +16,7 @@ from tracker.http.problems import HTTPProblem, invalid_body
 
 M = TypeVar("M", bound=BaseModel)
 _DATETIME = TypeAdapter(datetime)
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _RFC3339 = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
@@ -148,12 +149,21 @@ def path_id(request: web.Request, name: str = "id") -> int:
     return parsed
 
 
-def query_datetime(request: web.Request, name: str) -> datetime | None:
+def query_datetime(request: web.Request, name: str, *, day_end: bool = False) -> datetime | None:
     """An instant from the query string (RFC 3339: ``2026-01-05T00:00:00Z``) in UTC, or 400;
-    empty is absent. Only RFC 3339, as the document says (not "0.5" read as a Unix time)."""
+    empty is absent. Only RFC 3339, as the document says (not "0.5" read as a Unix time), or
+    a plain date (``2026-01-05``, a UTC day): its start, or with ``day_end`` (an exclusive
+    upper bound, ``to=``) the start of the next day, so that the day itself is included."""
     value = request.query.get(name)
     if value is None or value == "":
         return None
+    if _DATE.match(value):
+        try:
+            day = date.fromisoformat(value)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return start + timedelta(days=1) if day_end else start
+        except (ValueError, OverflowError):
+            raise HTTPProblem(400, f"query parameter {name!r} is not a date") from None
     if not _RFC3339.match(value):
         if _RFC3339.match(value + "Z"):
             raise HTTPProblem(400, f"query parameter {name!r} needs a timezone, e.g. a trailing Z")

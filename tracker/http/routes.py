@@ -173,12 +173,26 @@ def _page(
 
 
 WINDOW = (
-    QueryParam("from", "Only occurrences ending after this instant (ISO 8601, with offset)"),
-    QueryParam("to", "Only occurrences starting before this instant (ISO 8601, with offset)"),
+    QueryParam(
+        "from",
+        "Only occurrences ending after this instant (ISO 8601, with offset), or this UTC day",
+    ),
+    QueryParam(
+        "to",
+        "Only occurrences starting before this instant (ISO 8601, with offset), or by the end "
+        "of this UTC day",
+    ),
 )
 SESSIONS = (
-    QueryParam("from", "Only sessions starting at or after this instant (ISO 8601, with offset)"),
-    QueryParam("to", "Only sessions starting before this instant (ISO 8601, with offset)"),
+    QueryParam(
+        "from",
+        "Only sessions starting at or after this instant (ISO 8601, with offset), or this UTC day",
+    ),
+    QueryParam(
+        "to",
+        "Only sessions starting before this instant (ISO 8601, with offset), or by the end of "
+        "this UTC day",
+    ),
 )
 
 PAGING = (

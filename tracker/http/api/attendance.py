@@ -216,7 +216,8 @@ async def _export(request: web.Request, layout: Layout) -> web.StreamResponse:
     """Streamed batch by batch (:func:`tracker.services.attendance.completions`): an export of
     any size holds one batch, and no database connection waits on a slow client. The first
     batch is read before the answer starts, so that an unreachable database is still a 503."""
-    start_from, until = query_datetime(request, "from"), query_datetime(request, "to")
+    start_from = query_datetime(request, "from")
+    until = query_datetime(request, "to", day_end=True)
     batches = attendance_service.completions(
         request.app[SERVICES], start_from=start_from, until=until
     )

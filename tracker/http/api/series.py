@@ -102,7 +102,8 @@ async def update_series(request: web.Request) -> web.Response:
 
 async def list_occurrences(request: web.Request) -> web.Response:
     series_id = path_id(request)
-    start_from, until = query_datetime(request, "from"), query_datetime(request, "to")
+    start_from = query_datetime(request, "from")
+    until = query_datetime(request, "to", day_end=True)
     if start_from and until and until <= start_from:
         raise HTTPProblem(400, "'to' must be later than 'from'")
     asked = page_request(request, OCCURRENCES, (datetime, int))

@@ -324,6 +324,15 @@ async def test_completions_export_lists_final_credits_of_consenting_physicians(
         ("Durand", "1234567893", "ABIM", "778899", "4", "1", "1"),
     ]
     assert {r["completion_date"] for r in rows} == {"2026-11-02"}
+    # a period given as plain days holds both days (UTC), the last one included
+    for params, count in (
+        ({"from": "2026-11-02", "to": "2026-11-02"}, 2),
+        ({"from": "2026-11-01", "to": "2026-11-01"}, 0),
+        ({"from": "2026-11-03"}, 0),
+    ):
+        by_days = await client.get("/api/exports/completions.csv", params=params, headers=auth)
+        body = (await by_days.read()).decode("utf-8-sig")
+        assert (by_days.status, len(list(csv.DictReader(io.StringIO(body))))) == (200, count)
 
 
 async def test_completions_export_leaves_out_provisional_and_non_consenting(
