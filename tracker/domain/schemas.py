@@ -311,6 +311,9 @@ class AwardPublic(BaseModel):
     #: counts until the physician claims), ``claimed`` (the credit is the one claimed) or
     #: ``closed`` (never claimed); ``None`` elsewhere.
     claim: Literal["open", "claimed", "closed"] | None = None
+    #: An organiser revoked the session's certificate: ``credits`` is then empty (nothing of
+    #: it counts, in totals, requirements, statements or exports); ``minutes`` stays.
+    revoked_at: datetime | None = None
 
 
 class AttendancePublic(BaseModel):
