@@ -400,6 +400,11 @@ class CertificateCheck(BaseModel):
         "replaced it, named in superseded_by)"
     )
     superseded_by: str | None
+    superseded_by_revoked_at: datetime | None = Field(
+        default=None,
+        description="when the certificate named in superseded_by was itself revoked (then "
+        "no certificate of the session is in force); null while it stands",
+    )
     revoked_at: datetime | None = None
     physician: str
     series_title: str

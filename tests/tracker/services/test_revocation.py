@@ -284,3 +284,33 @@ async def test_revoked_certificate_pdf_and_credential_answer_gone(
 
     assert answers == [410, 410, 410, 410]
     assert standing.status == 200
+
+
+async def test_superseded_certificate_says_its_replacement_was_revoked(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    w = await _world(client, auth, database, scheduler)
+    await _late_leave(client, auth, w)  # no revocation yet: a replacement is issued
+    old, new = await _codes(database, w["jeanne"]["id"], w["first"])
+    await _revoke(client, auth, new)
+
+    check = await (await client.get(f"/certificates/{old}")).json()
+    (standing,) = await _codes(database, w["jeanne"]["id"], w["second"])
+    english = await _page(client, f"/certificates/{old}", ENGLISH)
+    french = await _page(client, f"/certificates/{old}", FRENCH)
+    revoked = await _page(client, f"/certificates/{new}", ENGLISH)
+    valid = await _page(client, f"/certificates/{standing}", ENGLISH)
+
+    assert (check["status"], check["superseded_by"]) == ("superseded", new)
+    assert check["superseded_by_revoked_at"] is not None
+    assert f"The certificate that replaced it ({new}) was itself revoked" in english
+    assert "See the current certificate" not in english
+    assert f"L'attestation qui l'a remplacée ({new}) a elle-même été révoquée" in french
+    for page in (english, revoked):
+        assert "is marked revoked in the provider's status list" in page
+        assert "which its holder can download" not in page
+    assert "which its holder can download" in valid

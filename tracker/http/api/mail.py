@@ -133,6 +133,9 @@ def _certificate_page(
         check=check,
         status_text=status_text,
         revoked_text=long_date(check.revoked_at.date(), lang) if check and check.revoked_at else "",
+        replacement_revoked_text=long_date(check.superseded_by_revoked_at.date(), lang)
+        if check and check.superseded_by_revoked_at
+        else "",
         session_text=when(check.session_start, timezone, lang) + f" ({timezone})" if check else "",
         issued_text=long_date(check.issued_at.date(), lang) if check else "",
         minutes=number(check.minutes, lang) if check else "",

@@ -327,6 +327,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "cert.status.superseded": "Replaced",
         "cert.credential": "The same certificate exists as a signed digital credential (Open Badges 3.0), which its holder can download from their page.",
         "cert.credential.download": "Digital credential (Open Badges)",
+        "cert.credential.void": "Its digital credential (Open Badges 3.0) is marked revoked in the provider's status list: it attests to no credit.",
+        "cert.replacement.revoked": "The certificate that replaced it ({code}) was itself revoked by its provider on {date}: neither attests to any credit.",
         "me.cert.revoked": "Revoked on {date}",
         "me.cert.revoked.note": "The organiser revoked this session's certificate: it no longer counts toward your credits. Ask the organiser if you want to know why.",
         # credit receipt (issue 11 point 7) --------------------------------------------------
@@ -923,6 +925,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "cert.status.superseded": "Remplacée",
         "cert.credential": "Cette attestation existe aussi sous forme de justificatif numérique signé (Open Badges 3.0), que son titulaire peut télécharger depuis sa page.",
         "cert.credential.download": "Justificatif numérique (Open Badges)",
+        "cert.credential.void": "Son justificatif numérique (Open Badges 3.0) est marqué révoqué dans la liste de statuts de l'organisme : il n'atteste aucun crédit.",
+        "cert.replacement.revoked": "L'attestation qui l'a remplacée ({code}) a elle-même été révoquée par son organisme le {date} : aucune des deux n'atteste de crédit.",
         "me.cert.revoked": "Révoquée le {date}",
         "me.cert.revoked.note": "L'organisme a révoqué l'attestation de cette session : elle ne compte plus dans vos crédits. Demandez-lui la raison si vous souhaitez la connaître.",
         # credit receipt (issue 11 point 7) --------------------------------------------------
