@@ -11,6 +11,7 @@ from schedules.errors import InvalidInputError, NotFoundError, OccurrenceConflic
 
 __all__ = [
     "AmbiguousDatesError",
+    "CertificateRevokedError",
     "ColumnsError",
     "ConfigError",
     "DuplicateIdentifiersError",
@@ -47,6 +48,17 @@ class FinalCreditsError(OccurrenceConflictError):
             occurrence_id,
             "its credits are final and certificates may have been issued; cancelling or moving "
             "it would void them",
+        )
+
+
+class CertificateRevokedError(LookupError):
+    """The session's certificate was revoked by an organiser: its PDF and credential are no
+    longer handed out as if valid (410); its public check page says it is revoked."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(
+            f"certificate {code} was revoked by its provider; it no longer attests to any credit"
         )
 
 

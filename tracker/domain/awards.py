@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from schedules.clock import utcnow
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
+from tracker.domain import revocations
 from tracker.domain.credits import (
     ROUNDINGS,
     Attendance,
@@ -579,6 +580,8 @@ async def credit_summary(
     session: AsyncSession, physician_id: int, *, now: datetime | None = None
 ) -> CreditSummary:
     """The summary of SPEC 3: totals (all and final), awards, requirements with progress.
+    A revoked session counts nowhere (:mod:`tracker.domain.revocations`): its award is listed,
+    marked revoked, with no credit.
 
     With ``now``, provisional awards count open connections up to ``now`` (a live session
     shows the minutes so far); without, they are as stored.
@@ -593,11 +596,21 @@ async def credit_summary(
             for award, occurrence, series in rows
         ]
     claims = await _claims_of(session, physician_id, rows, now or utcnow())
+    revoked = await revocations.revoked_sessions(session, physician_id)
+
+    def counted(award: Award, occurrence_id: int) -> dict[str, float]:
+        """The credit of an award that counts: none once revoked, the claimed one where
+        claims are required, else the award's."""
+        if occurrence_id in revoked:
+            return {}
+        return claims.get(occurrence_id, (None, award.credits))[1]
+
     totals: dict[str, float] = {}
     final_totals: dict[str, float] = {}
     awards: list[AwardPublic] = []
     for award, occurrence, series in rows:
-        claim, credits = claims.get(occurrence.id or 0, (None, award.credits))
+        claim = claims.get(occurrence.id or 0, (None, {}))[0]
+        credits = counted(award, occurrence.id or 0)
         _add(totals, credits)
         if award.final:
             _add(final_totals, credits)
@@ -612,6 +625,7 @@ async def credit_summary(
                 final=award.final,
                 credits=credits,
                 claim=claim,
+                revoked_at=revoked.get(occurrence.id or 0),
             )
         )
     requirements = (
@@ -624,9 +638,7 @@ async def credit_summary(
     progress: list[RequirementProgress] = []
     for requirement in requirements:
         earned = sum(
-            claims.get(occurrence.id or 0, (None, award.credits))[1].get(
-                requirement.credit_type, 0.0
-            )
+            counted(award, occurrence.id or 0).get(requirement.credit_type, 0.0)
             for award, occurrence, _ in rows
             if requirement.start_date
             <= _local_date(occurrence.start, physician.timezone)

@@ -43,6 +43,7 @@ from schedules.models import Occurrence, Series
 from schedules.wording import CreditLabels, counted, quantity
 from tracker.domain.bounds import MAX_ID
 from tracker.domain.models import Certificate, Physician
+from tracker.errors import CertificateRevokedError
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -233,7 +234,9 @@ def open_badge(
 async def certificate_for(
     session: AsyncSession, physician_id: int, occurrence_id: int
 ) -> tuple[Certificate, Physician, Occurrence, Series] | None:
-    """The physician's latest certificate for that occurrence and what its credential names."""
+    """The physician's latest certificate for that occurrence and what its credential names;
+    raises ``CertificateRevokedError`` when an organiser revoked it (the status list says so
+    too, for a credential handed out before)."""
     certificate = (
         await session.exec(
             select(Certificate)
@@ -246,6 +249,8 @@ async def certificate_for(
     ).first()
     if certificate is None:
         return None
+    if certificate.revoked_at is not None:
+        raise CertificateRevokedError(certificate.code)
     physician = await session.get_one(Physician, physician_id)
     occurrence = await session.get_one(Occurrence, occurrence_id)
     series = await session.get_one(Series, occurrence.series_id)

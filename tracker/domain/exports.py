@@ -25,14 +25,14 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import iso_z
 from schedules.models import Occurrence, Series
-from tracker.domain import claims
+from tracker.domain import claims, revocations
 from tracker.domain.awards import credit_roundings
 from tracker.domain.models import Award, CreditType, Physician
 
@@ -152,8 +152,8 @@ async def completion_batch(
     after: ExportKey | None = None,
     limit: int | None = None,
 ) -> tuple[list[list[str]], ExportKey | None]:
-    """The rows of the next ``limit`` awards after ``after`` (final, with some credit, for
-    physicians who consented to board reporting, one row per board id), and the key to read
+    """The rows of the next ``limit`` awards after ``after`` (final, not revoked, with some
+    credit, for physicians who consented to board reporting, one row per board id), and the key to read
     the batch after them (``None``: this was the last); ``limit``: :data:`BATCH`. ``start_from`` / ``until`` select
     sessions by start."""
     codes = header[len(BASE_COLUMNS) :]
@@ -163,7 +163,12 @@ async def completion_batch(
         .join(Occurrence, col(Occurrence.id) == col(Award.occurrence_id))
         .join(Series, col(Series.id) == col(Occurrence.series_id))
         .join(Physician, col(Physician.id) == col(Award.physician_id))
-        .where(col(Award.final).is_(True), col(Physician.consent_board_reporting).is_(True))
+        .where(
+            col(Award.final).is_(True),
+            col(Physician.consent_board_reporting).is_(True),
+            # a revoked session is no completion (tracker.domain.revocations)
+            not_(revocations.session_revoked(Award.occurrence_id, Award.physician_id)),
+        )
         .order_by(*ORDER)
         .limit(limit + 1)
     )

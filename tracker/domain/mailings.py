@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import TypeAdapter
-from sqlalchemy import update
+from sqlalchemy import not_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
@@ -57,7 +57,7 @@ from notifications.pdf import certificate_pdf, statement_pdf
 from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from schedules.wording import CreditLabels, credit_amount, number
-from tracker.domain import claims, zoom
+from tracker.domain import claims, revocations, zoom
 from tracker.domain.awards import credit_summary
 from tracker.domain.documents import (
     CertificateIdentity,
@@ -68,6 +68,7 @@ from tracker.domain.documents import (
 from tracker.domain.localtime import day, month_label, when, zone_name
 from tracker.domain.models import Award, Certificate, Claim, Physician, Registration
 from tracker.domain.physicians import Newcomer
+from tracker.errors import CertificateRevokedError
 
 log = logging.getLogger(__name__)
 _DURATION = TypeAdapter(timedelta)
@@ -477,7 +478,8 @@ def certificate_document(
 async def latest_certificate_pdf(
     session: AsyncSession, mail: MailSettings, physician: Physician, occurrence_id: int
 ) -> tuple[str, bytes] | None:
-    """The newest certificate of ``physician`` for an occurrence, as (code, PDF), if any."""
+    """The newest certificate of ``physician`` for an occurrence, as (code, PDF), if any;
+    raises ``CertificateRevokedError`` when an organiser revoked it."""
     certificate = (
         await session.exec(
             select(Certificate)
@@ -489,6 +491,8 @@ async def latest_certificate_pdf(
     ).first()
     if certificate is None:
         return None
+    if certificate.revoked_at is not None:
+        raise CertificateRevokedError(certificate.code)
     occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
     series = await session.get_one(Series, occurrence.series_id)
     data = certificate_data(certificate, physician, occurrence, series, mail)
@@ -681,6 +685,8 @@ async def issue_certificates(
 ) -> CertificateBatch:
     """A certificate (and its email) for each final award with credit of the next ``limit``
     physicians after ``after`` (by id); a changed award, a new one. Flushes; the caller commits.
+    A session whose latest certificate an organiser revoked gets nothing, however its award
+    changes (:mod:`tracker.domain.revocations`).
 
     Whatever the batch size, a batch reads its awards, the outbox keys already queued and the
     certificates already stored in one query each, composes the emails before writing (so that
@@ -701,6 +707,8 @@ async def issue_certificates(
                 Award.occurrence_id == occurrence_id,
                 col(Award.final).is_(True),
                 col(Award.physician_id) > after,
+                # a revocation stays in force: a recomputed award issues nothing after it
+                not_(revocations.session_revoked(Award.occurrence_id, Award.physician_id)),
             )
             .order_by(col(Award.physician_id))
             .limit(limit)
@@ -958,7 +966,12 @@ async def physicians_with_activity(session: AsyncSession, period: str) -> list[i
     query = (
         select(Award.physician_id)
         .join(Occurrence, col(Occurrence.id) == col(Award.occurrence_id))
-        .where(Occurrence.start >= start, Occurrence.start < end, col(Award.final).is_(True))
+        .where(
+            Occurrence.start >= start,
+            Occurrence.start < end,
+            col(Award.final).is_(True),
+            not_(revocations.session_revoked(Award.occurrence_id, Award.physician_id)),
+        )
     )
     return sorted(set((await session.exec(query)).all()))
 
@@ -966,14 +979,17 @@ async def physicians_with_activity(session: AsyncSession, period: str) -> list[i
 async def enqueue_statement(
     session: AsyncSession, mail: MailSettings, physician_id: int, period: str, *, now: datetime
 ) -> bool:
-    """The statement of one physician for one month: final credits, requirements, PDF."""
+    """The statement of one physician for one month: final credits, requirements, PDF.
+    A revoked session is left out: it attests no credit (:mod:`tracker.domain.revocations`)."""
     key = f"statement:{physician_id}:{period}"
     if await exists(session, key):
         return False
     physician = await session.get_one(Physician, physician_id)
     start, end = period_bounds(period)
     summary = await credit_summary(session, physician_id)
-    awards = [a for a in summary.awards if a.final and start <= a.start < end]
+    awards = [
+        a for a in summary.awards if a.final and a.revoked_at is None and start <= a.start < end
+    ]
     totals: dict[str, float] = {}
     for award in awards:
         for code, value in award.credits.items():

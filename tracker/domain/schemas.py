@@ -311,6 +311,9 @@ class AwardPublic(BaseModel):
     #: counts until the physician claims), ``claimed`` (the credit is the one claimed) or
     #: ``closed`` (never claimed); ``None`` elsewhere.
     claim: Literal["open", "claimed", "closed"] | None = None
+    #: An organiser revoked the session's certificate: ``credits`` is then empty (nothing of
+    #: it counts, in totals, requirements, statements or exports); ``minutes`` stays.
+    revoked_at: datetime | None = None
 
 
 class AttendancePublic(BaseModel):
@@ -397,6 +400,11 @@ class CertificateCheck(BaseModel):
         "replaced it, named in superseded_by)"
     )
     superseded_by: str | None
+    superseded_by_revoked_at: datetime | None = Field(
+        default=None,
+        description="when the certificate named in superseded_by was itself revoked (then "
+        "no certificate of the session is in force); null while it stands",
+    )
     revoked_at: datetime | None = None
     physician: str
     series_title: str

@@ -17,7 +17,9 @@ async def check_certificate(
 ) -> tuple[CertificateCheck, str] | None:
     """The check of the certificate with this code and its series' timezone (to show the
     session's time where it took place); ``None`` when no certificate has it. A certificate
-    that a newer version replaced is not valid and names its successor."""
+    that a newer version replaced is not valid and names its successor (the latest), and
+    whether that one was revoked in turn, so that the chain never points to a void certificate
+    as if it were in force."""
     certificate = (await session.exec(select(Certificate).where(Certificate.code == code))).first()
     if certificate is None:
         return None
@@ -26,7 +28,7 @@ async def check_certificate(
     series = await session.get_one(Series, occurrence.series_id)
     newer = (
         await session.exec(
-            select(Certificate.code)
+            select(Certificate.code, Certificate.revoked_at)
             .where(
                 Certificate.occurrence_id == certificate.occurrence_id,
                 Certificate.physician_id == certificate.physician_id,
@@ -46,7 +48,8 @@ async def check_certificate(
         code=certificate.code,
         valid=status == "valid",
         status=status,
-        superseded_by=newer,
+        superseded_by=newer[0] if newer else None,
+        superseded_by_revoked_at=newer[1] if newer else None,
         revoked_at=certificate.revoked_at,
         physician=f"{physician.first_name} {physician.last_name}",
         series_title=series.title,

@@ -17,7 +17,7 @@ from schedules.errors import (
     OccurrenceConflictError,
 )
 from tracker.domain.validation import validation_messages
-from tracker.errors import IdentifierTakenError
+from tracker.errors import CertificateRevokedError, IdentifierTakenError
 from tracker.outages import RETRY_AFTER, database_unreachable
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem_response(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
     except NotFoundError as exc:
         return problem_response(404, str(exc))
+    except CertificateRevokedError as exc:
+        return problem_response(410, str(exc))
     except IdentifierTakenError as exc:  # the value is valid, another physician holds it
         return problem_response(
             409, str(exc), errors=[{"field": exc.field, "message": exc.message}]

@@ -327,6 +327,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "cert.status.superseded": "Replaced",
         "cert.credential": "The same certificate exists as a signed digital credential (Open Badges 3.0), which its holder can download from their page.",
         "cert.credential.download": "Digital credential (Open Badges)",
+        "cert.credential.void": "Its digital credential (Open Badges 3.0) is marked revoked in the provider's status list: it attests to no credit.",
+        "cert.replacement.revoked": "The certificate that replaced it ({code}) was itself revoked by its provider on {date}: neither attests to any credit.",
+        "me.cert.revoked": "Revoked on {date}",
+        "me.cert.revoked.note": "The organiser revoked this session's certificate: it no longer counts toward your credits. Ask the organiser if you want to know why.",
         # credit receipt (issue 11 point 7) --------------------------------------------------
         "receipt.title": "Credit receipt",
         "receipt.link": "How it was computed",
@@ -594,7 +598,7 @@ STRINGS: dict[str, dict[str, str]] = {
         # revoking a certificate from the physician's page
         "org.cert.revoke": "Revoke",
         "org.cert.title": "Revoke this certificate?",
-        "org.cert.help": "It will no longer attest to any credit: its public check page and its digital credential will say it was revoked. This cannot be undone.",
+        "org.cert.help": "It will no longer attest to any credit: its public check page and its digital credential will say it was revoked, its credits will count nowhere (the physician's totals, statements, board exports), and no new certificate will be issued for this session, even if its attendance changes. This cannot be undone.",
         "org.cert.reason": "Reason (optional, shown to organisers only)",
         "org.cert.yes": "Yes, revoke the certificate",
         "org.cert.keep": "No, keep it",
@@ -926,6 +930,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "cert.status.superseded": "Remplacée",
         "cert.credential": "Cette attestation existe aussi sous forme de justificatif numérique signé (Open Badges 3.0), que son titulaire peut télécharger depuis sa page.",
         "cert.credential.download": "Justificatif numérique (Open Badges)",
+        "cert.credential.void": "Son justificatif numérique (Open Badges 3.0) est marqué révoqué dans la liste de statuts de l'organisme : il n'atteste aucun crédit.",
+        "cert.replacement.revoked": "L'attestation qui l'a remplacée ({code}) a elle-même été révoquée par son organisme le {date} : aucune des deux n'atteste de crédit.",
+        "me.cert.revoked": "Révoquée le {date}",
+        "me.cert.revoked.note": "L'organisme a révoqué l'attestation de cette session : elle ne compte plus dans vos crédits. Demandez-lui la raison si vous souhaitez la connaître.",
         # credit receipt (issue 11 point 7) --------------------------------------------------
         "receipt.title": "Justificatif de crédits",
         "receipt.link": "Détail du calcul",
@@ -1193,7 +1201,7 @@ STRINGS: dict[str, dict[str, str]] = {
         # révoquer une attestation depuis la page du médecin
         "org.cert.revoke": "Révoquer",
         "org.cert.title": "Révoquer cette attestation ?",
-        "org.cert.help": "Elle n'attestera plus aucun crédit : sa page de vérification publique et son attestation numérique diront qu'elle a été révoquée. C'est définitif.",
+        "org.cert.help": "Elle n'attestera plus aucun crédit : sa page de vérification publique et son attestation numérique diront qu'elle a été révoquée, ses crédits ne compteront plus nulle part (totaux du médecin, relevés, exports pour les ordres), et aucune nouvelle attestation ne sera délivrée pour cette session, même si sa présence change. C'est définitif.",
         "org.cert.reason": "Motif (facultatif, vu des seuls organisateurs)",
         "org.cert.yes": "Oui, révoquer l'attestation",
         "org.cert.keep": "Non, la garder",

@@ -117,11 +117,15 @@ async def me(request: web.Request) -> web.Response:
                 "title": a.series_title,
                 "minutes": number(a.minutes, lang),
                 "final": a.final,
-                "certificate": a.occurrence_id in certified,
+                # a revoked certificate is not offered (its PDF and credential answer 410)
+                "certificate": a.occurrence_id in certified and a.revoked_at is None,
+                "revoked": long_date(a.revoked_at.date(), lang) if a.revoked_at else None,
                 "credits": ", ".join(
                     f"{labels.get(c, c)} {number(v, lang)}" for c, v in sorted(a.credits.items())
                 ),
-                "note": t[f"claim.note.{a.claim}"]
+                "note": t["me.cert.revoked.note"]
+                if a.revoked_at is not None
+                else t[f"claim.note.{a.claim}"]
                 if a.claim in ("open", "closed")
                 else _note(
                     t,

@@ -216,13 +216,14 @@ TABLE: dict[tuple[str, str], Row] = {
     # verifiable certificates (issue 11, points 4 and 5)
     ("GET", "/api/me/certificates/{occurrence_id}.json"):
         api("/api/me/certificates/{past}.json", *ORG_ONLY, 401, 200, 404),
+    ("GET", "/me/certificates/{occurrence_id}.json"):
+        page("/me/certificates/{past}.json", *NO_SESSION, 200, 404),
+    # after the rows that download Jeanne's certificate: a revoked one is no longer handed out
     ("POST", "/api/certificates/{code}/revocation"):
         api("/api/certificates/{code}/revocation", *ORG_ONLY, 200, 401, 401),
     ("GET", "/.well-known/did.json"): everyone("api", "/.well-known/did.json", 200),
     ("GET", "/did.json"): everyone("api", "/did.json", 200),
     ("GET", "/credentials/status/{number}"): everyone("api", "/credentials/status/1", 200),
-    ("GET", "/me/certificates/{occurrence_id}.json"):
-        page("/me/certificates/{past}.json", *NO_SESSION, 200, 404),
     # credit receipts (issue 11 point 7): one's own; organisers any physician's
     ("GET", "/me/receipts/{occurrence_id}"): page("/me/receipts/{past}", *NO_SESSION, 200, 404),
     ("GET", "/organizer/occurrences/{id}/receipts/{physician_id}"):

@@ -296,9 +296,12 @@ async def test_the_status_list_revokes_superseded_and_revoked_certificates(
     replacement = await _supersede(database, world)
     second = status_position(await _id_of(database, replacement))
     after_reissue = await _status_bits(client, key)
+    token = await _credential(client, world)  # the physician's credential is the latest one
     await client.post(f"/api/certificates/{replacement}/revocation", headers=auth)
     after_revocation = await _status_bits(client, key)
-    token = await _credential(client, world)  # the physician's credential is the latest one
+    refused = await client.get(  # revoked: no longer handed out, its status bit says why
+        f"/api/me/certificates/{world.past_occurrence_id}.json", headers=bearer(world.jeanne.token)
+    )
 
     assert (first[0], second[0]) == (1, 1)
     assert len(before) * 8 == LIST_SIZE
@@ -306,6 +309,7 @@ async def test_the_status_list_revokes_superseded_and_revoked_certificates(
     assert (_bit(after_reissue, second[1]), _bit(after_revocation, second[1])) == (0, 1)
     assert sum(bin(byte).count("1") for byte in after_revocation) == 2
     assert _verified(token, key)["credentialStatus"]["statusListIndex"] == str(second[1])
+    assert refused.status == 410
     assert (await client.get("/credentials/status/0")).status == 404
     assert (await client.get(f"/credentials/status/{LISTS}")).status == 200  # the last one
     assert (await client.get(f"/credentials/status/{LISTS + 1}")).status == 404
