@@ -5,7 +5,8 @@ becomes a join and a leave with source ``report``, ids derived from the instance
 participant id and its times, so that reading the report again (1 h, then 24 h after the end,
 or by hand) adds nothing. A row's stay is its own connection: its interval is closed, and where
 the webhooks delivered the same stay the two intervals overlap and count once (merged), and a
-webhook join whose leave Zoom never delivered is left to the report (``domain.credits``).
+webhook join whose leave Zoom never delivered is left to the report stay that holds it
+(``domain.credits``; a stay of another instance never does).
 
 Emails Zoom hides (privacy settings, guests) come empty or masked (``j***@…``): such a row is
 matched by its ``registrant_id`` or stays unmatched, never by a guessed address.
