@@ -249,6 +249,13 @@ async def _read_report(services: Services, zoom: ZoomClient, occurrence_id: int)
         )
         read.events += part.events
         read.rows += part.rows
+        read.waiting += part.waiting
+    if read.waiting:
+        log.info(
+            "reconciliation of occurrence %d: %d waiting-room row(s) left out",
+            occurrence_id,
+            read.waiting,
+        )
     added = 0
     for start in range(0, len(read.events), CHUNK):  # short transactions, as the webhooks'
         recorded = await ingestion.record(services.database, read.events[start : start + CHUNK])

@@ -167,3 +167,37 @@ async def test_a_rejoin_after_a_restart_keeps_its_credit_through_reconciliation(
         "/v2/report/webinars/%252Fab%252F%252FcdEFgh%252Bij%253D%253D/participants",
         "/v2/report/webinars/4444AAAiAAAAAiAiAiiAii%3D%3D/participants",
     ]
+
+
+async def test_reconciliation_leaves_out_the_waiting_room(
+    app_client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    zoom_settings: Settings,
+    fake: Any,
+) -> None:
+    zoom, _ = fake
+    series = await create_series(
+        app_client,
+        auth,
+        timezone="UTC",
+        start="2027-03-01T22:40:00",
+        duration_minutes=45,
+        rrule=None,
+        zoom_webinar_id=WEBINAR,
+    )
+    session = (await occurrences(app_client, auth, series["id"]))[0]
+    john = await create_physician(app_client, auth, email="john@example.org", npi=None)
+    who = {"email": "john@example.org", "name": "John Smith"}
+    zoom.instances[WEBINAR] = [(FIRST, "2027-03-01T22:38:00Z")]
+    zoom.reports[FIRST] = [
+        report_row(at(22, 40), at(23, 15), user_id="j", **who),
+        report_row(at(23, 15), at(23, 20), user_id="j", **who) | {"status": "in_waiting_room"},
+    ]
+
+    with time_machine.travel(END + timedelta(hours=2), tick=True):
+        outcome = await reconcile(database, zoom_settings, session["id"])
+        found = await awards(database, session["id"])
+
+    assert (outcome.reason, outcome.rows, outcome.added) == (None, 2, 2)
+    assert found == {john["id"]: (35 * 60, {"AMA_PRA_1": 0.5})}
