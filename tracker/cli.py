@@ -376,6 +376,7 @@ _LEFT_OUT = {
     "host": "host row(s)",
     "panelist": "panelist row(s)",
     "absent": "registrant(s) who did not attend",
+    "waiting": "waiting-room row(s)",
     "other": "row(s) of other sections",
 }
 

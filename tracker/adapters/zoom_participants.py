@@ -5,7 +5,11 @@ becomes a join and a leave with source ``report``, ids derived from the instance
 participant id and its times, so that reading the report again (1 h, then 24 h after the end,
 or by hand) adds nothing. A row's stay is its own connection: its interval is closed, and where
 the webhooks delivered the same stay the two intervals overlap and count once (merged), and a
-webhook join whose leave Zoom never delivered is left to the report (``domain.credits``).
+webhook join whose leave Zoom never delivered is left to the report stay that holds it
+(``domain.credits``; a stay of another instance never does).
+
+A row whose ``status`` is ``in_waiting_room`` is time spent waiting to be admitted, not
+attendance: it is left out (counted in :attr:`ReadRows.waiting`).
 
 Emails Zoom hides (privacy settings, guests) come empty or masked (``j***@…``): such a row is
 matched by its ``registrant_id`` or stays unmatched, never by a guessed address.
@@ -24,6 +28,8 @@ from tracker.domain.attendance import NewEvent
 from tracker.domain.bounds import event_time_problem
 
 SOURCE = "report"
+#: The ``status`` of a row that is time spent in the waiting room (``in_meeting`` otherwise).
+WAITING = "in_waiting_room"
 #: What is kept of a row as the fact's raw payload (``name`` is what organisers see of an
 #: unmatched guest).
 _KEPT = (
@@ -44,6 +50,8 @@ class ReadRows:
     rows: int = 0
     #: Row numbers (from 1) and why they could not be read.
     bad: list[tuple[int, str]] = field(default_factory=list)
+    #: Rows read but not attendance: time in the waiting room (``status`` ``in_waiting_room``).
+    waiting: int = 0
 
 
 def _time(value: Any) -> datetime | None:
@@ -91,6 +99,9 @@ def participant_events(
     result = ReadRows()
     for number, row in enumerate(rows, 1):
         result.rows += 1
+        if row.get("status") == WAITING:  # waiting to be admitted is not attending
+            result.waiting += 1
+            continue
         join = _time(row.get("join_time"))
         leave = _time(row.get("leave_time"))
         duration = row.get("duration")

@@ -11,6 +11,11 @@ Two layouts are read:
   are the faculty, not learners, and their rows are counted as left out. A registrant who did
   not attend ("Attended" = "No", times "--") is left out too.
 
+In either layout, a row with "In Waiting Room" = "Yes" is time spent waiting to be admitted,
+not attendance: it is left out. Cells are separated by commas, or by semicolons or tabs when
+a spreadsheet saved the file so (read from the header line with "Join Time", since the lines
+of the attendee report's sections hold different numbers of cells).
+
 A row without an email address (a guest) is still a stay: its events are stored unmatched, as
 the webhook does, and shown to organisers with the name Zoom gave.
 
@@ -33,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from tracker.adapters.csvfiles import Record, Unreadable, records
+from tracker.adapters.csvfiles import Record, Unreadable, records, separator
 from tracker.domain.attendance import MATCH_WINDOW, NewEvent
 from tracker.errors import AmbiguousDatesError, ReportFormatError
 
@@ -56,6 +61,7 @@ COLUMNS = {
         "duration",
     ),
     "attended": ("attended",),
+    "waiting": ("in waiting room",),
 }
 #: Section titles of the webinar attendee report and whom their rows describe.
 SECTIONS = {
@@ -242,11 +248,20 @@ def _id_column(cells: list[str]) -> int | None:
     return None
 
 
+def _separator(text: str) -> str:
+    """The file's cell separator, read from its first header line with "Join Time" (a title or
+    a details line above it may hold none, or fewer); a comma when no line has the column."""
+    for line in text.lstrip("\ufeff").splitlines():
+        if "join time" in line.lower():
+            return separator(line)
+    return ","
+
+
 def read_report(text: str, tz: ZoneInfo, *, order: DateOrder | None = None) -> Report:
     """Every stay of the report to import, the rows that could not be read (by line), and the
     rows left out on purpose. ``order`` forces how numeric dates are read; without it the file
     must decide (see :func:`date_order`)."""
-    items = list(records(text))
+    items = list(records(text, delimiter=_separator(text)))
     if not any(isinstance(item, Record) and "join time" in _lowered(item.cells) for item in items):
         raise ReportFormatError('no header line with a "Join Time" column')
     if order is None:
@@ -304,6 +319,9 @@ def _take(
         return
     if cell("attended").lower() == "no":
         report.left_out["absent"] += 1
+        return
+    if cell("waiting").lower() == "yes":
+        report.left_out["waiting"] += 1
         return
     email = cell("email")
     try:

@@ -13,14 +13,14 @@ import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Literal
 
 #: The version of these rules, kept in every award's receipt (:mod:`tracker.domain.receipts`):
 #: raise it with any change to how facts become minutes or minutes become credits, so that a
 #: receipt read years later says which rules made it.
-RULES_VERSION = "2026.2"
+RULES_VERSION = "2026.3"
 
 Kind = Literal["join", "leave", "ended"]
 Rounding = Literal["quarter", "floor_quarter", "all_or_nothing"]
@@ -30,6 +30,9 @@ _KIND_ORDER = {"leave": 0, "ended": 1, "join": 2}
 #: Sources whose facts are whole stays read from the platform's report after the session
 #: (the API's reconciliation, the CSV import): each join has its leave.
 REPORT_SOURCES = frozenset({"report", "zoom_report"})
+#: How much earlier than a report's row a webhook may date the same join (both come from
+#: Zoom's records, which agree to the second; a minute spares a clock step).
+REPORT_SLACK = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -86,15 +89,26 @@ def _intervals(
                 continue
             intervals.append((started, fact.at, key, True))
     # A connection the webhooks left open (its leave was never delivered) would count up to the
-    # end; when the platform's report has this physician's stays, it knows when they left, so
-    # the open connection is left to the report's stays (SPEC 8: lost webhooks, right credits).
-    reported = any(f.reported for f in ordered)
+    # end; when the platform's report holds the stay it opened, it knows when they left, so the
+    # open connection is left to the report's stay (SPEC 8: lost webhooks, right credits).
+    reported = {f.connection or "-" for f in ordered if f.reported}
+    spans = [(a, b) for a, b, key, _ in intervals if key in reported]
     for key, started in open_since.items():
-        if not reported:
+        if not _reported_stay(started, spans):
             intervals.append(
                 (started, max(started, _closing(started, ended, close_at)), key, False)
             )
     return intervals, anomalies
+
+
+def _reported_stay(started: datetime, spans: list[tuple[datetime, datetime]]) -> bool:
+    """Whether a report's stay holds a connection opened at ``started`` (from
+    :data:`REPORT_SLACK` before the stay's join to its leave): the report knows when that
+    connection closed. A report covers one instance of a webinar, and instances never run at
+    the same time, so a stay of another instance (the run before a restart) never holds it:
+    since 2026.3; before, any reported stay of the physician dropped every open connection, and
+    a rejoin after a restart whose leave never came counted nothing."""
+    return any(a - REPORT_SLACK <= started <= b for a, b in spans)
 
 
 def _closing(started: datetime, ended: list[datetime], close_at: datetime) -> datetime:

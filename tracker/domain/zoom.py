@@ -531,16 +531,21 @@ async def zoom_view(session: AsyncSession, occurrence_id: int, *, runs: int = 10
     return ZoomView(dict(sorted(sources.items())), list(latest.all()))
 
 
-def nearest_instance(
-    instances: Sequence[tuple[str, datetime]], start: datetime, *, within: timedelta
-) -> str | None:
-    """The UUID of the instance that started nearest ``start`` (within ``within``)."""
-    near = [
-        (abs((at - start).total_seconds()), uuid)
-        for uuid, at in instances
-        if abs(at - start) <= within
+def session_instances(
+    instances: Sequence[tuple[str, datetime]],
+    start: datetime,
+    end: datetime,
+    *,
+    within: timedelta,
+) -> list[str]:
+    """The UUIDs of the instances that started within [start - within, end + within], in start
+    order: a session is one instance, or several when the host ended the webinar and started
+    it again (each instance has its own report)."""
+    return [
+        uuid
+        for at, uuid in sorted((at, uuid) for uuid, at in instances)
+        if start - within <= at <= end + within
     ]
-    return min(near)[1] if near else None
 
 
 def with_join_url(series: Series, url: str | None) -> Series:

@@ -20,7 +20,7 @@ from datetime import timedelta
 from schedules.clock import utcnow
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
-from tracker.adapters.zoom_participants import participant_events
+from tracker.adapters.zoom_participants import ReadRows, participant_events
 from tracker.domain import zoom as rows
 from tracker.domain.attendance import MATCH_WINDOW
 from tracker.errors import ZoomAPIError, ZoomNotConfiguredError
@@ -216,7 +216,9 @@ class _NoInstanceError(LookupError):
 
 
 async def _read_report(services: Services, zoom: ZoomClient, occurrence_id: int) -> tuple[int, int]:
-    """Read the occurrence's participant report into facts: (rows read, facts added)."""
+    """Read the participant reports of the occurrence's instances into facts: (rows read,
+    facts added). All are read before any is recorded: a failed reading records nothing and
+    the run can be repeated."""
     async with services.database.session() as session:
         occurrence = await session.get(Occurrence, occurrence_id)
         series = await session.get(Series, occurrence.series_id) if occurrence else None
@@ -226,20 +228,34 @@ async def _read_report(services: Services, zoom: ZoomClient, occurrence_id: int)
     if not webinar_id:
         raise _NoInstanceError(f"series {series.id} has no Zoom webinar id")
     instances = await zoom.past_instances(webinar_id)
-    instance = rows.nearest_instance(
-        [(i.uuid, i.start_time) for i in instances], occurrence.start, within=MATCH_WINDOW
+    found = rows.session_instances(
+        [(i.uuid, i.start_time) for i in instances],
+        occurrence.start,
+        occurrence.end,
+        within=MATCH_WINDOW,
     )
-    if instance is None:
+    if not found:
         if series.rrule or instances:
             raise _NoInstanceError(
                 f"Zoom lists no instance of webinar {webinar_id} that started near "
                 f"{occurrence.start.isoformat()}"
             )
-        instance = webinar_id  # a single session: its report is the webinar's
-    participants = await zoom.participants(instance)
-    read = participant_events(
-        participants, webinar_id=webinar_id, instance=instance, occurrence_id=occurrence_id
-    )
+        found = [webinar_id]  # a single session: its report is the webinar's
+    read = ReadRows()
+    for instance in found:  # every instance's report: a restarted webinar has several
+        participants = await zoom.participants(instance)
+        part = participant_events(
+            participants, webinar_id=webinar_id, instance=instance, occurrence_id=occurrence_id
+        )
+        read.events += part.events
+        read.rows += part.rows
+        read.waiting += part.waiting
+    if read.waiting:
+        log.info(
+            "reconciliation of occurrence %d: %d waiting-room row(s) left out",
+            occurrence_id,
+            read.waiting,
+        )
     added = 0
     for start in range(0, len(read.events), CHUNK):  # short transactions, as the webhooks'
         recorded = await ingestion.record(services.database, read.events[start : start + CHUNK])

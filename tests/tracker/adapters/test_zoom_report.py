@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -60,6 +62,43 @@ def test_a_file_without_the_participant_header_is_refused() -> None:
         parse_report("a,b\n1,2\n", PARIS)
 
 
+def _resaved(text: str, delimiter: str) -> str:
+    """``text`` as a spreadsheet saves it with another separator: a byte-order mark, CRLF."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerows(csv.reader(io.StringIO(text)))
+    return "\ufeff" + out.getvalue()
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"], ids=["semicolons", "tabs"])
+@pytest.mark.parametrize(
+    "path",
+    [DATA / "zoom_participants.csv", DATA / "zoom_webinar_attendees.csv"],
+    ids=["participants", "attendees"],
+)
+def test_a_report_saved_with_semicolons_or_tabs_reads_as_with_commas(
+    path: Path, delimiter: str
+) -> None:
+    text = path.read_text(encoding="utf-8")
+
+    resaved = read_report(_resaved(text, delimiter), PARIS, order="mdy")
+
+    assert resaved == read_report(text, PARIS, order="mdy")
+    assert resaved.stays
+
+
+WAITING = "John Smith,john@example.org,11/02/2026 12:40:00 PM,11/02/2026 12:45:00 PM,5,No,,Yes\n"
+
+
+def test_rows_of_the_waiting_room_are_left_out() -> None:
+    text = (DATA / "zoom_participants.csv").read_text(encoding="utf-8")
+
+    report = read_report(text + WAITING, PARIS, order="mdy")
+
+    assert report.stays == read_report(text, PARIS, order="mdy").stays
+    assert dict(report.left_out) == {"waiting": 1}
+
+
 #: The demo series as loaded on this day holds the reports' session (Monday 2 November 2026),
 #: whatever day the tests run on.
 DEMO_LOADED = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
@@ -106,6 +145,26 @@ def test_cli_import_records_events_and_a_second_run_adds_nothing(
         second.stdout.strip().splitlines()[-1]
         == "0 events recorded, 12 already known, 0 unmatched, 2 bad rows"
     )
+
+
+def test_cli_import_counts_the_waiting_room_as_left_out(database_url: str, tmp_path: Path) -> None:
+    _setup_cli(tmp_path, database_url)
+    report = tmp_path / "r1.csv"
+    report.write_text(
+        (DATA / "zoom_participants.csv").read_text(encoding="utf-8") + WAITING, encoding="utf-8"
+    )
+
+    result = run(
+        ["import-zoom-report", str(report), "--series", "1"],
+        cwd=tmp_path,
+        TRACKER_DATABASE_URL=database_url,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-2:] == [
+        "left out: 1 waiting-room row(s)",
+        "12 events recorded, 0 already known, 2 unmatched, 2 bad rows",
+    ]
 
 
 @pytest.mark.parametrize(

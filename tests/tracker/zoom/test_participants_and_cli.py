@@ -83,6 +83,25 @@ def test_report_rows_become_closed_stays_with_ids_that_do_not_change() -> None:
     assert first.events[5].at == datetime(2027, 3, 1, 11, 40, tzinfo=UTC)
 
 
+def test_report_rows_of_the_waiting_room_are_left_out() -> None:
+    attending = report_row(
+        START, START + timedelta(minutes=30), user_id="1", email="a@example.org", name="A"
+    )
+    waiting = report_row(
+        START - timedelta(minutes=5), START, user_id="2", email="w@example.org", name="W"
+    ) | {"status": "in_waiting_room"}
+
+    read = participant_events(
+        [waiting, attending], webinar_id=WEBINAR, instance=INSTANCE, occurrence_id=1
+    )
+
+    assert (read.rows, read.waiting, read.bad) == (2, 1, [])
+    assert [(e.kind, e.email) for e in read.events] == [
+        ("join", "a@example.org"),
+        ("leave", "a@example.org"),
+    ]
+
+
 def test_the_webhook_reads_the_registrant_id() -> None:
     event = to_event(
         webhook(True, START, connection="9", email="", name="Marie", registrant="reg42")
