@@ -153,7 +153,9 @@ async def test_late_event_after_a_revocation_issues_no_certificate_and_no_email(
     await _deliver(database, smtp_server)
 
     to_jeanne = [m for m in smtp_server.recorder.messages if to(m) == JEANNE]
-    check = await (await client.get(f"/certificates/{code}")).json()
+    check = await (
+        await client.get(f"/certificates/{code}", headers={"Accept": "application/json"})
+    ).json()
     summary = await (
         await client.get("/api/me/credits", headers=bearer(w["jeanne"]["token"]))
     ).json()
@@ -298,7 +300,9 @@ async def test_superseded_certificate_says_its_replacement_was_revoked(
     old, new = await _codes(database, w["jeanne"]["id"], w["first"])
     await _revoke(client, auth, new)
 
-    check = await (await client.get(f"/certificates/{old}")).json()
+    check = await (
+        await client.get(f"/certificates/{old}", headers={"Accept": "application/json"})
+    ).json()
     (standing,) = await _codes(database, w["jeanne"]["id"], w["second"])
     english = await _page(client, f"/certificates/{old}", ENGLISH)
     french = await _page(client, f"/certificates/{old}", FRENCH)
