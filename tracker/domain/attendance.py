@@ -321,13 +321,19 @@ def _stored(event: AttendanceEvent) -> _Matchable:
 #: An address of plain ASCII letters, digits and ``._%+-`` around one ``@``: its key is the
 #: address trimmed and lower-cased whether email-validator accepts it or not (see
 #: :func:`~tracker.domain.physicians.email_key`), so the validator (~100 us) is skipped.
+#: Not a domain in its IDNA form (``xn--``): its key is the Unicode form the physician's is
+#: stored in (``zoe@xn--exmple-cua.org`` is ``zoe@exämple.org``), which only the validator gives.
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+")
 
 
 @functools.lru_cache(maxsize=65_536)
 def _email_key(text: str) -> str:
     trimmed = text.strip()
-    if len(trimmed) <= 254 and _PLAIN_ADDRESS.fullmatch(trimmed):
+    if (
+        len(trimmed) <= 254
+        and _PLAIN_ADDRESS.fullmatch(trimmed)
+        and "xn--" not in trimmed.lower().rpartition("@")[2]
+    ):
         return trimmed.lower()
     return email_key(text)
 

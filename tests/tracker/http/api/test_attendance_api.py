@@ -454,3 +454,25 @@ async def test_event_email_matches_however_the_platform_spells_the_accented_addr
     assert (status, body) == (202, {"accepted": 1, "duplicates": 0, "unmatched": 0})
     awards = (await summary.json())["awards"]
     assert [a["occurrence_id"] for a in awards] == [w["first"]["id"]]
+
+
+@pytest.mark.parametrize(
+    "spelled", ["zoe@xn--exmple-cua.org", "ZOE@XN--EXMPLE-CUA.ORG", "Zoe@Exämple.org"]
+)
+async def test_event_email_matches_an_international_domain_in_either_form(
+    client: TestClient, auth: dict[str, str], spelled: str
+) -> None:
+    """A platform may give the domain in its IDNA form (the form mail travels in); the
+    physician was stored with the Unicode form: the two are one person."""
+    w = await _world(client, auth)
+    zoe = await create_physician(client, auth, first_name="Zoé", email="zoe@exämple.org", npi=None)
+    batch = [
+        event("z1", "join", "2026-11-02T11:30:00Z", occurrence_id=w["first"]["id"], email=spelled)
+    ]
+
+    with time_machine.travel(DURING, tick=True):
+        status, body = await _post(client, auth, batch)
+        summary = await client.get(f"/api/physicians/{zoe['id']}/credits", headers=auth)
+
+    assert (status, body) == (202, {"accepted": 1, "duplicates": 0, "unmatched": 0})
+    assert [a["occurrence_id"] for a in (await summary.json())["awards"]] == [w["first"]["id"]]
