@@ -72,11 +72,19 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(factory())  # type: ignore[arg-type]  # a coroutine in practice
     except OperationalError as exc:
-        raise CLIError(f"the database cannot be reached: {exc.orig}") from None
+        raise CLIError(f"the database cannot be reached: {_driver_message(exc)}") from None
     except SQLAlchemyError as exc:
-        raise CLIError(f"database error: {type(exc).__name__}: {exc}") from None
+        raise CLIError(f"database error: {_driver_message(exc)}") from None
     except OSError as exc:  # refused or unreachable database server
         raise CLIError(f"the database cannot be reached: {exc}") from None
+
+
+def _driver_message(exc: SQLAlchemyError) -> str:
+    """What the database driver said, on one line: not SQLAlchemy's wrapping (its class
+    names and the "Background on this error" link), nor asyncpg's exception class."""
+    said = str(getattr(exc, "orig", None) or exc).strip()
+    said = re.sub(r"^<class '[\w.]+'>:\s*", "", said)
+    return said.splitlines()[0] if said else type(exc).__name__
 
 
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
@@ -120,6 +128,7 @@ def serve(host: str | None, port: int | None, workers: int | None, reuse_port: b
     if settings.workers > 1:
         _serve_workers(settings)
         return
+    _check_database(settings)
     app = create_app(settings)
     app.on_startup.append(freeze_heap)
     try:
@@ -135,11 +144,21 @@ def serve(host: str | None, port: int | None, workers: int | None, reuse_port: b
     except SchemaOutdatedError as exc:
         raise CLIError(str(exc)) from None
     except OperationalError as exc:
-        raise CLIError(f"the database cannot be reached: {exc.orig}") from None
+        raise CLIError(f"the database cannot be reached: {_driver_message(exc)}") from None
     except OSError as exc:
         raise CLIError(
             f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
         ) from None
+
+
+def _check_database(settings: Settings) -> None:
+    """Reach the database and check its schema before serving: a database that is down, does
+    not exist, refuses the role or is not a database at all is one line, not a traceback from
+    the middle of the start-up (nor "cannot listen on", which a refused connection also is)."""
+    try:
+        _run(lambda: _with_database(settings, lambda database: check_schema(database.engine)))
+    except SchemaOutdatedError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def _serve_workers(settings: Settings) -> None:
@@ -149,10 +168,7 @@ def _serve_workers(settings: Settings) -> None:
             f"{settings.workers} workers need PostgreSQL: an SQLite database serves one "
             "process (use --workers 1, or TRACKER_DATABASE_URL=postgresql+asyncpg://...)"
         )
-    try:
-        _run(lambda: _with_database(settings, lambda database: check_schema(database.engine)))
-    except SchemaOutdatedError as exc:
-        raise CLIError(str(exc)) from None
+    _check_database(settings)
     try:
         _check_port(settings.host, settings.port)
     except OSError as exc:

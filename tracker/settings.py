@@ -140,6 +140,11 @@ class Settings(BaseSettings):
                 f"driver {url.drivername!r} is not supported; use one of "
                 + ", ".join(SUPPORTED_DATABASE_DRIVERS)
             )
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            raise ValueError(
+                "an in-memory SQLite database holds nothing between connections; give a file, "
+                "e.g. sqlite+aiosqlite:///./var/tracker.db"
+            )
         return value
 
     @field_validator("base_url")

@@ -137,6 +137,44 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", [["serve"], ["db", "upgrade"], ["demo"]])
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            "postgresql+asyncpg://postgres@127.0.0.1:1/x",
+            "Error: the database cannot be reached: [Errno 111] Connect call failed",
+        ),
+        (
+            "postgresql+asyncpg://postgres@127.0.0.1:5432/tracker_no_such_database",
+            'Error: database error: database "tracker_no_such_database" does not exist',
+        ),
+        (
+            "postgresql+asyncpg://tracker_no_such_role@127.0.0.1:5432/postgres",
+            'Error: database error: role "tracker_no_such_role" does not exist',
+        ),
+        ("sqlite+aiosqlite:///{tmp}/notes.txt", "Error: database error: file is not a database"),
+        (
+            "sqlite+aiosqlite:///:memory:",
+            "Error: configuration error: TRACKER_DATABASE_URL: an in-memory SQLite database",
+        ),
+    ],
+)
+def test_every_database_mistake_is_one_line_from_every_command(
+    tmp_path: Path, command: list[str], url: str, said: str
+) -> None:
+    """serve used to blame the listen address for a refused connection, and print pages of
+    tracebacks for a missing database or role; db upgrade added SQLAlchemy's class names and
+    its "Background on this error" link."""
+    (tmp_path / "notes.txt").write_text("not a database\n" * 100)
+
+    result = run(command, cwd=tmp_path, TRACKER_DATABASE_URL=url.format(tmp=tmp_path))
+    errors = [line for line in result.stderr.splitlines() if " INFO " not in line]
+
+    assert result.returncode == 1
+    assert len(errors) == 1 and errors[0].startswith(said), result.stderr[-2000:]
+
+
 def test_serve_answers_and_stops_gracefully_on_sigterm(database_url: str, tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
