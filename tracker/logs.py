@@ -103,6 +103,24 @@ def redact_record(record: logging.LogRecord) -> None:
         record.stack_info = redact_text(record.stack_info)
 
 
+def quiet_client_mistakes(record: logging.LogRecord) -> None:
+    """aiohttp logs a request it cannot parse (a 20,000-byte URL, a header line too long,
+    garbage on the port) as an ERROR with a traceback, once per request: anyone could fill the
+    log with them. It is the client's mistake, answered 400: one WARNING line, the reason cut
+    short, no traceback."""
+    from aiohttp.http_exceptions import HttpProcessingError
+
+    error = record.exc_info[1] if record.exc_info else None
+    if record.name != "aiohttp.server" or not isinstance(error, HttpProcessingError):
+        return
+    reason = " ".join(str(error.message).split())
+    reason = reason if len(reason) <= 120 else reason[:119] + "…"
+    record.msg = f"{record.getMessage()}: refused with {error.code}: {reason}"
+    record.args = None
+    record.exc_info = record.exc_text = None
+    record.levelno, record.levelname = logging.WARNING, "WARNING"
+
+
 def install_redaction() -> None:
     """Redact every log record of this process from now on (idempotent)."""
     current = logging.getLogRecordFactory()
@@ -111,6 +129,7 @@ def install_redaction() -> None:
 
     def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = current(*args, **kwargs)
+        quiet_client_mistakes(record)
         redact_record(record)
         return record
 

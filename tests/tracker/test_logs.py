@@ -67,3 +67,42 @@ def test_the_time_of_a_line_is_the_standard_formatters() -> None:
     records[2].msecs = (records[2].created % 1) * 1000
 
     assert [ours.format(r) for r in records] == [standard.format(r) for r in records]
+
+
+def test_a_request_aiohttp_cannot_parse_is_one_warning_line_without_traceback() -> None:
+    """A 20,000-byte URL is the client's mistake, answered 400: aiohttp's ERROR and traceback
+    per request would let anyone fill the log."""
+    from aiohttp.http_exceptions import BadStatusLine, LineTooLong
+
+    from tracker.logs import quiet_client_mistakes
+
+    records = []
+    for error in (LineTooLong("/certificates/" + "A" * 20_000, "8190"), BadStatusLine("GARBAGE")):
+        record = logging.LogRecord(
+            "aiohttp.server",
+            logging.ERROR,
+            __file__,
+            1,
+            "Error handling request from %s",
+            ("203.0.113.9",),
+            (type(error), error, None),
+        )
+        quiet_client_mistakes(record)
+        records.append(record)
+    unrelated = logging.LogRecord(
+        "tracker.app", logging.ERROR, __file__, 1, "boom", None, (ValueError, ValueError(), None)
+    )
+    quiet_client_mistakes(unrelated)
+
+    assert [(r.levelname, r.exc_info, len(r.getMessage()) < 250) for r in records] == [
+        ("WARNING", None, True),
+        ("WARNING", None, True),
+    ]
+    assert (
+        records[0]
+        .getMessage()
+        .startswith(
+            "Error handling request from 203.0.113.9: refused with 400: Got more than 8190 bytes"
+        )
+    )
+    assert (unrelated.levelname, unrelated.exc_info is not None) == ("ERROR", True)
