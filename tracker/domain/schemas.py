@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from notifications.addresses import normalise_address
+from schedules.clock import utcnow
 from schedules.schemas import Language, TimezoneName
 from tracker.domain import limits
 from tracker.domain.bounds import RowId, event_time_problem
@@ -98,7 +99,7 @@ def _aware(value: datetime) -> datetime:
 
 
 def _event_time(value: datetime) -> datetime:
-    problem = event_time_problem(value)
+    problem = event_time_problem(value, now=utcnow())
     if problem:
         raise ValueError(problem)
     return value
