@@ -29,6 +29,7 @@ from tracker.domain.identifiers import (
     npi_problem,
     rpps_problem,
 )
+from tracker.domain.numerals import folded
 
 
 def _check_email(value: str) -> str:
@@ -47,6 +48,7 @@ def _check_matching_email(value: str) -> str:
 
 
 def _check_npi(value: str) -> str:
+    value = folded(value)  # fullwidth digits are the ASCII ones; other scripts' are refused
     problem = npi_problem(value)
     if problem:
         raise ValueError(problem)
@@ -54,6 +56,7 @@ def _check_npi(value: str) -> str:
 
 
 def _check_rpps(value: str) -> str:
+    value = folded(value)
     problem = rpps_problem(value)
     if problem:
         raise ValueError(problem)

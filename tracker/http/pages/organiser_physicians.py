@@ -17,6 +17,7 @@ from schedules.wording import credit_amount, number
 from tracker.adapters.csvfiles import decoded
 from tracker.adapters.physicians_csv import physician_rows
 from tracker.domain.localtime import long_date, when
+from tracker.domain.numerals import whole_number
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate, RequirementCreate
 from tracker.errors import (
     ColumnsError,
@@ -53,9 +54,10 @@ _ADDRESS_LIKE = re.compile(r"^[\w.+-]+\.[^\W\d_]{2,}$")
 
 
 def _number(text: str) -> int:
-    if not text.isdigit() or len(text) > 18:
+    found = whole_number(text)
+    if found is None:
         raise web.HTTPBadRequest(text="a whole number is expected")
-    return int(text)
+    return found
 
 
 async def organizer_physician(

@@ -48,6 +48,8 @@ async def test_email_is_unique_case_insensitively(client: TestClient, auth: dict
         ({"npi": "12345"}, "npi", "exactly 10 digits"),
         ({"npi": "12345678a3"}, "npi", "exactly 10 digits"),
         ({"rpps": "1234"}, "rpps", "exactly 11 digits"),
+        ({"npi": "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0663"}, "npi", "(0-9)"),
+        ({"rpps": "\u0967" * 11}, "rpps", "exactly 11 digits (0-9)"),  # Devanagari ones
         ({"email": "nobody"}, "email", "not an email address"),
         ({"timezone": "Paris"}, "timezone", "unknown IANA timezone"),
         ({"first_name": "Marie\r\nClaire"}, "first_name", "on one line"),  # broke greetings
@@ -70,6 +72,27 @@ async def test_bad_identifiers_are_422(
     assert response.status == 422
     error = (await response.json())["errors"][0]
     assert (error["field"], message in error["message"]) == (field, True)
+
+
+FULLWIDTH_NPI = "".join(chr(0xFF10 + int(d)) for d in "1234567893")
+FULLWIDTH_RPPS = "".join(chr(0xFF10 + int(d)) for d in "10003456789")
+
+
+async def test_fullwidth_identifiers_are_stored_in_ascii_digits_and_held_once(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    created = await create_physician(client, auth, npi=FULLWIDTH_NPI, rpps=FULLWIDTH_RPPS)
+
+    twin = await client.post(
+        "/api/physicians",
+        json=physician_body(email="twin@example.org", npi="1234567893", rpps=None),
+        headers=auth,
+    )
+    found = await client.get("/api/physicians", params={"q": "1234567893"}, headers=auth)
+
+    assert (created["npi"], created["rpps"]) == ("1234567893", "10003456789")
+    assert twin.status == 409
+    assert [p["id"] for p in (await found.json())["items"]] == [created["id"]]
 
 
 async def test_names_are_kept_without_their_surrounding_spaces_and_29_february_is_a_birthday(
