@@ -22,7 +22,8 @@ from schedules.recurrence import resolve_timezone
 
 Language = Literal["fr", "en"]
 _DURATION = TypeAdapter(timedelta)
-_ISO_DURATION = re.compile(r"^P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
+#: ``\d`` of ASCII only: Python's reads any script's digits ("P\u0661D").
+_ISO_DURATION = re.compile(r"^P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$", re.ASCII)
 
 
 def _check_timezone(value: str) -> str:

@@ -437,7 +437,7 @@ def statements_send(period: str | None) -> None:
     settings = _settings()
     latest = previous_month(utcnow())
     chosen = latest if period is None else period
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", chosen):
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", chosen):
         raise CLIError(f"--period must look like 2027-03, got {chosen!r}")
     if chosen > latest:  # a statement is composed once: a month still running would stay short
         raise CLIError(

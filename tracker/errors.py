@@ -88,10 +88,14 @@ class RowError(ValueError):
     """A refused row of an import: its line, why (in English, for the CLI and the API) and,
     when one value is at fault, its field (pages word the reason in their own language)."""
 
-    def __init__(self, line: int, reason: str, field: str | None = None) -> None:
+    def __init__(
+        self, line: int, reason: str, field: str | None = None, kind: str | None = None
+    ) -> None:
         self.line = line
         self.reason = reason
         self.field = field
+        #: The validation's error type (``string_too_long``, ``name_letter``...), when known.
+        self.kind = kind
         super().__init__(f"line {line}: {reason}")
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from schedules.clock import utcnow
 from tracker.domain import limits
 from tracker.domain.attendance import NewEvent
 from tracker.domain.bounds import event_time_problem
@@ -62,7 +63,8 @@ def _time(value: Any) -> datetime | None:
     except ValueError:
         return None
     parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None if event_time_problem(parsed) else parsed.astimezone(UTC)
+    # the window only: a time in the future is said by its field below
+    return None if event_time_problem(parsed, now=None) else parsed.astimezone(UTC)
 
 
 def _text(value: Any, max_length: int) -> str | None:
@@ -93,9 +95,13 @@ def participant_events(
     webinar_id: str,
     instance: str,
     occurrence_id: int,
+    now: datetime | None = None,
 ) -> ReadRows:
     """The join and leave facts of every readable row (``occurrence_id``: the session whose
-    instance this is, so the facts match it whatever their times)."""
+    instance this is, so the facts match it whatever their times). A row dated later than
+    ``now`` (the service's clock, read here by default) allows is a bad row: Zoom reports
+    sessions that have ended."""
+    now = now or utcnow()
     result = ReadRows()
     for number, row in enumerate(rows, 1):
         result.rows += 1
@@ -112,6 +118,10 @@ def participant_events(
             continue
         if leave < join:
             result.bad.append((number, "leave_time is before join_time"))
+            continue
+        future = event_time_problem(leave, now=now)
+        if future:
+            result.bad.append((number, f"leave_time {future}"))
             continue
         email = _email(row.get("user_email"))
         registrant = _text(row.get("registrant_id"), limits.ZOOM_REGISTRANT_ID)

@@ -38,8 +38,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from schedules.clock import utcnow
 from tracker.adapters.csvfiles import Record, Unreadable, records, separator
 from tracker.domain.attendance import MATCH_WINDOW, NewEvent
+from tracker.domain.bounds import event_time_problem
 from tracker.errors import AmbiguousDatesError, ReportFormatError
 
 DateOrder = Literal["mdy", "dmy"]
@@ -257,10 +259,14 @@ def _separator(text: str) -> str:
     return ","
 
 
-def read_report(text: str, tz: ZoneInfo, *, order: DateOrder | None = None) -> Report:
+def read_report(
+    text: str, tz: ZoneInfo, *, order: DateOrder | None = None, now: datetime | None = None
+) -> Report:
     """Every stay of the report to import, the rows that could not be read (by line), and the
     rows left out on purpose. ``order`` forces how numeric dates are read; without it the file
-    must decide (see :func:`date_order`)."""
+    must decide (see :func:`date_order`). A stay dated later than ``now`` (the service's clock,
+    read here by default) allows is a bad row: a report tells of sessions that took place."""
+    now = now or utcnow()
     items = list(records(text, delimiter=_separator(text)))
     if not any(isinstance(item, Record) and "join time" in _lowered(item.cells) for item in items):
         raise ReportFormatError('no header line with a "Join Time" column')
@@ -296,7 +302,7 @@ def read_report(text: str, tz: ZoneInfo, *, order: DateOrder | None = None) -> R
             if report.webinar_id is None:
                 id_column = _id_column(item.cells)
             continue
-        _take(report, item, positions, role, tz, order)
+        _take(report, item, positions, role, tz, order, now)
     return report
 
 
@@ -307,6 +313,7 @@ def _take(
     role: str | None,
     tz: ZoneInfo,
     order: DateOrder | None,
+    now: datetime,
 ) -> None:
     def cell(key: str) -> str:
         index = positions.get(key)
@@ -340,15 +347,20 @@ def _take(
     if leave < join:
         report.bad.append(BadRow(record.line, "leave time is before join time"))
         return
+    for label, at in (("join time", join), ("leave time", leave)):
+        problem = event_time_problem(at, now=now)
+        if problem:
+            report.bad.append(BadRow(record.line, f"{label} {problem}"))
+            return
     address = email.lower() if "@" in email else None
     report.stays.append(Stay(record.line, cell("name"), address, join, leave))
 
 
 def parse_report(
-    text: str, tz: ZoneInfo, *, order: DateOrder | None = None
+    text: str, tz: ZoneInfo, *, order: DateOrder | None = None, now: datetime | None = None
 ) -> tuple[list[Stay], list[BadRow]]:
     """The stays and the unreadable rows of a report (see :func:`read_report`)."""
-    report = read_report(text, tz, order=order)
+    report = read_report(text, tz, order=order, now=now)
     return report.stays, report.bad
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from schedules.clock import utcnow
 from tracker.domain import limits
 from tracker.domain.attendance import NewEvent
 from tracker.domain.bounds import event_time_problem
@@ -56,14 +57,14 @@ def url_validation(secret: str, plain_token: str) -> dict[str, str]:
     return {"plainToken": plain_token, "encryptedToken": encrypted}
 
 
-def _time(value: Any, field: str) -> datetime:
+def _time(value: Any, field: str, now: datetime) -> datetime:
     try:
         parsed = _iso_utc(value) or _DATETIME.validate_python(value)
     except ValidationError:
         raise ZoomPayloadError(f"{field} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)  # Zoom sends UTC with a Z; a bare time is UTC too
-    problem = event_time_problem(parsed)
+    problem = event_time_problem(parsed, now=now)
     if problem:
         raise ZoomPayloadError(f"{field} {problem}")
     return parsed.astimezone(UTC)
@@ -80,7 +81,7 @@ def _iso_utc(value: Any) -> datetime | None:
     return None
 
 
-def _event_ts(value: Any) -> datetime:
+def _event_ts(value: Any, now: datetime) -> datetime:
     """``event_ts``: Unix time in milliseconds (the end time of an ``ended`` event without one)."""
     try:
         if isinstance(value, bool) or not isinstance(value, int | str):
@@ -88,7 +89,7 @@ def _event_ts(value: Any) -> datetime:
         at = datetime.fromtimestamp(int(value) / 1000, UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise ZoomPayloadError("event_ts is not a Unix time in milliseconds") from None
-    problem = event_time_problem(at)
+    problem = event_time_problem(at, now=now)
     if problem:
         raise ZoomPayloadError(f"event_ts {problem}")
     return at
@@ -118,13 +119,17 @@ def _external_id(*parts: object) -> str:
     return "sha256:" + hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def to_event(payload: dict[str, Any]) -> NewEvent | None:
+def to_event(payload: dict[str, Any], *, now: datetime | None = None) -> NewEvent | None:
     """The attendance fact in a Zoom event, ``None`` for event types this service ignores.
+    ``now`` is the service's clock (by default, read here): a fact dated later than it (beyond
+    :data:`tracker.domain.bounds.FUTURE_TOLERANCE`) has not happened.
 
-    A signed event that lacks what the fact needs, or holds values no column can store, raises
+    A signed event that lacks what the fact needs, holds values no column can store, or is dated
+    in the future raises
     :class:`ZoomPayloadError`: the webhook answers 422 and logs it, so Zoom's retries and the
     log show it instead of the event vanishing.
     """
+    now = now or utcnow()
     name = payload.get("event")
     kind = KINDS.get(name) if isinstance(name, str) else None
     if kind is None:
@@ -139,7 +144,11 @@ def to_event(payload: dict[str, Any]) -> NewEvent | None:
     instance = obj.get("uuid", "")
     if kind == "ended":
         end_time = obj.get("end_time")
-        at = _time(end_time, "end_time") if end_time else _event_ts(payload.get("event_ts"))
+        at = (
+            _time(end_time, "end_time", now)
+            if end_time
+            else _event_ts(payload.get("event_ts"), now)
+        )
         return NewEvent(
             source="zoom",
             external_id=_external_id(name, webinar_id, instance),
@@ -152,7 +161,7 @@ def to_event(payload: dict[str, Any]) -> NewEvent | None:
     if not isinstance(participant, dict):
         raise ZoomPayloadError("payload.object.participant is missing")
     field = "join_time" if kind == "join" else "leave_time"
-    at = _time(participant.get(field), f"participant.{field}")
+    at = _time(participant.get(field), f"participant.{field}", now)
     email = _text(participant.get("email"), "participant.email", limits.EMAIL)
     connection = _text(
         participant.get("participant_uuid") or participant.get("user_id") or participant.get("id"),

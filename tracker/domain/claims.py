@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Literal
 
 from sqlalchemy import or_, update
@@ -33,6 +33,7 @@ from tracker.domain.awards import credit_roundings
 from tracker.domain.credits import Attendance, Rounding, credits_for
 from tracker.domain.localtime import when, zone_name
 from tracker.domain.models import Award, Claim, EvaluationAnswer, EvaluationQuestion, Physician
+from tracker.domain.numerals import folded, plain_decimal
 from tracker.domain.tokens import hash_token, new_token
 
 CODE_PREFIX = "clm_"
@@ -274,20 +275,23 @@ class ParsedClaim:
     answers: list[tuple[EvaluationQuestion, int | None, bool | None, str | None]]
 
 
-def parse_minutes(text: str) -> Decimal | None:
-    """``47``, ``47.5``, ``47,5`` (French), with spaces as thousands separators; ``None`` when
-    it is not a positive number with at most two decimals."""
-    cleaned = "".join(text.replace("\u202f", " ").replace("\u00a0", " ").split()).replace(",", ".")
-    if not cleaned or len(cleaned) > 12:
-        return None
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        return None
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-        return None
+def parse_minutes(text: str) -> Decimal | str:
+    """``47``, ``47.5``, ``47,5`` (French), 47 in fullwidth digits, with spaces as thousands
+    separators; else the key of the message that says what is wrong: not a plain decimal
+    number (``1e1``, ``1_0``, Arabic-Indic digits), not above 0, more than two decimals, or
+    beyond any claim."""
+    cleaned = "".join(folded(text).split())  # NFKC makes no-break spaces plain ones
+    plain = plain_decimal(cleaned) if cleaned else None
+    if plain is None:
+        negative = cleaned.startswith("-") and plain_decimal(cleaned[1:]) is not None
+        return "claim.bad.zero" if negative else "claim.bad.minutes"
+    value = Decimal(plain)
+    if value <= 0:
+        return "claim.bad.zero"
     if value > limits.CLAIM_MINUTES_MAX:
-        return None
+        return "claim.bad.more"
+    if value != value.quantize(Decimal("0.01")):
+        return "claim.bad.precision"
     return value
 
 
@@ -296,8 +300,8 @@ def check(view: ClaimView, form: ClaimForm) -> tuple[ParsedClaim | None, dict[st
     message's key; ``minutes``, ``attest``, ``q{id}``)."""
     errors: dict[str, str] = {}
     minutes = parse_minutes(form.minutes)
-    if minutes is None:
-        errors["minutes"] = "claim.bad.minutes"
+    if isinstance(minutes, str):
+        errors["minutes"] = minutes
     elif minutes > view.minutes:
         errors["minutes"] = "claim.bad.more"
     if not form.attested:
@@ -323,7 +327,7 @@ def check(view: ClaimView, form: ClaimForm) -> tuple[ParsedClaim | None, dict[st
             errors[name] = "claim.bad.choice"
         else:
             answers.append((question, None, given == "yes", None))
-    if errors or minutes is None:
+    if errors or isinstance(minutes, str):
         return None, errors
     return ParsedClaim(minutes, answers), {}
 

@@ -1,7 +1,13 @@
 """Physician identifiers: NPI (Luhn over "80840" + the first 9 digits), RPPS (11 digits), and
-the state medical licence (USPS state code and the number that state's board gave)."""
+the state medical licence (USPS state code and the number that state's board gave).
+
+Identifiers are checked as ASCII digits: the schemas fold what people type first (fullwidth
+digits become ASCII, :func:`tracker.domain.numerals.folded`), so that one number is stored one
+way, found by the search, and held by one physician."""
 
 from __future__ import annotations
+
+from tracker.domain.numerals import is_ascii_digits
 
 
 def luhn_check_digit(digits: str) -> int:
@@ -19,16 +25,16 @@ def luhn_check_digit(digits: str) -> int:
 
 def npi_problem(npi: str) -> str | None:
     """Why ``npi`` is not a valid NPI, or ``None``."""
-    if len(npi) != 10 or not npi.isdigit():
-        return "an NPI has exactly 10 digits"
+    if len(npi) != 10 or not is_ascii_digits(npi):
+        return "an NPI has exactly 10 digits (0-9)"
     if luhn_check_digit("80840" + npi[:9]) != int(npi[9]):
         return "this NPI fails its check digit (Luhn over 80840 + the first 9 digits)"
     return None
 
 
 def rpps_problem(rpps: str) -> str | None:
-    if len(rpps) != 11 or not rpps.isdigit():
-        return "an RPPS number has exactly 11 digits"
+    if len(rpps) != 11 or not is_ascii_digits(rpps):
+        return "an RPPS number has exactly 11 digits (0-9)"
     return None
 
 

@@ -315,7 +315,10 @@ def import_row(line: int, values: dict[str, Any]) -> ImportRow:
         data = PhysicianCreate.model_validate(values)
     except ValidationError as exc:
         first = validation_messages(exc)[0]
-        raise RowError(line, f"{first['field']}: {first['message']}", first["field"]) from None
+        kind = exc.errors()[0]["type"]
+        raise RowError(
+            line, f"{first['field']}: {first['message']}", first["field"], kind
+        ) from None
     key = import_key(data.email)
     full = {name: getattr(data, name) for name in IMPORT_FIELDS} | {"email": key}
     # the email found the physician, so it never differs: only the other given fields can

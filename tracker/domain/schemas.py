@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from calendar import monthrange
 from datetime import date, datetime
@@ -17,8 +18,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from notifications.addresses import normalise_address
+from schedules.clock import utcnow
 from schedules.schemas import Language, TimezoneName
 from tracker.domain import limits
 from tracker.domain.bounds import RowId, event_time_problem
@@ -28,6 +31,7 @@ from tracker.domain.identifiers import (
     npi_problem,
     rpps_problem,
 )
+from tracker.domain.numerals import folded
 
 
 def _check_email(value: str) -> str:
@@ -46,6 +50,7 @@ def _check_matching_email(value: str) -> str:
 
 
 def _check_npi(value: str) -> str:
+    value = folded(value)  # fullwidth digits are the ASCII ones; other scripts' are refused
     problem = npi_problem(value)
     if problem:
         raise ValueError(problem)
@@ -53,6 +58,7 @@ def _check_npi(value: str) -> str:
 
 
 def _check_rpps(value: str) -> str:
+    value = folded(value)
     problem = rpps_problem(value)
     if problem:
         raise ValueError(problem)
@@ -67,14 +73,44 @@ def _check_license_state(value: str) -> str:
     return value
 
 
+#: Bidirectional embeddings, overrides and isolates: "O'Brien" + U+202E + "evil" showed as
+#: "O'Brienlive" on the certificate's verification page.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: The invisible characters real names need: ZWNJ and ZWJ shape Persian and Indic names.
+NAME_JOINERS = frozenset("\u200c\u200d")
+#: Why a name is refused, by error type (the pages choose their sentence by it).
+NAME_ERRORS = {
+    "name_blank": "must not be blank",
+    "name_lines": "must be on one line, without control characters",
+    "name_invisible": "must not hold invisible formatting characters "
+    "(bidirectional overrides, zero-width spaces); only the joiners U+200C and U+200D",
+    "name_letter": "must hold at least one letter",
+}
+
+
+def _name_refused(kind: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, NAME_ERRORS[kind])
+
+
 def _person_name(value: str) -> str:
     """A name as people write it: on one line, without control characters (a line break in a
-    name broke the greeting of every email to that person), and not blank."""
+    name broke the greeting of every email to that person), without invisible formatting
+    characters but the joiners (a bidirectional override reversed what followed on the
+    certificate's verification page; a name of a zero-width space greeted "Bonjour  ,"), with at
+    least one letter, and not blank."""
     text = value.strip()
     if not text:
-        raise ValueError("must not be blank")
-    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in text):
-        raise ValueError("must be on one line, without control characters")
+        raise _name_refused("name_blank")
+    categories = [unicodedata.category(char) for char in text]
+    if any(category in ("Cc", "Zl", "Zp") for category in categories):
+        raise _name_refused("name_lines")
+    if any(
+        char in BIDI_CONTROLS or (category in ("Cf", "Co", "Cn", "Cs") and char not in NAME_JOINERS)
+        for char, category in zip(text, categories, strict=True)
+    ):
+        raise _name_refused("name_invisible")
+    if not any(category.startswith("L") for category in categories):
+        raise _name_refused("name_letter")
     return text
 
 
@@ -98,7 +134,7 @@ def _aware(value: datetime) -> datetime:
 
 
 def _event_time(value: datetime) -> datetime:
-    problem = event_time_problem(value)
+    problem = event_time_problem(value, now=utcnow())
     if problem:
         raise ValueError(problem)
     return value
@@ -147,10 +183,46 @@ Name = Annotated[
     str, Field(min_length=1, max_length=limits.PERSON_NAME), AfterValidator(_person_name)
 ]
 EventTime = Annotated[datetime, AfterValidator(_aware), AfterValidator(_event_time)]
+#: A board's code, as ``TRACKER_COUNCIL_BOARD`` names one and the MOC credit types end
+#: (``ABIM`` for ``ABIM_MOC``).
+BOARD_CODE_PATTERN = rf"^[A-Za-z0-9_-]{{1,{limits.BOARD_NAME}}}$"
+#: A physician's id with a board, as boards print them (``123456``, ``MMC/2011/12345``,
+#: ``AB-12.3``): printed on certificates and written in the completions export.
+BOARD_ID_PATTERN = rf"^[A-Za-z0-9](?:[A-Za-z0-9 ./-]{{0,{limits.BOARD_ID - 2}}}[A-Za-z0-9])?$"
+
+
+def _check_board_code(value: str) -> str:
+    value = folded(value).strip()
+    if not re.fullmatch(BOARD_CODE_PATTERN, value, re.ASCII):
+        raise ValueError(
+            f"a board code is 1 to {limits.BOARD_NAME} letters A-Z, digits, '_' or '-', "
+            "such as ABIM"
+        )
+    return value
+
+
+def _check_board_id(value: str) -> str:
+    value = folded(value).strip()
+    if not re.fullmatch(BOARD_ID_PATTERN, value, re.ASCII):
+        raise ValueError(
+            f"a board id is 1 to {limits.BOARD_ID} letters A-Z, digits, spaces, '.', '/' or '-', "
+            "beginning and ending with a letter or a digit"
+        )
+    return value
+
+
 BoardIds = Annotated[
     dict[
-        Annotated[str, Field(max_length=limits.BOARD_NAME)],
-        Annotated[str, Field(max_length=limits.BOARD_ID)],
+        Annotated[
+            str,
+            Field(json_schema_extra={"pattern": BOARD_CODE_PATTERN}),
+            AfterValidator(_check_board_code),
+        ],
+        Annotated[
+            str,
+            Field(json_schema_extra={"pattern": BOARD_ID_PATTERN}),
+            AfterValidator(_check_board_id),
+        ],
     ],
     Field(max_length=limits.BOARDS),
 ]

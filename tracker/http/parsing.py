@@ -12,6 +12,7 @@ from multidict import MultiDict
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tracker.domain.bounds import as_utc_or_none, parse_id
+from tracker.domain.numerals import plain_decimal
 from tracker.http.problems import HTTPProblem, invalid_body
 
 M = TypeVar("M", bound=BaseModel)
@@ -22,17 +23,21 @@ _RFC3339 = re.compile(
 )
 #: No body this service reads nests deeper than a few levels; deeper input only costs stack.
 MAX_JSON_DEPTH = 32
-#: A number typed with a decimal comma, as French (and most European) keyboards write it.
-_DECIMAL_COMMA = re.compile(r"^\s*([0-9]*),([0-9]+)\s*$")
+#: What a decimal field holding anything but a plain decimal number gives the validation: text
+#: that no number field reads, so the value is refused next to its field.
+NOT_A_NUMBER = "not a number"
 
 
 def decimal_text(value: str) -> str:
-    """A decimal number as typed in a form, in the form the API reads: ``1,5`` -> ``1.5``.
-    Anything else comes back stripped, as it was, for the validation to judge. The pages' decimal
-    fields are text fields (``inputmode="decimal"``): a browser's number field drops a comma it
-    does not expect, and ``1,5`` reached the server as ``15``."""
-    found = _DECIMAL_COMMA.match(value)
-    return f"{found[1] or '0'}.{found[2]}" if found else value.strip()
+    """A decimal number as typed in a form, in the form the API reads: ``1,5`` -> ``1.5``
+    (fullwidth digits read as ASCII ones); empty stays empty; anything else (``1e1``, ``1_0``,
+    ``inf``, Arabic-Indic digits, which ``float`` would read) is :data:`NOT_A_NUMBER`. The
+    pages' decimal fields are text fields (``inputmode="decimal"``): a browser's number field
+    drops a comma it does not expect, and ``1,5`` reached the server as ``15``."""
+    if not value.strip():
+        return ""
+    plain = plain_decimal(value)
+    return NOT_A_NUMBER if plain is None else plain
 
 
 def parse_json(raw: bytes) -> Any:

@@ -461,3 +461,21 @@ async def test_series_api_refuses_what_is_not_a_webinar_id(
     )
 
     assert (response.status, response.content_type) == (422, "application/problem+json")
+
+
+def test_a_stay_in_the_future_is_a_bad_row_named_by_its_line() -> None:
+    text = (
+        "Name (Original Name),User Email,Join Time,Leave Time\n"
+        "Jeanne,jeanne@example.org,2026-11-02 12:30:00,2026-11-02 13:30:00\n"
+        "Paul,paul@example.org,2026-11-23 12:30:00,2026-11-23 13:30:00\n"
+        "Inès,ines@example.org,2026-11-02 12:30:00,2026-11-02 14:00:00\n"
+    )
+    now = datetime(2026, 11, 2, 12, 50, tzinfo=UTC)  # 13:50 in Paris
+
+    stays, bad = parse_report(text, PARIS, now=now)
+
+    assert [s.line for s in stays] == [2]
+    assert [(b.line, b.reason) for b in bad] == [
+        (3, "join time is in the future (more than 5 minutes after this service's clock)"),
+        (4, "leave time is in the future (more than 5 minutes after this service's clock)"),
+    ]

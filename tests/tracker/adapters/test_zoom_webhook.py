@@ -302,7 +302,7 @@ async def test_occurrence_attendance_lists_each_attendee(
     ],
 )
 def test_participant_times_are_read_in_utc_whatever_their_shape(sent: str, read: datetime) -> None:
-    event = to_event(_participant_event(sent))
+    event = to_event(_participant_event(sent), now=datetime(2027, 3, 2, tzinfo=UTC))
 
     assert event is not None
     assert (event.at, event.at.tzinfo) == (read, UTC)
@@ -316,6 +316,37 @@ def test_a_participant_time_that_is_no_time_is_refused(sent: str) -> None:
         to_event(_participant_event(sent))
 
 
+def test_a_participant_time_in_the_future_is_refused() -> None:
+    now = datetime(2027, 3, 1, 11, 24, 59, tzinfo=UTC)  # 5 min 1 s before the join
+
+    with pytest.raises(ZoomPayloadError) as refused:
+        to_event(_participant_event("2027-03-01T11:30:00Z"), now=now)
+
+    assert str(refused.value) == (
+        "participant.join_time is in the future (more than 5 minutes after this service's clock)"
+    )
+
+
+def test_a_participant_time_within_the_clock_skew_tolerance_is_read() -> None:
+    now = datetime(2027, 3, 1, 11, 25, tzinfo=UTC)  # the join is 5 minutes ahead: a fast clock
+
+    event = to_event(_participant_event("2027-03-01T11:30:00Z"), now=now)
+
+    assert event is not None
+    assert event.at == datetime(2027, 3, 1, 11, 30, tzinfo=UTC)
+
+
+def test_an_ended_event_in_the_future_is_refused() -> None:
+    ended = {
+        "event": "webinar.ended",
+        "event_ts": 1_900_000_000_000,
+        "payload": {"object": {"id": "1"}},
+    }
+
+    with pytest.raises(ZoomPayloadError, match=r"^event_ts is in the future"):
+        to_event(ended, now=datetime(2027, 3, 1, tzinfo=UTC))
+
+
 def _participant_event(join_time: str) -> dict[str, Any]:
     return {
         "event": "webinar.participant_joined",
@@ -327,3 +358,21 @@ def _participant_event(join_time: str) -> dict[str, Any]:
             }
         },
     }
+
+
+async def test_a_signed_event_from_the_future_is_422_logged_and_not_stored(
+    zoom_client: TestClient, auth: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    ctx = await _setup(zoom_client, auth)
+    ahead = participant("joined", "jeanne.durand@example.org", "J9", "2026-11-23T11:30:00Z")
+
+    with time_machine.travel(DURING, tick=True):
+        response = await deliver(zoom_client, ahead)
+        summary = await _credits(zoom_client, ctx["jeanne"]["token"])
+
+    assert response.status == 422
+    assert [r.getMessage() for r in caplog.records if r.name == "tracker.http.api.attendance"] == [
+        "refused a signed Zoom event webinar.participant_joined: participant.join_time is in "
+        "the future (more than 5 minutes after this service's clock)"
+    ]
+    assert summary["awards"] == []

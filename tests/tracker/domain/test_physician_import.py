@@ -51,3 +51,30 @@ def test_every_row_of_a_generated_file_gets_the_key_a_single_create_would() -> N
     assert errors == made.errors
     assert [mine for mine, _ in keys] == [theirs for _, theirs in keys]
     assert any(not key.isascii() for key, _ in keys)  # the shortcut's other side is covered
+
+
+def test_a_row_with_an_invisible_name_or_a_markup_board_id_is_refused_and_named() -> None:
+    text = (
+        "first_name,last_name,email,board_ids,npi\n"
+        "Jeanne,O'Brien\u202eevil,jeanne@example.org,,\n"
+        "Paul,Martin,paul@example.org,ABIM:<b>123</b>,\n"
+        "In\u00e8s,\u200b,ines@example.org,,\n"
+        "Marie,Curie,marie@example.org,ABIM:\uff11\uff12\uff13,\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff13\n"
+    )
+    outcomes: list[tuple[int, str, str | None] | tuple[int, dict[str, str], str | None]] = []
+    for item in physician_rows(text):
+        assert not isinstance(item, RowError)
+        line, row = item
+        try:
+            read = import_row(line, physician_values(row))
+        except RowError as exc:
+            outcomes.append((exc.line, exc.field or "", exc.kind))
+        else:
+            outcomes.append((line, read.values["board_ids"], read.values["npi"]))
+
+    assert outcomes == [
+        (2, "last_name", "name_invisible"),
+        (3, "board_ids.ABIM", "value_error"),
+        (4, "last_name", "name_invisible"),
+        (5, {"ABIM": "123"}, "1234567893"),
+    ]

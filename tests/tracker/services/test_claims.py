@@ -171,10 +171,14 @@ async def test_more_minutes_than_computed_no_attestation_or_missing_answers_are_
     scale, yes_no, _text = world.question_ids
     cases = [
         ({"minutes": "46", "attest": "yes", **_answers(world)}, "at most 45 minutes"),
-        ({"minutes": "45.001", "attest": "yes", **_answers(world)}, "as a number greater than 0"),
-        ({"minutes": "-5", "attest": "yes", **_answers(world)}, "as a number greater than 0"),
-        ({"minutes": "NaN", "attest": "yes", **_answers(world)}, "as a number greater than 0"),
-        ({"minutes": "1e3", "attest": "yes", **_answers(world)}, "at most 45 minutes"),
+        ({"minutes": "45.001", "attest": "yes", **_answers(world)}, "at most two decimals"),
+        ({"minutes": "-5", "attest": "yes", **_answers(world)}, "greater than 0"),
+        ({"minutes": "0,00", "attest": "yes", **_answers(world)}, "greater than 0"),
+        ({"minutes": "NaN", "attest": "yes", **_answers(world)}, "as a number in digits 0-9"),
+        ({"minutes": "1e1", "attest": "yes", **_answers(world)}, "as a number in digits 0-9"),
+        ({"minutes": "1_0", "attest": "yes", **_answers(world)}, "as a number in digits 0-9"),
+        ({"minutes": "\u0667\u0660", "attest": "yes", **_answers(world)}, "in digits 0-9"),
+        ({"minutes": "100001", "attest": "yes", **_answers(world)}, "at most 45 minutes"),
         ({"minutes": "45", **_answers(world)}, "Tick the attestation"),
         (
             {"minutes": "45", "attest": "yes", **_answers(world, **{f"q{scale}": ""})},

@@ -276,19 +276,20 @@ async def test_attendance_emails_are_matching_keys_and_are_not_refused(
         await (await client.get(f"/api/series/{series['id']}/occurrences", headers=auth)).json()
     )["items"][0]
 
-    response = await client.post(
-        "/api/attendance-events",
-        json=[
-            {
-                "event_id": "odd-1",
-                "occurrence_id": occurrence["id"],
-                "email": LISTS[0],
-                "kind": "join",
-                "at": "2027-03-01T11:30:00Z",
-            }
-        ],
-        headers=auth,
-    )
+    with time_machine.travel(datetime(2027, 3, 1, 12, 45, tzinfo=UTC), tick=True):
+        response = await client.post(
+            "/api/attendance-events",
+            json=[
+                {
+                    "event_id": "odd-1",
+                    "occurrence_id": occurrence["id"],
+                    "email": LISTS[0],
+                    "kind": "join",
+                    "at": "2027-03-01T11:30:00Z",
+                }
+            ],
+            headers=auth,
+        )
 
     assert (response.status, await response.json()) == (
         202,

@@ -8,9 +8,11 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlmodel import col, select
@@ -338,19 +340,20 @@ async def test_attendance_waiting_for_an_imported_physician_is_matched(
 ) -> None:
     series = await create_series(client, auth)
     occurrence = (await occurrences(client, auth, series["id"]))[0]
-    posted = await client.post(
-        "/api/attendance-events",
-        json=[
-            {
-                "event_id": "early-1",
-                "occurrence_id": occurrence["id"],
-                "email": "Ines.Moreau@Example.org",
-                "kind": "join",
-                "at": "2027-03-01T11:30:00Z",
-            }
-        ],
-        headers=auth,
-    )
+    with time_machine.travel(datetime(2027, 3, 1, 12, 45, tzinfo=UTC), tick=True):
+        posted = await client.post(
+            "/api/attendance-events",
+            json=[
+                {
+                    "event_id": "early-1",
+                    "occurrence_id": occurrence["id"],
+                    "email": "Ines.Moreau@Example.org",
+                    "kind": "join",
+                    "at": "2027-03-01T11:30:00Z",
+                }
+            ],
+            headers=auth,
+        )
     assert posted.status < 300, await posted.text()
     text = "first_name,last_name,email\nInès,Moreau,ines.moreau@example.org\n"
 

@@ -4,6 +4,7 @@ registrant id, and ``tracker zoom reconcile`` as a user runs it against the fake
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ from tracker.http.keys import ZOOM
 from tracker.settings import Settings
 
 __all__ = ["app_client", "fake", "loopback_only", "zoom_settings"]
+
+#: The service's clock in the tests that read facts of the session at START.
+AFTER = START + timedelta(days=1)
 
 
 def test_report_rows_become_closed_stays_with_ids_that_do_not_change() -> None:
@@ -60,8 +64,10 @@ def test_report_rows_become_closed_stays_with_ids_that_do_not_change() -> None:
         },
     ]
 
-    first = participant_events(rows, webinar_id=WEBINAR, instance=INSTANCE, occurrence_id=7)
-    again = participant_events(rows, webinar_id=WEBINAR, instance=INSTANCE, occurrence_id=7)
+    read = functools.partial(
+        participant_events, webinar_id=WEBINAR, instance=INSTANCE, occurrence_id=7, now=AFTER
+    )
+    first, again = read(rows), read(rows)
 
     assert [e.external_id for e in first.events] == [e.external_id for e in again.events]
     assert len({e.external_id for e in first.events}) == 6
@@ -102,9 +108,32 @@ def test_report_rows_of_the_waiting_room_are_left_out() -> None:
     ]
 
 
+def test_report_rows_in_the_future_are_bad_rows() -> None:
+    rows = [
+        report_row(START, START + timedelta(minutes=30), user_id="1", email="a@x.org", name="A"),
+        report_row(START, START + timedelta(minutes=36), user_id="2", email="b@x.org", name="B"),
+    ]
+
+    read = participant_events(
+        rows,
+        webinar_id=WEBINAR,
+        instance=INSTANCE,
+        occurrence_id=7,
+        now=START + timedelta(minutes=30),
+    )
+
+    assert [(e.kind, e.at) for e in read.events] == [
+        ("join", START),
+        ("leave", START + timedelta(minutes=30)),
+    ]
+    assert read.bad == [
+        (2, "leave_time is in the future (more than 5 minutes after this service's clock)")
+    ]
+
+
 def test_the_webhook_reads_the_registrant_id() -> None:
     event = to_event(
-        webhook(True, START, connection="9", email="", name="Marie", registrant="reg42")
+        webhook(True, START, connection="9", email="", name="Marie", registrant="reg42"), now=AFTER
     )
     assert event is not None
     assert (event.registrant_id, event.email, event.zoom_webinar_id) == ("reg42", None, WEBINAR)
@@ -135,9 +164,10 @@ async def test_tracker_zoom_reconcile_prints_one_line(
     zoom, _ = fake
     series = await create_series(app_client, auth, zoom_webinar_id=WEBINAR)
     first = (await occurrences(app_client, auth, series["id"]))[0]
+    past = datetime.now(UTC) - timedelta(days=1)  # a process of its own: the real clock
     zoom.reports[INSTANCE] = [
         report_row(
-            START, START + timedelta(minutes=30), user_id="1", email="nobody@example.org", name="N"
+            past, past + timedelta(minutes=30), user_id="1", email="nobody@example.org", name="N"
         )
     ]
     env = {

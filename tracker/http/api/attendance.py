@@ -76,13 +76,14 @@ async def zoom_webhook(request: web.Request) -> web.Response:
             503, "the Zoom webhook is not configured (TRACKER_ZOOM_WEBHOOK_SECRET)"
         )
     body = await request.read()
+    now = utcnow()
     try:
         verify(
             secret.get_secret_value(),
             timestamp=request.headers.get("x-zm-request-timestamp"),
             signature=request.headers.get("x-zm-signature"),
             body=body,
-            now=utcnow(),
+            now=now,
         )
     except ZoomSignatureError as exc:
         raise HTTPProblem(401, str(exc)) from None
@@ -94,7 +95,7 @@ async def zoom_webhook(request: web.Request) -> web.Response:
         if payload.get("event") == "endpoint.url_validation":
             return web.json_response(url_validation(secret.get_secret_value(), _plain(payload)))
         try:
-            event = to_event(payload)
+            event = to_event(payload, now=now)
         except ZoomPayloadError as exc:
             raise HTTPProblem(422, str(exc)) from None
     except HTTPProblem as exc:

@@ -15,6 +15,7 @@ from schedules.wording import credit_amount, number
 from tracker.domain import limits
 from tracker.domain.claims import ClaimForm, ClaimView
 from tracker.domain.localtime import when, zone_name
+from tracker.domain.numerals import whole_number
 from tracker.http.keys import MAIL, SERVICES
 from tracker.http.pages.i18n import language, plural, translator
 from tracker.http.pages.render import message_page, page
@@ -137,8 +138,9 @@ async def claim_page(request: web.Request) -> web.Response:
 def _form(values: dict[str, str]) -> ClaimForm:
     answers: dict[int, str] = {}
     for name, value in values.items():
-        if name.startswith("q") and name[1:].isdigit() and len(name) < 12:
-            answers[int(name[1:])] = value
+        question = whole_number(name[1:], max_digits=10) if name.startswith("q") else None
+        if question is not None:
+            answers[question] = value
     return ClaimForm(
         minutes=values.get("minutes", "")[:40],
         attested=values.get("attest") == "yes",

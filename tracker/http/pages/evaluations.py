@@ -14,6 +14,7 @@ from schedules.wording import number
 from tracker.domain import limits
 from tracker.domain.evaluations import KINDS, EvaluationIn, QuestionIn, clean_line
 from tracker.domain.localtime import when
+from tracker.domain.numerals import plain_decimal, whole_number
 from tracker.http.api.evaluations import stream_export
 from tracker.http.keys import SERVICES
 from tracker.http.pages.i18n import language, translator
@@ -108,6 +109,23 @@ def _posted_rows(form: dict[str, str]) -> list[dict[str, Any]]:
     return rows
 
 
+def _whole(text: str) -> int:
+    """A whole number as typed (ASCII digits once folded), else ``ValueError``: the row's or
+    the field's error."""
+    found = whole_number(text)
+    if found is None:
+        raise ValueError(f"{text!r} is not a whole number")
+    return found
+
+
+def _number(text: str) -> float:
+    """A plain decimal number as typed (no ``inf``, ``nan`` or ``1e9``), else ``ValueError``."""
+    plain = plain_decimal(text)
+    if plain is None:
+        raise ValueError(f"{text!r} is not a number")
+    return float(plain)
+
+
 def _checked(rows: list[dict[str, Any]]) -> tuple[list[QuestionIn], dict[str, str]]:
     """The questions kept, in order, and the errors by row (``row-{index}``: a message key)."""
     kept: list[tuple[float, int, QuestionIn]] = []
@@ -125,10 +143,10 @@ def _checked(rows: list[dict[str, Any]]) -> tuple[list[QuestionIn], dict[str, st
             errors[name] = "eval.bad.long"
         else:
             try:
-                position = float(row["position"]) if row["position"] else float(row["index"])
+                position = _number(row["position"]) if row["position"] else float(row["index"])
                 question = QuestionIn.model_validate(
                     {
-                        "id": int(row["id"]) if row["id"] else None,
+                        "id": _whole(row["id"]) if row["id"] else None,
                         "kind": row["kind"],
                         "text_fr": fr,
                         "text_en": en,
@@ -170,7 +188,7 @@ async def save_claim_settings(request: web.Request) -> web.StreamResponse:
     required = form.get("claim_required") == "yes"
     window = form.get("claim_window_days", "").strip()[:6]
     try:
-        data = SeriesUpdate(claim_required=required, claim_window_days=int(window))
+        data = SeriesUpdate(claim_required=required, claim_window_days=_whole(window))
     except (ValueError, ValidationError):
         return await evaluation_page(
             request,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from schedules.wording import counted
+from tracker.domain import limits
 
 LANGUAGES = ("fr", "en")
 STRINGS: dict[str, dict[str, str]] = {
@@ -266,7 +267,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "claim.attestation": "Attestation",
         "claim.attest": "I claim only the credit commensurate with the extent of my participation in the activity.",
         "claim.submit": "Claim my credits",
-        "claim.bad.minutes": "Enter the minutes as a number greater than 0, for example {minutes}.",
+        "claim.bad.minutes": "Enter the minutes as a number in digits 0-9, with a decimal point or comma if need be, for example {minutes}.",
+        "claim.bad.zero": "Enter a number of minutes greater than 0.",
+        "claim.bad.precision": "Enter the minutes with at most two decimals, for example {minutes}.",
         "claim.bad.more": "You may claim at most {counted}, the time computed from your connection.",
         "claim.bad.nocredit": "These minutes give no credit (the series requires a minimum attendance). Claim more minutes, up to {minutes}.",
         "claim.bad.attest": "Tick the attestation to claim your credits.",
@@ -558,8 +561,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.physician.last_name": "Last name",
         "org.physician.new.welcome": "Email them a welcome (personal page and calendar links)",
         "org.physician.create": "Add",
-        "org.physician.bad.first_name": "Give a first name (at most 200 characters).",
-        "org.physician.bad.last_name": "Give a last name (at most 200 characters).",
+        "org.physician.bad.first_name": "Give a first name (at most 100 characters).",
+        "org.physician.bad.last_name": "Give a last name (at most 100 characters).",
+        "name.first_name": "First name",
+        "name.last_name": "Last name",
+        "name.bad.long": "{field}: too long, at most {max} characters.",
+        "name.bad.chars": "{field}: control characters (such as line breaks) and invisible formatting characters (such as a right-to-left override or a zero-width space) are not accepted.",
+        "name.bad.letter": "{field}: write at least one letter.",
         "org.physician.bad.email": "Give one valid email address that no other physician has.",
         "org.physician.bad.timezone": "Choose a timezone from the list, such as Europe/Paris.",
         "org.physician.bad.npi": "An NPI is 10 digits whose last one checks the others.",
@@ -869,7 +877,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "claim.attestation": "Attestation sur l'honneur",
         "claim.attest": "Je ne demande que les crédits correspondant à ma participation effective à cette activité.",
         "claim.submit": "Demander mes crédits",
-        "claim.bad.minutes": "Saisissez les minutes sous forme d'un nombre supérieur à 0, par exemple {minutes}.",
+        "claim.bad.minutes": "Saisissez les minutes sous forme d'un nombre en chiffres 0-9, avec une virgule décimale au besoin, par exemple {minutes}.",
+        "claim.bad.zero": "Saisissez un nombre de minutes supérieur à 0.",
+        "claim.bad.precision": "Saisissez les minutes avec deux décimales au plus, par exemple {minutes}.",
         "claim.bad.more": "Vous pouvez déclarer au plus {counted}, le temps calculé d'après votre connexion.",
         "claim.bad.nocredit": "Ces minutes ne donnent aucun crédit (la série exige une présence minimale). Déclarez davantage de minutes, jusqu'à {minutes}.",
         "claim.bad.attest": "Cochez l'attestation pour demander vos crédits.",
@@ -1161,8 +1171,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "org.physician.last_name": "Nom",
         "org.physician.new.welcome": "Lui envoyer un courriel de bienvenue (page personnelle et agenda)",
         "org.physician.create": "Ajouter",
-        "org.physician.bad.first_name": "Donnez un prénom (200 caractères au plus).",
-        "org.physician.bad.last_name": "Donnez un nom (200 caractères au plus).",
+        "org.physician.bad.first_name": "Donnez un prénom (100 caractères au plus).",
+        "org.physician.bad.last_name": "Donnez un nom (100 caractères au plus).",
+        "name.first_name": "Prénom",
+        "name.last_name": "Nom",
+        "name.bad.long": "{field} : trop long, {max} caractères au plus.",
+        "name.bad.chars": "{field} : les caractères de contrôle (comme les retours à la ligne) et les caractères de mise en forme invisibles (comme un forçage de droite à gauche ou une espace sans chasse) ne sont pas acceptés.",
+        "name.bad.letter": "{field} : écrivez au moins une lettre.",
         "org.physician.bad.email": "Donnez une adresse électronique valide qu'aucun autre médecin n'a.",
         "org.physician.bad.timezone": "Choisissez un fuseau horaire dans la liste, par exemple Europe/Paris.",
         "org.physician.bad.npi": "Un NPI compte 10 chiffres dont le dernier contrôle les autres.",
@@ -1320,6 +1335,26 @@ def language(request: web.Request, fallback: str | None = None) -> str:
         if code in LANGUAGES:
             return code
     return "en"
+
+
+#: The sentence for a refused name by the error's type (the check in
+#: :func:`tracker.domain.schemas._person_name`, or the length); other types keep the field's own.
+_NAME_PROBLEMS = {
+    "string_too_long": "name.bad.long",
+    "name_lines": "name.bad.chars",
+    "name_invisible": "name.bad.chars",
+    "name_letter": "name.bad.letter",
+}
+
+
+def name_problem(field: str, error_type: str, t: dict[str, str]) -> str | None:
+    """What is wrong with the name in ``field`` (``first_name``, ``last_name``), said in the
+    page's language: too long (with the limit), characters not accepted, no letter; ``None``
+    when the field's general sentence says it (a blank name: "Give your first name.")."""
+    key = _NAME_PROBLEMS.get(error_type)
+    if key is None or field not in ("first_name", "last_name"):
+        return None
+    return t[key].format(field=t[f"name.{field}"], max=limits.PERSON_NAME)
 
 
 def translator(lang: str) -> dict[str, str]:

@@ -31,6 +31,7 @@ from tracker.domain.attendance import unmatched_reasons
 from tracker.domain.listing import Page
 from tracker.domain.localtime import language_name, long_date, when, when_zoned
 from tracker.domain.models import AttendanceEvent, WebSession
+from tracker.domain.numerals import whole_number
 from tracker.domain.unmatched_groups import GroupKey
 from tracker.domain.validation import validation_messages
 from tracker.errors import FinalCreditsError
@@ -409,7 +410,7 @@ def _occurrence_filter(request: web.Request) -> OccurrenceFilter:
     if last_day == date.max:
         last_day = None  # no day follows it: no end
     page_text = q.get("page", "1")
-    number = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 1000 else 1
+    number = whole_number(page_text, max_digits=3) or 1
     return OccurrenceFilter(first_day, last_day, number, start_text, end_text, error)
 
 
@@ -813,9 +814,10 @@ def _group_key(form: dict[str, str]) -> GroupKey:
         value = form.get(name, "")
         if not value:
             return None
-        if not value.isdigit() or len(value) > 18:
+        found = whole_number(value)
+        if found is None:
             raise web.HTTPBadRequest(text=f"{name} must be a whole number")
-        return int(value)
+        return found
 
     who = form.get("who", "")
     if not who or len(who) > 400:
@@ -834,7 +836,7 @@ async def organizer_unmatched(
     lang = language(request)
     search = query_text(request, "q")
     page_text = request.query.get("page", "1")
-    number = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 10_000 else 1
+    number = whole_number(page_text, max_digits=4) or 1
     groups, more = await attendance_service.unmatched_groups(
         request.app[SERVICES],
         offset=(number - 1) * UNMATCHED_GROUPS_PER_PAGE,

@@ -17,6 +17,7 @@ from schedules.wording import credit_amount, number
 from tracker.adapters.csvfiles import decoded
 from tracker.adapters.physicians_csv import physician_rows
 from tracker.domain.localtime import day, language_name, long_date, when
+from tracker.domain.numerals import whole_number
 from tracker.domain.schemas import PhysicianCreate, PhysicianUpdate, RequirementCreate
 from tracker.errors import (
     ColumnsError,
@@ -26,7 +27,7 @@ from tracker.errors import (
     RowError,
 )
 from tracker.http.keys import MAIL, SERVICES
-from tracker.http.pages.i18n import language, plural, translator
+from tracker.http.pages.i18n import language, name_problem, plural, translator
 from tracker.http.pages.organiser import organizer_physicians, organizer_session, timezone_names
 from tracker.http.pages.render import form_with_csrf, page, render_text
 from tracker.http.pages.sessions import csrf_ok
@@ -53,9 +54,10 @@ _ADDRESS_LIKE = re.compile(r"^[\w.+-]+\.[^\W\d_]{2,}$")
 
 
 def _number(text: str) -> int:
-    if not text.isdigit() or len(text) > 18:
+    found = whole_number(text)
+    if found is None:
         raise web.HTTPBadRequest(text="a whole number is expected")
-    return int(text)
+    return found
 
 
 async def organizer_physician(
@@ -386,6 +388,9 @@ def _row_reason(error: RowError, t: dict[str, str]) -> str:
         if error.first is not None:
             return t[f"org.import.bad.identifier.line.{error.field}"].format(first=error.first)
         return t[f"org.import.bad.identifier.held.{error.field}"].format(holder=error.holder)
+    named = name_problem(error.field, error.kind or "", t)
+    if named is not None:
+        return named
     for key in (f"org.import.bad.{error.field}", f"org.physician.bad.{error.field}"):
         if key in t:
             return t[key]
@@ -403,6 +408,14 @@ def _header_refused(error: RowError, t: dict[str, str]) -> str:
     else:
         reason = _row_reason(error, t)
     return t["org.import.header"].format(line=error.line, reason=reason)
+
+
+def _refused(field: str, error_type: str, t: dict[str, str]) -> str:
+    """Why a physician form's value was refused, next to its field: a name says what is wrong
+    with it (too long, characters not accepted, no letter), other fields their own sentence."""
+    return name_problem(field, error_type, t) or t.get(
+        f"org.physician.bad.{field}", t["org.bad.other"]
+    )
 
 
 def _taken(error: IdentifierTakenError, t: dict[str, str]) -> str:
@@ -425,7 +438,7 @@ async def _edit(
         errors: dict[str, str] = {}
         for item in exc.errors():
             field = str(item["loc"][0]) if item["loc"] else ""
-            errors.setdefault(field, t.get(f"org.physician.bad.{field}", t["org.bad.other"]))
+            errors.setdefault(field, _refused(field, item["type"], t))
     except IdentifierTakenError as exc:
         errors = {exc.field: _taken(exc, t)}
     except InvalidInputError as exc:
@@ -452,7 +465,7 @@ async def organizer_create_physician(request: web.Request) -> web.StreamResponse
         errors: dict[str, str] = {}
         for item in exc.errors():
             field = str(item["loc"][0]) if item["loc"] else ""
-            errors.setdefault(field, t.get(f"org.physician.bad.{field}", t["org.bad.other"]))
+            errors.setdefault(field, _refused(field, item["type"], t))
         return await organizer_physicians_page(request, errors=errors, values=values)
     except IdentifierTakenError as exc:
         return await organizer_physicians_page(

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tracker.domain.numerals import whole_number
+
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 REPEATS = ("none", "daily", "weekly", "monthly_day", "monthly_nth", "custom")
 ENDS = ("never", "until", "count")
@@ -41,11 +43,8 @@ class _Whole:
     high: int
 
     def read(self, text: str) -> int:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise PickerError(self.field, self.key) from None
-        if not self.low <= value <= self.high:
+        value = whole_number(text, max_digits=9)
+        if value is None or not self.low <= value <= self.high:
             raise PickerError(self.field, self.key)
         return value
 

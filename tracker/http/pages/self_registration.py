@@ -23,7 +23,7 @@ from tracker.domain.schemas import SelfRegistrationCreate
 from tracker.errors import RegistrationClosedError
 from tracker.http.keys import MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
-from tracker.http.pages.i18n import language, plural, translator
+from tracker.http.pages.i18n import language, name_problem, plural, translator
 from tracker.http.pages.physician import _physician_session
 from tracker.http.pages.render import form_with_csrf, message_page, page, secure_cookies
 from tracker.http.paging import SELF_REGISTRATIONS, WAITLIST, cursors, page_request
@@ -130,9 +130,15 @@ def _posted(form: dict[str, str]) -> dict[str, Any]:
 def _form_errors(exc: ValidationError, lang: str) -> list[str]:
     """One localised sentence per field in error, in the form's order."""
     t = translator(lang)
-    fields = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+    said: dict[str, str] = {}
+    for error in exc.errors():
+        if error["loc"]:
+            field = str(error["loc"][0])
+            said.setdefault(
+                field, name_problem(field, error["type"], t) or t.get(f"selfreg.bad.{field}", "")
+            )
     order = ["first_name", "last_name", "email", "language", "timezone", "npi", "rpps"]
-    found = [t[f"selfreg.bad.{name}"] for name in order if name in fields]
+    found = [said[name] for name in order if said.get(name)]
     return found or [t["selfreg.bad.other"]]
 
 

@@ -476,3 +476,27 @@ async def test_event_email_matches_an_international_domain_in_either_form(
 
     assert (status, body) == (202, {"accepted": 1, "duplicates": 0, "unmatched": 0})
     assert [a["occurrence_id"] for a in (await summary.json())["awards"]] == [w["first"]["id"]]
+
+
+async def test_an_event_in_the_future_is_422_naming_it_and_the_batch_is_not_stored(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    w = await _world(client, auth)
+    who = {"occurrence_id": w["second"]["id"], "physician_id": w["jeanne"]["id"]}
+    batch = [
+        event("now", "join", "2026-11-02T12:50:00Z", **who),  # 5 minutes ahead: a fast clock
+        event("ahead", "join", "2026-11-09T11:30:00Z", **who),  # next week's session
+    ]
+
+    with time_machine.travel(DURING, tick=False):
+        status, problem = await _post(client, auth, batch)
+        credits = await client.get(f"/api/physicians/{w['jeanne']['id']}/credits", headers=auth)
+
+    assert status == 422
+    assert problem["errors"] == [
+        {
+            "field": "1.at",
+            "message": "is in the future (more than 5 minutes after this service's clock)",
+        }
+    ]
+    assert (await credits.json())["awards"] == []

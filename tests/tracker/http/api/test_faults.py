@@ -244,7 +244,7 @@ def _joined(uuid_: str) -> bytes:
                     "participant": {
                         "email": f"{uuid_}@example.org",
                         "participant_uuid": uuid_,
-                        "join_time": "2027-03-01T11:30:00Z",
+                        "join_time": "2026-03-02T11:30:00Z",
                     },
                 }
             },

@@ -111,7 +111,7 @@ def _event(**overrides: Any) -> dict[str, Any]:
         "occurrence_id": 1,
         "physician_id": 1,
         "kind": "join",
-        "at": "2027-03-01T11:30:00Z",
+        "at": "2026-03-02T11:30:00Z",
     }
     return event | overrides
 
@@ -311,7 +311,7 @@ def _joined(**participant: Any) -> dict[str, Any]:
         "user_name": "Jeanne",
         "email": "jeanne@example.org",
         "participant_uuid": "J1",
-        "join_time": "2027-03-01T11:30:00Z",
+        "join_time": "2026-03-02T11:30:00Z",
     } | participant
     return {
         "event": "webinar.participant_joined",
@@ -359,7 +359,7 @@ ZOOM_EVENTS = [
                 "object": {
                     "id": WEBINAR,
                     "uuid": "i" * 400,
-                    "participant": {"participant_uuid": "J2", "join_time": "2027-03-01T11:30:00Z"},
+                    "participant": {"participant_uuid": "J2", "join_time": "2026-03-02T11:30:00Z"},
                 }
             }
         },

@@ -48,12 +48,24 @@ async def test_email_is_unique_case_insensitively(client: TestClient, auth: dict
         ({"npi": "12345"}, "npi", "exactly 10 digits"),
         ({"npi": "12345678a3"}, "npi", "exactly 10 digits"),
         ({"rpps": "1234"}, "rpps", "exactly 11 digits"),
+        ({"npi": "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0663"}, "npi", "(0-9)"),
+        ({"rpps": "\u0967" * 11}, "rpps", "exactly 11 digits (0-9)"),  # Devanagari ones
         ({"email": "nobody"}, "email", "not an email address"),
         ({"timezone": "Paris"}, "timezone", "unknown IANA timezone"),
         ({"first_name": "Marie\r\nClaire"}, "first_name", "on one line"),  # broke greetings
         ({"last_name": "Durand\u0007"}, "last_name", "without control characters"),
         ({"last_name": "Durand\u2028Martin"}, "last_name", "on one line"),
         ({"first_name": "   "}, "first_name", "must not be blank"),
+        ({"first_name": "\u200b"}, "first_name", "invisible formatting characters"),
+        ({"last_name": "\u202e"}, "last_name", "invisible formatting characters"),
+        ({"last_name": "O'Brien\u202eevil"}, "last_name", "invisible formatting characters"),
+        ({"last_name": "Durand\u2066x\u2069"}, "last_name", "invisible formatting characters"),
+        ({"first_name": "\u200c\u200d"}, "first_name", "at least one letter"),
+        ({"last_name": "1234 -"}, "last_name", "at least one letter"),
+        ({"board_ids": {"ABIM": "<b>123</b>"}}, "board_ids.ABIM", "a board id is 1 to 64"),
+        ({"board_ids": {"ABIM": ""}}, "board_ids.ABIM", "a board id is 1 to 64"),
+        ({"board_ids": {"ABIM": "1" * 65}}, "board_ids.ABIM", "a board id is 1 to 64"),
+        ({"board_ids": {"<b>": "123"}}, "board_ids.<b>.[key]", "a board code is 1 to 32"),
         ({"birth_month": 4, "birth_day": 31}, "birth_day", "month 4 has no day 31"),
         ({"birth_month": 2, "birth_day": 30}, "birth_day", "month 2 has no day 30"),
         ({"timezone": "localtime"}, "timezone", "unknown IANA timezone"),
@@ -70,6 +82,40 @@ async def test_bad_identifiers_are_422(
     assert response.status == 422
     error = (await response.json())["errors"][0]
     assert (error["field"], message in error["message"]) == (field, True)
+
+
+FULLWIDTH_NPI = "".join(chr(0xFF10 + int(d)) for d in "1234567893")
+FULLWIDTH_RPPS = "".join(chr(0xFF10 + int(d)) for d in "10003456789")
+
+
+async def test_names_with_joiners_and_board_ids_as_boards_print_them_are_kept(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    boards = {"ABIM": "\uff11\uff12\uff13", "SMC": "MMC/2011/12345", "ABP": "AB-12.3 4"}
+
+    created = await create_physician(
+        client, auth, first_name="Mah\u200csa", last_name="Rez\u200da\u00ef", board_ids=boards
+    )
+
+    assert (created["first_name"], created["last_name"]) == ("Mah\u200csa", "Rez\u200da\u00ef")
+    assert created["board_ids"] == {"ABIM": "123", "SMC": "MMC/2011/12345", "ABP": "AB-12.3 4"}
+
+
+async def test_fullwidth_identifiers_are_stored_in_ascii_digits_and_held_once(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    created = await create_physician(client, auth, npi=FULLWIDTH_NPI, rpps=FULLWIDTH_RPPS)
+
+    twin = await client.post(
+        "/api/physicians",
+        json=physician_body(email="twin@example.org", npi="1234567893", rpps=None),
+        headers=auth,
+    )
+    found = await client.get("/api/physicians", params={"q": "1234567893"}, headers=auth)
+
+    assert (created["npi"], created["rpps"]) == ("1234567893", "10003456789")
+    assert twin.status == 409
+    assert [p["id"] for p in (await found.json())["items"]] == [created["id"]]
 
 
 async def test_names_are_kept_without_their_surrounding_spaces_and_29_february_is_a_birthday(

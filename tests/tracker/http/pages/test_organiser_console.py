@@ -148,6 +148,12 @@ async def test_weekly_on_chosen_days_every_other_week_and_after_n(
         ("en", {"timezone": "Europe/Pariss"}, "timezone", "Choose a timezone from the list"),
         ("fr", {"credit:AMA_PRA_1": "1.1"}, "credit-AMA_PRA_1", "par quarts"),
         ("en", {"credit:AMA_PRA_1": "lots"}, "credit-AMA_PRA_1", "in quarters"),
+        ("en", {"credit:AMA_PRA_1": "1e0"}, "credit-AMA_PRA_1", "in quarters"),  # float() reads it
+        ("fr", {"credit:AMA_PRA_1": "\u0661"}, "credit-AMA_PRA_1", "par quarts"),  # Arabic-Indic 1
+        ("en", {"min_attendance_percent": "5_0"}, "min_attendance_percent", "percentage from 0"),
+        ("fr", {"min_attendance_percent": "inf"}, "min_attendance_percent", "pourcentage de 0"),
+        ("fr", {"repeat": "daily", "interval": "\u0662"}, "interval", "de 1 à 99"),
+        ("en", {"repeat": "daily", "interval": "1_0"}, "interval", "from 1 to 99"),
         ("fr", {"join_url": "javascript:alert(1)"}, "join_url", "https://"),
         ("fr", {"repeat": "daily", "interval": "0"}, "interval", "de 1 à 99"),
         (

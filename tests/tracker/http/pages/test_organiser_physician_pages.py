@@ -411,6 +411,17 @@ async def test_requirements_and_registrations_are_managed_from_a_physicians_page
         },
         headers=cookie,
     )
+    exponent = await client.post(
+        path,
+        data={
+            **add,
+            "type": "AMA_PRA_1",
+            "required": "5e1",
+            "from": "2027-01-01",
+            "to": "2027-02-01",
+        },
+        headers=cookie,
+    )
     unknown = await client.post(
         path,
         data={
@@ -439,7 +450,7 @@ async def test_requirements_and_registrations_are_managed_from_a_physicians_page
 
     assert added.status == 303
     assert backwards.status == 422 and "la seconde pas avant la première" in await backwards.text()
-    assert unknown.status == 422
+    assert (unknown.status, exponent.status) == (422, 422)
     assert [(r["type"], r["required"]) for r in credits["requirements"]] == [("AMA_PRA_1", 50.5)]
     assert (deleted.status, left.status) == (303, 303)
     assert credits_after["requirements"] == []

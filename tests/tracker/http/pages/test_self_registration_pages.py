@@ -101,6 +101,54 @@ async def test_the_form_says_what_is_wrong_in_the_page_language_and_keeps_what_w
     assert body is not None and "(heure de New York)" in body.get_content()
 
 
+@pytest.mark.parametrize(
+    ("lang", "fields", "expected"),
+    [
+        ("fr", {"last_name": "D" * 150}, "Nom : trop long, 100 caractères au plus."),
+        ("en", {"last_name": "D" * 150}, "Last name: too long, at most 100 characters."),
+        ("fr", {"first_name": "In\u0007s"}, "Prénom : les caractères de contrôle"),
+        ("en", {"first_name": "In\u0007s"}, "First name: control characters"),
+        ("fr", {"first_name": "\u200b", "last_name": "\u202e"}, "forçage de droite à gauche"),
+        ("en", {"last_name": "O'Brien\u202eevil"}, "Last name: control characters"),
+        ("fr", {"first_name": "123"}, "Prénom : écrivez au moins une lettre."),
+        ("en", {"first_name": ""}, "Give your first name."),
+        ("fr", {"npi": "\u0661" * 10}, "Ce NPI n'est pas valide"),
+    ],
+)
+async def test_a_refused_name_says_what_is_wrong_with_it(
+    client: TestClient, auth: dict[str, str], lang: str, fields: dict[str, str], expected: str
+) -> None:
+    series = await open_series(client, auth)
+
+    refused = await client.post(f"/series/{series['slug']}?lang={lang}", data={**FORM, **fields})
+
+    assert refused.status == 422
+    assert expected in unescape(await refused.text())
+
+
+async def test_the_self_registration_api_refuses_invisible_names_and_folds_fullwidth_numbers(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    series = await open_series(client, auth)
+    path = f"/api/series/{series['id']}/self-registrations"
+    body = {"first_name": "In\u00e8s", "last_name": "Moreau", "email": "ines@example.org"}
+
+    invisible = await client.post(path, json=body | {"first_name": "\u200b"})
+    fullwidth = await client.post(
+        path, json=body | {"npi": "".join(chr(0xFF10 + int(d)) for d in "1234567893")}
+    )
+    requests = await (
+        await client.get(
+            f"/api/series/{series['id']}/self-registrations?status=pending", headers=auth
+        )
+    ).json()
+
+    assert invisible.status == 422
+    assert [e["field"] for e in (await invisible.json())["errors"]] == ["first_name"]
+    assert fullwidth.status == 202
+    assert [r["npi"] for r in requests["items"]] == ["1234567893"]
+
+
 async def _confirm_in_browser(client: TestClient, code: str) -> dict[str, str]:
     """Open the link (a page with a button: nothing used yet), press it; the session cookie."""
     shown = await client.get(f"/registration/{code}?lang=en")
