@@ -98,7 +98,7 @@ def test_report_rows_of_the_waiting_room_are_left_out() -> None:
     ) | {"status": "in_waiting_room"}
 
     read = participant_events(
-        [waiting, attending], webinar_id=WEBINAR, instance=INSTANCE, occurrence_id=1
+        [waiting, attending], webinar_id=WEBINAR, instance=INSTANCE, occurrence_id=1, now=AFTER
     )
 
     assert (read.rows, read.waiting, read.bad) == (2, 1, [])
