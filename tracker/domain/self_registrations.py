@@ -67,14 +67,23 @@ def series_url(mail: MailSettings, series: Series) -> str:
     return f"{mail.base_url}/series/{series.slug}"
 
 
-async def open_series(session: AsyncSession, series_id: int) -> Series:
-    """The series, if it takes self-registration; hidden series are unknown (404)."""
+async def open_series(session: AsyncSession, series_id: int, *, now: datetime) -> Series:
+    """The series, if it takes self-registration now; hidden series are unknown (404). A
+    series whose every session is over (or cancelled) takes none: a confirmation email and a
+    waitlist for nothing to come would mislead (:class:`RegistrationClosedError`, ``ended``)."""
     series = await session.get(Series, series_id)
     if series is None or not series.public:
         raise NotFoundError("series", series_id)
     if series.registration != "open":
         raise RegistrationClosedError(series_id, series.registration)
+    if not has_sessions_to_come(await next_sessions(session, series_id, now=now)):
+        raise RegistrationClosedError(series_id, "ended")
     return series
+
+
+def has_sessions_to_come(upcoming: list[Occurrence]) -> bool:
+    """Whether a session of these (:func:`next_sessions`) will take place."""
+    return any(o.status != OccurrenceStatus.CANCELLED for o in upcoming)
 
 
 async def next_sessions(
@@ -104,7 +113,7 @@ async def request_registration(
     """Store a pending request and queue its confirmation email (key
     ``self-registration:{request}:{code hash head}``): the same for every address, known or not, registered or
     not, so that the answer tells nothing about who is here. The caller commits."""
-    series = await open_series(session, series_id)
+    series = await open_series(session, series_id, now=now)
     code = secrets.token_urlsafe(CODE_BYTES)
     row = SelfRegistration(
         series_id=series_id,

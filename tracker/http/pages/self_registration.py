@@ -20,6 +20,7 @@ from schedules.models import Series
 from schedules.recurrence import timezone_names
 from tracker.domain.localtime import long_date, when_zoned, zone_name
 from tracker.domain.schemas import SelfRegistrationCreate
+from tracker.domain.self_registrations import has_sessions_to_come
 from tracker.errors import RegistrationClosedError
 from tracker.http.keys import MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
@@ -104,6 +105,7 @@ async def series_page(
             for o in upcoming
         ],
         seats=None if series.capacity is None else max(0, series.capacity - taken),
+        ended=not has_sessions_to_come(upcoming),
         zones=timezone_choices(),
         errors=errors or [],
         values=shown,

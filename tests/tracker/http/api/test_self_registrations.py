@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from html import unescape
 
 import time_machine
 from aiohttp.test_utils import TestClient
@@ -89,6 +90,41 @@ async def test_closed_invite_hidden_and_unknown_series_refuse(
 
     assert statuses == [409, 409, 404]
     assert await ask(client, 99999) == 404
+
+
+async def test_a_series_with_no_session_to_come_takes_no_registration_on_any_path(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    """Eight Mondays from 1 March 2027: once the last is over (or every one left is
+    cancelled), the API answers 409, the page says the series has ended, in its language,
+    without the form, and a posted form sends no email."""
+    series = await open_series(client, auth)
+    cancelled = await open_series(client, auth, title="All cancelled")
+    for occurrence in await every_item(client, auth, f"/api/series/{cancelled['id']}/occurrences"):
+        response = await client.patch(
+            f"/api/occurrences/{occurrence['id']}", json={"status": "cancelled"}, headers=auth
+        )
+        assert response.status == 200, await response.text()
+
+    with time_machine.travel("2027-04-20T09:00:00Z", tick=False):  # after the eighth Monday
+        api = [await ask(client, s["id"]) for s in (series, cancelled)]
+        page = await client.get(f"/series/{series['slug']}?lang=fr")
+        html = unescape(await page.text())
+        posted = await client.post(
+            f"/series/{series['slug']}?lang=en",
+            data={"first_name": "Ana", "last_name": "Lima", "email": "ana@example.org"},
+        )
+        posted_html = unescape(await posted.text())
+
+    assert api == [409, 409]
+    assert page.status == 200
+    assert "Cette série n'a plus de séance à venir : les inscriptions sont fermées." in html
+    assert 'id="selfreg-form"' not in html
+    assert posted.status == 409
+    assert "This series has no session to come: registration is closed." in posted_html
+    assert await queued(database, "self_registration") == []
+    with time_machine.travel("2027-04-19T10:00:00Z", tick=False):  # the last one is on
+        assert await ask(client, series["id"]) == 202
 
 
 async def test_identifiers_are_checked_as_for_physicians(
