@@ -79,10 +79,13 @@ def moc_board(code: str) -> str | None:
 
 
 def _credit(code: str, board: str | None, credits: dict[str, float]) -> str:
+    """A credit type's cell: what was earned (``0`` included) where the session designated
+    that type; empty where it did not (a 0 would read as designated and not earned), and for
+    a MOC type of a board the physician holds no id of."""
     owner = moc_board(code)
     if owner is not None and owner != board:
         return ""  # no MOC value for a physician without that board's id
-    return f"{credits.get(code, 0.0):g}"
+    return f"{credits[code]:g}" if code in credits else ""
 
 
 #: How many awards one read of the export takes: a batch's rows are written out before the next

@@ -324,6 +324,8 @@ async def test_completions_export_lists_final_credits_of_consenting_physicians(
         ("Durand", "1234567893", "ABIM", "778899", "4", "1", "1"),
     ]
     assert {r["completion_date"] for r in rows} == {"2026-11-02"}
+    # a type the session does not designate is empty, not 0 (designated, not earned)
+    assert {r["SMC_HOURS"] for r in rows} == {""}
     # a period given as plain days holds both days (UTC), the last one included
     for params, count in (
         ({"from": "2026-11-02", "to": "2026-11-02"}, 2),
