@@ -31,7 +31,7 @@ from schedules.wording import number
 from tracker.domain import evaluations, limits
 from tracker.domain.awards import credit_roundings
 from tracker.domain.credits import Attendance, Rounding, credits_for
-from tracker.domain.localtime import when, zone_name
+from tracker.domain.localtime import when, when_named, zone_name
 from tracker.domain.models import Award, Claim, EvaluationAnswer, EvaluationQuestion, Physician
 from tracker.domain.numerals import folded, plain_decimal
 from tracker.domain.tokens import hash_token, new_token
@@ -447,6 +447,6 @@ def claim_context(
         "minutes": number(float(full_minutes(award_seconds)), lang),
         "credits": credit_lines,
         "link": link,
-        "closes_text": f"{when(closes, physician.timezone, lang)} ({zone_name(physician.timezone, lang)})",
+        "closes_text": when_named(closes, physician.timezone, lang),
         "closes_short": when(closes, physician.timezone, lang),  # a subject's parentheses
     }

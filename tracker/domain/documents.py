@@ -18,7 +18,7 @@ from notifications.pdf import CertificateData, StatementData
 from schedules.designation import designation_statement
 from schedules.models import Occurrence, Series
 from schedules.wording import credit_amount, labelled, number, quantity
-from tracker.domain.localtime import day, long_date, when, zone_name
+from tracker.domain.localtime import day, long_date, when_named
 from tracker.domain.models import Certificate, Physician
 from tracker.domain.regimes import Award as RegimeAward
 from tracker.domain.regimes import RegimeSettings, carried, sections
@@ -157,8 +157,7 @@ def certificate_data(
         physician_name=f"{physician.first_name} {physician.last_name}",
         identifiers=tuple(identifiers),
         series_title=series.title,
-        session_text=f"{when(occurrence.start, series.timezone, lang)}"
-        f" ({zone_name(series.timezone, lang)})",
+        session_text=when_named(occurrence.start, series.timezone, lang),
         activity=labelled(words["format"], words["live"], lang),
         location=labelled(words["location"], location(series, lang), lang),
         attendance=labelled(words["attended"], f"{number(certificate.minutes, lang)} min", lang),

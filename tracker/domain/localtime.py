@@ -70,6 +70,12 @@ def when_zoned(value: datetime, timezone: str, language: str) -> str:
     )
 
 
+def when_named(value: datetime, timezone: str, language: str) -> str:
+    """:func:`when` with the zone named as the pages name it: ``le lundi 2 mars 2027 à 12:30
+    (heure de Paris)`` / ``on Monday 2 March 2027 at 12:30 (Paris time)``."""
+    return f"{when(value, timezone, language)} ({zone_name(timezone, language)})"
+
+
 def month_label(year: int, month: int, language: str) -> str:
     """``décembre 2026`` / ``December 2026``."""
     return format_date(date(year, month, 1), "LLLL y", locale=locale_of(language))

@@ -7,7 +7,7 @@ from aiohttp import web
 from notifications.models import OutboxMessage
 from schedules.wording import credit_amount, number
 from tracker.domain.bounds import parse_id
-from tracker.domain.localtime import long_date, when, zone_name
+from tracker.domain.localtime import long_date, when_named
 from tracker.domain.schemas import CertificateCheck, OutboxMessagePublic
 from tracker.http.keys import MAIL, SERVICES, physician_of
 from tracker.http.pages.errors import prefers_json
@@ -137,9 +137,7 @@ def _certificate_page(
         replacement_revoked_text=long_date(check.superseded_by_revoked_at.date(), lang)
         if check and check.superseded_by_revoked_at
         else "",
-        session_text=f"{when(check.session_start, timezone, lang)} ({zone_name(timezone, lang)})"
-        if check
-        else "",
+        session_text=when_named(check.session_start, timezone, lang) if check else "",
         issued_text=long_date(check.issued_at.date(), lang) if check else "",
         minutes=number(check.minutes, lang) if check else "",
         credits=[

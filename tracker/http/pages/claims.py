@@ -14,7 +14,7 @@ from aiohttp import web
 from schedules.wording import credit_amount, number
 from tracker.domain import limits
 from tracker.domain.claims import ClaimForm, ClaimView
-from tracker.domain.localtime import when, zone_name
+from tracker.domain.localtime import when, when_named
 from tracker.domain.numerals import whole_number
 from tracker.http.keys import MAIL, SERVICES
 from tracker.http.pages.i18n import language, plural, translator
@@ -99,8 +99,7 @@ def _form_page(
         view=view,
         title=view.series.title,
         when=when(view.occurrence.start, view.physician.timezone, lang),
-        closes=f"{when(view.claim.closes_at, view.physician.timezone, lang)}"
-        f" ({zone_name(view.physician.timezone, lang)})",
+        closes=when_named(view.claim.closes_at, view.physician.timezone, lang),
         minutes=_minutes_text(view.minutes, lang),
         minutes_shown=number(float(view.minutes), lang),
         minutes_count=float(view.minutes),
