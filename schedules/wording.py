@@ -33,9 +33,7 @@ def number(value: float, language: str, *, pattern: str = "0.##") -> str:
 
 def count(value: float, language: str) -> str:
     """A count as the language writes it, grouped: ``1\u202f234`` / ``1,234``; ``37,5`` / ``37.5``."""
-    return format_decimal(
-        Decimal(str(round(value, 2))), format="#,##0.##", locale=locale_of(language)
-    )
+    return number(value, language, pattern="#,##0.##")
 
 
 def plural_category(value: float, language: str) -> str:
@@ -71,7 +69,7 @@ def quantity(value: float, label: str, language: str) -> str:
     if language == "fr":
         first, _, rest = label.partition(" ")
         singular = _FRENCH_SINGULAR.get(first)
-        if singular and locale_of("fr").plural_form(Decimal(str(round(value, 2)))) == "one":
+        if singular and plural_category(value, "fr") == "one":
             label = f"{singular} {rest}" if rest else singular
     return f"{amount} {label}"
 
@@ -96,4 +94,4 @@ class CreditLabels:
 
     def label(self, code: str, language: str) -> str:
         """One type's label for a reader of ``language`` (its code when the type is unknown)."""
-        return self.of(language).get(code, code)
+        return self.translated.get(code, {}).get(language) or self.fallback.get(code, code)
