@@ -511,21 +511,8 @@ def store_rows(connection: Connection, events: Sequence[NewEvent], *, now: datet
     return result
 
 
-def _fact(event: NewEvent) -> tuple[Any, ...]:
-    """What an event says, as stored: two events with one id and one fact are one event."""
-    return (
-        event.kind,
-        event.at,
-        _email(event),
-        event.connection_id,
-        event.zoom_webinar_id,
-        event.series_id,
-        event.requested_occurrence_id,
-        event.requested_physician_id,
-        event.registrant_id,
-    )
-
-
+#: What an event says (its stored columns, each a field of :class:`NewEvent` of the same name):
+#: two events with one id and these values are one event.
 _FACT_COLUMNS = (
     "kind",
     "at",
@@ -537,6 +524,13 @@ _FACT_COLUMNS = (
     "requested_physician_id",
     "registrant_id",
 )
+
+
+def _fact(event: NewEvent) -> tuple[Any, ...]:
+    """The :data:`_FACT_COLUMNS` of an event as they are stored (its address as its key)."""
+    return tuple(
+        _email(event) if name == "email" else getattr(event, name) for name in _FACT_COLUMNS
+    )
 
 
 def _conflicting(

@@ -16,6 +16,8 @@ from typing import Annotated
 
 from pydantic import Field
 
+from tracker.domain.numerals import is_ascii_digits
+
 MAX_ID = 2**31 - 1
 RowId = Annotated[int, Field(ge=1, le=MAX_ID, description="A row id (1 to 2,147,483,647)")]
 
@@ -34,7 +36,7 @@ def is_row_id(value: int) -> bool:
 
 def parse_id(text: str) -> int | None:
     """The id written in ``text`` (ASCII digits only), or ``None`` when no row can have it."""
-    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+    if not is_ascii_digits(text) or len(text) > len(str(MAX_ID)):
         return None
     value = int(text)
     return value if is_row_id(value) else None

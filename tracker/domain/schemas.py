@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from calendar import monthrange
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -191,24 +192,28 @@ BOARD_CODE_PATTERN = rf"^[A-Za-z0-9_-]{{1,{limits.BOARD_NAME}}}$"
 BOARD_ID_PATTERN = rf"^[A-Za-z0-9](?:[A-Za-z0-9 ./-]{{0,{limits.BOARD_ID - 2}}}[A-Za-z0-9])?$"
 
 
-def _check_board_code(value: str) -> str:
-    value = folded(value).strip()
-    if not re.fullmatch(BOARD_CODE_PATTERN, value, re.ASCII):
-        raise ValueError(
-            f"a board code is 1 to {limits.BOARD_NAME} letters A-Z, digits, '_' or '-', "
-            "such as ABIM"
-        )
-    return value
+def _folded_match(pattern: str, refusal: str) -> Callable[[str], str]:
+    """A check that folds a value (fullwidth to ASCII) and trims it, then keeps it only if it
+    matches ``pattern`` in ASCII, else says ``refusal``."""
+
+    def check(value: str) -> str:
+        value = folded(value).strip()
+        if not re.fullmatch(pattern, value, re.ASCII):
+            raise ValueError(refusal)
+        return value
+
+    return check
 
 
-def _check_board_id(value: str) -> str:
-    value = folded(value).strip()
-    if not re.fullmatch(BOARD_ID_PATTERN, value, re.ASCII):
-        raise ValueError(
-            f"a board id is 1 to {limits.BOARD_ID} letters A-Z, digits, spaces, '.', '/' or '-', "
-            "beginning and ending with a letter or a digit"
-        )
-    return value
+_check_board_code = _folded_match(
+    BOARD_CODE_PATTERN,
+    f"a board code is 1 to {limits.BOARD_NAME} letters A-Z, digits, '_' or '-', such as ABIM",
+)
+_check_board_id = _folded_match(
+    BOARD_ID_PATTERN,
+    f"a board id is 1 to {limits.BOARD_ID} letters A-Z, digits, spaces, '.', '/' or '-', "
+    "beginning and ending with a letter or a digit",
+)
 
 
 BoardIds = Annotated[
