@@ -418,6 +418,16 @@ def _refused(field: str, error_type: str, t: dict[str, str]) -> str:
     )
 
 
+def _refusals(exc: ValidationError, t: dict[str, str]) -> dict[str, str]:
+    """``{field: why}`` of a physician form the validation refused, the first reason of each
+    field (:func:`_refused`)."""
+    errors: dict[str, str] = {}
+    for item in exc.errors():
+        field = str(item["loc"][0]) if item["loc"] else ""
+        errors.setdefault(field, _refused(field, item["type"], t))
+    return errors
+
+
 def _taken(error: IdentifierTakenError, t: dict[str, str]) -> str:
     """An NPI or RPPS number another physician holds, said next to its field: which physician
     (their number, as the organiser's lists show it), so that the organiser can put it right."""
@@ -435,10 +445,7 @@ async def _edit(
         data = PhysicianUpdate.model_validate(body)
         await physician_service.update_physician(request.app[SERVICES], physician_id, data)
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for item in exc.errors():
-            field = str(item["loc"][0]) if item["loc"] else ""
-            errors.setdefault(field, _refused(field, item["type"], t))
+        errors = _refusals(exc, t)
     except IdentifierTakenError as exc:
         errors = {exc.field: _taken(exc, t)}
     except InvalidInputError as exc:
@@ -462,11 +469,7 @@ async def organizer_create_physician(request: web.Request) -> web.StreamResponse
             request.app[SERVICES], data, send_welcome=form.get("welcome") == "yes"
         )
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for item in exc.errors():
-            field = str(item["loc"][0]) if item["loc"] else ""
-            errors.setdefault(field, _refused(field, item["type"], t))
-        return await organizer_physicians_page(request, errors=errors, values=values)
+        return await organizer_physicians_page(request, errors=_refusals(exc, t), values=values)
     except IdentifierTakenError as exc:
         return await organizer_physicians_page(
             request, errors={exc.field: _taken(exc, t)}, values=values
