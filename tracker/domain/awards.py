@@ -635,29 +635,44 @@ async def credit_summary(
             .order_by(col(Requirement.id))
         )
     ).all()
-    progress: list[RequirementProgress] = []
-    for requirement in requirements:
-        earned = sum(
-            counted(award, occurrence.id or 0).get(requirement.credit_type, 0.0)
-            for award, occurrence, _ in rows
-            if requirement.start_date
-            <= _local_date(occurrence.start, physician.timezone)
-            <= requirement.end_date
+    progress = [
+        RequirementProgress(
+            id=requirement.id or 0,
+            type=requirement.credit_type,
+            required=requirement.required,
+            earned=0.0,
+            from_=requirement.start_date,
+            to=requirement.end_date,
         )
-        progress.append(
-            RequirementProgress(
-                id=requirement.id or 0,
-                type=requirement.credit_type,
-                required=requirement.required,
-                earned=round(earned, 2),
-                from_=requirement.start_date,
-                to=requirement.end_date,
-            )
-        )
+        for requirement in requirements
+    ]
     return CreditSummary(
         physician_id=physician_id,
         totals=totals,
         final_totals=final_totals,
         awards=awards,
-        requirements=progress,
+        requirements=progress_from(progress, awards, physician.timezone),
     )
+
+
+def progress_from(
+    requirements: Sequence[RequirementProgress], awards: Sequence[AwardPublic], timezone: str
+) -> list[RequirementProgress]:
+    """The requirements' progress counted from these awards alone (each award's counted
+    credit, on the physician's local date of its session): all of them for the physician's
+    page, a month's final ones and those before for its statement."""
+    return [
+        requirement.model_copy(
+            update={
+                "earned": round(
+                    sum(
+                        award.credits.get(requirement.type, 0.0)
+                        for award in awards
+                        if requirement.from_ <= _local_date(award.start, timezone) <= requirement.to
+                    ),
+                    2,
+                )
+            }
+        )
+        for requirement in requirements
+    ]

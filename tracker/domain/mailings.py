@@ -58,7 +58,7 @@ from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from schedules.wording import CreditLabels, credit_amount, number
 from tracker.domain import claims, revocations, zoom
-from tracker.domain.awards import credit_summary
+from tracker.domain.awards import credit_summary, progress_from
 from tracker.domain.documents import (
     CertificateIdentity,
     certificate_data,
@@ -987,9 +987,11 @@ async def enqueue_statement(
     physician = await session.get_one(Physician, physician_id)
     start, end = period_bounds(period)
     summary = await credit_summary(session, physician_id)
-    awards = [
-        a for a in summary.awards if a.final and a.revoked_at is None and start <= a.start < end
-    ]
+    # Progress as of the month's end: its final credits and those before, none of a later
+    # month's (a statement sent late must not count them).
+    until_end = [a for a in summary.awards if a.final and a.start < end]
+    progress = progress_from(summary.requirements, until_end, physician.timezone)
+    awards = [a for a in until_end if a.revoked_at is None and start <= a.start]
     totals: dict[str, float] = {}
     for award in awards:
         for code, value in award.credits.items():
@@ -1003,15 +1005,13 @@ async def enqueue_statement(
             "start": day(r.from_, lang),
             "end": day(r.to, lang),
         }
-        for r in summary.requirements
+        for r in progress
     ]
     year, month = (int(part) for part in period.split("-"))
     label = month_label(year, month, lang)
 
     def compose() -> EmailMessage:
-        pdf = statement_pdf(
-            statement_data(physician, mail, label, totals, summary.requirements, awards)
-        )
+        pdf = statement_pdf(statement_data(physician, mail, label, totals, progress, awards))
         return message_for(
             physician,
             mail,

@@ -513,6 +513,62 @@ async def test_monthly_statement_has_totals_and_a_pdf(
     assert "- AMA PRA Category 1 Credit(s)™ : 1" in statement.get_body(("plain",)).get_content()
 
 
+async def test_a_monthly_statement_shows_progress_as_of_the_end_of_its_month(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    """December's statement, sent on 6 January, counts December's credits toward the
+    requirement, not those of a January session already final when it is composed."""
+    series = await create_series(
+        client,
+        auth,
+        start="2026-12-29T12:30:00",
+        rrule="FREQ=WEEKLY;COUNT=2;BYDAY=TU",
+        min_attendance_percent=None,
+    )
+    jeanne = await create_physician(client, auth)
+    december, january = await occurrences(client, auth, series["id"])
+    await client.post(
+        f"/api/physicians/{jeanne['id']}/requirements",
+        json={"type": "AMA_PRA_1", "required": 50, "from": "2026-01-01", "to": "2027-12-31"},
+        headers=auth,
+    )
+    with time_machine.travel(datetime(2027, 1, 5, 14, 0, tzinfo=UTC), tick=False):
+        for n, occurrence in enumerate((december, january)):
+            response = await client.post(
+                "/api/attendance-events",
+                json=[
+                    {
+                        "event_id": f"{kind}{n}",
+                        "occurrence_id": occurrence["id"],
+                        "physician_id": jeanne["id"],
+                        "kind": kind,
+                        "at": at,
+                    }
+                    for kind, at in (("join", occurrence["start"]), ("leave", occurrence["end"]))
+                ],
+                headers=auth,
+            )
+            assert response.status == 202, await response.text()
+    with time_machine.travel(datetime(2027, 1, 5, 15, 35, tzinfo=UTC), tick=False):
+        await plan_finalisations(job_context(database, scheduler))
+    ctx = job_context(database, scheduler)
+
+    await send_statements(database, ctx.mail, "2026-12", now=datetime(2027, 1, 6, 6, 5, tzinfo=UTC))
+    await deliver(database, smtp_server, at=datetime(2027, 1, 6, 6, 6, tzinfo=UTC))
+
+    (statement,) = [
+        m for m in smtp_server.recorder.messages if "relevé" in str(m["Subject"]).lower()
+    ]
+    text = pdf_text(statement)
+    assert "Relevé de formation : décembre 2026" in text
+    assert "1,0 sur 50,0" in text
+    assert "1,0 sur 50,0" in statement.get_body(("plain",)).get_content()
+
+
 async def _one_message(
     client: TestClient, auth: dict[str, str], database: Database, scheduler: Any
 ) -> None:
