@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 from typing import cast as cast_type
 
 from sqlalchemy import String, and_, cast, func, or_
@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from notifications.models import OutboxMessage
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
-from tracker.domain import awards
+from tracker.domain import awards, revocations
 from tracker.domain.folding import fold, folded, folded_regex
 from tracker.domain.models import AttendanceEvent, Award, Claim, Physician, Registration
 from tracker.domain.physicians import email_key
@@ -221,6 +221,15 @@ ATTENDANCE_ORDER: Order = (
 )
 
 
+class Attendee(NamedTuple):
+    """One attendee of a session: their award, who they are, and when the organiser revoked
+    the session's certificate (then the award's credits are empty: they count nowhere)."""
+
+    award: Award
+    physician: Physician
+    revoked_at: datetime | None = None
+
+
 async def attendance_page(
     session: AsyncSession,
     occurrence_id: int,
@@ -229,10 +238,11 @@ async def attendance_page(
     now: datetime | None = None,
     search: str | None = None,
     physician_id: int | None = None,
-) -> Page[tuple[Award, Physician]]:
+) -> Page[Attendee]:
     """One page of the attendees of an occurrence by last name, first name and id, each with
     their award: final ones as stored; with ``now``, provisional ones as of ``now``, from the
-    facts of this page's attendees only. ``search``: as for physicians; ``physician_id``: one."""
+    facts of this page's attendees only. ``search``: as for physicians; ``physician_id``: one.
+    A revoked session is marked, without credit (:mod:`tracker.domain.revocations`)."""
     occurrence = await session.get(Occurrence, occurrence_id)
     if occurrence is None:
         raise NotFoundError("occurrence", occurrence_id)
@@ -251,29 +261,38 @@ async def attendance_page(
         request,
     )
     page = await _as_claimed(session, occurrence_id, page)
-    provisional = [award.physician_id for award, _ in page.rows if not award.final]
-    if now is None or not provisional:
-        return page
-    series = await session.get_one(Series, occurrence.series_id)
-    # The projection's own arithmetic (tracker.domain.awards), on this page's facts only.
-    roundings = await awards._roundings(session)
-    facts = await awards._facts(session, occurrence_id, provisional)
-    rows = [
-        (
-            award
-            if award.final
-            else awards._as_of(
-                award,
-                *awards._figures(
-                    facts.get(award.physician_id, []), occurrence, series, roundings, now=now
+    rows = page.rows
+    provisional = [award.physician_id for award, _ in rows if not award.final]
+    if now is not None and provisional:
+        series = await session.get_one(Series, occurrence.series_id)
+        # The projection's own arithmetic (tracker.domain.awards), on this page's facts only.
+        roundings = await awards._roundings(session)
+        facts = await awards._facts(session, occurrence_id, provisional)
+        rows = [
+            (
+                award
+                if award.final
+                else awards._as_of(
+                    award,
+                    *awards._figures(
+                        facts.get(award.physician_id, []), occurrence, series, roundings, now=now
+                    ),
+                    now,
                 ),
-                now,
-            ),
-            physician,
-        )
-        for award, physician in page.rows
+                physician,
+            )
+            for award, physician in rows
+        ]
+    revoked = await revocations.revoked_attendees(
+        session, occurrence_id, [award.physician_id for award, _ in rows]
+    )
+    attendees = [
+        Attendee(awards.with_credits(award, {}), physician, revoked[award.physician_id])
+        if award.physician_id in revoked
+        else Attendee(award, physician)
+        for award, physician in rows
     ]
-    return Page(rows, page.next_key, page.previous_key)
+    return Page(attendees, page.next_key, page.previous_key)
 
 
 async def _as_claimed(

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from schedules import occurrences as occurrence_domain
 from schedules.models import Occurrence, OccurrenceStatus
 from schedules.schemas import OccurrenceUpdate
+from tracker.domain import revocations
 from tracker.domain.models import Award, Registration
 from tracker.errors import FinalCreditsError
 
@@ -99,7 +100,8 @@ async def change_occurrence(
 @dataclass(frozen=True)
 class SessionSummary:
     """One session's attendance in figures: registered to the series, attended (some time
-    connected), the median minutes of those who attended, those credited, and those who reached
+    connected), the median minutes of those who attended, those credited (a revoked
+    certificate's holder is not), and those who reached
     the series' minimum attendance (``threshold_minutes`` None: the series sets none)."""
 
     registered: int
@@ -108,6 +110,8 @@ class SessionSummary:
     credited: int
     over_threshold: int
     threshold_minutes: float | None
+    #: Attendees whose certificate the organiser revoked (not among ``credited``).
+    revoked: int = 0
 
 
 async def session_summary(
@@ -117,12 +121,14 @@ async def session_summary(
     registered = await registered_count(session, occurrence.series_id)
     rows = (
         await session.exec(
-            select(Award.seconds, Award.credits).where(
-                Award.occurrence_id == occurrence.id, col(Award.seconds) > 0
-            )
+            select(
+                Award.seconds,
+                Award.credits,
+                revocations.session_revoked(Award.occurrence_id, Award.physician_id),
+            ).where(Award.occurrence_id == occurrence.id, col(Award.seconds) > 0)
         )
     ).all()
-    minutes = [seconds / 60 for seconds, _ in rows]
+    minutes = [seconds / 60 for seconds, _, _ in rows]
     threshold = (
         None
         if min_attendance_percent is None
@@ -132,7 +138,8 @@ async def session_summary(
         registered=registered,
         attended=len(rows),
         median_minutes=round(median(minutes), 1) if minutes else None,
-        credited=sum(1 for _, credits in rows if any(v > 0 for v in credits.values())),
+        credited=sum(1 for _, credits, revoked in rows if not revoked and any(credits.values())),
+        revoked=sum(1 for _, _, revoked in rows if revoked),
         over_threshold=sum(1 for m in minutes if threshold is not None and m >= threshold),
         threshold_minutes=threshold,
     )

@@ -63,3 +63,19 @@ async def revoked_sessions(
         query = query.where(col(certificate.occurrence_id).in_(list(occurrence_ids)))
     rows = (await session.exec(query)).all()
     return {occurrence_id: revoked_at for occurrence_id, revoked_at in rows if revoked_at}
+
+
+async def revoked_attendees(
+    session: AsyncSession, occurrence_id: int, physician_ids: Collection[int]
+) -> dict[int, datetime]:
+    """Which of these attendees of one session had it revoked: when, by physician id."""
+    if not physician_ids:
+        return {}
+    certificate = aliased(Certificate)
+    query = select(certificate.physician_id, certificate.revoked_at).where(
+        certificate.occurrence_id == occurrence_id,
+        col(certificate.physician_id).in_(list(physician_ids)),
+        _latest_revoked(certificate),
+    )
+    rows = (await session.exec(query)).all()
+    return {physician_id: revoked_at for physician_id, revoked_at in rows if revoked_at}

@@ -408,6 +408,11 @@ class AttendancePublic(BaseModel):
         "connection in seconds from the window's start, clipping, rounding, rules version, "
         "sources); given with ?physician_id= once the credits are final, else null",
     )
+    revoked_at: datetime | None = Field(
+        default=None,
+        description="When the organiser revoked this session's certificate: its credits are "
+        "then empty (they count nowhere); null when not revoked",
+    )
 
 
 class RequirementCreate(BaseModel):

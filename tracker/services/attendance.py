@@ -16,8 +16,8 @@ from schedules.models import Occurrence, Series
 from tracker.domain import exports, listing, physicians
 from tracker.domain import unmatched_groups as unmatched_groups_domain
 from tracker.domain.attendance import mark_pending, match
-from tracker.domain.listing import Page, PageRequest
-from tracker.domain.models import AttendanceEvent, Award, Physician
+from tracker.domain.listing import Attendee, Page, PageRequest
+from tracker.domain.models import AttendanceEvent
 from tracker.domain.occurrences import SessionSummary, session_summary
 from tracker.domain.presence import connected_per_minute
 from tracker.domain.unmatched_groups import GroupKey, UnmatchedGroup, group_events
@@ -54,7 +54,7 @@ class OccurrenceAttendance:
 
     occurrence: Occurrence
     series: Series
-    attendees: Page[tuple[Award, Physician]]
+    attendees: Page[Attendee]
     per_minute: list[int]
     summary: SessionSummary | None = None
 
@@ -111,7 +111,7 @@ ATTENDANCE_BATCH = 1000
 
 async def attendance_rows(
     services: Services, occurrence_id: int
-) -> AsyncGenerator[list[tuple[Award, Physician]], None]:
+) -> AsyncGenerator[list[Attendee], None]:
     """Every attendee of a session with their award, by name, batch after batch (each in its
     own short session), provisional awards as of now: the organiser's CSV export. Raises
     ``NotFoundError`` for an unknown occurrence (at the first batch)."""

@@ -12,8 +12,8 @@ from datetime import datetime
 from notifications.models import OutboxMessage
 from schedules.models import Occurrence, Series
 from tracker.domain import listing
-from tracker.domain.listing import Page, PageRequest
-from tracker.domain.models import AttendanceEvent, Award, Physician, Registration
+from tracker.domain.listing import Attendee, Page, PageRequest
+from tracker.domain.models import AttendanceEvent, Physician, Registration
 from tracker.services.context import Services
 from tracker.services.ingestion import settle
 
@@ -70,7 +70,7 @@ async def attendance_page(
     now: datetime,
     search: str | None = None,
     physician_id: int | None = None,
-) -> Page[tuple[Award, Physician]]:
+) -> Page[Attendee]:
     """A session's attendees by name, after its pending awards are recomputed."""
     await settle(services, occurrence_id=occurrence_id)
     async with services.database.session() as session:

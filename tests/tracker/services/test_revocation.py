@@ -21,6 +21,7 @@ from notifications.transports import SmtpTransport
 from notifications.worker import DeliveryWorker
 from tests.factories import bearer, create_physician, create_series, job_context, occurrences
 from tests.smtp import SmtpServer
+from tests.tracker.http.pages.test_organiser_pages import organiser_cookie
 from tests.tracker.security_world import physician_session
 from tests.tracker.services.test_email import pdf_text, to
 from tracker.db import Database
@@ -263,6 +264,53 @@ async def test_revoked_certificate_shows_revoked_on_the_physicians_page_without_
     assert f"/me/certificates/{w['first']}.pdf" not in french
     assert f"/me/certificates/{w['first']}.json" not in french
     assert f"/me/certificates/{w['second']}.pdf" in french
+
+
+async def test_organisers_see_a_revoked_session_marked_and_without_credit(
+    client: TestClient, auth: dict[str, str], database: Database, scheduler: Any
+) -> None:
+    """The session's attendance (API, page in both languages, CSV), its summary and Jeanne's
+    receipt (the organiser's and her own) say the certificate was revoked; none shows its
+    credit as if it counted. Zoé's stands."""
+    w = await _world(client, auth, database, scheduler)
+    (code,) = await _codes(database, w["jeanne"]["id"], w["first"])
+    await _revoke(client, auth, code)
+    organiser = await organiser_cookie(database)
+    path = f"/organizer/occurrences/{w['first']}"
+    receipt = f"{path}/receipts/{w['jeanne']['id']}"
+    cookie, _ = await physician_session(client, w["jeanne"]["token"])
+
+    listed = await (
+        await client.get(f"/api/occurrences/{w['first']}/attendance", headers=auth)
+    ).json()
+    french = await _page(client, path, {**FRENCH, **organiser})
+    exported = await client.get(f"{path}/attendance.csv", headers=organiser)
+    receipts = [
+        await _page(client, receipt, {**FRENCH, **organiser}),
+        await _page(client, f"/me/receipts/{w['first']}", {**FRENCH, "Cookie": cookie}),
+    ]
+    english = await _page(client, f"{path}?lang=en", {**ENGLISH, **organiser})  # sets a cookie
+
+    by_email = {a["email"]: a for a in listed["items"]}
+    assert by_email[JEANNE]["credits"] == {}
+    assert by_email[JEANNE]["revoked_at"] is not None
+    assert (by_email["zoe@example.org"]["credits"], by_email["zoe@example.org"]["revoked_at"]) == (
+        {"AMA_PRA_1": 0.5},
+        None,
+    )
+    assert "attestation révoquée le" in french
+    assert "aucun crédit ne compte" in french
+    assert "Crédités</dt><dd>1 (sans compter 1 attestation révoquée)" in french
+    assert "certificate revoked on" in english
+    assert "1 (not counting 1 revoked certificate)" in english
+    rows = list(csv.DictReader(io.StringIO((await exported.read()).decode("utf-8-sig"))))
+    assert [(r["email"], r["status"], r["AMA_PRA_1"]) for r in rows] == [
+        (JEANNE, "revoked", "0"),
+        ("zoe@example.org", "final", "0.5"),
+    ]
+    for text in receipts:
+        assert "a révoqué l'attestation de cette session le" in text
+        assert "ne comptent nulle part" in text
 
 
 async def test_revoked_certificate_pdf_and_credential_answer_gone(

@@ -197,8 +197,9 @@ async def occurrence_attendance(request: web.Request) -> web.Response:
             credits=award.credits,
             anomalies=award.anomalies,
             receipt=award.receipt if physician_id is not None and award.final else None,
+            revoked_at=revoked,
         )
-        for award, physician in page.rows
+        for award, physician, revoked in page.rows
     ]
     return json_response(list_page(AttendancePage, ATTENDANCE, page, items))
 

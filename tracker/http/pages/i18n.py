@@ -30,6 +30,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "status": "Status",
         "final": "final",
         "provisional": "provisional",
+        "org.attendee.revoked": "certificate revoked on {date}: no credit counts",
         "certificate": "Certificate",
         "download": "Download PDF",
         "feed": "Personal calendar feed",
@@ -340,6 +341,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "receipt.link": "How it was computed",
         "receipt.back": "Back",
         "receipt.provisional": "Provisional: these figures count connections up to now. The receipt is kept once the credits are final.",
+        "receipt.revoked": "The organiser revoked this session's certificate on {date}: the credits below count nowhere. The receipt still explains how they were computed.",
         "receipt.connections": "Connections",
         "receipt.times": "Times: {zone}. The session ran from {start} to {end}.",
         "receipt.connection": "Connection {number}",
@@ -640,6 +642,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "status": "État",
         "final": "définitif",
         "provisional": "provisoire",
+        "org.attendee.revoked": "attestation révoquée le {date} : aucun crédit ne compte",
         "certificate": "Attestation",
         "download": "Télécharger le PDF",
         "feed": "Agenda personnel",
@@ -951,6 +954,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "receipt.link": "Détail du calcul",
         "receipt.back": "Retour",
         "receipt.provisional": "Provisoire : ces chiffres comptent les connexions jusqu'à maintenant. Le justificatif est conservé une fois les crédits définitifs.",
+        "receipt.revoked": "L'organisme a révoqué l'attestation de cette session le {date} : les crédits ci-dessous ne comptent nulle part. Le justificatif explique toujours comment ils ont été calculés.",
         "receipt.connections": "Connexions",
         "receipt.times": "Horaires : {zone}. La session a eu lieu de {start} à {end}.",
         "receipt.connection": "Connexion {number}",
@@ -1270,6 +1274,10 @@ PLURALS: dict[str, dict[str, dict[str, str]]] = {
             "one": "{n} failed message will be sent again.",
             "other": "{n} failed messages will be sent again.",
         },
+        "org.summary.revoked": {
+            "one": "not counting {n} revoked certificate",
+            "other": "not counting {n} revoked certificates",
+        },
         "receipt.counted": {"one": "{n} min counted", "other": "{n} min counted"},
         "receipt.clipped": {
             "one": "{n} min outside the session not counted",
@@ -1308,6 +1316,10 @@ PLURALS: dict[str, dict[str, dict[str, str]]] = {
         "org.outbox.retried": {
             "one": "{n} courriel en échec sera renvoyé.",
             "other": "{n} courriels en échec seront renvoyés.",
+        },
+        "org.summary.revoked": {
+            "one": "sans compter {n} attestation révoquée",
+            "other": "sans compter {n} attestations révoquées",
         },
         "receipt.counted": {"one": "{n} min comptée", "other": "{n} min comptées"},
         "receipt.clipped": {

@@ -713,7 +713,7 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
     except NotFoundError:
         raise web.HTTPNotFound() from None
     occurrence, series, attendees = view.occurrence, view.series, view.attendees
-    counts = view.per_minute
+    counts, zone = view.per_minute, ZoneInfo(series.timezone)
     return page(
         request,
         "org_occurrence.html",
@@ -759,8 +759,9 @@ async def organizer_occurrence(request: web.Request) -> web.Response:
                     f"{labels.get(c, c)} {credit_amount(v, lang)}"
                     for c, v in sorted(a.credits.items())
                 ),
+                "revoked": revoked and long_date(revoked.astimezone(zone).date(), lang),
             }
-            for a, p in attendees.rows
+            for a, p, revoked in attendees.rows
         ],
     )
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from schedules.errors import NotFoundError
 from tracker.domain.exports import render_header, render_rows
-from tracker.domain.models import Award, Physician
+from tracker.domain.listing import Attendee
 from tracker.http.api import attendance as attendance_api
 from tracker.http.keys import MAIL, SERVICES
 from tracker.http.pages.i18n import language, translator
@@ -53,7 +53,7 @@ async def organizer_attendance_csv(request: web.Request) -> web.StreamResponse:
     response.charset = "utf-8"
     await response.prepare(request)
 
-    def lines(rows: list[tuple[Award, Physician]]) -> str:
+    def lines(rows: list[Attendee]) -> str:
         return render_rows(
             [
                 [
@@ -63,10 +63,10 @@ async def organizer_attendance_csv(request: web.Request) -> web.StreamResponse:
                     physician.npi or "",
                     physician.rpps or "",
                     f"{award.seconds / 60:.2f}",
-                    "final" if award.final else "provisional",
+                    "revoked" if revoked else "final" if award.final else "provisional",
                     *[f"{award.credits.get(c, 0):g}" for c in credit_types],
                 ]
-                for award, physician in rows
+                for award, physician, revoked in rows
             ],
             "csv",
         )

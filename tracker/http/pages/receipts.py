@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from schedules.wording import credit_amount, number
-from tracker.domain.localtime import when, zone_name
+from tracker.domain.localtime import long_date, when, zone_name
 from tracker.domain.receipts import source_kinds
 from tracker.http.keys import DATABASE, MAIL, SERVICES
 from tracker.http.pages import sessions
@@ -80,6 +80,7 @@ def receipt_context(view: ReceiptView, lang: str, labels: dict[str, str]) -> dic
         "zone": zone_name(series.timezone, lang),
         "physician": f"{view.physician.first_name} {view.physician.last_name}",
         "final": award.final,
+        "revoked": view.revoked_at and long_date(view.revoked_at.astimezone(zone).date(), lang),
         "window": (f"{start.astimezone(zone):%H:%M}", f"{end.astimezone(zone):%H:%M}"),
         "connections": connections,
         "counted": [
