@@ -679,6 +679,24 @@ async def requests_page(
     return Page(rows, page.next_key, page.previous_key)
 
 
+async def requests_of(
+    session: AsyncSession, series_id: int, physician_ids: list[int]
+) -> list[SelfRegistration]:
+    """The latest request of each of these physicians to this series (none for a physician an
+    organiser registered)."""
+    if not physician_ids:
+        return []
+    found = await session.exec(
+        select(SelfRegistration)
+        .where(
+            SelfRegistration.series_id == series_id,
+            col(SelfRegistration.physician_id).in_(physician_ids),
+        )
+        .order_by(col(SelfRegistration.id))
+    )
+    return list({row.physician_id: row for row in found.all()}.values())
+
+
 async def registered_page(
     session: AsyncSession, series_id: int, request: PageRequest
 ) -> Page[tuple[Registration, Physician]]:

@@ -7,7 +7,7 @@ Each function is one transaction; the outbox worker is woken after a commit that
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
@@ -19,6 +19,7 @@ from tracker.domain.models import Physician, Registration, SelfRegistration
 from tracker.domain.physicians import Newcomer
 from tracker.domain.schemas import SelfRegistrationCreate
 from tracker.domain.self_registrations import Confirmation
+from tracker.domain.unkept_numbers import UnkeptNumber, unkept_numbers
 from tracker.errors import EmailTakenError, IdentifierTakenError
 from tracker.services import ingestion
 from tracker.services.context import Services
@@ -114,6 +115,9 @@ class SeriesRequests:
     counts: self_registrations.Counts
     registered: Page[tuple[Registration, Physician]] | None = None
     requests: Page[tuple[SelfRegistration, int | None]] | None = None
+    #: The numbers a request gave that its physician's record does not hold: by physician id
+    #: in ``registered``, by request id in ``requests``.
+    unkept: dict[int, list[UnkeptNumber]] = field(default_factory=dict)
 
 
 async def registered_page(services: Services, series_id: int, asked: PageRequest) -> SeriesRequests:
@@ -121,7 +125,14 @@ async def registered_page(services: Services, series_id: int, asked: PageRequest
     async with services.database.session() as session:
         counts = await self_registrations.counts(session, series_id, now=utcnow())
         page = await self_registrations.registered_page(session, series_id, asked)
-    return SeriesRequests(counts, registered=page)
+        requests = await self_registrations.requests_of(
+            session, series_id, [physician.id or 0 for _, physician in page.rows]
+        )
+        unkept = await unkept_numbers(session, requests)
+    by_physician = {
+        row.physician_id or 0: unkept[row.id or 0] for row in requests if row.id in unkept
+    }
+    return SeriesRequests(counts, registered=page, unkept=by_physician)
 
 
 async def requests_page(
@@ -134,4 +145,5 @@ async def requests_page(
         page = await self_registrations.requests_page(
             session, series_id, asked, status=status, now=now
         )
-    return SeriesRequests(counts, requests=page)
+        unkept = await unkept_numbers(session, [row for row, _ in page.rows])
+    return SeriesRequests(counts, requests=page, unkept=unkept)

@@ -21,6 +21,7 @@ from schedules.recurrence import timezone_names
 from tracker.domain.localtime import long_date, when_zoned, zone_name
 from tracker.domain.schemas import SelfRegistrationCreate
 from tracker.domain.self_registrations import has_sessions_to_come
+from tracker.domain.unkept_numbers import UnkeptNumber
 from tracker.errors import RegistrationClosedError
 from tracker.http.keys import MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
@@ -266,6 +267,20 @@ def _at(value: datetime | None, timezone: str, lang: str) -> str:
     return long_date(value.astimezone(zoneinfo.ZoneInfo(timezone)).date(), lang) if value else ""
 
 
+def _unkept(numbers: list[UnkeptNumber]) -> list[dict[str, str]]:
+    """What the organiser's list says of each number a request gave that did not reach the
+    physician's record: the number, and who holds it (with a link), if anyone does."""
+    return [
+        {
+            "field": n.field.upper(),
+            "number": n.number,
+            "holder": f"{n.holder.first_name} {n.holder.last_name}" if n.holder else "",
+            "href": f"/organizer/physicians/{n.holder.id}" if n.holder else "",
+        }
+        for n in numbers
+    ]
+
+
 async def organiser_registrations(request: web.Request, series: Series) -> dict[str, Any]:
     """Who is registered, waitlisted or yet to confirm (``?status=``), a page at a time."""
     lang = language(request)
@@ -287,6 +302,7 @@ async def organiser_registrations(request: web.Request, series: Series) -> dict[
                 "name": f"{p.first_name} {p.last_name}",
                 "email": p.email,
                 "at": _at(r.created_at, series.timezone, lang),
+                "unkept": _unkept(listed.unkept.get(p.id or 0, [])),
             }
             for r, p in found.rows
         ]
@@ -303,6 +319,7 @@ async def organiser_registrations(request: web.Request, series: Series) -> dict[
                 "name": f"{r.first_name} {r.last_name}",
                 "email": r.email,
                 "at": _at(r.created_at, series.timezone, lang),
+                "unkept": _unkept(listed.unkept.get(r.id or 0, [])),
             }
             for r, place in found.rows
         ]

@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
-from tests.factories import create_series, every_item
+from tests.factories import create_physician, create_series, every_item
 from tests.tracker.http.pages.test_organiser_pages import Forms, organiser_cookie
 from tests.tracker.self_registration_world import code_in, open_series, queued, request_body
 from tracker.db import Database
@@ -268,6 +268,51 @@ async def test_the_organiser_sees_who_is_registered_waiting_or_yet_to_confirm(
     assert "chloe@example.org" in pending
     assert (form["registration"], saved.status) == ("open", 303)
     assert "Registered: 2 (capacity: 2). Waitlisted: 0." in after
+
+
+async def test_the_organiser_sees_each_number_a_request_gave_that_was_not_kept(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    """Confirming never tells the public who holds a number; the organiser's lists do: Inès
+    gave Jeanne's NPI (registered without it), Paul was already on file without the RPPS he
+    gave, Chloé gave Jeanne's NPI and has not confirmed yet; Bruno's number was kept."""
+    jeanne = await create_physician(client, auth, npi="1234567893")
+    await create_physician(
+        client, auth, first_name="Paul", last_name="Martin", email="paul@example.org", npi=None
+    )
+    series = await open_series(client, auth, capacity=2)
+    for email, numbers in (
+        ("ines@example.org", {"npi": "1234567893"}),
+        ("paul@example.org", {"rpps": "10001234567"}),
+        ("bruno@example.org", {"rpps": "10007654321"}),
+        ("chloe@example.org", {"npi": "1234567893"}),
+    ):
+        asked = await client.post(
+            f"/api/series/{series['id']}/self-registrations",
+            json=request_body(email=email, first_name=email.split("@")[0], **numbers),
+        )
+        assert asked.status == 202, await asked.text()
+    mails = [m for _, m in await queued(database, "self_registration")]
+    for message in mails[:3]:  # Chloé does not confirm; Bruno is third, on the waitlist
+        await client.post(f"/registration/{code_in(message)}")
+    cookie = await organiser_cookie(database)
+    path = f"/organizer/series/{series['id']}"
+
+    registered = unescape(await (await client.get(f"{path}?lang=fr", headers=cookie)).text())
+    waiting = unescape(
+        await (await client.get(f"{path}?status=waitlisted&lang=fr", headers=cookie)).text()
+    )
+    pending = unescape(
+        await (await client.get(f"{path}?status=pending&lang=en", headers=cookie)).text()
+    )
+
+    assert (
+        "NPI 1234567893 de la demande non retenu : un autre médecin le détient, "
+        f'<a href="/organizer/physicians/{jeanne["id"]}">Jeanne Durand</a>'
+    ) in registered
+    assert "RPPS 10001234567 de la demande absent de la fiche du médecin." in registered
+    assert "bruno@example.org" in waiting and "de la demande" not in waiting
+    assert "NPI 1234567893 from the request was not kept: another physician holds it" in pending
 
 
 async def test_the_form_is_rate_limited_per_client_with_a_localised_page(
