@@ -489,11 +489,14 @@ def zoom_reconcile(occurrence_id: int) -> None:
     outcome = _run(lambda: _with_database(settings, work))
     if outcome.reason:
         raise CLIError(f"occurrence {occurrence_id}: reconciliation failed: {outcome.reason}")
+    for unreadable in outcome.unreadable:
+        click.echo(f"left out: {unreadable}", err=True)
     click.echo(
         f"occurrence {occurrence_id}: "
         + _counted("report row", outcome.rows)
         + ", "
         + _counted("new fact", outcome.added)
+        + (f", {_counted('unreadable row', len(outcome.unreadable))}" if outcome.unreadable else "")
     )
 
 

@@ -39,6 +39,8 @@ STOPPING = web.AppKey("stopping", asyncio.Event)
 #: How far ahead the planners put one-off jobs on the scheduler.
 PLANNING_WINDOW = timedelta(hours=24)
 PLANNING_EVERY = timedelta(minutes=1)
+#: Unreadable Zoom report rows named in the log line of one reconciliation (the rest counted).
+UNREADABLE_LOGGED = 5
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,15 @@ async def zoom_reconcile_job(ctx: JobContext) -> None:
             if outcome.reason
             else f"{outcome.rows} rows, {outcome.added} new facts",
         )
+        if outcome.unreadable:
+            log.warning(
+                "Zoom reconciliation of occurrence %d: %d report row(s) could not be read and "
+                "were left out: %s",
+                outcome.occurrence_id,
+                len(outcome.unreadable),
+                "; ".join(outcome.unreadable[:UNREADABLE_LOGGED])
+                + ("; ..." if len(outcome.unreadable) > UNREADABLE_LOGGED else ""),
+            )
 
 
 def previous_month(now: datetime) -> str:

@@ -132,6 +132,9 @@ class Outcome:
     reason: str | None  # None: ok
     rows: int = 0
     added: int = 0
+    #: Rows of Zoom's report that could not be read (no times, leaving before joining, dated
+    #: after the service's clock), left out: where and why, as "instance, row N: why".
+    unreadable: tuple[str, ...] = ()
 
 
 async def plan_and_run(services: Services, zoom: ZoomClient) -> list[Outcome]:
@@ -190,8 +193,8 @@ async def _run(
     services: Services, zoom: ZoomClient, run_id: int, occurrence_id: int, owner: str
 ) -> Outcome:
     try:
-        found, added = await _read_report(services, zoom, occurrence_id)
-        outcome = Outcome(run_id, occurrence_id, None, found, added)
+        found, added, unreadable = await _read_report(services, zoom, occurrence_id)
+        outcome = Outcome(run_id, occurrence_id, None, found, added, unreadable)
     except (ZoomAPIError, _NoInstanceError) as exc:
         outcome = Outcome(run_id, occurrence_id, str(exc))
     except Exception as exc:  # recorded for the organiser, logged in full
@@ -215,10 +218,12 @@ class _NoInstanceError(LookupError):
     pass
 
 
-async def _read_report(services: Services, zoom: ZoomClient, occurrence_id: int) -> tuple[int, int]:
+async def _read_report(
+    services: Services, zoom: ZoomClient, occurrence_id: int
+) -> tuple[int, int, tuple[str, ...]]:
     """Read the participant reports of the occurrence's instances into facts: (rows read,
-    facts added). All are read before any is recorded: a failed reading records nothing and
-    the run can be repeated."""
+    facts added, the rows that could not be read and why). All are read before any is
+    recorded: a failed reading records nothing and the run can be repeated."""
     async with services.database.session() as session:
         occurrence = await session.get(Occurrence, occurrence_id)
         series = await session.get(Series, occurrence.series_id) if occurrence else None
@@ -241,7 +246,7 @@ async def _read_report(services: Services, zoom: ZoomClient, occurrence_id: int)
                 f"{occurrence.start.isoformat()}"
             )
         found = [webinar_id]  # a single session: its report is the webinar's
-    read = ReadRows()
+    read, unreadable = ReadRows(), list[str]()
     for instance in found:  # every instance's report: a restarted webinar has several
         participants = await zoom.participants(instance)
         part = participant_events(
@@ -250,6 +255,7 @@ async def _read_report(services: Services, zoom: ZoomClient, occurrence_id: int)
         read.events += part.events
         read.rows += part.rows
         read.waiting += part.waiting
+        unreadable += [f"instance {instance}, row {number}: {why}" for number, why in part.bad]
     if read.waiting:
         log.info(
             "reconciliation of occurrence %d: %d waiting-room row(s) left out",
@@ -262,7 +268,7 @@ async def _read_report(services: Services, zoom: ZoomClient, occurrence_id: int)
         added += recorded.accepted
     if added:
         await ingestion.project_soon(services)
-    return read.rows, added
+    return read.rows, added, tuple(unreadable)
 
 
 # The organiser's view ------------------------------------------------------------------------

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from aiohttp.test_utils import TestClient
 
-from tests.factories import create_series, occurrences
+from tests.factories import create_series, job_context, occurrences
 from tests.processes import TRACKER, environment
 from tests.tracker.zoom.test_reconciliation import (
     INSTANCE,
@@ -28,8 +30,12 @@ from tests.zoom_fake import ACCOUNT, CLIENT_ID, CLIENT_SECRET, FakeZoom, loopbac
 from tracker.adapters.zoom_participants import participant_events
 from tracker.adapters.zoom_webhook import to_event
 from tracker.app import create_app
+from tracker.db import Database
 from tracker.http.keys import ZOOM
+from tracker.jobs import zoom_reconcile_job
+from tracker.services.context import load_services
 from tracker.settings import Settings
+from tracker.zoom import client_for
 
 __all__ = ["app_client", "fake", "loopback_only", "zoom_settings"]
 
@@ -201,6 +207,80 @@ async def test_tracker_zoom_reconcile_prints_one_line(
     )
     assert failed[0] == 1
     assert failed[2].count("\n") == 1 and "reconciliation failed: Zoom answered 404" in failed[2]
+
+
+@pytest.mark.any_engine
+async def test_tracker_zoom_reconcile_names_the_report_rows_it_could_not_read(
+    app_client: TestClient,
+    auth: dict[str, str],
+    zoom_settings: Settings,
+    fake: tuple[FakeZoom, Any],
+    tmp_path: Path,
+) -> None:
+    """A row without times and a row dated tomorrow are left out, and said so (they were
+    dropped without a word before)."""
+    zoom, _ = fake
+    series = await create_series(app_client, auth, zoom_webinar_id=WEBINAR)
+    first = (await occurrences(app_client, auth, series["id"]))[0]
+    past = datetime.now(UTC) - timedelta(days=1)
+    zoom.reports[INSTANCE] = [
+        report_row(
+            past, past + timedelta(minutes=30), user_id="1", email="a@example.org", name="A"
+        ),
+        {"user_id": "2", "name": "B", "join_time": "", "leave_time": ""},
+        report_row(past, past + timedelta(days=2), user_id="3", email="c@example.org", name="C"),
+    ]
+    env = {
+        "TRACKER_DATABASE_URL": zoom_settings.database_url,
+        "TRACKER_ZOOM_ACCOUNT_ID": ACCOUNT,
+        "TRACKER_ZOOM_CLIENT_ID": CLIENT_ID,
+        "TRACKER_ZOOM_CLIENT_SECRET": CLIENT_SECRET,
+        "TRACKER_ZOOM_API_URL": zoom_settings.zoom_api_url,
+        "TRACKER_ZOOM_OAUTH_URL": zoom_settings.zoom_oauth_url,
+    }
+
+    status, out, err = await tracker(
+        ["zoom", "reconcile", "--occurrence", str(first["id"])], tmp_path, **env
+    )
+
+    assert status == 0
+    assert out == f"occurrence {first['id']}: 3 report rows, 2 new facts, 2 unreadable rows\n"
+    assert f"left out: instance {INSTANCE}, row 2: no readable join_time and leave_time\n" in err
+    assert f"left out: instance {INSTANCE}, row 3: leave_time is in the future" in err
+    assert err.count("\n") == 2
+
+
+async def test_the_reconciliation_job_logs_the_report_rows_it_could_not_read(
+    app_client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    zoom_settings: Settings,
+    fake: tuple[FakeZoom, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    zoom, _ = fake
+    series = await create_series(app_client, auth, zoom_webinar_id=WEBINAR)
+    first = (await occurrences(app_client, auth, series["id"]))[0]
+    zoom.reports[INSTANCE] = [
+        {"user_id": str(n), "name": "?", "join_time": "", "leave_time": ""} for n in range(7)
+    ]
+    with time_machine.travel(AFTER, tick=True):
+        client = client_for(zoom_settings)
+        assert client is not None
+        services = await load_services(database, zoom_settings)
+        async with client:
+            await zoom_reconcile_job(
+                replace(job_context(database, scheduler), zoom=client, services=services)
+            )
+
+    (line,) = [r.getMessage() for r in caplog.records if "could not be read" in r.getMessage()]
+    assert caplog.records[-1].levelname == "WARNING"
+    assert line.startswith(
+        f"Zoom reconciliation of occurrence {first['id']}: 7 report row(s) could not be read "
+        f"and were left out: instance {INSTANCE}, row 1: no readable join_time and leave_time; "
+    )
+    assert line.count("no readable") == 5 and line.endswith("; ...")
 
 
 async def test_the_zoom_jobs_run_only_with_the_account_configured(
