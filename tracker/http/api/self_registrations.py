@@ -15,7 +15,8 @@ from tracker.domain.schemas import (
     SelfRegistrationPublic,
 )
 from tracker.errors import RegistrationClosedError
-from tracker.http.keys import SERVICES
+from tracker.http.keys import SERVICES, SETTINGS
+from tracker.http.pages.sessions import same_origin
 from tracker.http.paging import (
     SELF_REGISTRATIONS,
     WAITLIST,
@@ -31,6 +32,9 @@ from tracker.services import self_registrations as self_registration_service
 
 async def self_register(request: web.Request) -> web.Response:
     series_id = path_id(request)
+    if not same_origin(request, request.app[SETTINGS].base_url):
+        # a browser on another site's page (a cross-site form can send JSON as text/plain)
+        raise HTTPProblem(403, "this request was sent from another site")
     wait = SELF_REGISTRATION.wait(request)
     if wait is not None:
         raise HTTPProblem(

@@ -147,6 +147,7 @@ def _form_errors(exc: ValidationError, lang: str) -> list[str]:
 
 async def public_register(request: web.Request) -> web.Response:
     """The form: the same answer for every address (a page saying to check the inbox)."""
+    _from_this_site(request)
     lang = language(request)
     t = translator(lang)
     series = (await _public_series(request)).series
@@ -182,6 +183,13 @@ async def public_register(request: web.Request) -> web.Response:
     return message_page(request, t["selfreg.sent.title"], t["selfreg.sent"])
 
 
+def _from_this_site(request: web.Request) -> None:
+    """These forms have no session to hold a CSRF token: a post another site's page made the
+    browser send is refused by its ``Origin`` (403, a localised page)."""
+    if not sessions.same_origin(request, request.app[SETTINGS].base_url):
+        raise web.HTTPForbidden()
+
+
 def _unknown_link(request: web.Request) -> web.Response:
     t = translator(language(request))
     return message_page(request, t["selfreg.unknown.title"], t["selfreg.unknown"], status=404)
@@ -208,6 +216,7 @@ async def confirm_page(request: web.Request) -> web.Response:
 
 async def confirm(request: web.Request) -> web.Response:
     """Use the link: registered or waitlisted, and signed in on this browser."""
+    _from_this_site(request)  # else another site could sign its visitor in as someone else
     done = await self_registration_service.confirm(
         request.app[SERVICES], request.match_info["code"]
     )

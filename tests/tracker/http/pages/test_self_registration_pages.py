@@ -5,6 +5,7 @@ lists of who is registered, waiting or yet to confirm."""
 
 from __future__ import annotations
 
+import json
 from html import unescape
 
 import pytest
@@ -313,6 +314,39 @@ async def test_the_organiser_sees_each_number_a_request_gave_that_was_not_kept(
     assert "RPPS 10001234567 de la demande absent de la fiche du médecin." in registered
     assert "bruno@example.org" in waiting and "de la demande" not in waiting
     assert "NPI 1234567893 from the request was not kept: another physician holds it" in pending
+
+
+async def test_posts_from_another_site_are_refused_and_change_nothing(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    """Another site's page cannot make a visitor's browser request a registration (the form
+    or the public API, whose JSON a cross-site form can send as text/plain), nor confirm one:
+    that would sign the visitor in as someone else. Our own pages still can."""
+    series = await open_series(client, auth)
+    evil = {"Origin": "https://evil.example", "Accept-Language": "fr"}
+    ours = {"Origin": str(client.make_url("/")).rstrip("/")}
+    await client.post(f"/api/series/{series['id']}/self-registrations", json=request_body())
+    [(_, message)] = await queued(database, "self_registration")
+
+    form = await client.post(f"/series/{series['slug']}", data=FORM, headers=evil)
+    api = await client.post(
+        f"/api/series/{series['id']}/self-registrations",
+        data=json.dumps(request_body(email="other@example.org")),
+        headers={**evil, "Content-Type": "text/plain"},
+    )
+    confirmed = await client.post(f"/registration/{code_in(message)}", headers=evil)
+    after = await queued(database, "self_registration")
+    async with database.session() as session:
+        registered = (await session.exec(select(Registration))).all()
+    again = await client.post(f"/registration/{code_in(message)}", headers=ours)
+
+    assert (form.status, api.status, confirmed.status) == (403, 403, 403)
+    assert "ne vient pas de ce site" in unescape(await form.text())
+    assert "ne vient pas de ce site" in unescape(await confirmed.text())
+    assert api.content_type == "application/problem+json"
+    assert "Set-Cookie" not in confirmed.headers
+    assert (len(after), registered) == (1, [])
+    assert again.status == 200
 
 
 async def test_the_form_is_rate_limited_per_client_with_a_localised_page(
