@@ -58,7 +58,10 @@ _AREAS = (
 #: Last parts of ``Area/...`` names that are no place (``Australia/North`` is Darwin's zone).
 _NOT_PLACE_WORDS = frozenset({"North", "South", "East", "West"})
 #: Zone names that only spell the same place the old way (tz links kept for old systems):
-#: named as CLDR names the zone they link to (Kyiv, Kolkata, Ho Chi Minh City, Nuuk...).
+#: named as CLDR names the zone they link to (Kyiv, Kolkata, Ho Chi Minh City, Nuuk...). CLDR's
+#: own data tells the two kinds of link apart: its bcp47 ``timezone.xml`` maps these renamed
+#: ones in ``ianaMap`` (plus plain respellings such as Dacca/Dhaka), while a zone merged into
+#: another place's is a deprecated type of its own (``camtr``, Montréal, into ``cator``).
 _RENAMED = frozenset(
     {
         "Africa/Asmera",
