@@ -6,7 +6,8 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, get_timezone, get_timezone_location
+from babel.core import get_global
+from babel.dates import format_date, get_timezone
 
 from schedules.wording import locale_of
 
@@ -40,16 +41,94 @@ def when(value: datetime, timezone: str, language: str) -> str:
     return f"on {long_date(local.date(), 'en')} at {local:%H:%M}"
 
 
+#: The areas of zone names of the ``Area/Place`` form (``America/Montreal``); the others
+#: (``US/Eastern``, ``Canada/Eastern``, ``EST5EDT``) name a region or a rule, not a place.
+_AREAS = (
+    "Africa/",
+    "America/",
+    "Antarctica/",
+    "Arctic/",
+    "Asia/",
+    "Atlantic/",
+    "Australia/",
+    "Europe/",
+    "Indian/",
+    "Pacific/",
+)
+#: Last parts of ``Area/...`` names that are no place (``Australia/North`` is Darwin's zone).
+_NOT_PLACE_WORDS = frozenset({"North", "South", "East", "West"})
+#: Zone names that only spell the same place the old way (tz links kept for old systems):
+#: named as CLDR names the zone they link to (Kyiv, Kolkata, Ho Chi Minh City, Nuuk...). CLDR's
+#: own data tells the two kinds of link apart: its bcp47 ``timezone.xml`` maps these renamed
+#: ones in ``ianaMap`` (plus plain respellings such as Dacca/Dhaka), while a zone merged into
+#: another place's is a deprecated type of its own (``camtr``, Montréal, into ``cator``).
+_RENAMED = frozenset(
+    {
+        "Africa/Asmera",
+        "America/Godthab",
+        "America/Knox_IN",
+        "Asia/Ashkhabad",
+        "Asia/Calcutta",
+        "Asia/Dacca",
+        "Asia/Katmandu",
+        "Asia/Macao",
+        "Asia/Rangoon",
+        "Asia/Saigon",
+        "Asia/Thimbu",
+        "Asia/Ujung_Pandang",
+        "Asia/Ulan_Bator",
+        "Atlantic/Faeroe",
+        "Europe/Kiev",
+        "Pacific/Enderbury",
+        "Pacific/Ponape",
+        "Pacific/Truk",
+    }
+)
+#: A place's own spelling where its zone name drops the accents and CLDR has no city for it.
+_SPELLINGS = {"America/Montreal": "Montréal"}
+
+
+def zone_city(timezone: str, language: str) -> str:
+    """The place a zone is named by, for a reader of ``language``.
+
+    CLDR's own city for this very zone first (``Londres``, ``Détroit``). CLDR folds some zone
+    names into another zone (``America/Montreal`` into ``America/Toronto``, ``Europe/Belfast``
+    into ``Europe/London``) and keeps no city for them, so Babel's ``get_timezone_location``
+    names Montréal "Toronto": such a name is named by its own place (``Montréal``), unless it
+    only spells the same place the old way (``Asia/Calcutta``: CLDR's ``Kolkata``) or names no
+    place (``US/Eastern``: the zone it links to, ``New York``). Without a city in CLDR, the
+    zone's name gives it (``Europe/Paris``: ``Paris``)."""
+    cities = locale_of(language).time_zones
+    own = cities.get(timezone, {}).get("city")
+    if own:
+        return str(own)
+    target = get_global("zone_aliases").get(timezone, timezone)
+    if target != timezone and (timezone in _RENAMED or not _names_a_place(timezone)):
+        found = cities.get(target, {}).get("city")
+        return str(found) if found else _place(target)
+    return _place(timezone)
+
+
+def _names_a_place(timezone: str) -> bool:
+    last = timezone.rpartition("/")[2]
+    return timezone.startswith(_AREAS) and not last.isupper() and last not in _NOT_PLACE_WORDS
+
+
+def _place(timezone: str) -> str:
+    return _SPELLINGS.get(timezone) or timezone.rpartition("/")[2].replace("_", " ")
+
+
 def zone_name(timezone: str, language: str) -> str:
-    """The zone as a reader names it, from CLDR's city: ``heure de Paris``, ``heure d'Amsterdam``,
-    ``heure du Caire`` / ``Paris time``; ``UTC`` for UTC and the ``Etc/`` zones."""
+    """The zone as a reader names it, by its place (:func:`zone_city`): ``heure de Paris``,
+    ``heure d'Amsterdam``, ``heure du Caire``, ``heure de Montréal`` / ``Paris time``; ``UTC``
+    for UTC and the ``Etc/`` zones."""
     if timezone.startswith(_CITYLESS):
         return timezone.removeprefix("Etc/")
     try:
-        zone = get_timezone(timezone)
+        get_timezone(timezone)
     except LookupError:  # a name stored before zones were checked against the list: as it is
         return timezone
-    city = str(get_timezone_location(zone, locale_of(language), return_city=True))
+    city = zone_city(timezone, language)
     if language != "fr":
         return f"{city} time"
     for article, contracted in (("Le ", "du "), ("Les ", "des ")):

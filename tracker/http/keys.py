@@ -10,7 +10,7 @@ from aiohttp import web
 from notifications.worker import DeliveryWorker
 from tracker.db import Database
 from tracker.domain.mailings import MailSettings
-from tracker.domain.models import Organizer, Physician
+from tracker.domain.models import Organizer, Physician, WebSession
 from tracker.services.context import Services
 from tracker.settings import Settings
 from tracker.zoom.client import ZoomClient
@@ -25,6 +25,8 @@ WORKER = web.AppKey("worker", DeliveryWorker)
 ZOOM = web.AppKey("zoom", ZoomClient)
 ORGANIZER = web.RequestKey("organizer", Organizer)
 PHYSICIAN = web.RequestKey("physician", Physician)
+#: The organiser's browser session a page was asked with (its menu's sign-out posts its token).
+ORGANIZER_SESSION = web.RequestKey("organizer_session", WebSession)
 
 
 def organizer_of(request: web.Request) -> Organizer:

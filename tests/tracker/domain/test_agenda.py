@@ -38,6 +38,37 @@ def test_zone_names_follow_cldr_not_the_tz_identifier() -> None:
     assert zone_name("Etc/GMT+5", "fr") == "GMT+5"
 
 
+@pytest.mark.parametrize(
+    ("zone", "french", "english"),
+    [
+        # CLDR has no city of its own for these: the zone's name gives it
+        ("Europe/Paris", "heure de Paris", "Paris time"),
+        ("America/Toronto", "heure de Toronto", "Toronto time"),
+        ("America/Vancouver", "heure de Vancouver", "Vancouver time"),
+        # CLDR's own city for the zone, in the reader's language
+        ("Europe/London", "heure de Londres", "London time"),
+        ("America/Detroit", "heure de Détroit", "Detroit time"),
+        ("America/St_Johns", "heure de Saint-Jean de Terre-Neuve", "St. John’s time"),
+        # CLDR folds these into another zone (Montréal into Toronto, Belfast into London...):
+        # each is named by its own place, Montréal with its accent
+        ("America/Montreal", "heure de Montréal", "Montréal time"),
+        ("America/Thunder_Bay", "heure de Thunder Bay", "Thunder Bay time"),
+        ("Europe/Belfast", "heure de Belfast", "Belfast time"),
+        ("Asia/Tel_Aviv", "heure de Tel Aviv", "Tel Aviv time"),
+        # ... unless the name only spells the same place the old way: CLDR's current name
+        ("Europe/Kiev", "heure de Kiev", "Kyiv time"),
+        ("Asia/Calcutta", "heure de Calcutta", "Kolkata time"),
+        ("Asia/Saigon", "heure d’Hô-Chi-Minh-Ville", "Ho Chi Minh City time"),
+        # ... or names no place: the zone it links to
+        ("US/Eastern", "heure de New York", "New York time"),
+        ("Canada/Eastern", "heure de Toronto", "Toronto time"),
+        ("Australia/North", "heure de Darwin", "Darwin time"),
+    ],
+)  # fmt: skip
+def test_a_zone_is_named_by_its_own_place(zone: str, french: str, english: str) -> None:
+    assert (zone_name(zone, "fr"), zone_name(zone, "en")) == (french, english)
+
+
 def test_numbers_follow_the_language() -> None:
     assert (number(6.25, "fr"), number(6.25, "en"), number(60, "fr")) == ("6,25", "6.25", "60")
 

@@ -583,6 +583,10 @@ STRINGS: dict[str, dict[str, str]] = {
         # credits of a series that requires claims, on the physician's page (SPEC 7)
         "claim.note.open": "To claim: follow the link in your “credits are final” email; no credit counts until you claim.",
         "claim.note.closed": "Not claimed before claims closed: no credit.",
+        # a credits cell without credit (tracker.http.pages.award_cells), the note says more
+        "credits.on_claim": "awarded once claimed",
+        "credits.pending": "not counted yet",
+        "credits.none": "none",
         # why an event is unmatched (tracker.domain.attendance.REASONS), on the organiser's list
         "unmatched.occurrence": "session {occurrence} does not exist",
         "unmatched.webinar": "no session of Zoom webinar {webinar} around {at}",
@@ -1198,6 +1202,10 @@ STRINGS: dict[str, dict[str, str]] = {
         # credits of a series that requires claims, on the physician's page (SPEC 7)
         "claim.note.open": "À demander : suivez le lien de votre courriel « crédits définitifs » ; aucun crédit ne compte avant votre demande.",
         "claim.note.closed": "Non demandés avant la clôture des demandes : aucun crédit.",
+        # une cellule de crédits sans crédit (tracker.http.pages.award_cells), la note en dit plus
+        "credits.on_claim": "attribués une fois demandés",
+        "credits.pending": "pas encore comptés",
+        "credits.none": "aucun",
         # pourquoi un événement n'est pas rapproché (tracker.domain.attendance.REASONS)
         "unmatched.occurrence": "la session {occurrence} n'existe pas",
         "unmatched.webinar": "aucune session du webinaire Zoom {webinar} vers le {at}",

@@ -27,6 +27,7 @@ from tracker.errors import (
     RowError,
 )
 from tracker.http.keys import MAIL, SERVICES
+from tracker.http.pages.award_cells import credits_cell
 from tracker.http.pages.i18n import language, name_problem, plural, translator
 from tracker.http.pages.organiser import organizer_physicians, organizer_session, timezone_names
 from tracker.http.pages.render import form_with_csrf, page, render_text
@@ -71,6 +72,7 @@ async def organizer_physician(
     """One physician: who they are, their series, awards and requirements, their emails."""
     row = await organizer_session(request)
     lang = language(request)
+    t = translator(lang)
     labels = request.app[MAIL].labels.of(lang)
     try:
         view = await physician_service.organiser_view(request.app[SERVICES], path_id(request))
@@ -100,10 +102,7 @@ async def organizer_physician(
                 "when": when(a.start, p.timezone, lang),
                 "minutes": number(a.minutes, lang),
                 "final": a.final,
-                "credits": ", ".join(
-                    f"{labels.get(c, c)} {credit_amount(v, lang)}"
-                    for c, v in sorted(a.credits.items())
-                ),
+                "credits": credits_cell(a, t=t, labels=labels, lang=lang),
                 "certificate": _certificate(view.certificates.get(a.occurrence_id), lang),
             }
             for a in view.summary.awards

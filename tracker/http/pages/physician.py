@@ -18,6 +18,7 @@ from tracker.http.api.credentials import credential_response
 from tracker.http.api.feeds import occurrence_file_response
 from tracker.http.keys import DATABASE, MAIL, SERVICES, SETTINGS
 from tracker.http.pages import sessions
+from tracker.http.pages.award_cells import credits_cell
 from tracker.http.pages.calendar_links import session_item, subscribe_links, webcal
 from tracker.http.pages.i18n import language, translator
 from tracker.http.pages.render import form_with_csrf, message_page, page, secure_cookies
@@ -120,9 +121,7 @@ async def me(request: web.Request) -> web.Response:
                 # a revoked certificate is not offered (its PDF and credential answer 410)
                 "certificate": a.occurrence_id in certified and a.revoked_at is None,
                 "revoked": long_date(a.revoked_at.date(), lang) if a.revoked_at else None,
-                "credits": ", ".join(
-                    f"{labels.get(c, c)} {number(v, lang)}" for c, v in sorted(a.credits.items())
-                ),
+                "credits": credits_cell(a, t=t, labels=labels, lang=lang, amount=number),
                 "note": t["me.cert.revoked.note"]
                 if a.revoked_at is not None
                 else t[f"claim.note.{a.claim}"]

@@ -13,7 +13,7 @@ from schedules import limits
 from tracker.domain.models import WebSession
 from tracker.http.keys import SETTINGS
 from tracker.http.pages.i18n import language, plural, translator
-from tracker.http.pages.sessions import csrf_ok
+from tracker.http.pages.sessions import csrf_ok, organizer_csrf
 from tracker.http.parsing import read_form
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -67,6 +67,7 @@ def page(
         other_lang="en" if chosen == "fr" else "fr",
         colon=COLONS[chosen],
         path=request.path,
+        organizer_csrf=organizer_csrf(request),
         **context,
     )
     response = web.Response(text=html, content_type="text/html", status=status)
@@ -87,6 +88,7 @@ def render_text(request: web.Request, template: str, **context: Any) -> str:
         other_lang="en" if chosen == "fr" else "fr",
         colon=COLONS[chosen],
         path=request.path,
+        organizer_csrf=organizer_csrf(request),
         **context,
     )
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from tracker.domain.models import WebSession
 from tracker.domain.web_sessions import LIFETIME
-from tracker.http.keys import DATABASE
+from tracker.http.keys import DATABASE, ORGANIZER_SESSION
 from tracker.services import web_sessions
 
 COOKIE = "tracker_session"
@@ -42,8 +42,19 @@ def cookie_of(request: web.Request) -> str | None:
 
 
 async def current(request: web.Request, *, kind: str) -> WebSession | None:
-    """This browser's live session of ``kind``: not expired, its token not rotated since."""
-    return await web_sessions.current_session(request.app[DATABASE], cookie_of(request), kind=kind)
+    """This browser's live session of ``kind``: not expired, its token not rotated since. An
+    organiser's is kept on the request, for the menu of whatever page it answers with."""
+    row = await web_sessions.current_session(request.app[DATABASE], cookie_of(request), kind=kind)
+    if row is not None and kind == "organizer":
+        request[ORGANIZER_SESSION] = row
+    return row
+
+
+def organizer_csrf(request: web.Request) -> str | None:
+    """The CSRF token of the organiser's session this request was checked against, if any:
+    every organiser page's sign-out form posts it (the page's handler need not pass it)."""
+    row = request.get(ORGANIZER_SESSION)
+    return row.csrf if row is not None else None
 
 
 def csrf_ok(row: WebSession, submitted: str | None) -> bool:

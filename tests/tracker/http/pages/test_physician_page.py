@@ -133,6 +133,19 @@ async def test_next_sessions_come_first_in_the_physicians_zone_with_the_zone_nam
     assert "Le bouton « Rejoindre » apparaît 15 minutes avant le début." in french
 
 
+async def test_a_physician_in_montreal_reads_montreal_time_not_toronto(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    with time_machine.travel(BEFORE, tick=False):
+        _, _, cookie, _ = await _world(client, auth, timezone="America/Montreal")
+        french = await _page(client, cookie, "?lang=fr")
+        english = await _page(client, cookie, "?lang=en")
+
+    assert "lundi 7 décembre 2026 à 06:30 (heure de Montréal)" in _upcoming(french)
+    assert "Monday 7 December 2026 at 06:30 (Montréal time)" in _upcoming(english)
+    assert "Toronto" not in french + english
+
+
 async def test_a_french_physician_reads_paris_time_in_french(
     client: TestClient, auth: dict[str, str]
 ) -> None:
