@@ -303,9 +303,9 @@ def import_physicians(file: str, tokens_path: str | None, no_welcome: bool) -> N
 
     async def work(database: Database) -> ImportReport:
         services = await load_services(database, settings)
-        with click.progressbar(length=len(rows), label="physicians", file=sys.stderr) as bar:
+        with ProgressBar("physicians") as bar:
             return await imports.import_physicians(
-                services, rows, progress=bar.update, send_welcome=not no_welcome
+                services, rows, progress=bar.counting(len(rows)), send_welcome=not no_welcome
             )
 
     try:
@@ -402,13 +402,16 @@ def _left_out(counts: Counter[str]) -> list[str]:
 
 
 class ProgressBar:
-    """A click progress bar (on stderr) for a service that reports ``(done, total)`` as it goes:
-    the bar appears at the first report, when the total is known."""
+    """Progress of a long command on stderr, from a service that reports ``(done, total)``:
+    click's bar on a terminal (it appears at the first report, when the total is known);
+    elsewhere (a pipe, a log file, systemd's journal) a line at each tenth done, so that a
+    run of many minutes shows it moves without filling the log."""
 
     def __init__(self, label: str) -> None:
         self.label = label
         self._bar: Any = None
         self._done = 0
+        self._tenth = 0
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -418,11 +421,21 @@ class ProgressBar:
             self._bar.__exit__(*exc)
 
     def __call__(self, done: int, total: int) -> None:
-        if self._bar is None:
-            self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
-            self._bar.__enter__()
-        self._bar.update(done - self._done)
+        if not sys.stderr.isatty():
+            tenth = 10 if total <= 0 else min(10, done * 10 // total)
+            if tenth > self._tenth:
+                self._tenth = tenth
+                click.echo(f"{self.label}: {done:,} of {total:,} ({tenth * 10} %)", err=True)
+        else:
+            if self._bar is None:
+                self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+                self._bar.__enter__()
+            self._bar.update(done - self._done)
         self._done = done
+
+    def counting(self, total: int) -> Callable[[int], None]:
+        """For a service that reports how many more are done each time."""
+        return lambda more: self(self._done + more, total)
 
 
 @cli.group()

@@ -247,3 +247,31 @@ async def test_statements_send_says_what_it_queued_in_one_line_without_library_c
     )
     assert "fontTools" not in result.stderr  # it listed every glyph kept, 60 KB of it
     assert len(result.stderr.splitlines()) < 10, result.stderr
+
+
+def test_a_long_import_shows_its_progress_in_lines_when_stderr_is_no_terminal(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Under systemd, cron or a pipe, click's bar would print its label once and nothing until
+    the end: 40,000 rows for minutes without a sign of life. A line at each tenth instead."""
+    upgraded = run(["db", "upgrade"], cwd=tmp_path, TRACKER_DATABASE_URL=database_url)
+    assert upgraded.returncode == 0, upgraded.stderr
+    csv_file = tmp_path / "physicians.csv"
+    csv_file.write_text(
+        "first_name,last_name,email\n"
+        + "".join(f"Prénom,Nom{n},p{n}@example.org\n" for n in range(2_500)),
+        encoding="utf-8",
+    )
+
+    result = run(
+        ["import-physicians", str(csv_file), "--no-welcome"],
+        cwd=tmp_path,
+        TRACKER_DATABASE_URL=database_url,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("physicians")] == [
+        "physicians: 1,000 of 2,500 (40 %)",
+        "physicians: 2,000 of 2,500 (80 %)",
+        "physicians: 2,500 of 2,500 (100 %)",
+    ]
