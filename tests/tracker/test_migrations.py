@@ -375,3 +375,90 @@ _BEFORE_0022 = str(ScriptDirectory.from_config(alembic_config()).get_revision("0
 
 def _revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
+
+
+async def _at_0022_with(database: Database, rows: list[dict[str, object]]) -> int:
+    """The schema back at 0022 holding these physicians, and a self-registration whose first
+    name holds a right-to-left override (to a series of an ended session): its id."""
+    occurrence_id = await ended_session(database, 0, ended=datetime(2026, 11, 2, tzinfo=UTC))
+    async with database.engine.begin() as connection:
+        series_id = (
+            await connection.execute(
+                text("SELECT series_id FROM occurrence WHERE id = :id"), {"id": occurrence_id}
+            )
+        ).scalar_one()
+        await connection.execute(insert(Physician.__table__), rows)  # type: ignore[attr-defined]
+        await connection.execute(
+            text(
+                "INSERT INTO self_registration (series_id, email, first_name, last_name, "
+                "language, timezone, consent_board_reporting, status, expires_at, created_at) "
+                "VALUES (:s, 'r@example.org', :first, 'Roux', 'fr', 'UTC', false, 'pending', "
+                ":at, :at)"
+            ),
+            {"s": series_id, "first": "Zoé\u202eliveD", "at": datetime(2026, 11, 1, tzinfo=UTC)},
+        )
+        await connection.run_sync(_downgrade, "0022")
+        return int(
+            (await connection.execute(text("SELECT max(id) FROM self_registration"))).scalar_one()
+        )
+
+
+async def test_migration_0023_folds_stored_numbers_and_drops_invisible_characters_from_names(
+    database: Database,
+) -> None:
+    persian = "مهر\u200cناز"  # a ZWNJ that shapes the name: kept
+    request_id = await _at_0022_with(
+        database,
+        [
+            {**_physician(1, npi="\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff13")},
+            {**_physician(2, rpps="\uff11" + "0001234567"), "first_name": "O'Brien\u202eevil"},
+            {**_physician(3, npi="1245319599"), "first_name": persian},
+            {**_physician(4), "first_name": "\u200b\u2066"},  # nothing visible: left as is
+        ],
+    )
+
+    await upgrade(database.url)
+
+    async with database.engine.connect() as connection:
+        stored = (
+            await connection.execute(
+                text("SELECT first_name, npi, rpps FROM physician ORDER BY id")
+            )
+        ).all()
+        request = (
+            await connection.execute(
+                text("SELECT first_name FROM self_registration WHERE id = :id"), {"id": request_id}
+            )
+        ).scalar_one()
+    assert [tuple(row) for row in stored] == [
+        ("P1", "1234567893", None),
+        ("O'Brienevil", None, "10001234567"),
+        (persian, "1245319599", None),
+        ("\u200b\u2066", None, None),
+    ]
+    assert request == "ZoéliveD"
+
+
+async def test_migration_0023_refuses_a_folded_number_another_physician_holds(
+    database: Database,
+) -> None:
+    await _at_0022_with(
+        database,
+        [
+            _physician(1, npi="1234567893"),
+            _physician(2, npi="\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff13"),
+        ],
+    )
+    before = await _physicians(database)
+
+    with pytest.raises(DuplicateIdentifiersError) as refused:
+        await upgrade(database.url)
+
+    ids = [row[0] for row in before]
+    assert (
+        f"NPI 1234567893: physician {ids[0]} <p1@example.org>, physician {ids[1]} <p2@example.org>"
+        in str(refused.value)
+    )
+    assert await _physicians(database) == before
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(_revision) == "0022"
