@@ -159,6 +159,18 @@ async def tracker(args: list[str], cwd: Path, **env: str) -> tuple[int, str, str
     return process.returncode or 0, out.decode(), err.decode()
 
 
+def _zoom_environment(settings: Settings) -> dict[str, str]:
+    """The variables of a ``tracker`` process that reads this database and the fake Zoom."""
+    return {
+        "TRACKER_DATABASE_URL": settings.database_url,
+        "TRACKER_ZOOM_ACCOUNT_ID": ACCOUNT,
+        "TRACKER_ZOOM_CLIENT_ID": CLIENT_ID,
+        "TRACKER_ZOOM_CLIENT_SECRET": CLIENT_SECRET,
+        "TRACKER_ZOOM_API_URL": settings.zoom_api_url,
+        "TRACKER_ZOOM_OAUTH_URL": settings.zoom_oauth_url,
+    }
+
+
 @pytest.mark.any_engine
 async def test_tracker_zoom_reconcile_prints_one_line(
     app_client: TestClient,
@@ -176,14 +188,7 @@ async def test_tracker_zoom_reconcile_prints_one_line(
             past, past + timedelta(minutes=30), user_id="1", email="nobody@example.org", name="N"
         )
     ]
-    env = {
-        "TRACKER_DATABASE_URL": zoom_settings.database_url,
-        "TRACKER_ZOOM_ACCOUNT_ID": ACCOUNT,
-        "TRACKER_ZOOM_CLIENT_ID": CLIENT_ID,
-        "TRACKER_ZOOM_CLIENT_SECRET": CLIENT_SECRET,
-        "TRACKER_ZOOM_API_URL": zoom_settings.zoom_api_url,
-        "TRACKER_ZOOM_OAUTH_URL": zoom_settings.zoom_oauth_url,
-    }
+    env = _zoom_environment(zoom_settings)
 
     done = await tracker(["zoom", "reconcile", "--occurrence", str(first["id"])], tmp_path, **env)
     unknown = await tracker(["zoom", "reconcile", "--occurrence", "999999"], tmp_path, **env)
@@ -230,14 +235,7 @@ async def test_tracker_zoom_reconcile_names_the_report_rows_it_could_not_read(
         {"user_id": "2", "name": "B", "join_time": "", "leave_time": ""},
         report_row(past, past + timedelta(days=2), user_id="3", email="c@example.org", name="C"),
     ]
-    env = {
-        "TRACKER_DATABASE_URL": zoom_settings.database_url,
-        "TRACKER_ZOOM_ACCOUNT_ID": ACCOUNT,
-        "TRACKER_ZOOM_CLIENT_ID": CLIENT_ID,
-        "TRACKER_ZOOM_CLIENT_SECRET": CLIENT_SECRET,
-        "TRACKER_ZOOM_API_URL": zoom_settings.zoom_api_url,
-        "TRACKER_ZOOM_OAUTH_URL": zoom_settings.zoom_oauth_url,
-    }
+    env = _zoom_environment(zoom_settings)
 
     status, out, err = await tracker(
         ["zoom", "reconcile", "--occurrence", str(first["id"])], tmp_path, **env
