@@ -41,7 +41,12 @@ from tracker.errors import (
     ZoomNotConfiguredError,
 )
 from tracker.jobs import previous_month
-from tracker.logs import RedactingAccessLogger, SecondFormatter, install_redaction
+from tracker.logs import (
+    RedactingAccessLogger,
+    SecondFormatter,
+    flush_access_rollup,
+    install_redaction,
+)
 from tracker.migrate import check_schema, upgrade
 from tracker.services import imports, reports
 from tracker.services import zoom as zoom_service
@@ -131,6 +136,7 @@ def serve(host: str | None, port: int | None, workers: int | None, reuse_port: b
     _check_database(settings)
     app = create_app(settings)
     app.on_startup.append(freeze_heap)
+    app.on_cleanup.append(flush_access_rollup)
     try:
         web.run_app(
             app,
