@@ -43,6 +43,7 @@ from tracker.errors import (
 from tracker.jobs import previous_month
 from tracker.logs import (
     RedactingAccessLogger,
+    RollingUpAccessLogger,
     SecondFormatter,
     flush_access_rollup,
     install_redaction,
@@ -144,7 +145,11 @@ def serve(host: str | None, port: int | None, workers: int | None, reuse_port: b
             port=settings.port,
             reuse_port=reuse_port or None,
             shutdown_timeout=15,
-            access_log_class=RedactingAccessLogger,
+            access_log_class=(
+                RollingUpAccessLogger
+                if settings.access_log_webhooks == "per-second"
+                else RedactingAccessLogger
+            ),
             print=lambda text: click.echo(text.strip()),
         )
     except SchemaOutdatedError as exc:

@@ -209,9 +209,7 @@ def _record(logger: logging.Logger, line: str) -> logging.LogRecord:
 
 
 class RedactingAccessLogger(AbstractAccessLogger):
-    """One line per request; the path is redacted and its query string dropped. The successful
-    answers of :data:`ROLLED_UP` routes (the Zoom webhook) are counted instead, one line a
-    second (:class:`AccessRollup`); their failures still have a line each.
+    """One line per request; the path is redacted and its query string dropped.
 
     The line is redacted here, once, and its record made directly: through ``logger.info``,
     the caller lookup and the record factory (which redacted the line a second time) cost a
@@ -223,15 +221,25 @@ class RedactingAccessLogger(AbstractAccessLogger):
         return self.logger.isEnabledFor(logging.INFO)
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        line = (
+            f'{request.remote} "{request.method} {redact(request.path_qs)}" '
+            f"{response.status} {response.body_length} {time:.3f}s"
+        )
+        self.logger.handle(_record(self.logger, line))
+
+
+class RollingUpAccessLogger(RedactingAccessLogger):
+    """:class:`RedactingAccessLogger`, except that the successful answers of
+    :data:`ROLLED_UP` routes (the Zoom webhook) are counted, one line a second
+    (:class:`AccessRollup`); their failures still have a line each. ``tracker serve``'s default
+    (``TRACKER_ACCESS_LOG_WEBHOOKS=per-second``)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         method, status = request.method, response.status
         if 200 <= status < 300 and (method, request.path) in ROLLED_UP:
             ACCESS_ROLLUP.count(self.logger, (method, request.path, status), time)
             return
-        line = (
-            f'{request.remote} "{method} {redact(request.path_qs)}" '
-            f"{status} {response.body_length} {time:.3f}s"
-        )
-        self.logger.handle(_record(self.logger, line))
+        super().log(request, response, time)
 
 
 async def flush_access_rollup(_app: web.Application) -> None:

@@ -21,6 +21,7 @@ from tracker.app import create_app
 from tracker.logs import (
     ACCESS_ROLLUP,
     RedactingAccessLogger,
+    RollingUpAccessLogger,
     SecondFormatter,
     flush_access_rollup,
     redact,
@@ -79,13 +80,13 @@ async def zoom_client(
     settings: Settings,
     caplog: pytest.LogCaptureFixture,
 ) -> AsyncIterator[TestClient]:
-    """The service with its access log as ``tracker serve`` runs it (and its last count
-    logged when it stops)."""
+    """The service with its access log as ``tracker serve`` runs it by default (and its last
+    count logged when it stops)."""
     ACCESS_ROLLUP.flush()  # nothing counted by an earlier test
     app = create_app(settings.model_copy(update={"zoom_webhook_secret": SecretStr(SECRET)}))
     app.on_cleanup.append(flush_access_rollup)
     caplog.set_level(logging.INFO, logger="aiohttp.access")
-    server = await aiohttp_server(app, access_log_class=RedactingAccessLogger)
+    server = await aiohttp_server(app, access_log_class=RollingUpAccessLogger)
     yield await aiohttp_client(server)
 
 
@@ -171,6 +172,25 @@ async def test_the_last_count_is_logged_when_the_service_stops(
     assert [line.split(" (")[0] for line in access_lines(caplog)] == [
         "POST /webhooks/zoom: 2 answered 200 in the last second"
     ]
+
+
+async def test_per_request_keeps_a_line_for_every_answered_webhook(
+    aiohttp_server: Any, aiohttp_client: Any, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``TRACKER_ACCESS_LOG_WEBHOOKS=per-request`` (an operator who wants each webhook's
+    address and time) is the plain redacting logger."""
+    app = create_app(settings.model_copy(update={"zoom_webhook_secret": SecretStr(SECRET)}))
+    server = await aiohttp_server(app, access_log_class=RedactingAccessLogger)
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+
+    await post_joins(await aiohttp_client(server), 2)
+
+    lines = access_lines(caplog)
+    assert len(lines) == 2
+    assert all(
+        re.fullmatch(r'127\.0\.0\.1 "POST /webhooks/zoom" 200 \d+ \d+\.\d{3}s', line)
+        for line in lines
+    ), lines
 
 
 def test_the_time_of_a_line_is_the_standard_formatters() -> None:
