@@ -41,7 +41,13 @@ from tracker.errors import (
     ZoomNotConfiguredError,
 )
 from tracker.jobs import previous_month
-from tracker.logs import RedactingAccessLogger, SecondFormatter, install_redaction
+from tracker.logs import (
+    RedactingAccessLogger,
+    RollingUpAccessLogger,
+    SecondFormatter,
+    flush_access_rollup,
+    install_redaction,
+)
 from tracker.migrate import check_schema, upgrade
 from tracker.services import imports, reports
 from tracker.services import zoom as zoom_service
@@ -131,6 +137,7 @@ def serve(host: str | None, port: int | None, workers: int | None, reuse_port: b
     _check_database(settings)
     app = create_app(settings)
     app.on_startup.append(freeze_heap)
+    app.on_cleanup.append(flush_access_rollup)
     try:
         web.run_app(
             app,
@@ -138,7 +145,11 @@ def serve(host: str | None, port: int | None, workers: int | None, reuse_port: b
             port=settings.port,
             reuse_port=reuse_port or None,
             shutdown_timeout=15,
-            access_log_class=RedactingAccessLogger,
+            access_log_class=(
+                RollingUpAccessLogger
+                if settings.access_log_webhooks == "per-second"
+                else RedactingAccessLogger
+            ),
             print=lambda text: click.echo(text.strip()),
         )
     except SchemaOutdatedError as exc:

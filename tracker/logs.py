@@ -11,6 +11,7 @@ formatted traceback are redacted before any handler or formatter sees them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import traceback
@@ -137,6 +138,76 @@ def install_redaction() -> None:
     logging.setLogRecordFactory(redacting_factory)
 
 
+#: Routes whose successful (2xx) answers are counted and logged as one line a second instead
+#: of one line each: a join storm is tens of thousands of Zoom webhooks within minutes, whose
+#: lines would all read the same and bury the ones that matter (refusals, warnings).
+ROLLED_UP = frozenset({("POST", "/webhooks/zoom")})
+#: Seconds a rolled-up line covers.
+ROLLUP_SECONDS = 1.0
+
+
+class _Tally:
+    __slots__ = ("count", "slowest")
+
+    def __init__(self, took: float) -> None:
+        self.count = 1
+        self.slowest = took
+
+
+class AccessRollup:
+    """The successful answers of :data:`ROLLED_UP` routes, counted while a second runs, then
+    logged as one line per route and status, with the slowest answer of the second
+    (``POST /webhooks/zoom: 4,812 answered 200 in the last second (slowest 0.021s)``). A second
+    that answers nothing logs nothing. One per process: aiohttp makes an access logger for each
+    connection."""
+
+    def __init__(self) -> None:
+        self._tallies: dict[tuple[str, str, int], _Tally] = {}
+        self._logger: logging.Logger | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def count(self, logger: logging.Logger, key: tuple[str, str, int], took: float) -> None:
+        tally = self._tallies.get(key)
+        if tally is None:
+            self._tallies[key] = _Tally(took)
+        else:
+            tally.count += 1
+            if took > tally.slowest:
+                tally.slowest = took
+        loop = asyncio.get_running_loop()
+        if self._timer is None or self._loop is not loop:
+            if self._loop is not loop and self._timer is not None:
+                self.flush()  # counted on a loop that has stopped (tests run one loop each)
+            self._logger, self._loop = logger, loop
+            self._timer = loop.call_later(ROLLUP_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Log what was counted since the last line (at the end of each second, and when the
+        service stops)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        tallies, self._tallies = self._tallies, {}
+        logger = self._logger
+        if logger is None:
+            return
+        for (method, path, status), tally in tallies.items():
+            line = (
+                f"{method} {path}: {tally.count:,} answered {status} in the last second "
+                f"(slowest {tally.slowest:.3f}s)"
+            )
+            logger.handle(_record(logger, line))
+
+
+#: This process's rollup.
+ACCESS_ROLLUP = AccessRollup()
+
+
+def _record(logger: logging.Logger, line: str) -> logging.LogRecord:
+    return logging.LogRecord(logger.name, logging.INFO, __file__, 0, line, None, None)
+
+
 class RedactingAccessLogger(AbstractAccessLogger):
     """One line per request; the path is redacted and its query string dropped.
 
@@ -154,8 +225,26 @@ class RedactingAccessLogger(AbstractAccessLogger):
             f'{request.remote} "{request.method} {redact(request.path_qs)}" '
             f"{response.status} {response.body_length} {time:.3f}s"
         )
-        record = logging.LogRecord(self.logger.name, logging.INFO, __file__, 0, line, None, None)
-        self.logger.handle(record)
+        self.logger.handle(_record(self.logger, line))
+
+
+class RollingUpAccessLogger(RedactingAccessLogger):
+    """:class:`RedactingAccessLogger`, except that the successful answers of
+    :data:`ROLLED_UP` routes (the Zoom webhook) are counted, one line a second
+    (:class:`AccessRollup`); their failures still have a line each. ``tracker serve``'s default
+    (``TRACKER_ACCESS_LOG_WEBHOOKS=per-second``)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        method, status = request.method, response.status
+        if 200 <= status < 300 and (method, request.path) in ROLLED_UP:
+            ACCESS_ROLLUP.count(self.logger, (method, request.path, status), time)
+            return
+        super().log(request, response, time)
+
+
+async def flush_access_rollup(_app: web.Application) -> None:
+    """``on_cleanup`` of a serving process: the last second's count is logged before it stops."""
+    ACCESS_ROLLUP.flush()
 
 
 class SecondFormatter(logging.Formatter):

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     maildir: Path = Path("./var/mail")
     mail_from: str = "webinars@localhost"
     zoom_webhook_secret: SecretStr | None = None
+    access_log_webhooks: Literal["per-second", "per-request"] = Field(
+        default="per-second",
+        description="The access log's Zoom webhooks answered 2xx: a count a second, or a line each",
+    )
     credit_grace_minutes: int = Field(default=90, ge=0, le=7 * 24 * 60)
     scheduler: Literal["on", "off"] = "on"
     workers: int = Field(
