@@ -10,9 +10,8 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal, NamedTuple, cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, Text, bindparam, insert, inspect, union_all, update
 from sqlalchemy import cast as sql_cast
@@ -33,6 +32,7 @@ from tracker.domain.credits import (
     attendance,
     credits_for,
 )
+from tracker.domain.localtime import session_date
 from tracker.domain.models import (
     AttendanceEvent,
     Award,
@@ -525,10 +525,6 @@ async def recompute_occurrence(session: AsyncSession, occurrence_id: int, *, now
     return len(physician_ids)
 
 
-def _local_date(value: datetime, timezone: str) -> date:
-    return value.astimezone(ZoneInfo(timezone)).date()
-
-
 async def physician_awards(
     session: AsyncSession, physician_id: int
 ) -> list[tuple[Award, Occurrence, Series]]:
@@ -621,6 +617,7 @@ async def credit_summary(
                 series_title=series.title,
                 start=occurrence.start,
                 end=occurrence.end,
+                session_date=session_date(occurrence.start, series.timezone),
                 minutes=round(award.seconds / 60, 2),
                 final=award.final,
                 credits=credits,
@@ -651,16 +648,16 @@ async def credit_summary(
         totals=totals,
         final_totals=final_totals,
         awards=awards,
-        requirements=progress_from(progress, awards, physician.timezone),
+        requirements=progress_from(progress, awards),
     )
 
 
 def progress_from(
-    requirements: Sequence[RequirementProgress], awards: Sequence[AwardPublic], timezone: str
+    requirements: Sequence[RequirementProgress], awards: Sequence[AwardPublic]
 ) -> list[RequirementProgress]:
     """The requirements' progress counted from these awards alone (each award's counted
-    credit, on the physician's local date of its session): all of them for the physician's
-    page, a month's final ones and those before for its statement."""
+    credit, on its session's date, as its certificate gives it): all of them for the
+    physician's page, a month's final ones and those before for its statement."""
     return [
         requirement.model_copy(
             update={
@@ -668,7 +665,7 @@ def progress_from(
                     sum(
                         award.credits.get(requirement.type, 0.0)
                         for award in awards
-                        if requirement.from_ <= _local_date(award.start, timezone) <= requirement.to
+                        if requirement.from_ <= award.session_date <= requirement.to
                     ),
                     2,
                 )

@@ -207,7 +207,7 @@ def statement_data(
     sessions = [
         " — ".join(
             (
-                long_date(a.start.date(), lang),
+                long_date(a.session_date, lang),
                 a.series_title,
                 f"{number(a.minutes, lang)} min",
                 ", ".join(credit_quantities(a.credits, labels, lang)),

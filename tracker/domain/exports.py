@@ -21,9 +21,9 @@ import csv
 import io
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
@@ -34,6 +34,7 @@ from schedules.clock import iso_z
 from schedules.models import Occurrence, Series
 from tracker.domain import claims, revocations
 from tracker.domain.awards import credit_roundings
+from tracker.domain.localtime import session_date
 from tracker.domain.models import Award, CreditType, Physician
 
 Layout = Literal["csv", "tab"]
@@ -146,19 +147,56 @@ async def _claimed(
     return result
 
 
+@dataclass(frozen=True)
+class Period:
+    """Which sessions an export holds: from ``start_from`` until ``until`` (instants in UTC,
+    ``until`` left out), and from ``first_day`` to ``last_day`` (both in): the session's own
+    date where it is held, so that a session at 00:30 in Paris on 1 December, or at 08:00 in
+    Nouméa, is in December's export, whose rows and certificates date it in December."""
+
+    start_from: datetime | None = None
+    until: datetime | None = None
+    first_day: date | None = None
+    last_day: date | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """What the query can select by: the instants, and the days widened to every offset
+        from UTC (-12 to +14 hours) for :meth:`holds` to finish."""
+        found: list[ColumnElement[bool]] = []
+        if self.start_from is not None:
+            found.append(col(Occurrence.start) >= self.start_from)
+        if self.until is not None:
+            found.append(col(Occurrence.start) < self.until)
+        if self.first_day is not None:
+            found.append(col(Occurrence.start) >= _midnight(self.first_day) - timedelta(days=1))
+        if self.last_day is not None:
+            found.append(col(Occurrence.start) < _midnight(self.last_day) + timedelta(days=2))
+        return found
+
+    def holds(self, held_on: date) -> bool:
+        """Whether a session of this date is within the days asked."""
+        return (self.first_day is None or self.first_day <= held_on) and (
+            self.last_day is None or held_on <= self.last_day
+        )
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 async def completion_batch(
     session: AsyncSession,
     header: list[str],
     *,
-    start_from: datetime | None,
-    until: datetime | None,
+    period: Period,
     after: ExportKey | None = None,
     limit: int | None = None,
 ) -> tuple[list[list[str]], ExportKey | None]:
     """The rows of the next ``limit`` awards after ``after`` (final, not revoked, with some
-    credit, for physicians who consented to board reporting, one row per board id), and the key to read
-    the batch after them (``None``: this was the last); ``limit``: :data:`BATCH`. ``start_from`` / ``until`` select
-    sessions by start."""
+    credit, for physicians who consented to board reporting, one row per board id), and the
+    key to read the batch after them (``None``: this was the last); ``limit``: :data:`BATCH`.
+    ``period`` selects sessions (:class:`Period`); a row's ``completion_date`` is its session's
+    date where it is held, as its certificate gives it."""
     codes = header[len(BASE_COLUMNS) :]
     limit = limit or BATCH
     query = (
@@ -175,10 +213,8 @@ async def completion_batch(
         .order_by(*ORDER)
         .limit(limit + 1)
     )
-    if start_from is not None:
-        query = query.where(Occurrence.start >= start_from)
-    if until is not None:
-        query = query.where(Occurrence.start < until)
+    for condition in period.conditions():
+        query = query.where(condition)
     if after is not None:
         query = query.where(_after(after))
     found = list((await session.exec(query)).all())
@@ -188,16 +224,16 @@ async def completion_batch(
     claimed = await _claimed(session, found)
     for award, occurrence, series, physician in found:
         seconds, credits = claimed.get(award.id or 0, (award.seconds, award.credits))
-        if not any(amount > 0 for amount in credits.values()):
+        held_on = session_date(occurrence.start, series.timezone)
+        if not any(amount > 0 for amount in credits.values()) or not period.holds(held_on):
             continue
-        local_end = occurrence.end.astimezone(ZoneInfo(series.timezone))
         boards: Sequence[tuple[str | None, str]] = sorted(physician.board_ids.items()) or [
             (None, "")
         ]
         for board, board_id in boards:
             rows.append(
                 [
-                    local_end.date().isoformat(),
+                    held_on.isoformat(),
                     physician.first_name,
                     physician.last_name,
                     physician.npi or "",
@@ -239,11 +275,7 @@ def render_rows(rows: list[list[str]], layout: Layout) -> str:
 
 
 async def completions_csv(
-    session: AsyncSession,
-    *,
-    start_from: datetime | None,
-    until: datetime | None,
-    layout: Layout = "csv",
+    session: AsyncSession, *, period: Period | None = None, layout: Layout = "csv"
 ) -> str:
     """The whole completions export as text in ``layout`` (the HTTP export streams the same
     batches instead of building the text)."""
@@ -252,7 +284,7 @@ async def completions_csv(
     after: ExportKey | None = None
     while True:
         rows, after = await completion_batch(
-            session, header, start_from=start_from, until=until, after=after
+            session, header, period=period or Period(), after=after
         )
         parts.append(render_rows(rows, layout))
         if after is None:

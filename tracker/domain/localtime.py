@@ -15,6 +15,13 @@ from schedules.wording import locale_of
 _CITYLESS = ("UTC", "Etc/", "GMT")
 
 
+def session_date(start: datetime, timezone: str) -> date:
+    """A session's date: its start's date where it is held (``timezone``, the series'). One
+    date per session everywhere (its certificate, the monthly statement and its month, the
+    requirements' windows, the board export), whoever reads it and from wherever."""
+    return start.astimezone(ZoneInfo(timezone)).date()
+
+
 def long_date(value: date, language: str) -> str:
     """``mardi 1er décembre 2026`` / ``Tuesday 1 December 2026``."""
     return _date(value, language, weekday=True)

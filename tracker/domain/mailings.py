@@ -65,7 +65,7 @@ from tracker.domain.documents import (
     designation,
     statement_data,
 )
-from tracker.domain.localtime import day, month_label, when, zone_name
+from tracker.domain.localtime import day, month_label, session_date, when, zone_name
 from tracker.domain.models import Award, Certificate, Claim, Physician, Registration
 from tracker.domain.physicians import Newcomer
 from tracker.errors import CertificateRevokedError
@@ -962,18 +962,28 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
 
 
 async def physicians_with_activity(session: AsyncSession, period: str) -> list[int]:
+    """Physicians with a final, unrevoked award at a session of the month, by the session's
+    date where it is held (UTC offsets run from -12 to +14 hours: read a day more each side)."""
     start, end = period_bounds(period)
     query = (
-        select(Award.physician_id)
+        select(Award.physician_id, Occurrence.start, Series.timezone)
         .join(Occurrence, col(Occurrence.id) == col(Award.occurrence_id))
+        .join(Series, col(Series.id) == col(Occurrence.series_id))
         .where(
-            Occurrence.start >= start,
-            Occurrence.start < end,
+            Occurrence.start >= start - timedelta(days=1),
+            Occurrence.start < end + timedelta(days=1),
             col(Award.final).is_(True),
             not_(revocations.session_revoked(Award.occurrence_id, Award.physician_id)),
         )
     )
-    return sorted(set((await session.exec(query)).all()))
+    first, after = start.date(), end.date()
+    return sorted(
+        {
+            physician_id
+            for physician_id, at, timezone in (await session.exec(query)).all()
+            if first <= session_date(at, timezone) < after
+        }
+    )
 
 
 async def enqueue_statement(
@@ -987,11 +997,13 @@ async def enqueue_statement(
     physician = await session.get_one(Physician, physician_id)
     start, end = period_bounds(period)
     summary = await credit_summary(session, physician_id)
-    # Progress as of the month's end: its final credits and those before, none of a later
+    # The month's sessions by their date (where they are held, as their certificates say);
+    # progress as of the month's end: its final credits and those before, none of a later
     # month's (a statement sent late must not count them).
-    until_end = [a for a in summary.awards if a.final and a.start < end]
-    progress = progress_from(summary.requirements, until_end, physician.timezone)
-    awards = [a for a in until_end if a.revoked_at is None and start <= a.start]
+    first, after = start.date(), end.date()
+    until_end = [a for a in summary.awards if a.final and a.session_date < after]
+    progress = progress_from(summary.requirements, until_end)
+    awards = [a for a in until_end if a.revoked_at is None and first <= a.session_date]
     totals: dict[str, float] = {}
     for award in awards:
         for code, value in award.credits.items():

@@ -381,6 +381,9 @@ class AwardPublic(BaseModel):
     series_title: str
     start: datetime
     end: datetime
+    #: The session's date where it is held (its start in the series' timezone): the date its
+    #: certificate, the monthly statement, the requirements and the board export give it.
+    session_date: date
     minutes: float
     final: bool
     credits: dict[str, float]

@@ -154,6 +154,19 @@ def path_id(request: web.Request, name: str = "id") -> int:
     return parsed
 
 
+def query_day(request: web.Request, name: str) -> date | None:
+    """The day a query parameter gives as a plain date (``2026-12-01``), or ``None`` when it
+    gives none (absent, empty or an instant: :func:`query_datetime` reads those); 400 for a
+    plain date that does not exist."""
+    value = request.query.get(name) or ""
+    if not _DATE.match(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPProblem(400, f"query parameter {name!r} is not a date") from None
+
+
 def query_datetime(request: web.Request, name: str, *, day_end: bool = False) -> datetime | None:
     """An instant from the query string (RFC 3339: ``2026-01-05T00:00:00Z``) in UTC, or 400;
     empty is absent. Only RFC 3339, as the document says (not "0.5" read as a Unix time), or

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -86,21 +85,19 @@ class CompletionBatch:
 
 
 async def completions(
-    services: Services, *, start_from: datetime | None, until: datetime | None
+    services: Services, period: exports.Period
 ) -> AsyncGenerator[CompletionBatch, None]:
     """The completions export, batch after batch, each read in its own short session (after
     the last one's key): an export of any size holds one batch, and no connection waits on a
     slow reader between two batches."""
     async with services.database.session() as session:
         header = await exports.completion_header(session)
-        rows, after = await exports.completion_batch(
-            session, header, start_from=start_from, until=until
-        )
+        rows, after = await exports.completion_batch(session, header, period=period)
     yield CompletionBatch(header, rows)
     while after is not None:
         async with services.database.session() as session:
             rows, after = await exports.completion_batch(
-                session, header, start_from=start_from, until=until, after=after
+                session, header, period=period, after=after
             )
         yield CompletionBatch(header, rows)
 

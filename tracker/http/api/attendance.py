@@ -11,7 +11,7 @@ from aiohttp import web
 from schedules.clock import utcnow
 from tracker.adapters.zoom_webhook import to_event, url_validation, verify
 from tracker.domain.attendance import NewEvent, Recorded, unmatched_reason
-from tracker.domain.exports import Layout, render_header, render_rows
+from tracker.domain.exports import Layout, Period, render_header, render_rows
 from tracker.domain.schemas import (
     AttendanceBatch,
     AttendanceEventPublic,
@@ -30,7 +30,14 @@ from tracker.http.paging import (
     query_id,
     query_text,
 )
-from tracker.http.parsing import json_response, parse_json, path_id, query_datetime, read_json
+from tracker.http.parsing import (
+    json_response,
+    parse_json,
+    path_id,
+    query_datetime,
+    query_day,
+    read_json,
+)
 from tracker.http.problems import HTTPProblem, problem_response
 from tracker.services import attendance as attendance_service
 from tracker.services import lists
@@ -218,11 +225,14 @@ async def _export(request: web.Request, layout: Layout) -> web.StreamResponse:
     """Streamed batch by batch (:func:`tracker.services.attendance.completions`): an export of
     any size holds one batch, and no database connection waits on a slow client. The first
     batch is read before the answer starts, so that an unreachable database is still a 503."""
-    start_from = query_datetime(request, "from")
-    until = query_datetime(request, "to", day_end=True)
-    batches = attendance_service.completions(
-        request.app[SERVICES], start_from=start_from, until=until
+    first_day, last_day = query_day(request, "from"), query_day(request, "to")
+    period = Period(
+        start_from=None if first_day else query_datetime(request, "from"),
+        until=None if last_day else query_datetime(request, "to"),
+        first_day=first_day,
+        last_day=last_day,
     )
+    batches = attendance_service.completions(request.app[SERVICES], period)
     first = await anext(batches)
     name, media_type = (
         ("completions.txt", "text/tab-separated-values")

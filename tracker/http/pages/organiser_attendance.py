@@ -4,7 +4,7 @@ handlers: parse, call one service, write."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from aiohttp import web
 
@@ -106,17 +106,17 @@ async def organizer_export_completions_txt(request: web.Request) -> web.StreamRe
 
 
 async def _export_completions(request: web.Request) -> web.StreamResponse:
-    """The API's completions export (the same rows and streaming) for the page's dates: from
-    the start of ``from`` to the end of ``to``, in UTC."""
+    """The API's completions export (the same rows and streaming) for the page's dates, from
+    ``from`` to ``to`` included, each session by its own date (where it is held)."""
     await organizer_session(request)
     start, end, error = _dates(request)
     if error:
         return page(request, "org_exports.html", status=400, start=start, end=end, error=error)
     query = {"lang": request.query.get("lang", "")} if request.query.get("lang") else {}
     if start:
-        query["from"] = f"{start}T00:00:00Z"
+        query["from"] = start  # days: each session by its own date where it is held
     if end:
-        query["to"] = f"{date.fromisoformat(end) + timedelta(days=1)}T00:00:00Z"
+        query["to"] = end
     asked = request.clone(rel_url=request.rel_url.with_query(query))
     if request.path.endswith(".txt"):
         return await attendance_api.export_completions_tab(asked)

@@ -592,7 +592,7 @@ async def test_export_streams_batches_that_add_up_to_the_whole_file(
                     )
                 )
         await session.commit()
-        whole = await exports.completions_csv(session, start_from=None, until=None)
+        whole = await exports.completions_csv(session)
     monkeypatch.setattr(exports, "BATCH", 3)
 
     response = await client.get("/api/exports/completions.csv", headers=auth)
