@@ -8,7 +8,8 @@ attendees and a real SMTP server (aiosmtpd) on loopback, then times, in the same
 - deliver: the outbox worker sending every queued message through ``SmtpTransport``;
 - baseline: aiosmtplib alone sending the same raw messages over one connection.
 
-With ``--pipelined`` it also times the whole path as the service runs it, the worker sending
+With ``--lag`` it also tells how late the event loop wakes a task during the queue. With
+``--pipelined`` it also times the whole path as the service runs it, the worker sending
 while the queue fills (woken after each batch of 200), in a second database.
 
 The PDFs are drawn as the service draws them: in ``--pdf-workers`` processes (default: the
@@ -145,8 +146,22 @@ def _peak(pid: int) -> float:
     return 0.0
 
 
+async def _probe(late: list[float]) -> None:
+    """How late the event loop wakes a task that asks to be woken every millisecond: what a
+    webhook arriving meanwhile would wait before its handler runs."""
+    loop = asyncio.get_running_loop()
+    while True:
+        asked = loop.time() + 0.001
+        await asyncio.sleep(0.001)
+        late.append(loop.time() - asked)
+
+
+def _quantile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
 async def _measure(
-    engine: str, url: str, attendees: int, *, pipeline: bool, workers: int
+    engine: str, url: str, attendees: int, *, pipeline: bool, workers: int, lag: bool
 ) -> dict[str, float]:
     await upgrade(url)
     database = Database(url)
@@ -168,9 +183,14 @@ async def _measure(
         if isinstance(pdfs, ProcessRenderer):
             await pdfs.start()
         fonts = time.perf_counter() - began
+        late: list[float] = []
+        probe = asyncio.create_task(_probe(late)) if lag else None
         began, cpu = time.perf_counter(), _cpu()
         queued = await issue_certificates(database, context.mail, occurrence, now=now, pdfs=pdfs)
         queue, queue_cpu = time.perf_counter() - began, _cpu() - cpu
+        if probe is not None:
+            probe.cancel()
+            late.sort()
         workers_peak = 0.0
         if isinstance(pdfs, ProcessRenderer):
             workers_peak = sum(map(_peak, pdfs.pids()))
@@ -204,6 +224,9 @@ async def _measure(
             "fonts": fonts,
             "peak": peak,
             "workers_peak": workers_peak,
+            "late_p50": _quantile(late, 0.5),
+            "late_p99": _quantile(late, 0.99),
+            "late_max": late[-1] if late else float("nan"),
             "pipelined": pipelined,
         }
     finally:
@@ -227,6 +250,11 @@ async def main() -> None:
         help=f"processes drawing the PDFs (0: on the event loop; default {PDF_WORKERS}, the "
         "service's default)",
     )
+    parser.add_argument(
+        "--lag",
+        action="store_true",
+        help="also how late the event loop wakes a task during the queue (a probe every ms)",
+    )
     args = parser.parse_args()
     results = []
     for engine in ("sqlite", "postgresql") if args.pg else ("sqlite",):
@@ -240,6 +268,7 @@ async def main() -> None:
                         args.attendees,
                         pipeline=args.pipelined,
                         workers=args.pdf_workers,
+                        lag=args.lag,
                     ),
                 )
             )
@@ -263,6 +292,12 @@ async def main() -> None:
             f"at {r['baseline_cpu'] / whole_cpu:4.0%} of the baseline (delivery alone "
             f"{r['baseline_cpu'] / r['deliver_cpu']:4.0%})"
         )
+        if args.lag:
+            print(
+                f"{engine:10} the event loop during the queue wakes a task late by "
+                f"{r['late_p50'] * 1000:.2f} ms (median), {r['late_p99'] * 1000:.2f} ms (p99), "
+                f"{r['late_max'] * 1000:.1f} ms at worst"
+            )
         if args.pipelined:
             print(
                 f"{engine:10} pipelined whole path {r['pipelined'] / n * 1000:5.2f} ms each: "
