@@ -120,14 +120,26 @@ class ProcessRenderer:
             raise ValueError(f"a process renderer needs at least one worker, not {workers}")
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._starting = asyncio.Lock()
         self._closed = False
 
     async def start(self) -> None:
         """Starts the workers now (else the first batch does), and waits until each has its
         fonts."""
-        pool = self._executor()
-        ready = [pool.submit(_ready) for _ in range(self.workers)]
+        await self._started()
+        ready = [self._executor().submit(_ready) for _ in range(self.workers)]
         await asyncio.gather(*map(asyncio.wrap_future, ready))
+
+    async def _started(self) -> ProcessPoolExecutor:
+        """The pool, its workers started in a thread: starting a worker waits for the fork
+        server, which imports the service's modules when it starts (a second or more), and
+        the event loop has better things to do meanwhile."""
+        async with self._starting:
+            if self._pool is not None:
+                return self._pool
+            pool = self._executor()
+            await asyncio.to_thread(lambda: [pool.submit(_ready) for _ in range(self.workers)])
+            return pool
 
     def pids(self) -> list[int]:
         """The workers' process ids (for accounting their CPU time)."""
@@ -149,7 +161,14 @@ class ProcessRenderer:
         if self._closed:
             raise RuntimeError("this renderer was closed")
         chunks = [documents[i : i + CHUNK] for i in range(0, len(documents), CHUNK)]
-        pool = self._executor()
+        try:
+            pool = await self._started()
+        except Exception:  # no process to be had (out of memory, out of processes)
+            log.exception("could not start a certificate worker: drawing this batch here")
+            self._discard(self._pool)
+            async for pdf in _inline(documents):
+                yield pdf
+            return
         futures: list[Future[list[bytes | None]]] = []
         try:
             for chunk in chunks:
@@ -177,6 +196,10 @@ class ProcessRenderer:
         """A worker died: this batch is drawn here, the next one gets a new pool."""
         if self._pool is pool:
             log.warning("a certificate worker process died: drawing this batch in the service")
+            self._discard(pool)
+
+    def _discard(self, pool: ProcessPoolExecutor | None) -> None:
+        if pool is not None and self._pool is pool:
             self._pool = None
             pool.shutdown(wait=False, cancel_futures=True)
 

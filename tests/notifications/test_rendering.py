@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from notifications import rendering
 from notifications.pdf import CertificateData
 from notifications.rendering import INLINE, ProcessRenderer, Renderer
 from tests.notifications.test_pdf_cuts import BASE
@@ -81,6 +82,26 @@ async def test_a_worker_killed_mid_batch_costs_no_certificate_and_the_next_batch
     ]
     assert all(again)
     assert len(pdfs.pids()) == 1 and pdfs.pids() != [first]
+
+
+async def test_a_worker_that_cannot_be_started_costs_no_certificate(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_process(**_: object) -> object:
+        raise OSError(11, "Resource temporarily unavailable")  # fork's EAGAIN
+
+    monkeypatch.setattr(rendering, "ProcessPoolExecutor", no_process)
+    pdfs = ProcessRenderer(1)
+    documents = [_certificate(n) for n in range(3)]
+
+    with caplog.at_level(logging.ERROR, logger="notifications.rendering"):
+        drawn = await _drawn(pdfs, documents)
+
+    assert [pdftotext(pdf or b"")[2] for pdf in drawn] == [d.physician_name for d in documents]
+    assert [r.getMessage() for r in caplog.records] == [
+        "could not start a certificate worker: drawing this batch here"
+    ]
+    assert pdfs.pids() == []
 
 
 @pytest.mark.parametrize("where", ["worker", "loop"])
