@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.smtp import free_port
@@ -49,3 +50,39 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def descendants(parent: int) -> set[int]:
+    """Every process ``parent`` started, or one of those did (read from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(text.rsplit(")", 1)[1].split()[1])
+    found, grown = {parent}, True
+    while grown:
+        more = {pid for pid, up in parents.items() if up in found} - found
+        found |= more
+        grown = bool(more)
+    return found - {parent}
+
+
+def _ended(pid: int) -> bool:
+    """Ended: reaped, or a zombie waiting for its parent."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return text.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def still_running(pids: set[int], *, within: float) -> set[int]:
+    """Those of ``pids`` still running after up to ``within`` seconds (empty: all ended)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if all(map(_ended, pids)):
+            return set()
+        time.sleep(0.05)
+    return {pid for pid in pids if not _ended(pid)}

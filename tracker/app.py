@@ -11,6 +11,7 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy.orm import configure_mappers
 
+from notifications.rendering import ProcessRenderer, Renderer, renderer
 from notifications.transports import transport_for
 from notifications.worker import DeliveryWorker
 from schedules.feeds import FeedCache
@@ -33,6 +34,16 @@ from tracker.settings import Settings
 from tracker.zoom import client_for
 
 PROJECTOR = web.AppKey("award_projector", Projector)
+PDFS = web.AppKey("pdfs", Renderer)
+
+
+async def rendering_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The processes drawing certificate PDFs (``TRACKER_PDF_WORKERS``; started by the first
+    batch of certificates, not before): first set up, last stopped, once no job uses them."""
+    yield
+    pdfs = app[PDFS]
+    if isinstance(pdfs, ProcessRenderer):
+        await asyncio.to_thread(pdfs.close)
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -57,7 +68,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     app[DATABASE], app[MAIL], app[WORKER] = database, mail, worker
     projector = app[PROJECTOR]
     project_soon = None if settings.scheduler == "off" else projector.poke
-    app[SERVICES] = Services(database, settings, mail, worker.poke, project_soon)
+    app[SERVICES] = Services(database, settings, mail, worker.poke, project_soon, pdfs=app[PDFS])
     app[WRITER] = Writer(database, stored=project_soon or _nothing)
     yield
     await database.close()
@@ -145,8 +156,10 @@ def create_app(settings: Settings) -> web.Application:
     app[FEED_CACHE] = FeedCache()
     app[PROJECTOR] = Projector()
     app[BACKGROUND] = Background()
+    app[PDFS] = renderer(settings.pdf_workers if settings.scheduler == "on" else 0)
     app.on_shutdown.append(signal_stopping)
     app.on_shutdown.append(drain_background)
+    app.cleanup_ctx.append(rendering_ctx)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(ingestion_ctx)
     app.cleanup_ctx.append(zoom_ctx)

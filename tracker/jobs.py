@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from notifications.rendering import INLINE, Renderer
 from schedules.clock import utcnow
 from tracker.db import Database
 from tracker.domain.awards import BATCH
@@ -62,6 +63,8 @@ class JobContext:
     #: The Zoom account's client and the services its jobs call (SPEC 8), when configured.
     zoom: ZoomClient | None = None
     services: Services | None = None
+    #: Draws certificate PDFs (``TRACKER_PDF_WORKERS`` processes, or the event loop).
+    pdfs: Renderer = INLINE
 
 
 def process_id() -> str:
@@ -106,6 +109,7 @@ async def finalize_job(ctx: JobContext, occurrence_id: int) -> None:
         stopping=ctx.stopping,
         batch_size=ctx.batch_size,
         poke=ctx.poke,
+        pdfs=ctx.pdfs,
     )
 
 
@@ -277,6 +281,7 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         stopping=app[STOPPING],
         zoom=app.get(ZOOM),
         services=app[SERVICES],
+        pdfs=app[SERVICES].pdfs,
     )
     every = {
         "misfire_grace_time": None,

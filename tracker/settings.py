@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from notifications.addresses import InvalidAddressError, parse_mailbox
+from notifications.rendering import PDF_WORKERS
 from schedules.errors import UnknownTimezoneError
 from schedules.recurrence import resolve_timezone
 from tracker.domain import limits
@@ -101,6 +102,12 @@ class Settings(BaseSettings):
     finalisation_lease_seconds: int = Field(default=120, ge=5, le=3600)
     finalisation_batch: int = Field(
         default=1000, ge=10, le=10_000, description="Awards per finalisation transaction"
+    )
+    pdf_workers: int = Field(
+        default=PDF_WORKERS,
+        ge=0,
+        le=16,
+        description="Processes drawing certificate PDFs beside the event loop; 0: on the loop",
     )
     mail_rate: float = Field(
         default=5.0, ge=0, le=1000, description="Messages per second; 0: no limit"

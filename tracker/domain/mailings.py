@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import calendar
+import contextlib
 import functools
 import logging
 import secrets
@@ -53,7 +54,8 @@ from notifications.compose import (
 )
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.outbox import enqueue, exists, recipient_of, record_unsendable, serialise
-from notifications.pdf import certificate_pdf, statement_pdf
+from notifications.pdf import CertificateData, certificate_pdf, statement_pdf
+from notifications.rendering import INLINE, Renderer
 from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from schedules.wording import CreditLabels, credit_amount, number
@@ -515,9 +517,11 @@ def _certificate_parts(
     occurrence: Occurrence,
     certificate: Certificate,
     version: int,
+    pdf: bytes | None = None,
 ) -> tuple[dict[str, Any], Attachment]:
-    """The certificate email's template values, and its PDF."""
-    pdf = certificate_document(certificate, physician, occurrence, series, mail)
+    """The certificate email's template values, and its PDF (drawn here unless given)."""
+    if pdf is None:
+        pdf = certificate_document(certificate, physician, occurrence, series, mail)
     context = {
         "series_title": series.title,
         "start_text": when(occurrence.start, physician.timezone, physician.language),
@@ -652,6 +656,26 @@ def _outbox_values(
     }
 
 
+def _documents(
+    wanted: dict[str, tuple[Award, Physician]],
+    certificates: dict[str, Certificate],
+    occurrence: Occurrence,
+    series: Series,
+    mail: MailSettings,
+) -> dict[str, CertificateData]:
+    """What each certificate prints, by outbox key; one that cannot be worded is left out (its
+    email's general path words it again and records why it failed)."""
+    documents: dict[str, CertificateData] = {}
+    for key, (_award, physician) in wanted.items():
+        try:
+            documents[key] = certificate_data(
+                certificates[key], physician, occurrence, series, mail
+            )
+        except Exception:  # reported by the general path
+            continue
+    return documents
+
+
 def _insert_ignoring(session: AsyncSession, table: Any, unique: list[str]) -> Any:
     """``INSERT … ON CONFLICT (unique) DO NOTHING`` for this session's engine."""
     dialect = session.get_bind().dialect.name
@@ -682,6 +706,7 @@ async def issue_certificates(
     now: datetime,
     after: int = 0,
     limit: int = CERTIFICATE_BATCH,
+    pdfs: Renderer = INLINE,
 ) -> CertificateBatch:
     """A certificate (and its email) for each final award with credit of the next ``limit``
     physicians after ``after`` (by id); a changed award, a new one. Flushes; the caller commits.
@@ -693,7 +718,8 @@ async def issue_certificates(
     SQLite's write lock is held only for the two inserts), then writes the new certificates and
     the emails in one statement each. Both inserts skip what another process stored first: a
     certificate stored meanwhile is read back and its email composed anew with that code, so
-    every process sends the same code, and each key is queued once.
+    every process sends the same code, and each key is queued once. ``pdfs`` draws the PDFs
+    (:mod:`notifications.rendering`: in worker processes, the service's, or on the loop).
     """
     occurrence = await session.get(Occurrence, occurrence_id)
     if occurrence is None:
@@ -751,7 +777,7 @@ async def issue_certificates(
 
     sender = parse_mailbox(mail.sender)
 
-    def message(key: str) -> dict[str, object]:
+    def message(key: str, pdf: bytes | None = None) -> dict[str, object]:
         award, physician = wanted[key]
         parts = functools.partial(
             _certificate_parts,
@@ -761,6 +787,7 @@ async def issue_certificates(
             occurrence,
             certificates[key],
             award.version,
+            pdf,
         )
         row = _certificate_row(key, physician, mail, sender, parts, occurrence_id, now)
         if row is not None:
@@ -777,10 +804,14 @@ async def issue_certificates(
         )
         return _outbox_values(key, physician, occurrence_id, compose, now)
 
+    documents = _documents(wanted, certificates, occurrence, series, mail)
     messages: dict[str, dict[str, object]] = {}
-    for key in wanted:
-        messages[key] = message(key)
-        await asyncio.sleep(0)  # composing a batch takes a while: let the loop breathe
+    async with contextlib.aclosing(pdfs.render(list(documents.values()))) as drawn:
+        for key in wanted:
+            # in order (beside the loop when ``pdfs`` has workers); a document that could not
+            # be worded or drawn is drawn here again (``None``), to report why
+            messages[key] = message(key, await anext(drawn) if key in documents else None)
+            await asyncio.sleep(0)  # composing a batch takes a while: let the loop breathe
     new = [c for c in certificates.values() if c.id is None]
     if new:
         await session.exec(

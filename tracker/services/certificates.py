@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from notifications.rendering import INLINE, Renderer
 from tracker.db import Database
 from tracker.domain import verification
 from tracker.domain.mailings import CERTIFICATE_BATCH, MailSettings, latest_certificate_pdf
@@ -30,19 +31,21 @@ async def issue_certificates(
     batch_size: int = CERTIFICATE_BATCH,
     poke: Callable[[], None] = lambda: None,
     still_ours: Callable[[], Awaitable[bool]] | None = None,
+    pdfs: Renderer = INLINE,
 ) -> int:
     """Certificates (and their emails) for every final award with credit at this occurrence
     that has none queued yet; returns how many emails were queued. ``poke`` (the outbox
     worker's) is called after each batch that queued some, so that sending starts with the
     first batch rather than after the last. ``still_ours`` (a finalisation's lease renewal) is
-    awaited before each batch: when it answers False, the run stops there."""
+    awaited before each batch: when it answers False, the run stops there. ``pdfs`` draws the
+    PDFs (the service's worker processes; by default on the event loop)."""
     queued, after = 0, 0
     while True:
         if still_ours is not None and not await still_ours():
             return queued
         async with database.session() as session:
             batch = await issue_batch(
-                session, mail, occurrence_id, now=now, after=after, limit=batch_size
+                session, mail, occurrence_id, now=now, after=after, limit=batch_size, pdfs=pdfs
             )
             await session.commit()
         if batch.queued:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from notifications.rendering import INLINE, Renderer
 from schedules.wording import CreditLabels
 from tracker.db import Database
 from tracker.domain.credit_types import credit_label_table, credit_regimes
@@ -36,6 +37,9 @@ class Services:
     project_soon: Callable[[], None] | None = None
     #: What the calendar feeds last found in the database (``tracker.services.feeds``).
     feeds_read: Memo[Any] = field(default_factory=Memo)
+    #: Draws certificate PDFs: the service's worker processes (``TRACKER_PDF_WORKERS``); a CLI
+    #: command draws its few on the event loop.
+    pdfs: Renderer = INLINE
 
 
 def mail_settings(

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from notifications.rendering import INLINE, Renderer
 from schedules.clock import utcnow
 from schedules.models import Occurrence
 from tracker.db import Database
@@ -151,6 +152,7 @@ async def certify(
     lease: Lease,
     stopping: asyncio.Event | None = None,
     poke: Callable[[], None] = lambda: None,
+    pdfs: Renderer = INLINE,
 ) -> bool:
     """After :func:`finalize_awards`: queue the certificates, renewing the lease before each
     batch, then mark the closure complete; True when it is. Issuing a large session's
@@ -171,7 +173,7 @@ async def certify(
         return held
 
     await issue_certificates(
-        database, mail, occurrence_id, now=utcnow(), poke=poke, still_ours=still_ours
+        database, mail, occurrence_id, now=utcnow(), poke=poke, still_ours=still_ours, pdfs=pdfs
     )
     if not held:
         return False
@@ -190,6 +192,7 @@ async def finalise_session(
     stopping: asyncio.Event | None = None,
     batch_size: int = BATCH,
     poke: Callable[[], None] = lambda: None,
+    pdfs: Renderer = INLINE,
 ) -> bool:
     """The planner's use case: claim the occurrence once ``end + grace`` has passed, make every
     award final, then issue its certificates; True when all of it is done. Resumable: a run
@@ -203,7 +206,7 @@ async def finalise_session(
     if not done:
         return False
     certified = await certify(
-        database, mail, occurrence_id, lease=lease, stopping=stopping, poke=poke
+        database, mail, occurrence_id, lease=lease, stopping=stopping, poke=poke, pdfs=pdfs
     )
     poke()
     return certified

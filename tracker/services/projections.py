@@ -75,6 +75,11 @@ async def certify_closed(services: Services, occurrence_ids: set[int]) -> None:
         closed = [o for o in sorted(occurrence_ids) if await is_closed(session, o)]
     for occurrence_id in closed:
         await issue_certificates(
-            services.database, services.mail, occurrence_id, now=utcnow(), poke=services.poke
+            services.database,
+            services.mail,
+            occurrence_id,
+            now=utcnow(),
+            poke=services.poke,
+            pdfs=services.pdfs,
         )
     services.poke()

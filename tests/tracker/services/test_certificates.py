@@ -1,5 +1,6 @@
 """Certificates are issued batch by batch: a run interrupted half-way keeps what it committed,
-and the next run queues the rest, each certificate once, with the code stored first."""
+and the next run queues the rest, each certificate once, with the code stored first, whether
+their PDFs are drawn on the event loop or in worker processes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 
 from notifications.models import OutboxMessage
+from notifications.rendering import ProcessRenderer
 from tests.factories import ended_session, job_context
+from tests.pdf_tools import pdftotext
 from tracker.db import Database
 from tracker.domain import mailings
 from tracker.domain.models import Certificate
@@ -122,3 +125,44 @@ async def test_the_outbox_worker_is_woken_after_each_batch_that_queued_some(
     assert (first, again) == (25, 0)
     assert len(woken) == 3  # 10, 10, 5 certified among the 30 in three batches; none the 2nd time
     assert len(await _queued(database)) == 25
+
+
+async def test_certificates_drawn_in_worker_processes_carry_their_stored_code(
+    database: Database,
+) -> None:
+    occurrence = await ended_session(database, 30, ended=NOW - GRACE * 2, certified=25)
+    assert await finalize(database, occurrence, now=NOW, grace=GRACE)
+    mail = job_context(database, None).mail
+    pdfs = ProcessRenderer(1)
+    try:
+        queued = await issue_certificates(
+            database, mail, occurrence, now=NOW, batch_size=10, pdfs=pdfs
+        )
+        again = await issue_certificates(
+            database, mail, occurrence, now=NOW, batch_size=10, pdfs=pdfs
+        )
+    finally:
+        pdfs.close()
+
+    assert (queued, again) == (25, 0)
+    stored = await _certificates(database)
+    printed = await _printed(database)
+    assert sorted(printed) == sorted(stored.values())
+    assert all(f"{mail.base_url}/certificates/{code}" in lines for code, lines in printed.items())
+
+
+async def _printed(database: Database) -> dict[str, list[str]]:
+    """Each certificate email's code (from its PDF's file name) and its PDF read back."""
+    async with database.session() as session:
+        rows = (await session.exec(select(OutboxMessage))).all()
+    printed: dict[str, list[str]] = {}
+    for row in rows:
+        message = email.message_from_bytes(row.raw)
+        (pdf,) = (
+            part for part in message.walk() if isinstance(part, Message) and part.get_filename()
+        )
+        code = str(pdf.get_filename()).removeprefix("certificate-").removesuffix(".pdf")
+        payload = pdf.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        printed[code] = pdftotext(payload)
+    return printed

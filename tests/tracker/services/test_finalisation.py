@@ -20,7 +20,7 @@ from notifications.models import OutboxMessage, OutboxStatus
 from notifications.transports import MaildirTransport
 from notifications.worker import DeliveryWorker
 from tests.factories import CERTIFIED, ended_session, job_context, queue_messages
-from tests.processes import serve
+from tests.processes import descendants, serve, still_running
 from tracker.db import Database
 from tracker.domain.awards import recompute_occurrence
 from tracker.domain.models import Award, OccurrenceClosure
@@ -136,14 +136,17 @@ async def test_late_join_after_finalisation_changes_nothing_twice(
     assert await _state(database, occurrence) == (10, 10, CERTIFIED, True)
 
 
-def _serve(database_url: str, cwd: Path) -> subprocess.Popen[bytes]:
+def _serve(database_url: str, cwd: Path, **settings: str) -> subprocess.Popen[bytes]:
     return serve(
         cwd,
-        database_url=database_url,
-        maildir=str(cwd / "mail"),
-        scheduler="on",
-        finalisation_lease_seconds="5",
-        finalisation_batch="50",
+        **{
+            "database_url": database_url,
+            "maildir": str(cwd / "mail"),
+            "scheduler": "on",
+            "finalisation_lease_seconds": "5",
+            "finalisation_batch": "50",
+        }
+        | settings,
     )
 
 
@@ -207,6 +210,45 @@ async def test_sigterm_mid_finalisation_stops_promptly_and_a_restart_finishes(
     assert 0 < final < ATTENDEES
     assert complete is False
     assert took < 10
+
+
+async def test_sigterm_while_workers_draw_certificates_stops_them_promptly_and_a_restart_finishes(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    """The PDFs drawn in a worker process (``TRACKER_PDF_WORKERS=1``): stopped between two
+    batches of certificates, the service and every process it started end within seconds; a
+    restart queues the rest, each certificate once."""
+    certified = 600  # three batches of certificates
+    occurrence = await ended_session(
+        database,
+        certified,
+        ended=datetime.now(UTC) - GRACE - timedelta(minutes=1),
+        certified=certified,
+    )
+    first = _serve(database_url, tmp_path, pdf_workers="1")
+    try:
+        await _until(database, occurrence, lambda s: 0 < s[2] < certified, within=120)
+        started = descendants(first.pid)
+    finally:
+        began = asyncio.get_running_loop().time()
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=30)
+        took = asyncio.get_running_loop().time() - began
+    stopped = await _state(database, occurrence)
+    left = still_running(started, within=10)
+    second = _serve(database_url, tmp_path, pdf_workers="1")
+    try:
+        await _until(database, occurrence, lambda s: s[3], within=120)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+
+    assert first.returncode == 0
+    assert took < 10
+    assert len(started) >= 2  # the worker and the fork server that started it, at least
+    assert left == set()
+    assert stopped[2] < certified and stopped[3] is False
+    assert await _state(database, occurrence) == (certified, certified, certified, True)
 
 
 async def test_the_outbox_worker_keeps_sending_while_a_large_session_is_finalised(
