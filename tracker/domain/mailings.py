@@ -127,6 +127,32 @@ async def reminder_recipients(session: AsyncSession, series_id: int) -> Recipien
     return await _recipients(session, series_id, wanting_reminders=True)
 
 
+async def notice_recipients(
+    session: AsyncSession, series_id: int, occurrence_id: int
+) -> list[tuple[Registration, Physician]]:
+    """Who gets a session's cancellation, move or restoration: those who want the series'
+    reminders, and those who stopped them after a reminder had put this session's invitation
+    in their calendar (else their calendar keeps a session that will not take place, or at a
+    time it is no longer held). In id order."""
+    everyone = await _recipients(session, series_id, wanting_reminders=False)
+    stopped = [p.id for r, p in everyone if not r.reminders]
+    invited: set[int | None] = set()
+    if stopped:
+        invited = set(
+            (
+                await session.exec(
+                    select(OutboxMessage.physician_id).where(
+                        OutboxMessage.kind == "reminder",
+                        OutboxMessage.occurrence_id == occurrence_id,
+                        OutboxMessage.status == OutboxStatus.SENT,
+                        col(OutboxMessage.physician_id).in_(stopped),
+                    )
+                )
+            ).all()
+        )
+    return [(r, p) for r, p in everyone if r.reminders or p.id in invited]
+
+
 async def _recipients(
     session: AsyncSession, series_id: int, *, wanting_reminders: bool
 ) -> list[tuple[Registration, Physician]]:
@@ -430,14 +456,14 @@ async def enqueue_notices(
     recipients: Recipients | None = None,
 ) -> int:
     """After a cancel, move or restore: an updated invitation to ``recipients`` (default:
-    everyone registered who wants reminders), for a session still to come. The caller commits."""
+    :func:`notice_recipients`), for a session still to come. The caller commits."""
     occurrence = await session.get(Occurrence, occurrence_id)
     if occurrence is None or max(occurrence.end, occurrence.recurrence_id) <= now:
         return 0
     series = await session.get_one(Series, occurrence.series_id)
     queued = 0
     if recipients is None:
-        recipients = await reminder_recipients(session, series.id or 0)
+        recipients = await notice_recipients(session, series.id or 0, occurrence_id)
     for _registration, physician in recipients:
         key = f"notice:{occurrence.id}:{physician.id}:{occurrence.sequence}"
         if await exists(session, key):

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from schedules.clock import utcnow
 from schedules.models import Occurrence
 from tracker.domain.awards import is_closed, recompute_occurrence
-from tracker.domain.mailings import enqueue_notices, reminder_recipients
+from tracker.domain.mailings import enqueue_notices, notice_recipients
 from tracker.services.certificates import issue_certificates
 from tracker.services.context import Services
 from tracker.services.transactions import queue_in_batches, retried_once
@@ -36,7 +36,9 @@ async def occurrence_changed(services: Services, occurrence_id: int) -> None:
         async with services.database.session() as session:
             occurrence = await session.get(Occurrence, occurrence_id)
             everyone = (
-                await reminder_recipients(session, occurrence.series_id) if occurrence else []
+                await notice_recipients(session, occurrence.series_id, occurrence_id)
+                if occurrence
+                else []
             )
             await queue_in_batches(
                 session,

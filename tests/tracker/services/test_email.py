@@ -228,6 +228,48 @@ async def test_one_click_unsubscribe_stops_reminders_for_that_series(
     assert later == ["jeanne.durand@example.org"]
 
 
+async def test_after_unsubscribing_a_cancellation_still_reaches_a_calendar_holding_the_session(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    """Paul stopped reminders after the one that put 1 December's session in his calendar: its
+    cancellation still reaches him (else his calendar keeps a session that will not take
+    place); 8 December's, never sent to him, does not."""
+    await _one_message(client, auth, database, scheduler)
+    await deliver(database, smtp_server, at=datetime(2026, 11, 30, 11, 31, tzinfo=UTC))
+    header = next(m for m in smtp_server.recorder.messages if to(m) == "paul@example.org")
+    link = str(header["List-Unsubscribe"]).strip().strip("<>")
+    await client.post(
+        link.removeprefix("https://cme.example.org"), data={"List-Unsubscribe": "One-Click"}
+    )
+    first, second, _ = await occurrences(client, auth, (await _series_id(client, auth)))
+    with time_machine.travel(datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=False):
+        for occurrence in (first, second):
+            cancelled = await client.patch(
+                f"/api/occurrences/{occurrence['id']}", json={"status": "cancelled"}, headers=auth
+            )
+            assert cancelled.status == 200, await cancelled.text()
+        await worker(database, smtp_server).run_once()
+
+    notices = [
+        (to(m), str(calendar_of(m)[1].walk("VEVENT")[0]["DTSTART"].dt.date()))
+        for m in smtp_server.recorder.messages[2:]
+    ]
+    assert sorted(notices) == [
+        ("jeanne.durand@example.org", "2026-12-01"),
+        ("jeanne.durand@example.org", "2026-12-08"),
+        ("paul@example.org", "2026-12-01"),
+    ]
+
+
+async def _series_id(client: TestClient, auth: dict[str, str]) -> int:
+    listed = await (await client.get("/api/series", headers=auth)).json()
+    return int(listed["items"][0]["id"])
+
+
 async def test_reminder_missed_while_down_is_sent_if_the_session_has_not_started(
     client: TestClient,
     auth: dict[str, str],
