@@ -242,6 +242,12 @@ async def update_occurrence(
         start = occurrence.start
         if change.start is not None:
             start = _moved_start(change.start, resolve_timezone(series.timezone), now=now)
+            if start < now <= occurrence.start:
+                # a slip of the month or year would take it off every upcoming list and
+                # email everyone; a session already held can still be set to its real time
+                raise InvalidInputError(
+                    "start", "is in the past: a session to come can only be moved to a time to come"
+                )
         minutes = change.duration_minutes or int(
             (occurrence.end - occurrence.start).total_seconds() // 60
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 from aiohttp.test_utils import TestClient
 
 from tests.factories import create_series, occurrences
@@ -226,3 +228,23 @@ async def test_series_edit_keeps_cancelled_and_moved_state(
         "2027-03-16T17:00:00Z",
     )
     assert after[rows[2]["id"]]["recurrence_id"] == "2027-03-15T12:00:00Z"
+
+
+async def test_a_session_to_come_cannot_be_moved_into_the_past(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    """A slip of the month (1 December for 1 March) would take the session off every upcoming
+    list and tell everyone it moved; one already held can still be set to its real time."""
+    with time_machine.travel(datetime(2026, 12, 8, 9, 0, tzinfo=UTC), tick=False):
+        created = await create_series(client, auth, start="2026-11-30T12:30:00")
+        held, *_, to_come = await occurrences(client, auth, created["id"])
+
+        refused, problem = await _patch(
+            client, auth, to_come["id"], {"start": "2026-12-01T12:30:00"}
+        )
+        corrected, body = await _patch(client, auth, held["id"], {"start": "2026-11-30T13:00:00"})
+
+    assert refused == 422
+    assert problem["errors"][0]["field"] == "start"
+    assert "a session to come can only be moved to a time to come" in problem["detail"]
+    assert (corrected, body["start"]) == (200, "2026-11-30T12:00:00Z")
