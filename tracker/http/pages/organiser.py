@@ -29,7 +29,14 @@ from schedules.window import check_local
 from schedules.wording import credit_amount, labelled, locale_of, number
 from tracker.domain.attendance import unmatched_reasons
 from tracker.domain.listing import Page
-from tracker.domain.localtime import language_name, long_date, when, when_zoned
+from tracker.domain.localtime import (
+    language_name,
+    long_date,
+    when,
+    when_named,
+    when_zoned,
+    zone_name,
+)
 from tracker.domain.models import AttendanceEvent, WebSession
 from tracker.domain.numerals import whole_number
 from tracker.domain.unmatched_groups import GroupKey
@@ -521,7 +528,7 @@ async def organizer_series(
     occurrences = [
         {
             "id": o.id,
-            "when": when(o.start, series.timezone, lang),
+            "when": when_named(o.start, series.timezone, lang),
             "status": o.status,
             "final": o.id in final,
             "local_value": o.start.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
@@ -537,6 +544,7 @@ async def organizer_series(
         status=422 if errors else 200,
         series=series,
         occurrences=occurrences,
+        zone=zone_name(series.timezone, lang),
         occurrence_pager=_occurrence_pager(request, asked, overview.more),
         occurrence_filter=asked,
         bulk_empty=request.query.get("bulk") == "empty",

@@ -513,3 +513,25 @@ async def test_unmatched_events_are_grouped_per_person_and_session_matched_or_di
     assert [e["email"] for e in api["items"]] == ["guest@elsewhere.org"]  # dismissed, still a fact
     (row,) = attendance["items"]
     assert row["physician_id"] == jeanne["id"] and row["minutes"] == 55
+
+
+async def test_the_series_page_names_the_zone_of_its_session_times(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    """A Paris organiser reading a Montréal series: every time says whose it is."""
+    series = await create_series(
+        client, auth, timezone="America/Montreal", start="2027-03-01T18:00:00"
+    )
+    cookie = await organiser_cookie(database)
+
+    french = unescape(
+        await (await client.get(f"/organizer/series/{series['id']}?lang=fr", headers=cookie)).text()
+    )
+    english = unescape(
+        await (await client.get(f"/organizer/series/{series['id']}?lang=en", headers=cookie)).text()
+    )
+
+    assert "le lundi 1er mars 2027 à 18:00 (heure de Montréal)" in french
+    assert "Nouveau début (heure de Montréal)" in french
+    assert "on Monday 1 March 2027 at 18:00 (Montréal time)" in english
+    assert "New start (Montréal time)" in english
