@@ -14,8 +14,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import col, select
 
 from notifications.models import OutboxMessage
+from schedules.models import Occurrence
 from tests.factories import bearer, create_physician, create_series, job_context, occurrences
 from tracker.db import Database
+from tracker.domain.presence import connected_per_minute
 from tracker.jobs import plan_finalisations
 from tracker.services.finalisation import finalize
 
@@ -564,6 +566,9 @@ async def test_a_join_and_its_leave_in_one_second_count_nothing_and_send_no_cert
                 select(OutboxMessage.physician_id).where(col(OutboxMessage.kind) == "certificate")
             )
         ).all()
+        chart = await connected_per_minute(
+            session, await session.get_one(Occurrence, occurrence), now=DURING
+        )
 
     nothing = {"AMA_PRA_1": 0.0, "DPC_HOURS": 0.0}
     whole = {"AMA_PRA_1": 1.0, "DPC_HOURS": 1.0}
@@ -576,3 +581,4 @@ async def test_a_join_and_its_leave_in_one_second_count_nothing_and_send_no_cert
         (paul, 60.0, whole, [], True, [(60.0, whole)]),
     ]
     assert certified == [paul]
+    assert chart == [1] * 60  # the organiser's chart: Paul in every minute, Jeanne in none
