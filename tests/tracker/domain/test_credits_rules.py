@@ -94,6 +94,12 @@ def leave(minute: float, connection: str | None = None) -> Fact:
             0,
             1,
         ),
+        (  # open: the leave, then the joins: the second join finds it open again
+            "a leave and two joins in one second, open before",
+            [join(0), join(20), leave(20), join(20)],
+            60,
+            1,
+        ),
         (  # open: the leaves, then the join: the second leave finds it closed
             "two leaves and a join in one second, open before",
             [join(0), leave(20), join(20), leave(20)],
