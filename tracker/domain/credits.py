@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -20,13 +20,11 @@ from typing import Literal
 #: The version of these rules, kept in every award's receipt (:mod:`tracker.domain.receipts`):
 #: raise it with any change to how facts become minutes or minutes become credits, so that a
 #: receipt read years later says which rules made it.
-RULES_VERSION = "2026.3"
+RULES_VERSION = "2026.4"
 
 Kind = Literal["join", "leave", "ended"]
 Rounding = Literal["quarter", "floor_quarter", "all_or_nothing"]
 ROUNDINGS: tuple[Rounding, ...] = ("quarter", "floor_quarter", "all_or_nothing")
-#: Processing order of facts at the same instant: a leave then a join at 12:10 is a rejoin.
-_KIND_ORDER = {"leave": 0, "ended": 1, "join": 2}
 #: Sources whose facts are whole stays read from the platform's report after the session
 #: (the API's reconciliation, the CSV import): each join has its leave.
 REPORT_SOURCES = frozenset({"report", "zoom_report"})
@@ -66,17 +64,58 @@ class Attendance:
 Stay = tuple[datetime, datetime, str, bool]
 
 
+def _key(fact: Fact) -> str:
+    """The connection a fact belongs to (``-``: the physician's one, when none is given)."""
+    return fact.connection or "-"
+
+
+def _instant(fact: Fact) -> tuple[datetime, str]:
+    return fact.at, _key(fact)
+
+
+def in_turn(facts: Iterable[Fact], open_now: Container[str]) -> Iterator[Fact]:
+    """The joins and leaves of ``facts`` in the order they apply (the platform's end events are
+    left out): by time, and at one instant on one connection by that connection's state, read
+    from ``open_now`` (the connections open so far, which the caller keeps while it applies
+    the facts this yields, one instant after the other):
+
+    - open: its leaves, then its joins: a leave and a join in one second is a reconnect, and
+      the connection goes on;
+    - closed: its joins, then its leaves: a join and a leave in one second is a stay of no
+      length (Zoom's times are whole seconds: a join dropped within a second), which counts
+      nothing and is no anomaly.
+
+    So the result depends on the facts, never on the order they arrived in. Before 2026.4 a
+    leave came before a join at the same instant whatever the state, so a join and a leave of
+    one second left the connection open until the end, and counted the whole session."""
+    ordered = sorted((f for f in facts if f.kind != "ended"), key=_instant)
+    count, index = len(ordered), 0
+    while index < count:
+        fact = ordered[index]
+        after = index + 1
+        if after == count or ordered[after].at != fact.at:  # nearly always: alone at its instant
+            yield fact
+            index = after
+            continue
+        instant = _instant(fact)
+        while after < count and _instant(ordered[after]) == instant:
+            after += 1
+        first = "leave" if instant[1] in open_now else "join"
+        yield from sorted(ordered[index:after], key=lambda same: same.kind != first)
+        index = after
+
+
 def _intervals(
     facts: Iterable[Fact], end: datetime, now: datetime | None
 ) -> tuple[list[Stay], list[str]]:
-    ordered = sorted(facts, key=lambda f: (f.at, _KIND_ORDER[f.kind], f.connection or ""))
-    ended = sorted(f.at for f in ordered if f.kind == "ended")
+    every = list(facts)
+    ended = sorted(f.at for f in every if f.kind == "ended")
     close_at = min(t for t in (end, now) if t is not None)
     open_since: dict[str, datetime] = {}
     intervals: list[Stay] = []
     anomalies: list[str] = []
-    for fact in ordered:
-        key = fact.connection or "-"
+    for fact in in_turn(every, open_since):
+        key = _key(fact)
         if fact.kind == "join":
             if key in open_since:
                 anomalies.append(f"join at {fact.at.isoformat()} while already joined on {key}")
@@ -91,7 +130,7 @@ def _intervals(
     # A connection the webhooks left open (its leave was never delivered) would count up to the
     # end; when the platform's report holds the stay it opened, it knows when they left, so the
     # open connection is left to the report's stay (SPEC 8: lost webhooks, right credits).
-    reported = {f.connection or "-" for f in ordered if f.reported}
+    reported = {_key(f) for f in every if f.reported}
     spans = [(a, b) for a, b, key, _ in intervals if key in reported]
     for key, started in open_since.items():
         if not _reported_stay(started, spans):

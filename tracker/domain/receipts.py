@@ -287,8 +287,9 @@ class FinalBatch:
         """Stays one after the other, each a join and then its leave on one connection, before
         the next stay's join (one stay; a drop and a rejoin, on the same connection or a new
         one...), or None for anything else (a fact without its pair, two connections at once,
-        two facts at one instant): intervals that neither overlap nor touch, so neither
-        merging, the end events nor reports matter."""
+        two facts at one instant, whose order depends on the connection's state, which
+        :func:`~tracker.domain.credits.in_turn` alone decides): intervals that neither overlap
+        nor touch, so neither merging, the end events nor reports matter."""
         ordered = sorted(own, key=itemgetter(1)) if len(own) > 2 or own[0][1] > own[1][1] else own
         previous = None
         for index, (kind, at, connection, _) in enumerate(ordered):

@@ -16,7 +16,9 @@ import time_machine
 from aiohttp.test_utils import TestClient
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
+from sqlmodel import col, select
 
+from notifications.models import OutboxMessage
 from tests.factories import (
     bearer,
     create_physician,
@@ -234,6 +236,56 @@ async def test_credits_become_final_after_grace_and_late_events_recompute(
     assert [(a["minutes"], a["credits"], a["final"]) for a in late["awards"]] == [
         (45.0, {"AMA_PRA_1": 0.75}, True)
     ]
+
+
+@pytest.mark.parametrize("order", ["as sent", "reversed"])
+async def test_a_join_and_its_leave_in_one_second_count_nothing_and_send_no_certificate(
+    zoom_client: TestClient, auth: dict[str, str], database: Database, order: str
+) -> None:
+    """Zoom's times are whole seconds: a phone that joins and drops within one second is a
+    stay of no length (rules 2026.4; before, the whole session and a certificate), while a
+    reconnect reusing its participant_uuid in one second goes on to the end."""
+    ctx = await _setup(zoom_client, auth)
+    deliveries = [
+        participant("joined", "jeanne.durand@example.org", "J1", "2026-11-02T11:35:00Z"),
+        participant("left", "jeanne.durand@example.org", "J1", "2026-11-02T11:35:00Z"),
+        participant("joined", "paul@example.org", "P1", "2026-11-02T11:30:00Z"),
+        participant("left", "paul@example.org", "P1", "2026-11-02T11:50:00Z"),
+        participant("joined", "paul@example.org", "P1", "2026-11-02T11:50:00Z"),
+        ended("2026-11-02T12:31:00Z"),
+    ]
+    if order == "reversed":
+        deliveries.reverse()
+
+    with time_machine.travel(DURING, tick=True):
+        statuses = [(await deliver(zoom_client, payload)).status for payload in deliveries]
+        provisional = [await _credits(zoom_client, ctx[who]["token"]) for who in ("jeanne", "paul")]
+    with time_machine.travel(AFTER_GRACE, tick=True):
+        await plan_finalisations(job_context(database, AsyncIOScheduler(timezone=UTC)))
+        final = [await _credits(zoom_client, ctx[who]["token"]) for who in ("jeanne", "paul")]
+        rows = await every_item(
+            zoom_client, auth, f"/api/occurrences/{ctx['occurrence']['id']}/attendance"
+        )
+    async with database.session() as session:
+        certified = (
+            await session.exec(
+                select(OutboxMessage.physician_id).where(col(OutboxMessage.kind) == "certificate")
+            )
+        ).all()
+
+    assert set(statuses) == {200}
+    assert [
+        [(a["minutes"], a["credits"], a["final"]) for a in s["awards"]] for s in provisional
+    ] == [[(0.0, {"AMA_PRA_1": 0.0}, False)], [(60.0, {"AMA_PRA_1": 1.0}, False)]]
+    assert [[(a["minutes"], a["credits"], a["final"]) for a in s["awards"]] for s in final] == [
+        [(0.0, {"AMA_PRA_1": 0.0}, True)],
+        [(60.0, {"AMA_PRA_1": 1.0}, True)],
+    ]
+    assert [(r["last_name"], r["minutes"], r["anomalies"]) for r in rows] == [
+        ("Durand", 0.0, []),
+        ("Martin", 60.0, []),
+    ]
+    assert certified == [ctx["paul"]["id"]]
 
 
 async def test_unmatched_event_is_listed_then_matched_when_the_physician_appears(

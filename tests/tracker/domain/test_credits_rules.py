@@ -16,7 +16,9 @@ from tracker.domain.credits import (
     Rounding,
     attendance,
     credits_for,
+    in_turn,
     round_credit,
+    stays,
 )
 
 START = datetime(2027, 3, 1, 11, 30, tzinfo=UTC)
@@ -80,6 +82,60 @@ def leave(minute: float, connection: str | None = None) -> Fact:
         ),
         ("second join on an open connection", [join(0), join(10), leave(30)], 30, 1),
         ("seconds count", [join(0), leave(7.5)], 7.5, 0),
+        # one instant on one connection: by the connection's state (rules 2026.4)
+        ("a join and its leave in one second count nothing", [join(5), leave(5)], 0, 0),
+        ("the same, given leave first", [leave(5), join(5)], 0, 0),
+        ("a stay of no length, then a stay", [join(5), leave(5), join(30)], 30, 0),
+        ("a reconnect in one second goes on to the end", [join(0), leave(20), join(20)], 60, 0),
+        ("the same, given join first", [join(0), join(20), leave(20)], 60, 0),
+        (  # closed: the joins, then the leave: the second join finds it open
+            "two joins and a leave in one second, closed before",
+            [join(5), join(5), leave(5)],
+            0,
+            1,
+        ),
+        (  # open: the leave, then the joins: the second join finds it open again
+            "a leave and two joins in one second, open before",
+            [join(0), join(20), leave(20), join(20)],
+            60,
+            1,
+        ),
+        (  # open: the leaves, then the join: the second leave finds it closed
+            "two leaves and a join in one second, open before",
+            [join(0), leave(20), join(20), leave(20)],
+            60,
+            1,
+        ),
+        (
+            "a stay of no length on one device, a stay on another",
+            [join(10, "a"), leave(10, "a"), join(10, "b"), leave(40, "b")],
+            30,
+            0,
+        ),
+        (
+            "a reconnect on one device, a stay of no length on another, one second",
+            [join(0, "a"), leave(20, "a"), join(20, "a"), join(20, "b"), leave(20, "b")],
+            60,
+            0,
+        ),
+        ("no connection and an empty one are one", [join(5, ""), leave(5)], 0, 0),
+        (
+            "a stay of no length at the end event",
+            [join(40), leave(40), Fact("ended", at(40))],
+            0,
+            0,
+        ),
+        (
+            "a reconnect at the end event",
+            [join(0), leave(40), join(40), Fact("ended", at(40))],
+            40,
+            0,
+        ),
+        ("a stay of no length at the start", [join(0), leave(0)], 0, 0),
+        ("a stay of no length at the end", [join(60), leave(60)], 0, 0),
+        ("a stay of no length before the start", [join(-5), leave(-5)], 0, 0),
+        ("a reconnect at the start", [join(-10), leave(0), join(0)], 60, 0),
+        ("a reconnect at the end", [join(50), leave(60), join(60)], 10, 0),
     ],
 )
 def test_attended_minutes(case: str, facts: list[Fact], minutes: float, anomalies: int) -> None:
@@ -104,6 +160,100 @@ def test_any_delivery_order_and_duplicates_give_the_same_minutes() -> None:
             attendance(list(order) + list(order[:2]), start=START, end=END).seconds
             == expected.seconds
         )
+
+
+def test_a_join_and_its_leave_in_one_second_give_no_credit_and_no_anomaly() -> None:
+    for facts in ([join(5), leave(5)], [leave(5), join(5)]):
+        attended = attendance(facts, start=START, end=END)
+
+        credits = credits_for(
+            attended,
+            duration_minutes=60,
+            min_attendance_percent=None,
+            designations=[{"type": "AMA_PRA_1", "max": 1.0}],
+            roundings={"AMA_PRA_1": "quarter"},
+        )
+
+        assert (attended, credits) == (Attendance(0, ()), {"AMA_PRA_1": 0.0})
+
+
+def test_a_stay_of_no_length_is_a_closed_interval_of_no_length() -> None:
+    intervals, anomalies = stays([leave(5, "a"), join(5, "a")], end=END)
+
+    assert (intervals, anomalies) == ([(at(5), at(5), "a", True)], [])
+
+
+def test_a_reconnect_in_one_second_is_two_intervals() -> None:
+    intervals, anomalies = stays([join(20, "a"), leave(20, "a"), join(0, "a")], end=END)
+
+    assert (intervals, anomalies) == (
+        [(at(0), at(20), "a", True), (at(20), END, "a", False)],
+        [],
+    )
+
+
+def test_in_turn_orders_one_instant_by_the_connections_state() -> None:
+    facts = [join(5, "a"), leave(5, "a"), leave(5, "b"), join(5, "b")]
+
+    assert list(in_turn(facts, {"b"})) == [join(5, "a"), leave(5, "a"), leave(5, "b"), join(5, "b")]
+    assert list(in_turn(facts, {"a"})) == [leave(5, "a"), join(5, "a"), join(5, "b"), leave(5, "b")]
+
+
+#: Whole seconds a few apart, so that facts often share an instant (Zoom's times are whole
+#: seconds); a few around the window's edges.
+_seconds = st.sampled_from([-5, 0, 1, 2, 3, 600, 601, 3599, 3600, 3605])
+_facts = st.lists(
+    st.builds(
+        Fact,
+        st.sampled_from(["join", "join", "leave", "leave", "ended"]),
+        _seconds.map(lambda s: START + timedelta(seconds=s)),
+        st.sampled_from([None, "", "a", "b"]),
+        st.sampled_from([None, "zoom", "api", "zoom_report"]),
+    ),
+    max_size=10,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(facts=_facts, data=st.data(), now=st.none() | _seconds)
+def test_any_order_of_the_same_facts_gives_the_same_intervals(
+    facts: list[Fact], data: st.DataObject, now: int | None
+) -> None:
+    shuffled = data.draw(st.permutations(facts))
+    as_of = None if now is None else START + timedelta(seconds=now)
+
+    assert stays(shuffled, end=END, now=as_of) == stays(facts, end=END, now=as_of)
+    assert attendance(shuffled, start=START, end=END, now=as_of) == attendance(
+        facts, start=START, end=END, now=as_of
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(facts=_facts, second=_seconds, data=st.data())
+def test_a_stay_of_no_length_on_a_new_connection_changes_nothing(
+    facts: list[Fact], second: int, data: st.DataObject
+) -> None:
+    instant = START + timedelta(seconds=second)
+    stay = [Fact("join", instant, "new"), Fact("leave", instant, "new")]
+    shuffled = data.draw(st.permutations(facts + stay))
+
+    assert attendance(shuffled, start=START, end=END) == attendance(facts, start=START, end=END)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    times=st.lists(_seconds, min_size=3, max_size=3, unique=True).map(sorted),
+    data=st.data(),
+)
+def test_a_reconnect_in_one_second_counts_as_one_stay(
+    times: list[int], data: st.DataObject
+) -> None:
+    joined, reconnected, left = (START + timedelta(seconds=s) for s in times)
+    one_stay = [Fact("join", joined, "a"), Fact("leave", left, "a")]
+    reconnect = [Fact("leave", reconnected, "a"), Fact("join", reconnected, "a")]
+    shuffled = data.draw(st.permutations(one_stay + reconnect))
+
+    assert attendance(shuffled, start=START, end=END) == attendance(one_stay, start=START, end=END)
 
 
 @pytest.mark.parametrize(

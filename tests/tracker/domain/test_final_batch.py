@@ -151,3 +151,35 @@ def test_the_batch_gives_the_reference_figures_and_receipt_for_any_facts(
     assert receipt == json.dumps(expected_receipt)  # the stored text, byte for byte
     assert json.loads(receipt) == expected_receipt
     assert batch.figures(list(reversed(own)))[2] == receipt
+
+
+def test_a_join_and_its_leave_in_one_second_give_nothing_in_a_batch() -> None:
+    shared = terms(
+        duration_minutes=60,
+        min_attendance_percent=None,
+        designations=[{"type": "AMA_PRA_1", "max": 1}],
+        roundings={},
+    )
+
+    def credits_of(attended: Attendance) -> dict[str, float]:
+        return credits_for(
+            attended,
+            duration_minutes=60,
+            min_attendance_percent=None,
+            designations=[{"type": "AMA_PRA_1", "max": 1}],
+            roundings={},
+        )
+
+    batch = FinalBatch(
+        start=START, end=END, ended=[], shared=shared, credits_of=credits_of, computed_at=COMPUTED
+    )
+    instant = START + timedelta(minutes=5)
+
+    attended, credits, receipt = batch.figures(
+        [("leave", instant, "p1", "zoom"), ("join", instant, "p1", "zoom")]
+    )
+
+    assert (attended, credits) == (Attendance(0, ()), {"AMA_PRA_1": 0.0})
+    assert json.loads(receipt)["connections"] == [
+        {"id": "p1", "sources": ["zoom"], "intervals": [[300, 300, 0, True]]}
+    ]

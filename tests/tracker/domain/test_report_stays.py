@@ -54,3 +54,13 @@ def test_a_webhook_join_a_few_seconds_before_the_reported_one_is_left_to_the_rep
     report = [Fact("join", at(10), "r1", "zoom_report"), Fact("leave", at(20), "r1", "zoom_report")]
 
     assert attendance(webhooks + report, start=START, end=END).seconds == 600
+
+
+def test_a_reported_stay_of_no_length_counts_nothing() -> None:
+    # a report row whose join and leave fall in one second (rules 2026.4; before, its leave
+    # came first and was dropped, and its join counted to the end)
+    report = [Fact("join", at(5), "r1", "zoom_report"), Fact("leave", at(5), "r1", "zoom_report")]
+
+    result = attendance(report, start=START, end=END)
+
+    assert (result.seconds, result.anomalies) == (0, ())

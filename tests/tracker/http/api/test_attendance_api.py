@@ -10,9 +10,15 @@ from typing import Any
 import pytest
 import time_machine
 from aiohttp.test_utils import TestClient
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlmodel import col, select
 
-from tests.factories import bearer, create_physician, create_series, occurrences
+from notifications.models import OutboxMessage
+from schedules.models import Occurrence
+from tests.factories import bearer, create_physician, create_series, job_context, occurrences
 from tracker.db import Database
+from tracker.domain.presence import connected_per_minute
+from tracker.jobs import plan_finalisations
 from tracker.services.finalisation import finalize
 
 DURING = datetime(2026, 11, 2, 12, 45, tzinfo=UTC)
@@ -502,3 +508,77 @@ async def test_an_event_in_the_future_is_422_naming_it_and_the_batch_is_not_stor
         }
     ]
     assert (await credits.json())["awards"] == []
+
+
+async def test_a_join_and_its_leave_in_one_second_count_nothing_and_send_no_certificate(
+    client: TestClient, auth: dict[str, str], database: Database
+) -> None:
+    """Rules 2026.4: a join dropped within its second (the leave sent first, as a platform may)
+    is a stay of no length; a leave and a join of one connection in one second is a reconnect,
+    which goes on to the end (the join sent first). Before, the first gave the whole session
+    and a certificate."""
+    w = await _world(client, auth)
+    occurrence = w["first"]["id"]  # 11:30 to 12:30 UTC
+    jeanne, paul = w["jeanne"]["id"], w["paul"]["id"]
+    jeannes = {"occurrence_id": occurrence, "physician_id": jeanne, "connection_id": "phone"}
+    pauls = {"occurrence_id": occurrence, "physician_id": paul, "connection_id": "laptop"}
+    events = [
+        event("j-left", "leave", "2026-11-02T11:30:00Z", **jeannes),
+        event("j-joined", "join", "2026-11-02T11:30:00Z", **jeannes),
+        event("p-joined", "join", "2026-11-02T11:30:00Z", **pauls),
+        event("p-rejoined", "join", "2026-11-02T11:50:00Z", **pauls),
+        event("p-left", "leave", "2026-11-02T11:50:00Z", **pauls),
+    ]
+
+    async def look() -> list[tuple[Any, ...]]:
+        rows = (
+            await (
+                await client.get(f"/api/occurrences/{occurrence}/attendance", headers=auth)
+            ).json()
+        )["items"]
+        summaries = [
+            await (await client.get(f"/api/physicians/{pid}/credits", headers=auth)).json()
+            for pid in (jeanne, paul)
+        ]
+        return [
+            (
+                row["physician_id"],
+                row["minutes"],
+                row["credits"],
+                row["anomalies"],
+                row["final"],
+                [(a["minutes"], a["credits"]) for a in summary["awards"]],
+            )
+            for row, summary in zip(
+                sorted(rows, key=lambda r: r["physician_id"]), summaries, strict=True
+            )
+        ]
+
+    with time_machine.travel(DURING, tick=True):
+        assert (await _post(client, auth, events))[0] == 202
+        provisional = await look()
+    with time_machine.travel(datetime(2026, 11, 2, 14, 5, tzinfo=UTC), tick=True):
+        await plan_finalisations(job_context(database, AsyncIOScheduler(timezone=UTC)))
+        final = await look()
+    async with database.session() as session:
+        certified = (
+            await session.exec(
+                select(OutboxMessage.physician_id).where(col(OutboxMessage.kind) == "certificate")
+            )
+        ).all()
+        chart = await connected_per_minute(
+            session, await session.get_one(Occurrence, occurrence), now=DURING
+        )
+
+    nothing = {"AMA_PRA_1": 0.0, "DPC_HOURS": 0.0}
+    whole = {"AMA_PRA_1": 1.0, "DPC_HOURS": 1.0}
+    assert provisional == [
+        (jeanne, 0.0, nothing, [], False, [(0.0, nothing)]),
+        (paul, 60.0, whole, [], False, [(60.0, whole)]),
+    ]
+    assert final == [
+        (jeanne, 0.0, nothing, [], True, [(0.0, nothing)]),
+        (paul, 60.0, whole, [], True, [(60.0, whole)]),
+    ]
+    assert certified == [paul]
+    assert chart == [1] * 60  # the organiser's chart: Paul in every minute, Jeanne in none
