@@ -275,10 +275,11 @@ async def recompute_awards(
             and row.has_receipt
         ):
             continue  # already final as computed: nothing to write
-        if row.final and final and not same_credits:
+        if row.final and final and not (same_credits and row.seconds == attended.seconds):
+            # the certificate prints the minutes too: either figure changing re-issues it
             figures["version"] = row.version + 1
             log.info(
-                "final credits of physician %s at occurrence %s changed",
+                "final figures of physician %s at occurrence %s changed",
                 physician_id,
                 occurrence_id,
             )
