@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple, cast
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
 from schedules.errors import NotFoundError
-from schedules.models import Occurrence, Series
+from schedules.models import Occurrence, OccurrenceStatus, Series
 from tracker.domain import revocations
 from tracker.domain.credits import (
     ROUNDINGS,
@@ -124,16 +124,21 @@ async def _event_rows(
 
 
 def _credits_of(
-    attended: Attendance, occurrence: Occurrence, series: Series, roundings: dict[str, Rounding]
+    attended: Attendance, occurrence: Occurrence, series: Series, roundings: Mapping[str, Rounding]
 ) -> dict[str, float]:
-    """The credits these minutes earn at this occurrence under its series' designations."""
-    return credits_for(
+    """The credits these minutes earn at this occurrence under its series' designations; none
+    at a cancelled session, which attests no credit whatever attendance it holds (restored, it
+    earns them again)."""
+    credits = credits_for(
         attended,
         duration_minutes=_duration(occurrence),
         min_attendance_percent=series.min_attendance_percent,
         designations=series.credits,
         roundings=roundings,
     )
+    if occurrence.status == OccurrenceStatus.CANCELLED:
+        return dict.fromkeys(credits, 0.0)
+    return credits
 
 
 def _figures(
