@@ -13,13 +13,17 @@ import csv
 import gzip
 import html
 import io
+import json
+import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
 import jwt
+import pytest
 import time_machine
 from aiohttp.test_utils import TestClient
+from pydantic import SecretStr
 from sqlmodel import col, select
 
 from notifications.models import OutboxMessage
@@ -30,12 +34,17 @@ from tests.smtp import SmtpServer
 from tests.tracker.claims_world import build_claim_world, finalise, link_in
 from tests.tracker.security_world import physician_session
 from tests.tracker.services.test_email import to
+from tracker.adapters.zoom_webhook import sign
+from tracker.app import create_app
 from tracker.db import Database
 from tracker.domain.credentials import status_position
 from tracker.domain.models import Certificate
 from tracker.jobs import plan_finalisations
+from tracker.settings import Settings
 
 SENDER = "webinars@cme.example.org"
+ZOOM_SECRET = "zoom-webhook-secret"
+WEBINAR = "81234567890"
 JEANNE = "jeanne.durand@example.org"
 FINAL = datetime(2026, 12, 1, 14, 5, tzinfo=UTC)
 LATE = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
@@ -429,3 +438,87 @@ async def test_minutes_changing_with_the_same_credit_reissue_the_certificate(
     ]
     assert (check["status"], check["superseded_by"]) == ("superseded", new.code)
     assert [r["AMA_PRA_1"] for r in exported] == ["0.75"]
+
+
+@pytest.fixture
+async def zoom_client(aiohttp_client: Any, settings: Settings) -> TestClient:
+    """The app with a Zoom webhook secret (no Zoom account: webhooks only)."""
+    configured = settings.model_copy(update={"zoom_webhook_secret": SecretStr(ZOOM_SECRET)})
+    return await aiohttp_client(create_app(configured))  # type: ignore[no-any-return]
+
+
+async def _zoom(client: TestClient, at: datetime, joined: bool, when: str) -> None:
+    """One signed participant event of Jeanne's connection, delivered at ``at``."""
+    field = "join_time" if joined else "leave_time"
+    payload = {
+        "event": f"webinar.participant_{'joined' if joined else 'left'}",
+        "event_ts": int(at.timestamp() * 1000),
+        "payload": {
+            "account_id": "acct",
+            "object": {
+                "id": WEBINAR,
+                "uuid": "instance-1",
+                "participant": {
+                    "user_id": "16778240",
+                    "participant_uuid": "uuid-jeanne",
+                    "user_name": "Jeanne Durand",
+                    "email": JEANNE,
+                    field: when,
+                },
+            },
+        },
+    }
+    body = json.dumps(payload).encode()
+    with time_machine.travel(at, tick=False):
+        stamp = str(int(time.time()))
+        response = await client.post(
+            "/webhooks/zoom",
+            data=body,
+            headers={
+                "x-zm-request-timestamp": stamp,
+                "x-zm-signature": sign(ZOOM_SECRET, stamp, body),
+                "Content-Type": "application/json",
+            },
+        )
+    assert response.status == 200, await response.text()
+
+
+async def test_late_zoom_leave_below_the_minimum_withdraws_the_certificate(
+    zoom_client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    """Zoom says Jeanne joined and never left (60 minutes, a certificate); its retried
+    participant_left says she left 20 minutes in, under the series' 50 % minimum."""
+    occurrence, jeanne = await _session(zoom_client, auth, min_attendance_percent=50)
+    await _zoom(
+        zoom_client, datetime(2026, 12, 1, 11, 30, 5, tzinfo=UTC), True, "2026-12-01T11:30:00Z"
+    )
+    await _finalise(database, scheduler)
+    (certificate,) = await _certificates(database)
+
+    await _zoom(zoom_client, LATE, False, "2026-12-01T11:50:00Z")
+    # the webhook answers before projecting (a process with a projector computes the award,
+    # and withdraws in the same pass); this process runs none: a reader settles it
+    summary = await (
+        await zoom_client.get("/api/me/credits", headers=bearer(jeanne["token"]))
+    ).json()
+    messages = await _deliver(database, smtp_server)
+
+    check = await (await zoom_client.get(f"/certificates/{certificate.code}", headers=JSON)).json()
+    assert (certificate.minutes, certificate.credits) == (60.0, {"AMA_PRA_1": 1.0})
+    assert (check["status"], check["valid"], check["withdrawn_reason"]) == (
+        "withdrawn",
+        False,
+        "no_credit",
+    )
+    assert await _status_bit(zoom_client, certificate.id or 0) == 1
+    assert [str(m["Subject"]).split(" :")[0] for m in messages] == [
+        "Votre attestation",
+        "Attestation retirée",
+    ]
+    assert [c.code for c in await _certificates(database)] == [certificate.code]  # no new one
+    assert summary["awards"][0]["occurrence_id"] == occurrence
+    assert (summary["awards"][0]["minutes"], summary["totals"].get("AMA_PRA_1", 0)) == (20.0, 0)
