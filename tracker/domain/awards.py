@@ -665,6 +665,7 @@ async def credit_summary(
                 credits=credits,
                 claim=claim,
                 revoked_at=revoked.get(occurrence.id or 0),
+                cancelled=occurrence.status == OccurrenceStatus.CANCELLED,
             )
         )
     requirements = (

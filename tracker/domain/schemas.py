@@ -391,6 +391,8 @@ class AwardPublic(BaseModel):
     #: An organiser revoked the session's certificate: ``credits`` is then empty (nothing of
     #: it counts, in totals, requirements, statements or exports); ``minutes`` stays.
     revoked_at: datetime | None = None
+    #: The session was cancelled: it attests no credit (``credits`` all 0), ``minutes`` stays.
+    cancelled: bool = False
 
 
 class AttendancePublic(BaseModel):

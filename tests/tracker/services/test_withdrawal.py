@@ -382,8 +382,13 @@ async def test_cancelled_session_awards_no_credit_and_no_certificate_until_resto
     messages = await _deliver(database, smtp_server)
     summary = await (await client.get("/api/me/credits", headers=bearer(jeanne["token"]))).json()
 
+    cookie, _ = await physician_session(client, jeanne["token"])
+    page = await _page(client, "/me", {**FRENCH, "Cookie": cookie})
+
     assert await _certificates(database) == []
     assert [m for m in messages if "attestation" in str(m["Subject"]).lower()] == []
+    assert summary["awards"][0]["cancelled"] is True
+    assert "Session annulée : une session annulée n'atteste aucun crédit" in page
     assert not any(summary["awards"][0]["credits"].values())
     assert summary["totals"].get("AMA_PRA_1", 0) == 0
     assert await _export(client, auth) == []

@@ -167,6 +167,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "note.absent": "No connection was recorded during the session.",
         "note.below_threshold": "Below the minimum attendance: {minutes} min attended, "
         "{needed} min needed ({percent}% of the session).",
+        "note.cancelled": "Session cancelled: a cancelled session attests no credit ({minutes} min attended).",
         "note.too_short": "Left early: {minutes} min attended, too short for a quarter hour of "
         "credit.",
         "subscribe.series": "Subscribe in my calendar",
@@ -797,6 +798,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "note.absent": "Aucune connexion n'a été enregistrée pendant la session.",
         "note.below_threshold": "Présence insuffisante : {minutes} min de présence, {needed} min "
         "requises ({percent}\u00a0% de la session).",
+        "note.cancelled": "Session annulée : une session annulée n'atteste aucun crédit ({minutes} min de présence).",
         "note.too_short": "Départ anticipé : {minutes} min de présence, trop peu pour un quart "
         "d'heure de crédit.",
         "subscribe.series": "M'abonner dans mon agenda",

@@ -144,6 +144,7 @@ async def me(request: web.Request) -> web.Response:
                         end=a.end,
                         series=attended[a.series_id],
                         now=now,
+                        cancelled=a.cancelled,
                     )
                     if a.series_id in attended
                     else None,
