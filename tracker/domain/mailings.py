@@ -1066,6 +1066,7 @@ async def physicians_with_activity(session: AsyncSession, period: str) -> list[i
             Occurrence.start >= start,
             Occurrence.start < end,
             col(Award.final).is_(True),
+            Occurrence.status != OccurrenceStatus.CANCELLED,  # a cancelled session attests none
             not_(revocations.session_revoked(Award.occurrence_id, Award.physician_id)),
         )
     )
@@ -1076,7 +1077,8 @@ async def enqueue_statement(
     session: AsyncSession, mail: MailSettings, physician_id: int, period: str, *, now: datetime
 ) -> bool:
     """The statement of one physician for one month: final credits, requirements, PDF.
-    A revoked session is left out: it attests no credit (:mod:`tracker.domain.revocations`)."""
+    A revoked or cancelled session is left out: it attests no credit
+    (:mod:`tracker.domain.revocations`, :func:`tracker.domain.awards.credit_for`)."""
     key = f"statement:{physician_id}:{period}"
     if await exists(session, key):
         return False
@@ -1087,7 +1089,7 @@ async def enqueue_statement(
     # month's (a statement sent late must not count them).
     until_end = [a for a in summary.awards if a.final and a.start < end]
     progress = progress_from(summary.requirements, until_end, physician.timezone)
-    awards = [a for a in until_end if a.revoked_at is None and start <= a.start]
+    awards = [a for a in until_end if a.revoked_at is None and not a.cancelled and start <= a.start]
     totals: dict[str, float] = {}
     for award in awards:
         for code, value in award.credits.items():

@@ -40,6 +40,7 @@ from tracker.db import Database
 from tracker.domain.credentials import status_position
 from tracker.domain.models import Certificate
 from tracker.jobs import plan_finalisations
+from tracker.services.statements import send_statements
 from tracker.settings import Settings
 
 SENDER = "webinars@cme.example.org"
@@ -384,11 +385,15 @@ async def test_cancelled_session_awards_no_credit_and_no_certificate_until_resto
 
     cookie, _ = await physician_session(client, jeanne["token"])
     page = await _page(client, "/me", {**FRENCH, "Cookie": cookie})
+    statements = await send_statements(
+        database, job_context(database, scheduler).mail, "2026-12", now=LATER
+    )
 
     assert await _certificates(database) == []
     assert [m for m in messages if "attestation" in str(m["Subject"]).lower()] == []
     assert summary["awards"][0]["cancelled"] is True
     assert "Session annulée : une session annulée n'atteste aucun crédit" in page
+    assert statements == (0, 0)  # her only session of the month was cancelled
     assert not any(summary["awards"][0]["credits"].values())
     assert summary["totals"].get("AMA_PRA_1", 0) == 0
     assert await _export(client, auth) == []
