@@ -385,6 +385,7 @@ async def test_cancelled_session_awards_no_credit_and_no_certificate_until_resto
 
     cookie, _ = await physician_session(client, jeanne["token"])
     page = await _page(client, "/me", {**FRENCH, "Cookie": cookie})
+    receipt = await _page(client, f"/me/receipts/{occurrence}", {**FRENCH, "Cookie": cookie})
     statements = await send_statements(
         database, job_context(database, scheduler).mail, "2026-12", now=LATER
     )
@@ -393,6 +394,7 @@ async def test_cancelled_session_awards_no_credit_and_no_certificate_until_resto
     assert [m for m in messages if "attestation" in str(m["Subject"]).lower()] == []
     assert summary["awards"][0]["cancelled"] is True
     assert "Session annulée : une session annulée n'atteste aucun crédit" in page
+    assert "Cette session a été annulée : une session annulée n'atteste aucun crédit" in receipt
     assert statements == (0, 0)  # her only session of the month was cancelled
     assert not any(summary["awards"][0]["credits"].values())
     assert summary["totals"].get("AMA_PRA_1", 0) == 0
