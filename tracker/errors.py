@@ -12,6 +12,7 @@ from schedules.errors import InvalidInputError, NotFoundError, OccurrenceConflic
 __all__ = [
     "AmbiguousDatesError",
     "CertificateRevokedError",
+    "CertificateWithdrawnError",
     "ColumnsError",
     "ConfigError",
     "DuplicateIdentifiersError",
@@ -59,6 +60,19 @@ class CertificateRevokedError(LookupError):
         self.code = code
         super().__init__(
             f"certificate {code} was revoked by its provider; it no longer attests to any credit"
+        )
+
+
+class CertificateWithdrawnError(CertificateRevokedError):
+    """The session's certificate was withdrawn: the corrected award earns no credit
+    (:mod:`tracker.domain.withdrawals`). Handed out no more (410), like a revoked one."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        LookupError.__init__(
+            self,
+            f"certificate {code} was withdrawn: the corrected attendance earns no credit; "
+            "it no longer attests to any credit",
         )
 
 

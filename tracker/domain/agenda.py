@@ -87,7 +87,9 @@ async def series_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, S
     return {row.id or 0: row for row in rows}
 
 
-NoCreditReason = Literal["no_designation", "in_progress", "absent", "below_threshold", "too_short"]
+NoCreditReason = Literal[
+    "no_designation", "cancelled", "in_progress", "absent", "below_threshold", "too_short"
+]
 
 
 @dataclass(frozen=True)
@@ -108,15 +110,19 @@ def why_no_credit(
     end: datetime,
     series: Series,
     now: datetime,
+    cancelled: bool = False,
 ) -> NoCredit | None:
     """None when the session earned credit; else the reason, by the rules of SPEC 2: no credit
-    designated, still running, not connected within the session, below the series' minimum
-    attendance (step 4), or too short for a quarter hour (left early; step 5)."""
+    designated, the session cancelled (a cancelled session attests none), still running, not
+    connected within the session, below the series' minimum attendance (step 4), or too short
+    for a quarter hour (left early; step 5)."""
     minutes = round(seconds / 60, 2)
     if any(value > 0 for value in credits.values()):
         return None
     if not series.credits:
         return NoCredit("no_designation", minutes)
+    if cancelled:
+        return NoCredit("cancelled", minutes)
     if now < end:
         return NoCredit("in_progress", minutes)
     if seconds <= 0:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, cast
 
@@ -21,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.clock import utcnow
 from schedules.errors import NotFoundError
-from schedules.models import Occurrence, Series
+from schedules.models import Occurrence, OccurrenceStatus, Series
 from tracker.domain import revocations
 from tracker.domain.credits import (
     ROUNDINGS,
@@ -124,16 +125,49 @@ async def _event_rows(
 
 
 def _credits_of(
-    attended: Attendance, occurrence: Occurrence, series: Series, roundings: dict[str, Rounding]
+    attended: Attendance, occurrence: Occurrence, series: Series, roundings: Mapping[str, Rounding]
 ) -> dict[str, float]:
-    """The credits these minutes earn at this occurrence under its series' designations."""
-    return credits_for(
+    """The credits these minutes earn at this occurrence under its series' designations; none
+    at a cancelled session, which attests no credit whatever attendance it holds (restored, it
+    earns them again)."""
+    credits = credits_for(
         attended,
         duration_minutes=_duration(occurrence),
         min_attendance_percent=series.min_attendance_percent,
         designations=series.credits,
         roundings=roundings,
     )
+    if occurrence.status == OccurrenceStatus.CANCELLED:
+        return dict.fromkeys(credits, 0.0)
+    return credits
+
+
+def credit_for(
+    series: Series, occurrence: Occurrence, seconds: int, roundings: Mapping[str, Rounding]
+) -> dict[str, float]:
+    """The series' credit for ``seconds`` attended at this occurrence (its minimum, rounding
+    and cap; none if the session was cancelled): the credit of claimed minutes."""
+    return _credits_of(Attendance(seconds, ()), occurrence, series, roundings)
+
+
+def certified_seconds(claimed_minutes: float | None, award: Award) -> int:
+    """The seconds a claim counts: the claimed minutes, never more than the attendance computed
+    now (a late change may have lowered it)."""
+    return min(award.seconds, math.floor((claimed_minutes or 0) * 60 + 0.5))
+
+
+def claimed_figures(
+    claim: Claim,
+    award: Award,
+    occurrence: Occurrence,
+    series: Series,
+    roundings: Mapping[str, Rounding],
+) -> tuple[int, dict[str, float]]:
+    """What a claim made attests now: its minutes capped at the computed ones, and their credit
+    under the series' rules (SPEC 7). Every reader counts this, never the credit stored when
+    the claim was made, which a late fact (or a cancellation) may have cut since."""
+    seconds = certified_seconds(claim.claimed_minutes, award)
+    return seconds, credit_for(series, occurrence, seconds, roundings)
 
 
 def _figures(
@@ -275,10 +309,11 @@ async def recompute_awards(
             and row.has_receipt
         ):
             continue  # already final as computed: nothing to write
-        if row.final and final and not same_credits:
+        if row.final and final and not (same_credits and row.seconds == attended.seconds):
+            # the certificate prints the minutes too: either figure changing re-issues it
             figures["version"] = row.version + 1
             log.info(
-                "final credits of physician %s at occurrence %s changed",
+                "final figures of physician %s at occurrence %s changed",
                 physician_id,
                 occurrence_id,
             )
@@ -553,8 +588,8 @@ async def _claims_of(
     now: datetime,
 ) -> dict[int, tuple[ClaimState, dict[str, float]]]:
     """For the final awards of series that require claims (SPEC 7), by occurrence: the claim's
-    state and the credit that counts (the one claimed; none before a claim, or after the
-    window closed without one)."""
+    state and the credit that counts (the one claimed, capped at the computed minutes:
+    :func:`claimed_figures`; none before a claim, or after the window closed without one)."""
     wanted = [o.id for a, o, s in rows if a.final and s.claim_required and o.id is not None]
     if not wanted:
         return {}
@@ -564,9 +599,13 @@ async def _claims_of(
         )
     )
     result: dict[int, tuple[ClaimState, dict[str, float]]] = {}
+    sessions = {o.id: (a, o, s) for a, o, s in rows}
+    roundings = await _roundings(session)
     for claim in found.all():
         if claim.claimed_at is not None:
-            result[claim.occurrence_id] = ("claimed", dict(claim.claimed_credits or {}))
+            award, occurrence, series = sessions[claim.occurrence_id]
+            credits = claimed_figures(claim, award, occurrence, series, roundings)[1]
+            result[claim.occurrence_id] = ("claimed", credits)
         else:
             result[claim.occurrence_id] = ("open" if now < claim.closes_at else "closed", {})
     return result
@@ -623,6 +662,7 @@ async def credit_summary(
                 credits=credits,
                 claim=claim,
                 revoked_at=revoked.get(occurrence.id or 0),
+                cancelled=occurrence.status == OccurrenceStatus.CANCELLED,
             )
         )
     requirements = (

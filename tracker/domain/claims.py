@@ -14,7 +14,6 @@ own (a second hash on the row, so that the first email's link keeps working).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,9 +27,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from notifications.outbox import exists
 from schedules.models import Occurrence, Series
 from schedules.wording import number
-from tracker.domain import evaluations, limits
+from tracker.domain import awards, evaluations, limits
 from tracker.domain.awards import credit_roundings
-from tracker.domain.credits import Attendance, Rounding, credits_for
+from tracker.domain.credits import Rounding
 from tracker.domain.localtime import when, when_named, zone_name
 from tracker.domain.models import Award, Claim, EvaluationAnswer, EvaluationQuestion, Physician
 from tracker.domain.numerals import folded, plain_decimal
@@ -78,13 +77,7 @@ def credit_for(
     series: Series, occurrence: Occurrence, seconds: int, roundings: Mapping[str, Rounding]
 ) -> dict[str, float]:
     """The series' credit for ``seconds`` attended (its minimum, rounding and cap)."""
-    return credits_for(
-        Attendance(seconds, ()),
-        duration_minutes=int((occurrence.end - occurrence.start).total_seconds() // 60),
-        min_attendance_percent=series.min_attendance_percent,
-        designations=series.credits,
-        roundings=roundings,
-    )
+    return awards.credit_for(series, occurrence, seconds, roundings)
 
 
 async def credit_of(
@@ -379,8 +372,7 @@ async def would_give_credit(session: AsyncSession, view: ClaimView, minutes: Dec
 def certified_seconds(claim: Claim, award: Award) -> int:
     """The seconds a claimed certificate counts: the claimed minutes, never more than the
     attendance computed now (a late change may have lowered it)."""
-    claimed = claim.claimed_minutes or 0
-    return min(award.seconds, math.floor(claimed * 60 + 0.5))
+    return awards.certified_seconds(claim.claimed_minutes, award)
 
 
 # Reminders ---------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from schedules.models import Occurrence, Series
 from schedules.wording import CreditLabels, counted, quantity
 from tracker.domain.bounds import MAX_ID
 from tracker.domain.models import Certificate, Physician
-from tracker.errors import CertificateRevokedError
+from tracker.errors import CertificateRevokedError, CertificateWithdrawnError
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -235,8 +235,8 @@ async def certificate_for(
     session: AsyncSession, physician_id: int, occurrence_id: int
 ) -> tuple[Certificate, Physician, Occurrence, Series] | None:
     """The physician's latest certificate for that occurrence and what its credential names;
-    raises ``CertificateRevokedError`` when an organiser revoked it (the status list says so
-    too, for a credential handed out before)."""
+    raises ``CertificateRevokedError`` when an organiser revoked it, ``CertificateWithdrawnError``
+    when it was withdrawn (the status list says so too, for a credential handed out before)."""
     certificate = (
         await session.exec(
             select(Certificate)
@@ -251,6 +251,8 @@ async def certificate_for(
         return None
     if certificate.revoked_at is not None:
         raise CertificateRevokedError(certificate.code)
+    if certificate.withdrawn_at is not None:
+        raise CertificateWithdrawnError(certificate.code)
     physician = await session.get_one(Physician, physician_id)
     occurrence = await session.get_one(Occurrence, occurrence_id)
     series = await session.get_one(Series, occurrence.series_id)
@@ -258,7 +260,7 @@ async def certificate_for(
 
 
 async def revoked_indexes(session: AsyncSession, number: int) -> list[int]:
-    """Indexes of list ``number`` whose certificate is revoked or superseded."""
+    """Indexes of list ``number`` whose certificate is revoked, withdrawn or superseded."""
     newer = aliased(Certificate)
     first = (number - 1) * LIST_SIZE
     superseded = exists().where(
@@ -270,7 +272,11 @@ async def revoked_indexes(session: AsyncSession, number: int) -> list[int]:
         select(Certificate.id).where(
             col(Certificate.id) >= first,
             col(Certificate.id) <= min(first + LIST_SIZE - 1, MAX_ID),
-            or_(col(Certificate.revoked_at).is_not(None), superseded),
+            or_(
+                col(Certificate.revoked_at).is_not(None),
+                col(Certificate.withdrawn_at).is_not(None),
+                superseded,
+            ),
         )
     )
     return [(certificate_id or 0) - first for certificate_id in ids]

@@ -299,7 +299,7 @@ async def _as_claimed(
     session: AsyncSession, occurrence_id: int, page: Page[tuple[Award, Physician]]
 ) -> Page[tuple[Award, Physician]]:
     """The page with each final award a physician has claimed (SPEC 7) showing the credit the
-    claim attested, as the physician's own page, the credits API and the certificate do, not
+    claim attests (its minutes capped at the computed ones: :func:`awards.claimed_figures`), as the physician's own page, the credits API and the certificate do, not
     the computed one (awards not claimed yet stay as computed: what may be claimed)."""
     final = [award.physician_id for award, _ in page.rows if award.final]
     if not final:
@@ -318,11 +318,15 @@ async def _as_claimed(
     }
     if not claims:
         return page
+    occurrence = await session.get_one(Occurrence, occurrence_id)
+    series = await session.get_one(Series, occurrence.series_id)
+    roundings = await awards.credit_roundings(session)
     rows = []
     for award, physician in page.rows:
         claim = claims.get(award.physician_id) if award.final else None
         if claim is not None:
-            award = awards.with_credits(award, dict(claim.claimed_credits or {}))
+            credits = awards.claimed_figures(claim, award, occurrence, series, roundings)[1]
+            award = awards.with_credits(award, credits)
         rows.append((award, physician))
     return Page(rows, page.next_key, page.previous_key)
 

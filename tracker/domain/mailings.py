@@ -59,7 +59,7 @@ from notifications.rendering import INLINE, Renderer
 from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from schedules.wording import CreditLabels, credit_amount, number
-from tracker.domain import claims, revocations, zoom
+from tracker.domain import claims, revocations, withdrawals, zoom
 from tracker.domain.awards import credit_summary, progress_from
 from tracker.domain.documents import (
     CertificateIdentity,
@@ -70,7 +70,7 @@ from tracker.domain.documents import (
 from tracker.domain.localtime import day, month_label, session_date, when, zone_name
 from tracker.domain.models import Award, Certificate, Claim, Physician, Registration
 from tracker.domain.physicians import Newcomer
-from tracker.errors import CertificateRevokedError
+from tracker.errors import CertificateRevokedError, CertificateWithdrawnError
 
 log = logging.getLogger(__name__)
 _DURATION = TypeAdapter(timedelta)
@@ -507,7 +507,8 @@ async def latest_certificate_pdf(
     session: AsyncSession, mail: MailSettings, physician: Physician, occurrence_id: int
 ) -> tuple[str, bytes] | None:
     """The newest certificate of ``physician`` for an occurrence, as (code, PDF), if any;
-    raises ``CertificateRevokedError`` when an organiser revoked it."""
+    raises ``CertificateRevokedError`` when an organiser revoked it, ``CertificateWithdrawnError``
+    when the corrected award earns no credit (:mod:`tracker.domain.withdrawals`)."""
     certificate = (
         await session.exec(
             select(Certificate)
@@ -521,6 +522,8 @@ async def latest_certificate_pdf(
         return None
     if certificate.revoked_at is not None:
         raise CertificateRevokedError(certificate.code)
+    if certificate.withdrawn_at is not None:
+        raise CertificateWithdrawnError(certificate.code)
     occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
     series = await session.get_one(Series, occurrence.series_id)
     data = certificate_data(certificate, physician, occurrence, series, mail)
@@ -542,10 +545,12 @@ def _certificate_parts(
     series: Series,
     occurrence: Occurrence,
     certificate: Certificate,
-    version: int,
+    reissued: bool,
     pdf: bytes | None = None,
 ) -> tuple[dict[str, Any], Attachment]:
-    """The certificate email's template values, and its PDF (drawn here unless given)."""
+    """The certificate email's template values, and its PDF (drawn here unless given);
+    ``reissued``: it replaces an earlier certificate of the session (a first certificate may be
+    a later award version: one issued when a restored session's credit came back)."""
     if pdf is None:
         pdf = certificate_document(certificate, physician, occurrence, series, mail)
     context = {
@@ -554,7 +559,7 @@ def _certificate_parts(
         "timezone": zone_name(physician.timezone, physician.language),
         "minutes": number(certificate.minutes, physician.language),
         "credits": _credit_lines(certificate.credits, mail.labels, physician.language),
-        "reissued": version > 1,
+        "reissued": reissued,
         "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
     }
     return context, Attachment(f"certificate-{certificate.code}.pdf", pdf, "application", "pdf")
@@ -566,10 +571,10 @@ def _certificate(
     series: Series,
     occurrence: Occurrence,
     certificate: Certificate,
-    version: int,
+    reissued: bool,
     now: datetime,
 ) -> EmailMessage:
-    context, pdf = _certificate_parts(physician, mail, series, occurrence, certificate, version)
+    context, pdf = _certificate_parts(physician, mail, series, occurrence, certificate, reissued)
     return message_for(physician, mail, "certificate", context, now=now, attachments=(pdf,))
 
 
@@ -772,7 +777,13 @@ async def issue_certificates(
     wanted = {
         _certificate_key(occurrence_id, award.physician_id, award.version): (award, physician)
         for award, physician in rows
-        if any(value > 0 for value in award.credits.values())
+        if claims.gives_credit(award.credits)
+    }
+    #: awards that earn no credit (any more): their certificate, if one stands, is withdrawn
+    lapsed = {
+        award.physician_id: (award, physician)
+        for award, physician in rows
+        if not claims.gives_credit(award.credits)
     }
     if wanted:
         queued_keys = await session.exec(
@@ -783,12 +794,17 @@ async def issue_certificates(
     overrides: dict[str, tuple[int, dict[str, float]]] = {}
     invited = 0
     if wanted:  # a claim made stands even if the series stopped requiring claims since
-        overrides, invited = await _claims_first(session, mail, series, occurrence, wanted, now)
+        overrides, invited = await _claims_first(
+            session, mail, series, occurrence, wanted, lapsed, now
+        )
+    invited += await _withdraw(session, mail, series, occurrence, lapsed, now)
     if not wanted:
         return CertificateBatch(invited, last)
     physician_ids = [award.physician_id for award, _ in wanted.values()]
+    award_versions = {award.physician_id: award.version for award, _ in wanted.values()}
     stored = await _stored_certificates(session, occurrence_id, physician_ids)
     certificates: dict[str, Certificate] = {}
+    earlier = {pid for pid, version in stored if version < award_versions.get(pid, 0)}
     for key, (award, _physician) in wanted.items():
         seconds, credits = overrides.get(key, (award.seconds, award.credits))
         certificates[key] = stored.get((award.physician_id, award.version)) or Certificate(
@@ -812,7 +828,7 @@ async def issue_certificates(
             series,
             occurrence,
             certificates[key],
-            award.version,
+            award.physician_id in earlier,
             pdf,
         )
         row = _certificate_row(key, physician, mail, sender, parts, occurrence_id, now)
@@ -825,7 +841,7 @@ async def issue_certificates(
             series,
             occurrence,
             certificates[key],
-            award.version,
+            award.physician_id in earlier,
             now,
         )
         return _outbox_values(key, physician, occurrence_id, compose, now)
@@ -870,12 +886,15 @@ async def _claims_first(
     series: Series,
     occurrence: Occurrence,
     wanted: dict[str, tuple[Award, Physician]],
+    lapsed: dict[int, tuple[Award, Physician]],
     now: datetime,
 ) -> tuple[dict[str, tuple[int, dict[str, float]]], int]:
     """A claimed award stays in ``wanted`` with the seconds and credit its certificate holds
-    (the claim, at most the award as it is now). For a series that requires claims, every award
-    not claimed yet leaves ``wanted`` (an attendee with no claim gets one, and the email with
-    its link, here). Returns the claimed figures, and how many claim emails were queued."""
+    (the claim, at most the award as it is now); one whose claim, so capped, earns nothing any
+    more moves to ``lapsed`` (its certificate is withdrawn). For a series that requires claims,
+    every award not claimed yet leaves ``wanted`` (an attendee with no claim gets one, and the
+    email with its link, here). Returns the claimed figures, and how many claim emails were
+    queued."""
     found = await claims.claims_of(
         session, occurrence.id or 0, [award.physician_id for award, _ in wanted.values()]
     )
@@ -895,7 +914,84 @@ async def _claims_first(
             overrides[key] = (seconds, credits)
         else:
             del wanted[key]
+            lapsed[award.physician_id] = (award, physician)
     return overrides, await _invite(session, mail, series, occurrence, invitations, now)
+
+
+async def _withdraw(
+    session: AsyncSession,
+    mail: MailSettings,
+    series: Series,
+    occurrence: Occurrence,
+    lapsed: dict[int, tuple[Award, Physician]],
+    now: datetime,
+) -> int:
+    """Withdraw the standing certificate of each of these attendees, whose corrected award
+    earns no credit (:mod:`tracker.domain.withdrawals`), and queue the email saying so (once
+    per certificate version); returns how many emails were queued. A certificate already
+    withdrawn, revoked or replaced is left as it is; the update is a compare-and-set, so two
+    processes withdraw a certificate once."""
+    if not lapsed:
+        return 0
+    latest: dict[int, Certificate] = {}
+    for (physician_id, version), certificate in (
+        await _stored_certificates(session, occurrence.id or 0, list(lapsed))
+    ).items():
+        if physician_id not in latest or version > latest[physician_id].version:
+            latest[physician_id] = certificate
+    reason = withdrawals.reason_for(occurrence)
+    queued = 0
+    for physician_id, certificate in sorted(latest.items()):
+        if certificate.revoked_at is not None or certificate.withdrawn_at is not None:
+            continue
+        changed = await session.exec(
+            update(Certificate)
+            .where(
+                col(Certificate.id) == certificate.id,
+                col(Certificate.withdrawn_at).is_(None),
+                col(Certificate.revoked_at).is_(None),
+            )
+            .values(withdrawn_at=now, withdrawn_reason=reason)
+        )
+        if not changed.rowcount:
+            continue
+        set_committed_value(certificate, "withdrawn_at", now)
+        set_committed_value(certificate, "withdrawn_reason", reason)
+        physician = lapsed[physician_id][1]
+        compose = functools.partial(
+            _withdrawal_message, physician, mail, series, occurrence, certificate, now
+        )
+        queued += await _queue(
+            session,
+            compose,
+            key=withdrawals.withdrawal_key(occurrence.id or 0, physician_id, certificate.version),
+            kind=withdrawals.KIND,
+            physician=physician,
+            occurrence_id=occurrence.id,
+            now=now,
+        )
+    return queued
+
+
+def _withdrawal_message(
+    physician: Physician,
+    mail: MailSettings,
+    series: Series,
+    occurrence: Occurrence,
+    certificate: Certificate,
+    now: datetime,
+) -> EmailMessage:
+    """The email telling a physician their certificate no longer attests credit, and why."""
+    context = {
+        "series_title": series.title,
+        "start_text": when(occurrence.start, physician.timezone, physician.language),
+        "timezone": zone_name(physician.timezone, physician.language),
+        "minutes": number(certificate.minutes, physician.language),
+        "credits": _credit_lines(certificate.credits, mail.labels, physician.language),
+        "cancelled": certificate.withdrawn_reason == "cancelled",
+        "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
+    }
+    return message_for(physician, mail, "certificate_withdrawn", context, now=now)
 
 
 async def _invite(
@@ -1030,6 +1126,7 @@ async def physicians_with_activity(session: AsyncSession, period: str) -> list[i
             Occurrence.start >= start - timedelta(days=1),
             Occurrence.start < end + timedelta(days=1),
             col(Award.final).is_(True),
+            Occurrence.status != OccurrenceStatus.CANCELLED,  # a cancelled session attests none
             not_(revocations.session_revoked(Award.occurrence_id, Award.physician_id)),
         )
     )
@@ -1047,7 +1144,8 @@ async def enqueue_statement(
     session: AsyncSession, mail: MailSettings, physician_id: int, period: str, *, now: datetime
 ) -> bool:
     """The statement of one physician for one month: final credits, requirements, PDF.
-    A revoked session is left out: it attests no credit (:mod:`tracker.domain.revocations`)."""
+    A revoked or cancelled session is left out: it attests no credit
+    (:mod:`tracker.domain.revocations`, :func:`tracker.domain.awards.credit_for`)."""
     key = f"statement:{physician_id}:{period}"
     if await exists(session, key):
         return False
@@ -1060,7 +1158,9 @@ async def enqueue_statement(
     first, after = start.date(), end.date()
     until_end = [a for a in summary.awards if a.final and a.session_date < after]
     progress = progress_from(summary.requirements, until_end)
-    awards = [a for a in until_end if a.revoked_at is None and first <= a.session_date]
+    awards = [
+        a for a in until_end if a.revoked_at is None and not a.cancelled and first <= a.session_date
+    ]
     totals: dict[str, float] = {}
     for award in awards:
         for code, value in award.credits.items():

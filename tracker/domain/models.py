@@ -329,6 +329,14 @@ class Certificate(SQLModel, table=True):
     revoked_reason: str | None = Field(
         default=None, sa_column=Column(String(REVOKED_REASON_MAX), nullable=True)
     )
+    #: The corrected award earns no credit any more (:mod:`tracker.domain.withdrawals`): its
+    #: page says so, its status bit is set; a later version (credit back) replaces it.
+    withdrawn_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    #: Why: ``no_credit`` (late attendance data, a claim capped below the minimum) or
+    #: ``cancelled`` (the session was cancelled).
+    withdrawn_reason: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
 
 
 class SigningKey(SQLModel, table=True):

@@ -394,6 +394,8 @@ class AwardPublic(BaseModel):
     #: An organiser revoked the session's certificate: ``credits`` is then empty (nothing of
     #: it counts, in totals, requirements, statements or exports); ``minutes`` stays.
     revoked_at: datetime | None = None
+    #: The session was cancelled: it attests no credit (``credits`` all 0), ``minutes`` stays.
+    cancelled: bool = False
 
 
 class AttendancePublic(BaseModel):
@@ -474,15 +476,19 @@ class OutboxMessagePublic(BaseModel):
     sent_at: datetime | None
 
 
-CertificateStatus = Literal["valid", "superseded", "revoked"]
+CertificateStatus = Literal["valid", "superseded", "revoked", "withdrawn"]
+WithdrawalReason = Literal["no_credit", "cancelled"]
 
 
 class CertificateCheck(BaseModel):
     code: str
-    valid: bool = Field(description="False when a later certificate replaced it or it was revoked")
+    valid: bool = Field(
+        description="False when a later certificate replaced it, it was revoked or withdrawn"
+    )
     status: CertificateStatus = Field(
         description="revoked (by an organiser) wins over superseded (a later certificate "
-        "replaced it, named in superseded_by)"
+        "replaced it, named in superseded_by), which wins over withdrawn (the corrected "
+        "award earns no credit: see withdrawn_reason)"
     )
     superseded_by: str | None
     superseded_by_revoked_at: datetime | None = Field(
@@ -491,6 +497,16 @@ class CertificateCheck(BaseModel):
         "no certificate of the session is in force); null while it stands",
     )
     revoked_at: datetime | None = None
+    withdrawn_at: datetime | None = Field(
+        default=None,
+        description="when it stopped attesting credit because the corrected award earns none "
+        "(a later certificate may have replaced it since, when credit came back)",
+    )
+    withdrawn_reason: WithdrawalReason | None = Field(
+        default=None,
+        description="no_credit (late attendance data, or a claim capped at the new computed "
+        "minutes, fall below the minimum) or cancelled (the session was cancelled)",
+    )
     physician: str
     series_title: str
     session_start: datetime

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence, Series
 from tracker.domain.models import REVOKED_REASON_MAX, Certificate, Physician
-from tracker.domain.schemas import CertificateCheck, CertificateStatus
+from tracker.domain.schemas import CertificateCheck, CertificateStatus, WithdrawalReason
 
 
 async def check_certificate(
@@ -42,6 +43,8 @@ async def check_certificate(
         if certificate.revoked_at is not None
         else "superseded"
         if newer is not None
+        else "withdrawn"
+        if certificate.withdrawn_at is not None
         else "valid"
     )
     check = CertificateCheck(
@@ -51,6 +54,8 @@ async def check_certificate(
         superseded_by=newer[0] if newer else None,
         superseded_by_revoked_at=newer[1] if newer else None,
         revoked_at=certificate.revoked_at,
+        withdrawn_at=certificate.withdrawn_at,
+        withdrawn_reason=cast(WithdrawalReason | None, certificate.withdrawn_reason),
         physician=f"{physician.first_name} {physician.last_name}",
         series_title=series.title,
         session_start=occurrence.start,

@@ -76,6 +76,9 @@ class PhysicianPage:
     summary: CreditSummary
     #: Occurrences the physician holds a certificate of.
     certified: set[int]
+    #: Occurrences whose latest certificate was withdrawn: when, and why
+    #: (:mod:`tracker.domain.withdrawals`).
+    withdrawn: dict[int, tuple[datetime, str]]
     registrations: list[tuple[Registration, Series]]
     upcoming: list[tuple[Occurrence, Series]]
     #: The series of the sessions in ``summary``, by id.
@@ -98,13 +101,24 @@ async def physician_page(
             await session.commit()
     async with services.database.session() as session:
         summary = await awards.credit_summary(session, pid, now=now)
-        certified = set(
-            (
-                await session.exec(
-                    select(Certificate.occurrence_id).where(Certificate.physician_id == pid)
+        held = (
+            await session.exec(
+                select(
+                    Certificate.occurrence_id,
+                    Certificate.withdrawn_at,
+                    Certificate.withdrawn_reason,
                 )
-            ).all()
-        )
+                .where(Certificate.physician_id == pid)
+                .order_by(col(Certificate.version))
+            )
+        ).all()
+        certified = {occurrence_id for occurrence_id, _, _ in held}
+        latest = {occurrence_id: (at, reason) for occurrence_id, at, reason in held}
+        withdrawn = {
+            occurrence_id: (at, reason or "no_credit")
+            for occurrence_id, (at, reason) in latest.items()
+            if at is not None
+        }
         registrations = (
             await session.exec(
                 select(Registration, Series)
@@ -120,6 +134,7 @@ async def physician_page(
         feed_key,
         summary,
         certified,
+        withdrawn,
         [(r, s) for r, s in registrations],
         list(upcoming),
         attended,
@@ -169,6 +184,9 @@ class IssuedCertificate:
     code: str
     revoked_at: datetime | None
     revoked_reason: str | None
+    #: withdrawn since, and why (:mod:`tracker.domain.withdrawals`)
+    withdrawn_at: datetime | None = None
+    withdrawn_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -211,17 +229,17 @@ async def organiser_view(services: Services, physician_id: int) -> OrganiserPhys
         ).all()
         issued = (
             await session.exec(
-                select(
-                    Certificate.occurrence_id,
-                    Certificate.code,
-                    Certificate.revoked_at,
-                    Certificate.revoked_reason,
-                )
+                select(Certificate)
                 .where(Certificate.physician_id == physician_id)
                 .order_by(col(Certificate.occurrence_id), col(Certificate.version))
             )
         ).all()
-    latest = {row[0]: IssuedCertificate(*row[1:]) for row in issued}
+    latest = {
+        c.occurrence_id: IssuedCertificate(
+            c.code, c.revoked_at, c.revoked_reason, c.withdrawn_at, c.withdrawn_reason
+        )
+        for c in issued
+    }
     return OrganiserPhysicianView(physician, summary, list(series), list(messages), latest)
 
 

@@ -118,6 +118,24 @@ async def _self_registrations(client: TestClient, auth: dict[str, str], database
         assert gone.status == 204, await gone.text()
 
 
+async def _withdrawals(client: TestClient, auth: dict[str, str], world: Any) -> None:
+    """Late leaves a minute into the first session, after its certificates went out: no credit
+    left, so each certificate is withdrawn (Jeanne's email in French, Paul's in English)."""
+    events = [
+        {
+            "event_id": f"late-leave-{who['id']}",
+            "occurrence_id": world.occurrence_ids[0],
+            "physician_id": who["id"],
+            "kind": "leave",
+            "at": "2026-12-01T11:31:00Z",
+        }
+        for who in (world.jeanne, world.paul)
+    ]
+    with time_machine.travel(datetime(2026, 12, 2, 9, 0, tzinfo=UTC), tick=False):
+        response = await client.post("/api/attendance-events", json=events, headers=auth)
+        assert response.status == 202, await response.text()
+
+
 async def _messages(database: Database, kind: str | None = None) -> list[EmailMessage]:
     return [parse(row.raw) for row in await outbox(database) if kind in (None, row.kind)]
 
@@ -129,6 +147,7 @@ async def _every_kind(
     await _claim_series(client, auth, world)
     jobs = _jobs(database, scheduler)
     await queue_every_kind(client, auth, database, scheduler, world, mail=jobs.mail)
+    await _withdrawals(client, auth, world)
     with time_machine.travel(CLOSES - timedelta(days=3), tick=False):
         await claim_reminders_job(jobs)
     for language in ("fr", "en"):

@@ -134,6 +134,9 @@ def _certificate_page(
         check=check,
         status_text=status_text,
         revoked_text=long_date(check.revoked_at.date(), lang) if check and check.revoked_at else "",
+        withdrawn_text=long_date(check.withdrawn_at.date(), lang)
+        if check and check.withdrawn_at
+        else "",
         replacement_revoked_text=long_date(check.superseded_by_revoked_at.date(), lang)
         if check and check.superseded_by_revoked_at
         else "",

@@ -140,11 +140,13 @@ def _certificate(certificate: IssuedCertificate | None, lang: str) -> dict[str, 
     why)."""
     if certificate is None:
         return None
-    revoked = certificate.revoked_at
+    revoked, withdrawn = certificate.revoked_at, certificate.withdrawn_at
     return {
         "code": certificate.code,
         "revoked": long_date(revoked.date(), lang) if revoked else None,
         "reason": certificate.revoked_reason,
+        "withdrawn": long_date(withdrawn.date(), lang) if withdrawn else None,
+        "withdrawn_reason": certificate.withdrawn_reason or "no_credit",
     }
 
 

@@ -69,6 +69,7 @@ async def me(request: web.Request) -> web.Response:
     now = utcnow()
     view = await physician_service.physician_page(request.app[SERVICES], physician, now=now)
     feed_key, summary, certified = view.feed_key, view.summary, view.certified
+    withdrawn = view.withdrawn
     registrations, upcoming, attended = view.registrations, view.upcoming, view.attended
     waitlist = view.waitlist
     feed_name = f"{t['feed']} – {settings.provider_name}"
@@ -119,11 +120,19 @@ async def me(request: web.Request) -> web.Response:
                 "minutes": number(a.minutes, lang),
                 "final": a.final,
                 # a revoked certificate is not offered (its PDF and credential answer 410)
-                "certificate": a.occurrence_id in certified and a.revoked_at is None,
+                # and neither is a withdrawn one (the corrected award earns no credit)
+                "certificate": a.occurrence_id in certified
+                and a.revoked_at is None
+                and a.occurrence_id not in withdrawn,
                 "revoked": long_date(a.revoked_at.date(), lang) if a.revoked_at else None,
+                "withdrawn": long_date(withdrawn[a.occurrence_id][0].date(), lang)
+                if a.occurrence_id in withdrawn and a.revoked_at is None
+                else None,
                 "credits": credits_cell(a, t=t, labels=labels, lang=lang, amount=number),
                 "note": t["me.cert.revoked.note"]
                 if a.revoked_at is not None
+                else t[f"me.cert.withdrawn.{withdrawn[a.occurrence_id][1]}"]
+                if a.occurrence_id in withdrawn
                 else t[f"claim.note.{a.claim}"]
                 if a.claim in ("open", "closed")
                 else _note(
@@ -135,6 +144,7 @@ async def me(request: web.Request) -> web.Response:
                         end=a.end,
                         series=attended[a.series_id],
                         now=now,
+                        cancelled=a.cancelled,
                     )
                     if a.series_id in attended
                     else None,

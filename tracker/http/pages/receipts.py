@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from schedules.models import OccurrenceStatus
 from schedules.wording import credit_amount, number
 from tracker.domain.localtime import long_date, when, zone_name
 from tracker.domain.receipts import source_kinds
@@ -81,6 +82,7 @@ def receipt_context(view: ReceiptView, lang: str, labels: dict[str, str]) -> dic
         "physician": f"{view.physician.first_name} {view.physician.last_name}",
         "final": award.final,
         "revoked": view.revoked_at and long_date(view.revoked_at.astimezone(zone).date(), lang),
+        "cancelled": view.occurrence.status == OccurrenceStatus.CANCELLED,
         "window": (f"{start.astimezone(zone):%H:%M}", f"{end.astimezone(zone):%H:%M}"),
         "connections": connections,
         "counted": [
