@@ -875,7 +875,7 @@ async def _invite(
             occurrence,
             invitation.award,
             link,
-            claims.closes_at(occurrence, series),
+            claims.closes_at(occurrence, series, now),
             now,
         )
         queued += await _queue(
