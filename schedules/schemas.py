@@ -289,6 +289,12 @@ class SeriesPublic(BaseModel):
     feed_url: str
     created_at: datetime
     updated_at: datetime
+    final_sessions_keeping_rules: int | None = Field(
+        default=None,
+        description="In the answer to PATCH only: how many sessions whose credits are final "
+        "keep credit rules (designations, maxima, roundings, minimum attendance) other than the "
+        "series' rules now; an edit of the credit rules applies to sessions not final yet",
+    )
 
 
 class SeriesCreated(BaseModel):

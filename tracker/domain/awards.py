@@ -24,20 +24,17 @@ from schedules.clock import utcnow
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
 from tracker.domain import revocations
+from tracker.domain.credit_rules import CreditRules, session_rules
 from tracker.domain.credits import (
-    ROUNDINGS,
     Attendance,
     Fact,
     Kind,
-    Rounding,
     attendance,
-    credits_for,
 )
 from tracker.domain.models import (
     AttendanceEvent,
     Award,
     Claim,
-    CreditType,
     OccurrenceClosure,
     Physician,
     Requirement,
@@ -46,16 +43,6 @@ from tracker.domain.receipts import FinalBatch, RawFact, complete, explain, iso,
 from tracker.domain.schemas import AwardPublic, CreditSummary, RequirementProgress
 
 log = logging.getLogger(__name__)
-
-
-async def _roundings(session: AsyncSession) -> dict[str, Rounding]:
-    rows = (await session.exec(select(CreditType))).all()
-    return {row.code: row.rounding for row in rows if row.rounding in ROUNDINGS}
-
-
-async def credit_roundings(session: AsyncSession) -> dict[str, Rounding]:
-    """Each credit type's rounding policy (for credit recomputed from claimed minutes)."""
-    return await _roundings(session)
 
 
 async def is_closed(session: AsyncSession, occurrence_id: int) -> bool:
@@ -124,30 +111,33 @@ async def _event_rows(
 
 
 def _credits_of(
-    attended: Attendance, occurrence: Occurrence, series: Series, roundings: dict[str, Rounding]
+    attended: Attendance, occurrence: Occurrence, rules: CreditRules
 ) -> dict[str, float]:
-    """The credits these minutes earn at this occurrence under its series' designations."""
-    return credits_for(
-        attended,
+    """The credits these minutes earn at this occurrence under its rules (its snapshot once
+    final, else its series' rules: :func:`~tracker.domain.credit_rules.session_rules`)."""
+    return rules.credits(attended, _duration(occurrence))
+
+
+def _terms(occurrence: Occurrence, rules: CreditRules) -> Any:
+    return terms(
         duration_minutes=_duration(occurrence),
-        min_attendance_percent=series.min_attendance_percent,
-        designations=series.credits,
-        roundings=roundings,
+        min_attendance_percent=rules.min_attendance_percent,
+        designations=rules.designations,
+        roundings=rules.roundings,
     )
 
 
 def _figures(
     facts: list[Fact],
     occurrence: Occurrence,
-    series: Series,
-    roundings: dict[str, Rounding],
+    rules: CreditRules,
     *,
     now: datetime | None,
 ) -> tuple[Attendance, dict[str, float]]:
     """Minutes and credits from the facts; ``now`` for provisional figures (open connections
     count up to now), ``None`` for final ones (up to the end)."""
     attended = attendance(facts, start=occurrence.start, end=occurrence.end, now=now)
-    return attended, _credits_of(attended, occurrence, series, roundings)
+    return attended, _credits_of(attended, occurrence, rules)
 
 
 def _duration(occurrence: Occurrence) -> int:
@@ -194,7 +184,7 @@ async def recompute_awards(
         return 0
     series = await session.get_one(Series, occurrence.series_id)
     final = await is_closed(session, occurrence_id)
-    roundings = await _roundings(session)
+    rules = await session_rules(session, occurrence, series)
     wanted = frozenset(physician_ids)
     own, ended = await _event_rows(session, occurrence_id, wanted)
     query = sa_select(
@@ -222,13 +212,8 @@ async def recompute_awards(
         start=occurrence.start,
         end=occurrence.end,
         ended=ended,
-        shared=terms(
-            duration_minutes=_duration(occurrence),
-            min_attendance_percent=series.min_attendance_percent,
-            designations=series.credits,
-            roundings=roundings,
-        ),
-        credits_of=lambda attended: _credits_of(attended, occurrence, series, roundings),
+        shared=_terms(occurrence, rules),
+        credits_of=lambda attended: _credits_of(attended, occurrence, rules),
         computed_at=iso(now),
     )
     for physician_id in physician_ids:
@@ -243,7 +228,7 @@ async def recompute_awards(
                 Fact(cast(Kind, kind), at, connection, source)
                 for kind, at, connection, source in own.get(physician_id, [])
             ]
-            attended, credits = _figures(facts + ended, occurrence, series, roundings, now=now)
+            attended, credits = _figures(facts + ended, occurrence, rules, now=now)
         anomalies = list(attended.anomalies)
         figures: dict[str, object] = {
             "seconds": attended.seconds,
@@ -453,9 +438,8 @@ async def _provisional_as_of(
     facts = (await _facts(session, occurrence.id or 0, [award.physician_id])).get(
         award.physician_id, []
     )
-    return _as_of(
-        award, *_figures(facts, occurrence, series, await _roundings(session), now=now), now
-    )
+    rules = await session_rules(session, occurrence, series)
+    return _as_of(award, *_figures(facts, occurrence, rules, now=now), now)
 
 
 async def award_receipt(
@@ -478,18 +462,12 @@ async def award_receipt(
     if award.final and award.receipt is not None:
         return award, occurrence, series, award.receipt
     facts = (await _facts(session, occurrence_id, [physician_id])).get(physician_id, [])
-    roundings = await _roundings(session)
+    rules = await session_rules(session, occurrence, series)
     attended, part = explain(
         facts, start=occurrence.start, end=occurrence.end, now=None if award.final else now
     )
-    credits = _credits_of(attended, occurrence, series, roundings)
-    shared = terms(
-        duration_minutes=_duration(occurrence),
-        min_attendance_percent=series.min_attendance_percent,
-        designations=series.credits,
-        roundings=roundings,
-    )
-    receipt = complete(part, shared, credits=credits, computed_at=now)
+    credits = _credits_of(attended, occurrence, rules)
+    receipt = complete(part, _terms(occurrence, rules), credits=credits, computed_at=now)
     return award, occurrence, series, receipt
 
 

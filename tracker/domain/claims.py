@@ -4,8 +4,8 @@ physician attests the minutes they attended and answers the series' evaluation.
 When the credits become final, each attendee with credit gets a claim (one per session and
 physician) and an email with its one-time link, instead of the certificate; the link's code
 (``clm_`` + 256 random bits) is kept only as its SHA-256. The claim page shows the computed
-minutes, which the physician may lower, never raise; the credit claimed is the series' credit
-rules applied to the claimed minutes (so the minimum attendance, the rounding and the cap all
+minutes, which the physician may lower, never raise; the credit claimed is the session's credit
+rules (:mod:`tracker.domain.credit_rules`) applied to the claimed minutes (so the minimum attendance, the rounding and the cap all
 apply as to attendance), and it can only be less than or equal to the computed credit. The
 certificate is issued on submit, with that credit.
 
@@ -23,7 +23,7 @@ keeps working).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -37,8 +37,8 @@ from notifications.outbox import exists
 from schedules.models import Occurrence, Series
 from schedules.wording import number
 from tracker.domain import evaluations, limits
-from tracker.domain.awards import credit_roundings
-from tracker.domain.credits import Attendance, Rounding, credits_for
+from tracker.domain.credit_rules import CreditRules, session_rules
+from tracker.domain.credits import Attendance
 from tracker.domain.localtime import when, when_named, zone_name
 from tracker.domain.models import Award, Claim, EvaluationAnswer, EvaluationQuestion, Physician
 from tracker.domain.numerals import folded, plain_decimal
@@ -85,24 +85,20 @@ def claimed_seconds(claimed: Decimal | float, computed_seconds: int) -> int:
     return min(computed_seconds, int((claimed * 60).to_integral_value()))
 
 
-def credit_for(
-    series: Series, occurrence: Occurrence, seconds: int, roundings: Mapping[str, Rounding]
-) -> dict[str, float]:
-    """The series' credit for ``seconds`` attended (its minimum, rounding and cap)."""
-    return credits_for(
+def credit_for(rules: CreditRules, occurrence: Occurrence, seconds: int) -> dict[str, float]:
+    """The session's credit for ``seconds`` attended (its minimum, rounding and cap, under the
+    rules it was credited under: :func:`~tracker.domain.credit_rules.session_rules`)."""
+    return rules.credits(
         Attendance(seconds, ()),
-        duration_minutes=int((occurrence.end - occurrence.start).total_seconds() // 60),
-        min_attendance_percent=series.min_attendance_percent,
-        designations=series.credits,
-        roundings=roundings,
+        int((occurrence.end - occurrence.start).total_seconds() // 60),
     )
 
 
 async def credit_of(
     session: AsyncSession, series: Series, occurrence: Occurrence, seconds: int
 ) -> dict[str, float]:
-    """:func:`credit_for`, the credit types' rounding read from the database."""
-    return credit_for(series, occurrence, seconds, await credit_roundings(session))
+    """:func:`credit_for` under the session's rules as read from the database."""
+    return credit_for(await session_rules(session, occurrence, series), occurrence, seconds)
 
 
 async def claims_among(

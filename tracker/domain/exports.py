@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from schedules.clock import iso_z
 from schedules.models import Occurrence, Series
 from tracker.domain import claims, revocations
-from tracker.domain.awards import credit_roundings
+from tracker.domain.credit_rules import session_rules
 from tracker.domain.models import Award, CreditType, Physician
 
 Layout = Literal["csv", "tab"]
@@ -129,7 +129,6 @@ async def _claimed(
     if not pairs:
         return {}
     made = await claims.claims_among(session, pairs)
-    roundings = await credit_roundings(session)
     result: dict[int, tuple[int, dict[str, float]]] = {}
     for award, occurrence, series, _ in found:
         if not series.claim_required:
@@ -141,7 +140,9 @@ async def _claimed(
         seconds = claims.certified_seconds(claim, award)
         result[award.id or 0] = (
             seconds,
-            claims.credit_for(series, occurrence, seconds, roundings),
+            claims.credit_for(
+                await session_rules(session, occurrence, series), occurrence, seconds
+            ),
         )
     return result
 

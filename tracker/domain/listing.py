@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from notifications.models import OutboxMessage
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
-from tracker.domain import awards, revocations
+from tracker.domain import awards, credit_rules, revocations
 from tracker.domain.folding import fold, folded, folded_regex
 from tracker.domain.models import AttendanceEvent, Award, Claim, Physician, Registration
 from tracker.domain.physicians import email_key
@@ -264,9 +264,8 @@ async def attendance_page(
     rows = page.rows
     provisional = [award.physician_id for award, _ in rows if not award.final]
     if now is not None and provisional:
-        series = await session.get_one(Series, occurrence.series_id)
         # The projection's own arithmetic (tracker.domain.awards), on this page's facts only.
-        roundings = await awards._roundings(session)
+        rules = await credit_rules.session_rules(session, occurrence)
         facts = await awards._facts(session, occurrence_id, provisional)
         rows = [
             (
@@ -274,9 +273,7 @@ async def attendance_page(
                 if award.final
                 else awards._as_of(
                     award,
-                    *awards._figures(
-                        facts.get(award.physician_id, []), occurrence, series, roundings, now=now
-                    ),
+                    *awards._figures(facts.get(award.physician_id, []), occurrence, rules, now=now),
                     now,
                 ),
                 physician,

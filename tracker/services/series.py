@@ -17,7 +17,7 @@ from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
 from schedules.occurrences import list_occurrences
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
-from tracker.domain import claims, occurrences, self_registrations
+from tracker.domain import claims, credit_rules, occurrences, self_registrations
 from tracker.domain.attendance import occurrences_with_attendance
 from tracker.domain.credit_types import credit_labels
 from tracker.errors import FinalCreditsError
@@ -70,6 +70,14 @@ async def update_series(services: Services, series_id: int, data: SeriesUpdate) 
     if promoted:
         services.poke()
     return series
+
+
+async def final_sessions_keeping_rules(services: Services, series_id: int) -> int:
+    """How many of the series' final sessions keep credit rules other than the series' rules
+    now (:mod:`tracker.domain.credit_rules`): an edit of the rules does not reach them."""
+    async with services.database.session() as session:
+        series = await series_domain.get_series(session, series_id)
+        return await credit_rules.final_sessions_keeping_rules(session, series)
 
 
 async def change_occurrence(
