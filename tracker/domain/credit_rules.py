@@ -81,7 +81,10 @@ async def roundings(session: AsyncSession) -> dict[str, Rounding]:
 
 async def series_rules(session: AsyncSession, series: Series) -> CreditRules:
     """The series' rules as they are now (what a session not final yet follows)."""
-    policies = await roundings(session)
+    return _series_rules(series, await roundings(session))
+
+
+def _series_rules(series: Series, policies: Mapping[str, Rounding]) -> CreditRules:
     designations = tuple(dict(c) for c in series.credits)
     return CreditRules(
         designations=designations,
@@ -101,6 +104,43 @@ async def session_rules(
     if series is None:
         series = await session.get_one(Series, occurrence.series_id)
     return await series_rules(session, series)
+
+
+async def rules_by_session(
+    session: AsyncSession, occurrence_ids: Sequence[int]
+) -> dict[int, CreditRules]:
+    """:func:`session_rules` of many sessions, in two queries (a physician's page)."""
+    if not occurrence_ids:
+        return {}
+    rows = (
+        await session.exec(
+            select(Occurrence.id, Series, OccurrenceClosure.credit_rules)
+            .join(Series, col(Series.id) == col(Occurrence.series_id))
+            .outerjoin(
+                OccurrenceClosure, col(OccurrenceClosure.occurrence_id) == col(Occurrence.id)
+            )
+            .where(col(Occurrence.id).in_(sorted(set(occurrence_ids))))
+        )
+    ).all()
+    policies = await roundings(session)
+    return {
+        occurrence_id or 0: from_snapshot(stored)
+        if stored is not None
+        else _series_rules(series, policies)
+        for occurrence_id, series, stored in rows
+    }
+
+
+def as_credited(series: Series, rules: CreditRules) -> Series:
+    """A detached copy of the series (never stored) carrying the session's rules: what a
+    certificate of that session prints as designated, even after the series was edited."""
+    return Series.model_validate(
+        series.model_dump()
+        | {
+            "credits": [dict(d) for d in rules.designations],
+            "min_attendance_percent": rules.min_attendance_percent,
+        }
+    )
 
 
 async def fix_rules(session: AsyncSession, occurrence_id: int) -> None:

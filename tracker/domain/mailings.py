@@ -57,7 +57,7 @@ from notifications.pdf import certificate_pdf, statement_pdf
 from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from schedules.wording import CreditLabels, credit_amount, number
-from tracker.domain import claims, revocations, zoom
+from tracker.domain import claims, credit_rules, revocations, zoom
 from tracker.domain.awards import credit_summary, progress_from
 from tracker.domain.documents import (
     CertificateIdentity,
@@ -495,6 +495,9 @@ async def latest_certificate_pdf(
         raise CertificateRevokedError(certificate.code)
     occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
     series = await session.get_one(Series, occurrence.series_id)
+    series = credit_rules.as_credited(
+        series, await credit_rules.session_rules(session, occurrence, series)
+    )
     data = certificate_data(certificate, physician, occurrence, series, mail)
     # Drawing takes a second or two when a CJK font has to be loaded: off the event loop.
     return certificate.code, await asyncio.to_thread(certificate_pdf, data)
@@ -699,6 +702,10 @@ async def issue_certificates(
     if occurrence is None:
         return CertificateBatch(0, None)
     series = await session.get_one(Series, occurrence.series_id)
+    # what the certificates print as designated: the rules the session was credited under
+    series = credit_rules.as_credited(
+        series, await credit_rules.session_rules(session, occurrence, series)
+    )
     rows = (
         await session.exec(
             select(Award, Physician)
