@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -157,6 +157,17 @@ async def fix_rules(session: AsyncSession, occurrence_id: int) -> None:
         )
         .values(credit_rules=rules.snapshot())
     )
+
+
+async def final_sessions(session: AsyncSession, series: Series) -> int:
+    """How many of the series' sessions have final credits."""
+    found = await session.exec(
+        select(func.count())
+        .select_from(OccurrenceClosure)
+        .join(Occurrence, col(Occurrence.id) == col(OccurrenceClosure.occurrence_id))
+        .where(Occurrence.series_id == series.id)
+    )
+    return int(found.one())
 
 
 async def final_sessions_keeping_rules(session: AsyncSession, series: Series) -> int:

@@ -125,6 +125,10 @@ class SeriesOverview:
     final: set[int]
     counts: dict[int, tuple[int, int]] = field(default_factory=dict)
     more: bool = False
+    #: Sessions of the whole series whose credits are final, and how many of them keep credit
+    #: rules other than the series' rules now (:mod:`tracker.domain.credit_rules`).
+    final_sessions: int = 0
+    keeping_rules: int = 0
 
 
 async def series_overview(
@@ -149,8 +153,18 @@ async def series_overview(
         final = await occurrences.holding_final_credits(session, ids)
         registered = await occurrences.registered_count(session, series_id)
         attended = await occurrences.attended_counts(session, ids)
+        final_sessions = await credit_rules.final_sessions(session, series)
+        keeping = await credit_rules.final_sessions_keeping_rules(session, series)
     counts = {i: (registered, attended.get(i, 0)) for i in ids}
-    return SeriesOverview(series, rows, final, counts, more=len(shown) > offset + limit)
+    return SeriesOverview(
+        series,
+        rows,
+        final,
+        counts,
+        more=len(shown) > offset + limit,
+        final_sessions=final_sessions,
+        keeping_rules=keeping,
+    )
 
 
 async def occurrence_of(services: Services, occurrence_id: int) -> tuple[Occurrence, Series]:

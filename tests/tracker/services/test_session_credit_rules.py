@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from html import unescape
 from typing import Any
 
 import time_machine
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
 from tests.factories import create_physician, create_series, job_context, occurrences
+from tests.tracker.http.pages.test_organiser_pages import organiser_cookie
 from tracker.db import Database
 from tracker.domain.models import Award, Certificate
 from tracker.http.keys import MAIL
@@ -83,6 +85,15 @@ async def test_an_edit_of_the_credit_rules_leaves_a_final_session_as_it_was_cred
     assert edited.status == 200, body
     assert body["final_sessions_keeping_rules"] == 1
     assert body["credits"] == [{"type": "AMA_PRA_1", "max": 0.5}]
+    cookie = await organiser_cookie(database)
+    with time_machine.travel(datetime(2026, 12, 2, 9, 0, tzinfo=UTC), tick=False):
+        page = await client.get(f"/organizer/series/{series['id']}?lang=en", headers=cookie)
+        html = unescape(await page.text())
+    assert page.status == 200
+    assert (
+        "Sessions with final credits: 1. Each keeps the credit rules it was credited under "
+        "(1 under rules other than these)"
+    ) in html
 
     # a late, irrelevant event recomputes Paul's award (a second device inside his stay)
     with time_machine.travel(datetime(2026, 12, 3, 9, 0, tzinfo=UTC), tick=False):
