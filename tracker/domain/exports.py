@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from schedules.clock import iso_z
 from schedules.models import Occurrence, Series
 from tracker.domain import claims, revocations
-from tracker.domain.credit_rules import session_rules
+from tracker.domain.credit_rules import rules_by_session
 from tracker.domain.models import Award, CreditType, Physician
 
 Layout = Literal["csv", "tab"]
@@ -130,6 +130,7 @@ async def _claimed(
         return {}
     made = await claims.claims_among(session, pairs)
     result: dict[int, tuple[int, dict[str, float]]] = {}
+    rules = await rules_by_session(session, sorted({o for o, _ in pairs}))
     for award, occurrence, series, _ in found:
         if not series.claim_required:
             continue
@@ -140,9 +141,7 @@ async def _claimed(
         seconds = claims.certified_seconds(claim, award)
         result[award.id or 0] = (
             seconds,
-            claims.credit_for(
-                await session_rules(session, occurrence, series), occurrence, seconds
-            ),
+            claims.credit_for(rules[award.occurrence_id], occurrence, seconds),
         )
     return result
 

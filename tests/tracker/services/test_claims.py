@@ -574,3 +574,30 @@ async def test_a_late_report_opens_a_whole_claim_window_from_the_day_it_gives_cr
     with time_machine.travel(reported + timedelta(days=1, seconds=1), tick=False):
         closed = await client.get(path, params={"lang": lang})
     assert closed.status == 410
+
+
+async def test_a_claim_after_the_series_rules_changed_is_credited_under_the_sessions_rules(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    """Paul's 45 minutes were final under 50 % and 1 credit at most; the organiser then asks
+    80 % and 0.5 at most: his claim of the 45 minutes still gives 0.75, as his email said."""
+    world, links = await _claim_links(client, auth, database, scheduler, smtp_server)
+    edited = await client.patch(
+        f"/api/series/{world.series_id}",
+        json={"credits": [{"type": "AMA_PRA_1", "max": 0.5}], "min_attendance_percent": 80},
+        headers=auth,
+    )
+    assert edited.status == 200
+    assert (await edited.json())["final_sessions_keeping_rules"] == 1
+    with time_machine.travel(AFTER, tick=False):
+        done = await client.post(
+            links["paul"][0], data={"minutes": "45", "attest": "yes", **_answers(world)}
+        )
+        assert done.status == 200, await done.text()
+    async with database.session() as session:
+        (stored,) = (await session.exec(select(Certificate))).all()
+    assert (stored.minutes, stored.credits) == (45.0, {"AMA_PRA_1": 0.75})
