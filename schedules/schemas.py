@@ -158,7 +158,8 @@ ClaimWindowDays = Annotated[
     Field(
         ge=limits.CLAIM_WINDOW_DAYS_MIN,
         le=limits.CLAIM_WINDOW_DAYS_MAX,
-        description="Days after a session during which its attendees may claim their credit",
+        description="Days during which an attendee may claim their credit, counted from when it is "
+        "offered (their credit first final: the finalisation, or a late report that gives credit)",
     ),
 ]
 Capacity = Annotated[
