@@ -158,7 +158,8 @@ ClaimWindowDays = Annotated[
     Field(
         ge=limits.CLAIM_WINDOW_DAYS_MIN,
         le=limits.CLAIM_WINDOW_DAYS_MAX,
-        description="Days after a session during which its attendees may claim their credit",
+        description="Days during which an attendee may claim their credit, counted from when it is "
+        "offered (their credit first final: the finalisation, or a late report that gives credit)",
     ),
 ]
 Capacity = Annotated[
@@ -289,6 +290,12 @@ class SeriesPublic(BaseModel):
     feed_url: str
     created_at: datetime
     updated_at: datetime
+    final_sessions_keeping_rules: int | None = Field(
+        default=None,
+        description="In the answer to PATCH only: how many sessions whose credits are final "
+        "keep credit rules (designations, maxima, roundings, minimum attendance) other than the "
+        "series' rules now; an edit of the credit rules applies to sessions not final yet",
+    )
 
 
 class SeriesCreated(BaseModel):

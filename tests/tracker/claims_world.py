@@ -24,8 +24,9 @@ from tracker.jobs import plan_finalisations
 SENDER = "webinars@cme.example.org"
 #: The session: Tuesday 1 December 2026, 12:30 to 13:30 in Paris (11:30 to 12:30 UTC).
 FINAL = datetime(2026, 12, 1, 14, 5, tzinfo=UTC)
-#: Claims close 30 days after the end: 31 December 2026, 12:30 UTC.
-CLOSES = datetime(2026, 12, 31, 12, 30, tzinfo=UTC)
+#: Claims close 30 days after they are offered (the credits made final at FINAL): 31 December
+#: 2026, 14:05 UTC.
+CLOSES = datetime(2026, 12, 31, 14, 5, tzinfo=UTC)
 LINK = re.compile(r"https://cme\.example\.org(/claims/clm_[A-Za-z0-9_-]{43})\?lang=(fr|en)")
 QUESTIONS = [
     {

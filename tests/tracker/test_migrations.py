@@ -462,3 +462,32 @@ async def test_migration_0023_refuses_a_folded_number_another_physician_holds(
     assert await _physicians(database) == before
     async with database.engine.connect() as connection:
         assert await connection.run_sync(_revision) == "0022"
+
+
+async def test_migration_0025_fixes_the_rules_of_sessions_already_final_and_not_the_others(
+    database: Database,
+) -> None:
+    ended = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    final = await ended_session(database, 0, ended=ended)
+    open_ = await ended_session(database, 0, ended=ended + timedelta(days=7))
+    before = str(ScriptDirectory.from_config(alembic_config()).get_revision("0025").down_revision)
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_downgrade, before)
+        await connection.execute(
+            text("INSERT INTO occurrence_closure (occurrence_id, closed_at) VALUES (:id, :at)"),
+            {"id": final, "at": ended + timedelta(hours=2)},
+        )
+
+    await upgrade(database.url)
+
+    async with database.engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT occurrence_id, credit_rules FROM occurrence_closure")
+        )
+        stored = {occurrence: rules for occurrence, rules in rows}
+    rules = stored[final]
+    assert (json.loads(rules) if isinstance(rules, str) else rules) == {
+        "credits": [{"type": "AMA_PRA_1", "max": 1.0, "rounding": "quarter"}],
+        "min_attendance_percent": None,
+    }
+    assert open_ not in stored

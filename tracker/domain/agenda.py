@@ -4,7 +4,7 @@ credit."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from tracker.domain import zoom
+from tracker.domain.credit_rules import CreditRules
 from tracker.domain.credits import needed_seconds
 from tracker.domain.models import Registration
 
@@ -80,13 +81,6 @@ async def public_occurrence(
     return (found[0], found[1]) if found else None
 
 
-async def series_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Series]:
-    if not ids:
-        return {}
-    rows = (await session.exec(select(Series).where(col(Series.id).in_(set(ids))))).all()
-    return {row.id or 0: row for row in rows}
-
-
 NoCreditReason = Literal[
     "no_designation", "cancelled", "in_progress", "absent", "below_threshold", "too_short"
 ]
@@ -108,18 +102,18 @@ def why_no_credit(
     credits: Mapping[str, float],
     start: datetime,
     end: datetime,
-    series: Series,
+    rules: CreditRules,
     now: datetime,
     cancelled: bool = False,
 ) -> NoCredit | None:
     """None when the session earned credit; else the reason, by the rules of SPEC 2: no credit
     designated, the session cancelled (a cancelled session attests none), still running, not
-    connected within the session, below the series' minimum attendance (step 4), or too short
+    connected within the session, below the session's minimum attendance (step 4), or too short
     for a quarter hour (left early; step 5)."""
     minutes = round(seconds / 60, 2)
     if any(value > 0 for value in credits.values()):
         return None
-    if not series.credits:
+    if not rules.designations:
         return NoCredit("no_designation", minutes)
     if cancelled:
         return NoCredit("cancelled", minutes)
@@ -127,7 +121,7 @@ def why_no_credit(
         return NoCredit("in_progress", minutes)
     if seconds <= 0:
         return NoCredit("absent", minutes)
-    percent = series.min_attendance_percent
+    percent = rules.min_attendance_percent
     if percent is not None:
         duration = int((end - start).total_seconds() // 60)
         needed = needed_seconds(duration, str(percent))

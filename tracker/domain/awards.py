@@ -10,7 +10,7 @@ import json
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, cast
 
@@ -24,21 +24,18 @@ from schedules.clock import utcnow
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from tracker.domain import revocations
+from tracker.domain.credit_rules import CreditRules, rules_by_session, session_rules
 from tracker.domain.credits import (
-    ROUNDINGS,
     Attendance,
     Fact,
     Kind,
-    Rounding,
     attendance,
-    credits_for,
 )
 from tracker.domain.localtime import session_date
 from tracker.domain.models import (
     AttendanceEvent,
     Award,
     Claim,
-    CreditType,
     OccurrenceClosure,
     Physician,
     Requirement,
@@ -47,16 +44,6 @@ from tracker.domain.receipts import FinalBatch, RawFact, complete, explain, iso,
 from tracker.domain.schemas import AwardPublic, CreditSummary, RequirementProgress
 
 log = logging.getLogger(__name__)
-
-
-async def _roundings(session: AsyncSession) -> dict[str, Rounding]:
-    rows = (await session.exec(select(CreditType))).all()
-    return {row.code: row.rounding for row in rows if row.rounding in ROUNDINGS}
-
-
-async def credit_roundings(session: AsyncSession) -> dict[str, Rounding]:
-    """Each credit type's rounding policy (for credit recomputed from claimed minutes)."""
-    return await _roundings(session)
 
 
 async def is_closed(session: AsyncSession, occurrence_id: int) -> bool:
@@ -125,29 +112,31 @@ async def _event_rows(
 
 
 def _credits_of(
-    attended: Attendance, occurrence: Occurrence, series: Series, roundings: Mapping[str, Rounding]
+    attended: Attendance, occurrence: Occurrence, rules: CreditRules
 ) -> dict[str, float]:
-    """The credits these minutes earn at this occurrence under its series' designations; none
+    """The credits these minutes earn at this occurrence under its rules (its snapshot once
+    final, else its series' rules: :func:`~tracker.domain.credit_rules.session_rules`); none
     at a cancelled session, which attests no credit whatever attendance it holds (restored, it
     earns them again)."""
-    credits = credits_for(
-        attended,
-        duration_minutes=_duration(occurrence),
-        min_attendance_percent=series.min_attendance_percent,
-        designations=series.credits,
-        roundings=roundings,
-    )
+    credits = rules.credits(attended, _duration(occurrence))
     if occurrence.status == OccurrenceStatus.CANCELLED:
         return dict.fromkeys(credits, 0.0)
     return credits
 
 
-def credit_for(
-    series: Series, occurrence: Occurrence, seconds: int, roundings: Mapping[str, Rounding]
-) -> dict[str, float]:
-    """The series' credit for ``seconds`` attended at this occurrence (its minimum, rounding
-    and cap; none if the session was cancelled): the credit of claimed minutes."""
-    return _credits_of(Attendance(seconds, ()), occurrence, series, roundings)
+def _terms(occurrence: Occurrence, rules: CreditRules) -> Any:
+    return terms(
+        duration_minutes=_duration(occurrence),
+        min_attendance_percent=rules.min_attendance_percent,
+        designations=rules.designations,
+        roundings=rules.roundings,
+    )
+
+
+def credit_for(rules: CreditRules, occurrence: Occurrence, seconds: int) -> dict[str, float]:
+    """The session's credit for ``seconds`` attended (its minimum, rounding and cap under the
+    rules it is credited under; none if it was cancelled): the credit of claimed minutes."""
+    return _credits_of(Attendance(seconds, ()), occurrence, rules)
 
 
 def certified_seconds(claimed_minutes: float | None, award: Award) -> int:
@@ -157,31 +146,26 @@ def certified_seconds(claimed_minutes: float | None, award: Award) -> int:
 
 
 def claimed_figures(
-    claim: Claim,
-    award: Award,
-    occurrence: Occurrence,
-    series: Series,
-    roundings: Mapping[str, Rounding],
+    claim: Claim, award: Award, occurrence: Occurrence, rules: CreditRules
 ) -> tuple[int, dict[str, float]]:
     """What a claim made attests now: its minutes capped at the computed ones, and their credit
-    under the series' rules (SPEC 7). Every reader counts this, never the credit stored when
+    under the session's rules (SPEC 7). Every reader counts this, never the credit stored when
     the claim was made, which a late fact (or a cancellation) may have cut since."""
     seconds = certified_seconds(claim.claimed_minutes, award)
-    return seconds, credit_for(series, occurrence, seconds, roundings)
+    return seconds, credit_for(rules, occurrence, seconds)
 
 
 def _figures(
     facts: list[Fact],
     occurrence: Occurrence,
-    series: Series,
-    roundings: dict[str, Rounding],
+    rules: CreditRules,
     *,
     now: datetime | None,
 ) -> tuple[Attendance, dict[str, float]]:
     """Minutes and credits from the facts; ``now`` for provisional figures (open connections
     count up to now), ``None`` for final ones (up to the end)."""
     attended = attendance(facts, start=occurrence.start, end=occurrence.end, now=now)
-    return attended, _credits_of(attended, occurrence, series, roundings)
+    return attended, _credits_of(attended, occurrence, rules)
 
 
 def _duration(occurrence: Occurrence) -> int:
@@ -228,7 +212,7 @@ async def recompute_awards(
         return 0
     series = await session.get_one(Series, occurrence.series_id)
     final = await is_closed(session, occurrence_id)
-    roundings = await _roundings(session)
+    rules = await session_rules(session, occurrence, series)
     wanted = frozenset(physician_ids)
     own, ended = await _event_rows(session, occurrence_id, wanted)
     query = sa_select(
@@ -256,13 +240,8 @@ async def recompute_awards(
         start=occurrence.start,
         end=occurrence.end,
         ended=ended,
-        shared=terms(
-            duration_minutes=_duration(occurrence),
-            min_attendance_percent=series.min_attendance_percent,
-            designations=series.credits,
-            roundings=roundings,
-        ),
-        credits_of=lambda attended: _credits_of(attended, occurrence, series, roundings),
+        shared=_terms(occurrence, rules),
+        credits_of=lambda attended: _credits_of(attended, occurrence, rules),
         computed_at=iso(now),
     )
     for physician_id in physician_ids:
@@ -277,7 +256,7 @@ async def recompute_awards(
                 Fact(cast(Kind, kind), at, connection, source)
                 for kind, at, connection, source in own.get(physician_id, [])
             ]
-            attended, credits = _figures(facts + ended, occurrence, series, roundings, now=now)
+            attended, credits = _figures(facts + ended, occurrence, rules, now=now)
         anomalies = list(attended.anomalies)
         figures: dict[str, object] = {
             "seconds": attended.seconds,
@@ -488,9 +467,8 @@ async def _provisional_as_of(
     facts = (await _facts(session, occurrence.id or 0, [award.physician_id])).get(
         award.physician_id, []
     )
-    return _as_of(
-        award, *_figures(facts, occurrence, series, await _roundings(session), now=now), now
-    )
+    rules = await session_rules(session, occurrence, series)
+    return _as_of(award, *_figures(facts, occurrence, rules, now=now), now)
 
 
 async def award_receipt(
@@ -513,18 +491,12 @@ async def award_receipt(
     if award.final and award.receipt is not None:
         return award, occurrence, series, award.receipt
     facts = (await _facts(session, occurrence_id, [physician_id])).get(physician_id, [])
-    roundings = await _roundings(session)
+    rules = await session_rules(session, occurrence, series)
     attended, part = explain(
         facts, start=occurrence.start, end=occurrence.end, now=None if award.final else now
     )
-    credits = _credits_of(attended, occurrence, series, roundings)
-    shared = terms(
-        duration_minutes=_duration(occurrence),
-        min_attendance_percent=series.min_attendance_percent,
-        designations=series.credits,
-        roundings=roundings,
-    )
-    receipt = complete(part, shared, credits=credits, computed_at=now)
+    credits = _credits_of(attended, occurrence, rules)
+    receipt = complete(part, _terms(occurrence, rules), credits=credits, computed_at=now)
     return award, occurrence, series, receipt
 
 
@@ -599,12 +571,15 @@ async def _claims_of(
         )
     )
     result: dict[int, tuple[ClaimState, dict[str, float]]] = {}
-    sessions = {o.id: (a, o, s) for a, o, s in rows}
-    roundings = await _roundings(session)
-    for claim in found.all():
+    sessions = {o.id: (a, o) for a, o, _ in rows}
+    claimed = list(found.all())
+    rules = await rules_by_session(
+        session, [c.occurrence_id for c in claimed if c.claimed_at is not None]
+    )
+    for claim in claimed:
         if claim.claimed_at is not None:
-            award, occurrence, series = sessions[claim.occurrence_id]
-            credits = claimed_figures(claim, award, occurrence, series, roundings)[1]
+            award, occurrence = sessions[claim.occurrence_id]
+            credits = claimed_figures(claim, award, occurrence, rules[claim.occurrence_id])[1]
             result[claim.occurrence_id] = ("claimed", credits)
         else:
             result[claim.occurrence_id] = ("open" if now < claim.closes_at else "closed", {})

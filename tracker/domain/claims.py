@@ -4,17 +4,25 @@ physician attests the minutes they attended and answers the series' evaluation.
 When the credits become final, each attendee with credit gets a claim (one per session and
 physician) and an email with its one-time link, instead of the certificate; the link's code
 (``clm_`` + 256 random bits) is kept only as its SHA-256. The claim page shows the computed
-minutes, which the physician may lower, never raise; the credit claimed is the series' credit
-rules applied to the claimed minutes (so the minimum attendance, the rounding and the cap all
+minutes, which the physician may lower, never raise; the credit claimed is the session's credit
+rules (:mod:`tracker.domain.credit_rules`) applied to the claimed minutes (so the minimum attendance, the rounding and the cap all
 apply as to attendance), and it can only be less than or equal to the computed credit. The
-certificate is issued on submit, with that credit. Claims close ``claim_window_days`` after the
-session's end; three days before, those who have not claimed get a reminder with a link of its
-own (a second hash on the row, so that the first email's link keeps working).
+certificate is issued on submit, with that credit.
+
+A claim closes ``claim_window_days`` after it is **offered** (:func:`closes_at`): when the
+physician's award first becomes final with credit, which is when the claim row is created and
+its email queued. For attendance known in time that is the session's finalisation (its end plus
+the grace period); for attendance reported late (a Zoom report a week later) it is when that
+report makes the credit final, so the email never announces a claim that has already closed and
+every physician gets the whole window. The claim page, the reminder, the physician's page and
+the API all read the stored ``closes_at``. Three days before it, those who have not claimed get
+a reminder with a link of its own (a second hash on the row, so that the first email's link
+keeps working).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,8 +36,7 @@ from notifications.outbox import exists
 from schedules.models import Occurrence, Series
 from schedules.wording import number
 from tracker.domain import awards, evaluations, limits
-from tracker.domain.awards import credit_roundings
-from tracker.domain.credits import Rounding
+from tracker.domain.credit_rules import CreditRules, session_rules
 from tracker.domain.localtime import when, when_named, zone_name
 from tracker.domain.models import Award, Claim, EvaluationAnswer, EvaluationQuestion, Physician
 from tracker.domain.numerals import folded, plain_decimal
@@ -42,8 +49,11 @@ REMIND_BEFORE = timedelta(days=3)
 REMINDER_BATCH = 200
 
 
-def closes_at(occurrence: Occurrence, series: Series) -> datetime:
-    return occurrence.end + timedelta(days=series.claim_window_days)
+def closes_at(occurrence: Occurrence, series: Series, offered_at: datetime) -> datetime:
+    """When a claim offered at ``offered_at`` closes: ``claim_window_days`` after it was offered
+    (never counted from before the session's end), so that a claim offered late, after a late
+    attendance report, still gets the whole window."""
+    return max(occurrence.end, offered_at) + timedelta(days=series.claim_window_days)
 
 
 def claim_key(occurrence_id: int, physician_id: int) -> str:
@@ -73,18 +83,18 @@ def claimed_seconds(claimed: Decimal | float, computed_seconds: int) -> int:
     return min(computed_seconds, int((claimed * 60).to_integral_value()))
 
 
-def credit_for(
-    series: Series, occurrence: Occurrence, seconds: int, roundings: Mapping[str, Rounding]
-) -> dict[str, float]:
-    """The series' credit for ``seconds`` attended (its minimum, rounding and cap)."""
-    return awards.credit_for(series, occurrence, seconds, roundings)
+def credit_for(rules: CreditRules, occurrence: Occurrence, seconds: int) -> dict[str, float]:
+    """The session's credit for ``seconds`` attended (its minimum, rounding and cap, under the
+    rules it was credited under: :func:`~tracker.domain.credit_rules.session_rules`; none at a
+    cancelled session)."""
+    return awards.credit_for(rules, occurrence, seconds)
 
 
 async def credit_of(
     session: AsyncSession, series: Series, occurrence: Occurrence, seconds: int
 ) -> dict[str, float]:
-    """:func:`credit_for`, the credit types' rounding read from the database."""
-    return credit_for(series, occurrence, seconds, await credit_roundings(session))
+    """:func:`credit_for` under the session's rules as read from the database."""
+    return credit_for(await session_rules(session, occurrence, series), occurrence, seconds)
 
 
 async def claims_among(
@@ -146,7 +156,7 @@ def new_claim_rows(
             "code_hash": hash_token(invitation.code),
             "reminder_code_hash": None,
             "created_at": now,
-            "closes_at": closes_at(occurrence, series),
+            "closes_at": closes_at(occurrence, series, now),
             "claimed_at": None,
             "claimed_minutes": None,
             "claimed_credits": None,
@@ -161,22 +171,26 @@ def new_code() -> str:
 
 async def move_closing(session: AsyncSession, series: Series) -> int:
     """After the series' claim window changed: every claim not made yet closes
-    ``claim_window_days`` after its session's end (a claim already closed may reopen, as the
-    organiser asked). Returns how many claims changed. Flushes."""
-    ends = (
+    ``claim_window_days`` after it was offered (:func:`closes_at`; a claim already closed may
+    reopen, as the organiser asked). Returns how many claims changed. Flushes."""
+    offers = (
         await session.exec(
-            select(Occurrence.id, Occurrence.end)
+            select(Occurrence.id, Occurrence.end, Claim.created_at)
             .join(Claim, col(Claim.occurrence_id) == col(Occurrence.id))
             .where(Occurrence.series_id == series.id, col(Claim.claimed_at).is_(None))
             .distinct()
         )
     ).all()
     changed = 0
-    for occurrence_id, end in ends:
+    for occurrence_id, end, offered_at in offers:  # a session's claims mostly share one offer
         result = await session.exec(
             update(Claim)
-            .where(col(Claim.occurrence_id) == occurrence_id, col(Claim.claimed_at).is_(None))
-            .values(closes_at=end + timedelta(days=series.claim_window_days))
+            .where(
+                col(Claim.occurrence_id) == occurrence_id,
+                col(Claim.claimed_at).is_(None),
+                col(Claim.created_at) == offered_at,
+            )
+            .values(closes_at=max(end, offered_at) + timedelta(days=series.claim_window_days))
         )
         changed += result.rowcount
     return changed

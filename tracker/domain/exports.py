@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from schedules.clock import iso_z
 from schedules.models import Occurrence, Series
 from tracker.domain import claims, revocations
-from tracker.domain.awards import credit_roundings
+from tracker.domain.credit_rules import rules_by_session
 from tracker.domain.localtime import session_date
 from tracker.domain.models import Award, CreditType, Physician
 
@@ -130,8 +130,8 @@ async def _claimed(
     if not pairs:
         return {}
     made = await claims.claims_among(session, pairs)
-    roundings = await credit_roundings(session)
     result: dict[int, tuple[int, dict[str, float]]] = {}
+    rules = await rules_by_session(session, sorted({o for o, _ in pairs}))
     for award, occurrence, series, _ in found:
         if not series.claim_required:
             continue
@@ -142,7 +142,7 @@ async def _claimed(
         seconds = claims.certified_seconds(claim, award)
         result[award.id or 0] = (
             seconds,
-            claims.credit_for(series, occurrence, seconds, roundings),
+            claims.credit_for(rules[award.occurrence_id], occurrence, seconds),
         )
     return result
 

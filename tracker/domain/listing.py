@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from notifications.models import OutboxMessage
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
-from tracker.domain import awards, revocations
+from tracker.domain import awards, credit_rules, revocations
 from tracker.domain.folding import fold, folded, folded_regex
 from tracker.domain.models import AttendanceEvent, Award, Claim, Physician, Registration
 from tracker.domain.physicians import email_key
@@ -264,9 +264,8 @@ async def attendance_page(
     rows = page.rows
     provisional = [award.physician_id for award, _ in rows if not award.final]
     if now is not None and provisional:
-        series = await session.get_one(Series, occurrence.series_id)
         # The projection's own arithmetic (tracker.domain.awards), on this page's facts only.
-        roundings = await awards._roundings(session)
+        rules = await credit_rules.session_rules(session, occurrence)
         facts = await awards._facts(session, occurrence_id, provisional)
         rows = [
             (
@@ -274,9 +273,7 @@ async def attendance_page(
                 if award.final
                 else awards._as_of(
                     award,
-                    *awards._figures(
-                        facts.get(award.physician_id, []), occurrence, series, roundings, now=now
-                    ),
+                    *awards._figures(facts.get(award.physician_id, []), occurrence, rules, now=now),
                     now,
                 ),
                 physician,
@@ -319,13 +316,12 @@ async def _as_claimed(
     if not claims:
         return page
     occurrence = await session.get_one(Occurrence, occurrence_id)
-    series = await session.get_one(Series, occurrence.series_id)
-    roundings = await awards.credit_roundings(session)
+    rules = await credit_rules.session_rules(session, occurrence)
     rows = []
     for award, physician in page.rows:
         claim = claims.get(award.physician_id) if award.final else None
         if claim is not None:
-            credits = awards.claimed_figures(claim, award, occurrence, series, roundings)[1]
+            credits = awards.claimed_figures(claim, award, occurrence, rules)[1]
             award = awards.with_credits(award, credits)
         rows.append((award, physician))
     return Page(rows, page.next_key, page.previous_key)

@@ -59,7 +59,7 @@ from notifications.rendering import INLINE, Renderer
 from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from schedules.wording import CreditLabels, credit_amount, number
-from tracker.domain import claims, revocations, withdrawals, zoom
+from tracker.domain import claims, credit_rules, revocations, withdrawals, zoom
 from tracker.domain.awards import credit_summary, progress_from
 from tracker.domain.documents import (
     CertificateIdentity,
@@ -526,6 +526,9 @@ async def latest_certificate_pdf(
         raise CertificateWithdrawnError(certificate.code)
     occurrence = await session.get_one(Occurrence, certificate.occurrence_id)
     series = await session.get_one(Series, occurrence.series_id)
+    series = credit_rules.as_credited(
+        series, await credit_rules.session_rules(session, occurrence, series)
+    )
     data = certificate_data(certificate, physician, occurrence, series, mail)
     # Drawing takes a second or two when a CJK font has to be loaded: off the event loop.
     return certificate.code, await asyncio.to_thread(certificate_pdf, data)
@@ -756,6 +759,10 @@ async def issue_certificates(
     if occurrence is None:
         return CertificateBatch(0, None)
     series = await session.get_one(Series, occurrence.series_id)
+    # what the certificates print as designated: the rules the session was credited under
+    series = credit_rules.as_credited(
+        series, await credit_rules.session_rules(session, occurrence, series)
+    )
     rows = (
         await session.exec(
             select(Award, Physician)
@@ -1028,7 +1035,7 @@ async def _invite(
             occurrence,
             invitation.award,
             link,
-            claims.closes_at(occurrence, series),
+            claims.closes_at(occurrence, series, now),
             now,
         )
         queued += await _queue(

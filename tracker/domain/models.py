@@ -282,6 +282,11 @@ class OccurrenceClosure(SQLModel, table=True):
     lease_until: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
+    #: The session's credit rules, fixed when its credits became final
+    #: (:mod:`tracker.domain.credit_rules`): its awards are computed under these from then on.
+    credit_rules: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
 
 
 class Requirement(SQLModel, table=True):

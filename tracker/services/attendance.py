@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from schedules.clock import utcnow
 from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
-from tracker.domain import exports, listing, physicians
+from tracker.domain import credit_rules, exports, listing, physicians
 from tracker.domain import unmatched_groups as unmatched_groups_domain
 from tracker.domain.attendance import mark_pending, match
 from tracker.domain.listing import Attendee, Page, PageRequest
@@ -73,7 +73,8 @@ async def occurrence_attendance(
             session, occurrence_id, asked, now=now, search=search
         )
         per_minute = await connected_per_minute(session, occurrence, now=now)
-        summary = await session_summary(session, occurrence, series.min_attendance_percent)
+        rules = await credit_rules.session_rules(session, occurrence, series)
+        summary = await session_summary(session, occurrence, rules.min_attendance_percent)
     return OccurrenceAttendance(occurrence, series, attendees, per_minute, summary)
 
 

@@ -27,6 +27,7 @@ from notifications.rendering import INLINE, Renderer
 from schedules.clock import utcnow
 from schedules.models import Occurrence
 from tracker.db import Database
+from tracker.domain import credit_rules
 from tracker.domain.awards import BATCH, attendee_ids, batches, recompute_awards
 from tracker.domain.mailings import MailSettings
 from tracker.domain.models import OccurrenceClosure
@@ -75,6 +76,9 @@ async def claim(
                 )
             )
             try:
+                await session.flush()
+                # the session's rules are fixed with its closure, in the same transaction
+                await credit_rules.fix_rules(session, occurrence_id)
                 await session.commit()
                 return True
             except IntegrityError:  # another process closed it a moment earlier

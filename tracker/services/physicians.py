@@ -16,7 +16,15 @@ from sqlmodel import col, select
 from notifications.models import OutboxMessage
 from schedules.clock import utcnow
 from schedules.models import Occurrence, Series
-from tracker.domain import agenda, awards, physicians, requirements, self_registrations
+from tracker.domain import (
+    agenda,
+    awards,
+    credit_rules,
+    physicians,
+    requirements,
+    self_registrations,
+)
+from tracker.domain.credit_rules import CreditRules
 from tracker.domain.mailings import enqueue_welcomes
 from tracker.domain.models import Certificate, Physician, Registration, SelfRegistration
 from tracker.domain.physicians import Newcomer
@@ -81,8 +89,9 @@ class PhysicianPage:
     withdrawn: dict[int, tuple[datetime, str]]
     registrations: list[tuple[Registration, Series]]
     upcoming: list[tuple[Occurrence, Series]]
-    #: The series of the sessions in ``summary``, by id.
-    attended: dict[int, Series]
+    #: The credit rules of the sessions in ``summary``, by occurrence id (each session's own
+    #: once its credits are final: :mod:`tracker.domain.credit_rules`).
+    attended: dict[int, CreditRules]
     #: (request, series, place in line) of each waitlist the physician is on.
     waitlist: list[tuple[SelfRegistration, Series, int]]
 
@@ -128,7 +137,9 @@ async def physician_page(
             )
         ).all()
         upcoming = await agenda.upcoming_for(session, pid, now=now)
-        attended = await agenda.series_by_id(session, [a.series_id for a in summary.awards])
+        attended = await credit_rules.rules_by_session(
+            session, [a.occurrence_id for a in summary.awards]
+        )
         waitlist = await self_registrations.waitlisted_for(session, pid)
     return PhysicianPage(
         feed_key,

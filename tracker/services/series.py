@@ -17,7 +17,7 @@ from schedules.errors import NotFoundError
 from schedules.models import Occurrence, Series
 from schedules.occurrences import list_occurrences
 from schedules.schemas import OccurrenceUpdate, SeriesCreate, SeriesUpdate
-from tracker.domain import claims, occurrences, self_registrations
+from tracker.domain import claims, credit_rules, occurrences, self_registrations
 from tracker.domain.attendance import occurrences_with_attendance
 from tracker.domain.credit_types import credit_labels
 from tracker.errors import FinalCreditsError
@@ -72,6 +72,14 @@ async def update_series(services: Services, series_id: int, data: SeriesUpdate) 
     return series
 
 
+async def final_sessions_keeping_rules(services: Services, series_id: int) -> int:
+    """How many of the series' final sessions keep credit rules other than the series' rules
+    now (:mod:`tracker.domain.credit_rules`): an edit of the rules does not reach them."""
+    async with services.database.session() as session:
+        series = await series_domain.get_series(session, series_id)
+        return await credit_rules.final_sessions_keeping_rules(session, series)
+
+
 async def change_occurrence(
     services: Services, occurrence_id: int, change: OccurrenceUpdate
 ) -> Occurrence:
@@ -117,6 +125,10 @@ class SeriesOverview:
     final: set[int]
     counts: dict[int, tuple[int, int]] = field(default_factory=dict)
     more: bool = False
+    #: Sessions of the whole series whose credits are final, and how many of them keep credit
+    #: rules other than the series' rules now (:mod:`tracker.domain.credit_rules`).
+    final_sessions: int = 0
+    keeping_rules: int = 0
 
 
 async def series_overview(
@@ -141,8 +153,18 @@ async def series_overview(
         final = await occurrences.holding_final_credits(session, ids)
         registered = await occurrences.registered_count(session, series_id)
         attended = await occurrences.attended_counts(session, ids)
+        final_sessions = await credit_rules.final_sessions(session, series)
+        keeping = await credit_rules.final_sessions_keeping_rules(session, series)
     counts = {i: (registered, attended.get(i, 0)) for i in ids}
-    return SeriesOverview(series, rows, final, counts, more=len(shown) > offset + limit)
+    return SeriesOverview(
+        series,
+        rows,
+        final,
+        counts,
+        more=len(shown) > offset + limit,
+        final_sessions=final_sessions,
+        keeping_rules=keeping,
+    )
 
 
 async def occurrence_of(services: Services, occurrence_id: int) -> tuple[Occurrence, Series]:

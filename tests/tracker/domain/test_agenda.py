@@ -10,6 +10,7 @@ import pytest
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from schedules.wording import number
 from tracker.domain.agenda import NoCredit, joinable, why_no_credit
+from tracker.domain.credit_rules import CreditRules
 from tracker.domain.localtime import when_zoned, zone_name
 
 START = datetime(2026, 12, 7, 11, 30, tzinfo=UTC)
@@ -130,8 +131,13 @@ def test_a_zero_credit_row_gets_its_reason(
     now: datetime,
     expected: NoCredit | None,
 ) -> None:
+    rules = CreditRules(
+        designations=tuple(dict(c) for c in series.credits),
+        min_attendance_percent=series.min_attendance_percent,
+        roundings={},
+    )
     found = why_no_credit(
-        seconds=seconds, credits=credits, start=START, end=END, series=series, now=now
+        seconds=seconds, credits=credits, start=START, end=END, rules=rules, now=now
     )
 
     assert found == expected

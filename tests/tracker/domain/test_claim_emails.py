@@ -51,7 +51,7 @@ SUBJECTS = {
     (
         "claim-reminder",
         "paul",
-    ): "Reminder: claim your credits for {} (closing on Thursday 31 December 2026 at 07:30)",
+    ): "Reminder: claim your credits for {} (closing on Thursday 31 December 2026 at 09:05)",
 }
 HTML_TITLE = '<script>alert("x")</script> & Santé'
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
@@ -16,7 +16,7 @@ import time_machine
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
-from tests.factories import job_context
+from tests.factories import create_physician, create_series, job_context, occurrences
 from tests.smtp import SmtpServer
 from tests.tracker.claims_world import (
     CLOSES,
@@ -32,7 +32,7 @@ from tests.tracker.claims_world import (
 )
 from tracker.db import Database
 from tracker.domain.models import Certificate, Claim
-from tracker.jobs import claim_reminders_job
+from tracker.jobs import claim_reminders_job, plan_finalisations
 
 AFTER = FINAL + timedelta(hours=1)
 
@@ -75,7 +75,7 @@ async def test_the_whole_story_from_the_final_email_to_the_organisers_csv(
     )
     assert "Minutes de présence : 60" in text_of(first)
     assert "jusqu'à 1,0" in text_of(first)
-    assert "les demandes ferment le jeudi 31 décembre 2026 à 13:30" in text_of(first)
+    assert "les demandes ferment le jeudi 31 décembre 2026 à 15:05" in text_of(first)
     path, lang = link_in(first)
     assert lang == "fr"
 
@@ -240,7 +240,7 @@ async def test_a_reminder_goes_three_days_before_claims_close_once_and_its_link_
     (reminder,) = [m for m in to(messages, "paul@example.org") if "Reminder" in str(m["Subject"])]
     assert str(reminder["Subject"]) == (
         "Reminder: claim your credits for Les lundis de la santé numérique "
-        "(closing on Thursday 31 December 2026 at 07:30)"
+        "(closing on Thursday 31 December 2026 at 09:05)"
     )
     path, lang = link_in(reminder)
     assert (path != links["paul"][0], lang) == (True, "en")
@@ -519,3 +519,85 @@ async def test_the_credit_summary_counts_the_credit_claimed_and_nothing_before_a
     assert after["final_totals"] == {"AMA_PRA_1": 0.5}
     ((award,),) = [closed["awards"]]
     assert (award["claim"], award["credits"], closed["totals"]) == ("closed", {}, {})
+
+
+async def test_a_late_report_opens_a_whole_claim_window_from_the_day_it_gives_credit(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    """A session on 3 December with a one-day window, its attendance posted on the 8th (a late
+    Zoom report): the claim email offers a claim open until the 9th, and it is open."""
+    series = await create_series(
+        client,
+        auth,
+        title="Les jeudis",
+        start="2026-12-03T12:30:00",
+        rrule=None,
+        reminders=[],
+        claim_required=True,
+        claim_window_days=1,
+    )
+    physician = await create_physician(client, auth)
+    (occurrence,) = await occurrences(client, auth, series["id"])
+    with time_machine.travel(datetime(2026, 12, 3, 14, 5, tzinfo=UTC), tick=False):
+        await plan_finalisations(job_context(database, scheduler))  # final, nobody attended
+    reported = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    events = [
+        {
+            "event_id": f"late-{kind}",
+            "occurrence_id": occurrence["id"],
+            "physician_id": physician["id"],
+            "kind": kind,
+            "at": at,
+        }
+        for kind, at in (("join", "2026-12-03T11:30:00Z"), ("leave", "2026-12-03T12:30:00Z"))
+    ]
+    with time_machine.travel(reported, tick=False):
+        response = await client.post("/api/attendance-events", json=events, headers=auth)
+        assert response.status == 202, await response.text()
+
+    (stored,) = await database_claims(database)
+    assert stored.closes_at == reported + timedelta(days=1)
+    messages = await deliver(database, smtp_server, reported + timedelta(minutes=1))
+    (email,) = to(messages, "jeanne.durand@example.org")
+    assert "les demandes ferment le mercredi 9 décembre 2026 à 10:00" in text_of(email)
+    path, lang = link_in(email)
+    mine = {"Authorization": f"Bearer {physician['token']}"}
+    with time_machine.travel(reported + timedelta(hours=1), tick=False):
+        page = await client.get(path, params={"lang": lang})
+        credits = await (await client.get("/api/me/credits", headers=mine)).json()
+    assert page.status == 200, await page.text()
+    assert credits["awards"][0]["claim"] == "open"
+    with time_machine.travel(reported + timedelta(days=1, seconds=1), tick=False):
+        closed = await client.get(path, params={"lang": lang})
+    assert closed.status == 410
+
+
+async def test_a_claim_after_the_series_rules_changed_is_credited_under_the_sessions_rules(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    """Paul's 45 minutes were final under 50 % and 1 credit at most; the organiser then asks
+    80 % and 0.5 at most: his claim of the 45 minutes still gives 0.75, as his email said."""
+    world, links = await _claim_links(client, auth, database, scheduler, smtp_server)
+    edited = await client.patch(
+        f"/api/series/{world.series_id}",
+        json={"credits": [{"type": "AMA_PRA_1", "max": 0.5}], "min_attendance_percent": 80},
+        headers=auth,
+    )
+    assert edited.status == 200
+    assert (await edited.json())["final_sessions_keeping_rules"] == 1
+    with time_machine.travel(AFTER, tick=False):
+        done = await client.post(
+            links["paul"][0], data={"minutes": "45", "attest": "yes", **_answers(world)}
+        )
+        assert done.status == 200, await done.text()
+    async with database.session() as session:
+        (stored,) = (await session.exec(select(Certificate))).all()
+    assert (stored.minutes, stored.credits) == (45.0, {"AMA_PRA_1": 0.75})

@@ -96,8 +96,12 @@ async def get_series(request: web.Request) -> web.Response:
 async def update_series(request: web.Request) -> web.Response:
     series_id = path_id(request)
     data = await read_json(request, SeriesUpdate)
-    series = await series_service.update_series(request.app[SERVICES], series_id, data)
-    return json_response(series_public(request, series))
+    services = request.app[SERVICES]
+    series = await series_service.update_series(services, series_id, data)
+    kept = await series_service.final_sessions_keeping_rules(services, series_id)
+    return json_response(
+        series_public(request, series).model_copy(update={"final_sessions_keeping_rules": kept})
+    )
 
 
 async def list_occurrences(request: web.Request) -> web.Response:

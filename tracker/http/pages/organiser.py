@@ -551,6 +551,11 @@ async def organizer_series(
         reg=registrations,
         csrf=row.csrf,
         credit_fields=_credit_fields(request.app[MAIL].labels.of(lang), series),
+        rules_note=translator(lang)["org.rules.kept"].format(
+            final=overview.final_sessions, kept=overview.keeping_rules
+        )
+        if overview.final_sessions
+        else "",
         form_action=f"/organizer/series/{series.id}",
         submit=translator(lang)["save"],
         **_form_context(request, {**_form_values(series), **(values or {})}, errors),

@@ -142,11 +142,11 @@ async def me(request: web.Request) -> web.Response:
                         credits=a.credits,
                         start=a.start,
                         end=a.end,
-                        series=attended[a.series_id],
+                        rules=attended[a.occurrence_id],
                         now=now,
                         cancelled=a.cancelled,
                     )
-                    if a.series_id in attended
+                    if a.occurrence_id in attended
                     else None,
                     lang,
                 ),
