@@ -18,6 +18,7 @@ from schedules.schemas import (
     SeriesUpdate,
 )
 from tracker.db import Database
+from tracker.domain.bounds import MAX_ID
 from tracker.domain.evaluations import EvaluationIn, EvaluationOut, SessionResultsOut
 from tracker.domain.models import Organizer, Physician
 from tracker.domain.schemas import (
@@ -195,6 +196,14 @@ SESSIONS = (
     ),
 )
 
+#: A row id in the query (``?physician_id=``): 1 to 2,147,483,647, or empty (absent).
+ROW_ID_QUERY = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        {"type": "string", "maxLength": 0},
+    ]
+}
+
 PAGING = (
     QueryParam(
         "limit",
@@ -314,7 +323,7 @@ ROUTES: tuple[Route, ...] = (
         query=(
             *PAGING,
             SEARCH,
-            QueryParam("physician_id", "Only this physician", None),
+            QueryParam("physician_id", "Only this physician", None, schema=ROW_ID_QUERY),
         ),
         tags=("attendance",),
     ),
