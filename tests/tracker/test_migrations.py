@@ -491,3 +491,37 @@ async def test_migration_0025_fixes_the_rules_of_sessions_already_final_and_not_
         "min_attendance_percent": None,
     }
     assert open_ not in stored
+
+
+async def test_migration_0026_gives_issued_certificates_their_physicians_name(
+    database: Database,
+) -> None:
+    occurrence_id = await ended_session(database, 1, ended=datetime(2026, 11, 2, tzinfo=UTC))
+    async with database.engine.begin() as connection:
+        physician_id = (
+            await connection.execute(text("SELECT min(id) FROM physician"))
+        ).scalar_one()
+        await connection.execute(
+            text(
+                "INSERT INTO certificate (code, occurrence_id, physician_id, version, minutes, "
+                "credits, issued_at) VALUES ('CODE-1', :o, :p, 1, 60, '{}', :at)"
+            ),
+            {"o": occurrence_id, "p": physician_id, "at": datetime(2026, 11, 2, tzinfo=UTC)},
+        )
+        await connection.run_sync(_downgrade, "0025")
+        expected = " ".join(
+            (
+                await connection.execute(
+                    text("SELECT first_name, last_name FROM physician WHERE id = :p"),
+                    {"p": physician_id},
+                )
+            ).one()
+        )
+
+    await upgrade(database.url)
+
+    async with database.engine.connect() as connection:
+        stored = (
+            await connection.execute(text("SELECT holder_name FROM certificate"))
+        ).scalar_one()
+    assert stored == expected

@@ -176,7 +176,7 @@ def open_badge(
                 "type": "IdentityObject",
                 "identityType": "name",
                 "hashed": False,
-                "identityHash": f"{physician.first_name} {physician.last_name}",
+                "identityHash": certificate.holder(physician),
             },
             {
                 "type": "IdentityObject",

@@ -154,7 +154,7 @@ def certificate_data(
         language="fr" if lang == "fr" else "en",
         title=words["certificate"],
         provider=mail.provider,
-        physician_name=f"{physician.first_name} {physician.last_name}",
+        physician_name=certificate.holder(physician),
         identifiers=tuple(identifiers),
         series_title=series.title,
         session_text=when_named(occurrence.start, series.timezone, lang),

@@ -812,7 +812,7 @@ async def issue_certificates(
     stored = await _stored_certificates(session, occurrence_id, physician_ids)
     certificates: dict[str, Certificate] = {}
     earlier = {pid for pid, version in stored if version < award_versions.get(pid, 0)}
-    for key, (award, _physician) in wanted.items():
+    for key, (award, physician) in wanted.items():
         seconds, credits = overrides.get(key, (award.seconds, award.credits))
         certificates[key] = stored.get((award.physician_id, award.version)) or Certificate(
             code=_new_code(),
@@ -822,6 +822,7 @@ async def issue_certificates(
             minutes=round(seconds / 60, 2),
             credits=dict(credits),
             issued_at=now,
+            holder_name=f"{physician.first_name} {physician.last_name}",
         )
 
     sender = parse_mailbox(mail.sender)

@@ -326,6 +326,11 @@ class Certificate(SQLModel, table=True):
     issued_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+    #: The physician's name as issued: what its PDF, public check and credential say even after
+    #: the physician's record is renamed (an auditor compares the PDF in hand with the check).
+    holder_name: str | None = Field(
+        default=None, sa_column=Column(String(2 * limits.PERSON_NAME + 1), nullable=True)
+    )
     #: An organiser revoked it (issue 11): its page says so and its credential's status bit is set.
     revoked_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
@@ -342,6 +347,11 @@ class Certificate(SQLModel, table=True):
     #: Why: ``no_credit`` (late attendance data, a claim capped below the minimum) or
     #: ``cancelled`` (the session was cancelled).
     withdrawn_reason: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+
+    def holder(self, physician: Physician) -> str:
+        """The name this certificate was issued to (the physician's name now, for a row stored
+        before names were kept with certificates)."""
+        return self.holder_name or f"{physician.first_name} {physician.last_name}"
 
 
 class SigningKey(SQLModel, table=True):

@@ -56,7 +56,7 @@ async def check_certificate(
         revoked_at=certificate.revoked_at,
         withdrawn_at=certificate.withdrawn_at,
         withdrawn_reason=cast(WithdrawalReason | None, certificate.withdrawn_reason),
-        physician=f"{physician.first_name} {physician.last_name}",
+        physician=certificate.holder(physician),
         series_title=series.title,
         session_start=occurrence.start,
         minutes=certificate.minutes,

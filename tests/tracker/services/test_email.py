@@ -6,6 +6,7 @@ Time is moved with time-machine; nothing sleeps.
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -484,6 +485,41 @@ async def test_certificate_after_final_credits_holds_the_figures_and_verifies(
         b"%PDF-",
     )
     assert theirs.status == 404
+
+
+async def test_a_certificate_keeps_the_name_it_was_issued_to_after_a_rename(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    scheduler: Any,
+    smtp_server: SmtpServer,
+) -> None:
+    """An auditor compares the PDF a physician shows with the public check: a later rename of
+    the physician's record changes neither, nor the PDF downloaded again, nor the credential."""
+    w = await _world(client, auth)
+    await _attend_and_finalise(client, auth, database, scheduler, w)
+    await deliver(database, smtp_server)
+    (emailed,) = [m for m in smtp_server.recorder.messages if to(m) == "jeanne.durand@example.org"]
+    code = pdf_text(emailed).split("Code de vérification : ")[1].split()[0]
+
+    renamed = await client.patch(
+        f"/api/physicians/{w['jeanne']['id']}", json={"last_name": "Lefèvre"}, headers=auth
+    )
+    check = await (await client.get(f"/certificates/{code}", headers=JSON)).json()
+    occurrence = w["occurrences"][0]["id"]
+    mine = bearer(w["jeanne"]["token"])
+    again = await (await client.get(f"/api/me/certificates/{occurrence}.pdf", headers=mine)).read()
+    credential = await client.get(f"/api/me/certificates/{occurrence}.json", headers=mine)
+
+    assert renamed.status == 200
+    assert "Jeanne Durand" in pdf_text(emailed)
+    assert check["physician"] == "Jeanne Durand"
+    assert "Jeanne Durand" in "\n".join(
+        p.extract_text() for p in PdfReader(io.BytesIO(again)).pages
+    )
+    jwt = (await credential.json())["id"].removeprefix("data:application/vc+jwt,")
+    claims = base64.urlsafe_b64decode(jwt.split(".")[1] + "==").decode()
+    assert "Jeanne Durand" in claims and "Lefèvre" not in claims
 
 
 async def test_late_event_changing_final_credits_reissues_the_certificate(
