@@ -542,6 +542,25 @@ def _new_code() -> str:
     return "-".join(raw[i : i + 7] for i in range(0, 28, 7))
 
 
+def _certificate_facts(
+    physician: Physician,
+    mail: MailSettings,
+    series: Series,
+    occurrence: Occurrence,
+    certificate: Certificate,
+) -> dict[str, Any]:
+    """What the emails about one certificate say of it, in the physician's language and zone:
+    the session, the minutes and credits it attests, its public check link."""
+    return {
+        "series_title": series.title,
+        "start_text": when(occurrence.start, physician.timezone, physician.language),
+        "timezone": zone_name(physician.timezone, physician.language),
+        "minutes": number(certificate.minutes, physician.language),
+        "credits": _credit_lines(certificate.credits, mail.labels, physician.language),
+        "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
+    }
+
+
 def _certificate_parts(
     physician: Physician,
     mail: MailSettings,
@@ -557,13 +576,8 @@ def _certificate_parts(
     if pdf is None:
         pdf = certificate_document(certificate, physician, occurrence, series, mail)
     context = {
-        "series_title": series.title,
-        "start_text": when(occurrence.start, physician.timezone, physician.language),
-        "timezone": zone_name(physician.timezone, physician.language),
-        "minutes": number(certificate.minutes, physician.language),
-        "credits": _credit_lines(certificate.credits, mail.labels, physician.language),
+        **_certificate_facts(physician, mail, series, occurrence, certificate),
         "reissued": reissued,
-        "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
     }
     return context, Attachment(f"certificate-{certificate.code}.pdf", pdf, "application", "pdf")
 
@@ -991,13 +1005,8 @@ def _withdrawal_message(
 ) -> EmailMessage:
     """The email telling a physician their certificate no longer attests credit, and why."""
     context = {
-        "series_title": series.title,
-        "start_text": when(occurrence.start, physician.timezone, physician.language),
-        "timezone": zone_name(physician.timezone, physician.language),
-        "minutes": number(certificate.minutes, physician.language),
-        "credits": _credit_lines(certificate.credits, mail.labels, physician.language),
+        **_certificate_facts(physician, mail, series, occurrence, certificate),
         "cancelled": certificate.withdrawn_reason == "cancelled",
-        "verify_url": f"{mail.base_url}/certificates/{certificate.code}",
     }
     return message_for(physician, mail, "certificate_withdrawn", context, now=now)
 
