@@ -36,7 +36,7 @@ from notifications.outbox import exists
 from schedules.models import Occurrence, Series
 from schedules.wording import number
 from tracker.domain import awards, evaluations, limits
-from tracker.domain.credit_rules import CreditRules, session_rules
+from tracker.domain.credit_rules import session_rules
 from tracker.domain.localtime import when, when_named, zone_name
 from tracker.domain.models import Award, Claim, EvaluationAnswer, EvaluationQuestion, Physician
 from tracker.domain.numerals import folded, plain_decimal
@@ -83,18 +83,13 @@ def claimed_seconds(claimed: Decimal | float, computed_seconds: int) -> int:
     return min(computed_seconds, int((claimed * 60).to_integral_value()))
 
 
-def credit_for(rules: CreditRules, occurrence: Occurrence, seconds: int) -> dict[str, float]:
-    """The session's credit for ``seconds`` attended (its minimum, rounding and cap, under the
-    rules it was credited under: :func:`~tracker.domain.credit_rules.session_rules`; none at a
-    cancelled session)."""
-    return awards.credit_for(rules, occurrence, seconds)
-
-
 async def credit_of(
     session: AsyncSession, series: Series, occurrence: Occurrence, seconds: int
 ) -> dict[str, float]:
-    """:func:`credit_for` under the session's rules as read from the database."""
-    return credit_for(await session_rules(session, occurrence, series), occurrence, seconds)
+    """The session's credit for ``seconds`` attended (its minimum, rounding and cap, under the
+    rules it was credited under, read here: :func:`~tracker.domain.credit_rules.session_rules`;
+    none at a cancelled session): :func:`tracker.domain.awards.credit_for`."""
+    return awards.credit_for(await session_rules(session, occurrence, series), occurrence, seconds)
 
 
 async def claims_among(
@@ -381,12 +376,6 @@ def gives_credit(credits: dict[str, float]) -> bool:
 async def would_give_credit(session: AsyncSession, view: ClaimView, minutes: Decimal) -> bool:
     seconds = claimed_seconds(minutes, view.award.seconds)
     return gives_credit(await credit_of(session, view.series, view.occurrence, seconds))
-
-
-def certified_seconds(claim: Claim, award: Award) -> int:
-    """The seconds a claimed certificate counts: the claimed minutes, never more than the
-    attendance computed now (a late change may have lowered it)."""
-    return awards.certified_seconds(claim.claimed_minutes, award)
 
 
 # Reminders ---------------------------------------------------------------------------------

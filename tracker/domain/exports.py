@@ -33,6 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from schedules.clock import iso_z
 from schedules.models import Occurrence, Series
 from tracker.domain import claims, revocations
+from tracker.domain.awards import claimed_figures
 from tracker.domain.credit_rules import rules_by_session
 from tracker.domain.localtime import session_date
 from tracker.domain.models import Award, CreditType, Physician
@@ -139,10 +140,8 @@ async def _claimed(
         if claim is None or claim.claimed_at is None:
             result[award.id or 0] = (0, {})
             continue
-        seconds = claims.certified_seconds(claim, award)
-        result[award.id or 0] = (
-            seconds,
-            claims.credit_for(rules[award.occurrence_id], occurrence, seconds),
+        result[award.id or 0] = claimed_figures(
+            claim, award, occurrence, rules[award.occurrence_id]
         )
     return result
 

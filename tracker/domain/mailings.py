@@ -60,7 +60,7 @@ from schedules.ical import FeedMeta, build_invitation
 from schedules.models import Occurrence, OccurrenceStatus, Series
 from schedules.wording import CreditLabels, credit_amount, number
 from tracker.domain import claims, credit_rules, revocations, withdrawals, zoom
-from tracker.domain.awards import credit_summary, progress_from
+from tracker.domain.awards import claimed_figures, credit_summary, progress_from
 from tracker.domain.documents import (
     CertificateIdentity,
     certificate_data,
@@ -922,6 +922,7 @@ async def _claims_first(
     )
     overrides: dict[str, tuple[int, dict[str, float]]] = {}
     invitations: list[claims.Invitation] = []
+    rules = await credit_rules.session_rules(session, occurrence, series)
     for key, (award, physician) in list(wanted.items()):
         claim = found.get(award.physician_id)
         if claim is None or claim.claimed_at is None:
@@ -930,8 +931,7 @@ async def _claims_first(
                 if claim is None:
                     invitations.append(claims.Invitation(physician, award, claims.new_code()))
             continue
-        seconds = claims.certified_seconds(claim, award)
-        credits = await claims.credit_of(session, series, occurrence, seconds)
+        seconds, credits = claimed_figures(claim, award, occurrence, rules)
         if claims.gives_credit(credits):
             overrides[key] = (seconds, credits)
         else:
